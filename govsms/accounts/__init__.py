@@ -1,0 +1,1 @@
+"""Customer accounts, users, roles and permissions, login sessions and API keys."""

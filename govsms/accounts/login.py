@@ -1,0 +1,168 @@
+"""Logging in and out: password checks with lockout, server-side sessions, password change."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import Account, LoginSession, User
+from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
+from govsms.accounts.roles import parse_roles
+from govsms.errors import InvalidInput, LoginRefused
+from govsms.i18n import _
+
+log = logging.getLogger(__name__)
+
+LOCAL_TIME = ZoneInfo("Europe/Stockholm")
+
+# Sliding expiry is written at most this often, not on every request.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    session_lifetime: timedelta = timedelta(hours=12)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, -(-int((until - now).total_seconds()) // 60))
+    return _(
+        "Too many wrong passwords: this login is locked for %(minutes)d more minutes "
+        "(until %(time)s). Wait, or ask an administrator of your account to unlock it."
+    ) % {"minutes": minutes, "time": until.astimezone(LOCAL_TIME).strftime("%H:%M")}
+
+
+def authenticate(session: Session, *, email: str, password: str, policy: LoginPolicy, now: datetime) -> User:
+    """The user whose password this is; otherwise ``LoginRefused`` saying what to do.
+
+    A wrong password counts towards the lockout; the lockout holds even for the right one.
+    The failure counter is committed although the login fails, so the caller must commit.
+    """
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise LoginRefused(_locked_message(user.locked_until, now))
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= policy.max_failures:
+                user.locked_until = now + policy.lockout
+                user.failed_logins = 0
+                session.add(user)
+                session.flush()
+                log.warning("login locked", extra={"event": "login.locked", "user_id": user.id})
+                raise LoginRefused(_locked_message(user.locked_until, now))
+            session.add(user)
+            session.flush()
+        log.info("login failed", extra={"event": "login.failed"})
+        raise LoginRefused(_("Wrong e-mail address or password. Check both and try again."))
+    account = session.get(Account, user.account_id)
+    if not user.is_active or account is None or not account.is_active:
+        raise LoginRefused(_("This login is disabled. Ask an administrator of your account."))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.add(user)
+    session.flush()
+    log.info("login", extra={"event": "login.succeeded", "user_id": user.id})
+    return user
+
+
+def start_login_session(session: Session, user: User, *, policy: LoginPolicy, now: datetime) -> str:
+    """A new session for the user; returns the token for the cookie (stored only hashed)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + policy.session_lifetime,
+        )
+    )
+    session.flush()
+    return token
+
+
+def actor_for_user(user: User, account: Account) -> Actor:
+    return Actor(
+        kind="user",
+        id=user.id,
+        account_id=account.id,
+        account_name=account.name,
+        roles=parse_roles(user.roles),
+        display_name=user.display_name or user.email,
+        language=user.language,
+        is_provider=account.is_provider,
+    )
+
+
+def resolve_login_session(session: Session, token: str, *, policy: LoginPolicy, now: datetime) -> Actor | None:
+    """The actor behind a session cookie, or None if the session is unknown, expired or disabled."""
+    row = session.exec(
+        select(LoginSession, User, Account)
+        .join(User, User.id == LoginSession.user_id)
+        .join(Account, Account.id == User.account_id)
+        .where(LoginSession.token_hash == token_hash(token))
+    ).first()
+    if row is None:
+        return None
+    login, user, account = row
+    if login.expires_at <= now or not user.is_active or not account.is_active:
+        return None
+    if now - login.last_seen_at >= TOUCH_INTERVAL:
+        login.last_seen_at = now
+        login.expires_at = now + policy.session_lifetime
+        session.add(login)
+        session.flush()
+    return actor_for_user(user, account)
+
+
+def end_login_session(session: Session, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(token)))
+
+
+def change_password(
+    session: Session, actor: Actor, *, current: str, new: str, keep_token: str | None, now: datetime
+) -> None:
+    """Change the actor's own password; every other session of the user ends."""
+    user = session.get(User, actor.user_id)
+    if user is None:
+        raise LoginRefused(_("Log in again."))
+    errors: dict[str, str] = {}
+    if not verify_password(user.password_hash, current):
+        errors["current"] = _("This is not your current password.")
+    if problem := check_password_policy(new):
+        errors["new"] = problem
+    elif new == current:
+        errors["new"] = _("Choose a password you have not used here now.")
+    if errors:
+        raise InvalidInput(_("The password was not changed."), fields=errors)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now
+    session.add(user)
+    others = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_token:
+        others = others.where(LoginSession.token_hash != token_hash(keep_token))
+    session.execute(others)
+    session.flush()
+
+
+def purge_expired_sessions(session: Session, *, now: datetime) -> int:
+    result = session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
+    return result.rowcount or 0

@@ -1,0 +1,93 @@
+"""Tables of the accounts domain: customer accounts, users, login sessions, API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Column, Field, SQLModel
+
+from govsms.db import UTCDateTime
+
+
+def _utc(**kwargs: object) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+
+
+class Account(SQLModel, table=True):
+    """A customer organisation (or the provider itself). Holds billing details only (G2)."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    """The organisation's name, as on invoices and in the DPA."""
+    org_number: str = Field(default="", max_length=32)
+    """Swedish organisationsnummer or another registration number."""
+    billing_address: str = Field(default="", max_length=500)
+    billing_email: str | None = Field(default=None, max_length=254)
+    billing_reference: str | None = Field(default=None, max_length=100)
+    admin_email: str | None = Field(default=None, max_length=254)
+    """Optional address for administrative notices (G2)."""
+    ops_email: str | None = Field(default=None, max_length=254)
+    """Optional address for operational notices (G2)."""
+    is_provider: bool = Field(default=False)
+    """The provider's own account: its users are operators of the platform."""
+    is_active: bool = Field(default=True)
+    default_region: str = Field(default="SE", max_length=2)
+    """Region used to read national numbers such as 070-123 45 67."""
+    timezone: str = Field(default="Europe/Stockholm", max_length=64)
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class User(SQLModel, table=True):
+    """A person who logs in to the admin UI on behalf of one account."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    """Login name, stored lower-case."""
+    display_name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)
+    """argon2id hash; the password itself is never stored or logged."""
+    roles: str = Field(default="", max_length=100)
+    """Comma-separated role names (see ``roles.Role``)."""
+    language: str = Field(default="sv", max_length=5)
+    is_active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    """Wrong passwords since the last successful login."""
+    locked_until: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    last_login_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    password_changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class LoginSession(SQLModel, table=True):
+    """A server-side login: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "login_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    last_seen_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    expires_at: datetime = _utc(nullable=False, index=True)  # type: ignore[assignment]
+
+
+class ApiKey(SQLModel, table=True):
+    """A named key for the HTTP API; shown once, stored as a SHA-256 hash, revocable."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16)
+    """The first characters of the key, so a person can tell keys apart."""
+    key_hash: str = Field(max_length=64, unique=True)
+    roles: str = Field(default="sender", max_length=100)
+    created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    last_used_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    revoked_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]

@@ -1,0 +1,98 @@
+"""Roles are named bundles of permissions; guards check permissions, never role names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from govsms.i18n import N_
+
+
+class Permission(StrEnum):
+    SEND = "send"
+    CONTACTS = "contacts"
+    MESSAGES_READ = "messages.read"
+    INBOX = "inbox"
+    BLOCKLIST = "blocklist"
+    STATS = "stats"
+    USERS_MANAGE = "users.manage"
+    API_KEYS_MANAGE = "api_keys.manage"
+    ACCOUNT_SETTINGS = "account.settings"
+    DPA_READ = "dpa.read"
+    DPA_ACCEPT = "dpa.accept"
+    SUBJECTS = "subjects"
+    RETENTION = "retention"
+    AUDIT_READ = "audit.read"
+    PLATFORM = "platform"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SENDER = "sender"
+    DPO = "dpo"
+    AUDITOR = "auditor"
+    OPERATOR = "operator"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            Permission.USERS_MANAGE,
+            Permission.API_KEYS_MANAGE,
+            Permission.ACCOUNT_SETTINGS,
+            Permission.DPA_READ,
+            Permission.DPA_ACCEPT,
+            Permission.STATS,
+        }
+    ),
+    Role.SENDER: frozenset(
+        {
+            Permission.SEND,
+            Permission.CONTACTS,
+            Permission.MESSAGES_READ,
+            Permission.INBOX,
+            Permission.BLOCKLIST,
+            Permission.STATS,
+        }
+    ),
+    Role.DPO: frozenset(
+        {Permission.SUBJECTS, Permission.RETENTION, Permission.BLOCKLIST, Permission.DPA_READ}
+    ),
+    # The auditor reviews who accessed what; no permission here shows message content.
+    Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.DPA_READ}),
+    Role.OPERATOR: frozenset({Permission.PLATFORM}),
+}
+
+ROLE_LABELS = {
+    Role.ADMIN: N_("Administrator"),
+    Role.SENDER: N_("Sender"),
+    Role.DPO: N_("Data protection officer"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.OPERATOR: N_("Provider operator"),
+}
+
+ROLE_DESCRIPTIONS = {
+    Role.ADMIN: N_("Manages users, API keys and account settings, and accepts the data processing agreement."),
+    Role.SENDER: N_("Sends SMS, keeps contacts and groups, reads replies and statistics."),
+    Role.DPO: N_("Searches, exports and erases a person's data; sets storage times."),
+    Role.AUDITOR: N_("Reviews and verifies the access log; sees no message content."),
+    Role.OPERATOR: N_("Runs the platform: customer accounts, prices and connections."),
+}
+
+CUSTOMER_ROLES = (Role.ADMIN, Role.SENDER, Role.DPO, Role.AUDITOR)
+
+
+def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+def parse_roles(value: str) -> frozenset[Role]:
+    """Roles stored as a comma-separated column; unknown names are ignored (never granted)."""
+    known = {role.value for role in Role}
+    return frozenset(Role(name) for name in value.split(",") if name in known)
+
+
+def format_roles(roles: frozenset[Role] | set[Role] | list[Role]) -> str:
+    return ",".join(sorted(role.value for role in roles))

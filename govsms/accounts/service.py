@@ -1,0 +1,217 @@
+"""Customer accounts and their users: create, list, change roles, disable."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import Account, LoginSession, User
+from govsms.accounts.password import check_password_policy, hash_password
+from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
+from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from govsms.i18n import LANGUAGES, _
+from govsms.paging import Page, clamp_page
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    if not actor.can(permission):
+        raise Forbidden(_("Your role does not allow this. Ask an administrator of your account."))
+
+
+def _clean_optional_email(value: str | None, field: str, errors: dict[str, str]) -> str | None:
+    value = (value or "").strip().lower()
+    if not value:
+        return None
+    if not EMAIL.match(value):
+        errors[field] = _("Enter an e-mail address such as name@example.se.")
+    return value
+
+
+def create_account(
+    session: Session,
+    *,
+    name: str,
+    now: datetime,
+    org_number: str = "",
+    billing_address: str = "",
+    billing_email: str | None = None,
+    admin_email: str | None = None,
+    ops_email: str | None = None,
+    is_provider: bool = False,
+) -> Account:
+    """A customer account holding billing details only; admin/ops e-mail addresses are optional."""
+    errors: dict[str, str] = {}
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 200:
+        errors["name"] = _("Enter the organisation's name (at most 200 characters).")
+    account = Account(
+        name=name,
+        org_number=org_number.strip(),
+        billing_address=billing_address.strip(),
+        billing_email=_clean_optional_email(billing_email, "billing_email", errors),
+        admin_email=_clean_optional_email(admin_email, "admin_email", errors),
+        ops_email=_clean_optional_email(ops_email, "ops_email", errors),
+        is_provider=is_provider,
+        created_at=now,
+    )
+    if errors:
+        raise InvalidInput(_("The account could not be created."), fields=errors)
+    # Compared in Python: SQLite's lower() folds ASCII only, and accounts are few.
+    if any(existing.casefold() == name.casefold() for existing in session.exec(select(Account.name))):
+        raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get_account_by_name(session: Session, name: str) -> Account:
+    account = session.exec(select(Account).where(Account.name == name)).first()
+    if account is None:
+        raise NotFound(_("No account has that name."))
+    return account
+
+
+def list_accounts(session: Session, actor: Actor) -> list[Account]:
+    require(actor, Permission.PLATFORM)
+    return list(session.exec(select(Account).order_by(Account.name)))
+
+
+def _validate_roles(account: Account, roles: set[Role] | frozenset[Role]) -> None:
+    if not roles:
+        raise InvalidInput(_("Choose at least one role."), fields={"roles": _("Choose at least one role.")})
+    allowed = {Role.OPERATOR} if account.is_provider else set(CUSTOMER_ROLES)
+    if not set(roles) <= allowed:
+        raise InvalidInput(
+            _("These roles cannot be given in this account."),
+            fields={"roles": _("Allowed roles: %(roles)s.") % {"roles": ", ".join(sorted(allowed))}},
+        )
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    password: str,
+    roles: set[Role] | frozenset[Role],
+    now: datetime,
+    display_name: str = "",
+    language: str = "sv",
+) -> User:
+    """A user of the actor's account; the password is checked against the policy and hashed."""
+    require(actor, Permission.USERS_MANAGE)
+    account = session.get(Account, actor.account_id)
+    assert account is not None
+    email = email.strip().lower()
+    errors: dict[str, str] = {}
+    if not EMAIL.match(email):
+        errors["email"] = _("Enter an e-mail address such as name@example.se.")
+    if problem := check_password_policy(password):
+        errors["password"] = problem
+    if language not in LANGUAGES:
+        errors["language"] = _("Choose Swedish or English.")
+    if errors:
+        raise InvalidInput(_("The user could not be created."), fields=errors)
+    _validate_roles(account, roles)
+    if session.exec(select(User.id).where(User.email == email)).first():
+        raise Conflict(
+            _("A user with this e-mail address exists already."),
+            fields={"email": _("Use another address.")},
+        )
+    user = User(
+        account_id=account.id,
+        email=email,
+        display_name=" ".join(display_name.split())[:200],
+        password_hash=hash_password(password),
+        roles=format_roles(roles),
+        language=language,
+        password_changed_at=now,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session, actor: Actor, *, page: int = 1, per_page: int = 50) -> Page[User]:
+    require(actor, Permission.USERS_MANAGE)
+    page, per_page = clamp_page(page, per_page)
+    scoped = select(User).where(User.account_id == actor.account_id)
+    total = session.exec(select(func.count()).select_from(scoped.subquery())).one()
+    items = session.exec(scoped.order_by(User.email).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def get_user(session: Session, actor: Actor, user_id: int) -> User:
+    """A user of the actor's own account; any other id is simply not found."""
+    require(actor, Permission.USERS_MANAGE)
+    user = session.exec(select(User).where(User.id == user_id, User.account_id == actor.account_id)).first()
+    if user is None:
+        raise NotFound(_("No such user in your account."))
+    return user
+
+
+def _active_admins(session: Session, account_id: int) -> list[User]:
+    users = session.exec(select(User).where(User.account_id == account_id, User.is_active.is_(True))).all()
+    return [user for user in users if Role.ADMIN in parse_roles(user.roles)]
+
+
+def _keep_an_admin(session: Session, user: User, *, still_admin: bool) -> None:
+    account = session.get(Account, user.account_id)
+    if account is None or account.is_provider or still_admin:
+        return
+    if [admin.id for admin in _active_admins(session, user.account_id)] == [user.id]:
+        raise Conflict(_("The account must keep at least one active administrator."))
+
+
+def update_user_roles(session: Session, actor: Actor, user_id: int, roles: set[Role]) -> User:
+    user = get_user(session, actor, user_id)
+    account = session.get(Account, actor.account_id)
+    assert account is not None
+    _validate_roles(account, roles)
+    _keep_an_admin(session, user, still_admin=Role.ADMIN in roles)
+    user.roles = format_roles(roles)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_user_active(session: Session, actor: Actor, user_id: int, *, active: bool) -> User:
+    """Disable (or enable again) a user; disabling ends every login session of that user."""
+    user = get_user(session, actor, user_id)
+    if not active:
+        if user.id == actor.user_id:
+            raise Conflict(_("You cannot disable your own login."))
+        _keep_an_admin(session, user, still_admin=False)
+        for login in session.exec(select(LoginSession).where(LoginSession.user_id == user.id)):
+            session.delete(login)
+    user.is_active = active
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password_by_email(session: Session, *, email: str, password: str, now: datetime) -> User:
+    """The operator's reset (CLI): new password, sessions ended, lockout lifted."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise NotFound(_("No user has that e-mail address."))
+    if problem := check_password_policy(password):
+        raise InvalidInput(_("The password was not changed."), fields={"password": problem})
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    for login in session.exec(select(LoginSession).where(LoginSession.user_id == user.id)):
+        session.delete(login)
+    session.flush()
+    return user

@@ -1,0 +1,250 @@
+"""Admin UI of the accounts domain: login, logout, profile, users and API keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlmodel import Session
+
+from govsms.accounts import apikey, login, service
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import User
+from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
+from govsms.errors import GovsmsError, InvalidInput, LoginRefused
+from govsms.i18n import N_, pick_language
+from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
+from govsms.web.forms import Form, form_list, form_text, safe_next
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [
+    NavItem(N_("Users"), "/settings/users", Permission.USERS_MANAGE),
+    NavItem(N_("API keys"), "/settings/api-keys", Permission.API_KEYS_MANAGE),
+]
+
+NOTICES = {
+    "created": N_("The user was created."),
+    "saved": N_("The changes were saved."),
+    "disabled": N_("The user was disabled and logged out everywhere."),
+    "enabled": N_("The user was enabled and unlocked."),
+    "revoked": N_("The key was revoked; requests with it now get 401."),
+    "password": N_("Your password was changed. Other sessions of yours were logged out."),
+    "language": N_("Your language was saved."),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(request: Request[Any, Any, Any]) -> Actor:
+    return request.scope["user"]
+
+
+def _roles(data: dict[str, Any]) -> set[Role]:
+    known = {role.value for role in Role}
+    return {Role(name) for name in form_list(data, "roles") if name in known}
+
+
+# -- login ---------------------------------------------------------------------------------------
+
+
+@get("/login", sync_to_thread=False, include_in_schema=False)
+def login_page(request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+    if request.scope.get("user") is not None:
+        return Redirect(safe_next(next))
+    return page(request, "accounts/login.html", next=safe_next(next), email="", error=None)
+
+
+@post("/login", sync_to_thread=True, include_in_schema=False)
+def login_submit(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    settings = request.app.state.settings
+    email, target = form_text(data, "email"), safe_next(form_text(data, "next"))
+    try:
+        user = login.authenticate(
+            db, email=email, password=form_text(data, "password"), policy=request.app.state.login_policy, now=_now()
+        )
+    except LoginRefused as refused:
+        # Returned, not raised: the failure count must be committed with this request.
+        return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
+    token = login.start_login_session(db, user, policy=request.app.state.login_policy, now=_now())
+    response = Redirect(target, status_code=303)
+    response.set_cookie(session_cookie(token, secure=settings.secure_cookies))
+    return response
+
+
+@post("/logout", sync_to_thread=True, include_in_schema=False)
+def logout(request: Request[Any, Any, Any], db: Session) -> Redirect:
+    if token := request.cookies.get(SESSION_COOKIE):
+        login.end_login_session(db, token)
+    response = Redirect("/login", status_code=303)
+    response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
+    return response
+
+
+# -- own profile ---------------------------------------------------------------------------------
+
+
+@get("/settings/profile", guards=[users_only], sync_to_thread=False, include_in_schema=False)
+def profile_page(request: Request[Any, Any, Any], done: str | None = None) -> Template:
+    return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={})
+
+
+@post("/settings/profile/language", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def profile_language(request: Request[Any, Any, Any], db: Session, data: Form) -> Redirect:
+    user = db.get(User, _actor(request).user_id)
+    assert user is not None
+    user.language = pick_language(form_text(data, "language"))
+    db.add(user)
+    response = Redirect("/settings/profile?done=language", status_code=303)
+    response.set_cookie(LANGUAGE_COOKIE, user.language, httponly=True, samesite="lax", path="/")
+    return response
+
+
+@post("/settings/profile/password", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def profile_password(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    try:
+        login.change_password(
+            db,
+            _actor(request),
+            current=form_text(data, "current"),
+            new=form_text(data, "new"),
+            keep_token=request.cookies.get(SESSION_COOKIE),
+            now=_now(),
+        )
+    except InvalidInput as invalid:
+        return page(request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields)
+    return Redirect("/settings/profile?done=password", status_code=303)
+
+
+# -- users of the account ------------------------------------------------------------------------
+
+PageNumber = Annotated[int, QueryParameter(name="page", ge=1)]
+MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
+
+
+def _users_page(request: Request[Any, Any, Any], db: Session, *, page_number: int, status_code: int = 200, **context: Any) -> Template:
+    users = service.list_users(db, _actor(request), page=page_number)
+    context.setdefault("form", {"roles": [Role.SENDER.value], "language": "sv"})
+    context.setdefault("errors", {})
+    return page(
+        request, "accounts/users.html", status_code=status_code, users=users, roles=CUSTOMER_ROLES, **context
+    )
+
+
+@get("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def users_page(
+    request: Request[Any, Any, Any], db: Session, page_number: PageNumber = 1, done: str | None = None
+) -> Template:
+    return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""))
+
+
+@post("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def users_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+    form = {
+        "email": form_text(data, "email"),
+        "display_name": form_text(data, "display_name"),
+        "language": form_text(data, "language") or "sv",
+        "roles": form_list(data, "roles"),
+    }
+    try:
+        service.create_user(
+            db,
+            _actor(request),
+            email=form["email"],
+            display_name=form["display_name"],
+            password=form_text(data, "password"),
+            roles=_roles(data),
+            language=form["language"],
+            now=_now(),
+        )
+    except GovsmsError as refused:
+        if refused.status_code not in (409, 422):
+            raise
+        db.rollback()
+        return _users_page(
+            request, db, page_number=1, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message
+        )
+    return Redirect("/settings/users?done=created", status_code=303)
+
+
+@get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def user_page(request: Request[Any, Any, Any], db: Session, user_id: int, done: str | None = None) -> Template:
+    user = service.get_user(db, _actor(request), user_id)
+    return page(
+        request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=_now(), notice=NOTICES.get(done or ""), errors={}
+    )
+
+
+@post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def user_roles(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Redirect:
+    service.update_user_roles(db, _actor(request), user_id, _roles(data))
+    return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
+
+
+@post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def user_active(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Redirect:
+    active = form_text(data, "active") == "1"
+    service.set_user_active(db, _actor(request), user_id, active=active)
+    return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+MANAGE_KEYS = [users_only, requires(Permission.API_KEYS_MANAGE)]
+
+
+def _keys_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200, **context: Any) -> Template:
+    keys = apikey.list_api_keys(db, _actor(request))
+    context.setdefault("form", {"roles": [Role.SENDER.value]})
+    context.setdefault("errors", {})
+    return page(request, "accounts/api_keys.html", status_code=status_code, keys=keys, roles=CUSTOMER_ROLES, **context)
+
+
+@get("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
+def api_keys_page(request: Request[Any, Any, Any], db: Session, done: str | None = None) -> Template:
+    return _keys_page(request, db, notice=NOTICES.get(done or ""))
+
+
+@post("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
+def api_keys_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template:
+    form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
+    try:
+        created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=_now())
+    except GovsmsError as refused:
+        if refused.status_code not in (409, 422):
+            raise
+        db.rollback()
+        return _keys_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
+    # The key is in this one response body only: never in a URL, a log or the database.
+    response = _keys_page(request, db, created=created, new_key=key)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
+def api_keys_revoke(request: Request[Any, Any, Any], db: Session, key_id: int) -> Redirect:
+    apikey.revoke_api_key(db, _actor(request), key_id, now=_now())
+    return Redirect("/settings/api-keys?done=revoked", status_code=303)
+
+
+ROUTES = [
+    login_page,
+    login_submit,
+    logout,
+    profile_page,
+    profile_language,
+    profile_password,
+    users_page,
+    users_create,
+    user_page,
+    user_roles,
+    user_active,
+    api_keys_page,
+    api_keys_create,
+    api_keys_revoke,
+]

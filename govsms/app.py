@@ -1,0 +1,114 @@
+"""``create_app(settings)``: routes, templates, CSRF, error mapping and the worker lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from govsms import __version__
+from govsms.accounts import api as accounts_api
+from govsms.accounts import ui as accounts_ui
+from govsms.accounts.login import LoginPolicy
+from govsms.crypto import load_key_ring
+from govsms.db import make_engine, make_session_factory
+from govsms.settings import Settings
+from govsms.web import pages
+from govsms.web.context import ActorMiddleware, RequestContext
+from govsms.web.render import NavItem, make_environment
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+NAV: list[NavItem] = [*accounts_ui.NAV]
+
+
+def provide_db(state: State) -> Iterator[Session]:
+    """One request, one transaction: commit after the handler, roll back if it raised."""
+    session = state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:
+    """The web application. ``bind`` (an engine or a connection) replaces the configured
+    database, for tests; ``worker`` also runs the scheduler inside this process."""
+    settings.check_production()
+    keys = load_key_ring(settings)
+    engine = bind if bind is not None else make_engine(settings.resolved_database_url)
+    session_factory = make_session_factory(engine)
+    state = State(
+        {
+            "settings": settings,
+            "keys": keys,
+            "session_factory": session_factory,
+            "login_policy": LoginPolicy(
+                max_failures=settings.login_max_failures,
+                lockout=timedelta(minutes=settings.login_lockout_minutes),
+                session_lifetime=timedelta(hours=settings.session_hours),
+            ),
+            "nav": NAV,
+        }
+    )
+    on_startup, on_shutdown = [], []
+    if worker and settings.scheduler_enabled:
+        from govsms.scheduler import build_scheduler
+
+        scheduler = build_scheduler(settings, session_factory)
+        state["scheduler"] = scheduler
+        on_startup.append(lambda: scheduler.start())
+        on_shutdown.append(lambda: scheduler.shutdown(wait=True))
+    if bind is None:
+        on_shutdown.append(lambda: engine.dispose())
+
+    app = Litestar(
+        route_handlers=[
+            *pages.ROUTES,
+            *accounts_ui.ROUTES,
+            *accounts_api.ROUTES,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies={"db": Provide(provide_db)},
+        middleware=[ActorMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=keys.secret_key,
+            cookie_name="govsms_csrf",
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            exclude=["^/api/", "^/hooks/", "^/health"],
+        ),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(make_environment())),
+        openapi_config=OpenAPIConfig(
+            title="govsms API",
+            version=__version__,
+            path="/api/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            description="Send SMS, follow delivery and manage recipients. Authenticate with `Authorization: Bearer <key>`.",
+        ),
+        exception_handlers=pages.EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),
+        state=state,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+    )
+    app.asgi_handler = RequestContext(app.asgi_handler)
+    return app

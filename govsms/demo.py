@@ -1,0 +1,63 @@
+"""The demo data of ``make run``: the account "Demo AB" with one user per role, and an operator."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import Account
+from govsms.accounts.roles import Role
+from govsms.accounts.service import create_account, create_user
+
+DEMO_ACCOUNT = "Demo AB"
+PROVIDER_ACCOUNT = "SMS-leverantören (provider)"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    account: str
+    role: Role
+    email: str
+    password: str
+
+
+def demo_exists(session: Session) -> bool:
+    return session.exec(select(Account.id).where(Account.name == DEMO_ACCOUNT)).first() is not None
+
+
+def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
+    """Create the demo accounts and users; the passwords are random and returned once."""
+    logins: list[DemoLogin] = []
+    demo = create_account(
+        session,
+        name=DEMO_ACCOUNT,
+        org_number="556677-8899",
+        billing_address="Storgatan 1, 114 51 Stockholm",
+        billing_email="faktura@demo-ab.example",
+        now=now,
+    )
+    provider = create_account(session, name=PROVIDER_ACCOUNT, org_number="559900-1122", is_provider=True, now=now)
+    people = [
+        (demo, Role.ADMIN, "admin@demo-ab.example", "Åsa Administratör"),
+        (demo, Role.SENDER, "sender@demo-ab.example", "Sören Sändare"),
+        (demo, Role.DPO, "dpo@demo-ab.example", "Dagny Dataskyddsombud"),
+        (demo, Role.AUDITOR, "auditor@demo-ab.example", "Örjan Granskare"),
+        (provider, Role.OPERATOR, "operator@provider.example", "Olle Operatör"),
+    ]
+    for account, role, email, name in people:
+        password = secrets.token_urlsafe(12)
+        create_user(
+            session,
+            Actor.system(account.id, account.name),  # type: ignore[arg-type]
+            email=email,
+            password=password,
+            roles={role},
+            display_name=name,
+            now=now,
+        )
+        logins.append(DemoLogin(account=account.name, role=role, email=email, password=password))
+    return logins

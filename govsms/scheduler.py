@@ -1,0 +1,44 @@
+"""The APScheduler instance of ``govsms worker`` (and ``govsms demo``) with every domain's jobs.
+
+Jobs are thin: open a session, call one service with the current time, commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from govsms.accounts.login import purge_expired_sessions
+from govsms.db import session_scope
+from govsms.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_TIMEZONE = "Europe/Stockholm"
+
+
+def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..., int]) -> Callable[[], None]:
+    def run() -> None:
+        with session_scope(session_factory) as session:
+            count = service(session, now=datetime.now(UTC))
+        log.info("job %s done: %d rows", name, count, extra={"event": "job.done"})
+
+    run.__name__ = name
+    return run
+
+
+def build_scheduler(settings: Settings, session_factory: sessionmaker[Session]) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE, job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler.add_job(
+        _job(session_factory, "accounts.purge_expired_sessions", purge_expired_sessions),
+        "interval",
+        minutes=15,
+        id="accounts.purge_expired_sessions",
+        next_run_time=datetime.now(UTC),
+    )
+    return scheduler

@@ -1,0 +1,85 @@
+"""Settings: the only place that reads the environment (prefix ``GOVSMS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govsms.errors import ConfigurationError
+
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Configuration of one govsms process; every field maps to ``GOVSMS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVSMS_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    """``production`` refuses weak or missing secrets and marks cookies Secure."""
+    data_dir: Path = Path("./var")
+    """Holds the SQLite database and the key file of an embedded installation."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/govsms.db``."""
+    keystore_url: str | None = None
+    """Optional separate database for subject data keys, so backups of the main one carry none."""
+    master_keys: str | None = None
+    """``id:base64key[,id:base64key...]``, the first is active; default: the key file in data_dir."""
+    secret_key: str | None = None
+    """Signs CSRF tokens; default: the key file in data_dir."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Base of links the service hands out (opt-out links)."""
+    transport: Literal["loopback", "smpp", "http"] = "loopback"
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = ""
+    scheduler_enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "text"
+    session_hours: int = Field(default=12, ge=1)
+    """Lifetime of a login session since the last request."""
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'govsms.db').resolve()}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "keys.json"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.is_production or self.public_url.startswith("https://")
+
+    def check_production(self) -> None:
+        """Refuse to run in production on development defaults; say which setting is missing."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.secret_key or len(self.secret_key) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"GOVSMS_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
+            )
+        if not self.master_keys and not self.key_file.exists():
+            problems.append(
+                "GOVSMS_MASTER_KEYS must be set (or run `govsms init` to write the key file "
+                f"{self.key_file})"
+            )
+        if not self.database_url:
+            problems.append("GOVSMS_DATABASE_URL must be set (postgresql+psycopg://...)")
+        if problems:
+            raise ConfigurationError("Refusing to start in production: " + "; ".join(problems) + ".")

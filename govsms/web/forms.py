@@ -1,0 +1,31 @@
+"""Reading url-encoded forms: one value or many under a name, always as the type asked for."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def form_text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value)
+
+
+def form_list(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    if value is None or value == "":
+        return []
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after login; anything else (another site) becomes the dashboard."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"

@@ -1,0 +1,121 @@
+"""Pages that belong to no domain: the dashboard, the health check, and the error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+from sqlalchemy import text
+
+from govsms import __version__
+from govsms.errors import GovsmsError
+from govsms.i18n import _
+from govsms.log import request_id
+from govsms.web.guards import users_only
+from govsms.web.render import page
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/hooks/", "/health")
+
+
+@get("/", guards=[users_only], sync_to_thread=False, include_in_schema=False)
+def dashboard(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "web/dashboard.html")
+
+
+@get("/health", sync_to_thread=True, tags=["service"], summary="Liveness and database check")
+def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    try:
+        with request.app.state.session_factory() as session:
+            session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:  # the probe reports, it does not crash
+        log.exception("health check: database unreachable")
+        database = "unreachable"
+    status = "ok" if database == "ok" else "degraded"
+    return Response(
+        {"status": status, "database": database, "version": __version__},
+        status_code=200 if status == "ok" else 503,
+    )
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(JSON_PREFIXES)
+
+
+def _json_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response[Any]:
+    body: dict[str, Any] = {"error": code, "message": message, "request_id": request_id.get()}
+    if fields:
+        body["fields"] = fields
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
+    template = page(request, "web/error.html", status_code=status, title=title, message=message, request_id=request_id.get())
+    return template  # type: ignore[return-value]
+
+
+def handle_govsms_error(request: Request[Any, Any, Any], exc: GovsmsError) -> Response[Any]:
+    if _wants_json(request):
+        return _json_error(exc.status_code, exc.code, exc.message, exc.fields)
+    titles = {404: _("Not found"), 403: _("Not allowed"), 409: _("Cannot do that now"), 422: _("Please check your input")}
+    return _error_page(request, exc.status_code, titles.get(exc.status_code, _("Error")), exc.message)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) or status == 401:
+        if _wants_json(request):
+            return _json_error(401, "unauthorized", _("Send a valid API key as 'Authorization: Bearer <key>'."))
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={target}" if target != "/" else "/login", status_code=303)  # type: ignore[return-value]
+    if isinstance(exc, PermissionDeniedException) or status == 403:
+        if "CSRF" in (exc.detail or ""):
+            message = _("The form had expired or came from another site. Go back, reload the page and send it again.")
+        else:
+            message = _("Your role does not give access to this page. Ask an administrator of your account if you need it.")
+        if _wants_json(request):
+            return _json_error(403, "forbidden", message)
+        return _error_page(request, 403, _("Not allowed"), message)
+    if isinstance(exc, NotFoundException) or status == 404:
+        message = _("There is nothing at this address, or it belongs to another account.")
+        if _wants_json(request):
+            return _json_error(404, "not_found", message)
+        return _error_page(request, 404, _("Not found"), message)
+    if isinstance(exc, ValidationException):
+        fields = {str(item.get("key", "")): str(item.get("message", "")) for item in (exc.extra or []) if isinstance(item, dict)}
+        message = _("The request is not valid; see the fields for what is wrong.")
+        if _wants_json(request):
+            return _json_error(422, "invalid_input", message, fields)
+        return _error_page(request, 400, _("Please check your input"), message)
+    if _wants_json(request):
+        return _json_error(status, "error", exc.detail)
+    return _error_page(request, status, _("Error"), exc.detail)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    message = _("Something went wrong on our side. Nothing was saved. Try again; if it keeps happening, give support this reference: %(ref)s") % {
+        "ref": request_id.get()
+    }
+    if _wants_json(request):
+        return _json_error(500, "internal", message)
+    return _error_page(request, 500, _("Something went wrong"), message)
+
+
+ROUTES = [dashboard, health]
+EXCEPTION_HANDLERS = {
+    GovsmsError: handle_govsms_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

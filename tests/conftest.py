@@ -1,0 +1,162 @@
+"""Fixtures: every data-layer test runs on SQLite and, with GOVSMS_TEST_POSTGRES_URL, PostgreSQL.
+
+Each backend gets a fresh database built with ``alembic upgrade head`` once per run; each test
+runs inside a transaction that is rolled back, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlmodel import Session
+
+from govsms.app import create_app
+from govsms.db import make_engine, make_session_factory
+from govsms.migrate import upgrade
+from govsms.settings import Settings
+from tests import sensitive
+
+POSTGRES_URL = os.environ.get("GOVSMS_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _admin_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_postgres_database(prefix: str = "govsms_test") -> str:
+    """A new, empty PostgreSQL database on the test server; returns its URL."""
+    assert POSTGRES_URL
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_admin_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(_admin_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    assert POSTGRES_URL
+    name = make_url(url).database
+    admin = create_engine(_admin_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_database_url(backend: str, tmp_dir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'govsms-{uuid.uuid4().hex[:8]}.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
+    return create_postgres_database()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database per backend, shared by the whole run."""
+    url = fresh_database_url(request.param, tmp_path_factory.mktemp(request.param))
+    upgrade(url)
+    yield url
+    if request.param == "postgresql":
+        drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    session = make_session_factory(connection)()
+    yield session
+    session.close()
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "master_keys": "t1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "secret_key": secrets.token_urlsafe(48),
+        "scheduler_enabled": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings, connection: Connection) -> Iterator[TestClient]:
+    """The app on the test's connection: what the test's ``session`` writes, requests see."""
+    with TestClient(create_app(settings, bind=connection)) as client:
+        yield client
+
+
+# -- no secrets in logs ---------------------------------------------------------------------------
+
+E164 = re.compile(r"\+\d{8,15}")
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def leaked(records: list[logging.LogRecord], secrets_: frozenset[str]) -> list[str]:
+    """Log lines (as the code wrote them, before any redaction) that hold a secret or a number."""
+    found = []
+    for record in records:
+        text_ = record.getMessage()
+        if record.exc_info:
+            text_ += logging.Formatter().formatException(record.exc_info)
+        if any(value in text_ for value in secrets_) or E164.search(text_):
+            found.append(f"{record.name}: {text_[:200]}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs() -> Iterator[_Capture]:
+    """Every test: nothing logged may contain a password, API key or number a factory made."""
+    capture = _Capture()
+    root = logging.getLogger()
+    ours = logging.getLogger("govsms")
+    previous = (root.level, ours.level)
+    root.addHandler(capture)
+    root.setLevel(logging.INFO)
+    ours.setLevel(logging.DEBUG)
+    yield capture
+    root.removeHandler(capture)
+    root.setLevel(previous[0])
+    ours.setLevel(previous[1])
+    problems = leaked(capture.records, sensitive.values())
+    assert not problems, f"personal data or secrets in logs: {problems}"
