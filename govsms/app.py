@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -81,10 +81,10 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown.append(lambda: engine.dispose())
 
     app = Litestar(
+        # One Router: registering handlers one by one re-registers the earlier handlers of a
+        # shared path, which wraps a sync_to_thread handler twice (Litestar 2.25).
         route_handlers=[
-            *pages.ROUTES,
-            *accounts_ui.ROUTES,
-            *accounts_api.ROUTES,
+            Router(path="/", route_handlers=[*pages.ROUTES, *accounts_ui.ROUTES, *accounts_api.ROUTES]),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"db": Provide(provide_db)},

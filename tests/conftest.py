@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory
+from govsms.i18n import language
 from govsms.migrate import upgrade
 from govsms.settings import Settings
 from tests import sensitive
@@ -160,3 +161,10 @@ def no_secrets_in_logs() -> Iterator[_Capture]:
     ours.setLevel(previous[1])
     problems = leaked(capture.records, sensitive.values())
     assert not problems, f"personal data or secrets in logs: {problems}"
+
+
+@pytest.fixture(autouse=True)
+def english_messages() -> Iterator[None]:
+    """Service calls made straight from a test speak English (requests pick their own language)."""
+    with language("en"):
+        yield

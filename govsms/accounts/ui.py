@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
-from sqlmodel import Session
 
 from govsms.accounts import apikey, login, service
 from govsms.accounts.actor import Actor
@@ -17,7 +16,7 @@ from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import N_, pick_language
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Form, form_list, form_text, safe_next
+from govsms.web.forms import Db, Form, form_list, form_text, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
 
@@ -54,14 +53,14 @@ def _roles(data: dict[str, Any]) -> set[Role]:
 
 
 @get("/login", sync_to_thread=False, include_in_schema=False)
-def login_page(request: Request[Any, Any, Any], next: str | None = None) -> Template | Redirect:
+def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template | Redirect:
     if request.scope.get("user") is not None:
         return Redirect(safe_next(next))
     return page(request, "accounts/login.html", next=safe_next(next), email="", error=None)
 
 
 @post("/login", sync_to_thread=True, include_in_schema=False)
-def login_submit(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     settings = request.app.state.settings
     email, target = form_text(data, "email"), safe_next(form_text(data, "next"))
     try:
@@ -78,7 +77,7 @@ def login_submit(request: Request[Any, Any, Any], db: Session, data: Form) -> Te
 
 
 @post("/logout", sync_to_thread=True, include_in_schema=False)
-def logout(request: Request[Any, Any, Any], db: Session) -> Redirect:
+def logout(request: Request[Any, Any, Any], db: Db) -> Redirect:
     if token := request.cookies.get(SESSION_COOKIE):
         login.end_login_session(db, token)
     response = Redirect("/login", status_code=303)
@@ -90,12 +89,12 @@ def logout(request: Request[Any, Any, Any], db: Session) -> Redirect:
 
 
 @get("/settings/profile", guards=[users_only], sync_to_thread=False, include_in_schema=False)
-def profile_page(request: Request[Any, Any, Any], done: str | None = None) -> Template:
+def profile_page(request: Request[Any, Any, Any], done: FromQuery[str | None] = None) -> Template:
     return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={})
 
 
 @post("/settings/profile/language", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_language(request: Request[Any, Any, Any], db: Session, data: Form) -> Redirect:
+def profile_language(request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
     user = db.get(User, _actor(request).user_id)
     assert user is not None
     user.language = pick_language(form_text(data, "language"))
@@ -106,7 +105,7 @@ def profile_language(request: Request[Any, Any, Any], db: Session, data: Form) -
 
 
 @post("/settings/profile/password", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_password(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     try:
         login.change_password(
             db,
@@ -127,7 +126,7 @@ PageNumber = Annotated[int, QueryParameter(name="page", ge=1)]
 MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 
-def _users_page(request: Request[Any, Any, Any], db: Session, *, page_number: int, status_code: int = 200, **context: Any) -> Template:
+def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, status_code: int = 200, **context: Any) -> Template:
     users = service.list_users(db, _actor(request), page=page_number)
     context.setdefault("form", {"roles": [Role.SENDER.value], "language": "sv"})
     context.setdefault("errors", {})
@@ -138,13 +137,13 @@ def _users_page(request: Request[Any, Any, Any], db: Session, *, page_number: in
 
 @get("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
 def users_page(
-    request: Request[Any, Any, Any], db: Session, page_number: PageNumber = 1, done: str | None = None
+    request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, done: FromQuery[str | None] = None
 ) -> Template:
     return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""))
 
 
 @post("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def users_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template | Redirect:
+def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     form = {
         "email": form_text(data, "email"),
         "display_name": form_text(data, "display_name"),
@@ -173,7 +172,7 @@ def users_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Te
 
 
 @get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_page(request: Request[Any, Any, Any], db: Session, user_id: int, done: str | None = None) -> Template:
+def user_page(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], done: FromQuery[str | None] = None) -> Template:
     user = service.get_user(db, _actor(request), user_id)
     return page(
         request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=_now(), notice=NOTICES.get(done or ""), errors={}
@@ -181,13 +180,13 @@ def user_page(request: Request[Any, Any, Any], db: Session, user_id: int, done: 
 
 
 @post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_roles(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Redirect:
+def user_roles(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
     service.update_user_roles(db, _actor(request), user_id, _roles(data))
     return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
 
 
 @post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_active(request: Request[Any, Any, Any], db: Session, user_id: int, data: Form) -> Redirect:
+def user_active(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
     active = form_text(data, "active") == "1"
     service.set_user_active(db, _actor(request), user_id, active=active)
     return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
@@ -198,7 +197,7 @@ def user_active(request: Request[Any, Any, Any], db: Session, user_id: int, data
 MANAGE_KEYS = [users_only, requires(Permission.API_KEYS_MANAGE)]
 
 
-def _keys_page(request: Request[Any, Any, Any], db: Session, *, status_code: int = 200, **context: Any) -> Template:
+def _keys_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     keys = apikey.list_api_keys(db, _actor(request))
     context.setdefault("form", {"roles": [Role.SENDER.value]})
     context.setdefault("errors", {})
@@ -206,12 +205,12 @@ def _keys_page(request: Request[Any, Any, Any], db: Session, *, status_code: int
 
 
 @get("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_page(request: Request[Any, Any, Any], db: Session, done: str | None = None) -> Template:
+def api_keys_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
     return _keys_page(request, db, notice=NOTICES.get(done or ""))
 
 
 @post("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_create(request: Request[Any, Any, Any], db: Session, data: Form) -> Template:
+def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
     form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
     try:
         created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=_now())
@@ -227,7 +226,7 @@ def api_keys_create(request: Request[Any, Any, Any], db: Session, data: Form) ->
 
 
 @post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_revoke(request: Request[Any, Any, Any], db: Session, key_id: int) -> Redirect:
+def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: FromPath[int]) -> Redirect:
     apikey.revoke_api_key(db, _actor(request), key_id, now=_now())
     return Redirect("/settings/api-keys?done=revoked", status_code=303)
 

@@ -1,11 +1,16 @@
-"""Reading url-encoded forms: one value or many under a name, always as the type asked for."""
+"""Handler parameters: the request's database session, and url-encoded forms read as asked."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from sqlmodel import Session
+
+Db = NamedDependency[Session]
+"""The request's session; committed after the handler, rolled back if it raised."""
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 

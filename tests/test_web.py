@@ -1,0 +1,79 @@
+"""Service-wide HTTP behaviour: health, OpenAPI, request ids, error pages, logs (both backends)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from litestar.testing import TestClient
+from sqlmodel import Session
+
+from govsms.accounts.roles import Role
+from govsms.log import redact
+from tests import sensitive
+from tests.conftest import leaked
+from tests.factories import make_account, make_api_key, make_user
+from tests.web_helpers import login, post_form
+
+
+def test_health_reports_database(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok" and response.json()["database"] == "ok"
+
+
+def test_openapi_schema_lists_the_api_only(client: TestClient) -> None:
+    schema = client.get("/api/schema/openapi.json").json()
+    assert "/api/v1/me" in schema["paths"] and "/health" in schema["paths"]
+    assert "/login" not in schema["paths"] and "/settings/users" not in schema["paths"]
+
+
+def test_every_response_carries_a_request_id(client: TestClient) -> None:
+    for path in ("/login", "/health", "/no/such/page", "/api/v1/me"):
+        assert len(client.get(path).headers["x-request-id"]) >= 16, path
+    assert client.get("/health", headers={"X-Request-ID": "trace-12345678"}).headers["x-request-id"] == "trace-12345678"
+
+
+def test_unknown_page_is_a_helpful_404(client: TestClient) -> None:
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and "<h1>" in page.text
+    api = client.get("/api/v1/nothing")
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+
+
+def test_redact_masks_numbers_and_credentials() -> None:
+    assert "0701234567" not in redact("sent to 0701234567")
+    assert "+46701234567" not in redact("to +46701234567 ok")
+    assert "hemligt" not in redact("password=hemligt")
+    assert "gsk_abc" not in redact("Authorization: Bearer gsk_abc")
+    assert redact("GET /settings/users 200") == "GET /settings/users 200"
+
+
+def test_log_guard_catches_a_leak() -> None:
+    """The autouse log check is real: a line holding a registered secret is reported."""
+    secret = sensitive.register("Mitt-hemliga-lösen-99")
+    record = logging.LogRecord("govsms.x", logging.INFO, __file__, 1, "user typed %s", (secret,), None)
+    assert leaked([record], sensitive.values())
+    number = logging.LogRecord("govsms.x", logging.INFO, __file__, 1, "to +46701234567", None, None)
+    assert leaked([number], frozenset())
+
+
+def test_login_and_api_use_log_no_secrets(client: TestClient, session: Session, no_secrets_in_logs) -> None:  # type: ignore[no-untyped-def]
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.ADMIN})
+    _, key = make_api_key(session, account)
+    client.post("/login", data={"email": user.email, "password": password})  # refused: no CSRF token
+    post_form(client, "/login", {"email": user.email, "password": "wrong-" + password})
+    login(client, user.email, password)
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}x"})
+    assert any(r.name == "govsms.access" for r in no_secrets_in_logs.records), "access lines are logged"
+    assert not leaked(no_secrets_in_logs.records, sensitive.values())
+
+
+@pytest.mark.parametrize("path", ["/", "/settings/users", "/settings/api-keys", "/settings/profile"])
+def test_pages_render_for_admin(client: TestClient, session: Session, path: str) -> None:
+    user, password = make_user(session, make_account(session), roles={Role.ADMIN})
+    login(client, user.email, password)
+    page = client.get(path)
+    assert page.status_code == 200 and "<main" in page.text
