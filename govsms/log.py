@@ -15,12 +15,22 @@ from datetime import UTC, datetime
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 _PHONE = re.compile(r"(?<![\w.:/-])\+?\d[\d \-]{5,}\d(?![\w.:/-])")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MIN_NUMBER_DIGITS = 7
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(char.isdigit() for char in text)
+    if digits < MIN_NUMBER_DIGITS or _DATE.match(text):
+        return text
+    return "[number]"
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|password|passwd|secret|api[_-]?key|token)(\s*[=:]\s*|\s+)(\S+)")
 
 
 def redact(text: str) -> str:
     text = _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-    return _PHONE.sub("[number]", text)
+    return _PHONE.sub(_mask_number, text)
 
 
 class RedactFilter(logging.Filter):

@@ -39,6 +39,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session]) 
         "interval",
         minutes=15,
         id="accounts.purge_expired_sessions",
+        name="accounts.purge_expired_sessions",
         next_run_time=datetime.now(UTC),
     )
     return scheduler

@@ -46,7 +46,9 @@ def test_redact_masks_numbers_and_credentials() -> None:
     assert "+46701234567" not in redact("to +46701234567 ok")
     assert "hemligt" not in redact("password=hemligt")
     assert "gsk_abc" not in redact("Authorization: Bearer gsk_abc")
+    assert "070-123 45 67" not in redact("typed 070-123 45 67.")
     assert redact("GET /settings/users 200") == "GET /settings/users 200"
+    assert redact("next run at: 2026-11-27 01:42:45 CET") == "next run at: 2026-11-27 01:42:45 CET"
 
 
 def test_log_guard_catches_a_leak() -> None:

@@ -1,0 +1,33 @@
+# govsms: `make run` serves the product on the embedded default, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench install messages clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "govsms needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/govsms demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -v
+
+bench: $(STAMP)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+# Extract UI strings and merge them into the Swedish catalog (then translate the new ones).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o /tmp/govsms-messages.pot .
+	$(BIN)/pybabel update -i /tmp/govsms-messages.pot -d govsms/locale -l sv --no-location --omit-header -w 100
+
+clean:
+	rm -rf $(VENV) .pytest_cache
