@@ -1,0 +1,38 @@
+"""Every UI string has a Swedish translation, and placeholders survive translation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+
+from govsms.i18n import LOCALE_DIR, translations
+
+ROOT = Path(__file__).resolve().parent.parent
+METHODS = [("govsms/**.py", "python"), ("govsms/templates/**.html", "jinja2")]
+OPTIONS = {"govsms/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def source_strings() -> set[str]:
+    found = set()
+    for _, _, message, _, _ in extract_from_dir(
+        str(ROOT), METHODS, options_map=OPTIONS, keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+    ):
+        found.update(message if isinstance(message, tuple) else (message,))
+    return {message for message in found if message}
+
+
+def test_every_string_is_translated_to_swedish() -> None:
+    catalog = translations("sv")
+    strings = source_strings()
+    assert len(strings) > 50
+    missing = sorted(message for message in strings if catalog.gettext(message) == message and message != "Status")
+    assert not missing, f"add Swedish for these to {LOCALE_DIR}/sv/LC_MESSAGES/messages.po (make messages): {missing}"
+
+
+def test_placeholders_are_kept() -> None:
+    catalog = translations("sv")
+    for message in source_strings():
+        assert set(PLACEHOLDER.findall(message)) == set(PLACEHOLDER.findall(catalog.gettext(message))), message
