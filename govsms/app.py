@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from govsms import __version__
 from govsms.accounts import api as accounts_api
+from govsms.accounts import operator as accounts_operator
 from govsms.accounts import ui as accounts_ui
 from govsms.accounts.login import LoginPolicy
 from govsms.crypto import load_key_ring
@@ -33,7 +34,7 @@ from govsms.web.render import NavItem, make_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
 
-NAV: list[NavItem] = [*accounts_ui.NAV]
+NAV: list[NavItem] = [*accounts_ui.NAV, *accounts_operator.NAV]
 
 
 def provide_db(state: State) -> Iterator[Session]:
@@ -84,7 +85,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         # One Router: registering handlers one by one re-registers the earlier handlers of a
         # shared path, which wraps a sync_to_thread handler twice (Litestar 2.25).
         route_handlers=[
-            Router(path="/", route_handlers=[*pages.ROUTES, *accounts_ui.ROUTES, *accounts_api.ROUTES]),
+            Router(path="/", route_handlers=[*pages.ROUTES, *accounts_ui.ROUTES, *accounts_operator.ROUTES, *accounts_api.ROUTES]),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"db": Provide(provide_db)},

@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from govsms.i18n import language
     from govsms.log import configure_logging
 
     args = build_parser().parse_args(argv)
@@ -261,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in value.split(","):
                 if name and name not in {role.value for role in Role}:
                     raise GovsmsError(f"Unknown role {name!r}; choose from {', '.join(role.value for role in Role)}.")
-        return args.handler(args, settings)
+        with language("en"):  # the CLI speaks English, like its own output
+            return args.handler(args, settings)
     except GovsmsError as error:
         print(f"govsms: {error.message}", file=sys.stderr)
         for field, problem in error.fields.items():

@@ -77,9 +77,16 @@ def get_account_by_name(session: Session, name: str) -> Account:
     return account
 
 
-def list_accounts(session: Session, actor: Actor) -> list[Account]:
+def list_account_summaries(session: Session, actor: Actor) -> list[tuple[Account, int]]:
+    """Every account with its number of users: the operator's overview (one query)."""
     require(actor, Permission.PLATFORM)
-    return list(session.exec(select(Account).order_by(Account.name)))
+    users = select(User.account_id, func.count().label("users")).group_by(User.account_id).subquery()
+    rows = session.exec(
+        select(Account, func.coalesce(users.c.users, 0))
+        .outerjoin(users, users.c.account_id == Account.id)
+        .order_by(Account.is_provider.desc(), Account.name)
+    ).all()
+    return [(account, count) for account, count in rows]
 
 
 def _validate_roles(account: Account, roles: set[Role] | frozenset[Role]) -> None:

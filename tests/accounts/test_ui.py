@@ -181,3 +181,27 @@ def test_language_choice_is_kept_per_user(client: TestClient, session: Session) 
     assert "Dashboard" in client.get("/").text
     session.refresh(user)
     assert user.language == "en"
+
+
+def test_operator_creates_customer_account_with_first_admin(client: TestClient, session: Session) -> None:
+    provider = make_account(session, is_provider=True)
+    operator, password = make_user(session, provider, roles={Role.OPERATOR})
+    login(client, operator.email, password)
+    assert "Kundkonton" in client.get("/").text
+    admin_password = sensitive.register("Första-admin-lösen-2026")
+    form = {
+        "name": "Region Östergötland",
+        "org_number": "232100-0040",
+        "billing_email": "faktura@region.example",
+        "first_admin_email": "it@region.example",
+        "first_admin_password": admin_password,
+    }
+    bad = post_form(client, "/operator/accounts", {**form, "first_admin_password": "kort"}, token_from="/operator/accounts")
+    assert bad.status_code == 422 and 'id="first_admin_password-error"' in bad.text
+    assert "Region Östergötland" not in client.get("/operator/accounts").text.split("<tbody>")[1]  # nothing half-written
+    created = post_form(client, "/operator/accounts", form, token_from="/operator/accounts")
+    assert created.status_code == 303
+    assert "Region Östergötland" in client.get("/operator/accounts?created=1").text
+    post_form(client, "/logout", {}, token_from="/")
+    login(client, "it@region.example", admin_password)
+    assert "Du arbetar i kontot Region Östergötland" in client.get("/").text

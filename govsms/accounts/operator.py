@@ -1,0 +1,75 @@
+"""The provider operator's pages: customer accounts and their first administrator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+
+from govsms.accounts import service
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission, Role
+from govsms.errors import GovsmsError
+from govsms.i18n import N_
+from govsms.web.forms import Db, Form, form_text
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [NavItem(N_("Customer accounts"), "/operator/accounts", Permission.PLATFORM)]
+OPERATE = [users_only, requires(Permission.PLATFORM)]
+ACCOUNT_FIELDS = ("name", "org_number", "billing_address", "billing_email", "admin_email", "ops_email")
+
+
+def _accounts_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    actor: Actor = request.scope["user"]
+    context.setdefault("form", {})
+    context.setdefault("errors", {})
+    return page(
+        request, "accounts/operator_accounts.html", status_code=status_code, accounts=service.list_account_summaries(db, actor), **context
+    )
+
+
+@get("/operator/accounts", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def accounts_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    created = request.query_params.get("created") == "1"
+    return _accounts_page(request, db, notice=N_("The account and its first administrator were created.") if created else None)
+
+
+@post("/operator/accounts", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    actor: Actor = request.scope["user"]
+    form = {name: form_text(data, name) for name in (*ACCOUNT_FIELDS, "first_admin_email", "first_admin_name")}
+    now = datetime.now(UTC)
+    try:
+        service.require(actor, Permission.PLATFORM)
+        account = service.create_account(
+            db,
+            name=form["name"],
+            org_number=form["org_number"],
+            billing_address=form["billing_address"],
+            billing_email=form["billing_email"],
+            admin_email=form["admin_email"],
+            ops_email=form["ops_email"],
+            now=now,
+        )
+        service.create_user(
+            db,
+            Actor.system(account.id, account.name),  # type: ignore[arg-type]
+            email=form["first_admin_email"],
+            display_name=form["first_admin_name"],
+            password=form_text(data, "first_admin_password"),
+            roles={Role.ADMIN},
+            now=now,
+        )
+    except GovsmsError as refused:
+        if refused.status_code not in (409, 422):
+            raise
+        db.rollback()
+        errors = {("first_admin_" + key if key in ("email", "password") else key): value for key, value in refused.fields.items()}
+        return _accounts_page(request, db, status_code=refused.status_code, form=form, errors=errors, error=refused.message)
+    return Redirect("/operator/accounts?created=1", status_code=303)
+
+
+ROUTES = [accounts_page, accounts_create]
