@@ -25,7 +25,8 @@ from govsms.accounts import api as accounts_api
 from govsms.accounts import operator as accounts_operator
 from govsms.accounts import ui as accounts_ui
 from govsms.accounts.login import LoginPolicy
-from govsms.crypto import load_key_ring
+from govsms.keyring import load_key_ring
+from govsms.keystore import make_vault
 from govsms.db import make_engine, make_session_factory
 from govsms.settings import Settings
 from govsms.web import pages
@@ -56,11 +57,13 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     settings.check_production()
     keys = load_key_ring(settings)
     engine = bind if bind is not None else make_engine(settings.resolved_database_url)
-    session_factory = make_session_factory(engine)
+    vault = make_vault(settings, keys)
+    session_factory = make_session_factory(engine, vault=vault)
     state = State(
         {
             "settings": settings,
             "keys": keys,
+            "vault": vault,
             "session_factory": session_factory,
             "login_policy": LoginPolicy(
                 max_failures=settings.login_max_failures,
@@ -74,7 +77,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     if worker and settings.scheduler_enabled:
         from govsms.scheduler import build_scheduler
 
-        scheduler = build_scheduler(settings, session_factory)
+        scheduler = build_scheduler(settings, session_factory, keys)
         state["scheduler"] = scheduler
         on_startup.append(lambda: scheduler.start())
         on_shutdown.append(lambda: scheduler.shutdown(wait=True))

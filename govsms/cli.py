@@ -24,8 +24,10 @@ def _now() -> datetime:
 
 def _session_factory(settings: Settings):  # type: ignore[no-untyped-def]
     from govsms.db import make_engine, make_session_factory
+    from govsms.keyring import load_key_ring
+    from govsms.keystore import make_vault
 
-    return make_session_factory(make_engine(settings.resolved_database_url))
+    return make_session_factory(make_engine(settings.resolved_database_url), vault=make_vault(settings, load_key_ring(settings)))
 
 
 def _read_password(prompt: str) -> str:
@@ -38,7 +40,7 @@ def _read_password(prompt: str) -> str:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from govsms.crypto import write_key_file
+    from govsms.keyring import write_key_file
     from govsms.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    scheduler = build_scheduler(settings, _session_factory(settings))
+    from govsms.keyring import load_key_ring
+
+    scheduler = build_scheduler(settings, _session_factory(settings), load_key_ring(settings))
     scheduler.start()
     print("govsms worker is running (Ctrl-C stops it).", flush=True)
     stop.wait()

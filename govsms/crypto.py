@@ -1,93 +1,114 @@
-"""Keys: the master key ring and the process secret, from the environment or the key file.
+"""Encryption of personal data: AES-256-GCM values, HKDF sub-keys, keyed blind indexes, and the
+``Vault`` that holds per-subject and per-account data keys (wrapped under the master key).
 
-The key file (``<data_dir>/keys.json``, mode 0600) is written once by ``govsms init``. In
-production the keys come from ``GOVSMS_MASTER_KEYS`` and ``GOVSMS_SECRET_KEY`` instead, so the
-data directory never holds them next to the data.
+Value format: version byte | 12-byte random nonce | ciphertext+tag. The associated data binds a
+value to its table, column, account and subject, so a value copied into another row or column
+does not decrypt. Every person (an E.164 number within an account) has a random data key of
+their own; erasing the person deletes that key, and every copy of their data (backups,
+replicas) becomes unreadable.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import hashlib
+import hmac
 import os
-import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
-from govsms.errors import ConfigurationError
-from govsms.settings import Settings
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-MASTER_KEY_BYTES = 32
+from govsms.errors import GovsmsError
 
-
-@dataclass(frozen=True)
-class KeyRing:
-    """Master keys by id; ``active_id`` wraps new data keys, the others only unwrap."""
-
-    master_keys: dict[str, bytes]
-    active_id: str
-    secret_key: str
-
-    @property
-    def active_key(self) -> bytes:
-        return self.master_keys[self.active_id]
+FORMAT_V1 = 1
+NONCE_BYTES = 12
+KEY_BYTES = 32
+BLIND_INDEX_BYTES = 16
 
 
-def parse_master_keys(value: str) -> tuple[dict[str, bytes], str]:
-    """``id:base64[,id:base64...]``; the first entry is the active key."""
-    keys: dict[str, bytes] = {}
-    for entry in (part.strip() for part in value.split(",") if part.strip()):
-        key_id, sep, encoded = entry.partition(":")
-        if not sep or not key_id:
-            raise ConfigurationError("GOVSMS_MASTER_KEYS: each entry must be id:base64key")
-        try:
-            key = base64.b64decode(encoded, validate=True)
-        except ValueError as exc:
-            raise ConfigurationError(f"GOVSMS_MASTER_KEYS: key {key_id!r} is not valid base64") from exc
-        if len(key) != MASTER_KEY_BYTES:
-            raise ConfigurationError(f"GOVSMS_MASTER_KEYS: key {key_id!r} must be {MASTER_KEY_BYTES} bytes")
-        keys[key_id] = key
-    if not keys:
-        raise ConfigurationError("GOVSMS_MASTER_KEYS is empty")
-    return keys, next(iter(keys))
+class DecryptionError(GovsmsError):
+    """A value did not decrypt: wrong key, wrong row, or altered bytes. Never shows the value."""
 
 
-def new_master_key_entry(key_id: str) -> str:
-    return f"{key_id}:{base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()}"
+def seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return bytes([FORMAT_V1]) + nonce + AESGCM(key).encrypt(nonce, plaintext, context)
 
 
-def write_key_file(path: Path) -> bool:
-    """Create the key file with fresh keys, readable by the owner only; False if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    content = {
-        "master_keys": new_master_key_entry("k1"),
-        "secret_key": secrets.token_urlsafe(48),
-    }
+def unseal(key: bytes, blob: bytes, context: bytes) -> bytes:
+    if not blob or blob[0] != FORMAT_V1:
+        raise DecryptionError("unknown ciphertext format")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as key_file:
-        json.dump(content, key_file, indent=2)
-    return True
+        return AESGCM(key).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], context)
+    except InvalidTag as exc:
+        raise DecryptionError("value does not decrypt in this place with this key") from exc
 
 
-def load_key_ring(settings: Settings) -> KeyRing:
-    """The environment wins; otherwise the key file; otherwise say how to create one."""
-    file_content: dict[str, str] = {}
-    if settings.key_file.exists():
-        mode = settings.key_file.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"The key file {settings.key_file} is readable by others (mode {mode:o}); run chmod 600 on it."
-            )
-        file_content = json.loads(settings.key_file.read_text())
-    master_value = settings.master_keys or file_content.get("master_keys")
-    secret_key = settings.secret_key or file_content.get("secret_key")
-    if not master_value or not secret_key:
-        raise ConfigurationError(
-            "No keys: set GOVSMS_MASTER_KEYS and GOVSMS_SECRET_KEY, or run `govsms init` to write "
-            f"{settings.key_file}."
-        )
-    keys, active = parse_master_keys(master_value)
-    return KeyRing(master_keys=keys, active_id=active, secret_key=secret_key)
+def derive_key(master: bytes, purpose: str, account_id: int | None = None, version: int = 1) -> bytes:
+    """A sub-key for one purpose (and account); HKDF-SHA256 with ``info = purpose|account|version``."""
+    info = f"{purpose}|{account_id if account_id is not None else '-'}|{version}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=info).derive(master)
+
+
+def blind_index(index_key: bytes, e164: str) -> bytes:
+    """HMAC-SHA256 of the E.164 string under the account's index key, truncated to 16 bytes."""
+    return hmac.new(index_key, e164.encode(), hashlib.sha256).digest()[:BLIND_INDEX_BYTES]
+
+
+def value_context(table: str, column: str, account_id: int, owner_id: int) -> bytes:
+    return f"{table}.{column}|{account_id}|{owner_id}".encode()
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One person within one account: the id other tables refer to, and their data key."""
+
+    id: int
+    account_id: int
+    key: bytes
+
+    def encrypt(self, table: str, column: str, value: str) -> bytes:
+        return seal(self.key, value.encode(), value_context(table, column, self.account_id, self.id))
+
+    def decrypt(self, table: str, column: str, blob: bytes) -> str:
+        return unseal(self.key, blob, value_context(table, column, self.account_id, self.id)).decode()
+
+
+class KeyCache:
+    """A bounded, thread-safe LRU of unwrapped keys; erasure evicts explicitly."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[object, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: object) -> bytes | None:
+        with self._lock:
+            key = self._items.get(name)
+            if key is not None:
+                self._items.move_to_end(name)
+            return key
+
+    def put(self, name: object, key: bytes) -> None:
+        with self._lock:
+            self._items[name] = key
+            self._items.move_to_end(name)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, names: list[object]) -> None:
+        with self._lock:
+            for name in names:
+                self._items.pop(name, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

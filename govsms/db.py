@@ -52,9 +52,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True, **kwargs)
 
 
-def make_session_factory(bind: Any) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (handlers render them afterwards)."""
-    return sessionmaker(bind=bind, class_=Session, expire_on_commit=False, join_transaction_mode="create_savepoint")
+def make_session_factory(bind: Any, *, vault: Any = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (handlers render them afterwards)
+    and carry the vault (``keystore.vault_of(session)``) to every service that encrypts."""
+    return sessionmaker(
+        bind=bind,
+        class_=Session,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+        info={"vault": vault},
+    )
 
 
 @contextmanager

@@ -3,7 +3,21 @@
 from sqlmodel import SQLModel
 
 from govsms.accounts.models import Account, ApiKey, LoginSession, User
+from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.keystore import AccountKey, SubjectKey
 
 metadata = SQLModel.metadata
 
-__all__ = ["Account", "ApiKey", "LoginSession", "User", "metadata"]
+__all__ = [
+    "Account",
+    "AccountKey",
+    "ApiKey",
+    "AuditChain",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "AuditEventSubject",
+    "LoginSession",
+    "SubjectKey",
+    "User",
+    "metadata",
+]

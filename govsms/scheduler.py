@@ -14,7 +14,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts.login import purge_expired_sessions
+from govsms.audit.chain import seal_events
 from govsms.db import session_scope
+from govsms.keyring import KeyRing
 from govsms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,20 @@ def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..
     return run
 
 
-def build_scheduler(settings: Settings, session_factory: sessionmaker[Session]) -> BackgroundScheduler:
+def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE, job_defaults={"coalesce": True, "max_instances": 1})
+
+    def seal(session: Session, *, now: datetime) -> int:
+        return seal_events(session, keys.audit_signing_seed, now=now).sealed
+
+    scheduler.add_job(
+        _job(session_factory, "audit.seal", seal),
+        "interval",
+        seconds=30,
+        id="audit.seal",
+        name="audit.seal",
+        next_run_time=datetime.now(UTC),
+    )
     scheduler.add_job(
         _job(session_factory, "accounts.purge_expired_sessions", purge_expired_sessions),
         "interval",

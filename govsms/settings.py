@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """``id:base64key[,id:base64key...]``, the first is active; default: the key file in data_dir."""
     secret_key: str | None = None
     """Signs CSRF tokens; default: the key file in data_dir."""
+    audit_signing_key: str | None = None
+    """Base64 Ed25519 seed (32 bytes) that signs audit checkpoints; default: the key file."""
     public_url: str = "http://127.0.0.1:8000"
     """Base of links the service hands out (opt-out links)."""
     transport: Literal["loopback", "smpp", "http"] = "loopback"
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
                 "GOVSMS_MASTER_KEYS must be set (or run `govsms init` to write the key file "
                 f"{self.key_file})"
             )
+        if not self.audit_signing_key and not self.key_file.exists():
+            problems.append("GOVSMS_AUDIT_SIGNING_KEY must be set (32 random bytes, base64)")
         if not self.database_url:
             problems.append("GOVSMS_DATABASE_URL must be set (postgresql+psycopg://...)")
         if problems:

@@ -24,6 +24,8 @@ from sqlmodel import Session
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory
 from govsms.i18n import language
+from govsms.keyring import KeyRing, load_key_ring
+from govsms.keystore import Vault
 from govsms.migrate import upgrade
 from govsms.settings import Settings
 from tests import sensitive
@@ -90,17 +92,34 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def session(connection: Connection) -> Iterator[Session]:
-    session = make_session_factory(connection)()
+def keys(tmp_path: Path) -> KeyRing:
+    return load_key_ring(make_settings(tmp_path))
+
+
+@pytest.fixture
+def vault(keys: KeyRing) -> Vault:
+    return Vault(keys)
+
+
+@pytest.fixture
+def session(connection: Connection, vault: Vault) -> Iterator[Session]:
+    session = make_session_factory(connection, vault=vault)()
     yield session
     session.close()
+
+
+# One set of keys per test run, so the test's session and the app under test read each other's data.
+TEST_MASTER_KEYS = "t1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+TEST_SECRET_KEY = secrets.token_urlsafe(48)
+TEST_SIGNING_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": data_dir,
-        "master_keys": "t1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "secret_key": secrets.token_urlsafe(48),
+        "master_keys": TEST_MASTER_KEYS,
+        "secret_key": TEST_SECRET_KEY,
+        "audit_signing_key": TEST_SIGNING_KEY,
         "scheduler_enabled": False,
     }
     values.update(overrides)

@@ -1,0 +1,72 @@
+"""Every kind of audit event, as a dotted name: ``<object>.<what happened>``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from govsms.i18n import N_
+
+
+class Action(StrEnum):
+    LOGIN = "user.logged_in"
+    LOGIN_FAILED = "user.login_failed"
+    LOGIN_LOCKED = "user.login_locked"
+    USER_CREATED = "user.created"
+    USER_ROLES_CHANGED = "user.roles_changed"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    PASSWORD_CHANGED = "user.password_changed"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    ACCOUNT_CREATED = "account.created"
+    CONTACT_VIEWED = "contact.viewed"
+    CONTACTS_LISTED = "contacts.listed"
+    CONTACTS_SEARCHED = "contacts.searched"
+    CONTACTS_EXPORTED = "contacts.exported"
+    CONTACT_CREATED = "contact.created"
+    CONTACT_UPDATED = "contact.updated"
+    CONTACT_DELETED = "contact.deleted"
+    CONTACTS_IMPORTED = "contacts.imported"
+    GROUP_CREATED = "group.created"
+    GROUP_UPDATED = "group.updated"
+    GROUP_DELETED = "group.deleted"
+    GROUP_MEMBERS_VIEWED = "group.members_viewed"
+    GROUP_MEMBERS_ADDED = "group.members_added"
+    GROUP_MEMBERS_REMOVED = "group.members_removed"
+    AUDIT_VIEWED = "audit.viewed"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_VERIFIED = "audit.verified"
+    KEYS_ROTATED = "keys.rotated"
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.LOGIN: N_("Logged in"),
+    Action.LOGIN_FAILED: N_("Login failed"),
+    Action.LOGIN_LOCKED: N_("Login locked"),
+    Action.USER_CREATED: N_("User created"),
+    Action.USER_ROLES_CHANGED: N_("Roles changed"),
+    Action.USER_DISABLED: N_("User disabled"),
+    Action.USER_ENABLED: N_("User enabled"),
+    Action.PASSWORD_CHANGED: N_("Password changed"),
+    Action.API_KEY_CREATED: N_("API key created"),
+    Action.API_KEY_REVOKED: N_("API key revoked"),
+    Action.ACCOUNT_CREATED: N_("Account created"),
+    Action.CONTACT_VIEWED: N_("Contact opened"),
+    Action.CONTACTS_LISTED: N_("Contacts listed"),
+    Action.CONTACTS_SEARCHED: N_("Contacts searched"),
+    Action.CONTACTS_EXPORTED: N_("Contacts exported"),
+    Action.CONTACT_CREATED: N_("Contact created"),
+    Action.CONTACT_UPDATED: N_("Contact changed"),
+    Action.CONTACT_DELETED: N_("Contact deleted"),
+    Action.CONTACTS_IMPORTED: N_("Contacts imported"),
+    Action.GROUP_CREATED: N_("Group created"),
+    Action.GROUP_UPDATED: N_("Group changed"),
+    Action.GROUP_DELETED: N_("Group deleted"),
+    Action.GROUP_MEMBERS_VIEWED: N_("Group members listed"),
+    Action.GROUP_MEMBERS_ADDED: N_("Members added to group"),
+    Action.GROUP_MEMBERS_REMOVED: N_("Members removed from group"),
+    Action.AUDIT_VIEWED: N_("Access log viewed"),
+    Action.AUDIT_EXPORTED: N_("Access log exported"),
+    Action.AUDIT_VERIFIED: N_("Access log verified"),
+    Action.KEYS_ROTATED: N_("Master key rotated"),
+}

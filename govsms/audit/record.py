@@ -1,0 +1,72 @@
+"""Writing audit events, in the same transaction as the action or view they describe."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.audit.actions import Action
+from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.log import request_id
+
+CHUNK = 5000
+_SAFE_TEXT = re.compile(r"^[\w.:/-]{0,64}$")
+_DIGIT_RUN = re.compile(r"\d{7,}")
+
+
+def _check_details(details: dict[str, object]) -> None:
+    """Details are ids, counts and codes. A value that could be personal data is a bug here."""
+    for name, value in details.items():
+        if value is None or isinstance(value, bool | int):
+            continue
+        if isinstance(value, str) and _SAFE_TEXT.match(value) and not _DIGIT_RUN.search(value):
+            continue
+        raise ValueError(f"audit detail {name!r} must be an id, a count or a short code")
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_event(
+    session: Session,
+    actor: Actor | None,
+    action: Action,
+    *,
+    now: datetime,
+    account_id: int | None = None,
+    target: tuple[str, object] | None = None,
+    subjects: Iterable[int] = (),
+    details: dict[str, object] | None = None,
+) -> int:
+    """Insert one event (and its subject links); returns its sequence number."""
+    details = details or {}
+    _check_details(details)
+    subject_ids = sorted({int(subject) for subject in subjects})
+    seq = session.execute(
+        insert(AuditEvent.__table__)
+        .values(
+            occurred_at=now,
+            account_id=account_id if account_id is not None else (actor.account_id if actor else None),
+            actor=actor.label if actor else "system",
+            action=action.value,
+            target_type=target[0] if target else None,
+            target_id=str(target[1]) if target else None,
+            request_id=request_id.get(),
+            subject_ids=canonical_json(subject_ids),
+            details=canonical_json(details),
+        )
+        .returning(AuditEvent.__table__.c.seq)
+    ).scalar_one()
+    for start in range(0, len(subject_ids), CHUNK):
+        session.execute(
+            insert(AuditEventSubject.__table__),
+            [{"seq": seq, "subject_id": subject} for subject in subject_ids[start : start + CHUNK]],
+        )
+    return seq

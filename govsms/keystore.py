@@ -1,0 +1,285 @@
+"""The key store: per-subject and per-account data keys, wrapped under the master key, and the
+``Vault`` that finds or creates them in batches (one query per chunk, never per number).
+
+The key store tables live in the main database unless ``GOVSMS_KEYSTORE_URL`` names another
+one, so that backups of the main database carry no keys. Other tables refer to ``subject_key.id``
+without a foreign key for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Field, Session, SQLModel
+
+from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal
+from govsms.db import UTCDateTime
+from govsms.errors import ConfigurationError
+from govsms.keyring import KeyRing
+from govsms.settings import Settings
+
+CHUNK = 2000
+INDEX_PURPOSE = "index"
+
+
+class SubjectKey(SQLModel, table=True):
+    """A data subject (a number within an account): its blind index and its wrapped data key."""
+
+    __tablename__ = "subject_key"
+    __table_args__ = (UniqueConstraint("account_id", "blind_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(index=True)
+    blind_index: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    """HMAC of the E.164 number under the account's index key: equality search, no number."""
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    kek_id: str = Field(max_length=16, index=True)
+    """Which master key wraps ``wrapped_key``; rotation re-wraps until none name the old one."""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AccountKey(SQLModel, table=True):
+    """An account-level key (the blind-index key, the account data key), wrapped."""
+
+    __tablename__ = "account_key"
+
+    account_id: int = Field(primary_key=True)
+    purpose: str = Field(primary_key=True, max_length=16)
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    kek_id: str = Field(max_length=16, index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def subject_wrap_context(account_id: int, index: bytes) -> bytes:
+    return f"subject_key|{account_id}|{index.hex()}".encode()
+
+
+def account_wrap_context(account_id: int, purpose: str) -> bytes:
+    return f"account_key|{account_id}|{purpose}".encode()
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[type-arg]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def,type-arg]
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+
+
+class Vault:
+    """Finds, creates, unwraps and forgets data keys. One per process; sessions carry it."""
+
+    def __init__(self, keys: KeyRing, keystore: sessionmaker[Session] | None = None, cache_size: int = 100_000) -> None:
+        self.keys = keys
+        self.keystore = keystore
+        self.cache = KeyCache(cache_size)
+
+    def _kek(self, kek_id: str) -> bytes:
+        try:
+            return self.keys.master_keys[kek_id]
+        except KeyError:
+            raise ConfigurationError(
+                f"Master key {kek_id!r} still wraps data keys but is not configured: put it back in "
+                "GOVSMS_MASTER_KEYS (or the key file) and finish `govsms keys rotate` before removing it."
+            ) from None
+
+    @contextmanager
+    def _store(self, session: Session) -> Iterator[Session]:
+        """The session holding the keys: the caller's, or a separate key-store transaction.
+
+        A separate store commits new keys at once; a key whose data was then rolled back is an
+        orphan holding nothing readable, which retention removes.
+        """
+        if self.keystore is None:
+            yield session
+            return
+        with self.keystore() as store:
+            yield store
+            store.commit()
+
+    # -- account keys ----------------------------------------------------------------------------
+
+    def account_key(self, session: Session, account_id: int, purpose: str, *, now: datetime) -> bytes:
+        cached = self.cache.get(("account", account_id, purpose))
+        if cached is not None:
+            return cached
+        context = account_wrap_context(account_id, purpose)
+        with self._store(session) as store:
+            row = store.get(AccountKey, (account_id, purpose))
+            if row is None:
+                key = new_data_key()
+                wrapped = seal(self.keys.active_key, key, context)
+                _insert_ignoring_duplicates(
+                    store,
+                    AccountKey.__table__,
+                    [dict(account_id=account_id, purpose=purpose, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)],
+                )
+                row = store.get(AccountKey, (account_id, purpose), populate_existing=True)
+            assert row is not None
+            key = unseal(self._kek(row.kek_id), row.wrapped_key, context)
+        self.cache.put(("account", account_id, purpose), key)
+        return key
+
+    def blind_indexes(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, bytes]:
+        index_key = self.account_key(session, account_id, INDEX_PURPOSE, now=now)
+        return {number: blind_index(index_key, number) for number in numbers}
+
+    # -- subjects --------------------------------------------------------------------------------
+
+    def _unwrap(self, row: SubjectKey) -> Subject:
+        cached = self.cache.get((row.account_id, row.id))
+        if cached is None:
+            cached = unseal(
+                self._kek(row.kek_id), row.wrapped_key, subject_wrap_context(row.account_id, row.blind_index)
+            )
+            self.cache.put((row.account_id, row.id), cached)
+        return Subject(id=row.id, account_id=row.account_id, key=cached)  # type: ignore[arg-type]
+
+    def find_subjects(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, Subject]:
+        """Subjects that exist for these E.164 numbers; unknown numbers are absent."""
+        indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
+        by_index = {index: number for number, index in indexes.items()}
+        found: dict[str, Subject] = {}
+        with self._store(session) as store:
+            for chunk in _chunks(list(by_index)):
+                rows = store.execute(
+                    select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.blind_index.in_(chunk))
+                ).scalars()
+                for row in rows:
+                    found[by_index[row.blind_index]] = self._unwrap(row)
+        return found
+
+    def subjects(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, Subject]:
+        """Get or create the subject of every number: per chunk one select and one insert."""
+        indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
+        by_index = {index: number for number, index in indexes.items()}
+        found: dict[str, Subject] = {}
+        with self._store(session) as store:
+            for chunk in _chunks(list(by_index)):
+                query = select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.blind_index.in_(chunk))
+                existing = {row.blind_index: row for row in store.execute(query).scalars()}
+                missing = [index for index in chunk if index not in existing]
+                if missing:
+                    _insert_ignoring_duplicates(
+                        store,
+                        SubjectKey.__table__,
+                        [
+                            dict(
+                                account_id=account_id,
+                                blind_index=index,
+                                wrapped_key=seal(self.keys.active_key, new_data_key(), subject_wrap_context(account_id, index)),
+                                kek_id=self.keys.active_id,
+                                created_at=now,
+                            )
+                            for index in missing
+                        ],
+                    )
+                    fresh = query.where(SubjectKey.blind_index.in_(missing)).execution_options(populate_existing=True)
+                    existing.update({row.blind_index: row for row in store.execute(fresh).scalars()})
+                for index, row in existing.items():
+                    found[by_index[index]] = self._unwrap(row)
+        return found
+
+    def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:
+        return self.subjects(session, account_id, [number], now=now)[number]
+
+    def subjects_by_id(self, session: Session, account_id: int, subject_ids: Iterable[int]) -> dict[int, Subject]:
+        """Unwrap keys of known subjects of one account (a missing id was erased)."""
+        wanted = set(subject_ids)
+        found: dict[int, Subject] = {}
+        uncached = []
+        for subject_id in wanted:
+            key = self.cache.get((account_id, subject_id))
+            if key is None:
+                uncached.append(subject_id)
+            else:
+                found[subject_id] = Subject(id=subject_id, account_id=account_id, key=key)
+        if uncached:
+            with self._store(session) as store:
+                for chunk in _chunks(uncached):
+                    rows = store.execute(
+                        select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.id.in_(chunk))
+                    ).scalars()
+                    for row in rows:
+                        found[row.id] = self._unwrap(row)  # type: ignore[index]
+        return found
+
+    def shred(self, session: Session, account_id: int, subject_ids: list[int]) -> int:
+        """Delete the subjects' data keys: whatever was encrypted under them is gone for good."""
+        with self._store(session) as store:
+            deleted = 0
+            for chunk in _chunks(subject_ids):
+                result = store.execute(
+                    delete(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.id.in_(chunk))
+                )
+                deleted += result.rowcount or 0
+        self.cache.forget([(account_id, subject_id) for subject_id in subject_ids])
+        return deleted
+
+
+def make_vault(settings: Settings, keys: KeyRing) -> Vault:
+    """The process's vault: keys in the main database, or in ``GOVSMS_KEYSTORE_URL``'s."""
+    if not settings.keystore_url:
+        return Vault(keys)
+    from govsms.db import make_engine, make_session_factory
+
+    return Vault(keys, keystore=make_session_factory(make_engine(settings.keystore_url)))
+
+
+def vault_of(session: Session) -> Vault:
+    """The vault travels with every session the app, the CLI and the jobs open."""
+    vault = session.info.get("vault")
+    if vault is None:
+        raise RuntimeError("this session was opened without a vault (make_session_factory(..., vault=))")
+    return vault
+
+
+def rewrap_step(store: Session, keys: KeyRing, *, limit: int = CHUNK) -> int:
+    """Re-wrap up to ``limit`` data keys not yet under the active master key; 0 when done.
+
+    Each step is its own transaction (the caller commits), so a stopped rotation resumes where it
+    was and a finished one does nothing: the data itself is never re-encrypted.
+    """
+    done = 0
+    for table, context_of in (
+        (SubjectKey, lambda row: subject_wrap_context(row.account_id, row.blind_index)),
+        (AccountKey, lambda row: account_wrap_context(row.account_id, row.purpose)),
+    ):
+        rows = store.execute(select(table).where(table.kek_id != keys.active_id).limit(limit - done)).scalars().all()
+        if not rows:
+            continue
+        updates = []
+        for row in rows:
+            if row.kek_id not in keys.master_keys:
+                raise ConfigurationError(f"Master key {row.kek_id!r} is needed to re-wrap; put it back first.")
+            key = unseal(keys.master_keys[row.kek_id], row.wrapped_key, context_of(row))
+            updates.append({"wrapped": seal(keys.active_key, key, context_of(row)), "kek": keys.active_id, **_pk(table, row)})
+        statement = update(table).values(wrapped_key=bindparam("wrapped"), kek_id=bindparam("kek"))
+        for column in table.__table__.primary_key.columns:
+            statement = statement.where(column == bindparam(f"pk_{column.name}"))
+        store.connection().execute(statement, updates)
+        done += len(rows)
+        if done >= limit:
+            break
+    return done
+
+
+def _pk(table, row) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {f"pk_{column.name}": getattr(row, column.name) for column in table.__table__.primary_key.columns}
+
+
+def keys_by_master_key(store: Session) -> dict[str, int]:
+    """How many data keys each master key wraps (``keys rotate`` progress and safety check)."""
+    counts: dict[str, int] = {}
+    for table in (SubjectKey, AccountKey):
+        for kek_id, count in store.execute(select(table.kek_id, func.count()).group_by(table.kek_id)):
+            counts[kek_id] = counts.get(kek_id, 0) + count
+    return counts
