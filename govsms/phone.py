@@ -47,7 +47,7 @@ _PLUS_AND_DIGITS = re.compile(r"\+?\d*")
 # the fast path accepts exactly the Swedish mobiles phonenumbers calls valid, also after an
 # upgrade of its data. re.ASCII keeps non-ASCII digits out of the E.164 we build by hand.
 _SWEDISH_MOBILE = phonenumbers.PhoneMetadata.metadata_for_region("SE").mobile.national_number_pattern
-_SWEDISH_MOBILE_FROM_SWEDEN = re.compile(rf"(?:0|\+460?|00460?|46)({_SWEDISH_MOBILE})", re.ASCII)
+_SWEDISH_MOBILE_FROM_SWEDEN = re.compile(rf"(?:0|\+460?|00460?)({_SWEDISH_MOBILE})", re.ASCII)
 # Outside Sweden, 0 is not the Swedish trunk prefix and 00 is not everywhere the way abroad.
 _SWEDISH_MOBILE_FROM_ANYWHERE = re.compile(rf"\+460?({_SWEDISH_MOBILE})", re.ASCII)
 _E164_SHAPE = re.compile(r"\+[0-9]{2,20}", re.ASCII)

@@ -1,0 +1,138 @@
+"""Per-subject keys, blind indexes, encryption round trips and key rotation (both backends)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from govsms.crypto import DecryptionError, blind_index, seal, unseal
+from govsms.db import make_session_factory
+from govsms.errors import ConfigurationError
+from govsms.keyring import KeyRing
+from govsms.keystore import SubjectKey, Vault, keys_by_master_key, rewrap_step
+from tests.factories import make_account, now
+
+NUMBERS = [f"+4670{n:07d}" for n in range(2500)]
+
+
+def count_subjects(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(SubjectKey)).scalar_one()
+
+
+@given(st.binary(max_size=2000), st.binary(max_size=64))
+def test_seal_round_trip(plaintext: bytes, context: bytes) -> None:
+    key = secrets.token_bytes(32)
+    blob = seal(key, plaintext, context)
+    assert unseal(key, blob, context) == plaintext
+    assert blob[0] == 1 and len(blob) == 1 + 12 + len(plaintext) + 16
+
+
+def test_context_binds_value_to_its_place() -> None:
+    key = secrets.token_bytes(32)
+    blob = seal(key, "Åsa".encode(), b"contact.name|1|7")
+    with pytest.raises(DecryptionError):
+        unseal(key, blob, b"contact.name|1|8")
+    with pytest.raises(DecryptionError):
+        unseal(key, blob[:-1] + bytes([blob[-1] ^ 1]), b"contact.name|1|7")
+
+
+def test_subjects_are_created_once_in_batches(session: Session, vault: Vault) -> None:
+    account = make_account(session)
+    before = count_subjects(session)
+    first = vault.subjects(session, account.id, NUMBERS, now=now())
+    assert len(first) == len(NUMBERS) and count_subjects(session) == before + len(NUMBERS)
+    again = vault.subjects(session, account.id, NUMBERS[:10] + ["+46709999999"], now=now())
+    assert again[NUMBERS[3]].id == first[NUMBERS[3]].id and again[NUMBERS[3]].key == first[NUMBERS[3]].key
+    assert count_subjects(session) == before + len(NUMBERS) + 1
+    found = vault.find_subjects(session, account.id, [NUMBERS[5], "+46700000000x"], now=now())
+    assert list(found) == [NUMBERS[5]]
+
+
+def test_blind_index_is_per_account(session: Session, vault: Vault) -> None:
+    first, second = make_account(session), make_account(session)
+    a = vault.blind_indexes(session, first.id, ["+46701234567"], now=now())["+46701234567"]
+    b = vault.blind_indexes(session, second.id, ["+46701234567"], now=now())["+46701234567"]
+    assert a != b and len(a) == 16 and b"46701234567" not in a
+
+
+def test_subject_values_decrypt_only_for_their_subject(session: Session, vault: Vault) -> None:
+    account = make_account(session)
+    subjects = vault.subjects(session, account.id, ["+46701111111", "+46702222222"], now=now())
+    one, two = subjects["+46701111111"], subjects["+46702222222"]
+    blob = one.encrypt("contact", "name", "Åsa Öberg")
+    assert one.decrypt("contact", "name", blob) == "Åsa Öberg"
+    with pytest.raises(DecryptionError):
+        two.decrypt("contact", "name", blob)
+    with pytest.raises(DecryptionError):
+        one.decrypt("contact", "note", blob)
+
+
+def test_shredded_subject_is_gone(session: Session, vault: Vault) -> None:
+    account = make_account(session)
+    subject = vault.subject(session, account.id, "+46703333333", now=now())
+    assert vault.shred(session, account.id, [subject.id]) == 1
+    assert vault.subjects_by_id(session, account.id, [subject.id]) == {}
+    assert vault.find_subjects(session, account.id, ["+46703333333"], now=now()) == {}
+
+
+def test_subjects_by_id_keeps_to_the_account(session: Session, vault: Vault) -> None:
+    mine, theirs = make_account(session), make_account(session)
+    their_subject = vault.subject(session, theirs.id, "+46704444444", now=now())
+    assert vault.subjects_by_id(session, mine.id, [their_subject.id]) == {}
+
+
+def _with_new_active_key(keys: KeyRing) -> KeyRing:
+    new = secrets.token_bytes(32)
+    return replace(keys, master_keys={"t2": new, **keys.master_keys}, active_id="t2")
+
+
+def test_rotation_rewraps_and_old_key_can_go(session: Session, keys: KeyRing, vault: Vault) -> None:
+    account = make_account(session)
+    created = vault.subjects(session, account.id, NUMBERS[:2100], now=now())
+    blob = created[NUMBERS[7]].encrypt("contact", "name", "Örjan")
+    rotated = _with_new_active_key(keys)
+    steps = 0
+    while rewrap_step(session, rotated, limit=1000):
+        steps += 1
+    assert steps >= 3
+    counts = keys_by_master_key(session)
+    assert set(counts) == {"t2"}
+    without_old = replace(rotated, master_keys={"t2": rotated.master_keys["t2"]})
+    fresh = Vault(without_old)
+    again = fresh.subjects_by_id(session, account.id, [created[NUMBERS[7]].id])
+    assert again[created[NUMBERS[7]].id].decrypt("contact", "name", blob) == "Örjan"
+    assert fresh.find_subjects(session, account.id, [NUMBERS[7]], now=now())  # index key re-wrapped too
+
+
+def test_missing_master_key_is_explained(session: Session, keys: KeyRing, vault: Vault) -> None:
+    account = make_account(session)
+    subject = vault.subject(session, account.id, "+46705555555", now=now())
+    other = KeyRing(master_keys={"zz": secrets.token_bytes(32)}, active_id="zz", secret_key="x", audit_signing_seed=bytes(32))
+    with pytest.raises(ConfigurationError, match="still wraps data keys"):
+        Vault(other).subjects_by_id(session, account.id, [subject.id])
+
+
+def test_separate_key_store(session: Session, keys: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from govsms.db import make_engine
+    from govsms.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    upgrade(url)
+    store_engine = make_engine(url)
+    vault = Vault(keys, keystore=make_session_factory(store_engine))
+    account = make_account(session)
+    before = count_subjects(session)
+    subject = vault.subject(session, account.id, "+46706666666", now=now())
+    assert count_subjects(session) == before  # nothing in the main database
+    with make_session_factory(store_engine)() as store:
+        assert store.get(SubjectKey, subject.id) is not None
+    assert blind_index(vault.account_key(session, account.id, "index", now=now()), "+46706666666")
+    store_engine.dispose()
