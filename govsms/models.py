@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from govsms.accounts.models import Account, ApiKey, LoginSession, User
+from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.keystore import AccountKey, SubjectKey
 
@@ -16,6 +17,10 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditEventSubject",
+    "Contact",
+    "ContactGroup",
+    "GroupMember",
+    "ImportUpload",
     "LoginSession",
     "SubjectKey",
     "User",

@@ -96,7 +96,8 @@ def test_invalid_swedish_numbers_name_sweden(raw: str) -> None:
 
 def test_invalid_numbers_elsewhere_name_their_country_or_code() -> None:
     assert parse_number("+45 12 34").reason == phone.NOT_VALID_IN_REGION % {"country": "Denmark", "region": "DK"}
-    assert parse_number("123 45", region="NO").reason == phone.NOT_VALID_IN_REGION % {"country": "Norway", "region": "NO"}
+    norway = phone.NOT_VALID_IN_REGION % {"country": "Norway", "region": "NO"}
+    assert parse_number("123 45", region="NO").reason == norway
     # +47 is shared by Norway and Svalbard, and these digits do not say which.
     assert parse_number("+47 123 45").reason == "Not a valid number for country code +47. Check the number."
     assert parse_number("+1 999 555 0000").reason == "Not a valid number for country code +1. Check the number."
@@ -200,10 +201,11 @@ def swedish_mobile_shaped(draw: st.DrawFn) -> str:
 
 
 REGIONS = st.sampled_from(["SE", "SE", "SE", "NO", "DK", "US", "GB", "DE"])
+ANY_SHORT_INPUT = st.text("0123456789+ -()7٣a", max_size=16)
 
 
-@settings(max_examples=500)
-@given(raw=st.one_of(swedish_mobile_shaped(), swedish_mobile_shaped(), st.text("0123456789+ -()7٣a", max_size=16)), region=REGIONS)
+@settings(max_examples=500)  # about a fifth take the fast path; most of the rest are near misses
+@given(raw=st.one_of(swedish_mobile_shaped(), swedish_mobile_shaped(), ANY_SHORT_INPUT), region=REGIONS)
 @example(raw="070-123 45 67", region="SE")
 @example(raw="0046701234567", region="US")  # 00 is not the way abroad from the US
 @example(raw="0701234567", region="NO")  # nor is 0 a trunk prefix for Swedish numbers there
@@ -216,8 +218,11 @@ def test_fast_path_gives_what_phonenumbers_gives(raw: str, region: str) -> None:
 
 def _example_numbers() -> list[tuple[int, str]]:
     kinds = [kind for kind in phonenumbers.PhoneNumberType.values() if kind != phonenumbers.PhoneNumberType.UNKNOWN]
-    numbers = [phonenumbers.example_number_for_type(r, kind) for r in sorted(phonenumbers.SUPPORTED_REGIONS) for kind in kinds]
-    numbers += [phonenumbers.example_number_for_non_geo_entity(c) for c in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS]
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    numbers = [phonenumbers.example_number_for_type(region, kind) for region in regions for kind in kinds]
+    numbers += [
+        phonenumbers.example_number_for_non_geo_entity(code) for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    ]
     return [(n.country_code, phonenumbers.national_significant_number(n)) for n in numbers if n is not None]
 
 

@@ -1,0 +1,212 @@
+"""Importing a CSV or XLSX file of numbers and names: a preview that lists every bad row and
+duplicate before anything is written, then the import into a group in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.contacts.filereader import read_contact_file
+from govsms.contacts.groups import _insert_members, create_group, get_group
+from govsms.contacts.models import Contact, ImportUpload
+from govsms.contacts.service import MAX_NAME, TABLE, account_region
+from govsms.crypto import seal, unseal, value_context
+from govsms.errors import InvalidInput, NotFound
+from govsms.i18n import _
+from govsms.keystore import vault_of
+from govsms.phone import parse_number
+
+CHUNK = 5000
+UPLOAD_LIFETIME = timedelta(hours=1)
+DATA_PURPOSE = "data"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    row_number: int
+    number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRow:
+    row_number: int
+    input: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateRow:
+    row_number: int
+    input: str
+    first_row: int
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do; computed without writing anything."""
+
+    filename: str
+    file_format: str
+    number_column: str
+    name_column: str | None
+    rows_total: int
+    valid: list[ImportRow] = field(default_factory=list)
+    invalid: list[RefusedRow] = field(default_factory=list)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    existing: int = 0
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    group_id: int
+    created: int
+    existing: int
+    in_group: int
+    invalid: int
+    duplicates: int
+
+
+def plan_import(session: Session, actor: Actor, filename: str, content: bytes, *, now: datetime) -> ImportPlan:
+    require(actor, Permission.CONTACTS)
+    parsed = read_contact_file(filename, content)
+    region = account_region(session, actor)
+    plan = ImportPlan(
+        filename=filename, file_format=parsed.format, number_column=parsed.number_column,
+        name_column=parsed.name_column, rows_total=len(parsed.rows),
+    )
+    first_row: dict[str, int] = {}
+    for row in parsed.rows:
+        number = parse_number(row.number, region)
+        if not number.ok:
+            plan.invalid.append(RefusedRow(row.row_number, row.number, number.reason or ""))
+        elif number.e164 in first_row:
+            plan.duplicates.append(DuplicateRow(row.row_number, row.number, first_row[number.e164]))  # type: ignore[index]
+        else:
+            first_row[number.e164] = row.row_number  # type: ignore[index]
+            plan.valid.append(ImportRow(row.row_number, number.e164, " ".join(row.name.split())[:MAX_NAME]))  # type: ignore[arg-type]
+    known = vault_of(session).find_subjects(session, actor.account_id, list(first_row), now=now)
+    subject_ids = [subject.id for subject in known.values()]
+    for start in range(0, len(subject_ids), CHUNK):
+        plan.existing += len(
+            session.execute(
+                select(Contact.id).where(Contact.account_id == actor.account_id, Contact.subject_id.in_(subject_ids[start : start + CHUNK]))
+            ).all()
+        )
+    return plan
+
+
+def run_import(
+    session: Session, actor: Actor, plan: ImportPlan, *, now: datetime, group_id: int | None = None, group_name: str | None = None
+) -> ImportResult:
+    """Write the plan: new contacts, all valid rows into the group; one transaction, Core in chunks."""
+    require(actor, Permission.CONTACTS)
+    if not plan.valid:
+        raise InvalidInput(_("The file has no valid numbers to import."))
+    if group_id is not None:
+        group = get_group(session, actor, group_id)
+    elif group_name and group_name.strip():
+        group = create_group(session, actor, name=group_name, now=now)
+    else:
+        raise InvalidInput(_("Choose a group to import into, or name a new one."), fields={"group": _("Choose a group.")})
+    subjects = vault_of(session).subjects(session, actor.account_id, [row.number for row in plan.valid], now=now)
+    table = Contact.__table__
+    contact_of: dict[int, int] = {}
+    subject_ids = [subject.id for subject in subjects.values()]
+    for start in range(0, len(subject_ids), CHUNK):
+        contact_of.update(
+            session.execute(
+                select(table.c.subject_id, table.c.id).where(
+                    table.c.account_id == actor.account_id, table.c.subject_id.in_(subject_ids[start : start + CHUNK])
+                )
+            ).tuples().all()
+        )
+    existing = len(contact_of)
+    new_rows = []
+    for row in plan.valid:
+        subject = subjects[row.number]
+        if subject.id in contact_of:
+            continue
+        new_rows.append(
+            {
+                "account_id": actor.account_id,
+                "subject_id": subject.id,
+                "number_ct": subject.encrypt(TABLE, "number", row.number),
+                "name_ct": subject.encrypt(TABLE, "name", row.name) if row.name else None,
+                "note_ct": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    for start in range(0, len(new_rows), CHUNK):
+        inserted = session.execute(insert(table).returning(table.c.subject_id, table.c.id), new_rows[start : start + CHUNK])
+        contact_of.update(inserted.tuples().all())
+    _insert_members(session, [{"group_id": group.id, "contact_id": contact_id, "added_at": now} for contact_id in contact_of.values()])
+    record_event(
+        session, actor, Action.CONTACTS_IMPORTED, now=now, target=("group", group.id), subjects=subject_ids,
+        details={"created": len(new_rows), "existing": existing, "invalid": len(plan.invalid), "duplicates": len(plan.duplicates)},
+    )
+    return ImportResult(
+        group_id=group.id,  # type: ignore[arg-type]
+        created=len(new_rows),
+        existing=existing,
+        in_group=len(contact_of),
+        invalid=len(plan.invalid),
+        duplicates=len(plan.duplicates),
+    )
+
+
+# -- the uploaded file between preview and confirmation ------------------------------------------
+
+
+def _upload_context(account_id: int, token: str, column: str) -> bytes:
+    return value_context("import_upload", column, account_id, 0) + token.encode()
+
+
+def store_upload(session: Session, actor: Actor, filename: str, content: bytes, *, now: datetime) -> str:
+    """Keep the file (encrypted under the account key) until the user confirms; returns a token."""
+    require(actor, Permission.CONTACTS)
+    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
+    token = secrets.token_hex(16)
+    session.add(
+        ImportUpload(
+            id=token,
+            account_id=actor.account_id,
+            created_by=actor.label,
+            filename_ct=seal(key, filename.encode(), _upload_context(actor.account_id, token, "filename")),
+            content_ct=seal(key, content, _upload_context(actor.account_id, token, "content")),
+            created_at=now,
+            expires_at=now + UPLOAD_LIFETIME,
+        )
+    )
+    session.flush()
+    return token
+
+
+def load_upload(session: Session, actor: Actor, token: str, *, now: datetime) -> tuple[str, bytes]:
+    require(actor, Permission.CONTACTS)
+    upload = session.execute(
+        select(ImportUpload).where(ImportUpload.id == token, ImportUpload.account_id == actor.account_id)
+    ).scalars().first()
+    if upload is None or upload.expires_at <= now:
+        raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
+    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
+    filename = unseal(key, upload.filename_ct, _upload_context(actor.account_id, token, "filename")).decode()
+    return filename, unseal(key, upload.content_ct, _upload_context(actor.account_id, token, "content"))
+
+
+def discard_upload(session: Session, actor: Actor, token: str) -> None:
+    session.execute(delete(ImportUpload).where(ImportUpload.id == token, ImportUpload.account_id == actor.account_id))
+
+
+def purge_expired_uploads(session: Session, *, now: datetime) -> int:
+    return session.execute(delete(ImportUpload).where(ImportUpload.expires_at <= now)).rowcount or 0

@@ -1,0 +1,67 @@
+"""Tables of the contacts domain: contacts (encrypted under their subject's key), groups,
+memberships, and uploaded import files waiting for confirmation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from govsms.db import UTCDateTime
+
+
+class Contact(SQLModel, table=True):
+    """A person in an account's recipient register: one per number per account."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("account_id", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    subject_id: int = Field(index=True)
+    """The person (``subject_key.id``): their key encrypts the fields below."""
+    number_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    """The E.164 number, AES-GCM under the subject key."""
+    name_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    note_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ContactGroup(SQLModel, table=True):
+    """A named recipient list. Its name is the customer's label, not personal data."""
+
+    __tablename__ = "contact_group"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=500)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_member"
+
+    group_id: int = Field(sa_column=Column(Integer, ForeignKey("contact_group.id", ondelete="CASCADE"), primary_key=True))
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+    added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ImportUpload(SQLModel, table=True):
+    """An uploaded file between preview and confirmation, encrypted under the account key.
+    Deleted when imported, and by the clean-up job once it expires."""
+
+    __tablename__ = "import_upload"
+
+    id: str = Field(primary_key=True, max_length=32)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_by: str = Field(max_length=40)
+    filename_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    content_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

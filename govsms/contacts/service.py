@@ -1,0 +1,282 @@
+"""Contacts: create, read (every clear-text read is an audit event), change, delete, search by
+number through the blind index, and export. Numbers, names and notes are stored encrypted
+under the person's own key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import Account
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.contacts.models import Contact, ContactGroup, GroupMember
+from govsms.crypto import Subject
+from govsms.errors import Conflict, InvalidInput, NotFound
+from govsms.i18n import _
+from govsms.keystore import vault_of
+from govsms.paging import Page, clamp_page
+from govsms.phone import parse_number
+
+TABLE = "contact"
+MAX_NAME = 200
+MAX_NOTE = 2000
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """A contact in clear, for one response. Built only by functions that audit the read."""
+
+    id: int
+    subject_id: int
+    number: str
+    name: str
+    note: str
+    created_at: datetime
+    updated_at: datetime
+    group_ids: tuple[int, ...] = ()
+
+
+def account_region(session: Session, actor: Actor) -> str:
+    account = session.get(Account, actor.account_id)
+    return account.default_region if account else "SE"
+
+
+def clean_text(value: str | None, limit: int, field: str, label: str) -> str:
+    value = " ".join((value or "").split()) if field != "note" else (value or "").strip()
+    if len(value) > limit:
+        raise InvalidInput(
+            _("%(label)s is too long.") % {"label": label},
+            fields={field: _("Use at most %(count)d characters.") % {"count": limit}},
+        )
+    return value
+
+
+def decrypt(contact: Contact | object, subject: Subject, group_ids: Sequence[int] = ()) -> ContactView:
+    return ContactView(
+        id=contact.id,  # type: ignore[attr-defined]
+        subject_id=contact.subject_id,  # type: ignore[attr-defined]
+        number=subject.decrypt(TABLE, "number", contact.number_ct),  # type: ignore[attr-defined]
+        name=subject.decrypt(TABLE, "name", contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
+        note=subject.decrypt(TABLE, "note", contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
+        created_at=contact.created_at,  # type: ignore[attr-defined]
+        updated_at=contact.updated_at,  # type: ignore[attr-defined]
+        group_ids=tuple(group_ids),
+    )
+
+
+def decrypt_many(session: Session, actor: Actor, contacts: Sequence[Contact]) -> list[ContactView]:
+    subjects = vault_of(session).subjects_by_id(session, actor.account_id, [contact.subject_id for contact in contacts])
+    return [decrypt(contact, subjects[contact.subject_id]) for contact in contacts if contact.subject_id in subjects]
+
+
+def _scoped(actor: Actor):  # type: ignore[no-untyped-def]
+    return select(Contact).where(Contact.account_id == actor.account_id)
+
+
+def _load(session: Session, actor: Actor, contact_id: int) -> Contact:
+    contact = session.execute(_scoped(actor).where(Contact.id == contact_id)).scalars().first()
+    if contact is None:
+        raise NotFound(_("No such contact in your account."))
+    return contact
+
+
+def _check_groups(session: Session, actor: Actor, group_ids: Sequence[int]) -> list[int]:
+    wanted = sorted(set(group_ids))
+    if not wanted:
+        return []
+    found = session.execute(
+        select(ContactGroup.id).where(ContactGroup.account_id == actor.account_id, ContactGroup.id.in_(wanted))
+    ).scalars().all()
+    if len(found) != len(wanted):
+        raise NotFound(_("No such group in your account."))
+    return wanted
+
+
+def _group_ids(session: Session, contact_id: int) -> tuple[int, ...]:
+    return tuple(session.execute(select(GroupMember.group_id).where(GroupMember.contact_id == contact_id)).scalars().all())
+
+
+def list_contacts(
+    session: Session,
+    actor: Actor,
+    *,
+    now: datetime,
+    page: int = 1,
+    per_page: int = 50,
+    number: str | None = None,
+    group_id: int | None = None,
+) -> Page[ContactView]:
+    """One page of contacts in clear; the page's people are named in one audit event."""
+    require(actor, Permission.CONTACTS)
+    page, per_page = clamp_page(page, per_page)
+    query = _scoped(actor)
+    action = Action.CONTACTS_LISTED
+    if group_id is not None:
+        _check_groups(session, actor, [group_id])
+        query = query.join(GroupMember, GroupMember.contact_id == Contact.id).where(GroupMember.group_id == group_id)
+    if number:
+        action = Action.CONTACTS_SEARCHED
+        parsed = parse_number(number, account_region(session, actor))
+        if not parsed.ok:
+            raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
+        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
+        subject = found.get(parsed.e164)  # type: ignore[arg-type]
+        query = query.where(Contact.subject_id == (subject.id if subject else -1))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Contact.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    views = decrypt_many(session, actor, rows)
+    record_event(
+        session, actor, action, now=now, target=("group", group_id) if group_id else None,
+        subjects=[view.subject_id for view in views], details={"shown": len(views), "page": page},
+    )
+    return Page(items=views, total=total, page=page, per_page=per_page)
+
+
+def get_contact(session: Session, actor: Actor, contact_id: int, *, now: datetime) -> ContactView:
+    require(actor, Permission.CONTACTS)
+    contact = _load(session, actor, contact_id)
+    subject = vault_of(session).subjects_by_id(session, actor.account_id, [contact.subject_id])[contact.subject_id]
+    view = decrypt(contact, subject, _group_ids(session, contact.id))  # type: ignore[arg-type]
+    record_event(session, actor, Action.CONTACT_VIEWED, now=now, target=("contact", contact.id), subjects=[contact.subject_id])
+    return view
+
+
+def _parse_or_refuse(session: Session, actor: Actor, number: str) -> str:
+    parsed = parse_number(number, account_region(session, actor))
+    if not parsed.ok:
+        raise InvalidInput(_("The contact was not saved."), fields={"number": parsed.reason or ""})
+    return parsed.e164  # type: ignore[return-value]
+
+
+def create_contact(
+    session: Session, actor: Actor, *, number: str, name: str = "", note: str = "", group_ids: Sequence[int] = (), now: datetime
+) -> ContactView:
+    require(actor, Permission.CONTACTS)
+    name = clean_text(name, MAX_NAME, "name", _("The name"))
+    note = clean_text(note, MAX_NOTE, "note", _("The note"))
+    e164 = _parse_or_refuse(session, actor, number)
+    groups = _check_groups(session, actor, group_ids)
+    subject = vault_of(session).subject(session, actor.account_id, e164, now=now)
+    if session.execute(_scoped(actor).where(Contact.subject_id == subject.id)).first():
+        raise Conflict(
+            _("This number is already a contact. Search for it to open it."),
+            fields={"number": _("Already in your contacts.")},
+        )
+    contact = Contact(
+        account_id=actor.account_id,
+        subject_id=subject.id,
+        number_ct=subject.encrypt(TABLE, "number", e164),
+        name_ct=subject.encrypt(TABLE, "name", name) if name else None,
+        note_ct=subject.encrypt(TABLE, "note", note) if note else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    session.flush()
+    for group_id in groups:
+        session.add(GroupMember(group_id=group_id, contact_id=contact.id, added_at=now))
+    session.flush()
+    record_event(session, actor, Action.CONTACT_CREATED, now=now, target=("contact", contact.id), subjects=[subject.id])
+    return decrypt(contact, subject, groups)
+
+
+def update_contact(
+    session: Session,
+    actor: Actor,
+    contact_id: int,
+    *,
+    now: datetime,
+    number: str | None = None,
+    name: str | None = None,
+    note: str | None = None,
+    group_ids: Sequence[int] | None = None,
+) -> ContactView:
+    """Change what is given; a new number moves the contact to that person's key."""
+    require(actor, Permission.CONTACTS)
+    contact = _load(session, actor, contact_id)
+    vault = vault_of(session)
+    subject = vault.subjects_by_id(session, actor.account_id, [contact.subject_id])[contact.subject_id]
+    current = decrypt(contact, subject)
+    new_name = current.name if name is None else clean_text(name, MAX_NAME, "name", _("The name"))
+    new_note = current.note if note is None else clean_text(note, MAX_NOTE, "note", _("The note"))
+    subjects = {contact.subject_id}
+    if number is not None and number.strip():
+        e164 = _parse_or_refuse(session, actor, number)
+        if e164 != current.number:
+            subject = vault.subject(session, actor.account_id, e164, now=now)
+            if session.execute(_scoped(actor).where(Contact.subject_id == subject.id)).first():
+                raise Conflict(_("Another contact has this number."), fields={"number": _("Already in your contacts.")})
+            contact.subject_id = subject.id  # type: ignore[assignment]
+            contact.number_ct = subject.encrypt(TABLE, "number", e164)
+            subjects.add(subject.id)
+    contact.name_ct = subject.encrypt(TABLE, "name", new_name) if new_name else None
+    contact.note_ct = subject.encrypt(TABLE, "note", new_note) if new_note else None
+    contact.updated_at = now
+    session.add(contact)
+    if group_ids is not None:
+        groups = _check_groups(session, actor, group_ids)
+        session.execute(delete(GroupMember).where(GroupMember.contact_id == contact.id))
+        for group_id in groups:
+            session.add(GroupMember(group_id=group_id, contact_id=contact.id, added_at=now))
+    session.flush()
+    record_event(session, actor, Action.CONTACT_UPDATED, now=now, target=("contact", contact.id), subjects=subjects)
+    return decrypt(contact, subject, _group_ids(session, contact.id))  # type: ignore[arg-type]
+
+
+def delete_contact(session: Session, actor: Actor, contact_id: int, *, now: datetime) -> None:
+    require(actor, Permission.CONTACTS)
+    contact = _load(session, actor, contact_id)
+    session.execute(delete(GroupMember).where(GroupMember.contact_id == contact.id))
+    session.delete(contact)
+    session.flush()
+    record_event(session, actor, Action.CONTACT_DELETED, now=now, target=("contact", contact_id), subjects=[contact.subject_id])
+
+
+def iter_contacts(session: Session, actor: Actor, *, group_id: int | None = None) -> Iterator[list[Contact]]:
+    """All the account's contacts (or a group's) in chunks, oldest first, by keyset paging."""
+    last = 0
+    while True:
+        query = _scoped(actor).where(Contact.id > last)
+        if group_id is not None:
+            query = query.join(GroupMember, GroupMember.contact_id == Contact.id).where(GroupMember.group_id == group_id)
+        rows = session.execute(query.order_by(Contact.id).limit(CHUNK)).scalars().all()
+        if not rows:
+            return
+        yield list(rows)
+        last = rows[-1].id  # type: ignore[assignment]
+
+
+def export_contacts(
+    session: Session, actor: Actor, *, file_format: str, now: datetime, group_id: int | None = None
+) -> tuple[str, bytes]:
+    """Every contact (or a group's) as CSV or XLSX; the export names all of them in the log."""
+    from govsms.contacts.filereader import write_csv, write_xlsx
+
+    require(actor, Permission.CONTACTS)
+    if file_format not in ("csv", "xlsx"):
+        raise InvalidInput(_("Choose CSV or Excel (.xlsx)."), fields={"format": _("Choose csv or xlsx.")})
+    if group_id is not None:
+        _check_groups(session, actor, [group_id])
+    rows: list[tuple[str, str]] = []
+    subject_ids: list[int] = []
+    for chunk in iter_contacts(session, actor, group_id=group_id):
+        for view in decrypt_many(session, actor, chunk):
+            rows.append((view.number, view.name))
+            subject_ids.append(view.subject_id)
+    header = (_("Number"), _("Name"))
+    content = write_csv(rows, header) if file_format == "csv" else write_xlsx(rows, header)
+    record_event(
+        session, actor, Action.CONTACTS_EXPORTED, now=now, target=("group", group_id) if group_id else None,
+        subjects=subject_ids, details={"rows": len(rows), "format": file_format},
+    )
+    stamp = now.strftime("%Y%m%d-%H%M")
+    return f"contacts-{stamp}.{file_format}", content
