@@ -24,6 +24,10 @@ from govsms import __version__
 from govsms.accounts import api as accounts_api
 from govsms.accounts import operator as accounts_operator
 from govsms.accounts import ui as accounts_ui
+from govsms.audit import api as audit_api
+from govsms.audit import ui as audit_ui
+from govsms.contacts import api as contacts_api
+from govsms.contacts import ui as contacts_ui
 from govsms.accounts.login import LoginPolicy
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
@@ -34,8 +38,9 @@ from govsms.web.context import ActorMiddleware, RequestContext
 from govsms.web.render import NavItem, make_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a 20 MB contact file plus the multipart envelope
 
-NAV: list[NavItem] = [*accounts_ui.NAV, *accounts_operator.NAV]
+NAV: list[NavItem] = [*contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV]
 
 
 def provide_db(state: State) -> Iterator[Session]:
@@ -88,7 +93,19 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         # One Router: registering handlers one by one re-registers the earlier handlers of a
         # shared path, which wraps a sync_to_thread handler twice (Litestar 2.25).
         route_handlers=[
-            Router(path="/", route_handlers=[*pages.ROUTES, *accounts_ui.ROUTES, *accounts_operator.ROUTES, *accounts_api.ROUTES]),
+            Router(
+                path="/",
+                route_handlers=[
+                    *pages.ROUTES,
+                    *accounts_ui.ROUTES,
+                    *accounts_operator.ROUTES,
+                    *accounts_api.ROUTES,
+                    *contacts_ui.ROUTES,
+                    *contacts_api.ROUTES,
+                    *audit_ui.ROUTES,
+                    *audit_api.ROUTES,
+                ],
+            ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"db": Provide(provide_db)},
@@ -111,6 +128,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         exception_handlers=pages.EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),
         state=state,
+        request_max_body_size=MAX_UPLOAD_BYTES,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

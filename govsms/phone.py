@@ -214,7 +214,7 @@ def _split_e164(e164: str) -> tuple[int, str]:
 
 
 def _stars(count: int) -> str:
-    """``*** **`` for five: groups of three, never leaving a lone star at the end."""
+    """``*** **`` for five, ``*** ** **`` for seven: groups of three, and never a lone star after them."""
     groups = []
     while count > 4:
         groups.append("***")

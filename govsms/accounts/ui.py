@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from govsms.accounts import apikey, login, service
@@ -16,7 +16,7 @@ from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import N_, pick_language
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Form, form_list, form_text, safe_next
+from govsms.web.forms import Db, Form, PageNumber, form_list, form_text, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
 
@@ -122,7 +122,6 @@ def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Tem
 
 # -- users of the account ------------------------------------------------------------------------
 
-PageNumber = Annotated[int, QueryParameter(name="page", ge=1)]
 MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 

@@ -297,3 +297,15 @@ def verify_export(lines: Iterable[str | bytes], trusted_public_key: bytes | None
     if not checkpoints and result.events:
         result.fail(None, "the export has no signed checkpoint")
     return result
+
+
+def try_seal(session: Session, signing_seed: bytes, *, now: datetime) -> SealResult | None:
+    """Seal inside a savepoint; if a worker sealed the same events at the same moment, its
+    chain stands and this attempt is simply dropped."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session.begin_nested():
+            return seal_events(session, signing_seed, now=now)
+    except IntegrityError:
+        return None

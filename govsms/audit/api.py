@@ -1,0 +1,67 @@
+"""HTTP API of the audit log: events (filtered) and a verification run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromQuery
+
+from govsms.accounts.roles import Permission
+from govsms.audit.service import AuditFilter, list_events, verify_now
+from govsms.web.forms import Db
+from govsms.web.guards import requires
+
+
+@get("/api/v1/audit", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Audit events of the account")
+def audit_events(
+    request: Request[Any, Any, Any],
+    db: Db,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    actor: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    number: FromQuery[str | None] = None,
+    page: FromQuery[int] = 1,
+    per_page: FromQuery[int] = 50,
+) -> dict[str, Any]:
+    """Newest first. ``number`` finds every event about that person through the blind index."""
+    result = list_events(
+        db, request.scope["user"], AuditFilter(since=since, until=until, actor=actor, action=action, number=number),
+        now=datetime.now(UTC), page=page, per_page=per_page,
+    )
+    return {
+        "items": [
+            {
+                "seq": event.seq,
+                "occurred_at": event.occurred_at.isoformat(),
+                "actor": event.actor,
+                "action": event.action,
+                "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
+                "people": event.people,
+                "details": event.details,
+                "request_id": event.request_id,
+                "sealed": event.sealed,
+            }
+            for event in result.items
+        ],
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+    }
+
+
+@get("/api/v1/audit/verify", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Verify the whole log now")
+def audit_verify(request: Request[Any, Any, Any], db: Db) -> dict[str, Any]:
+    result = verify_now(db, request.scope["user"], request.app.state.keys, now=datetime.now(UTC))
+    return {
+        "ok": result.ok,
+        "events": result.events,
+        "checkpoints": result.checkpoints,
+        "first_bad_seq": result.first_bad_seq,
+        "problems": result.problems,
+    }
+
+
+ROUTES = [audit_events, audit_verify]

@@ -1,0 +1,139 @@
+"""Reading the audit log (auditors), verifying it and exporting it, scoped to the account."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import ApiKey, User
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.chain import Verification, export_lines, head, try_seal, verify_database
+from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.audit.record import record_event
+from govsms.contacts.service import account_region
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.keyring import KeyRing
+from govsms.keystore import vault_of
+from govsms.paging import Page, clamp_page
+from govsms.phone import parse_number
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class EventView:
+    seq: int
+    occurred_at: datetime
+    actor: str
+    actor_name: str
+    action: str
+    target_type: str | None
+    target_id: str | None
+    people: int
+    details: dict[str, object]
+    request_id: str
+    sealed: bool
+
+
+def public_key(keys: KeyRing) -> bytes:
+    return Ed25519PrivateKey.from_private_bytes(keys.audit_signing_seed).public_key().public_bytes_raw()
+
+
+def actor_names(session: Session, account_id: int) -> dict[str, str]:
+    """``user:12`` -> how the account knows that actor (staff, not data subjects)."""
+    names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(
+        select(User.id, User.email, User.display_name).where(User.account_id == account_id)
+    )}
+    names.update({f"api_key:{key_id}": f"API: {name}" for key_id, name in session.execute(
+        select(ApiKey.id, ApiKey.name).where(ApiKey.account_id == account_id)
+    )})
+    names["system"] = "system"
+    return names
+
+
+def list_events(
+    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50
+) -> Page[EventView]:
+    require(actor, Permission.AUDIT_READ)
+    page, per_page = clamp_page(page, per_page)
+    events = AuditEvent.__table__
+    statement = select(events).where(events.c.account_id == actor.account_id)
+    if query.since:
+        statement = statement.where(events.c.occurred_at >= query.since)
+    if query.until:
+        statement = statement.where(events.c.occurred_at < query.until)
+    if query.actor:
+        statement = statement.where(events.c.actor == query.actor)
+    if query.action:
+        if query.action not in {action.value for action in Action}:
+            raise InvalidInput(_("Unknown action."), fields={"action": _("Choose an action from the list.")})
+        statement = statement.where(events.c.action == query.action)
+    if query.number:
+        parsed = parse_number(query.number, account_region(session, actor))
+        if not parsed.ok:
+            raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
+        # The log holds no numbers: the number leads to its subject through the blind index.
+        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
+        subject_id = found[parsed.e164].id if parsed.e164 in found else -1  # type: ignore[index]
+        links = AuditEventSubject.__table__
+        statement = statement.where(events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)))
+        if subject_id != -1:
+            record_event(session, actor, Action.AUDIT_VIEWED, now=now, subjects=[subject_id], details={"by_number": True})
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    rows = session.execute(statement.order_by(events.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    sealed_to, _hash = head(session)
+    names = actor_names(session, actor.account_id)
+    items = [
+        EventView(
+            seq=row.seq,
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            actor_name=names.get(row.actor, row.actor),
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            people=len(json.loads(row.subject_ids)),
+            details=json.loads(row.details),
+            request_id=row.request_id,
+            sealed=row.seq <= sealed_to,
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def verify_now(session: Session, actor: Actor, keys: KeyRing, *, now: datetime) -> Verification:
+    """Seal what is waiting, then recompute the whole chain; the check itself is logged."""
+    require(actor, Permission.AUDIT_READ)
+    try_seal(session, keys.audit_signing_seed, now=now)
+    result = verify_database(session, public_key(keys))
+    record_event(
+        session, actor, Action.AUDIT_VERIFIED, now=now,
+        details={"ok": result.ok, "events": result.events, "first_bad_seq": result.first_bad_seq},
+    )
+    return result
+
+
+def export_for(session: Session, actor: Actor, keys: KeyRing, *, now: datetime) -> Iterator[str]:
+    """The account's export: its events in full, everyone else's as bare hashes."""
+    require(actor, Permission.AUDIT_READ)
+    record_event(session, actor, Action.AUDIT_EXPORTED, now=now)
+    try_seal(session, keys.audit_signing_seed, now=now)
+    return export_lines(session, account_id=actor.account_id, public_key=public_key(keys), now=now)

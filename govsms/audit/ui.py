@@ -1,0 +1,101 @@
+"""The auditor's pages: the access log with filters, verification, and the export download."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Response, Stream, Template
+
+from govsms.accounts.roles import Permission
+from govsms.audit.actions import ACTION_LABELS, Action
+from govsms.audit.service import AuditFilter, actor_names, export_for, list_events, public_key, verify_now
+from govsms.errors import InvalidInput
+from govsms.i18n import N_, _
+from govsms.web.forms import Db, PageNumber
+from govsms.web.guards import requires, users_only
+from govsms.web.render import LOCAL_TIME, NavItem, page
+
+NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
+AUDIT = [users_only, requires(Permission.AUDIT_READ)]
+
+
+def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime | None:
+    """A calendar day in Swedish time as a UTC bound (``end`` gives the start of the next day)."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidInput(_("Dates are written YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=LOCAL_TIME)
+    return moment.astimezone(UTC)
+
+
+def fingerprint(key: bytes) -> str:
+    text = key.hex()
+    return " ".join(text[i : i + 8] for i in range(0, 32, 8))
+
+
+@get("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
+def audit_page(
+    request: Request[Any, Any, Any],
+    db: Db,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    who: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    number: FromQuery[str | None] = None,
+    page_number: PageNumber = 1,
+) -> Template:
+    actor = request.scope["user"]
+    now = datetime.now(UTC)
+    form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": number or ""}
+    context: dict[str, Any] = {"form": form, "errors": {}, "events": None}
+    status = 200
+    try:
+        query = AuditFilter(
+            since=parse_day(since, "since"), until=parse_day(until, "until", end=True),
+            actor=who or None, action=action or None, number=number or None,
+        )
+        context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1))
+    except InvalidInput as invalid:
+        context.update(errors=invalid.fields, error=invalid.message)
+        status = 422
+    return page(
+        request,
+        "audit/log.html",
+        status_code=status,
+        actions=[(action.value, _(ACTION_LABELS[action])) for action in Action],
+        labels={action.value: _(ACTION_LABELS[action]) for action in Action},
+        actors=sorted(actor_names(db, actor.account_id).items(), key=lambda item: item[1].lower()),
+        fingerprint=fingerprint(public_key(request.app.state.keys)),
+        filter_query=urlencode({key: value for key, value in form.items() if value}),
+        **context,
+    )
+
+
+@post("/audit/verify", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
+def audit_verify(request: Request[Any, Any, Any], db: Db) -> Template:
+    result = verify_now(db, request.scope["user"], request.app.state.keys, now=datetime.now(UTC))
+    return page(request, "audit/verified.html", result=result, fingerprint=fingerprint(public_key(request.app.state.keys)))
+
+
+@get("/audit/export", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
+def audit_export(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
+    now = datetime.now(UTC)
+    content = "\n".join(export_for(db, request.scope["user"], request.app.state.keys, now=now)) + "\n"
+    return Response(
+        content.encode(),
+        media_type="application/jsonl",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-{now.strftime("%Y%m%d-%H%M")}.jsonl"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+ROUTES = [audit_page, audit_verify, audit_export]

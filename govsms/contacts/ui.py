@@ -1,0 +1,261 @@
+"""Admin UI of contacts and groups: search, add, edit, delete, import with preview, export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Response, Template
+
+from govsms.accounts.roles import Permission
+from govsms.contacts import groups, importing, service
+from govsms.errors import GovsmsError, InvalidInput
+from govsms.i18n import N_, _
+from govsms.web.forms import Db, Form, PageNumber, form_list, form_text
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [
+    NavItem(N_("Contacts"), "/contacts", Permission.CONTACTS),
+    NavItem(N_("Groups"), "/groups", Permission.CONTACTS),
+]
+CONTACTS = [users_only, requires(Permission.CONTACTS)]
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+PREVIEW_ROWS = 500
+
+NOTICES = {
+    "created": N_("The contact was saved."),
+    "saved": N_("The changes were saved."),
+    "deleted": N_("The contact was deleted."),
+    "group_created": N_("The group was created."),
+    "group_deleted": N_("The group was deleted; its contacts are still in your contacts."),
+    "removed": N_("The contact was removed from the group."),
+    "imported": N_("The import is done."),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _refusable(error: GovsmsError) -> bool:
+    return error.status_code in (409, 422)
+
+
+def _ints(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.isdigit()]
+
+
+def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, **context: Any) -> Template:
+    actor = request.scope["user"]
+    context.setdefault("form", {})
+    context.setdefault("errors", {})
+    contacts = None
+    try:
+        contacts = service.list_contacts(db, actor, now=_now(), page=page_number, number=number or None)
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        context["errors"] = {**context["errors"], "search": refused.fields.get("number", refused.message)}
+        status_code = 422
+    return page(
+        request, "contacts/contacts.html", status_code=status_code, contacts=contacts, number=number,
+        groups=groups.list_groups(db, actor), **context,
+    )
+
+
+@get("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contacts_page(
+    request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, number: FromQuery[str] = "", done: FromQuery[str] = ""
+) -> Template:
+    return _contacts_page(request, db, page_number=page_number, number=number.strip(), notice=NOTICES.get(done))
+
+
+@post("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    form = {"number": form_text(data, "number"), "name": form_text(data, "name"), "note": form_text(data, "note")}
+    try:
+        created = service.create_contact(
+            db, request.scope["user"], group_ids=_ints(form_list(data, "group_ids")), now=_now(), **form
+        )
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        db.rollback()
+        return _contacts_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
+    return Redirect(f"/contacts/{created.id}?done=created", status_code=303)
+
+
+@get("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int], done: FromQuery[str] = "") -> Template:
+    actor = request.scope["user"]
+    contact = service.get_contact(db, actor, contact_id, now=_now())
+    return page(
+        request, "contacts/contact.html", contact=contact, groups=groups.list_groups(db, actor), errors={}, notice=NOTICES.get(done)
+    )
+
+
+@post("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int], data: Form) -> Template | Redirect:
+    actor = request.scope["user"]
+    try:
+        service.update_contact(
+            db, actor, contact_id, number=form_text(data, "number"), name=form_text(data, "name"),
+            note=form_text(data, "note"), group_ids=_ints(form_list(data, "group_ids")), now=_now(),
+        )
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        db.rollback()
+        contact = service.get_contact(db, actor, contact_id, now=_now())
+        return page(
+            request, "contacts/contact.html", status_code=refused.status_code, contact=contact,
+            groups=groups.list_groups(db, actor), errors=refused.fields, error=refused.message,
+        )
+    return Redirect(f"/contacts/{contact_id}?done=saved", status_code=303)
+
+
+@post("/contacts/{contact_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int]) -> Redirect:
+    service.delete_contact(db, request.scope["user"], contact_id, now=_now())
+    return Redirect("/contacts?done=deleted", status_code=303)
+
+
+@get("/contacts/export", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contacts_export(
+    request: Request[Any, Any, Any], db: Db, format: FromQuery[str] = "xlsx", group_id: FromQuery[int | None] = None
+) -> Response[bytes]:
+    filename, content = service.export_contacts(db, request.scope["user"], file_format=format, group_id=group_id, now=_now())
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        content, media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+# -- import --------------------------------------------------------------------------------------
+
+
+@get("/contacts/import", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def import_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    return page(request, "contacts/import.html", groups=groups.list_groups(db, request.scope["user"]), errors={})
+
+
+@post("/contacts/import", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Template:
+    actor = request.scope["user"]
+    upload = data.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput(_("Choose a file to upload."), fields={"file": _("Choose a CSV or Excel file.")})
+        content = upload.file.read()
+        plan = importing.plan_import(db, actor, upload.filename, content, now=_now())
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        return page(
+            request, "contacts/import.html", status_code=422, groups=groups.list_groups(db, actor),
+            errors=refused.fields or {"file": refused.message}, error=refused.message,
+        )
+    token = importing.store_upload(db, actor, upload.filename, content, now=_now())
+    return page(
+        request, "contacts/import_preview.html", plan=plan, token=token, groups=groups.list_groups(db, actor),
+        group_id=str(data.get("group_id") or ""), group_name=str(data.get("group_name") or ""),
+        preview_rows=PREVIEW_ROWS, errors={},
+    )
+
+
+@post("/contacts/import/{token:str}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], data: Form) -> Template | Redirect:
+    actor = request.scope["user"]
+    filename, content = importing.load_upload(db, actor, token, now=_now())
+    plan = importing.plan_import(db, actor, filename, content, now=_now())
+    group_id = form_text(data, "group_id")
+    try:
+        result = importing.run_import(
+            db, actor, plan, group_id=int(group_id) if group_id.isdigit() else None,
+            group_name=form_text(data, "group_name"), now=_now(),
+        )
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        db.rollback()
+        return page(
+            request, "contacts/import_preview.html", status_code=refused.status_code, plan=plan, token=token,
+            groups=groups.list_groups(db, actor), group_id=group_id, group_name=form_text(data, "group_name"),
+            preview_rows=PREVIEW_ROWS, errors=refused.fields, error=refused.message,
+        )
+    importing.discard_upload(db, actor, token)
+    return Redirect(
+        f"/groups/{result.group_id}?done=imported&created={result.created}&existing={result.existing}", status_code=303
+    )
+
+
+# -- groups --------------------------------------------------------------------------------------
+
+
+@get("/groups", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def groups_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
+    return page(request, "contacts/groups.html", groups=groups.list_groups(db, request.scope["user"]), form={}, errors={}, notice=NOTICES.get(done))
+
+
+@post("/groups", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def groups_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    actor = request.scope["user"]
+    form = {"name": form_text(data, "name"), "description": form_text(data, "description")}
+    try:
+        group = groups.create_group(db, actor, now=_now(), **form)
+    except GovsmsError as refused:
+        if not _refusable(refused):
+            raise
+        db.rollback()
+        return page(
+            request, "contacts/groups.html", status_code=refused.status_code, groups=groups.list_groups(db, actor),
+            form=form, errors=refused.fields, error=refused.message,
+        )
+    return Redirect(f"/groups/{group.id}?done=group_created", status_code=303)
+
+
+@get("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def group_page(
+    request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], page_number: PageNumber = 1,
+    done: FromQuery[str] = "", created: FromQuery[int] = 0, existing: FromQuery[int] = 0,
+) -> Template:
+    actor = request.scope["user"]
+    group = groups.get_group(db, actor, group_id)
+    members = service.list_contacts(db, actor, group_id=group_id, page=page_number, now=_now())
+    return page(
+        request, "contacts/group.html", group=group, members=members, errors={}, notice=NOTICES.get(done),
+        imported={"created": created, "existing": existing} if done == "imported" else None,
+    )
+
+
+@post("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def group_update(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: Form) -> Redirect:
+    groups.update_group(
+        db, request.scope["user"], group_id, name=form_text(data, "name"), description=form_text(data, "description"), now=_now()
+    )
+    return Redirect(f"/groups/{group_id}?done=saved", status_code=303)
+
+
+@post("/groups/{group_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def group_delete(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int]) -> Redirect:
+    groups.delete_group(db, request.scope["user"], group_id, now=_now())
+    return Redirect("/groups?done=group_deleted", status_code=303)
+
+
+@post("/groups/{group_id:int}/members/remove", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: Form) -> Redirect:
+    groups.remove_members(db, request.scope["user"], group_id, _ints(form_list(data, "contact_id")), now=_now())
+    return Redirect(f"/groups/{group_id}?done=removed", status_code=303)
+
+
+ROUTES = [
+    contacts_page, contacts_create, contacts_export, contact_page, contact_update, contact_delete,
+    import_page, import_upload, import_confirm,
+    groups_page, groups_create, group_page, group_update, group_delete, group_remove_member,
+]
