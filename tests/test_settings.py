@@ -24,12 +24,20 @@ def test_production_without_secret_names_what_is_missing(tmp_path: Path) -> None
 
 def test_production_refuses_a_short_secret(tmp_path: Path) -> None:
     key = "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
-    settings = Settings(env="production", data_dir=tmp_path, master_keys=key, secret_key="short", database_url="sqlite:///x.db")
+    signing = base64.b64encode(secrets.token_bytes(32)).decode()
+    settings = Settings(
+        env="production", data_dir=tmp_path, master_keys=key, secret_key="short", audit_signing_key=signing, database_url="sqlite:///x.db"
+    )
     with pytest.raises(ConfigurationError, match="GOVSMS_SECRET_KEY must be set"):
         settings.check_production()
     Settings(
-        env="production", data_dir=tmp_path, master_keys=key, secret_key=secrets.token_urlsafe(40), database_url="sqlite:///x.db"
+        env="production", data_dir=tmp_path, master_keys=key, secret_key=secrets.token_urlsafe(40),
+        audit_signing_key=signing, database_url="sqlite:///x.db",
     ).check_production()
+    with pytest.raises(ConfigurationError, match="GOVSMS_AUDIT_SIGNING_KEY"):
+        Settings(
+            env="production", data_dir=tmp_path, master_keys=key, secret_key=secrets.token_urlsafe(40), database_url="sqlite:///x.db"
+        ).check_production()
 
 
 def test_key_file_is_private_and_loaded(tmp_path: Path) -> None:
@@ -50,7 +58,10 @@ def test_missing_keys_say_how_to_create_them(tmp_path: Path) -> None:
 
 
 def test_bad_master_keys_are_explained(tmp_path: Path) -> None:
+    signing = base64.b64encode(secrets.token_bytes(32)).decode()
     with pytest.raises(ConfigurationError, match="32 bytes"):
-        load_key_ring(Settings(data_dir=tmp_path, master_keys="k1:" + base64.b64encode(b"short").decode(), secret_key="x" * 40))
+        load_key_ring(
+            Settings(data_dir=tmp_path, master_keys="k1:" + base64.b64encode(b"short").decode(), secret_key="x" * 40, audit_signing_key=signing)
+        )
     with pytest.raises(ConfigurationError, match="id:base64key"):
-        load_key_ring(Settings(data_dir=tmp_path, master_keys="nocolon", secret_key="x" * 40))
+        load_key_ring(Settings(data_dir=tmp_path, master_keys="nocolon", secret_key="x" * 40, audit_signing_key=signing))
