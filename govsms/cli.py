@@ -198,6 +198,127 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when intact; 1 when altered (naming the first bad sequence number)."""
+    from govsms.audit.chain import try_seal, verify_database, verify_export
+    from govsms.audit.service import public_key
+    from govsms.db import session_scope
+    from govsms.keyring import load_key_ring
+
+    trusted = bytes.fromhex(args.public_key) if args.public_key else None
+    if args.file:
+        with open(args.file, "rb") as export:
+            result = verify_export(export, trusted)
+        source = args.file
+    else:
+        keys = load_key_ring(settings)
+        trusted = trusted or public_key(keys)
+        with session_scope(_session_factory(settings)) as session:
+            if not args.no_seal:
+                try_seal(session, keys.audit_signing_seed, now=_now())
+        with session_scope(_session_factory(settings)) as session:
+            result = verify_database(session, trusted)
+        source = "the database"
+    if result.ok:
+        print(f"OK: {result.events} events and {result.checkpoints} signed checkpoints in {source} verify.")
+        if trusted is None:
+            print("Note: checked against the public key inside the file; pass --public-key to pin the published one.")
+        return 0
+    where = f"first bad sequence number {result.first_bad_seq}" if result.first_bad_seq is not None else "see below"
+    print(f"ALTERED: the audit log in {source} does not verify: {where}.", file=sys.stderr)
+    for problem in result.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.accounts.service import get_account_by_name
+    from govsms.audit.chain import export_lines, try_seal
+    from govsms.audit.service import public_key
+    from govsms.db import session_scope
+    from govsms.keyring import load_key_ring
+
+    keys = load_key_ring(settings)
+    with session_scope(_session_factory(settings)) as session:
+        try_seal(session, keys.audit_signing_seed, now=_now())
+    with session_scope(_session_factory(settings)) as session:
+        account_id = get_account_by_name(session, args.account).id if args.account else None
+        out = open(args.output, "w", encoding="utf-8") if args.output != "-" else sys.stdout
+        lines = 0
+        try:
+            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=_now()):
+                out.write(line + "\n")
+                lines += 1
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    if args.output != "-":
+        print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Make a new master key active and re-wrap every data key under it, chunk by chunk."""
+    from dataclasses import replace
+
+    from govsms.audit.actions import Action
+    from govsms.audit.record import record_event
+    from govsms.db import session_scope
+    from govsms.keyring import add_master_key_to_file, load_key_ring
+    from govsms.keystore import keys_by_master_key, make_vault, rewrap_step
+
+    keys = load_key_ring(settings)
+    if settings.master_keys:
+        print(f"Keys come from GOVSMS_MASTER_KEYS; the first ({keys.active_id}) is active. Re-wrapping under it.")
+    elif not args.resume:
+        new_id = add_master_key_to_file(settings.key_file)
+        keys = load_key_ring(settings)
+        print(f"New master key {new_id} added to {settings.key_file} and made active.")
+    store_factory = make_vault(settings, keys).keystore or _session_factory(settings)
+    with store_factory() as store:
+        total = sum(count for kek, count in keys_by_master_key(store).items() if kek != keys.active_id)
+    done = 0
+    while True:
+        with store_factory() as store:
+            step = rewrap_step(store, keys)
+            store.commit()
+        if not step:
+            break
+        done += step
+        print(f"  re-wrapped {done} of {total} data keys", flush=True)
+    with store_factory() as store:
+        counts = keys_by_master_key(store)
+    with session_scope(_session_factory(settings)) as session:
+        record_event(session, None, Action.KEYS_ROTATED, now=_now(), details={"active": keys.active_id, "rewrapped": done})
+    unused = [key_id for key_id in keys.master_keys if key_id != keys.active_id and not counts.get(key_id)]
+    print(f"Done: every data key is wrapped under {keys.active_id}.")
+    if unused:
+        print(f"No data key needs {', '.join(unused)} any more: remove it with `govsms keys retire ID` "
+              "(or from GOVSMS_MASTER_KEYS) and from your backups of keys.")
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.errors import Conflict
+    from govsms.keyring import load_key_ring, remove_master_key_from_file
+    from govsms.keystore import keys_by_master_key, make_vault
+
+    keys = load_key_ring(settings)
+    if args.key_id == keys.active_id:
+        raise Conflict(f"{args.key_id} is the active master key; rotate to a new one first.")
+    store_factory = make_vault(settings, keys).keystore or _session_factory(settings)
+    with store_factory() as store:
+        still = keys_by_master_key(store).get(args.key_id, 0)
+    if still:
+        raise Conflict(f"{still} data keys are still wrapped under {args.key_id}; run `govsms keys rotate --resume` first.")
+    if settings.master_keys:
+        print(f"Remove {args.key_id} from GOVSMS_MASTER_KEYS; nothing depends on it any more.")
+    else:
+        remove_master_key_from_file(settings.key_file, args.key_id)
+        print(f"Removed {args.key_id} from {settings.key_file}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govsms", description="govsms: an SMS service built around data protection.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -249,6 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--account", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--role", action="append", default=None, help=f"Default sender; one of {role_names}.")
+
+    audit = commands.add_parser("audit", help="The access log.").add_subparsers(dest="sub", required=True, metavar="COMMAND")
+    verify = add(audit, "verify", cmd_audit_verify, "Verify the log (exit 0 intact, 1 altered).")
+    verify.add_argument("--file", help="Verify an export offline, with no database.")
+    verify.add_argument("--public-key", help="The published signing key (hex) to check checkpoints against.")
+    verify.add_argument("--no-seal", action="store_true", help="Do not seal waiting events first.")
+    export = add(audit, "export", cmd_audit_export, "Export the log as JSON lines with checkpoints and the public key.")
+    export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
+    export.add_argument("--account", help="Only this account's events in full; the others as hashes.")
+
+    keys = commands.add_parser("keys", help="Master keys.").add_subparsers(dest="sub", required=True, metavar="COMMAND")
+    rotate = add(keys, "rotate", cmd_keys_rotate, "Add a master key and re-wrap every data key under it (resumable).")
+    rotate.add_argument("--resume", action="store_true", help="Finish an interrupted rotation without adding another key.")
+    retire = add(keys, "retire", cmd_keys_retire, "Remove an old master key once no data key needs it.")
+    retire.add_argument("key_id")
     return parser
 
 

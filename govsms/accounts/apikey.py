@@ -12,6 +12,8 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, ApiKey
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
 from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 
@@ -51,6 +53,7 @@ def create_api_key(
     )
     session.add(api_key)
     session.flush()
+    record_event(session, actor, Action.API_KEY_CREATED, now=now, target=("api_key", api_key.id), details={"roles": api_key.roles})
     return api_key, key
 
 
@@ -74,6 +77,7 @@ def revoke_api_key(session: Session, actor: Actor, key_id: int, *, now: datetime
         api_key.revoked_at = now
         session.add(api_key)
         session.flush()
+        record_event(session, actor, Action.API_KEY_REVOKED, now=now, target=("api_key", api_key.id))
     return api_key
 
 

@@ -16,6 +16,8 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
 from govsms.accounts.roles import parse_roles
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
 from govsms.errors import InvalidInput, LoginRefused
 from govsms.i18n import _
 
@@ -54,6 +56,7 @@ def authenticate(session: Session, *, email: str, password: str, policy: LoginPo
     """
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
+        record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
         raise LoginRefused(_locked_message(user.locked_until, now))
     if not verify_password(user.password_hash if user else None, password) or user is None:
         if user is not None:
@@ -63,10 +66,12 @@ def authenticate(session: Session, *, email: str, password: str, policy: LoginPo
                 user.failed_logins = 0
                 session.add(user)
                 session.flush()
+                record_event(session, None, Action.LOGIN_LOCKED, now=now, account_id=user.account_id, target=("user", user.id))
                 log.warning("login locked", extra={"event": "login.locked", "user_id": user.id})
                 raise LoginRefused(_locked_message(user.locked_until, now))
             session.add(user)
             session.flush()
+            record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id))
         log.info("login failed", extra={"event": "login.failed"})
         raise LoginRefused(_("Wrong e-mail address or password. Check both and try again."))
     account = session.get(Account, user.account_id)
@@ -79,6 +84,7 @@ def authenticate(session: Session, *, email: str, password: str, policy: LoginPo
     user.last_login_at = now
     session.add(user)
     session.flush()
+    record_event(session, actor_for_user(user, account), Action.LOGIN, now=now, target=("user", user.id))
     log.info("login", extra={"event": "login.succeeded", "user_id": user.id})
     return user
 
@@ -161,6 +167,7 @@ def change_password(
         others = others.where(LoginSession.token_hash != token_hash(keep_token))
     session.execute(others)
     session.flush()
+    record_event(session, actor, Action.PASSWORD_CHANGED, now=now, target=("user", user.id))
 
 
 def purge_expired_sessions(session: Session, *, now: datetime) -> int:

@@ -53,6 +53,7 @@ def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
             admin_email=form["admin_email"],
             ops_email=form["ops_email"],
             now=now,
+            actor=actor,
         )
         service.create_user(
             db,

@@ -12,6 +12,8 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
@@ -44,6 +46,7 @@ def create_account(
     admin_email: str | None = None,
     ops_email: str | None = None,
     is_provider: bool = False,
+    actor: Actor | None = None,
 ) -> Account:
     """A customer account holding billing details only; admin/ops e-mail addresses are optional."""
     errors: dict[str, str] = {}
@@ -67,6 +70,7 @@ def create_account(
         raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
     session.add(account)
     session.flush()
+    record_event(session, actor, Action.ACCOUNT_CREATED, now=now, account_id=account.id, target=("account", account.id))
     return account
 
 
@@ -143,6 +147,9 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record_event(
+        session, actor, Action.USER_CREATED, now=now, account_id=account.id, target=("user", user.id), details={"roles": user.roles}
+    )
     return user
 
 
@@ -177,7 +184,7 @@ def _keep_an_admin(session: Session, user: User, *, still_admin: bool) -> None:
         raise Conflict(_("The account must keep at least one active administrator."))
 
 
-def update_user_roles(session: Session, actor: Actor, user_id: int, roles: set[Role]) -> User:
+def update_user_roles(session: Session, actor: Actor, user_id: int, roles: set[Role], *, now: datetime) -> User:
     user = get_user(session, actor, user_id)
     account = session.get(Account, actor.account_id)
     assert account is not None
@@ -186,10 +193,11 @@ def update_user_roles(session: Session, actor: Actor, user_id: int, roles: set[R
     user.roles = format_roles(roles)
     session.add(user)
     session.flush()
+    record_event(session, actor, Action.USER_ROLES_CHANGED, now=now, target=("user", user.id), details={"roles": user.roles})
     return user
 
 
-def set_user_active(session: Session, actor: Actor, user_id: int, *, active: bool) -> User:
+def set_user_active(session: Session, actor: Actor, user_id: int, *, active: bool, now: datetime) -> User:
     """Disable (or enable again) a user; disabling ends every login session of that user."""
     user = get_user(session, actor, user_id)
     if not active:
@@ -203,6 +211,7 @@ def set_user_active(session: Session, actor: Actor, user_id: int, *, active: boo
     user.locked_until = None
     session.add(user)
     session.flush()
+    record_event(session, actor, Action.USER_ENABLED if active else Action.USER_DISABLED, now=now, target=("user", user.id))
     return user
 
 
@@ -221,4 +230,5 @@ def set_password_by_email(session: Session, *, email: str, password: str, now: d
     for login in session.exec(select(LoginSession).where(LoginSession.user_id == user.id)):
         session.delete(login)
     session.flush()
+    record_event(session, None, Action.PASSWORD_CHANGED, now=now, account_id=user.account_id, target=("user", user.id), details={"by": "cli"})
     return user

@@ -180,14 +180,14 @@ def user_page(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], d
 
 @post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
 def user_roles(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
-    service.update_user_roles(db, _actor(request), user_id, _roles(data))
+    service.update_user_roles(db, _actor(request), user_id, _roles(data), now=_now())
     return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
 
 
 @post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
 def user_active(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
     active = form_text(data, "active") == "1"
-    service.set_user_active(db, _actor(request), user_id, active=active)
+    service.set_user_active(db, _actor(request), user_id, active=active, now=_now())
     return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
 
 

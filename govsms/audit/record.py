@@ -16,7 +16,7 @@ from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.log import request_id
 
 CHUNK = 5000
-_SAFE_TEXT = re.compile(r"^[\w.:/-]{0,64}$")
+_SAFE_TEXT = re.compile(r"^[\w.:/,+-]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{7,}")
 
 

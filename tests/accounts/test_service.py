@@ -77,7 +77,7 @@ def test_unknown_email_and_disabled_user_are_refused(session: Session) -> None:
     with pytest.raises(LoginRefused, match="Wrong"):
         login.authenticate(session, email="nobody@example.se", password=password, policy=POLICY, now=now())
     actor = login.actor_for_user(admin, account)
-    service.set_user_active(session, actor, user.id, active=False)  # type: ignore[arg-type]
+    service.set_user_active(session, actor, user.id, active=False, now=now())  # type: ignore[arg-type]
     with pytest.raises(LoginRefused, match="disabled"):
         login.authenticate(session, email=user.email, password=password, policy=POLICY, now=now())
 
@@ -121,7 +121,7 @@ def test_users_are_scoped_to_the_acting_account(session: Session) -> None:
     with pytest.raises(NotFound):
         service.get_user(session, actor_a, user_b.id)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
-        service.set_user_active(session, actor_a, user_b.id, active=False)  # type: ignore[arg-type]
+        service.set_user_active(session, actor_a, user_b.id, active=False, now=now())  # type: ignore[arg-type]
 
 
 def test_sender_cannot_manage_users(session: Session) -> None:
@@ -137,10 +137,10 @@ def test_account_keeps_an_active_admin(session: Session) -> None:
     other, _ = make_user(session, account, roles={Role.ADMIN})
     actor = login.actor_for_user(admin, account)
     with pytest.raises(Conflict):
-        service.set_user_active(session, actor, admin.id, active=False)  # type: ignore[arg-type]
-    service.set_user_active(session, actor, other.id, active=False)  # type: ignore[arg-type]
+        service.set_user_active(session, actor, admin.id, active=False, now=now())  # type: ignore[arg-type]
+    service.set_user_active(session, actor, other.id, active=False, now=now())  # type: ignore[arg-type]
     with pytest.raises(Conflict, match="at least one active administrator"):
-        service.update_user_roles(session, actor, admin.id, {Role.SENDER})  # type: ignore[arg-type]
+        service.update_user_roles(session, actor, admin.id, {Role.SENDER}, now=now())  # type: ignore[arg-type]
 
 
 def test_users_page_through_long_lists(session: Session) -> None:
