@@ -67,7 +67,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     state = State(
         {
             "settings": settings,
-            "keys": keys,
+            "key_ring": keys,
             "vault": vault,
             "session_factory": session_factory,
             "login_policy": LoginPolicy(

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from govsms.accounts.login import purge_expired_sessions
 from govsms.audit.chain import seal_events
+from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
@@ -46,6 +47,14 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
         seconds=30,
         id="audit.seal",
         name="audit.seal",
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        _job(session_factory, "contacts.purge_expired_uploads", purge_expired_uploads),
+        "interval",
+        minutes=15,
+        id="contacts.purge_expired_uploads",
+        name="contacts.purge_expired_uploads",
         next_run_time=datetime.now(UTC),
     )
     scheduler.add_job(

@@ -54,7 +54,7 @@ def audit_events(
 
 @get("/api/v1/audit/verify", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Verify the whole log now")
 def audit_verify(request: Request[Any, Any, Any], db: Db) -> dict[str, Any]:
-    result = verify_now(db, request.scope["user"], request.app.state.keys, now=datetime.now(UTC))
+    result = verify_now(db, request.scope["user"], request.app.state.key_ring, now=datetime.now(UTC))
     return {
         "ok": result.ok,
         "events": result.events,

@@ -72,7 +72,7 @@ def audit_page(
         actions=[(action.value, _(ACTION_LABELS[action])) for action in Action],
         labels={action.value: _(ACTION_LABELS[action]) for action in Action},
         actors=sorted(actor_names(db, actor.account_id).items(), key=lambda item: item[1].lower()),
-        fingerprint=fingerprint(public_key(request.app.state.keys)),
+        fingerprint=fingerprint(public_key(request.app.state.key_ring)),
         filter_query=urlencode({key: value for key, value in form.items() if value}),
         **context,
     )
@@ -80,14 +80,14 @@ def audit_page(
 
 @post("/audit/verify", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_verify(request: Request[Any, Any, Any], db: Db) -> Template:
-    result = verify_now(db, request.scope["user"], request.app.state.keys, now=datetime.now(UTC))
-    return page(request, "audit/verified.html", result=result, fingerprint=fingerprint(public_key(request.app.state.keys)))
+    result = verify_now(db, request.scope["user"], request.app.state.key_ring, now=datetime.now(UTC))
+    return page(request, "audit/verified.html", result=result, fingerprint=fingerprint(public_key(request.app.state.key_ring)))
 
 
 @get("/audit/export", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_export(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     now = datetime.now(UTC)
-    content = "\n".join(export_for(db, request.scope["user"], request.app.state.keys, now=now)) + "\n"
+    content = "\n".join(export_for(db, request.scope["user"], request.app.state.key_ring, now=now)) + "\n"
     return Response(
         content.encode(),
         media_type="application/jsonl",
