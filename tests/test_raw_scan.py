@@ -1,0 +1,91 @@
+"""Scans the raw database (the SQLite file with its WAL, a pg_dump of PostgreSQL) after storing
+known numbers and names every way the service stores them: none may appear in any form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from govsms.accounts.roles import Role
+from govsms.audit.chain import seal_events
+from govsms.contacts import groups, importing, service
+from govsms.contacts.filereader import write_xlsx
+from govsms.db import make_engine, make_session_factory, session_scope
+from govsms.keyring import load_key_ring
+from govsms.keystore import Vault
+from govsms.migrate import upgrade
+from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
+from tests.factories import make_account, make_user, now, system
+
+PEOPLE = [("070-123 45 67", "Åsa Öberglund"), ("+46 73 987 65 43", "Ingrid Märtasdotter"), ("+47 412 34 567", "Ola Nordmannsen")]
+IMPORTED = [("0705551122", "Björn Älvstrand"), ("0705551133", "Karin Ödmansdotter")]
+FORMS = [
+    "+46701234567", "46701234567", "0701234567", "701234567", "070-123 45 67", "070 123 45 67",
+    "+46739876543", "739876543", "+4741234567", "41234567", "+46705551122", "705551122", "705551133",
+]
+NAMES = ["Öberglund", "Märtasdotter", "Nordmannsen", "Älvstrand", "Ödmansdotter"]
+
+
+def store_everything(url: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    keys = load_key_ring(settings)
+    engine = make_engine(url)
+    factory = make_session_factory(engine, vault=Vault(keys))
+    with session_scope(factory) as session:
+        account = make_account(session)
+        make_user(session, account, roles={Role.SENDER})
+        actor = system(account)
+        group = groups.create_group(session, actor, name="Alla", now=now())
+        for number, name in PEOPLE:
+            service.create_contact(session, actor, number=number, name=name, note=f"Anteckning om {name}", group_ids=[group.id], now=now())  # type: ignore[list-item]
+        content = write_xlsx(IMPORTED, ("Mobil", "Namn"))
+        plan = importing.plan_import(session, actor, "lista.xlsx", content, now=now())
+        importing.run_import(session, actor, plan, group_name="Importerade", now=now())
+        importing.store_upload(session, actor, "väntande Öberglund.xlsx", content, now=now())  # waiting for confirmation
+        service.list_contacts(session, actor, now=now())
+        service.list_contacts(session, actor, number="0701234567", now=now())
+        service.export_contacts(session, actor, file_format="xlsx", now=now())
+        seal_events(session, keys.audit_signing_seed, now=now())
+    engine.dispose()
+
+
+def assert_nothing_readable(blob: bytes, where: str) -> None:
+    for needle in [*FORMS, *NAMES]:
+        for encoded in {needle.encode("utf-8"), needle.encode("utf-16-le")}:
+            assert encoded not in blob, f"{needle!r} readable in {where}"
+
+
+def test_sqlite_file_holds_no_number_or_name(tmp_path: Path) -> None:
+    path = tmp_path / "raw.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    store_everything(url, tmp_path)
+    files = [file for file in tmp_path.iterdir() if file.name.startswith("raw.db")]
+    assert path in files
+    everything = b"".join(file.read_bytes() for file in files)
+    assert "Importerade".encode() in everything  # the scan does see what is stored in clear (a group name)
+    for file in files:
+        assert_nothing_readable(file.read_bytes(), file.name)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
+def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
+    url = create_postgres_database("govsms_scan")
+    try:
+        upgrade(url)
+        store_everything(url, tmp_path)
+        parsed = make_url(url)
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", parsed.database or ""],
+            capture_output=True, check=True, timeout=120,
+            env={**os.environ, "PGPASSWORD": parsed.password or ""},
+        ).stdout
+        assert b"COPY public.contact" in dump and b"COPY public.subject_key" in dump
+        assert "Importerade".encode() in dump  # the scan does see what is stored in clear (a group name)
+        assert_nothing_readable(dump, "pg_dump")
+    finally:
+        drop_postgres_database(url)
