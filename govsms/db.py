@@ -104,3 +104,60 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def one_of(column: Any, values: list[Any], dialect_name: str) -> Any:
+    """``column IN values`` for a chunk of values. PostgreSQL gets one array parameter
+    (``= ANY(:values)``): a 2,000-item IN list is parsed slowly and planned as a scan there."""
+    if dialect_name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, value=list(values), type_=ARRAY(column.type), unique=True))
+    return column.in_(values)
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+    """Insert many rows of one table in the session's transaction, below SQLAlchemy's per-value
+    type processing: COPY on PostgreSQL, one raw executemany on SQLite. Values must be plain
+    (str, int, bytes, None, bool, aware UTC datetimes). ``ignore_conflicts`` skips rows that
+    collide with a unique key (PostgreSQL then uses a pipelined INSERT ... ON CONFLICT)."""
+    if not rows:
+        return
+    connection = session.connection()
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        target = f'"{table.name}"'
+        if ignore_conflicts:
+            # COPY cannot skip conflicts: copy into a scratch table, then insert what is new.
+            target = f'"bulk_{table.name}"'
+            cursor.execute(f'DROP TABLE IF EXISTS {target}')
+            cursor.execute(f'CREATE TEMP TABLE {target} ON COMMIT DROP AS SELECT {names} FROM "{table.name}" WITH NO DATA')
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([_naive_utc(row[name]) for name in columns])
+        if ignore_conflicts:
+            cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING')
+        return
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
+    seen: dict[datetime, str] = {}
+
+    def sqlite_value(value: Any) -> Any:
+        if isinstance(value, datetime):
+            if value not in seen:
+                # The text form SQLAlchemy's SQLite DATETIME writes and reads back.
+                seen[value] = _naive_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return seen[value]
+        return value
+
+    connection.exec_driver_sql(statement, [tuple(sqlite_value(row[name]) for name in columns) for row in rows])
+
+
+def _naive_utc(value: Any) -> Any:
+    # What UTCDateTime stores; the bulk path bypasses SQLAlchemy's type processing.
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

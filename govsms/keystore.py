@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
 from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal
-from govsms.db import UTCDateTime
+from govsms.db import UTCDateTime, bulk_insert, one_of
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
@@ -55,6 +55,9 @@ class AccountKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+SUBJECTS = SubjectKey.__table__
+
+
 def subject_wrap_context(account_id: int, index: bytes) -> bytes:
     return f"subject_key|{account_id}|{index.hex()}".encode()
 
@@ -68,10 +71,12 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[t
         yield items[start : start + size]
 
 
+def _one_of(session: Session, column, values: list):  # type: ignore[no-untyped-def,type-arg]
+    return one_of(column, values, session.get_bind().dialect.name)
+
+
 def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def,type-arg]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+    bulk_insert(session, table, rows, ignore_conflicts=True)
 
 
 class Vault:
@@ -134,7 +139,7 @@ class Vault:
 
     # -- subjects --------------------------------------------------------------------------------
 
-    def _unwrap(self, row: SubjectKey) -> Subject:
+    def _unwrap(self, row: Any) -> Subject:
         cached = self.cache.get((row.account_id, row.id))
         if cached is None:
             cached = unseal(
@@ -151,8 +156,8 @@ class Vault:
         with self._store(session) as store:
             for chunk in _chunks(list(by_index)):
                 rows = store.execute(
-                    select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.blind_index.in_(chunk))
-                ).scalars()
+                    select(SUBJECTS).where(SUBJECTS.c.account_id == account_id, _one_of(store, SUBJECTS.c.blind_index, chunk))
+                )
                 for row in rows:
                     found[by_index[row.blind_index]] = self._unwrap(row)
         return found
@@ -164,28 +169,32 @@ class Vault:
         found: dict[str, Subject] = {}
         with self._store(session) as store:
             for chunk in _chunks(list(by_index)):
-                query = select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.blind_index.in_(chunk))
-                existing = {row.blind_index: row for row in store.execute(query).scalars()}
+                query = select(SUBJECTS).where(SUBJECTS.c.account_id == account_id)
+                existing = {
+                    row.blind_index: row for row in store.execute(query.where(_one_of(store, SUBJECTS.c.blind_index, chunk)))
+                }
                 missing = [index for index in chunk if index not in existing]
+                created: dict[bytes, bytes] = {}  # wrapped -> clear, to skip unwrapping our own keys
                 if missing:
-                    _insert_ignoring_duplicates(
-                        store,
-                        SubjectKey.__table__,
-                        [
-                            dict(
-                                account_id=account_id,
-                                blind_index=index,
-                                wrapped_key=seal(self.keys.active_key, new_data_key(), subject_wrap_context(account_id, index)),
-                                kek_id=self.keys.active_id,
-                                created_at=now,
-                            )
-                            for index in missing
-                        ],
-                    )
-                    fresh = query.where(SubjectKey.blind_index.in_(missing)).execution_options(populate_existing=True)
-                    existing.update({row.blind_index: row for row in store.execute(fresh).scalars()})
+                    rows = []
+                    for index in missing:
+                        key = new_data_key()
+                        wrapped = seal(self.keys.active_key, key, subject_wrap_context(account_id, index))
+                        created[wrapped] = key
+                        rows.append(
+                            dict(account_id=account_id, blind_index=index, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)
+                        )
+                    _insert_ignoring_duplicates(store, SubjectKey.__table__, rows)
+                    fresh = query.where(_one_of(store, SUBJECTS.c.blind_index, missing))
+                    existing.update({row.blind_index: row for row in store.execute(fresh)})
                 for index, row in existing.items():
-                    found[by_index[index]] = self._unwrap(row)
+                    key = created.get(row.wrapped_key)
+                    if key is not None:
+                        # Another process may have won the race for this number: then its key is used.
+                        self.cache.put((account_id, row.id), key)
+                        found[by_index[index]] = Subject(id=row.id, account_id=account_id, key=key)
+                    else:
+                        found[by_index[index]] = self._unwrap(row)
         return found
 
     def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:
@@ -206,8 +215,8 @@ class Vault:
             with self._store(session) as store:
                 for chunk in _chunks(uncached):
                     rows = store.execute(
-                        select(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.id.in_(chunk))
-                    ).scalars()
+                        select(SUBJECTS).where(SUBJECTS.c.account_id == account_id, _one_of(store, SUBJECTS.c.id, chunk))
+                    )
                     for row in rows:
                         found[row.id] = self._unwrap(row)  # type: ignore[index]
         return found

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from govsms.accounts.actor import Actor
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.db import bulk_insert
 from govsms.log import request_id
 
 CHUNK = 5000
@@ -65,8 +66,7 @@ def record_event(
         .returning(AuditEvent.__table__.c.seq)
     ).scalar_one()
     for start in range(0, len(subject_ids), CHUNK):
-        session.execute(
-            insert(AuditEventSubject.__table__),
-            [{"seq": seq, "subject_id": subject} for subject in subject_ids[start : start + CHUNK]],
+        bulk_insert(
+            session, AuditEventSubject.__table__, [{"seq": seq, "subject_id": subject} for subject in subject_ids[start : start + CHUNK]]
         )
     return seq

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from govsms.accounts.actor import Actor
@@ -16,6 +15,7 @@ from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import Contact, ContactGroup, GroupMember
+from govsms.db import bulk_insert
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 
@@ -99,9 +99,8 @@ def delete_group(session: Session, actor: Actor, group_id: int, *, now: datetime
 
 
 def _insert_members(session: Session, rows: list[dict[str, object]]) -> None:
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     for start in range(0, len(rows), CHUNK):
-        session.execute(module.insert(GroupMember.__table__).on_conflict_do_nothing(), rows[start : start + CHUNK])
+        bulk_insert(session, GroupMember.__table__, rows[start : start + CHUNK], ignore_conflicts=True)
 
 
 def add_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequence[int], *, now: datetime) -> int:

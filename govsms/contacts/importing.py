@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from govsms.accounts.actor import Actor
@@ -20,6 +20,7 @@ from govsms.contacts.groups import _insert_members, create_group, get_group
 from govsms.contacts.models import Contact, ImportUpload
 from govsms.contacts.service import MAX_NAME, TABLE, account_region
 from govsms.crypto import seal, unseal, value_context
+from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keystore import vault_of
@@ -99,7 +100,10 @@ def plan_import(session: Session, actor: Actor, filename: str, content: bytes, *
     for start in range(0, len(subject_ids), CHUNK):
         plan.existing += len(
             session.execute(
-                select(Contact.id).where(Contact.account_id == actor.account_id, Contact.subject_id.in_(subject_ids[start : start + CHUNK]))
+                select(Contact.id).where(
+                    Contact.account_id == actor.account_id,
+                    one_of(Contact.subject_id, subject_ids[start : start + CHUNK], session.get_bind().dialect.name),
+                )
             ).all()
         )
     return plan
@@ -120,13 +124,15 @@ def run_import(
         raise InvalidInput(_("Choose a group to import into, or name a new one."), fields={"group": _("Choose a group.")})
     subjects = vault_of(session).subjects(session, actor.account_id, [row.number for row in plan.valid], now=now)
     table = Contact.__table__
+    dialect = session.get_bind().dialect.name
     contact_of: dict[int, int] = {}
     subject_ids = [subject.id for subject in subjects.values()]
     for start in range(0, len(subject_ids), CHUNK):
         contact_of.update(
             session.execute(
                 select(table.c.subject_id, table.c.id).where(
-                    table.c.account_id == actor.account_id, table.c.subject_id.in_(subject_ids[start : start + CHUNK])
+                    table.c.account_id == actor.account_id,
+                    one_of(table.c.subject_id, subject_ids[start : start + CHUNK], dialect),
                 )
             ).tuples().all()
         )
@@ -147,9 +153,17 @@ def run_import(
                 "updated_at": now,
             }
         )
+    new_subjects = [row["subject_id"] for row in new_rows]
     for start in range(0, len(new_rows), CHUNK):
-        inserted = session.execute(insert(table).returning(table.c.subject_id, table.c.id), new_rows[start : start + CHUNK])
-        contact_of.update(inserted.tuples().all())
+        # COPY (or executemany) and one select back: several times faster than INSERT ... RETURNING.
+        bulk_insert(session, table, new_rows[start : start + CHUNK])
+        contact_of.update(
+            session.execute(
+                select(table.c.subject_id, table.c.id).where(
+                    table.c.account_id == actor.account_id, one_of(table.c.subject_id, new_subjects[start : start + CHUNK], dialect)
+                )
+            ).tuples().all()
+        )
     _insert_members(session, [{"group_id": group.id, "contact_id": contact_id, "added_at": now} for contact_id in contact_of.values()])
     record_event(
         session, actor, Action.CONTACTS_IMPORTED, now=now, target=("group", group.id), subjects=subject_ids,
