@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -v
 
 bench: $(STAMP)
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 # Extract UI strings and merge them into the Swedish catalog (then translate the new ones).
 messages: $(STAMP)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Timer, databases, session_factory  # noqa: E402
+from bench._common import Timer, databases, session_factory  # noqa: E402
 from govsms.accounts.actor import Actor  # noqa: E402
 from govsms.accounts.service import create_account  # noqa: E402
 from govsms.contacts import importing  # noqa: E402

@@ -41,25 +41,32 @@ def _read_password(prompt: str) -> str:
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.keyring import write_key_file
-    from govsms.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.master_keys and settings.secret_key:
-        print("Keys come from GOVSMS_MASTER_KEYS and GOVSMS_SECRET_KEY; no key file written.")
+    if settings.master_keys and settings.secret_key and settings.audit_signing_key:
+        print("Keys come from GOVSMS_MASTER_KEYS, GOVSMS_SECRET_KEY and GOVSMS_AUDIT_SIGNING_KEY; no key file written.")
     elif write_key_file(settings.key_file):
         print(f"Wrote new keys to {settings.key_file} (mode 0600). Back it up apart from the database.")
     else:
         print(f"Keys exist already in {settings.key_file}; left as they are.")
-    upgrade(settings.resolved_database_url)
-    print("Database schema is up to date.")
+    _upgrade_all(settings, "head")
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+def _upgrade_all(settings: Settings, revision: str) -> None:
+    """The main database, and the key store's own database when there is one (it carries the
+    same schema; only its key tables are used)."""
     from govsms.migrate import upgrade
 
-    upgrade(settings.resolved_database_url, args.revision)
+    upgrade(settings.resolved_database_url, revision)
     print("Database schema is up to date.")
+    if settings.keystore_url:
+        upgrade(settings.keystore_url, revision)
+        print("Key store schema is up to date.")
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    _upgrade_all(settings, args.revision)
     return 0
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.record import canonical_json
+from govsms.db import bulk_insert
 
 GENESIS = bytes(32)
 CHUNK = 10_000
@@ -105,7 +106,7 @@ def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: 
             last_seq = row.seq
             links.append({"seq": row.seq, "content_hash": content, "chain_hash": last_hash})
         if links:
-            session.execute(insert(AuditChain.__table__), links)
+            bulk_insert(session, AuditChain.__table__, links)
             sealed += len(links)
         if len(links) < len(rows) or len(rows) < CHUNK:
             break
