@@ -303,5 +303,10 @@ def write_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows((number, _inert(name)) for number, name in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _inert(text: str) -> str:
+    """A name that Excel would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

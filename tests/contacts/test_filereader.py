@@ -279,3 +279,11 @@ def test_xlsx_export_cells_are_text() -> None:
     assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [
         ["Number", "Name"], ["+46701234567", "Åsa"], ["0701234568", None]]
     assert sheet["A2"].data_type == "s"
+
+
+def test_csv_export_does_not_hand_excel_a_formula() -> None:
+    from govsms.contacts.filereader import write_csv
+
+    content = write_csv([("+46701234567", "=HYPERLINK(\"http://x\")"), ("+46701234568", "@SUM(1)"), ("+46701234569", "Åsa")]).decode("utf-8-sig")
+    assert ';"\'=HYPERLINK' in content and ";'@SUM" in content and ";Åsa" in content
+    assert "+46701234567;" in content  # numbers stay as they are
