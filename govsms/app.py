@@ -31,7 +31,7 @@ from govsms.contacts import ui as contacts_ui
 from govsms.accounts.login import LoginPolicy
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
-from govsms.db import make_engine, make_session_factory
+from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.settings import Settings
 from govsms.web import pages
 from govsms.web.context import ActorMiddleware, RequestContext
@@ -45,15 +45,8 @@ NAV: list[NavItem] = [*contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accoun
 
 def provide_db(state: State) -> Iterator[Session]:
     """One request, one transaction: commit after the handler, roll back if it raised."""
-    session = state.session_factory()
-    try:
+    with session_scope(state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:

@@ -41,28 +41,14 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     def seal(session: Session, *, now: datetime) -> int:
         return seal_events(session, keys.audit_signing_seed, now=now).sealed
 
-    scheduler.add_job(
-        _job(session_factory, "audit.seal", seal),
-        "interval",
-        seconds=30,
-        id="audit.seal",
-        name="audit.seal",
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        _job(session_factory, "contacts.purge_expired_uploads", purge_expired_uploads),
-        "interval",
-        minutes=15,
-        id="contacts.purge_expired_uploads",
-        name="contacts.purge_expired_uploads",
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        _job(session_factory, "accounts.purge_expired_sessions", purge_expired_sessions),
-        "interval",
-        minutes=15,
-        id="accounts.purge_expired_sessions",
-        name="accounts.purge_expired_sessions",
-        next_run_time=datetime.now(UTC),
-    )
+    jobs: list[tuple[str, Callable[..., int], int]] = [
+        ("audit.seal", seal, 30),
+        ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
+        ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
+    ]
+    for name, service, every_seconds in jobs:
+        scheduler.add_job(
+            _job(session_factory, name, service), "interval", seconds=every_seconds, id=name, name=name,
+            next_run_time=datetime.now(UTC),
+        )
     return scheduler
