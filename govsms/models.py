@@ -6,12 +6,19 @@ from govsms.accounts.models import Account, ApiKey, LoginSession, User
 from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.keystore import AccountKey, SubjectKey
+from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, Price, VirtualNumber
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Account",
     "AccountKey",
+    "BlockEntry",
+    "Dispatch",
+    "MessagePart",
+    "OutboundMessage",
+    "Price",
+    "VirtualNumber",
     "ApiKey",
     "AuditChain",
     "AuditCheckpoint",

@@ -37,6 +37,13 @@ class Action(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
     KEYS_ROTATED = "keys.rotated"
+    BLOCKLIST_ADDED = "blocklist.added"
+    BLOCKLIST_REMOVED = "blocklist.removed"
+    OPTED_OUT = "blocklist.opted_out"
+    DISPATCH_CREATED = "dispatch.created"
+    DISPATCH_CANCELLED = "dispatch.cancelled"
+    MESSAGES_LISTED = "messages.listed"
+    MESSAGE_NUMBER_SHOWN = "message.number_shown"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -69,4 +76,11 @@ ACTION_LABELS: dict[Action, str] = {
     Action.AUDIT_EXPORTED: N_("Access log exported"),
     Action.AUDIT_VERIFIED: N_("Access log verified"),
     Action.KEYS_ROTATED: N_("Master key rotated"),
+    Action.BLOCKLIST_ADDED: N_("Number blocked"),
+    Action.BLOCKLIST_REMOVED: N_("Number unblocked"),
+    Action.OPTED_OUT: N_("Recipient opted out"),
+    Action.DISPATCH_CREATED: N_("SMS dispatch created"),
+    Action.DISPATCH_CANCELLED: N_("SMS dispatch cancelled"),
+    Action.MESSAGES_LISTED: N_("Sent messages listed"),
+    Action.MESSAGE_NUMBER_SHOWN: N_("Recipient number shown"),
 }

@@ -1,0 +1,1 @@
+"""Sending SMS: text rules, senders, recipients, blocklist, pricing, dispatch, outbox, transports."""

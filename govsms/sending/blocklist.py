@@ -1,0 +1,127 @@
+"""The account's blocklist: blind indexes only, so it holds no readable number. A block applies
+at once: dispatches filter it, and the worker checks again just before each submit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.db import bulk_insert, one_of
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.keystore import SubjectKey, vault_of
+from govsms.phone import parse_number
+from govsms.sending.models import BlockEntry
+
+CHUNK = 2000
+SOURCES = ("link", "manual", "api", "stop")
+
+
+@dataclass(frozen=True)
+class BlockStatus:
+    blocked: bool
+    source: str | None
+    since: datetime | None
+
+
+def blocked_numbers(session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> set[str]:
+    """Which of these E.164 numbers the account has blocked (HMACs, one query per chunk)."""
+    indexes = vault_of(session).blind_indexes(session, account_id, set(numbers), now=now)
+    by_index = {index: number for number, index in indexes.items()}
+    dialect = session.get_bind().dialect.name
+    found: set[str] = set()
+    keys = list(by_index)
+    for start in range(0, len(keys), CHUNK):
+        rows = session.execute(
+            select(BlockEntry.blind_index).where(
+                BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, keys[start : start + CHUNK], dialect)
+            )
+        ).scalars()
+        found.update(by_index[index] for index in rows)
+    return found
+
+
+def blocked_subjects(session: Session, account_id: int, subject_ids: list[int]) -> set[int]:
+    """Which of these subjects are blocked: their blind index is in the subject row."""
+    vault = vault_of(session)
+    blocked: set[int] = set()
+    with vault._store(session) as store:  # noqa: SLF001  (the key store may be another database)
+        dialect = store.get_bind().dialect.name
+        indexes: dict[bytes, int] = {}
+        for start in range(0, len(subject_ids), CHUNK):
+            indexes.update(
+                store.execute(
+                    select(SubjectKey.blind_index, SubjectKey.id).where(
+                        SubjectKey.account_id == account_id, one_of(SubjectKey.id, subject_ids[start : start + CHUNK], dialect)
+                    )
+                ).tuples().all()
+            )
+    dialect = session.get_bind().dialect.name
+    keys = list(indexes)
+    for start in range(0, len(keys), CHUNK):
+        rows = session.execute(
+            select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, keys[start : start + CHUNK], dialect))
+        ).scalars()
+        blocked.update(indexes[index] for index in rows)
+    return blocked
+
+
+def _index_of(session: Session, actor: Actor, number: str, now: datetime) -> tuple[str, bytes]:
+    parsed = parse_number(number)
+    if not parsed.ok:
+        raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
+    e164 = parsed.e164
+    return e164, vault_of(session).blind_indexes(session, actor.account_id, [e164], now=now)[e164]  # type: ignore[index,list-item]
+
+
+def _subject_ids(session: Session, actor: Actor, e164: str, now: datetime) -> list[int]:
+    found = vault_of(session).find_subjects(session, actor.account_id, [e164], now=now)
+    return [subject.id for subject in found.values()]
+
+
+def block_index(session: Session, account_id: int, index: bytes, *, source: str, now: datetime) -> None:
+    bulk_insert(
+        session, BlockEntry.__table__, [{"account_id": account_id, "blind_index": index, "source": source, "created_at": now}],
+        ignore_conflicts=True,
+    )
+
+
+def block_number(session: Session, actor: Actor, number: str, *, source: str, now: datetime) -> None:
+    require(actor, Permission.BLOCKLIST)
+    e164, index = _index_of(session, actor, number, now)
+    block_index(session, actor.account_id, index, source=source, now=now)
+    record_event(session, actor, Action.BLOCKLIST_ADDED, now=now, subjects=_subject_ids(session, actor, e164, now), details={"source": source})
+
+
+def unblock_number(session: Session, actor: Actor, number: str, *, now: datetime) -> bool:
+    require(actor, Permission.BLOCKLIST)
+    e164, index = _index_of(session, actor, number, now)
+    removed = session.execute(delete(BlockEntry).where(BlockEntry.account_id == actor.account_id, BlockEntry.blind_index == index)).rowcount
+    record_event(session, actor, Action.BLOCKLIST_REMOVED, now=now, subjects=_subject_ids(session, actor, e164, now), details={"removed": bool(removed)})
+    return bool(removed)
+
+
+def check_number(session: Session, actor: Actor, number: str, *, now: datetime) -> BlockStatus:
+    require(actor, Permission.BLOCKLIST)
+    _e164, index = _index_of(session, actor, number, now)
+    entry = session.execute(select(BlockEntry).where(BlockEntry.account_id == actor.account_id, BlockEntry.blind_index == index)).scalars().first()
+    return BlockStatus(blocked=entry is not None, source=entry.source if entry else None, since=entry.created_at if entry else None)
+
+
+def counts_by_source(session: Session, actor: Actor) -> dict[str, int]:
+    require(actor, Permission.BLOCKLIST)
+    rows = session.execute(
+        select(BlockEntry.source, func.count()).where(BlockEntry.account_id == actor.account_id).group_by(BlockEntry.source)
+    ).all()
+    counts = {source: 0 for source in SOURCES}
+    counts.update({source: count for source, count in rows})
+    return counts

@@ -1,0 +1,119 @@
+"""Tables of the sending domain: prices, virtual numbers, the blocklist, dispatches, messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from govsms.db import UTCDateTime
+
+
+class Price(SQLModel, table=True):
+    """What one SMS part to a country costs, in minor units (öre). Edited by the operator."""
+
+    __tablename__ = "price"
+
+    country: str = Field(primary_key=True, max_length=2)
+    """ISO 3166 region of the destination number (SE, NO, ...)."""
+    per_part_minor: int
+    currency: str = Field(default="SEK", max_length=3)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class VirtualNumber(SQLModel, table=True):
+    """A number of the provider's that the operator assigned to one account: it may send from
+    it and receive on it. The organisation's own number, not a data subject's."""
+
+    __tablename__ = "virtual_number"
+
+    number: str = Field(primary_key=True, max_length=16)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class BlockEntry(SQLModel, table=True):
+    """A blocked number of one account, as its blind index only: the list holds no number."""
+
+    __tablename__ = "block_entry"
+    __table_args__ = (UniqueConstraint("account_id", "blind_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    blind_index: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    source: str = Field(max_length=10)
+    """``link`` (opt-out page), ``manual`` (UI), ``api`` or ``stop`` (STOP reply)."""
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Dispatch(SQLModel, table=True):
+    """One send order: one text to many recipients."""
+
+    __tablename__ = "dispatch"
+    __table_args__ = (UniqueConstraint("account_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_by: str = Field(max_length=40)
+    channel: str = Field(default="ui", max_length=10)
+    sender: str = Field(max_length=16)
+    """What the customer chose: a text sender, a number, or 72323."""
+    text_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    """The text, AES-GCM under the account's data key."""
+    encoding: str = Field(max_length=5)
+    parts: int
+    """Parts per message (the opt-out link included)."""
+    accepted: int
+    blocked: int
+    invalid: int
+    cost_minor: int
+    currency: str = Field(default="SEK", max_length=3)
+    status: str = Field(max_length=10, index=True)
+    """``scheduled``, ``queued``, ``cancelled``."""
+    send_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    request_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OutboundMessage(SQLModel, table=True):
+    """One SMS to one recipient; the recipient's number is encrypted under their own key."""
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_message_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dispatch_id: int = Field(foreign_key="dispatch.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    subject_id: int = Field(index=True)
+    recipient_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    sender: str = Field(max_length=16)
+    """The resolved sender of this message (72323, 1963 or 4560991000 by country)."""
+    sender_kind: str = Field(max_length=12)
+    country: str = Field(max_length=2)
+    parts: int
+    cost_minor: int
+    status: str = Field(max_length=10)
+    """``scheduled``, ``queued``, ``sending``, ``sent``, ``delivered``, ``failed``, ``expired``,
+    ``blocked`` (blocked after queueing: cost 0), ``cancelled``."""
+    reason: str | None = Field(default=None, max_length=40)
+    """A code for failures (``smpp:0x0b``, ``blocked``); never text."""
+    optout_token: str | None = Field(default=None, sa_column=Column(String(16), unique=True, nullable=True))
+    attempts: int = Field(default=0)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_by: str | None = Field(default=None, max_length=40)
+    claim_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MessagePart(SQLModel, table=True):
+    """The SMSC's id of each submitted part, so delivery reports find their message."""
+
+    __tablename__ = "message_part"
+
+    provider_id: str = Field(primary_key=True, max_length=80)
+    message_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    status: str = Field(default="sent", max_length=10)

@@ -1,0 +1,1 @@
+"""SMS transports behind one interface: loopback (embedded default), smpp, http."""

@@ -1,0 +1,98 @@
+"""The transport interface: what the outbox worker hands a transport, and what comes back.
+
+A transport knows nothing of accounts, encryption or the database. The worker gives it ready
+``Submission``s (text already split into parts, encoded and headed), and it answers each with a
+``SubmitResult``; delivery reports arrive later through ``reports()``.
+
+    Transport
+    ├── LoopbackTransport   accepts, assigns ids, reports delivery after a moment (default)
+    ├── SmppTransport       SMPP 3.4 ESME (smpplib): transceiver bind, windowed, reconnecting
+    └── HttpTransport       a provider's HTTP API plus its delivery-report webhook
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+DATA_CODING_GSM7 = 0x00  # SMSC default alphabet (GSM 03.38), one septet per byte, unpacked
+DATA_CODING_UCS2 = 0x08  # UCS-2 / UTF-16BE
+ESM_CLASS_UDHI = 0x40  # short_message starts with a user data header
+
+
+class SenderKind(StrEnum):
+    ALPHANUMERIC = "alphanumeric"  # TON 5, NPI 0
+    NUMBER = "number"  # international E.164 without '+': TON 1, NPI 1
+    SHORT_CODE = "short_code"  # e.g. 72323: TON 3 (network specific), NPI 0
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One SMS to one recipient, ready for the wire."""
+
+    message_id: int
+    """Our id of the message; results and reports are matched to it."""
+    sender: str
+    sender_kind: SenderKind
+    recipient: str
+    """E.164 with '+'."""
+    parts: tuple[bytes, ...]
+    """``short_message`` of each part: encoded per ``data_coding``; with a concatenation UDH
+    (``05 00 03 ref total seq``) in front when there is more than one part."""
+    data_coding: int
+    want_report: bool = True
+
+    @property
+    def esm_class(self) -> int:
+        return ESM_CLASS_UDHI if len(self.parts) > 1 else 0x00
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    message_id: int
+    accepted: bool
+    provider_ids: tuple[str, ...] = ()
+    """The SMSC's message id of each part."""
+    error: str | None = None
+    """A code, never text or numbers (e.g. ``smpp:0x58``)."""
+    transient: bool = False
+    """True when trying again later may succeed (throttled, link down, timeout)."""
+
+
+class ReportStatus(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    provider_id: str
+    status: ReportStatus
+    error: str | None = None
+    done_at: datetime | None = None
+
+
+class Transport(abc.ABC):
+    """Thread-safety: one worker thread calls ``submit``; ``reports`` may be called from it too."""
+
+    name: str = "transport"
+
+    @abc.abstractmethod
+    def submit(self, batch: list[Submission]) -> list[SubmitResult]:
+        """Submit every message of the batch; one result per submission, in order. Must not
+        raise for a single message's failure (return a result); may raise ``TransportDown``
+        when nothing can be sent at all (the worker backs off and tries the batch again)."""
+
+    @abc.abstractmethod
+    def reports(self) -> list[DeliveryReport]:
+        """Delivery reports received since the last call (never blocks long)."""
+
+    def close(self) -> None:  # noqa: B027  (optional)
+        """Release connections."""
+
+
+class TransportDown(Exception):
+    """The transport cannot send now (not bound, connection refused); nothing was submitted."""
