@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -28,6 +29,9 @@ from govsms.audit import api as audit_api
 from govsms.audit import ui as audit_ui
 from govsms.contacts import api as contacts_api
 from govsms.contacts import ui as contacts_ui
+from govsms.sending import api as sending_api
+from govsms.sending import hooks as sending_hooks
+from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginPolicy
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
@@ -40,7 +44,7 @@ from govsms.web.render import NavItem, make_environment
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a 20 MB contact file plus the multipart envelope
 
-NAV: list[NavItem] = [*contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV]
+NAV: list[NavItem] = [*sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV]
 
 
 def provide_db(state: State) -> Iterator[Session]:
@@ -73,12 +77,12 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     )
     on_startup, on_shutdown = [], []
     if worker and settings.scheduler_enabled:
-        from govsms.scheduler import build_scheduler
+        from govsms.worker import Worker
 
-        scheduler = build_scheduler(settings, session_factory, keys)
-        state["scheduler"] = scheduler
-        on_startup.append(lambda: scheduler.start())
-        on_shutdown.append(lambda: scheduler.shutdown(wait=True))
+        background = Worker(settings, session_factory, keys)
+        state["worker"] = background
+        on_startup.append(background.start)
+        on_shutdown.append(background.stop)
     if bind is None:
         on_shutdown.append(lambda: engine.dispose())
 
@@ -97,6 +101,9 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *contacts_api.ROUTES,
                     *audit_ui.ROUTES,
                     *audit_api.ROUTES,
+                    *sending_ui.ROUTES,
+                    *sending_api.ROUTES,
+                    *sending_hooks.ROUTES,
                 ],
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
@@ -117,6 +124,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             path="/api/schema",
             render_plugins=[SwaggerRenderPlugin()],
             description="Send SMS, follow delivery and manage recipients. Authenticate with `Authorization: Bearer <key>`.",
+            security=[{"BearerAuth": []}],
+            components=Components(security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key from /settings/api-keys")}),
         ),
         exception_handlers=pages.EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),

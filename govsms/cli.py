@@ -86,18 +86,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from govsms.scheduler import build_scheduler
+    from govsms.keyring import load_key_ring
+    from govsms.worker import Worker
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    from govsms.keyring import load_key_ring
-
-    scheduler = build_scheduler(settings, _session_factory(settings), load_key_ring(settings))
-    scheduler.start()
-    print("govsms worker is running (Ctrl-C stops it).", flush=True)
+    worker = Worker(settings, _session_factory(settings), load_key_ring(settings))
+    worker.start()
+    print(f"govsms worker is running with the {settings.transport} transport (Ctrl-C stops it).", flush=True)
     stop.wait()
-    scheduler.shutdown(wait=True)
+    worker.stop()
     print("govsms worker stopped.")
     return 0
 

@@ -12,6 +12,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account
 from govsms.accounts.roles import Role
 from govsms.accounts.service import create_account, create_user
+from govsms.sending.pricing import seed_default_prices
 
 DEMO_ACCOUNT = "Demo AB"
 PROVIDER_ACCOUNT = "SMS-leverantören (provider)"
@@ -41,6 +42,7 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         now=now,
     )
     provider = create_account(session, name=PROVIDER_ACCOUNT, org_number="559900-1122", is_provider=True, now=now)
+    seed_default_prices(session, now=now)
     people = [
         (demo, Role.ADMIN, "admin@demo-ab.example", "Åsa Administratör"),
         (demo, Role.SENDER, "sender@demo-ab.example", "Sören Sändare"),

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     smpp_system_id: str = ""
     smpp_password: str = ""
     scheduler_enabled: bool = True
+    send_rate: float | None = None
+    """At most this many messages per second from one worker (the provider's limit); none by default."""
+    http_url: str = ""
+    """The provider's send endpoint for ``GOVSMS_TRANSPORT=http``."""
+    http_token: str = ""
+    """Bearer token for the provider's API, and the shared secret its delivery reports carry."""
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -14,7 +14,7 @@ from litestar.response import Template
 
 from govsms.accounts.actor import Actor
 from govsms.accounts.roles import ROLE_DESCRIPTIONS, ROLE_LABELS, Permission, Role
-from govsms.i18n import LANGUAGES, _, current_language, ngettext
+from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
 
 TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")
@@ -46,6 +46,21 @@ def role_description(role: Role | str) -> str:
     return _(ROLE_DESCRIPTIONS[Role(role)])
 
 
+STATUS_LABELS = {
+    "scheduled": N_("scheduled"), "queued": N_("queued"), "sending": N_("sending"), "sent": N_("sent"),
+    "delivered": N_("delivered"), "failed": N_("failed"), "expired": N_("expired"), "blocked": N_("blocked"),
+    "cancelled": N_("cancelled"),
+}
+SOURCE_LABELS = {"link": N_("opt-out link"), "manual": N_("added by hand"), "api": N_("API"), "stop": N_("STOP reply")}
+
+
+def money(minor: int, currency: str = "SEK") -> str:
+    """Öre as kronor, the Swedish way: 1 234,50 kr."""
+    sign = "-" if minor < 0 else ""
+    kronor, ore = divmod(abs(minor), 100)
+    return f"{sign}{kronor:,}".replace(",", "\u00a0") + f",{ore:02d}\u00a0kr" if currency == "SEK" else f"{minor / 100:.2f} {currency}"
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
@@ -59,6 +74,9 @@ def make_environment() -> Environment:
     env.filters["role_label"] = role_label
     env.filters["role_description"] = role_description
     env.filters["t"] = _
+    env.filters["money"] = money
+    env.filters["status_label"] = lambda value: _(STATUS_LABELS.get(value, value))
+    env.filters["source_label"] = lambda value: _(SOURCE_LABELS.get(value, value))
     env.globals["languages"] = LANGUAGES
     return env
 

@@ -1,0 +1,163 @@
+"""HTTP API of sending: POST /api/v1/messages, dispatches, messages, the blocklist."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, delete, get, post
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+
+from govsms.accounts.roles import Permission
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.sending import blocklist, history
+from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
+from govsms.web.forms import Db
+from govsms.web.guards import requires
+
+TAGS = ["sending"]
+IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text_list(body: dict[str, Any], name: str, errors: dict[str, str]) -> list[str]:
+    value = body.get(name, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str | int) for item in value):
+        errors[name] = _("Give a list of numbers as strings.")
+        return []
+    return [str(item) for item in value]
+
+
+def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> DispatchRequest:
+    """Check the JSON body field by field; every problem is named at once."""
+    errors: dict[str, str] = {}
+    sender = body.get("from")
+    if not isinstance(sender, str) or not sender.strip():
+        errors["from"] = _("Give a sender: a text of at most 11 characters, a number, or 72323.")
+    text = body.get("text")
+    if not isinstance(text, str):
+        errors["text"] = _("Give the text of the SMS.")
+    numbers = _text_list(body, "to", errors)
+    group_ids = body.get("group_ids", [])
+    if not isinstance(group_ids, list) or not all(isinstance(item, int) for item in group_ids):
+        errors["group_ids"] = _("Give a list of group ids (numbers).")
+        group_ids = []
+    send_at = None
+    if body.get("send_at") is not None:
+        try:
+            send_at = datetime.fromisoformat(str(body["send_at"]))
+            if send_at.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            errors["send_at"] = _("Give the time in ISO 8601 with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        errors["dry_run"] = _("Give true or false.")
+    if not errors and not numbers and not group_ids:
+        errors["to"] = _("Give at least one recipient in 'to' or 'group_ids'.")
+    if errors:
+        raise InvalidInput(_("The request is not valid; see the fields for what is wrong."), fields=errors)
+    return DispatchRequest(
+        sender=sender, text=text, numbers=numbers, group_ids=group_ids, send_at=send_at,  # type: ignore[arg-type]
+        dry_run=dry_run, idempotency_key=(idempotency_key or "").strip()[:100] or None, channel="api",
+    )
+
+
+def summary_json(summary: DispatchSummary) -> dict[str, Any]:
+    return {
+        "dispatch_id": summary.dispatch_id,
+        "accepted": summary.accepted,
+        "blocked": summary.blocked,
+        "invalid": summary.invalid,
+        "parts": summary.parts,
+        "encoding": summary.encoding,
+        "cost": {"amount": summary.cost_minor, "currency": summary.currency, "unit": "minor"},
+        "status": summary.status,
+        "send_at": summary.send_at.isoformat() if summary.send_at else None,
+        "replies_possible": summary.can_reply,
+    }
+
+
+@post("/api/v1/messages", guards=[requires(Permission.SEND)], sync_to_thread=True, tags=TAGS, summary="Send an SMS to many recipients")
+def send_messages(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]], idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """``{"from", "to": [...], "group_ids": [...], "text", "send_at"?, "dry_run"?}``. The cost is in
+    minor units (öre). ``dry_run`` writes and sends nothing. The same ``Idempotency-Key`` returns
+    the same dispatch."""
+    dispatch_request = parse_message_request(data, idempotency_key)
+    summary = create_dispatch(
+        db, request.scope["user"], dispatch_request, public_url=request.app.state.settings.public_url, now=_now()
+    )
+    return summary_json(summary)
+
+
+def dispatch_json(db: Db, dispatch: Any) -> dict[str, Any]:
+    return {
+        "id": dispatch.id, "sender": dispatch.sender, "channel": dispatch.channel, "parts": dispatch.parts,
+        "encoding": dispatch.encoding, "accepted": dispatch.accepted, "blocked": dispatch.blocked, "invalid": dispatch.invalid,
+        "cost": {"amount": dispatch.cost_minor, "currency": dispatch.currency, "unit": "minor"},
+        "status": dispatch.status, "send_at": dispatch.send_at.isoformat(), "created_at": dispatch.created_at.isoformat(),
+        "messages": history.status_counts(db, dispatch.id),
+    }
+
+
+@get("/api/v1/dispatches/{dispatch_id:int}", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="One dispatch with message counts by status")
+def get_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> dict[str, Any]:
+    return dispatch_json(db, history.get_dispatch(db, request.scope["user"], dispatch_id))
+
+
+@post("/api/v1/dispatches/{dispatch_id:int}/cancel", guards=[requires(Permission.SEND)], sync_to_thread=True, tags=TAGS, summary="Cancel a scheduled dispatch", status_code=200)
+def cancel_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> dict[str, Any]:
+    return {"cancelled": history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now())}
+
+
+@get("/api/v1/messages", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="Messages with status, cost and parts")
+def list_messages(
+    request: Request[Any, Any, Any], db: Db, dispatch_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
+    number: FromQuery[str | None] = None, reveal: FromQuery[bool] = False, page: FromQuery[int] = 1, per_page: FromQuery[int] = 50,
+) -> dict[str, Any]:
+    """Numbers are masked; ``reveal=true`` shows them in clear and is recorded in the access log."""
+    result = history.list_messages(
+        db, request.scope["user"], now=_now(), dispatch_id=dispatch_id, status=status, number=number, reveal=reveal, page=page, per_page=per_page
+    )
+    return {
+        "items": [
+            {"id": item.id, "to": item.recipient, "from": item.sender, "country": item.country, "status": item.status,
+             "reason": item.reason, "parts": item.parts, "cost": {"amount": item.cost_minor, "currency": "SEK", "unit": "minor"},
+             "submitted_at": item.submitted_at.isoformat() if item.submitted_at else None,
+             "done_at": item.done_at.isoformat() if item.done_at else None}
+            for item in result.items
+        ],
+        "total": result.total, "page": result.page, "per_page": result.per_page,
+    }
+
+
+@get("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Check a number, or count blocks by source")
+def check_blocklist(request: Request[Any, Any, Any], db: Db, number: FromQuery[str | None] = None) -> dict[str, Any]:
+    actor = request.scope["user"]
+    if not number:
+        return {"counts": blocklist.counts_by_source(db, actor)}
+    status = blocklist.check_number(db, actor, number, now=_now())
+    return {"blocked": status.blocked, "source": status.source, "since": status.since.isoformat() if status.since else None}
+
+
+@post("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Block a number")
+def add_block(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    number = data.get("number")
+    if not isinstance(number, str):
+        raise InvalidInput(_("Give the number to block."), fields={"number": _("Give the number to block.")})
+    blocklist.block_number(db, request.scope["user"], number, source="api", now=_now())
+    return {"blocked": True}
+
+
+@delete("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Unblock a number", status_code=200)
+def remove_block(request: Request[Any, Any, Any], db: Db, number: FromQuery[str]) -> dict[str, Any]:
+    return {"removed": blocklist.unblock_number(db, request.scope["user"], number, now=_now())}
+
+
+ROUTES = [send_messages, get_dispatch, cancel_dispatch, list_messages, check_blocklist, add_block, remove_block]

@@ -1,0 +1,128 @@
+"""Sent history: dispatches and their messages, numbers masked unless explicitly (and audibly)
+shown in clear; cancelling a scheduled dispatch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.errors import Conflict, InvalidInput, NotFound
+from govsms.i18n import _
+from govsms.keystore import vault_of
+from govsms.paging import Page, clamp_page
+from govsms.phone import mask, parse_number
+from govsms.sending.models import Dispatch, OutboundMessage
+
+STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "blocked", "cancelled")
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    recipient: str
+    """Masked (``+46 70 *** ** 67``) unless shown in clear on request."""
+    sender: str
+    country: str
+    status: str
+    reason: str | None
+    parts: int
+    cost_minor: int
+    submitted_at: datetime | None
+    done_at: datetime | None
+
+
+def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
+    require(actor, Permission.MESSAGES_READ)
+    dispatch = session.execute(select(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.account_id == actor.account_id)).scalars().first()
+    if dispatch is None:
+        raise NotFound(_("No such dispatch in your account."))
+    return dispatch
+
+
+def status_counts(session: Session, dispatch_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboundMessage.status, func.count()).where(OutboundMessage.dispatch_id == dispatch_id).group_by(OutboundMessage.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:
+    require(actor, Permission.MESSAGES_READ)
+    page, per_page = clamp_page(page, per_page)
+    query = select(Dispatch).where(Dispatch.account_id == actor.account_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    items = session.execute(query.order_by(Dispatch.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return Page(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def list_messages(
+    session: Session, actor: Actor, *, now: datetime, dispatch_id: int | None = None, status: str | None = None,
+    day: datetime | None = None, number: str | None = None, reveal: bool = False, page: int = 1, per_page: int = 50,
+) -> Page[MessageView]:
+    """Messages of the account, filtered; numbers masked, or in clear when ``reveal`` (audited)."""
+    require(actor, Permission.MESSAGES_READ)
+    page, per_page = clamp_page(page, per_page)
+    query = select(OutboundMessage).where(OutboundMessage.account_id == actor.account_id)
+    if dispatch_id is not None:
+        get_dispatch(session, actor, dispatch_id)
+        query = query.where(OutboundMessage.dispatch_id == dispatch_id)
+    if status:
+        if status not in STATUSES:
+            raise InvalidInput(_("Unknown status."), fields={"status": _("Choose a status from the list.")})
+        query = query.where(OutboundMessage.status == status)
+    if day is not None:
+        query = query.where(OutboundMessage.created_at >= day, OutboundMessage.created_at < day + timedelta(days=1))
+    if number:
+        parsed = parse_number(number)
+        if not parsed.ok:
+            raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
+        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
+        query = query.where(OutboundMessage.subject_id == (found[parsed.e164].id if parsed.e164 in found else -1))  # type: ignore[index]
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(OutboundMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
+    items = []
+    for row in rows:
+        subject = subjects.get(row.subject_id)
+        if subject is None:
+            recipient = _("(erased)")
+        else:
+            clear = subject.decrypt("outbound_message", "recipient", row.recipient_ct)
+            recipient = clear if reveal else mask(clear)
+        items.append(
+            MessageView(
+                id=row.id, recipient=recipient, sender=row.sender, country=row.country, status=row.status,  # type: ignore[arg-type]
+                reason=row.reason, parts=row.parts, cost_minor=row.cost_minor, submitted_at=row.submitted_at, done_at=row.done_at,
+            )
+        )
+    record_event(
+        session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
+        target=("dispatch", dispatch_id) if dispatch_id else None,
+        subjects=[row.subject_id for row in rows], details={"shown": len(rows), "in_clear": reveal},
+    )
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def cancel_dispatch(session: Session, actor: Actor, dispatch_id: int, *, now: datetime) -> int:
+    """Cancel what has not been sent of a scheduled dispatch."""
+    require(actor, Permission.SEND)
+    dispatch = get_dispatch(session, actor, dispatch_id)
+    if dispatch.status != "scheduled" or dispatch.send_at <= now:
+        raise Conflict(_("Only a dispatch that waits for its send time can be cancelled."))
+    cancelled = session.execute(
+        update(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch.id, OutboundMessage.status == "scheduled")
+        .values(status="cancelled", cost_minor=0, done_at=now)
+    ).rowcount
+    dispatch.status = "cancelled"
+    session.add(dispatch)
+    session.flush()
+    record_event(session, actor, Action.DISPATCH_CANCELLED, now=now, target=("dispatch", dispatch.id), details={"cancelled": cancelled or 0})
+    return cancelled or 0

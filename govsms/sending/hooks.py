@@ -1,0 +1,37 @@
+"""Webhooks of transports: the HTTP provider's delivery reports."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import JSONBody
+
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.sending.outbox import apply_delivery_reports
+from govsms.sending.transports.base import DeliveryReport, ReportStatus
+
+
+@post("/hooks/http/dlr", sync_to_thread=True, tags=["sending"], summary="Delivery reports of the HTTP provider", status_code=200)
+def http_delivery_report(request: Request[Any, Any, Any], data: JSONBody[dict[str, Any] | list[dict[str, Any]]]) -> dict[str, int]:
+    """``{"id": "<provider id>", "status": "delivered|failed|expired"}`` (or a list of them),
+    with ``Authorization: Bearer <GOVSMS_HTTP_TOKEN>``."""
+    settings = request.app.state.settings
+    given = request.headers.get("authorization", "")[7:]
+    if not settings.http_token or not hmac.compare_digest(given.encode(), settings.http_token.encode()):
+        raise NotAuthorizedException("bad token")
+    items = data if isinstance(data, list) else [data]
+    reports = []
+    for item in items:
+        try:
+            reports.append(DeliveryReport(provider_id=str(item["id"]), status=ReportStatus(item["status"])))
+        except (KeyError, ValueError):
+            raise InvalidInput(_("Each report needs an id and a status (delivered, failed or expired)."), fields={"status": _("delivered, failed or expired")}) from None
+    apply_delivery_reports(request.app.state.session_factory, reports)
+    return {"applied": len(reports)}
+
+
+ROUTES = [http_delivery_report]

@@ -1,0 +1,48 @@
+"""The recipient's opt-out: the short link in an SMS leads to a page; only its POST blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from govsms.accounts.models import Account
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.errors import NotFound
+from govsms.i18n import _
+from govsms.keystore import SubjectKey, vault_of
+from govsms.sending.blocklist import block_index
+from govsms.sending.models import OutboundMessage
+
+
+def _message(session: Session, token: str) -> OutboundMessage:
+    message = session.execute(select(OutboundMessage).where(OutboundMessage.optout_token == token)).scalars().first()
+    if message is None:
+        raise NotFound(_("This link is not valid (any more)."))
+    return message
+
+
+def optout_account_name(session: Session, token: str) -> str:
+    """Whose SMS the link stops; reading this blocks nothing (link scanners only GET)."""
+    message = _message(session, token)
+    account = session.get(Account, message.account_id)
+    return account.name if account else ""
+
+
+def opt_out(session: Session, token: str, *, now: datetime) -> str:
+    """Block the recipient of the message behind the token; returns the account name."""
+    message = _message(session, token)
+    vault = vault_of(session)
+    with vault._store(session) as store:  # noqa: SLF001  (the key store may be another database)
+        index = store.execute(
+            select(SubjectKey.blind_index).where(SubjectKey.id == message.subject_id, SubjectKey.account_id == message.account_id)
+        ).scalar_one_or_none()
+    if index is not None:  # an erased person is blocked already in effect: nothing can reach them
+        block_index(session, message.account_id, index, source="link", now=now)
+    record_event(
+        session, None, Action.OPTED_OUT, now=now, account_id=message.account_id, target=("dispatch", message.dispatch_id),
+        subjects=[message.subject_id], details={"source": "link"},
+    )
+    return optout_account_name(session, token)

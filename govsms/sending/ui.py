@@ -1,0 +1,260 @@
+"""Admin UI of sending: /send with a live counter and a summary before confirming, /messages,
+/blocklist, and the public opt-out page /u/{token}."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.response import Redirect, Template
+from sqlmodel import select
+
+from govsms.accounts.roles import Permission
+from govsms.contacts import groups
+from govsms.contacts.filereader import read_contact_file
+from govsms.errors import GovsmsError, InvalidInput
+from govsms.i18n import N_, _
+from govsms.sending import blocklist, history, optout
+from govsms.sending.dispatch import DispatchRequest, analyse_for_sending, create_dispatch, split_numbers
+from govsms.sending.models import VirtualNumber
+from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
+from govsms.web.forms import Db, Form, PageNumber, form_list, form_text
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [
+    NavItem(N_("Send SMS"), "/send", Permission.SEND),
+    NavItem(N_("Sent"), "/messages", Permission.MESSAGES_READ),
+    NavItem(N_("Blocklist"), "/blocklist", Permission.BLOCKLIST),
+]
+SEND = [users_only, requires(Permission.SEND)]
+READ = [users_only, requires(Permission.MESSAGES_READ)]
+BLOCK = [users_only, requires(Permission.BLOCKLIST)]
+Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+LOCAL = ZoneInfo("Europe/Stockholm")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ints(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.isdigit()]
+
+
+def _send_at(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=LOCAL).astimezone(UTC)
+    except ValueError:
+        raise InvalidInput(_("The send time is not valid."), fields={"send_at": _("Choose a date and time.")}) from None
+
+
+def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    actor = request.scope["user"]
+    virtual = db.exec(select(VirtualNumber.number).where(VirtualNumber.account_id == actor.account_id)).all()
+    context.setdefault("form", {"sender": SHARED_REPLY_NUMBER})
+    context.setdefault("errors", {})
+    return page(
+        request, "sending/send.html", status_code=status_code, groups=groups.list_groups(db, actor),
+        virtual_numbers=list(virtual), shared_reply=SHARED_REPLY_NUMBER, **context,
+    )
+
+
+@get("/send", guards=SEND, sync_to_thread=True, include_in_schema=False)
+def send_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    return _form_page(request, db)
+
+
+@post("/send/analyse", guards=SEND, sync_to_thread=True, include_in_schema=False)
+def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    """The live counter: characters, parts and encoding of the text as recipients will get it."""
+    text, sender = str(data.get("text", "")), str(data.get("sender", ""))
+    body: dict[str, Any] = {}
+    try:
+        analysis = analyse_for_sending(text, request.app.state.settings.public_url)
+        body.update(characters=analysis.characters, parts=analysis.parts, encoding=analysis.encoding,
+                    remaining=analysis.remaining, non_gsm="".join(analysis.non_gsm))
+    except InvalidInput as refused:
+        body["error"] = refused.fields.get("text", refused.message)
+    try:
+        body["can_reply"] = resolve_sender(db, request.scope["user"], sender).can_reply if sender.strip() else None
+    except InvalidInput as refused:
+        body["sender_error"] = refused.fields.get("from", refused.message)
+    return body
+
+
+def _request_from(data: dict[str, Any], numbers_from_file: list[str]) -> tuple[DispatchRequest, dict[str, Any]]:
+    form = {
+        "sender": form_text(data, "sender"), "to": form_text(data, "to"), "text": form_text(data, "text"),
+        "send_at": form_text(data, "send_at"), "group_ids": form_list(data, "group_ids"),
+        "idempotency_key": form_text(data, "idempotency_key") or secrets.token_urlsafe(16),
+        "upload": form_text(data, "upload"),
+    }
+    request = DispatchRequest(
+        sender=form["sender"], text=form["text"], numbers=[*split_numbers(form["to"]), *numbers_from_file],
+        group_ids=_ints(form["group_ids"]), send_at=_send_at(form["send_at"]), idempotency_key=form["idempotency_key"],
+    )
+    return request, form
+
+
+def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any]) -> tuple[list[str], str]:
+    """Numbers of an uploaded file (kept encrypted between summary and confirmation)."""
+    from govsms.contacts import importing
+
+    actor = request.scope["user"]
+    upload = data.get("file")
+    token = form_text(data, "upload")
+    if isinstance(upload, UploadFile) and upload.filename:
+        content = upload.file.read()
+        parsed = read_contact_file(upload.filename, content)
+        token = importing.store_upload(db, actor, upload.filename, content, now=_now())
+        return [row.number for row in parsed.rows], token
+    if token:
+        filename, content = importing.load_upload(db, actor, token, now=_now())
+        return [row.number for row in read_contact_file(filename, content).rows], token
+    return [], ""
+
+
+@post("/send", guards=SEND, sync_to_thread=True, include_in_schema=False)
+def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart) -> Template:
+    """Step 1: the summary (a dry run: recipients, blocked, invalid, parts, cost); nothing is sent."""
+    actor = request.scope["user"]
+    form: dict[str, Any] = {key: form_text(data, key) for key in ("sender", "to", "text", "send_at")}
+    form["group_ids"] = form_list(data, "group_ids")
+    try:
+        numbers, upload = _file_numbers(request, db, data)
+        dispatch_request, form = _request_from({**data, "upload": upload}, numbers)
+        dispatch_request.dry_run = True
+        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
+    except GovsmsError as refused:
+        if refused.status_code != 422:
+            raise
+        return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+    return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply)
+
+
+@post("/send/confirm", guards=SEND, sync_to_thread=True, include_in_schema=False)
+def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    """Step 2: the same request for real; the idempotency key makes a double click harmless."""
+    actor = request.scope["user"]
+    numbers, _upload = _file_numbers(request, db, data)
+    dispatch_request, form = _request_from(data, numbers)
+    try:
+        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
+    except GovsmsError as refused:
+        if refused.status_code != 422:
+            raise
+        db.rollback()
+        return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+    return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
+
+
+# -- history -------------------------------------------------------------------------------------
+
+
+@get("/messages", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dispatches_page(request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1) -> Template:
+    actor = request.scope["user"]
+    dispatches = history.list_dispatches(db, actor, page=page_number)
+    counts = {dispatch.id: history.status_counts(db, dispatch.id) for dispatch in dispatches.items}  # type: ignore[arg-type]
+    return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts)
+
+
+def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *, reveal: bool, status: str, number: str, page_number: int, notice: str | None = None) -> Template:
+    actor = request.scope["user"]
+    dispatch = history.get_dispatch(db, actor, dispatch_id)
+    errors: dict[str, str] = {}
+    messages = None
+    try:
+        messages = history.list_messages(db, actor, now=_now(), dispatch_id=dispatch_id, status=status or None,
+                                         number=number or None, reveal=reveal, page=page_number)
+    except InvalidInput as refused:
+        errors = refused.fields
+    return page(
+        request, "sending/dispatch.html", dispatch=dispatch, counts=history.status_counts(db, dispatch_id), messages=messages,
+        reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
+        can_cancel=dispatch.status == "scheduled" and dispatch.send_at > _now(),
+    )
+
+
+@get("/messages/{dispatch_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dispatch_page(
+    request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int], page_number: PageNumber = 1,
+    status: FromQuery[str] = "", number: FromQuery[str] = "", done: FromQuery[str] = "",
+) -> Template:
+    notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
+    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number=number, page_number=page_number, notice=notices.get(done))
+
+
+@post("/messages/{dispatch_id:int}/reveal", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int], data: Form) -> Template:
+    """Numbers in clear: an explicit action, and recorded in the access log."""
+    return _dispatch_page(
+        request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number"),
+        page_number=int(form_text(data, "page") or 1),
+    )
+
+
+@post("/messages/{dispatch_id:int}/cancel", guards=SEND, sync_to_thread=True, include_in_schema=False)
+def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> Redirect:
+    history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now())
+    return Redirect(f"/messages/{dispatch_id}?done=cancelled", status_code=303)
+
+
+# -- blocklist -----------------------------------------------------------------------------------
+
+
+def _blocklist_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    context.setdefault("errors", {})
+    return page(request, "sending/blocklist.html", status_code=status_code, counts=blocklist.counts_by_source(db, request.scope["user"]), **context)
+
+
+@get("/blocklist", guards=BLOCK, sync_to_thread=True, include_in_schema=False)
+def blocklist_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    return _blocklist_page(request, db)
+
+
+@post("/blocklist", guards=BLOCK, sync_to_thread=True, include_in_schema=False)
+def blocklist_action(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+    actor = request.scope["user"]
+    number, action = form_text(data, "number"), form_text(data, "action")
+    try:
+        if action == "block":
+            blocklist.block_number(db, actor, number, source="manual", now=_now())
+            notice = N_("The number is blocked. Nothing more is sent to it from this account.")
+        elif action == "unblock":
+            notice = N_("The number is no longer blocked.") if blocklist.unblock_number(db, actor, number, now=_now()) else N_("The number was not blocked.")
+        else:
+            status = blocklist.check_number(db, actor, number, now=_now())
+            return _blocklist_page(request, db, checked=status, number=number)
+    except InvalidInput as refused:
+        return _blocklist_page(request, db, status_code=422, errors=refused.fields, number=number)
+    return _blocklist_page(request, db, notice=notice)
+
+
+# -- the public opt-out page ---------------------------------------------------------------------
+
+
+@get("/u/{token:str}", sync_to_thread=True, include_in_schema=False)
+def optout_page(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
+    """Shows what the button does; a GET alone never blocks (link scanners open links)."""
+    return page(request, "sending/optout.html", account=optout.optout_account_name(db, token), token=token, done=False)
+
+
+@post("/u/{token:str}", sync_to_thread=True, include_in_schema=False)
+def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
+    return page(request, "sending/optout.html", account=optout.opt_out(db, token, now=_now()), token=token, done=True)
+
+
+ROUTES = [
+    send_page, send_analyse, send_preview, send_confirm, dispatches_page, dispatch_page, dispatch_reveal, dispatch_cancel,
+    blocklist_page, blocklist_action, optout_page, optout_confirm,
+]

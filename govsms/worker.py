@@ -1,0 +1,51 @@
+"""Everything that runs in the background of ``govsms worker`` (and ``govsms demo``): the
+scheduler's jobs and the outbox worker thread with the configured transport."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from govsms.keyring import KeyRing
+from govsms.scheduler import build_scheduler
+from govsms.sending.outbox import Outbox
+from govsms.sending.transports.base import Transport
+from govsms.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.transport == "smpp":
+        from govsms.sending.transports.smpp import SmppTransport
+
+        return SmppTransport(settings.smpp_host, settings.smpp_port, settings.smpp_system_id, settings.smpp_password)
+    if settings.transport == "http":
+        from govsms.sending.transports.http import HttpTransport
+
+        return HttpTransport.from_settings(settings)
+    from govsms.sending.transports.loopback import LoopbackTransport
+
+    return LoopbackTransport()
+
+
+class Worker:
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, transport: Transport | None = None) -> None:
+        self.scheduler = build_scheduler(settings, session_factory, keys)
+        self.transport = transport or make_transport(settings)
+        self.outbox = Outbox(session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.scheduler.shutdown(wait=True)
+        self.transport.close()
