@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
 from govsms.i18n import LOCALE_DIR, translations
 
@@ -25,10 +26,11 @@ def source_strings() -> set[str]:
 
 
 def test_every_string_is_translated_to_swedish() -> None:
-    catalog = translations("sv")
+    with (LOCALE_DIR / "sv" / "LC_MESSAGES" / "messages.po").open("rb") as po_file:
+        catalog = read_po(po_file, locale="sv")
     strings = source_strings()
     assert len(strings) > 50
-    missing = sorted(message for message in strings if catalog.gettext(message) == message and message != "Status")
+    missing = sorted(message for message in strings if not (catalog.get(message) and catalog.get(message).string))
     assert not missing, f"add Swedish for these to {LOCALE_DIR}/sv/LC_MESSAGES/messages.po (make messages): {missing}"
 
 

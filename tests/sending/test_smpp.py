@@ -369,7 +369,12 @@ def test_dropped_connection_rebinds_and_receipts_still_arrive(smsc: Smsc, connec
     assert reports.keys() == set(result.provider_ids)
 
 
-def test_smsc_restart_in_the_middle_of_a_run_loses_nothing(smsc: Smsc, connect) -> None:  # noqa: F811
+@pytest.mark.parametrize("resp_delay_ms", [0, 20], ids=["prompt", "slow-answers"])
+def test_smsc_restart_in_the_middle_of_a_run_loses_nothing(smsc: Smsc, connect, resp_delay_ms: int) -> None:  # noqa: F811
+    """Slow answers keep a full window received but unanswered when the SMSC dies: the worst
+    case for duplicates."""
+    if resp_delay_ms:
+        smsc.restart(resp_delay_ms=resp_delay_ms)
     window = 32
     transport = connect(window=window)
     total = 2000
