@@ -10,7 +10,6 @@ replicas) becomes unreadable.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import threading
@@ -56,7 +55,7 @@ def derive_key(master: bytes, purpose: str, account_id: int | None = None, versi
 
 def blind_index(index_key: bytes, e164: str) -> bytes:
     """HMAC-SHA256 of the E.164 string under the account's index key, truncated to 16 bytes."""
-    return hmac.new(index_key, e164.encode(), hashlib.sha256).digest()[:BLIND_INDEX_BYTES]
+    return hmac.digest(index_key, e164.encode(), "sha256")[:BLIND_INDEX_BYTES]
 
 
 def value_context(table: str, column: str, account_id: int, owner_id: int) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import zlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +118,9 @@ def one_of(column: Any, values: list[Any], dialect_name: str) -> Any:
     return column.in_(values)
 
 
+SMALL_BATCH = 100
+
+
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
     """Insert many rows of one table in the session's transaction, below SQLAlchemy's per-value
     type processing: COPY on PostgreSQL, one raw executemany on SQLite. Values must be plain
@@ -128,13 +132,19 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
     if connection.dialect.name == "postgresql":
+        if ignore_conflicts and len(rows) < SMALL_BATCH:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            connection.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+            return
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         target = f'"{table.name}"'
         if ignore_conflicts:
-            # COPY cannot skip conflicts: copy into a scratch table, then insert what is new.
-            target = f'"bulk_{table.name}"'
-            cursor.execute(f'DROP TABLE IF EXISTS {target}')
-            cursor.execute(f'CREATE TEMP TABLE {target} ON COMMIT DROP AS SELECT {names} FROM "{table.name}" WITH NO DATA')
+            # COPY cannot skip conflicts: copy into a scratch table (one per transaction and
+            # column set), then insert what is new.
+            target = f'"bulk_{table.name}_{zlib.crc32(names.encode()):08x}"'
+            cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DROP AS SELECT {names} FROM "{table.name}" WITH NO DATA')
+            cursor.execute(f"TRUNCATE {target}")
         with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([_naive_utc(row[name]) for name in columns])
@@ -143,17 +153,23 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
         return
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
+    # Datetime columns are found on the first row; their values become the text form SQLAlchemy's
+    # SQLite DATETIME writes and reads back (rows of one batch mostly share one moment).
+    times = {name for name in columns if isinstance(rows[0][name], datetime)}
     seen: dict[datetime, str] = {}
 
-    def sqlite_value(value: Any) -> Any:
-        if isinstance(value, datetime):
-            if value not in seen:
-                # The text form SQLAlchemy's SQLite DATETIME writes and reads back.
-                seen[value] = _naive_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return seen[value]
-        return value
+    def as_text(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value not in seen:
+            seen[value] = _naive_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return seen[value]
 
-    connection.exec_driver_sql(statement, [tuple(sqlite_value(row[name]) for name in columns) for row in rows])
+    if times:
+        values = [tuple(as_text(row[name]) if name in times else row[name] for name in columns) for row in rows]
+    else:
+        values = [tuple(row.values()) if list(row) == columns else tuple(row[name] for name in columns) for row in rows]
+    connection.exec_driver_sql(statement, values)
 
 
 def _naive_utc(value: Any) -> Any:
@@ -161,3 +177,15 @@ def _naive_utc(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def rows_in(session: Session, sql: str, fixed: list[Any], values: list[Any]) -> list[Any]:
+    """Run ``sql`` where ``{in}`` stands for "<column> is one of values" and ``{p}`` for each
+    fixed parameter, straight on the driver: a 2,000-value IN list costs SQLAlchemy more to
+    compile than the database to answer. PostgreSQL gets one array parameter."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s)")
+        return connection.exec_driver_sql(statement, (*fixed, list(values))).all()
+    statement = sql.replace("{p}", "?").replace("{in}", f"IN ({', '.join('?' * len(values))})")
+    return connection.exec_driver_sql(statement, (*fixed, *values)).all()

@@ -18,12 +18,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
 from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal
-from govsms.db import UTCDateTime, bulk_insert, one_of
+from govsms.db import UTCDateTime, bulk_insert, rows_in
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
 
-CHUNK = 2000
+CHUNK = 5000
 INDEX_PURPOSE = "index"
 
 
@@ -71,8 +71,11 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[t
         yield items[start : start + size]
 
 
-def _one_of(session: Session, column, values: list):  # type: ignore[no-untyped-def,type-arg]
-    return one_of(column, values, session.get_bind().dialect.name)
+def _subject_rows(store: Session, account_id: int, column: str, values: list) -> list:  # type: ignore[type-arg]
+    return rows_in(
+        store, f"SELECT id, account_id, blind_index, wrapped_key, kek_id FROM subject_key WHERE account_id = {{p}} AND {column} {{in}}",
+        [account_id], values,
+    )
 
 
 def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def,type-arg]
@@ -155,24 +158,22 @@ class Vault:
         found: dict[str, Subject] = {}
         with self._store(session) as store:
             for chunk in _chunks(list(by_index)):
-                rows = store.execute(
-                    select(SUBJECTS).where(SUBJECTS.c.account_id == account_id, _one_of(store, SUBJECTS.c.blind_index, chunk))
-                )
-                for row in rows:
+                for row in _subject_rows(store, account_id, "blind_index", chunk):
                     found[by_index[row.blind_index]] = self._unwrap(row)
         return found
 
-    def subjects(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, Subject]:
-        """Get or create the subject of every number: per chunk one select and one insert."""
-        indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
+    def subjects(
+        self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime, indexes: dict[str, bytes] | None = None
+    ) -> dict[str, Subject]:
+        """Get or create the subject of every number: per chunk one select and one insert.
+        ``indexes`` (number -> blind index) saves computing them again when the caller has them."""
+        if indexes is None:
+            indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
         with self._store(session) as store:
             for chunk in _chunks(list(by_index)):
-                query = select(SUBJECTS).where(SUBJECTS.c.account_id == account_id)
-                existing = {
-                    row.blind_index: row for row in store.execute(query.where(_one_of(store, SUBJECTS.c.blind_index, chunk)))
-                }
+                existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk)}
                 missing = [index for index in chunk if index not in existing]
                 created: dict[bytes, bytes] = {}  # wrapped -> clear, to skip unwrapping our own keys
                 if missing:
@@ -185,8 +186,7 @@ class Vault:
                             dict(account_id=account_id, blind_index=index, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)
                         )
                     _insert_ignoring_duplicates(store, SubjectKey.__table__, rows)
-                    fresh = query.where(_one_of(store, SUBJECTS.c.blind_index, missing))
-                    existing.update({row.blind_index: row for row in store.execute(fresh)})
+                    existing.update({row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", missing)})
                 for index, row in existing.items():
                     key = created.get(row.wrapped_key)
                     if key is not None:
@@ -214,10 +214,7 @@ class Vault:
         if uncached:
             with self._store(session) as store:
                 for chunk in _chunks(uncached):
-                    rows = store.execute(
-                        select(SUBJECTS).where(SUBJECTS.c.account_id == account_id, _one_of(store, SUBJECTS.c.id, chunk))
-                    )
-                    for row in rows:
+                    for row in _subject_rows(store, account_id, "id", chunk):
                         found[row.id] = self._unwrap(row)  # type: ignore[index]
         return found
 

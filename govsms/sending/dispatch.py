@@ -188,7 +188,9 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             invalid.append({"input": item, "reason": _("No price for this destination (%(country)s); ask your provider.") % {"country": country or "?"}})
             continue
         recipients[parsed.e164] = country  # type: ignore[index]
-    blocked = blocked_numbers(session, actor.account_id, recipients, now=now)
+    vault = vault_of(session)
+    indexes = vault.blind_indexes(session, actor.account_id, recipients, now=now)
+    blocked = blocked_numbers(session, actor.account_id, recipients, now=now, indexes=indexes)
     accepted = {number: country for number, country in recipients.items() if number not in blocked}
     by_country: dict[str, int] = {}
     cost = 0
@@ -208,7 +210,6 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             _("No recipient can get this SMS: every number is invalid, has no price, or is blocked."),
             fields={"to": _("Give at least one valid number that is not blocked.")},
         )
-    vault = vault_of(session)
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     dispatch = Dispatch(
         account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
@@ -221,7 +222,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     session.flush()
     dispatch.text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch.id))  # type: ignore[arg-type]
     session.add(dispatch)
-    subjects = vault.subjects(session, actor.account_id, list(accepted), now=now)
+    subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
     with_link = OPTOUT_PLACEHOLDER in request.text
     rows = []
     for number, country in accepted.items():
