@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     smpp_system_id: str = ""
     smpp_password: str = ""
     scheduler_enabled: bool = True
+    send_batch: int = Field(default=200, ge=1, le=5000)
+    """Messages one worker claims at a time: also the most that a crashed worker can leave
+    half-sent, so the most that can reach a recipient twice."""
+    claim_seconds: int = Field(default=120, ge=2)
+    """After this long, a dead worker's claimed messages are taken by another worker."""
     send_rate: float | None = None
     """At most this many messages per second from one worker (the provider's limit); none by default."""
     http_url: str = ""

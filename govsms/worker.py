@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -36,7 +37,10 @@ class Worker:
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, transport: Transport | None = None) -> None:
         self.scheduler = build_scheduler(settings, session_factory, keys)
         self.transport = transport or make_transport(settings)
-        self.outbox = Outbox(session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate)
+        self.outbox = Outbox(
+            session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate,
+            batch_size=settings.send_batch, claim_ttl=timedelta(seconds=settings.claim_seconds),
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)
 

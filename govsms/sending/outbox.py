@@ -53,7 +53,7 @@ class Claimed:
     attempts: int
 
 
-def claim(session: Session, worker_id: str, *, now: datetime, limit: int) -> list[Claimed]:
+def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: timedelta = CLAIM_TTL) -> list[Claimed]:
     """Take up to ``limit`` due messages (or ones whose claim expired) for this worker."""
     due = or_(
         and_(MESSAGES.c.status.in_(("queued", "scheduled")), MESSAGES.c.due_at <= now),
@@ -69,7 +69,7 @@ def claim(session: Session, worker_id: str, *, now: datetime, limit: int) -> lis
     rows = session.execute(
         update(MESSAGES)
         .where(one_of(MESSAGES.c.id, list(ids), dialect))
-        .values(status="sending", claimed_by=worker_id, claim_expires_at=now + CLAIM_TTL)
+        .values(status="sending", claimed_by=worker_id, claim_expires_at=now + ttl)
         .returning(
             MESSAGES.c.id, MESSAGES.c.dispatch_id, MESSAGES.c.account_id, MESSAGES.c.subject_id, MESSAGES.c.recipient_ct,
             MESSAGES.c.sender, MESSAGES.c.sender_kind, MESSAGES.c.optout_token, MESSAGES.c.attempts,
@@ -84,7 +84,9 @@ class Outbox:
     def __init__(
         self, session_factory: sessionmaker[Session], transport: Transport, *, public_url: str,
         batch_size: int = 500, rate_per_second: float | None = None, worker_id: str | None = None,
+        claim_ttl: timedelta = CLAIM_TTL,
     ) -> None:
+        self.claim_ttl = claim_ttl
         self.session_factory = session_factory
         self.transport = transport
         self.public_url = public_url
@@ -98,7 +100,7 @@ class Outbox:
     def run_once(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)
         with session_scope(self.session_factory) as session:
-            claimed = claim(session, self.worker_id, now=now, limit=self.batch_size)
+            claimed = claim(session, self.worker_id, now=now, limit=self.batch_size, ttl=self.claim_ttl)
         if claimed:
             submissions, blocked = self._prepare(claimed, now)
             try:
