@@ -18,7 +18,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/govsms demo
 
-test: $(STAMP)
+# The independent SMSC the SMPP tests talk to (npm package `smpp`, pinned in its lock file).
+SMSC_MODULES := tests/smsc/node_modules/.package-lock.json
+
+$(SMSC_MODULES): tests/smsc/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/smsc --no-audit --no-fund --silent; \
+	else echo "npm not found: the SMPP tests will be skipped"; fi
+
+test: $(STAMP) $(SMSC_MODULES)
 	$(BIN)/python -m pytest -v
 
 bench: $(STAMP)
