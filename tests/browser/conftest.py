@@ -3,6 +3,7 @@ app served for real on 127.0.0.1 by uvicorn in a thread."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -35,6 +36,8 @@ pytestmark = pytest.mark.browser
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not CHROMIUM.exists() and os.environ.get("GOVSMS_REQUIRE_ALL_TESTS"):
+        raise pytest.UsageError(f"browser tests need {CHROMIUM} (GOVSMS_REQUIRE_ALL_TESTS is set)")
     if not CHROMIUM.exists():
         for item in items:
             if "browser" in item.nodeid:
