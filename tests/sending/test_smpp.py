@@ -399,7 +399,6 @@ def test_smsc_restart_in_the_middle_of_a_run_loses_nothing(smsc: Smsc, connect, 
     arrived = Counter(entry["short_message"] for entry in smsc.accepted())
     assert set(arrived) == {gsm7(f"Restart test {i}") for i in range(total)}  # every message at least once
     duplicates = sum(arrived.values()) - total
-    print(f"restart: {len(transient)} transient, {duplicates} duplicates, stats {dict(transport.stats)}")
     assert duplicates <= window, f"{duplicates} duplicates with a window of {window}"
 
 
