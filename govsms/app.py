@@ -31,6 +31,7 @@ from govsms.contacts import api as contacts_api
 from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
+from govsms.sending import operator as sending_operator
 from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginPolicy
 from govsms.keyring import load_key_ring
@@ -44,7 +45,7 @@ from govsms.web.render import NavItem, make_environment
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a 20 MB contact file plus the multipart envelope
 
-NAV: list[NavItem] = [*sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV]
+NAV: list[NavItem] = [*sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV]
 
 
 def provide_db(state: State) -> Iterator[Session]:
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_ui.ROUTES,
                     *sending_api.ROUTES,
                     *sending_hooks.ROUTES,
+                    *sending_operator.ROUTES,
                 ],
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

@@ -9,9 +9,10 @@ from sqlmodel import Session, select
 from govsms.accounts.actor import Actor
 from govsms.accounts.roles import Permission
 from govsms.accounts.service import require
-from govsms.errors import InvalidInput
+from govsms.accounts.models import Account
+from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
-from govsms.sending.models import Price
+from govsms.sending.models import Price, VirtualNumber
 
 # A start for a fresh installation (öre per part, SEK); the operator edits it at /operator/prices.
 DEFAULT_PRICES = {"SE": 45, "NO": 55, "DK": 55, "FI": 60, "DE": 75, "GB": 70, "US": 60}
@@ -43,3 +44,36 @@ def seed_default_prices(session: Session, *, now: datetime) -> None:
         if country not in existing:
             session.add(Price(country=country, per_part_minor=minor, updated_at=now))
     session.flush()
+
+
+def assign_virtual_number(session: Session, actor: Actor, *, account_id: int, number: str, now: datetime) -> VirtualNumber:
+    """Give an account a number of its own to send from and receive on (operator only)."""
+    from govsms.phone import parse_number
+
+    require(actor, Permission.PLATFORM)
+    parsed = parse_number(number)
+    if not parsed.ok:
+        raise InvalidInput(_("The number is not valid."), fields={"number": parsed.reason or ""})
+    if session.get(Account, account_id) is None:
+        raise InvalidInput(_("Choose an account."), fields={"account_id": _("Choose an account.")})
+    existing = session.get(VirtualNumber, parsed.e164)
+    if existing is not None:
+        raise Conflict(_("The number is assigned already."), fields={"number": _("Remove it from its account first.")})
+    virtual = VirtualNumber(number=parsed.e164, account_id=account_id, created_at=now)  # type: ignore[arg-type]
+    session.add(virtual)
+    session.flush()
+    return virtual
+
+
+def remove_virtual_number(session: Session, actor: Actor, number: str) -> None:
+    require(actor, Permission.PLATFORM)
+    virtual = session.get(VirtualNumber, number)
+    if virtual is not None:
+        session.delete(virtual)
+        session.flush()
+
+
+def list_virtual_numbers(session: Session, actor: Actor) -> list[tuple[VirtualNumber, str]]:
+    require(actor, Permission.PLATFORM)
+    rows = session.exec(select(VirtualNumber, Account.name).join(Account, Account.id == VirtualNumber.account_id).order_by(VirtualNumber.number))
+    return list(rows)

@@ -113,3 +113,53 @@ def test_auditor_and_dpo_cannot_send(client: TestClient, session: Session) -> No
     _, key = make_api_key(session, account, roles={Role.AUDITOR})
     response = client.post("/api/v1/messages", json={"from": "x", "to": ["0701234567"], "text": "x"}, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 403
+
+
+def test_operator_edits_prices_and_assigns_a_virtual_number(client: TestClient, session: Session) -> None:
+    provider = make_account(session, is_provider=True)
+    customer = make_account(session, name="Kund med nummer AB")
+    operator, password = make_user(session, provider, roles={Role.OPERATOR})
+    login(client, operator.email, password)
+    assert post_form(client, "/operator/prices", {"country": "is", "price": "0,80"}, token_from="/operator/prices").status_code == 303
+    bad = post_form(client, "/operator/prices", {"country": "Sverige", "price": "x"}, token_from="/operator/prices")
+    assert bad.status_code == 422
+    assigned = post_form(client, "/operator/numbers", {"number": "+46 76 600 00 01", "account_id": str(customer.id)}, token_from="/operator/prices")
+    assert assigned.status_code == 303
+    listing = client.get("/operator/prices").text
+    assert "IS" in listing and "0,80" in listing and "+46766000001" in listing and "Kund med nummer AB" in listing
+    _, key = make_api_key(session, customer, roles={Role.SENDER})
+    sent = client.post(
+        "/api/v1/messages", json={"from": "076-600 00 01", "to": ["+3545512345"], "text": "Hej", "dry_run": True},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()
+    assert sent["accepted"] == 1 and sent["cost"]["amount"] == 80 and sent["replies_possible"] is True
+
+
+def test_http_transport_and_its_delivery_webhook(client: TestClient, session: Session, connection, vault, settings) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from govsms.db import make_session_factory
+    from govsms.sending.outbox import Outbox
+    from govsms.sending.transports.http import HttpTransport
+
+    headers = api(session)
+    sent = client.post("/api/v1/messages", json={"from": "Skolan", "to": ["0701234567", "0702345678"], "text": "Hej då"}, headers=headers).json()
+    seen: list[dict] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        body = __import__("json").loads(request.content)
+        seen.append(body)
+        if body["to"] == "+46702345678":
+            return httpx.Response(400, json={"error": "bad number"})
+        return httpx.Response(200, json={"id": f"prov-{len(seen)}"})
+
+    transport = HttpTransport("https://provider.example/send", "hemlig-token", client=httpx.Client(transport=httpx.MockTransport(provider)))
+    Outbox(make_session_factory(connection, vault=vault), transport, public_url="http://x").run_once()
+    assert {body["text"] for body in seen} == {"Hej då"}
+    settings.http_token = "hemlig-token"
+    refused = client.post("/hooks/http/dlr", json={"id": "prov-1", "status": "delivered"}, headers={"Authorization": "Bearer fel"})
+    assert refused.status_code == 401
+    ok = client.post("/hooks/http/dlr", json={"id": "prov-1", "status": "delivered"}, headers={"Authorization": "Bearer hemlig-token"})
+    assert ok.status_code == 200 and ok.json() == {"applied": 1}
+    counts = client.get(f"/api/v1/dispatches/{sent['dispatch_id']}", headers=headers).json()["messages"]
+    assert counts == {"delivered": 1, "failed": 1}

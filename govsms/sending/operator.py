@@ -1,0 +1,70 @@
+"""The operator's pages of sending: the price list and the accounts' virtual numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.response import Redirect, Template
+from sqlmodel import select
+
+from govsms.accounts.models import Account
+from govsms.accounts.roles import Permission
+from govsms.errors import GovsmsError
+from govsms.i18n import N_
+from govsms.sending import pricing
+from govsms.web.forms import Db, Form, form_text
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [NavItem(N_("Prices and numbers"), "/operator/prices", Permission.PLATFORM)]
+OPERATE = [users_only, requires(Permission.PLATFORM)]
+
+
+def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    actor = request.scope["user"]
+    context.setdefault("errors", {})
+    accounts = db.exec(select(Account).where(Account.is_provider.is_(False)).order_by(Account.name)).all()
+    return page(
+        request, "sending/operator_prices.html", status_code=status_code, prices=sorted(pricing.price_table(db).values(), key=lambda p: p.country),
+        numbers=pricing.list_virtual_numbers(db, actor), accounts=accounts, **context,
+    )
+
+
+@get("/operator/prices", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def prices_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    return _page(request, db)
+
+
+@post("/operator/prices", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def prices_set(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    try:
+        price = form_text(data, "price").strip().replace(",", ".")
+        minor = int(round(float(price) * 100)) if price else -1
+        pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=datetime.now(UTC))
+    except (GovsmsError, ValueError) as refused:
+        db.rollback()
+        fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
+        return _page(request, db, status_code=422, errors=fields, error=getattr(refused, "message", None))
+    return Redirect("/operator/prices", status_code=303)
+
+
+@post("/operator/numbers", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def numbers_assign(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    actor = request.scope["user"]
+    try:
+        if form_text(data, "remove"):
+            pricing.remove_virtual_number(db, actor, form_text(data, "remove"))
+        else:
+            account = form_text(data, "account_id")
+            pricing.assign_virtual_number(
+                db, actor, account_id=int(account) if account.isdigit() else 0, number=form_text(data, "number"), now=datetime.now(UTC)
+            )
+    except GovsmsError as refused:
+        db.rollback()
+        return _page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
+    return Redirect("/operator/prices", status_code=303)
+
+
+ROUTES = [prices_page, prices_set, numbers_assign]
