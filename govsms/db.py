@@ -121,13 +121,14 @@ def one_of(column: Any, values: list[Any], dialect_name: str) -> Any:
 SMALL_BATCH = 100
 
 
-def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> None:
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> int | None:
     """Insert many rows of one table in the session's transaction, below SQLAlchemy's per-value
     type processing: COPY on PostgreSQL, one raw executemany on SQLite. Values must be plain
     (str, int, bytes, None, bool, aware UTC datetimes). ``ignore_conflicts`` skips rows that
-    collide with a unique key (PostgreSQL then uses a pipelined INSERT ... ON CONFLICT)."""
+    collide with a unique key (PostgreSQL then uses a pipelined INSERT ... ON CONFLICT).
+    Returns how many rows were inserted where the driver tells (SQLite), else None."""
     if not rows:
-        return
+        return 0
     connection = session.connection()
     columns = list(rows[0])
     names = ", ".join(f'"{name}"' for name in columns)
@@ -136,7 +137,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             connection.execute(pg_insert(table).on_conflict_do_nothing(), rows)
-            return
+            return None
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         target = f'"{table.name}"'
         if ignore_conflicts:
@@ -150,7 +151,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
                 copy.write_row([_naive_utc(row[name]) for name in columns])
         if ignore_conflicts:
             cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING')
-        return
+        return None
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
     # Datetime columns are found on the first row; their values become the text form SQLAlchemy's
@@ -169,7 +170,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
         values = [tuple(as_text(row[name]) if name in times else row[name] for name in columns) for row in rows]
     else:
         values = [tuple(row.values()) if list(row) == columns else tuple(row[name] for name in columns) for row in rows]
-    connection.exec_driver_sql(statement, values)
+    return connection.exec_driver_sql(statement, values).rowcount
 
 
 def _naive_utc(value: Any) -> Any:
@@ -185,6 +186,13 @@ def rows_in(session: Session, sql: str, fixed: list[Any], values: list[Any]) -> 
     compile than the database to answer. PostgreSQL gets one array parameter."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # Sent as one text parameter: psycopg builds bytea[]/int[] arrays value by value in Python.
+        if values and isinstance(values[0], bytes):
+            statement = sql.replace("{p}", "%s").replace("{in}", "IN (SELECT decode(unnest(string_to_array(%s, ',')), 'hex'))")
+            return connection.exec_driver_sql(statement, (*fixed, ",".join(value.hex() for value in values))).all()
+        if values and isinstance(values[0], int):
+            statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s::bigint[])")
+            return connection.exec_driver_sql(statement, (*fixed, "{" + ",".join(str(value) for value in values) + "}")).all()
         statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s)")
         return connection.exec_driver_sql(statement, (*fixed, list(values))).all()
     statement = sql.replace("{p}", "?").replace("{in}", f"IN ({', '.join('?' * len(values))})")

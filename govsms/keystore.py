@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, update
+from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
-from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal
+from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.db import UTCDateTime, bulk_insert, rows_in
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
@@ -34,12 +35,14 @@ class SubjectKey(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("account_id", "blind_index"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(index=True)
+    account_id: int
+    """Searched through the unique (account_id, blind_index) index."""
     blind_index: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
     """HMAC of the E.164 number under the account's index key: equality search, no number."""
     wrapped_key: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
-    kek_id: str = Field(max_length=16, index=True)
-    """Which master key wraps ``wrapped_key``; rotation re-wraps until none name the old one."""
+    kek_id: str = Field(max_length=16)
+    """Which master key wraps ``wrapped_key``; rotation re-wraps until none name the old one
+    (a rare scan, not worth an index that every new subject pays for)."""
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -71,6 +74,43 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[t
         yield items[start : start + size]
 
 
+def _insert_subjects(store: Session, rows: list[dict[str, Any]]) -> dict[bytes, Any]:
+    """Insert new subject rows (a concurrent writer may have added some); their rows by index.
+
+    SQLite writes under one lock (BEGIN IMMEDIATE): when every row went in, their ids are the
+    next ones after the highest, in order, and need no second query."""
+    account_id = rows[0]["account_id"]
+    if store.get_bind().dialect.name == "sqlite":
+        highest = store.execute(select(func.coalesce(func.max(SUBJECTS.c.id), 0))).scalar_one()
+        if _insert_ignoring_duplicates(store, SubjectKey.__table__, rows) == len(rows):
+            return {
+                row["blind_index"]: _KnownRow(highest + offset + 1, account_id, row["blind_index"], row["wrapped_key"], row["kek_id"])
+                for offset, row in enumerate(rows)
+            }
+    else:
+        # PostgreSQL: ids from the sequence up front, then one COPY; a number that another
+        # transaction created meanwhile makes the COPY fail, and the careful path takes over.
+        ids = store.execute(
+            text("SELECT nextval(pg_get_serial_sequence('subject_key', 'id')) FROM generate_series(1, :count)"), {"count": len(rows)}
+        ).scalars().all()
+        numbered = [{"id": subject_id, **row} for subject_id, row in zip(ids, rows, strict=True)]
+        try:
+            with store.begin_nested():
+                bulk_insert(store, SubjectKey.__table__, numbered)
+            return {row["blind_index"]: _KnownRow(row["id"], account_id, row["blind_index"], row["wrapped_key"], row["kek_id"]) for row in numbered}
+        except IntegrityError:
+            _insert_ignoring_duplicates(store, SubjectKey.__table__, rows)
+    return {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", [row["blind_index"] for row in rows])}
+
+
+class _KnownRow(NamedTuple):
+    id: int
+    account_id: int
+    blind_index: bytes
+    wrapped_key: bytes
+    kek_id: str
+
+
 def _subject_rows(store: Session, account_id: int, column: str, values: list) -> list:  # type: ignore[type-arg]
     return rows_in(
         store, f"SELECT id, account_id, blind_index, wrapped_key, kek_id FROM subject_key WHERE account_id = {{p}} AND {column} {{in}}",
@@ -78,8 +118,8 @@ def _subject_rows(store: Session, account_id: int, column: str, values: list) ->
     )
 
 
-def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def,type-arg]
-    bulk_insert(session, table, rows, ignore_conflicts=True)
+def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int | None:  # type: ignore[no-untyped-def,type-arg]
+    return bulk_insert(session, table, rows, ignore_conflicts=True)
 
 
 class Vault:
@@ -177,16 +217,14 @@ class Vault:
                 missing = [index for index in chunk if index not in existing]
                 created: dict[bytes, bytes] = {}  # wrapped -> clear, to skip unwrapping our own keys
                 if missing:
+                    pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
                     rows = []
-                    for index in missing:
-                        key = new_data_key()
-                        wrapped = seal(self.keys.active_key, key, subject_wrap_context(account_id, index))
+                    for index, (key, wrapped) in zip(missing, pairs, strict=True):
                         created[wrapped] = key
                         rows.append(
                             dict(account_id=account_id, blind_index=index, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)
                         )
-                    _insert_ignoring_duplicates(store, SubjectKey.__table__, rows)
-                    existing.update({row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", missing)})
+                    existing.update(_insert_subjects(store, rows))
                 for index, row in existing.items():
                     key = created.get(row.wrapped_key)
                     if key is not None:
