@@ -140,7 +140,7 @@ class Vault:
             ) from None
 
     @contextmanager
-    def _store(self, session: Session) -> Iterator[Session]:
+    def key_store(self, session: Session) -> Iterator[Session]:
         """The session holding the keys: the caller's, or a separate key-store transaction.
 
         A separate store commits new keys at once; a key whose data was then rolled back is an
@@ -160,7 +160,7 @@ class Vault:
         if cached is not None:
             return cached
         context = account_wrap_context(account_id, purpose)
-        with self._store(session) as store:
+        with self.key_store(session) as store:
             row = store.get(AccountKey, (account_id, purpose))
             if row is None:
                 key = new_data_key()
@@ -196,7 +196,7 @@ class Vault:
         indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
-        with self._store(session) as store:
+        with self.key_store(session) as store:
             for chunk in _chunks(list(by_index)):
                 for row in _subject_rows(store, account_id, "blind_index", chunk):
                     found[by_index[row.blind_index]] = self._unwrap(row)
@@ -211,7 +211,7 @@ class Vault:
             indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
-        with self._store(session) as store:
+        with self.key_store(session) as store:
             for chunk in _chunks(list(by_index)):
                 existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk)}
                 missing = [index for index in chunk if index not in existing]
@@ -250,7 +250,7 @@ class Vault:
             else:
                 found[subject_id] = Subject(id=subject_id, account_id=account_id, key=key)
         if uncached:
-            with self._store(session) as store:
+            with self.key_store(session) as store:
                 for chunk in _chunks(uncached):
                     for row in _subject_rows(store, account_id, "id", chunk):
                         found[row.id] = self._unwrap(row)  # type: ignore[index]
@@ -258,7 +258,7 @@ class Vault:
 
     def shred(self, session: Session, account_id: int, subject_ids: list[int]) -> int:
         """Delete the subjects' data keys: whatever was encrypted under them is gone for good."""
-        with self._store(session) as store:
+        with self.key_store(session) as store:
             deleted = 0
             for chunk in _chunks(subject_ids):
                 result = store.execute(

@@ -62,7 +62,7 @@ def blocked_subjects(session: Session, account_id: int, subject_ids: list[int]) 
     """Which of these subjects are blocked: their blind index is in the subject row."""
     vault = vault_of(session)
     blocked: set[int] = set()
-    with vault._store(session) as store:  # noqa: SLF001  (the key store may be another database)
+    with vault.key_store(session) as store:  # the key store may be another database
         dialect = store.get_bind().dialect.name
         indexes: dict[bytes, int] = {}
         for start in range(0, len(subject_ids), CHUNK):

@@ -35,7 +35,7 @@ def opt_out(session: Session, token: str, *, now: datetime) -> str:
     """Block the recipient of the message behind the token; returns the account name."""
     message = _message(session, token)
     vault = vault_of(session)
-    with vault._store(session) as store:  # noqa: SLF001  (the key store may be another database)
+    with vault.key_store(session) as store:  # the key store may be another database
         index = store.execute(
             select(SubjectKey.blind_index).where(SubjectKey.id == message.subject_id, SubjectKey.account_id == message.account_id)
         ).scalar_one_or_none()
