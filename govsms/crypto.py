@@ -124,6 +124,12 @@ class KeyCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def put_many(self, items: list[tuple[object, bytes]]) -> None:
+        with self._lock:
+            self._items.update(items)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
     def forget(self, names: list[object]) -> None:
         with self._lock:
             for name in names:

@@ -146,9 +146,15 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
             target = f'"bulk_{table.name}_{zlib.crc32(names.encode()):08x}"'
             cursor.execute(f'CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DROP AS SELECT {names} FROM "{table.name}" WITH NO DATA')
             cursor.execute(f"TRUNCATE {target}")
-        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            # Binary COPY with declared types: psycopg's C dumpers, no text parsing on the server.
+            copy.set_types([_pg_type(table.c[name].type) for name in columns])
+            times = [position for position, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
             for row in rows:
-                copy.write_row([_naive_utc(row[name]) for name in columns])
+                values = [row[name] for name in columns]
+                for position in times:
+                    values[position] = _naive_utc(values[position])
+                copy.write_row(values)
         if ignore_conflicts:
             cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING')
         return None
@@ -156,7 +162,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
     # Datetime columns are found on the first row; their values become the text form SQLAlchemy's
     # SQLite DATETIME writes and reads back (rows of one batch mostly share one moment).
-    times = {name for name in columns if isinstance(rows[0][name], datetime)}
+    times = {name for name in columns if isinstance(table.c[name].type, UTCDateTime)}
     seen: dict[datetime, str] = {}
 
     def as_text(value: datetime | None) -> str | None:
@@ -169,8 +175,16 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
     if times:
         values = [tuple(as_text(row[name]) if name in times else row[name] for name in columns) for row in rows]
     else:
-        values = [tuple(row.values()) if list(row) == columns else tuple(row[name] for name in columns) for row in rows]
+        values = [tuple(row[name] for name in columns) for row in rows]
     return connection.exec_driver_sql(statement, values).rowcount
+
+
+def _pg_type(column_type: Any) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    name = column_type.compile(dialect=postgresql.dialect()).lower()
+    name = name.split("(")[0].strip()
+    return {"timestamp without time zone": "timestamp", "integer": "int4", "bigint": "int8", "boolean": "bool"}.get(name, name)
 
 
 def _naive_utc(value: Any) -> Any:

@@ -225,14 +225,16 @@ class Vault:
                             dict(account_id=account_id, blind_index=index, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)
                         )
                     existing.update(_insert_subjects(store, rows))
+                fresh_keys = []
                 for index, row in existing.items():
                     key = created.get(row.wrapped_key)
                     if key is not None:
                         # Another process may have won the race for this number: then its key is used.
-                        self.cache.put((account_id, row.id), key)
+                        fresh_keys.append(((account_id, row.id), key))
                         found[by_index[index]] = Subject(id=row.id, account_id=account_id, key=key)
                     else:
                         found[by_index[index]] = self._unwrap(row)
+                self.cache.put_many(fresh_keys)
         return found
 
     def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:
