@@ -61,9 +61,11 @@ def test_two_workers_never_send_the_same_message(committed_url: str, tmp_path: P
     transports = [Recording(), Recording()]
     outboxes = [Outbox(factories[i + 1], transports[i], public_url="http://x", batch_size=100, worker_id=f"w{i}") for i in range(2)]
     errors: list[BaseException] = []
+    start = threading.Barrier(2)
 
     def drain(outbox: Outbox) -> None:
         try:
+            start.wait(timeout=30)
             idle = 0
             while idle < 3:
                 idle = idle + 1 if outbox.run_once() == 0 else 0
@@ -80,7 +82,10 @@ def test_two_workers_never_send_the_same_message(committed_url: str, tmp_path: P
     assert len(transports[0].ids) == len(first) and len(transports[1].ids) == len(second)
     assert not first & second, "a message was sent by both workers"
     assert len(first | second) == MESSAGES
-    assert first and second, "both workers took part"
+    if committed_url.startswith("postgresql"):
+        # SKIP LOCKED lets both work at once; SQLite runs one writer at a time, so there one
+        # worker may well take every batch, which is correct too.
+        assert first and second, "both workers took part"
     with session_scope(factories[0]) as session:
         statuses = dict(session.execute(select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status)).all())
     assert statuses == {"delivered": MESSAGES}
