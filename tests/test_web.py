@@ -79,3 +79,13 @@ def test_pages_render_for_admin(client: TestClient, session: Session, path: str)
     login(client, user.email, password)
     page = client.get(path)
     assert page.status_code == 200 and "<main" in page.text
+
+
+def test_api_clients_get_the_language_they_ask_for(client: TestClient, session: Session) -> None:
+    _, key = make_api_key(session, make_account(session))
+    headers = {"Authorization": f"Bearer {key}"}
+    english = client.post("/api/v1/contacts", json={"number": "abc"}, headers={**headers, "Accept-Language": "en-GB,en;q=0.9"})
+    swedish = client.post("/api/v1/contacts", json={"number": "abc"}, headers={**headers, "Accept-Language": "sv-SE"})
+    default = client.post("/api/v1/contacts", json={"number": "abc"}, headers=headers)
+    assert "letters" in english.json()["fields"]["number"]
+    assert "bokstäver" in swedish.json()["fields"]["number"] and "bokstäver" in default.json()["fields"]["number"]

@@ -25,7 +25,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.apikey import resolve_api_key
 from govsms.accounts.login import resolve_login_session
 from govsms.db import session_scope
-from govsms.i18n import current_language, pick_language
+from govsms.i18n import LANGUAGES, current_language, pick_language
 from govsms.log import request_id
 
 SESSION_COOKIE = "govsms_session"
@@ -110,11 +110,22 @@ class ActorMiddleware(ASGIMiddleware):
         scope["user"] = actor
         scope["auth"] = "api_key" if actor and actor.kind == "api_key" else ("session" if actor else None)
         wanted = actor.language if actor and actor.kind == "user" else cookies.get(LANGUAGE_COOKIE)
+        if wanted is None:
+            # API clients and first visits: the first language the client asks for that we have.
+            wanted = _accepted_language(_header(scope, b"accept-language") or "")
         token = current_language.set(pick_language(wanted))
         try:
             await next_app(scope, receive, send)
         finally:
             current_language.reset(token)
+
+
+def _accepted_language(header: str) -> str | None:
+    for part in header.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return None
 
 
 def _resolve(state: Any, bearer: str | None, session_token: str | None) -> Actor | None:
