@@ -90,3 +90,16 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.started
+
+
+def bench_account(factory, now):  # type: ignore[no-untyped-def]
+    """A fresh account (with the default prices) and the system actor acting for it."""
+    from govsms.accounts.actor import Actor
+    from govsms.accounts.service import create_account
+    from govsms.db import session_scope
+    from govsms.sending.pricing import seed_default_prices
+
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=now)
+        account = create_account(session, name="Bench AB", now=now)
+    return account, Actor.system(account.id, account.name)  # type: ignore[arg-type]

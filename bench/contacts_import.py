@@ -11,9 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import Timer, databases, session_factory  # noqa: E402
-from govsms.accounts.actor import Actor  # noqa: E402
-from govsms.accounts.service import create_account  # noqa: E402
+from bench._common import Timer, bench_account, databases, session_factory  # noqa: E402
 from govsms.contacts import importing  # noqa: E402
 from govsms.contacts.filereader import write_xlsx  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
@@ -45,9 +43,7 @@ def main() -> None:
         for backend, url in backends:
             engine, factory, _ = session_factory(url, Path(tempfile.mkdtemp()))
             now = datetime.now(UTC)
-            with session_scope(factory) as session:
-                account = create_account(session, name="Bench AB", now=now)
-            actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
+            account, actor = bench_account(factory, now)
             with Timer() as total, session_scope(factory) as session:
                 with Timer() as planning:
                     plan = importing.plan_import(session, actor, "bench.xlsx", content, now=now)

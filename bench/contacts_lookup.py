@@ -18,9 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench._common import Timer, databases, session_factory  # noqa: E402
-from govsms.accounts.actor import Actor  # noqa: E402
-from govsms.accounts.service import create_account  # noqa: E402
+from bench._common import Timer, bench_account, databases, session_factory  # noqa: E402
 from govsms.contacts import importing, service  # noqa: E402
 from govsms.contacts.models import Contact  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
@@ -42,9 +40,7 @@ def main() -> None:
         for backend, url in backends:
             engine, factory, _ = session_factory(url, Path(tempfile.mkdtemp()))
             now = datetime.now(UTC)
-            with session_scope(factory) as session:
-                account = create_account(session, name="Bench AB", now=now)
-            actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
+            account, actor = bench_account(factory, now)
             with Timer() as loading:
                 for batch in range(CONTACTS // BATCH):
                     plan = importing.ImportPlan("bench", "xlsx", "n", None, BATCH)
