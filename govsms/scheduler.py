@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts.login import purge_expired_sessions
-from govsms.audit.chain import seal_events
+from govsms.audit.chain import try_seal
 from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
 from govsms.keyring import KeyRing
@@ -39,7 +39,9 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE, job_defaults={"coalesce": True, "max_instances": 1})
 
     def seal(session: Session, *, now: datetime) -> int:
-        return seal_events(session, keys.audit_signing_seed, now=now).sealed
+        # Another worker (or "verify now") may seal the same events at the same moment.
+        result = try_seal(session, keys.audit_signing_seed, now=now)
+        return result.sealed if result else 0
 
     jobs: list[tuple[str, Callable[..., int], int]] = [
         ("audit.seal", seal, 30),
