@@ -265,7 +265,6 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Make a new master key active and re-wrap every data key under it, chunk by chunk."""
-    from dataclasses import replace
 
     from govsms.audit.actions import Action
     from govsms.audit.record import record_event

@@ -258,6 +258,14 @@ class Vault:
                         found[row.id] = self._unwrap(row)  # type: ignore[index]
         return found
 
+    def indexes_of(self, session: Session, account_id: int, subject_ids: list[int]) -> dict[int, bytes]:
+        """The blind index of each known subject (an erased one is absent)."""
+        found: dict[int, bytes] = {}
+        with self.key_store(session) as store:
+            for chunk in _chunks(list(subject_ids)):
+                found.update((row.id, row.blind_index) for row in _subject_rows(store, account_id, "id", chunk))
+        return found
+
     def shred(self, session: Session, account_id: int, subject_ids: list[int]) -> int:
         """Delete the subjects' data keys: whatever was encrypted under them is gone for good."""
         with self.key_store(session) as store:

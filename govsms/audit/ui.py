@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.params import FromQuery
-from litestar.response import Response, Stream, Template
+from litestar.response import Response, Template
 
 from govsms.accounts.roles import Permission
 from govsms.audit.actions import ACTION_LABELS, Action

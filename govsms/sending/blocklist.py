@@ -17,8 +17,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput
-from govsms.i18n import _
-from govsms.keystore import SubjectKey, vault_of
+from govsms.keystore import vault_of
 from govsms.phone import parse_number
 from govsms.sending.models import BlockEntry
 
@@ -33,54 +32,36 @@ class BlockStatus:
     since: datetime | None
 
 
+def _listed(session: Session, account_id: int, indexes: list[bytes]) -> set[bytes]:
+    """Which of these blind indexes are on the account's list (one query per chunk)."""
+    if len(indexes) > CHUNK:
+        # A big dispatch: reading the account's whole list (16 bytes an entry) once is cheaper
+        # than many lookups, which PostgreSQL plans as scans on a small table.
+        wanted = set(indexes)
+        listed = session.execute(select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id)).scalars()
+        return {index for index in listed if index in wanted}
+    dialect = session.get_bind().dialect.name
+    return set(
+        session.execute(
+            select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, indexes, dialect))
+        ).scalars()
+    )
+
+
 def blocked_numbers(
     session: Session, account_id: int, numbers: Iterable[str], *, now: datetime, indexes: dict[str, bytes] | None = None
 ) -> set[str]:
-    """Which of these E.164 numbers the account has blocked (HMACs, one query per chunk)."""
+    """Which of these E.164 numbers the account has blocked."""
     if indexes is None:
         indexes = vault_of(session).blind_indexes(session, account_id, set(numbers), now=now)
     by_index = {index: number for number, index in indexes.items()}
-    dialect = session.get_bind().dialect.name
-    found: set[str] = set()
-    keys = list(by_index)
-    if len(keys) > CHUNK:
-        # A big dispatch: reading the account's whole list (16 bytes an entry) once is cheaper
-        # than many lookups, which PostgreSQL plans as scans on a small table.
-        listed = session.execute(select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id)).scalars()
-        return {by_index[index] for index in listed if index in by_index}
-    for start in range(0, len(keys), CHUNK):
-        rows = session.execute(
-            select(BlockEntry.blind_index).where(
-                BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, keys[start : start + CHUNK], dialect)
-            )
-        ).scalars()
-        found.update(by_index[index] for index in rows)
-    return found
+    return {by_index[index] for index in _listed(session, account_id, list(by_index))}
 
 
 def blocked_subjects(session: Session, account_id: int, subject_ids: list[int]) -> set[int]:
-    """Which of these subjects are blocked: their blind index is in the subject row."""
-    vault = vault_of(session)
-    blocked: set[int] = set()
-    with vault.key_store(session) as store:  # the key store may be another database
-        dialect = store.get_bind().dialect.name
-        indexes: dict[bytes, int] = {}
-        for start in range(0, len(subject_ids), CHUNK):
-            indexes.update(
-                store.execute(
-                    select(SubjectKey.blind_index, SubjectKey.id).where(
-                        SubjectKey.account_id == account_id, one_of(SubjectKey.id, subject_ids[start : start + CHUNK], dialect)
-                    )
-                ).tuples().all()
-            )
-    dialect = session.get_bind().dialect.name
-    keys = list(indexes)
-    for start in range(0, len(keys), CHUNK):
-        rows = session.execute(
-            select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, keys[start : start + CHUNK], dialect))
-        ).scalars()
-        blocked.update(indexes[index] for index in rows)
-    return blocked
+    """Which of these subjects are blocked: their blind index is in their subject row."""
+    by_index = {index: subject_id for subject_id, index in vault_of(session).indexes_of(session, account_id, subject_ids).items()}
+    return {by_index[index] for index in _listed(session, account_id, list(by_index))}
 
 
 def _index_of(session: Session, actor: Actor, number: str, now: datetime) -> tuple[str, bytes]:

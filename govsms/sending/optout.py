@@ -12,7 +12,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import NotFound
 from govsms.i18n import _
-from govsms.keystore import SubjectKey, vault_of
+from govsms.keystore import vault_of
 from govsms.sending.blocklist import block_index
 from govsms.sending.models import OutboundMessage
 
@@ -34,11 +34,7 @@ def optout_account_name(session: Session, token: str) -> str:
 def opt_out(session: Session, token: str, *, now: datetime) -> str:
     """Block the recipient of the message behind the token; returns the account name."""
     message = _message(session, token)
-    vault = vault_of(session)
-    with vault.key_store(session) as store:  # the key store may be another database
-        index = store.execute(
-            select(SubjectKey.blind_index).where(SubjectKey.id == message.subject_id, SubjectKey.account_id == message.account_id)
-        ).scalar_one_or_none()
+    index = vault_of(session).indexes_of(session, message.account_id, [message.subject_id]).get(message.subject_id)
     if index is not None:  # an erased person is blocked already in effect: nothing can reach them
         block_index(session, message.account_id, index, source="link", now=now)
     record_event(

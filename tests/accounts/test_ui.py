@@ -11,7 +11,7 @@ from govsms.accounts.models import User
 from govsms.accounts.roles import Role
 from tests import sensitive
 from tests.factories import make_account, make_api_key, make_user
-from tests.web_helpers import csrf_token, login, post_form
+from tests.web_helpers import login, post_form
 
 
 def test_login_page_is_swedish_by_default_and_english_on_request(client: TestClient) -> None:

@@ -15,8 +15,7 @@ from govsms.contacts import groups, importing, service
 from govsms.contacts.filereader import write_csv, write_xlsx
 from govsms.contacts.models import Contact
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests import sensitive
-from tests.factories import make_account, make_user, now, system
+from tests.factories import make_account, make_user, now
 
 
 def sender(session: Session, account=None):  # type: ignore[no-untyped-def]
