@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -122,22 +123,69 @@ SMALL_BATCH = 100
 
 
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False) -> int | None:
-    """Insert many rows of one table in the session's transaction, below SQLAlchemy's per-value
-    type processing: COPY on PostgreSQL, one raw executemany on SQLite. Values must be plain
-    (str, int, bytes, None, bool, aware UTC datetimes). ``ignore_conflicts`` skips rows that
-    collide with a unique key (PostgreSQL then uses a pipelined INSERT ... ON CONFLICT).
-    Returns how many rows were inserted where the driver tells (SQLite), else None."""
+    """Insert many rows (dicts with the same keys) of one table in the session's transaction,
+    below SQLAlchemy's per-value type processing; see ``copy_rows``. Returns how many rows were
+    inserted where the driver tells (SQLite), else None."""
     if not rows:
         return 0
-    connection = session.connection()
     columns = list(rows[0])
-    names = ", ".join(f'"{name}"' for name in columns)
-    if connection.dialect.name == "postgresql":
-        if ignore_conflicts and len(rows) < SMALL_BATCH:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if ignore_conflicts and len(rows) < SMALL_BATCH and session.connection().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            connection.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        session.connection().execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        return None
+    return copy_rows(session, table, columns, ([row[name] for name in columns] for row in rows), ignore_conflicts=ignore_conflicts)
+
+
+def copy_rows(
+    session: Session, table: Any, columns: list[str], rows: Iterable[Sequence[Any]], *,
+    constants: dict[str, Any] | None = None, ignore_conflicts: bool = False,
+) -> int | None:
+    """Insert rows given as sequences in ``columns`` order, consumed as they are produced;
+    ``constants`` are columns with one value for every row (then rows must be tuples).
+
+    PostgreSQL: one binary COPY, so the server inserts while the caller still builds rows (a
+    generator keeps both cores busy); ``ignore_conflicts`` copies into a scratch table and inserts
+    what is new. SQLite: one raw executemany. Values must be plain (str, int, bytes, None, bool,
+    aware UTC datetimes). Returns the inserted count where the driver tells (SQLite), else None."""
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    times = [position for position, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
+    seen: dict[Any, Any] = {}
+
+    def stored(value: Any) -> Any:
+        # What UTCDateTime stores (rows of one batch mostly share a moment, so it is cached):
+        # naive UTC for PostgreSQL, the text SQLAlchemy's SQLite DATETIME writes and reads back.
+        if value is None:
             return None
+        if value not in seen:
+            naive = _naive_utc(value)
+            seen[value] = naive if postgres else naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return seen[value]
+
+    def converted() -> Iterator[Sequence[Any]]:
+        for row in rows:
+            values = list(row)
+            for position in times:
+                values[position] = stored(values[position])
+            yield values
+
+    values = converted() if times else rows
+    if constants:
+        fixed = tuple(stored(value) if isinstance(table.c[name].type, UTCDateTime) else value for name, value in constants.items())
+        values = (tuple(row) + fixed for row in values)
+        columns = [*columns, *constants]
+    names = ", ".join(f'"{name}"' for name in columns)
+    try:
+        return _copy(connection, table, columns, names, values, postgres=postgres, ignore_conflicts=ignore_conflicts)
+    except connection.dialect.loaded_dbapi.IntegrityError as error:
+        # The driver's own error, as SQLAlchemy would have raised it (callers catch that one).
+        raise IntegrityError(f"bulk insert into {table.name}", None, error) from error
+
+
+def _copy(connection: Any, table: Any, columns: list[str], names: str, values: Iterable[Sequence[Any]], *, postgres: bool,
+          ignore_conflicts: bool) -> int | None:
+    if postgres:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         target = f'"{table.name}"'
         if ignore_conflicts:
@@ -149,34 +197,20 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], *, ign
         with cursor.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             # Binary COPY with declared types: psycopg's C dumpers, no text parsing on the server.
             copy.set_types([_pg_type(table.c[name].type) for name in columns])
-            times = [position for position, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
-            for row in rows:
-                values = [row[name] for name in columns]
-                for position in times:
-                    values[position] = _naive_utc(values[position])
-                copy.write_row(values)
+            write = copy.write_row
+            for row in values:
+                write(row)
         if ignore_conflicts:
             cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {target} ON CONFLICT DO NOTHING')
         return None
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
-    # Datetime columns are found on the first row; their values become the text form SQLAlchemy's
-    # SQLite DATETIME writes and reads back (rows of one batch mostly share one moment).
-    times = {name for name in columns if isinstance(table.c[name].type, UTCDateTime)}
-    seen: dict[datetime, str] = {}
-
-    def as_text(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        if value not in seen:
-            seen[value] = _naive_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return seen[value]
-
-    if times:
-        values = [tuple(as_text(row[name]) if name in times else row[name] for name in columns) for row in rows]
-    else:
-        values = [tuple(row[name] for name in columns) for row in rows]
-    return connection.exec_driver_sql(statement, values).rowcount
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(statement, values)  # sqlite3 takes the rows as they come
+        return cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def _pg_type(column_type: Any) -> str:

@@ -8,10 +8,10 @@ without a foreign key for that reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -19,13 +19,14 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
 from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
-from govsms.db import UTCDateTime, bulk_insert, rows_in
+from govsms.db import UTCDateTime, bulk_insert, copy_rows, rows_in
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
 
 CHUNK = 5000
 INDEX_PURPOSE = "index"
+SUBJECT_COLUMNS = ["id", "account_id", "blind_index", "wrapped_key", "kek_id", "created_at"]
 
 
 class SubjectKey(SQLModel, table=True):
@@ -72,43 +73,6 @@ def account_wrap_context(account_id: int, purpose: str) -> bytes:
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[type-arg]
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert_subjects(store: Session, rows: list[dict[str, Any]]) -> dict[bytes, Any]:
-    """Insert new subject rows (a concurrent writer may have added some); their rows by index.
-
-    SQLite writes under one lock (BEGIN IMMEDIATE): when every row went in, their ids are the
-    next ones after the highest, in order, and need no second query."""
-    account_id = rows[0]["account_id"]
-    if store.get_bind().dialect.name == "sqlite":
-        highest = store.execute(select(func.coalesce(func.max(SUBJECTS.c.id), 0))).scalar_one()
-        if _insert_ignoring_duplicates(store, SubjectKey.__table__, rows) == len(rows):
-            return {
-                row["blind_index"]: _KnownRow(highest + offset + 1, account_id, row["blind_index"], row["wrapped_key"], row["kek_id"])
-                for offset, row in enumerate(rows)
-            }
-    else:
-        # PostgreSQL: ids from the sequence up front, then one COPY; a number that another
-        # transaction created meanwhile makes the COPY fail, and the careful path takes over.
-        ids = store.execute(
-            text("SELECT nextval(pg_get_serial_sequence('subject_key', 'id')) FROM generate_series(1, :count)"), {"count": len(rows)}
-        ).scalars().all()
-        numbered = [{"id": subject_id, **row} for subject_id, row in zip(ids, rows, strict=True)]
-        try:
-            with store.begin_nested():
-                bulk_insert(store, SubjectKey.__table__, numbered)
-            return {row["blind_index"]: _KnownRow(row["id"], account_id, row["blind_index"], row["wrapped_key"], row["kek_id"]) for row in numbered}
-        except IntegrityError:
-            _insert_ignoring_duplicates(store, SubjectKey.__table__, rows)
-    return {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", [row["blind_index"] for row in rows])}
-
-
-class _KnownRow(NamedTuple):
-    id: int
-    account_id: int
-    blind_index: bytes
-    wrapped_key: bytes
-    kek_id: str
 
 
 def _subject_rows(store: Session, account_id: int, column: str, values: list) -> list:  # type: ignore[type-arg]
@@ -205,36 +169,80 @@ class Vault:
     def subjects(
         self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime, indexes: dict[str, bytes] | None = None
     ) -> dict[str, Subject]:
-        """Get or create the subject of every number: per chunk one select and one insert.
-        ``indexes`` (number -> blind index) saves computing them again when the caller has them."""
+        """Get or create the subject of every number: the known ones read in chunks, the new ones
+        streamed in at once. ``indexes`` (number -> blind index) saves computing them again."""
         if indexes is None:
             indexes = self.blind_indexes(session, account_id, set(numbers), now=now)
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
         with self.key_store(session) as store:
+            missing = []
             for chunk in _chunks(list(by_index)):
                 existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk)}
-                missing = [index for index in chunk if index not in existing]
-                created: dict[bytes, bytes] = {}  # wrapped -> clear, to skip unwrapping our own keys
-                if missing:
-                    pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
-                    rows = []
-                    for index, (key, wrapped) in zip(missing, pairs, strict=True):
-                        created[wrapped] = key
-                        rows.append(
-                            dict(account_id=account_id, blind_index=index, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)
-                        )
-                    existing.update(_insert_subjects(store, rows))
-                fresh_keys = []
-                for index, row in existing.items():
-                    key = created.get(row.wrapped_key)
-                    if key is not None:
-                        # Another process may have won the race for this number: then its key is used.
-                        fresh_keys.append(((account_id, row.id), key))
-                        found[by_index[index]] = Subject(id=row.id, account_id=account_id, key=key)
+                for index in chunk:
+                    row = existing.get(index)
+                    if row is None:
+                        missing.append(index)
                     else:
                         found[by_index[index]] = self._unwrap(row)
-                self.cache.put_many(fresh_keys)
+            created = self._create_subjects(store, account_id, missing, now)
+        self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
+        for index, subject in created.items():
+            found[by_index[index]] = subject
+        return found
+
+    def _create_subjects(self, store: Session, account_id: int, missing: list[bytes], now: datetime) -> dict[bytes, Subject]:
+        """New subjects for these blind indexes, keys wrapped while the rows stream into the table.
+
+        The ids are known without reading the rows back: on PostgreSQL they come from the
+        sequence up front; SQLite writes under one lock (BEGIN IMMEDIATE), so when every row went
+        in, their ids are the next ones after the highest, in order. If another transaction
+        created some of the numbers meanwhile, the rows are read back and its keys win."""
+        if not missing:
+            return {}
+        postgres = store.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # One array of ids from the sequence (a row per id costs more to fetch than to make).
+            ids: Sequence[int] = store.connection().exec_driver_sql(
+                "SELECT array_agg(nextval(sequence.name)) FROM (SELECT pg_get_serial_sequence('subject_key', 'id')::regclass AS name)"
+                " AS sequence, generate_series(1, %s)",
+                (len(missing),),
+            ).scalar_one()
+        else:
+            highest = store.execute(select(func.coalesce(func.max(SUBJECTS.c.id), 0))).scalar_one()
+            ids = range(highest + 1, highest + 1 + len(missing))
+        created: dict[bytes, Subject] = {}
+        ours: dict[bytes, bytes] = {}  # wrapped -> clear
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for start in range(0, len(missing), CHUNK):
+                chunk = missing[start : start + CHUNK]
+                pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in chunk])
+                for subject_id, index, (key, wrapped) in zip(ids[start : start + CHUNK], chunk, pairs, strict=True):
+                    created[index] = Subject(id=subject_id, account_id=account_id, key=key)
+                    ours[wrapped] = key
+                    yield (subject_id, account_id, index, wrapped, self.keys.active_id, now)
+
+        if postgres:
+            try:
+                with store.begin_nested():
+                    copy_rows(store, SUBJECTS, SUBJECT_COLUMNS, rows())
+                return created
+            except IntegrityError:
+                # Insert ours where the number is still new (same wrapped keys, ids from the table).
+                copy_rows(
+                    store, SUBJECTS, SUBJECT_COLUMNS[1:],
+                    ((account_id, index, wrapped, self.keys.active_id, now)
+                     for (wrapped, _key), index in zip(ours.items(), created, strict=True)),
+                    ignore_conflicts=True,
+                )
+        elif copy_rows(store, SUBJECTS, SUBJECT_COLUMNS[1:], (row[1:] for row in rows()), ignore_conflicts=True) == len(missing):
+            return created
+        found: dict[bytes, Subject] = {}
+        for chunk in _chunks(missing):
+            for row in _subject_rows(store, account_id, "blind_index", chunk):
+                key = ours.get(row.wrapped_key)
+                found[row.blind_index] = self._unwrap(row) if key is None else Subject(id=row.id, account_id=account_id, key=key)
         return found
 
     def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:

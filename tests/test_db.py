@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from govsms.db import copy_rows
+from govsms.keystore import SubjectKey
 from govsms.models import metadata
+from tests.factories import make_account
 
 
 def test_migrations_match_models(engine: Engine) -> None:
@@ -25,3 +33,14 @@ def test_sqlite_pragmas_or_postgres_driver(engine: Engine) -> None:
         else:
             assert engine.dialect.driver == "psycopg"
             assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_bulk_insert_conflict_is_sqlalchemy_integrity_error(session: Session) -> None:
+    """The bulk paths run on the driver; a unique violation still reaches callers as SQLAlchemy's
+    IntegrityError (they catch it to retry), and a savepoint keeps the transaction usable."""
+    account = make_account(session)
+    rows = [(account.id, bytes([n]) * 16, b"k", "b1", datetime.now(UTC)) for n in (1, 2, 1)]
+    with pytest.raises(IntegrityError), session.begin_nested():
+        copy_rows(session, SubjectKey.__table__, ["account_id", "blind_index", "wrapped_key", "kek_id", "created_at"], rows)
+    copy_rows(session, SubjectKey.__table__, ["account_id", "blind_index", "wrapped_key", "kek_id", "created_at"], rows[:2])
+    assert session.execute(select(func.count()).select_from(SubjectKey).where(SubjectKey.account_id == account.id)).scalar_one() == 2

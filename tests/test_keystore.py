@@ -54,6 +54,21 @@ def test_subjects_are_created_once_in_batches(session: Session, vault: Vault) ->
     assert list(found) == [NUMBERS[5]]
 
 
+def test_subject_created_meanwhile_keeps_its_first_key(session: Session, vault: Vault) -> None:
+    """Another writer created a number between our lookup and our insert: its key wins, the rest
+    are created, and the ids are the table's."""
+    account = make_account(session)
+    first = vault.subject(session, account.id, NUMBERS[0], now=now())
+    indexes = vault.blind_indexes(session, account.id, NUMBERS[:3], now=now())
+    before = count_subjects(session)
+    created = vault._create_subjects(session, account.id, [indexes[number] for number in NUMBERS[:3]], now())
+    assert count_subjects(session) == before + 2
+    assert created[indexes[NUMBERS[0]]].id == first.id and created[indexes[NUMBERS[0]]].key == first.key
+    again = vault.subjects(session, account.id, NUMBERS[:3], now=now())
+    assert {again[number].id for number in NUMBERS[:3]} == {subject.id for subject in created.values()}
+    assert all(again[number].key == created[indexes[number]].key for number in NUMBERS[:3])
+
+
 def test_blind_index_is_per_account(session: Session, vault: Vault) -> None:
     first, second = make_account(session), make_account(session)
     a = vault.blind_indexes(session, first.id, ["+46701234567"], now=now())["+46701234567"]

@@ -13,10 +13,9 @@ from sqlmodel import Session
 from govsms.accounts.actor import Actor
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent, AuditEventSubject
-from govsms.db import bulk_insert
+from govsms.db import copy_rows
 from govsms.log import request_id
 
-CHUNK = 5000
 _SAFE_TEXT = re.compile(r"^[\w.:/,+-]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{7,}")
 
@@ -65,8 +64,6 @@ def record_event(
         )
         .returning(AuditEvent.__table__.c.seq)
     ).scalar_one()
-    for start in range(0, len(subject_ids), CHUNK):
-        bulk_insert(
-            session, AuditEventSubject.__table__, [{"seq": seq, "subject_id": subject} for subject in subject_ids[start : start + CHUNK]]
-        )
+    if subject_ids:
+        copy_rows(session, AuditEventSubject.__table__, ["seq", "subject_id"], ((seq, subject) for subject in subject_ids))
     return seq

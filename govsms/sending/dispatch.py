@@ -4,16 +4,20 @@ anything is refused; ``dry_run`` writes nothing at all."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import itertools
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from govsms.accounts.actor import Actor
@@ -25,7 +29,7 @@ from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import account_region, decrypt_many
 from govsms.crypto import seal, value_context
-from govsms.db import bulk_insert
+from govsms.db import copy_rows
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keystore import vault_of
@@ -42,6 +46,8 @@ CHUNK = 5000
 MAX_RECIPIENTS = 200_000
 SEPARATORS = re.compile(r"[,;\n\r\t]+")
 DATA_PURPOSE = "data"
+MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
+TOKEN_ATTEMPTS = 3
 
 
 @dataclass
@@ -80,6 +86,12 @@ def split_numbers(typed: str) -> list[str]:
 
 def optout_link(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/u/{token}"
+
+
+def optout_tokens(count: int) -> list[str]:
+    """Short random tokens for the opt-out links (48 bits each), from one call to the random source."""
+    encoded = base64.urlsafe_b64encode(secrets.token_bytes(6 * count)).decode()
+    return [encoded[start : start + TOKEN_LENGTH] for start in range(0, len(encoded), TOKEN_LENGTH)]
 
 
 def render_text(text: str, public_url: str, token: str | None) -> str:
@@ -223,23 +235,28 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     dispatch.text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch.id))  # type: ignore[arg-type]
     session.add(dispatch)
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
-    with_link = OPTOUT_PLACEHOLDER in request.text
-    rows = []
-    for number, country in accepted.items():
-        subject = subjects[number]
-        sender_value, sender_kind = sender.for_recipient(number)
-        rows.append(
-            {
-                "dispatch_id": dispatch.id, "account_id": actor.account_id, "subject_id": subject.id,
-                "recipient_ct": subject.encrypt("outbound_message", "recipient", number),
-                "sender": sender_value, "sender_kind": sender_kind.value, "country": country, "parts": analysis.parts,
-                "cost_minor": prices[country].per_part_minor * analysis.parts, "status": status,
-                "optout_token": secrets.token_urlsafe(6) if with_link else None, "attempts": 0,
-                "due_at": send_at, "created_at": now,
-            }
-        )
-    for start in range(0, len(rows), CHUNK):
-        bulk_insert(session, OutboundMessage.__table__, rows[start : start + CHUNK])
+    costs = {country: price.per_part_minor * analysis.parts for country, price in prices.items()}
+    constants = {"dispatch_id": dispatch.id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
+                 "attempts": 0, "due_at": send_at, "created_at": now}
+
+    def rows(tokens: Iterable[str | None]) -> Iterator[tuple[Any, ...]]:
+        # Built while the database takes the earlier ones (one streaming COPY on PostgreSQL).
+        for (number, country), token in zip(accepted.items(), tokens):
+            subject = subjects[number]
+            sender_value, sender_kind = sender.for_recipient(number)
+            yield (subject.id, subject.encrypt("outbound_message", "recipient", number), sender_value, sender_kind.value,
+                   country, costs[country], token)
+
+    for attempt in range(TOKEN_ATTEMPTS):
+        tokens = optout_tokens(len(accepted)) if OPTOUT_PLACEHOLDER in request.text else itertools.repeat(None)
+        try:
+            with session.begin_nested():
+                copy_rows(session, OutboundMessage.__table__, MESSAGE_COLUMNS, rows(tokens), constants=constants)
+            break
+        except IntegrityError:
+            # Two 48-bit opt-out tokens met (rare, and likelier as the table grows): new tokens.
+            if attempt == TOKEN_ATTEMPTS - 1 or OPTOUT_PLACEHOLDER not in request.text:
+                raise
     record_event(
         session, actor, Action.DISPATCH_CREATED, now=now, target=("dispatch", dispatch.id),
         subjects=[subject.id for subject in subjects.values()],

@@ -19,6 +19,7 @@ from govsms.db import make_session_factory
 from govsms.errors import Conflict, InvalidInput
 from govsms.keystore import Vault
 from govsms.sending import blocklist
+from govsms.sending import dispatch as dispatch_module
 from govsms.sending.dispatch import DispatchRequest, create_dispatch, split_numbers
 from govsms.sending.models import Dispatch, MessagePart, OutboundMessage
 from govsms.sending.outbox import Outbox
@@ -129,6 +130,26 @@ def test_optout_link_is_counted_and_rendered(session: Session, connection: Conne
     assert outbox.run_once() == 2
     texts = {item.parts[0].decode("latin-1") for item in captured}
     assert all(f"{URL}/u/" in text for text in texts) and len(texts) == 2
+
+
+def test_optout_token_collision_draws_new_tokens(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """48-bit tokens can meet one already stored: the dispatch draws again instead of failing."""
+    actor = sender_actor(session)
+    first = send(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567"])
+    taken = messages(session, first.dispatch_id)[0].optout_token  # type: ignore[arg-type]
+    draws = []
+    real = dispatch_module.optout_tokens
+
+    def colliding(count: int) -> list[str]:
+        draws.append(count)
+        return [taken] * count if len(draws) == 1 else real(count)  # type: ignore[list-item]
+
+    monkeypatch.setattr(dispatch_module, "optout_tokens", colliding)
+    second = send(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0702345678", "0703456789"])
+    rows = messages(session, second.dispatch_id)  # type: ignore[arg-type]
+    assert draws == [2, 2]
+    assert len(rows) == 2 and taken not in {row.optout_token for row in rows}
+    assert len({row.optout_token for row in rows}) == 2
 
 
 def test_worker_sends_and_reports_delivery(session: Session, connection: Connection, vault: Vault) -> None:
