@@ -34,7 +34,7 @@ bench: $(STAMP)
 # Extract UI strings and merge them into the Swedish catalog (then translate the new ones).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o /tmp/govsms-messages.pot .
-	$(BIN)/pybabel update -i /tmp/govsms-messages.pot -d govsms/locale -l sv --no-location --omit-header -w 100
+	$(BIN)/pybabel update -i /tmp/govsms-messages.pot -d govsms/locale -l sv --no-fuzzy-matching -w 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -28,6 +28,8 @@ from govsms.accounts import ui as accounts_ui
 from govsms.audit import api as audit_api
 from govsms.audit import ui as audit_ui
 from govsms.contacts import api as contacts_api
+from govsms.dpa import api as dpa_api
+from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
@@ -45,7 +47,10 @@ from govsms.web.render import NavItem, make_environment
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a 20 MB contact file plus the multipart envelope
 
-NAV: list[NavItem] = [*sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *accounts_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV]
+NAV: list[NavItem] = [
+    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV,
+    *dpa_ui.NAV[1:],
+]
 
 
 def provide_db(state: State) -> Iterator[Session]:
@@ -106,6 +111,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_api.ROUTES,
                     *sending_hooks.ROUTES,
                     *sending_operator.ROUTES,
+                    *dpa_ui.ROUTES,
+                    *dpa_api.ROUTES,
                 ],
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

@@ -324,6 +324,29 @@ def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dpa_render(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from govsms.accounts.service import get_account_by_name
+    from govsms.db import session_scope
+    from govsms.dpa import service
+    from govsms.keyring import load_key_ring
+
+    keys = load_key_ring(settings)
+    with session_scope(_session_factory(settings)) as session:
+        account = get_account_by_name(session, args.account)
+        actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
+        version, created = service.generate(session, settings, keys, actor, lang=args.lang, now=_now())
+        _name, pdf = service.download(session, actor, version.id, now=_now())  # type: ignore[arg-type]
+    if args.output == "-":
+        sys.stdout.buffer.write(pdf)
+    else:
+        Path(args.output).write_bytes(pdf)
+    state = "new version" if created else "unchanged since version"
+    print(f"{state} {version.number} ({version.language}), SHA-256 {version.pdf_sha256}: {args.output}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govsms", description="govsms: an SMS service built around data protection.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -390,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--resume", action="store_true", help="Finish an interrupted rotation without adding another key.")
     retire = add(keys, "retire", cmd_keys_retire, "Remove an old master key once no data key needs it.")
     retire.add_argument("key_id")
+
+    dpa = commands.add_parser("dpa", help="The data processing agreement.").add_subparsers(dest="sub", required=True, metavar="COMMAND")
+    render = add(dpa, "render", cmd_dpa_render, "Write an account's current DPA as a PDF (a new version when anything changed).")
+    render.add_argument("--account", required=True)
+    render.add_argument("--lang", choices=["sv", "en"], default="sv")
+    render.add_argument("-o", "--output", required=True, help="File to write, or - for standard output.")
     return parser
 
 

@@ -12,6 +12,8 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account
 from govsms.accounts.roles import Role
 from govsms.accounts.service import create_account, create_user
+from govsms.dpa.registry import add_subprocessor
+from govsms.dpa.service import save_details
 from govsms.sending.pricing import seed_default_prices
 
 DEMO_ACCOUNT = "Demo AB"
@@ -41,7 +43,10 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         billing_email="faktura@demo-ab.example",
         now=now,
     )
-    provider = create_account(session, name=PROVIDER_ACCOUNT, org_number="559900-1122", is_provider=True, now=now)
+    provider = create_account(
+        session, name=PROVIDER_ACCOUNT, org_number="559900-1122", billing_address="Serverhallsvägen 2, 753 20 Uppsala",
+        admin_email="dataskydd@provider.example", is_provider=True, now=now,
+    )
     seed_default_prices(session, now=now)
     people = [
         (demo, Role.ADMIN, "admin@demo-ab.example", "Åsa Administratör"),
@@ -62,4 +67,15 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
             now=now,
         )
         logins.append(DemoLogin(account=account.name, role=role, email=email, password=password))
+    # What the DPA needs: the operator's sub-processor registry and the customer's Annex I.
+    add_subprocessor(
+        session, Actor.system(provider.id, provider.name), name="Exempeloperatören AB", org_number="556000-0000",  # type: ignore[arg-type]
+        country="SE", city="Stockholm", purpose="Levererar sms till mobilnäten och tar emot svar (SMSC)", now=now,
+    )
+    save_details(
+        session, Actor.system(demo.id, demo.name),  # type: ignore[arg-type]
+        {"signatory_name": "Åsa Administratör", "signatory_title": "IT-chef", "contact_name": "Åsa Administratör",
+         "contact_email": "admin@demo-ab.example", "dpo_name": "Dagny Dataskyddsombud", "dpo_email": "dpo@demo-ab.example"},
+        now=now,
+    )
     return logins

@@ -81,6 +81,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for chatty in ("weasyprint", "fontTools"):  # a line per page and per font while rendering a PDF
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "litestar"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

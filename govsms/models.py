@@ -5,7 +5,9 @@ from sqlmodel import SQLModel
 from govsms.accounts.models import Account, ApiKey, LoginSession, User
 from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.keystore import AccountKey, SubjectKey
+from govsms.retention.models import RetentionLimit
 from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, Price, VirtualNumber
 
 metadata = SQLModel.metadata
@@ -15,9 +17,13 @@ __all__ = [
     "AccountKey",
     "BlockEntry",
     "Dispatch",
+    "DpaDetails",
+    "DpaVersion",
     "MessagePart",
     "OutboundMessage",
     "Price",
+    "RetentionLimit",
+    "SubProcessor",
     "VirtualNumber",
     "ApiKey",
     "AuditChain",

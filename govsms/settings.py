@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     """Lifetime of a login session since the last request."""
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    provider_name: str = ""
+    """The provider (processor) as named in the DPA; default: the provider account's name."""
+    provider_org_number: str = ""
+    """The provider's organisation number; default: the provider account's."""
+    provider_address: str = ""
+    """The provider's postal address in the DPA; default: the provider account's billing address."""
+    provider_email: str = ""
+    """Where customers reach the provider on data protection (DPA, breaches, sub-processors)."""
+    hosting_country: str = Field(default="SE", min_length=2, max_length=2)
+    """ISO code of the country where the servers (database and keys) run; stated in the DPA."""
 
     @property
     def is_production(self) -> bool:

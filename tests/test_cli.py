@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -76,3 +77,32 @@ def test_production_refuses_to_serve_without_keys(cli_env: dict[str, str]) -> No
     result = govsms(env, "serve", "--port", "1")
     assert result.returncode == 2
     assert "GOVSMS_SECRET_KEY" in result.stderr and "Refusing to start in production" in result.stderr
+
+
+def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "account", "create", "Region Norr", "--org-number", "232100-0001").returncode == 0
+    no_provider = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "sv", "-o", str(tmp_path / "x.pdf"))
+    assert no_provider.returncode == 2 and "GOVSMS_PROVIDER_NAME" in no_provider.stderr
+    assert govsms(cli_env, "account", "create", "Leverantören AB", "--provider", "--org-number", "559900-1122").returncode == 0
+    no_details = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "sv", "-o", str(tmp_path / "x.pdf"))
+    assert no_details.returncode == 2 and "signatory_name" in no_details.stderr and not (tmp_path / "x.pdf").exists()
+    fill = (
+        "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n"
+        "from govsms.accounts.actor import Actor\nfrom govsms.accounts.service import get_account_by_name\nfrom govsms.dpa.service import save_details\n"
+        "with session_scope(_session_factory(Settings())) as s:\n"
+        "    a = get_account_by_name(s, 'Region Norr')\n"
+        "    save_details(s, Actor.system(a.id, a.name), {'signatory_name': 'Örjan Åkesson', 'signatory_title': 'Regiondirektör',"
+        " 'contact_name': 'Märta Lind', 'contact_email': 'marta@region.example'}, now=_now())\n"
+    )
+    assert subprocess.run([sys.executable, "-c", fill], env=cli_env, capture_output=True, text=True).returncode == 0
+    output = tmp_path / "dpa-en.pdf"
+    rendered = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "en", "-o", str(output))
+    assert rendered.returncode == 0, rendered.stderr
+    pdf = output.read_bytes()
+    assert pdf.startswith(b"%PDF") and "new version 1 (en)" in rendered.stderr
+    assert hashlib.sha256(pdf).hexdigest() in rendered.stderr
+    again = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "en", "-o", str(tmp_path / "again.pdf"))
+    assert again.returncode == 0 and "unchanged since version 1" in again.stderr
+    assert (tmp_path / "again.pdf").read_bytes() == pdf
+    assert govsms(cli_env, "dpa", "render", "--account", "Saknas", "--lang", "en", "-o", "-").returncode == 2

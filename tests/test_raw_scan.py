@@ -14,6 +14,7 @@ from govsms.accounts.roles import Role
 from govsms.audit.chain import seal_events
 from govsms.contacts import groups, importing, service
 from govsms.contacts.filereader import write_xlsx
+from govsms.dpa.service import get_details, save_details
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring
 from govsms.keystore import Vault
@@ -27,7 +28,11 @@ FORMS = [
     "+46701234567", "46701234567", "0701234567", "701234567", "070-123 45 67", "070 123 45 67",
     "+46739876543", "739876543", "+4741234567", "41234567", "+46705551122", "705551122", "705551133",
 ]
-NAMES = ["Öberglund", "Märtasdotter", "Nordmannsen", "Älvstrand", "Ödmansdotter"]
+NAMES = ["Öberglund", "Märtasdotter", "Nordmannsen", "Älvstrand", "Ödmansdotter", "Signhildsdotter", "Dataskyddsson"]
+DPA_DETAILS = {
+    "signatory_name": "Sigrid Signhildsdotter", "signatory_title": "Kommundirektör", "contact_name": "Sigrid Signhildsdotter",
+    "contact_email": "sigrid@kommun.example", "dpo_name": "Dag Dataskyddsson", "dpo_email": "dpo@kommun.example",
+}
 
 
 def store_everything(url: str, tmp_path: Path) -> None:
@@ -49,6 +54,8 @@ def store_everything(url: str, tmp_path: Path) -> None:
         service.list_contacts(session, actor, now=now())
         service.list_contacts(session, actor, number="0701234567", now=now())
         service.export_contacts(session, actor, file_format="xlsx", now=now())
+        save_details(session, actor, DPA_DETAILS, now=now())  # the DPA's signatory and DPO
+        get_details(session, actor, now=now())
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
 

@@ -19,6 +19,9 @@ from sqlmodel import Session
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.accounts.models import ApiKey, User
 from govsms.contacts import groups, importing, service
+from govsms.crypto import seal, value_context
+from govsms.dpa.models import DpaVersion
+from govsms.keystore import vault_of
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch
 from govsms.sending.pricing import seed_default_prices
@@ -89,8 +92,22 @@ def objects_of(session: Session, account) -> dict[str, object]:  # type: ignore[
     )
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
-        "dispatch_id": dispatch.dispatch_id,
+        "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id,
     }
+
+
+def dpa_version(session: Session, account) -> DpaVersion:  # type: ignore[no-untyped-def]
+    """A stored DPA version (rendering a real PDF here would only cost time)."""
+    key = vault_of(session).account_key(session, account.id, "data", now=now())
+    version = DpaVersion(
+        account_id=account.id, number=1, language="sv", template_version="test", annexes="{}", annexes_sha256="0" * 64,
+        details_ct=seal(key, b"{}", value_context("dpa_version", "details", account.id, 1)), content_sha256="0" * 64,
+        pdf_ct=seal(key, b"%PDF-1.7", value_context("dpa_version", "pdf", account.id, 1)), pdf_sha256="0" * 64,
+        created_by="system", created_at=now(),
+    )
+    session.add(version)
+    session.flush()
+    return version
 
 
 def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, session: Session) -> None:
@@ -112,6 +129,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
     for expected in (
         "/settings/users/{user_id:int}", "/contacts/{contact_id:int}", "/api/v1/groups/{group_id:int}/members",
         "/contacts/import/{token:str}", "/messages/{dispatch_id:int}/cancel", "/api/v1/dispatches/{dispatch_id:int}",
+        "/dpa/versions/{version_id:int}/pdf", "/dpa/versions/{version_id:int}/accept", "/api/v1/dpa/versions/{version_id:int}/pdf",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])
@@ -121,6 +139,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
     assert service.get_contact(session, system(account_b), objects_b["contact_id"], now=now()).name == "Björn"  # type: ignore[arg-type]
     assert groups.list_groups(session, system(account_b))[0].members == 1
     assert session.get(Dispatch, objects_b["dispatch_id"]).status == "scheduled"  # not cancelled from account A
+    assert session.get(DpaVersion, objects_b["version_id"]).accepted_at is None  # not accepted from account A
 
 
 @pytest.mark.parametrize("role", [role.value for role in CUSTOMER_ROLES])

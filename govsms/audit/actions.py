@@ -44,6 +44,15 @@ class Action(StrEnum):
     DISPATCH_CANCELLED = "dispatch.cancelled"
     MESSAGES_LISTED = "messages.listed"
     MESSAGE_NUMBER_SHOWN = "message.number_shown"
+    STORAGE_TIME_CHANGED = "retention.storage_time_changed"
+    SUBPROCESSOR_ADDED = "subprocessor.added"
+    SUBPROCESSOR_CHANGED = "subprocessor.changed"
+    SUBPROCESSOR_REMOVED = "subprocessor.removed"
+    DPA_DETAILS_VIEWED = "dpa.details_viewed"
+    DPA_DETAILS_SAVED = "dpa.details_saved"
+    DPA_GENERATED = "dpa.generated"
+    DPA_DOWNLOADED = "dpa.downloaded"
+    DPA_ACCEPTED = "dpa.accepted"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -83,4 +92,13 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DISPATCH_CANCELLED: N_("SMS dispatch cancelled"),
     Action.MESSAGES_LISTED: N_("Sent messages listed"),
     Action.MESSAGE_NUMBER_SHOWN: N_("Recipient number shown"),
+    Action.STORAGE_TIME_CHANGED: N_("Storage time changed"),
+    Action.SUBPROCESSOR_ADDED: N_("Sub-processor added"),
+    Action.SUBPROCESSOR_CHANGED: N_("Sub-processor changed"),
+    Action.SUBPROCESSOR_REMOVED: N_("Sub-processor removed"),
+    Action.DPA_DETAILS_VIEWED: N_("DPA details shown"),
+    Action.DPA_DETAILS_SAVED: N_("DPA details saved"),
+    Action.DPA_GENERATED: N_("DPA generated"),
+    Action.DPA_DOWNLOADED: N_("DPA downloaded"),
+    Action.DPA_ACCEPTED: N_("DPA accepted"),
 }

@@ -56,6 +56,12 @@ def public_key(keys: KeyRing) -> bytes:
     return Ed25519PrivateKey.from_private_bytes(keys.audit_signing_seed).public_key().public_bytes_raw()
 
 
+def fingerprint(key: bytes) -> str:
+    """The first 16 bytes of a public key in hex groups, as people compare it."""
+    text = key.hex()
+    return " ".join(text[i : i + 8] for i in range(0, 32, 8))
+
+
 def actor_names(session: Session, account_id: int) -> dict[str, str]:
     """``user:12`` -> how the account knows that actor (staff, not data subjects)."""
     names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(

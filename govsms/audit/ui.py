@@ -12,7 +12,7 @@ from litestar.response import Response, Template
 
 from govsms.accounts.roles import Permission
 from govsms.audit.actions import ACTION_LABELS, Action
-from govsms.audit.service import AuditFilter, actor_names, export_for, list_events, public_key, verify_now
+from govsms.audit.service import AuditFilter, actor_names, export_for, fingerprint, list_events, public_key, verify_now
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
 from govsms.web.forms import Db, PageNumber
@@ -33,11 +33,6 @@ def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime |
         raise InvalidInput(_("Dates are written YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
     moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=LOCAL_TIME)
     return moment.astimezone(UTC)
-
-
-def fingerprint(key: bytes) -> str:
-    text = key.hex()
-    return " ".join(text[i : i + 8] for i in range(0, 32, 8))
 
 
 @get("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)

@@ -1,0 +1,1 @@
+"""The data processing agreement: generated from live configuration, versioned, accepted in the app."""

@@ -1,0 +1,101 @@
+"""The sub-processor registry (Annex IV): the operator adds, changes and removes entries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel import Locale
+from sqlmodel import Session, select
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.dpa.models import SubProcessor
+from govsms.errors import InvalidInput, NotFound
+from govsms.i18n import _
+
+# The EU member states and the other EEA countries (Iceland, Liechtenstein, Norway): transfers
+# to anywhere else need Chapter V safeguards, and the DPA says so.
+EEA = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
+
+
+def country_name(code: str, language: str) -> str:
+    return Locale.parse(language).territories.get(code.upper(), code.upper())
+
+
+def active_subprocessors(session: Session) -> list[SubProcessor]:
+    return list(
+        session.exec(select(SubProcessor).where(SubProcessor.removed_at.is_(None)).order_by(SubProcessor.name, SubProcessor.id))  # type: ignore[union-attr]
+    )
+
+
+def _checked(name: str, org_number: str, country: str, city: str, purpose: str, safeguard: str) -> dict[str, str]:
+    values = {
+        "name": " ".join(name.split()),
+        "org_number": org_number.strip(),
+        "country": country.strip().upper(),
+        "city": " ".join(city.split()),
+        "purpose": " ".join(purpose.split()),
+        "safeguard": " ".join(safeguard.split()),
+    }
+    errors: dict[str, str] = {}
+    if not values["name"] or len(values["name"]) > 200:
+        errors["name"] = _("Give the company's name (at most 200 characters).")
+    if len(values["org_number"]) > 40:
+        errors["org_number"] = _("At most 40 characters.")
+    if len(values["country"]) != 2 or values["country"] not in Locale.parse("en").territories:
+        errors["country"] = _("Give the country as a two-letter code, such as SE.")
+    if len(values["city"]) > 100:
+        errors["city"] = _("At most 100 characters.")
+    if not values["purpose"] or len(values["purpose"]) > 500:
+        errors["purpose"] = _("Say what the sub-processor does with the data (at most 500 characters).")
+    if "country" not in errors and values["country"] not in EEA and not values["safeguard"]:
+        errors["safeguard"] = _("Outside the EU/EEA a transfer needs a safeguard: name it, such as the Commission's standard contractual clauses.")
+    if len(values["safeguard"]) > 300:
+        errors["safeguard"] = _("At most 300 characters.")
+    if errors:
+        raise InvalidInput(_("The sub-processor was not saved."), fields=errors)
+    return values
+
+
+def add_subprocessor(
+    session: Session, actor: Actor, *, name: str, org_number: str, country: str, city: str, purpose: str, now: datetime,
+    safeguard: str = "",
+) -> SubProcessor:
+    require(actor, Permission.PLATFORM)
+    entry = SubProcessor(**_checked(name, org_number, country, city, purpose, safeguard), added_at=now)
+    session.add(entry)
+    session.flush()
+    record_event(session, actor, Action.SUBPROCESSOR_ADDED, now=now, target=("subprocessor", entry.id))
+    return entry
+
+
+def change_subprocessor(
+    session: Session, actor: Actor, subprocessor_id: int, *, name: str, org_number: str, country: str, city: str, purpose: str,
+    now: datetime, safeguard: str = "",
+) -> SubProcessor:
+    require(actor, Permission.PLATFORM)
+    entry = session.get(SubProcessor, subprocessor_id)
+    if entry is None or entry.removed_at is not None:
+        raise NotFound(_("No such sub-processor."))
+    for field, value in _checked(name, org_number, country, city, purpose, safeguard).items():
+        setattr(entry, field, value)
+    session.add(entry)
+    session.flush()
+    record_event(session, actor, Action.SUBPROCESSOR_CHANGED, now=now, target=("subprocessor", entry.id))
+    return entry
+
+
+def remove_subprocessor(session: Session, actor: Actor, subprocessor_id: int, *, now: datetime) -> None:
+    require(actor, Permission.PLATFORM)
+    entry = session.get(SubProcessor, subprocessor_id)
+    if entry is None or entry.removed_at is not None:
+        raise NotFound(_("No such sub-processor."))
+    entry.removed_at = now
+    session.add(entry)
+    session.flush()
+    record_event(session, actor, Action.SUBPROCESSOR_REMOVED, now=now, target=("subprocessor", entry.id))

@@ -1,0 +1,98 @@
+"""The DPA as HTML (the preview) and PDF (WeasyPrint), from ``templates/dpa/``.
+
+The content hash printed in the footer is the SHA-256 of the agreement's body as rendered (cover,
+clauses, annexes): a file cannot carry its own hash, so the PDF file's SHA-256 is kept beside it
+and carried by the audit events instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+
+from govsms.dpa.registry import EEA, country_name
+from govsms.i18n import _, language
+from govsms.retention.categories import BY_KEY, describe_days
+
+LOCAL = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    content_sha256: str
+
+
+def _css_string(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+@cache
+def environment() -> Environment:
+    from govsms.web.render import make_environment
+
+    env = make_environment()
+    env.filters["css_string"] = _css_string
+    return env
+
+
+def _context(annexes: dict[str, Any], details: dict[str, str], lang: str) -> dict[str, Any]:
+    categories = []
+    subjects: list[str] = []
+    for entry in annexes["categories"]:
+        category = BY_KEY.get(entry["key"])
+        if category is None:  # a category an older version had and the code no longer knows
+            continue
+        categories.append({"category": category, "days": entry["days"], "duration": describe_days(entry["days"])})
+        if category.lists_subjects and _(category.subjects) not in subjects:
+            subjects.append(_(category.subjects))
+    return {
+        "lang": lang,
+        "annexes": annexes,
+        "details": details,
+        "categories": categories,
+        "data_subjects": subjects,
+        "measures": {entry["key"]: entry for entry in annexes["measures"]},
+        "purged_labels": [_(BY_KEY[key].label) for key in next(m for m in annexes["measures"] if m["key"] == "retention").get("categories", []) if key in BY_KEY],
+        "hosting_country_name": country_name(next(m for m in annexes["measures"] if m["key"] == "storage")["hosting_country"], lang),
+        "subprocessors": [
+            {**entry, "country_name": country_name(entry["country"], lang), "in_eea": entry["country"] in EEA}
+            for entry in annexes["subprocessors"]
+        ],
+    }
+
+
+def render_html(
+    annexes: dict[str, Any], details: dict[str, str], *, lang: str, version_number: int | str, generated_at: datetime, pdf: bool
+) -> Rendered:
+    """The whole document as HTML; ``pdf`` selects the print layout, else the preview's."""
+    env = environment()
+    with language(lang):
+        context = _context(annexes, details, lang)
+        body = env.get_template("dpa/_body.html").render(
+            version_number=version_number, generated_on=generated_at.astimezone(LOCAL).strftime("%Y-%m-%d"), **context
+        )
+        content_sha256 = hashlib.sha256(body.encode()).hexdigest()
+        footer = _("%(title)s · version %(version)s · content SHA-256 %(hash)s") % {
+            "title": _("Data processing agreement"), "version": version_number, "hash": content_sha256,
+        }
+        html = env.get_template("dpa/document.html").render(
+            body=body, pdf=pdf, footer_left=footer, page_word=_("Page"), of_word=_("of"), **context
+        )
+    return Rendered(html=html, content_sha256=content_sha256)
+
+
+def render_pdf(html: str) -> bytes:
+    """WeasyPrint; fonts come from the system (DejaVu on Debian), nothing is fetched."""
+    from weasyprint import HTML
+
+    def no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ValueError("the DPA loads no external resources")
+
+    return HTML(string=html, url_fetcher=no_fetch).write_pdf()  # type: ignore[no-any-return]

@@ -1,0 +1,266 @@
+"""The account's DPA: the details its admin fills in, generating versions, downloading and
+accepting them. Every version is kept; generation, download and acceptance are audited with the
+PDF's SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import Account
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.crypto import seal, unseal, value_context
+from govsms.dpa.annexes import Change, ProviderNotConfigured, annexes_hash, build_annexes, canonical, changes_between
+from govsms.dpa.models import DpaDetails, DpaVersion
+from govsms.dpa.render import render_html, render_pdf
+from govsms.errors import Conflict, InvalidInput, NotFound
+from govsms.i18n import LANGUAGES, _
+from govsms.keyring import KeyRing
+from govsms.keystore import vault_of
+from govsms.settings import Settings
+
+DATA_PURPOSE = "data"
+DETAIL_FIELDS = ("signatory_name", "signatory_title", "contact_name", "contact_email", "contact_phone", "dpo_name", "dpo_email")
+REQUIRED = ("signatory_name", "signatory_title", "contact_name", "contact_email")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class DpaStatus:
+    versions: list[DpaVersion]
+    latest: DpaVersion | None
+    accepted: DpaVersion | None
+    """The newest accepted version."""
+    changes: list[Change]
+    """What today's annexes say differently from the latest version's."""
+    configured: bool
+    """The provider's details are set (else nothing can be generated)."""
+
+    @property
+    def new_version_available(self) -> bool:
+        return self.latest is not None and bool(self.changes)
+
+
+def _key(session: Session, account_id: int, now: datetime) -> bytes:
+    return vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
+
+
+def _account(session: Session, actor: Actor) -> Account:
+    account = session.get(Account, actor.account_id)
+    if account is None:
+        raise NotFound(_("No such account."))
+    return account
+
+
+# -- details (Annex I) -------------------------------------------------------------------------
+
+
+def _decrypt_details(session: Session, actor: Actor, row: DpaDetails | None, now: datetime) -> dict[str, str]:
+    if row is None:
+        return {field: "" for field in DETAIL_FIELDS}
+    clear = unseal(_key(session, actor.account_id, now), row.details_ct, value_context("dpa_details", "details", actor.account_id, actor.account_id))
+    stored = json.loads(clear)
+    return {field: stored.get(field, "") for field in DETAIL_FIELDS}
+
+
+def get_details(session: Session, actor: Actor, *, now: datetime) -> dict[str, str]:
+    """The filled-in signatory, contact and DPO (people's names: reading them is audited)."""
+    require(actor, Permission.DPA_READ)
+    row = session.get(DpaDetails, actor.account_id)
+    if row is not None:
+        record_event(session, actor, Action.DPA_DETAILS_VIEWED, now=now, target=("account", actor.account_id))
+    return _decrypt_details(session, actor, row, now)
+
+
+def check_details(values: dict[str, str]) -> dict[str, str]:
+    cleaned = {field: " ".join(str(values.get(field) or "").split()) for field in DETAIL_FIELDS}
+    errors: dict[str, str] = {}
+    for field in REQUIRED:
+        if not cleaned[field]:
+            errors[field] = _("Fill this in: the agreement names this person.")
+    for field in DETAIL_FIELDS:
+        if len(cleaned[field]) > 200:
+            errors[field] = _("At most 200 characters.")
+    for field in ("contact_email", "dpo_email"):
+        if cleaned[field] and not EMAIL.match(cleaned[field]):
+            errors[field] = _("Give an email address such as name@example.se.")
+    if errors:
+        raise InvalidInput(_("The details were not saved."), fields=errors)
+    return cleaned
+
+
+def save_details(session: Session, actor: Actor, values: dict[str, str], *, now: datetime) -> dict[str, str]:
+    require(actor, Permission.DPA_ACCEPT)
+    cleaned = check_details(values)
+    blob = seal(
+        _key(session, actor.account_id, now), json.dumps(cleaned, sort_keys=True).encode(),
+        value_context("dpa_details", "details", actor.account_id, actor.account_id),
+    )
+    row = session.get(DpaDetails, actor.account_id) or DpaDetails(account_id=actor.account_id, details_ct=b"", updated_by=actor.label, updated_at=now)
+    row.details_ct, row.updated_by, row.updated_at = blob, actor.label, now
+    session.add(row)
+    session.flush()
+    record_event(session, actor, Action.DPA_DETAILS_SAVED, now=now, target=("account", actor.account_id))
+    return cleaned
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+def list_versions(session: Session, actor: Actor) -> list[DpaVersion]:
+    require(actor, Permission.DPA_READ)
+    return list(session.exec(select(DpaVersion).where(DpaVersion.account_id == actor.account_id).order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
+
+
+def get_version(session: Session, actor: Actor, version_id: int) -> DpaVersion:
+    require(actor, Permission.DPA_READ)
+    version = session.get(DpaVersion, version_id)
+    if version is None or version.account_id != actor.account_id:
+        raise NotFound(_("No such version of the agreement."))
+    return version
+
+
+def dpa_status(session: Session, settings: Settings, keys: KeyRing, actor: Actor) -> DpaStatus:
+    versions = list_versions(session, actor)
+    latest = versions[0] if versions else None
+    accepted = next((version for version in versions if version.accepted_at is not None), None)
+    try:
+        current = build_annexes(session, settings, keys, _account(session, actor))
+        configured = True
+    except ProviderNotConfigured:
+        current, configured = None, False
+    changes = changes_between(json.loads(latest.annexes), current) if latest is not None and current is not None else []
+    return DpaStatus(versions=versions, latest=latest, accepted=accepted, changes=changes, configured=configured)
+
+
+def _check_language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise InvalidInput(_("Choose Swedish or English."), fields={"lang": _("Choose sv or en.")})
+    return lang
+
+
+def preview(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime) -> str:
+    """The document as it would be generated now, as an HTML page."""
+    require(actor, Permission.DPA_READ)
+    lang = _check_language(lang)
+    annexes = build_annexes(session, settings, keys, _account(session, actor))
+    details = get_details(session, actor, now=now)
+    return render_html(annexes, details, lang=lang, version_number=_("draft"), generated_at=now, pdf=False).html
+
+
+def generate(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime) -> tuple[DpaVersion, bool]:
+    """A PDF of today's agreement in ``lang``; the newest version when it is in ``lang`` and nothing
+    has changed since (the same document is not issued twice). Returns (version, created)."""
+    require(actor, Permission.DPA_ACCEPT)
+    lang = _check_language(lang)
+    account = _account(session, actor)
+    annexes = build_annexes(session, settings, keys, account)
+    row = session.get(DpaDetails, actor.account_id)
+    details = _decrypt_details(session, actor, row, now)
+    try:
+        check_details(details)
+    except InvalidInput as missing:
+        raise InvalidInput(_("Fill in and save the signatory and contact details first."), fields=missing.fields) from None
+    digest = annexes_hash(annexes)
+    details_json = json.dumps(details, sort_keys=True)
+    key = _key(session, actor.account_id, now)
+    # Only the newest version can be accepted, so only it is given again when nothing changed.
+    newest = session.exec(
+        select(DpaVersion).where(DpaVersion.account_id == actor.account_id).order_by(DpaVersion.number.desc())  # type: ignore[attr-defined]
+    ).first()
+    if newest is not None and newest.language == lang and newest.annexes_sha256 == digest:
+        old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
+        if old_details == details_json:
+            return newest, False
+    number = (session.exec(select(func.max(DpaVersion.number)).where(DpaVersion.account_id == actor.account_id)).first() or 0) + 1
+    rendered = render_html(annexes, details, lang=lang, version_number=number, generated_at=now, pdf=True)
+    pdf = render_pdf(rendered.html)
+    version = DpaVersion(
+        account_id=actor.account_id, number=number, language=lang, template_version=annexes["template_version"],
+        annexes=canonical(annexes), annexes_sha256=digest,
+        details_ct=seal(key, details_json.encode(), value_context("dpa_version", "details", actor.account_id, number)),
+        content_sha256=rendered.content_sha256,
+        pdf_ct=seal(key, pdf, value_context("dpa_version", "pdf", actor.account_id, number)),
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(), created_by=actor.label, created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(_("Another version was generated at the same moment. Reload the page and look at it.")) from None
+    record_event(
+        session, actor, Action.DPA_GENERATED, now=now, target=("dpa_version", version.id),
+        details={"version": number, "language": lang, "document": f"sha256:{version.pdf_sha256}"},
+    )
+    return version, True
+
+
+def download(session: Session, actor: Actor, version_id: int, *, now: datetime) -> tuple[str, bytes]:
+    """The PDF as generated (its SHA-256 is the version's); audited."""
+    version = get_version(session, actor, version_id)
+    pdf = unseal(_key(session, actor.account_id, now), version.pdf_ct, value_context("dpa_version", "pdf", actor.account_id, version.number))
+    record_event(
+        session, actor, Action.DPA_DOWNLOADED, now=now, target=("dpa_version", version.id),
+        details={"version": version.number, "document": f"sha256:{version.pdf_sha256}"},
+    )
+    return filename(session, actor, version), pdf
+
+
+def filename(session: Session, actor: Actor, version: DpaVersion) -> str:
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", _account(session, actor).name).strip("-") or "account"
+    word = "PUB-avtal" if version.language == "sv" else "DPA"
+    return f"{word}-{stem}-v{version.number}-{version.language}.pdf"
+
+
+def accept(session: Session, actor: Actor, version_id: int, *, name: str, title: str, confirmed: bool, now: datetime) -> DpaVersion:
+    """The admin accepts the newest version on behalf of the organisation, by name and title."""
+    require(actor, Permission.DPA_ACCEPT)
+    version = get_version(session, actor, version_id)
+    newest = session.exec(select(func.max(DpaVersion.number)).where(DpaVersion.account_id == actor.account_id)).first()
+    if version.number != newest:
+        raise Conflict(_("A newer version exists; read and accept that one."))
+    if version.accepted_at is not None:
+        raise Conflict(_("This version is accepted already."))
+    name, title = " ".join(name.split()), " ".join(title.split())
+    errors: dict[str, str] = {}
+    if not name or len(name) > 200:
+        errors["name"] = _("Give your name as it should stand in the acceptance.")
+    if not title or len(title) > 200:
+        errors["title"] = _("Give your title, such as Head of IT.")
+    if not confirmed:
+        errors["confirm"] = _("Tick the box to confirm that you may accept on behalf of the organisation.")
+    if errors:
+        raise InvalidInput(_("The agreement was not accepted."), fields=errors)
+    version.accepted_at, version.accepted_by = now, actor.label
+    version.acceptance_ct = seal(
+        _key(session, actor.account_id, now), json.dumps({"name": name, "title": title}).encode(),
+        value_context("dpa_version", "acceptance", actor.account_id, version.number),
+    )
+    session.add(version)
+    session.flush()
+    record_event(
+        session, actor, Action.DPA_ACCEPTED, now=now, target=("dpa_version", version.id),
+        details={"version": version.number, "document": f"sha256:{version.pdf_sha256}"},
+    )
+    return version
+
+
+def acceptance_of(session: Session, actor: Actor, version: DpaVersion, *, now: datetime) -> dict[str, Any] | None:
+    """Who accepted (name, title); part of the details whose reading the page audits."""
+    if version.acceptance_ct is None or version.account_id != actor.account_id:
+        return None
+    clear = unseal(_key(session, actor.account_id, now), version.acceptance_ct, value_context("dpa_version", "acceptance", actor.account_id, version.number))
+    return json.loads(clear)  # type: ignore[no-any-return]

@@ -1,0 +1,204 @@
+"""The /dpa page: the admin fills in Annex I, previews, generates, downloads and accepts; the
+other roles of the account read and download. Also the operator's registry and storage times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Response, Template
+
+from govsms.accounts.roles import Permission
+from govsms.dpa import registry, service
+from govsms.dpa.annexes import ProviderNotConfigured, provider_of
+from govsms.errors import GovsmsError
+from govsms.i18n import LANGUAGES, N_, _, current_language
+from govsms.retention.categories import describe_days
+from govsms.retention.service import set_storage_time, storage_times
+from govsms.web.forms import Db, Form, form_text
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [
+    NavItem(N_("Data processing agreement"), "/dpa", Permission.DPA_READ),
+    NavItem(N_("Sub-processors and storage times"), "/operator/dpa", Permission.PLATFORM),
+]
+READ = [users_only, requires(Permission.DPA_READ)]
+ACCEPT = [users_only, requires(Permission.DPA_ACCEPT)]
+OPERATE = [users_only, requires(Permission.PLATFORM)]
+
+NOTICES = {
+    "saved": N_("The details are saved. Preview the agreement, then generate the PDF."),
+    "generated": N_("A new version is generated. Download it, read it, and accept it below."),
+    "unchanged": N_("Nothing has changed since the newest version in this language, so that version still applies."),
+    "accepted": N_("The agreement is accepted. The acceptance is recorded in the access log."),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dpa_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, form: dict[str, str] | None = None, **context: Any) -> Template:
+    actor = request.scope["user"]
+    state = request.app.state
+    status = service.dpa_status(db, state.settings, state.key_ring, actor)
+    stored = service.get_details(db, actor, now=_now())  # audited: the page shows people's names
+    details = form if form is not None else stored
+    acceptance = service.acceptance_of(db, actor, status.accepted, now=_now()) if status.accepted else None
+    context.setdefault("errors", {})
+    return page(
+        request, "dpa/page.html", status_code=status_code, status=status, details=details, acceptance=acceptance,
+        can_accept=actor.can(Permission.DPA_ACCEPT), languages=LANGUAGES, chosen_lang=current_language.get(),
+        change_text=change_text, **context,
+    )
+
+
+def change_text(change: Any) -> str:
+    """One line of "what changed" for the page."""
+    from govsms.retention.categories import BY_KEY
+
+    if change.kind == "storage_time":
+        category = BY_KEY.get(change.subject)
+        label = _(category.label) if category else change.subject
+        return _("Annex II: storage time of %(category)s changed from %(before)s to %(after)s.") % {
+            "category": label, "before": describe_days(change.before), "after": describe_days(change.after),
+        }
+    if change.kind == "subprocessor_added":
+        return _("Annex IV: new sub-processor %(name)s.") % {"name": change.subject}
+    if change.kind == "subprocessor_removed":
+        return _("Annex IV: sub-processor %(name)s removed.") % {"name": change.subject}
+    if change.kind == "subprocessor_changed":
+        return _("Annex IV: details of sub-processor %(name)s changed.") % {"name": change.subject}
+    if change.kind == "measure":
+        return _("Annex III: the security measures changed (%(measure)s).") % {"measure": change.subject.replace("_", " ")}
+    if change.kind == "party":
+        return _("Annex I: the parties' details changed.")
+    if change.kind == "template":
+        return _("The clause text has a new version (%(version)s).") % {"version": change.after}
+    if change.kind == "transfers":
+        return _("Transfers outside the EU/EEA changed.")
+    return _("The agreement's terms changed.")
+
+
+@get("/dpa", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dpa_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
+    return _dpa_page(request, db, notice=NOTICES.get(done))
+
+
+@post("/dpa/details", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
+def dpa_details(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    values = {field: form_text(data, field) for field in service.DETAIL_FIELDS}
+    try:
+        service.save_details(db, request.scope["user"], values, now=_now())
+    except GovsmsError as refused:
+        db.rollback()
+        return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message)
+    return Redirect("/dpa?done=saved", status_code=303)
+
+
+@get("/dpa/preview", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dpa_preview(request: Request[Any, Any, Any], db: Db, lang: FromQuery[str] = "sv") -> Response[str]:
+    state = request.app.state
+    html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=_now())
+    return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
+@post("/dpa/generate", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
+def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    state = request.app.state
+    try:
+        _version, created = service.generate(db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=_now())
+    except GovsmsError as refused:
+        db.rollback()
+        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
+    return Redirect(f"/dpa?done={'generated' if created else 'unchanged'}", status_code=303)
+
+
+@get("/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: FromPath[int]) -> Response[bytes]:
+    name, pdf = service.download(db, request.scope["user"], version_id, now=_now())
+    return Response(
+        pdf, media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@post("/dpa/versions/{version_id:int}/accept", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
+def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: FromPath[int], data: Form) -> Template | Redirect:
+    try:
+        service.accept(
+            db, request.scope["user"], version_id, name=form_text(data, "name"), title=form_text(data, "title"),
+            confirmed=form_text(data, "confirm") == "yes", now=_now(),
+        )
+    except GovsmsError as refused:
+        if refused.status_code == 404:
+            raise
+        db.rollback()
+        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message,
+                         accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")})
+    return Redirect("/dpa?done=accepted", status_code=303)
+
+
+# -- the operator: sub-processors and storage times ------------------------------------------------
+
+
+def _operator_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    try:
+        provider = provider_of(db, request.app.state.settings)
+        provider_error = None
+    except ProviderNotConfigured as missing:
+        provider, provider_error = None, f"{missing.message} ({missing.fields['provider']})"
+    context.setdefault("errors", {})
+    return page(
+        request, "dpa/operator.html", status_code=status_code, subprocessors=registry.active_subprocessors(db),
+        times=storage_times(db), describe_days=describe_days, provider=provider, provider_error=provider_error,
+        country_name=registry.country_name, lang=current_language.get(), **context,
+    )
+
+
+@get("/operator/dpa", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def operator_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
+    notices = {"saved": N_("Saved. Customers' DPA pages now say that a new version is available.")}
+    return _operator_page(request, db, notice=notices.get(done))
+
+
+@post("/operator/subprocessors", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    actor = request.scope["user"]
+    values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
+    try:
+        if form_text(data, "remove").isdigit():
+            registry.remove_subprocessor(db, actor, int(form_text(data, "remove")), now=_now())
+        elif form_text(data, "id").isdigit():
+            registry.change_subprocessor(db, actor, int(form_text(data, "id")), **values, now=_now())
+        else:
+            registry.add_subprocessor(db, actor, **values, now=_now())
+    except GovsmsError as refused:
+        db.rollback()
+        return _operator_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, form=values)
+    return Redirect("/operator/dpa?done=saved", status_code=303)
+
+
+@post("/operator/retention", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def retention_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    raw = form_text(data, "days").strip()
+    key = form_text(data, "category")
+    try:
+        days = None if raw in ("", "-") else int(raw)
+    except ValueError:
+        return _operator_page(request, db, status_code=422, errors={f"days-{key}": _("Give a whole number of days.")}, error=None)
+    try:
+        set_storage_time(db, request.scope["user"], key, days, now=_now())
+    except GovsmsError as refused:
+        db.rollback()
+        return _operator_page(
+            request, db, status_code=refused.status_code, error=refused.message,
+            errors={f"days-{key}": message for message in refused.fields.values()},
+        )
+    return Redirect("/operator/dpa?done=saved", status_code=303)
+
+
+ROUTES = [dpa_page, dpa_details, dpa_preview, dpa_generate, dpa_download, dpa_accept, operator_page, subprocessor_save, retention_save]

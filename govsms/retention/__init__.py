@@ -1,0 +1,1 @@
+"""Data categories and storage times: what govsms keeps, and for how long at most."""
