@@ -26,7 +26,8 @@ from govsms.settings import Settings
 
 CHUNK = 5000
 INDEX_PURPOSE = "index"
-SUBJECT_COLUMNS = ["id", "account_id", "blind_index", "wrapped_key", "kek_id", "created_at"]
+SUBJECT_COLUMNS = ["id", "blind_index", "wrapped_key"]
+"""What differs per new subject; account, master key and time are the same for a whole batch."""
 
 
 class SubjectKey(SQLModel, table=True):
@@ -221,22 +222,24 @@ class Vault:
                 for subject_id, index, (key, wrapped) in zip(ids[start : start + CHUNK], chunk, pairs, strict=True):
                     created[index] = Subject(id=subject_id, account_id=account_id, key=key)
                     ours[wrapped] = key
-                    yield (subject_id, account_id, index, wrapped, self.keys.active_id, now)
+                    yield (subject_id, index, wrapped)
 
+        constants = {"account_id": account_id, "kek_id": self.keys.active_id, "created_at": now}
         if postgres:
             try:
                 with store.begin_nested():
-                    copy_rows(store, SUBJECTS, SUBJECT_COLUMNS, rows())
+                    copy_rows(store, SUBJECTS, SUBJECT_COLUMNS, rows(), constants=constants)
                 return created
             except IntegrityError:
                 # Insert ours where the number is still new (same wrapped keys, ids from the table).
                 copy_rows(
                     store, SUBJECTS, SUBJECT_COLUMNS[1:],
-                    ((account_id, index, wrapped, self.keys.active_id, now)
-                     for (wrapped, _key), index in zip(ours.items(), created, strict=True)),
-                    ignore_conflicts=True,
+                    ((index, wrapped) for (wrapped, _key), index in zip(ours.items(), created, strict=True)),
+                    constants=constants, ignore_conflicts=True,
                 )
-        elif copy_rows(store, SUBJECTS, SUBJECT_COLUMNS[1:], (row[1:] for row in rows()), ignore_conflicts=True) == len(missing):
+        elif copy_rows(
+            store, SUBJECTS, SUBJECT_COLUMNS[1:], (row[1:] for row in rows()), constants=constants, ignore_conflicts=True
+        ) == len(missing):
             return created
         found: dict[bytes, Subject] = {}
         for chunk in _chunks(missing):

@@ -33,7 +33,7 @@ from govsms.db import copy_rows
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keystore import vault_of
-from govsms.phone import parse_number, region_of
+from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import Dispatch, OutboundMessage
 from govsms.sending.pricing import price_table
@@ -188,8 +188,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     prices = price_table(session)
     invalid: list[dict[str, str]] = []
     recipients: dict[str, str] = {}  # e164 -> country, first occurrence kept
-    for item in raw:
-        parsed = parse_number(item, region)
+    for item, parsed in zip(raw, parse_many(raw, region), strict=True):
         if not parsed.ok:
             invalid.append({"input": item, "reason": parsed.reason or ""})
             continue
