@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from govsms.audit import api as audit_api
 from govsms.audit import ui as audit_ui
 from govsms.contacts import api as contacts_api
 from govsms.dpa import api as dpa_api
+from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
@@ -91,6 +93,9 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown.append(background.stop)
     if bind is None:
         on_shutdown.append(lambda: engine.dispose())
+        # A served process gets WeasyPrint and the DPA templates ready in the background, so the
+        # first agreement a customer generates does not also pay for loading them (~1 s).
+        on_startup.append(lambda: threading.Thread(target=dpa_render.warm_up, name="dpa-warm-up", daemon=True).start())
 
     app = Litestar(
         # One Router: registering handlers one by one re-registers the earlier handlers of a

@@ -8,6 +8,7 @@ and carried by the audit events instead.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -96,3 +97,15 @@ def render_pdf(html: str) -> bytes:
         raise ValueError("the DPA loads no external resources")
 
     return HTML(string=html, url_fetcher=no_fetch).write_pdf()  # type: ignore[no-any-return]
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, the fonts and the DPA templates once (a served process calls this in a
+    background thread at start); a failure here only means the first render pays instead."""
+    try:
+        env = environment()
+        for name in ("dpa/document.html", "dpa/_body.html", "dpa/_annexes.html", "dpa/_clauses_sv.html", "dpa/_clauses_en.html"):
+            env.get_template(name)
+        render_pdf('<p style="font-family: \'DejaVu Serif\'">Å</p><p style="font-family: \'DejaVu Sans\'"><b>Ö</b></p>')
+    except Exception:  # noqa: BLE001 - an optimisation, never a reason to fail
+        logging.getLogger(__name__).warning("DPA warm-up failed; the first render will be slower", exc_info=True)
