@@ -82,6 +82,7 @@ def test_annexes_come_from_configuration(session: Session, settings: Settings, k
 
 def test_pdf_in_swedish_and_english(session: Session, settings: Settings, keys: KeyRing, tmp_path: Path) -> None:
     provider, customer = provider_and_customer(session)
+    set_storage_time(session, system(provider), "outbound_messages", 45, now=now())  # configuration, not the default
     actor = system(customer)
     swedish, created = service.generate(session, settings, keys, actor, lang="sv", now=now())
     assert created and swedish.number == 1
@@ -97,13 +98,15 @@ def test_pdf_in_swedish_and_english(session: Session, settings: Settings, keys: 
         assert f"Sida {page} av {pages}" in text
     assert swedish.content_sha256 in text
     with language("sv"):
-        for category in CATEGORIES:
-            assert _(category.label) in text, category.key
-        assert f"{describe_days(90)}, räknat från sändningen" in text and describe_days(None) in text
+        for category in CATEGORIES:  # every data category with the storage time in force
+            days = 45 if category.key == "outbound_messages" else category.default_days
+            stated = describe_days(days) + (f", {_(category.counted_from)}" if days is not None else "")
+            assert _(category.label) in text and stated in text, (category.key, stated)
+        assert "45 dagar, räknat från sändningen" in text and describe_days(None) in text
     english, _created = service.generate(session, settings, keys, actor, lang="en", now=now())
     text = pdf_text(service.download(session, actor, english.id, now=now())[1], tmp_path)  # type: ignore[arg-type]
     assert "Data processing agreement" in text and "Kommunen Väst" in text and "Page 1 of" in text
-    assert "Sent SMS" in text and "90 days" in text and "Annex IV" in text
+    assert "Sent SMS" in text and "45 days, counted from sending" in text and "Annex IV" in text
 
 
 def test_new_version_when_registry_or_storage_time_changes(session: Session, settings: Settings, keys: KeyRing, tmp_path: Path) -> None:
