@@ -121,4 +121,7 @@ class MessagePart(SQLModel, table=True):
 
     provider_id: str = Field(primary_key=True, max_length=80)
     message_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    part: int | None = Field(default=None)
+    """0-based part of the message; None when the id stands for the whole message (a provider
+    that splits it itself)."""
     status: str = Field(default="sent", max_length=10)

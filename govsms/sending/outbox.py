@@ -117,6 +117,7 @@ class Outbox:
         blocked_messages: set[int] = set()
         with session_scope(self.session_factory) as session:
             vault = vault_of(session)
+            sent_before = self._parts_sent_before(session, [item.id for item in claimed if item.attempts > 0])
             by_account: dict[int, list[Claimed]] = {}
             for item in claimed:
                 by_account.setdefault(item.account_id, []).append(item)
@@ -135,9 +136,23 @@ class Outbox:
                         Submission(
                             message_id=item.id, sender=item.sender, sender_kind=SenderKind(item.sender_kind),
                             recipient=number, parts=parts, data_coding=data_coding,
+                            skip_parts=frozenset(sent_before.get(item.id, ())),
                         )
                     )
         return submissions, blocked_messages
+
+    @staticmethod
+    def _parts_sent_before(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
+        """Parts of retried messages that an earlier attempt got accepted: not sent again."""
+        found: dict[int, set[int]] = {}
+        if message_ids:
+            dialect = session.get_bind().dialect.name
+            rows = session.execute(
+                select(PARTS.c.message_id, PARTS.c.part).where(one_of(PARTS.c.message_id, message_ids, dialect), PARTS.c.part.is_not(None))
+            )
+            for message_id, part in rows:
+                found.setdefault(message_id, set()).add(part)
+        return found
 
     def _text(self, session: Session, dispatch_id: int, account_id: int, now: datetime) -> str:
         if dispatch_id not in self._texts:
@@ -152,9 +167,12 @@ class Outbox:
         attempts = {item.id: item.attempts for item in claimed}
         sent, parts, retry, failed = [], [], [], []
         for result in results:
+            parts.extend(
+                {"provider_id": provider_id, "message_id": result.message_id, "part": part, "status": "sent"}
+                for part, provider_id in _accepted_parts(result)
+            )
             if result.accepted:
                 sent.append(result.message_id)
-                parts.extend({"provider_id": provider_id, "message_id": result.message_id, "status": "sent"} for provider_id in result.provider_ids)
             elif result.transient and attempts[result.message_id] + 1 < MAX_ATTEMPTS:
                 tries = attempts[result.message_id] + 1
                 retry.append({"mid": result.message_id, "tries": tries, "due": now + backoff(tries)})
@@ -164,12 +182,13 @@ class Outbox:
             dialect = session.get_bind().dialect.name
             mine = and_(MESSAGES.c.claimed_by == self.worker_id, MESSAGES.c.status == "sending")
             connection = session.connection()
+            if parts:  # also the parts of messages that will be retried: the retry skips them
+                bulk_insert(session, PARTS, parts, ignore_conflicts=True)
             if sent:
                 connection.execute(
                     update(MESSAGES).where(one_of(MESSAGES.c.id, sent, dialect), mine)
                     .values(status="sent", submitted_at=now, claimed_by=None, claim_expires_at=None)
                 )
-                bulk_insert(session, PARTS, parts, ignore_conflicts=True)
             if blocked:
                 connection.execute(
                     update(MESSAGES).where(one_of(MESSAGES.c.id, list(blocked), dialect), mine)
@@ -220,6 +239,15 @@ class Outbox:
         log.info("outbox worker %s stopped", self.worker_id)
 
 
+def _accepted_parts(result: SubmitResult) -> list[tuple[int | None, str]]:
+    """(part, provider id) of what the SMSC took in this attempt; part None: the whole message."""
+    if result.part_ids:
+        return [(part, provider_id) for part, provider_id in enumerate(result.part_ids) if provider_id]
+    if len(result.provider_ids) == 1:
+        return [(None, result.provider_ids[0])]
+    return list(enumerate(result.provider_ids))
+
+
 REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
 
 
@@ -239,10 +267,23 @@ def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list
         if not touched:
             return
         states: dict[int, set[str]] = {}
-        for message_id, status in connection.execute(select(PARTS.c.message_id, PARTS.c.status).where(one_of(PARTS.c.message_id, list(touched), dialect))):
+        complete: set[int] = set()  # every part of the message has been accepted
+        counted: dict[int, int] = {}
+        rows = connection.execute(
+            select(PARTS.c.message_id, PARTS.c.status, PARTS.c.part, MESSAGES.c.parts)
+            .join(MESSAGES, MESSAGES.c.id == PARTS.c.message_id)
+            .where(one_of(PARTS.c.message_id, list(touched), dialect))
+        )
+        for message_id, status, part, expected in rows:
             states.setdefault(message_id, set()).add(status)
+            counted[message_id] = counted.get(message_id, 0) + 1
+            if part is None or counted[message_id] >= expected:  # an id for the whole message, or all parts
+                complete.add(message_id)
         for final in ("failed", "expired", "delivered"):
-            ids = [mid for mid, seen in states.items() if (final in seen if final != "delivered" else seen == {"delivered"})]
+            ids = [
+                mid for mid, seen in states.items()
+                if (final in seen if final != "delivered" else seen == {"delivered"} and mid in complete)
+            ]
             if ids:
                 connection.execute(
                     update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status.in_(("sent", "sending")))

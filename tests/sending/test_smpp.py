@@ -273,7 +273,7 @@ def test_other_error_statuses_are_permanent_failures(smsc: Smsc, connect) -> Non
     transport = connect()
     results = transport.submit([submission(1), submission(2, recipient=invalid), submission(3)])
     assert [r.accepted for r in results] == [True, False, True]
-    assert results[1] == SubmitResult(message_id=2, accepted=False, error="smpp:0x0b", transient=False)
+    assert results[1] == SubmitResult(message_id=2, accepted=False, error="smpp:0x0b", transient=False, part_ids=(None,))
 
 
 def test_a_multipart_message_stops_at_its_first_failed_part(smsc: Smsc, connect) -> None:  # noqa: F811
@@ -281,8 +281,16 @@ def test_a_multipart_message_stops_at_its_first_failed_part(smsc: Smsc, connect)
     transport = connect(window=1)
     parts = concatenated(gsm7(sensitive.register("y" * 400)), reference=1)
     [result] = transport.submit([submission(1, parts=parts)])
-    assert result == SubmitResult(message_id=1, accepted=False, error="smpp:0x58", transient=True)
+    assert (result.accepted, result.error, result.transient, result.provider_ids) == (False, "smpp:0x58", True, ())
+    assert result.part_ids[0] and result.part_ids[1:] == (None, None)  # which parts the SMSC has
     assert len(smsc.received()) == 2  # part 1 accepted, part 2 throttled, part 3 never sent
+    # The retry sends only what is missing (the next submit_sm is accepted, the one after throttled).
+    [again] = transport.submit([submission(1, parts=parts, skip_parts=frozenset({0}))])
+    assert again.part_ids[0] is None and again.part_ids[1] and again.part_ids[2] is None and not again.accepted
+    [last] = transport.submit([submission(1, parts=parts, skip_parts=frozenset({0, 1}))])
+    assert last.accepted and last.part_ids[:2] == (None, None) and last.provider_ids == (last.part_ids[2],)
+    accepted = [pdu["short_message"][5] for pdu in smsc.accepted()]
+    assert sorted(accepted) == [1, 2, 3]  # each part reached the SMSC once
 
 
 # -- throttling -----------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ class Submission:
     (``05 00 03 ref total seq``) in front when there is more than one part."""
     data_coding: int
     want_report: bool = True
+    skip_parts: frozenset[int] = frozenset()
+    """Parts (0-based) the SMSC accepted in an earlier attempt: not sent again. Their UDH is the
+    same on every attempt (the reference comes from the message id), so the phone still joins
+    them with the ones sent now."""
 
     @property
     def esm_class(self) -> int:
@@ -59,6 +63,10 @@ class SubmitResult:
     """A code, never text or numbers (e.g. ``smpp:0x58``)."""
     transient: bool = False
     """True when trying again later may succeed (throttled, link down, timeout)."""
+    part_ids: tuple[str | None, ...] = ()
+    """Per part, the SMSC's id if it accepted that part in this attempt, else None; set also
+    when the message as a whole was not accepted, so a retry sends only what is missing. Empty
+    from transports that take a message whole (``provider_ids`` then covers it)."""
 
 
 class ReportStatus(StrEnum):

@@ -28,9 +28,13 @@ class LoopbackTransport(Transport):
         due = time.monotonic() + self.report_delay
         with self._lock:
             for submission in batch:
-                ids = tuple(f"lb-{self._prefix}-{next(self._serial)}" for _ in submission.parts)
+                part_ids = tuple(
+                    None if index in submission.skip_parts else f"lb-{self._prefix}-{next(self._serial)}"
+                    for index in range(len(submission.parts))
+                )
+                ids = tuple(provider_id for provider_id in part_ids if provider_id is not None)
                 self._pending.extend((due, provider_id) for provider_id in ids)
-                results.append(SubmitResult(message_id=submission.message_id, accepted=True, provider_ids=ids))
+                results.append(SubmitResult(message_id=submission.message_id, accepted=True, provider_ids=ids, part_ids=part_ids))
                 self.submitted += 1
         return results
 

@@ -33,10 +33,11 @@ Results
       ``smpp:closed``). Nothing is silently lost: the worker retries these. A part whose
       submit_sm reached the SMSC but whose response did not come back is therefore sent again,
       so a link loss or a response timeout can duplicate at most ``window`` submit_sm (those in
-      flight at that moment), plus, for a multi-part message cut off by it, its parts that had
-      already been accepted (a retry sends the whole message again).
+      flight at that moment). ``part_ids`` tells which parts of a message were accepted even when
+      the message was not: the worker's retry skips those (``Submission.skip_parts``), so a
+      multi-part message throttled half-way never sends a part twice.
     * Once a part of a message fails, its remaining parts are not sent. ``provider_ids`` is
-      empty unless the message was accepted.
+      empty unless the message was accepted (then it holds the ids of the parts sent now).
     * ``submit()`` raises ``TransportDown`` when it cannot bind at all at the start of a batch
       (connection refused, ESME_RBINDFAIL, ...). If the link drops in the middle of a batch it
       waits up to ``submit_timeout`` for the supervisor to rebind and carries on; what could not
@@ -283,8 +284,10 @@ class _Message:
     def result(self) -> SubmitResult:
         message_id = self.submission.message_id
         if self.failed:
-            return SubmitResult(message_id=message_id, accepted=False, error=self.error, transient=self.transient)
-        return SubmitResult(message_id=message_id, accepted=True, provider_ids=tuple(i or "" for i in self.ids))
+            return SubmitResult(message_id=message_id, accepted=False, error=self.error, transient=self.transient, part_ids=tuple(self.ids))
+        return SubmitResult(
+            message_id=message_id, accepted=True, provider_ids=tuple(i for i in self.ids if i is not None), part_ids=tuple(self.ids)
+        )
 
 
 @dataclass(slots=True, eq=False)
@@ -371,7 +374,12 @@ class SmppTransport(Transport):
         if link is None:
             self._connect()  # TransportDown when the SMSC cannot be bound now
         messages = [_Message(submission, ids=[None] * len(submission.parts)) for submission in batch]
-        queue = ((message, index, short_message) for message in messages for index, short_message in enumerate(message.submission.parts))
+        queue = (
+            (message, index, short_message)
+            for message in messages
+            for index, short_message in enumerate(message.submission.parts)
+            if index not in message.submission.skip_parts
+        )
         upcoming = next(queue, None)
         while upcoming is not None:
             link, room, gave_up = self._await_room()
