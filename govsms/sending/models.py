@@ -125,3 +125,14 @@ class MessagePart(SQLModel, table=True):
     """0-based part of the message; None when the id stands for the whole message (a provider
     that splits it itself)."""
     status: str = Field(default="sent", max_length=10)
+
+
+class PendingReport(SQLModel, table=True):
+    """A delivery report that came before its part was recorded (another worker's receipt, a
+    provider's webhook faster than the worker's commit); applied once the part exists."""
+
+    __tablename__ = "pending_report"
+
+    provider_id: str = Field(primary_key=True, max_length=80)
+    status: str = Field(max_length=10)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

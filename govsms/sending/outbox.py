@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -23,7 +23,7 @@ from govsms.db import bulk_insert, one_of, session_scope
 from govsms.keystore import vault_of
 from govsms.sending.blocklist import blocked_subjects
 from govsms.sending.dispatch import DATA_PURPOSE, render_text
-from govsms.sending.models import Dispatch, MessagePart, OutboundMessage
+from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
 from govsms.sending.text import encode_parts
 from govsms.sending.transports.base import DeliveryReport, ReportStatus, SenderKind, Submission, SubmitResult, Transport, TransportDown
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 MESSAGES = OutboundMessage.__table__
 PARTS = MessagePart.__table__
+PENDING = PendingReport.__table__
+PENDING_REPORT_DAYS = 3
+PENDING_RETRY_SECONDS = 5.0
 CLAIM_TTL = timedelta(seconds=120)
 MAX_ATTEMPTS = 12
 FINAL = ("delivered", "failed", "expired", "blocked", "cancelled")
@@ -94,6 +97,7 @@ class Outbox:
         self.rate_per_second = rate_per_second
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._texts: dict[int, str] = {}
+        self._pending_checked = 0.0
 
     # -- one batch -------------------------------------------------------------------------------
 
@@ -213,7 +217,9 @@ class Outbox:
 
     def apply_reports(self) -> int:
         reports = self.transport.reports()
-        if reports:
+        # With none, still now and then: reports that came before their part was recorded wait.
+        if reports or time.monotonic() - self._pending_checked > PENDING_RETRY_SECONDS:
+            self._pending_checked = time.monotonic()
             apply_delivery_reports(self.session_factory, reports)
         return len(reports)
 
@@ -252,7 +258,11 @@ REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "fail
 
 
 def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport]) -> None:
-    """A message is delivered when all its parts are; failed or expired when any part is."""
+    """A message is delivered when all its parts are; failed or expired when any part is.
+
+    A report whose part is not recorded yet waits in ``pending_report`` and is applied by a later
+    call (the worker calls with no reports now and then), so no report is lost to a race; one
+    that finds no part within ``PENDING_REPORT_DAYS`` is dropped."""
     now = datetime.now(UTC)
     with session_scope(session_factory) as session:
         dialect = session.get_bind().dialect.name
@@ -260,10 +270,29 @@ def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list
         by_status: dict[str, list[str]] = {}
         for report in reports:
             by_status.setdefault(REPORT_STATUS[report.status], []).append(report.provider_id)
+        waiting = connection.execute(
+            select(PENDING.c.provider_id, PENDING.c.status).join(PARTS, PARTS.c.provider_id == PENDING.c.provider_id)
+        ).all()
+        for provider_id, status in waiting:  # their parts are recorded now
+            by_status.setdefault(status, []).append(provider_id)
+        if waiting:
+            connection.execute(delete(PENDING).where(one_of(PENDING.c.provider_id, [row[0] for row in waiting], dialect)))
+        connection.execute(delete(PENDING).where(PENDING.c.received_at < now - timedelta(days=PENDING_REPORT_DAYS)))
         touched: set[int] = set()
+        matched: set[str] = set()
         for status, provider_ids in by_status.items():
             connection.execute(update(PARTS).where(one_of(PARTS.c.provider_id, provider_ids, dialect)).values(status=status))
-            touched.update(connection.execute(select(PARTS.c.message_id).where(one_of(PARTS.c.provider_id, provider_ids, dialect))).scalars())
+            for provider_id, message_id in connection.execute(
+                select(PARTS.c.provider_id, PARTS.c.message_id).where(one_of(PARTS.c.provider_id, provider_ids, dialect))
+            ):
+                matched.add(provider_id)
+                touched.add(message_id)
+        early = {
+            report.provider_id: {"provider_id": report.provider_id, "status": REPORT_STATUS[report.status], "received_at": now}
+            for report in reports if report.provider_id not in matched
+        }
+        if early:
+            bulk_insert(session, PENDING, list(early.values()), ignore_conflicts=True)
         if not touched:
             return
         states: dict[int, set[str]] = {}

@@ -21,11 +21,11 @@ from govsms.keystore import Vault
 from govsms.sending import blocklist
 from govsms.sending import dispatch as dispatch_module
 from govsms.sending.dispatch import DispatchRequest, create_dispatch, split_numbers
-from govsms.sending.models import Dispatch, MessagePart, OutboundMessage
-from govsms.sending.outbox import Outbox
+from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
+from govsms.sending.outbox import Outbox, apply_delivery_reports
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.senders import resolve_sender
-from govsms.sending.transports.base import SenderKind
+from govsms.sending.transports.base import DeliveryReport, ReportStatus, SenderKind, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
 from tests.factories import make_account, make_user, now
 
@@ -165,6 +165,30 @@ def test_worker_sends_and_reports_delivery(session: Session, connection: Connect
     assert {row.status for row in rows} == {"delivered"} and len(rows) == 29
     parts = session.execute(select(func.count()).select_from(MessagePart)).scalar_one()
     assert parts >= 29 * 2
+
+
+def test_a_report_before_its_part_is_recorded_waits_and_applies(session: Session, connection: Connection, vault: Vault) -> None:
+    """Another worker's receipt or a fast provider webhook can come before the submitting worker
+    has recorded the part: the report waits instead of being lost."""
+    actor = sender_actor(session)
+    summary = send(session, actor, numbers=["0701234567"])
+    session.flush()
+    factory = make_session_factory(connection, vault=vault)
+    apply_delivery_reports(factory, [DeliveryReport(provider_id="early-1", status=ReportStatus.DELIVERED)])
+    assert session.execute(select(PendingReport.provider_id)).scalars().all() == ["early-1"]
+
+    class Fixed(LoopbackTransport):  # the SMSC's id is known before the worker records it
+        def submit(self, batch):  # type: ignore[no-untyped-def]
+            return [SubmitResult(message_id=item.message_id, accepted=True, provider_ids=("early-1",)) for item in batch]
+
+    outbox = Outbox(factory, Fixed(report_delay=0), public_url=URL)
+    assert outbox.run_once() == 1  # records the part, then applies what waited
+    [message] = messages(session, summary.dispatch_id)  # type: ignore[arg-type]
+    session.refresh(message)
+    assert message.status == "delivered"
+    assert session.execute(select(func.count()).select_from(PendingReport)).scalar_one() == 0
+    apply_delivery_reports(factory, [DeliveryReport(provider_id="never-sent", status=ReportStatus.DELIVERED)])
+    assert session.execute(select(PendingReport.provider_id)).scalars().all() == ["never-sent"]
 
 
 def test_block_applies_at_once_even_after_queueing(session: Session, connection: Connection, vault: Vault) -> None:
