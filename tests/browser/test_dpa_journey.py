@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from govsms.accounts.actor import Actor
 from govsms.accounts.roles import Role
 from govsms.dpa.registry import add_subprocessor
 from tests.browser.conftest import LiveServer
@@ -18,6 +19,7 @@ from tests.factories import make_account, make_user, now, system
 def test_admin_generates_downloads_and_accepts_auditor_sees_the_hash(live_server: LiveServer, page: Page, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with live_server.session() as session:
         provider = make_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True)
+        provider_id = provider.id
         add_subprocessor(session, system(provider), name="Operatören AB", org_number="556111-2222", country="SE", city="Stockholm",
                          purpose="Levererar sms", now=now())
         account = make_account(session, name="Kommunen i Åre", org_number="212000-2346")
@@ -64,14 +66,30 @@ def test_admin_generates_downloads_and_accepts_auditor_sees_the_hash(live_server
     expect(page.locator("#accepted")).to_contain_text("Åsa Öberg, Kommundirektör, för Kommunen i Åre")
     page.screenshot(path=str(tmp_path / "dpa.png"), full_page=True)
 
+    # The operator engages a new sub-processor: the admin's page says a new version is due and why.
+    with live_server.session() as session:
+        add_subprocessor(session, Actor.system(provider_id, "Leverantören AB"), name="Reservoperatören AB", org_number="556333-4444", country="NO", city="Oslo",
+                         purpose="Reservväg för sms", now=now())
+    page.reload()
+    expect(page.locator("#new-version")).to_contain_text("En ny version finns")
+    expect(page.locator("#new-version")).to_contain_text("Bilaga IV: nytt underbiträde, Reservoperatören AB.")
+    page.locator("select#lang").select_option("sv")
+    page.get_by_role("button", name="Skapa pdf").click()
+    expect(page.locator("#version-2")).to_contain_text("Senaste")
+    expect(page.locator("#version-1")).to_contain_text("Godkänd")
+    expect(page.locator("#new-version")).to_have_count(0)
+    with page.expect_download() as again:
+        page.locator("#version-1").get_by_role("link", name="Ladda ner pdf").click()
+    assert hashlib.sha256(Path(again.value.path()).read_bytes()).hexdigest() == digest  # the old version, unchanged
+
     auditor_page = browser.new_context(locale="sv-SE").new_page()
     auditor_page.set_default_timeout(10_000)
     log_in(auditor_page, live_server.url, auditor_email, auditor_password)
     auditor_page.goto(f"{live_server.url}/audit")
-    generated = auditor_page.locator("tr", has_text="PUB-avtal skapat")
-    accepted = auditor_page.locator("tr", has_text="PUB-avtal godkänt")
-    expect(generated).to_contain_text(f"document=sha256:{digest}")
-    expect(accepted).to_contain_text(f"document=sha256:{digest}")
+    generated = auditor_page.locator("tr", has_text="PUB-avtal skapat").filter(has_text=f"document=sha256:{digest}")
+    accepted = auditor_page.locator("tr", has_text="PUB-avtal godkänt").filter(has_text=f"document=sha256:{digest}")
+    expect(generated).to_have_count(1)  # version 1's generation (version 2 has another hash)
+    expect(accepted).to_have_count(1)
     expect(auditor_page.locator("#dpa-accept")).to_have_count(0)
     auditor_page.goto(f"{live_server.url}/dpa")  # the auditor reads, cannot accept
     expect(auditor_page.locator("#accepted")).to_contain_text("Version 1 godkändes")
