@@ -96,7 +96,8 @@ def render_pdf(html: str) -> bytes:
     def no_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise ValueError("the DPA loads no external resources")
 
-    return HTML(string=html, url_fetcher=no_fetch).write_pdf()  # type: ignore[no-any-return]
+    # PDF/UA-1: tagged, with title and language, so screen readers can read the agreement.
+    return HTML(string=html, url_fetcher=no_fetch).write_pdf(pdf_variant="pdf/ua-1")  # type: ignore[no-any-return]
 
 
 def warm_up() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -92,8 +93,10 @@ def test_pdf_in_swedish_and_english(session: Session, settings: Settings, keys: 
     assert "Personuppgiftsbiträdesavtal" in text and "Kommunen Väst" in text and "212000-1234" in text
     assert "Åsa Öberg" in text and "Förvaltningschef" in text and "Sören Ärlig" in text  # å ä ö come through
     assert "Leverantören AB" in text and "Operatören Ab" in text and "Göteborg" in text
-    pages = int(subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True).stdout.decode().split("Pages:")[1].split()[0])
+    info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    pages = int(info.split("Pages:")[1].split()[0])
     assert pages > 5
+    assert re.search(r"Tagged:\s+yes", info) and "Personuppgiftsbiträdesavtal – Kommunen Väst" in info  # PDF/UA: tagged, titled
     for page in (1, pages):
         assert f"Sida {page} av {pages}" in text
     assert swedish.content_sha256 in text
