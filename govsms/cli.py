@@ -330,13 +330,12 @@ def cmd_dpa_render(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.accounts.service import get_account_by_name
     from govsms.db import session_scope
     from govsms.dpa import service
-    from govsms.keyring import load_key_ring
+    from govsms.keystore import vault_of
 
-    keys = load_key_ring(settings)
     with session_scope(_session_factory(settings)) as session:
         account = get_account_by_name(session, args.account)
         actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
-        version, created = service.generate(session, settings, keys, actor, lang=args.lang, now=_now())
+        version, created = service.generate(session, settings, vault_of(session).keys, actor, lang=args.lang, now=_now())
         _name, pdf = service.download(session, actor, version.id, now=_now())  # type: ignore[arg-type]
     if args.output == "-":
         sys.stdout.buffer.write(pdf)

@@ -9,7 +9,6 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Response
-from sqlmodel import select
 
 from govsms.accounts.roles import Permission
 from govsms.dpa import service
@@ -59,11 +58,7 @@ def dpa_current_pdf(request: Request[Any, Any, Any], db: Db, lang: FromQuery[str
     """The newest generated version in ``lang``; ``GET /api/v1/dpa`` tells whether a newer one is
     due (``new_version_available``), and an admin key makes it with ``POST /api/v1/dpa/versions``."""
     actor = request.scope["user"]
-    service.list_versions(db, actor)  # the permission check
-    version = db.exec(
-        select(DpaVersion).where(DpaVersion.account_id == actor.account_id, DpaVersion.language == lang)
-        .order_by(DpaVersion.number.desc())  # type: ignore[attr-defined]
-    ).first()
+    version = service.newest_version(db, actor, lang=lang)
     if version is None:
         raise NotFound(_("No agreement has been generated in this language yet; an administrator generates it at /dpa."))
     name, pdf = service.download(db, actor, version.id, now=datetime.now(UTC))  # type: ignore[arg-type]

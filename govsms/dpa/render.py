@@ -53,15 +53,16 @@ def _context(annexes: dict[str, Any], details: dict[str, str], lang: str) -> dic
         categories.append({"category": category, "days": entry["days"], "duration": describe_days(entry["days"])})
         if category.lists_subjects and _(category.subjects) not in subjects:
             subjects.append(_(category.subjects))
+    measures = {entry["key"]: entry for entry in annexes["measures"]}
     return {
         "lang": lang,
         "annexes": annexes,
         "details": details,
         "categories": categories,
         "data_subjects": subjects,
-        "measures": {entry["key"]: entry for entry in annexes["measures"]},
-        "purged_labels": [_(BY_KEY[key].label) for key in next(m for m in annexes["measures"] if m["key"] == "retention").get("categories", []) if key in BY_KEY],
-        "hosting_country_name": country_name(next(m for m in annexes["measures"] if m["key"] == "storage")["hosting_country"], lang),
+        "measures": measures,
+        "purged_labels": [_(BY_KEY[key].label) for key in measures["retention"].get("categories", []) if key in BY_KEY],
+        "hosting_country_name": country_name(measures["storage"]["hosting_country"], lang),
         "subprocessors": [
             {**entry, "country_name": country_name(entry["country"], lang), "in_eea": entry["country"] in EEA}
             for entry in annexes["subprocessors"]

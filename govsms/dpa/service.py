@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -119,9 +119,23 @@ def save_details(session: Session, actor: Actor, values: dict[str, str], *, now:
 # -- versions ----------------------------------------------------------------------------------
 
 
+# Lists show versions; their sealed PDFs and details load only when one is opened.
+_WITHOUT_BLOBS = [defer(DpaVersion.pdf_ct), defer(DpaVersion.details_ct), defer(DpaVersion.annexes)]  # type: ignore[arg-type]
+
+
 def list_versions(session: Session, actor: Actor) -> list[DpaVersion]:
     require(actor, Permission.DPA_READ)
-    return list(session.exec(select(DpaVersion).where(DpaVersion.account_id == actor.account_id).order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
+    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(DpaVersion.account_id == actor.account_id)
+    return list(session.exec(query.order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
+
+
+def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -> DpaVersion | None:
+    """The account's newest version (in ``lang`` when given)."""
+    require(actor, Permission.DPA_READ)
+    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(DpaVersion.account_id == actor.account_id)
+    if lang is not None:
+        query = query.where(DpaVersion.language == lang)
+    return session.exec(query.order_by(DpaVersion.number.desc())).first()  # type: ignore[attr-defined]
 
 
 def get_version(session: Session, actor: Actor, version_id: int) -> DpaVersion:
@@ -177,14 +191,12 @@ def generate(session: Session, settings: Settings, keys: KeyRing, actor: Actor, 
     details_json = json.dumps(details, sort_keys=True)
     key = _key(session, actor.account_id, now)
     # Only the newest version can be accepted, so only it is given again when nothing changed.
-    newest = session.exec(
-        select(DpaVersion).where(DpaVersion.account_id == actor.account_id).order_by(DpaVersion.number.desc())  # type: ignore[attr-defined]
-    ).first()
+    newest = newest_version(session, actor)
     if newest is not None and newest.language == lang and newest.annexes_sha256 == digest:
         old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
         if old_details == details_json:
             return newest, False
-    number = (session.exec(select(func.max(DpaVersion.number)).where(DpaVersion.account_id == actor.account_id)).first() or 0) + 1
+    number = newest.number + 1 if newest is not None else 1
     rendered = render_html(annexes, details, lang=lang, version_number=number, generated_at=now, pdf=True)
     pdf = render_pdf(rendered.html)
     version = DpaVersion(
@@ -229,8 +241,8 @@ def accept(session: Session, actor: Actor, version_id: int, *, name: str, title:
     """The admin accepts the newest version on behalf of the organisation, by name and title."""
     require(actor, Permission.DPA_ACCEPT)
     version = get_version(session, actor, version_id)
-    newest = session.exec(select(func.max(DpaVersion.number)).where(DpaVersion.account_id == actor.account_id)).first()
-    if version.number != newest:
+    newest = newest_version(session, actor)
+    if newest is None or version.number != newest.number:
         raise Conflict(_("A newer version exists; read and accept that one."))
     if version.accepted_at is not None:
         raise Conflict(_("This version is accepted already."))

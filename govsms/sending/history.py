@@ -48,10 +48,21 @@ def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
 
 
 def status_counts(session: Session, dispatch_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(OutboundMessage.status, func.count()).where(OutboundMessage.dispatch_id == dispatch_id).group_by(OutboundMessage.status)
-    ).all()
-    return {status: count for status, count in rows}
+    return status_counts_of(session, [dispatch_id]).get(dispatch_id, {})
+
+
+def status_counts_of(session: Session, dispatch_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Messages by status for each dispatch of a page, in one query."""
+    counts: dict[int, dict[str, int]] = {}
+    if dispatch_ids:
+        rows = session.execute(
+            select(OutboundMessage.dispatch_id, OutboundMessage.status, func.count())
+            .where(OutboundMessage.dispatch_id.in_(dispatch_ids))  # type: ignore[attr-defined]
+            .group_by(OutboundMessage.dispatch_id, OutboundMessage.status)
+        )
+        for dispatch_id, status, count in rows:
+            counts.setdefault(dispatch_id, {})[status] = count
+    return counts
 
 
 def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:

@@ -164,7 +164,7 @@ def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 def dispatches_page(request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1) -> Template:
     actor = request.scope["user"]
     dispatches = history.list_dispatches(db, actor, page=page_number)
-    counts = {dispatch.id: history.status_counts(db, dispatch.id) for dispatch in dispatches.items}  # type: ignore[arg-type]
+    counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
     return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts)
 
 
