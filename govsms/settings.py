@@ -70,6 +70,29 @@ class Settings(BaseSettings):
     hosting_country: str = Field(default="SE", min_length=2, max_length=2)
     """ISO code of the country where the servers (database and keys) run; stated in the DPA."""
 
+    # -- load and hostile input (see README "Capacity") -----------------------------------------
+    threads: int = Field(default=32, ge=1, le=512)
+    """Threads that run request handlers; the database pool gets as many connections plus a few
+    for the worker, so no handler ever waits for a connection another handler holds."""
+    db_lock_timeout_ms: int = Field(default=5000, ge=100)
+    """PostgreSQL ``lock_timeout`` and the wait for SQLite's write lock: past it the request gets
+    503 with ``Retry-After`` and nothing is written."""
+    db_statement_timeout_ms: int = Field(default=30000, ge=1000)
+    """PostgreSQL ``statement_timeout``: no query runs longer (503, nothing written)."""
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    """Login attempts per client address and per e-mail address in a minute; more are refused
+    (429) without checking the password or telling whether the address exists."""
+    upload_max_mb: int = Field(default=20, ge=1)
+    """Largest recipient file (CSV or Excel) accepted."""
+    upload_max_unpacked_mb: int = Field(default=200, ge=1)
+    """An Excel file may unpack to at most this much (zip bombs are refused before parsing)."""
+    upload_max_cells: int = Field(default=4_000_000, ge=1)
+    """Cells an Excel sheet may declare (its dimension) or hold."""
+    upload_parse_memory_mb: int = Field(default=400, ge=64)
+    """Memory limit of the separate process that parses an uploaded file."""
+    message_unknown_hours: int = Field(default=72, ge=1)
+    """A message that has had no delivery report this long after it was sent becomes ``unknown``."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
