@@ -1,8 +1,11 @@
 """The outbox worker: claims due messages in batches (PostgreSQL: FOR UPDATE SKIP LOCKED, so any
 number of workers on any number of machines share the work), checks the blocklist again,
-renders each text, submits, records statuses and delivery reports. A claim that a dead worker
-held expires and the message is taken again: nothing is lost; at most the batch that was in
-flight at the crash is sent twice."""
+renders each text, submits, records statuses and delivery reports.
+
+No SMS is sent twice because the database was busy: a batch's results are kept in memory and
+their recording retried (its claims kept alive meanwhile) before anything new is claimed, and a
+failure before the submit sends nothing. Only a dead process lets its claims expire; then the
+one batch it had in flight may be sent again."""
 
 from __future__ import annotations
 
@@ -11,74 +14,38 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.crypto import unseal, value_context
-from govsms.db import bulk_insert, one_of, session_scope
+from govsms.db import one_of, session_scope
 from govsms.keystore import vault_of
 from govsms.sending.blocklist import blocked_subjects
+from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_transient, release_claims
 from govsms.sending.dispatch import DATA_PURPOSE, render_text
-from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
+from govsms.sending.models import Dispatch, MessagePart
+from govsms.sending.reports import apply_delivery_reports
+from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.text import encode_parts
-from govsms.sending.transports.base import DeliveryReport, ReportStatus, SenderKind, Submission, SubmitResult, Transport, TransportDown
+from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
+
+__all__ = ["FINAL", "Claimed", "Outbox", "apply_delivery_reports", "claim"]
 
 log = logging.getLogger(__name__)
 
-MESSAGES = OutboundMessage.__table__
 PARTS = MessagePart.__table__
-PENDING = PendingReport.__table__
-PENDING_REPORT_DAYS = 3
 PENDING_RETRY_SECONDS = 5.0
-CLAIM_TTL = timedelta(seconds=120)
-MAX_ATTEMPTS = 12
 FINAL = ("delivered", "failed", "expired", "blocked", "cancelled")
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2 ** attempts, 600))
-
-
-@dataclass
-class Claimed:
-    id: int
-    dispatch_id: int
-    account_id: int
-    subject_id: int
-    recipient_ct: bytes
-    sender: str
-    sender_kind: str
-    optout_token: str | None
-    attempts: int
-
-
-def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: timedelta = CLAIM_TTL) -> list[Claimed]:
-    """Take up to ``limit`` due messages (or ones whose claim expired) for this worker."""
-    due = or_(
-        and_(MESSAGES.c.status.in_(("queued", "scheduled")), MESSAGES.c.due_at <= now),
-        and_(MESSAGES.c.status == "sending", MESSAGES.c.claim_expires_at < now),
-    )
-    candidates = select(MESSAGES.c.id).where(due).order_by(MESSAGES.c.due_at, MESSAGES.c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = session.execute(candidates).scalars().all()
-    if not ids:
-        return []
-    dialect = session.get_bind().dialect.name
-    rows = session.execute(
-        update(MESSAGES)
-        .where(one_of(MESSAGES.c.id, list(ids), dialect))
-        .values(status="sending", claimed_by=worker_id, claim_expires_at=now + ttl)
-        .returning(
-            MESSAGES.c.id, MESSAGES.c.dispatch_id, MESSAGES.c.account_id, MESSAGES.c.subject_id, MESSAGES.c.recipient_ct,
-            MESSAGES.c.sender, MESSAGES.c.sender_kind, MESSAGES.c.optout_token, MESSAGES.c.attempts,
-        )
-    ).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda item: item.id)
+RECORD_RETRY_SECONDS = 10.0
+"""How long one ``run_once`` retries a failed recording before it returns (the next one goes on)."""
+STOP_RECORD_SECONDS = 20.0
+"""How long a stopping worker still tries to record its last batch (``Worker.stop`` waits 30 s)."""
+PREPARE_RETRY = timedelta(seconds=5)
+"""A batch given back unsent (the database failed before the submit) is due again this much later."""
+MAX_WAITING_REPORTS = 200_000
 
 
 class Outbox:
@@ -98,23 +65,58 @@ class Outbox:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._texts: dict[int, str] = {}
         self._pending_checked = 0.0
+        self._unrecorded: SubmittedBatch | None = None
+        self._reports: list[DeliveryReport] = []
+        self._stop = threading.Event()
 
     # -- one batch -------------------------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None) -> int:
+        """Record what an earlier batch left unrecorded, then claim, submit and record one batch.
+        Returns how many messages were claimed (0 also while an earlier batch waits to be recorded)."""
+        if self._unrecorded is not None and not self._record_until(time.monotonic() + RECORD_RETRY_SECONDS):
+            return 0
         now = now or datetime.now(UTC)
         with session_scope(self.session_factory) as session:
             claimed = claim(session, self.worker_id, now=now, limit=self.batch_size, ttl=self.claim_ttl)
         if claimed:
-            submissions, blocked = self._prepare(claimed, now)
+            keeper = ClaimKeeper(self.session_factory, self.worker_id, [item.id for item in claimed], self.claim_ttl).start()
+            try:
+                submissions, blocked = self._prepare(claimed, now)
+                submissions = self._still_held(keeper, submissions)
+            except BaseException:
+                keeper.stop()
+                self._give_back(claimed)
+                raise
             try:
                 results = self.transport.submit(submissions) if submissions else []
             except TransportDown:
                 log.warning("transport down: %d messages wait", len(submissions), extra={"event": "outbox.transport_down"})
                 results = [SubmitResult(message_id=item.message_id, accepted=False, error="down", transient=True) for item in submissions]
-            self._record(claimed, results, blocked, datetime.now(UTC))
+            except BaseException:
+                keeper.stop()  # what the SMSC took is not known: the claims expire and the batch goes again
+                raise
+            self._unrecorded = SubmittedBatch(claimed, results, blocked, datetime.now(UTC), keeper)
+            self._record_until(time.monotonic() + RECORD_RETRY_SECONDS)
         self.apply_reports()
         return len(claimed)
+
+    def _still_held(self, keeper: ClaimKeeper, submissions: list[Submission]) -> list[Submission]:
+        """Submit only messages whose claim is certainly ours: when preparing took long enough
+        for the claims to near their expiry, they are extended first (raises if that fails)."""
+        if keeper.live_until - time.monotonic() > self.claim_ttl.total_seconds() / 2:
+            return submissions
+        held = keeper.extend()
+        return [item for item in submissions if item.message_id in held]
+
+    def _give_back(self, claimed: list[Claimed]) -> None:
+        """Nothing of the batch was submitted: release its claims (due again shortly), or, if the
+        database refuses that too, leave them to expire. Either way nothing was sent."""
+        try:
+            with session_scope(self.session_factory) as session:
+                release_claims(session, self.worker_id, [item.id for item in claimed], due=datetime.now(UTC) + PREPARE_RETRY)
+        except Exception as error:  # noqa: BLE001  (the claims expire instead)
+            log.warning("could not release %d claims (%s): they expire", len(claimed), type(error).__name__, extra={"event": "outbox.release_failed"})
 
     def _prepare(self, claimed: list[Claimed], now: datetime) -> tuple[list[Submission], set[int]]:
         submissions: list[Submission] = []
@@ -167,71 +169,88 @@ class Outbox:
             self._texts[dispatch_id] = unseal(key, dispatch.text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()  # type: ignore[union-attr]
         return self._texts[dispatch_id]
 
-    def _record(self, claimed: list[Claimed], results: list[SubmitResult], blocked: set[int], now: datetime) -> None:
-        attempts = {item.id: item.attempts for item in claimed}
-        sent, parts, retry, failed = [], [], [], []
-        for result in results:
-            parts.extend(
-                {"provider_id": provider_id, "message_id": result.message_id, "part": part, "status": "sent"}
-                for part, provider_id in _accepted_parts(result)
-            )
-            if result.accepted:
-                sent.append(result.message_id)
-            elif result.transient and attempts[result.message_id] + 1 < MAX_ATTEMPTS:
-                tries = attempts[result.message_id] + 1
-                retry.append({"mid": result.message_id, "tries": tries, "due": now + backoff(tries)})
-            else:
-                failed.append({"mid": result.message_id, "reason": (result.error or "failed")[:40]})
+    def _record_until(self, deadline: float) -> bool:
+        """Record the in-flight batch's results, retrying transient database errors with backoff
+        until ``deadline`` (monotonic); the batch's claims stay alive meanwhile. True once recorded.
+
+        Any other error drops the results (their claims expire, the batch goes again) and raises."""
+        flight = self._unrecorded
+        assert flight is not None
+        while True:
+            try:
+                self._record(flight)
+            except Exception as error:
+                if not is_transient(error):
+                    flight.keeper.stop()
+                    self._unrecorded = None
+                    log.error("results of %d submitted messages could not be recorded: they will be sent again", len(flight.claimed),
+                              extra={"event": "outbox.record_lost"})
+                    raise
+                flight.failures += 1
+                log.warning("recording %d results failed (%s, try %d): retrying", len(flight.results), type(error).__name__, flight.failures,
+                            extra={"event": "outbox.record_retry"})
+                if time.monotonic() + flight.delay > deadline:
+                    return False
+                self._pause(flight.delay)
+                flight.delay = min(flight.delay * 2, 2.0)
+                continue
+            flight.keeper.stop()
+            self._unrecorded = None
+            if flight.failures:
+                log.info("results of %d messages recorded after %d failed tries", len(flight.claimed), flight.failures, extra={"event": "outbox.recorded_late"})
+            return True
+
+    def _pause(self, seconds: float) -> None:
+        if self._stop.is_set():
+            time.sleep(seconds)  # a stopping worker still records its last batch
+        else:
+            self._stop.wait(seconds)
+
+    def _record(self, flight: SubmittedBatch) -> None:
         with session_scope(self.session_factory) as session:
-            dialect = session.get_bind().dialect.name
-            mine = and_(MESSAGES.c.claimed_by == self.worker_id, MESSAGES.c.status == "sending")
-            connection = session.connection()
-            if parts:  # also the parts of messages that will be retried: the retry skips them
-                bulk_insert(session, PARTS, parts, ignore_conflicts=True)
-            if sent:
-                connection.execute(
-                    update(MESSAGES).where(one_of(MESSAGES.c.id, sent, dialect), mine)
-                    .values(status="sent", submitted_at=now, claimed_by=None, claim_expires_at=None)
-                )
-            if blocked:
-                connection.execute(
-                    update(MESSAGES).where(one_of(MESSAGES.c.id, list(blocked), dialect), mine)
-                    .values(status="blocked", reason="blocked", cost_minor=0, done_at=now, claimed_by=None, claim_expires_at=None)
-                )
-            if retry:
-                connection.execute(
-                    update(MESSAGES).where(MESSAGES.c.id == bindparam("mid"), mine)
-                    .values(status="queued", attempts=bindparam("tries"), due_at=bindparam("due"), claimed_by=None, claim_expires_at=None),
-                    retry,
-                )
-            if failed:
-                connection.execute(
-                    update(MESSAGES).where(MESSAGES.c.id == bindparam("mid"), mine)
-                    .values(status="failed", reason=bindparam("reason"), done_at=now, claimed_by=None, claim_expires_at=None),
-                    failed,
-                )
-        if retry or failed:
-            log.info("outbox batch: %d sent, %d retry, %d failed, %d blocked", len(sent), len(retry), len(failed), len(blocked))
+            counts = record_results(session, self.worker_id, flight)
+        if counts.lapsed:
+            log.warning("%d sent messages were no longer this worker's claims when recorded (taken by another worker, or already settled)",
+                        counts.lapsed, extra={"event": "outbox.claim_lapsed"})
+        if counts.retry or counts.failed:
+            log.info("outbox batch: %d sent, %d retry, %d failed, %d blocked", counts.sent, counts.retry, counts.failed, len(flight.blocked))
 
     # -- delivery reports ------------------------------------------------------------------------
 
     def apply_reports(self) -> int:
-        reports = self.transport.reports()
+        """Apply the transport's new reports (and any kept from a failed try); returns how many
+        were applied. A busy database keeps them for the next call: a report taken from the
+        transport is not lost to it."""
+        self._reports.extend(self.transport.reports())
+        if len(self._reports) > MAX_WAITING_REPORTS:
+            log.error("%d delivery reports dropped: the database has refused them too long", len(self._reports) - MAX_WAITING_REPORTS,
+                      extra={"event": "outbox.reports_dropped"})
+            del self._reports[:-MAX_WAITING_REPORTS]
         # With none, still now and then: reports that came before their part was recorded wait.
-        if reports or time.monotonic() - self._pending_checked > PENDING_RETRY_SECONDS:
-            self._pending_checked = time.monotonic()
+        if not self._reports and time.monotonic() - self._pending_checked <= PENDING_RETRY_SECONDS:
+            return 0
+        reports, self._reports = self._reports, []
+        try:
             apply_delivery_reports(self.session_factory, reports)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self._reports = reports + self._reports
+            log.warning("%d delivery reports wait: %s", len(reports), type(error).__name__, extra={"event": "outbox.reports_wait"})
+            return 0
+        self._pending_checked = time.monotonic()
         return len(reports)
 
     # -- the loop --------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, idle_sleep: float = 0.5) -> None:
         log.info("outbox worker %s started (%s)", self.worker_id, self.transport.name)
+        self._stop = stop
         while not stop.is_set():
             started = time.monotonic()
             try:
                 handled = self.run_once()
-            except Exception:  # a bad batch must not stop the worker; its claims expire and retry
+            except Exception:  # a bad batch must not stop the worker; nothing unrecorded is lost
                 log.exception("outbox batch failed")
                 handled = 0
                 stop.wait(2)
@@ -241,82 +260,11 @@ class Outbox:
                     stop.wait(spare)
             elif not handled:
                 stop.wait(idle_sleep)
-        self.apply_reports()
+        if self._unrecorded is not None and not self._record_until(time.monotonic() + STOP_RECORD_SECONDS):
+            log.error("stopped with %d submitted messages unrecorded: their claims expire and they are sent again",
+                      len(self._unrecorded.claimed), extra={"event": "outbox.record_lost"})
+        try:
+            self.apply_reports()
+        except Exception:
+            log.exception("delivery reports at stop failed")
         log.info("outbox worker %s stopped", self.worker_id)
-
-
-def _accepted_parts(result: SubmitResult) -> list[tuple[int | None, str]]:
-    """(part, provider id) of what the SMSC took in this attempt; part None: the whole message."""
-    if result.part_ids:
-        return [(part, provider_id) for part, provider_id in enumerate(result.part_ids) if provider_id]
-    if len(result.provider_ids) == 1:
-        return [(None, result.provider_ids[0])]
-    return list(enumerate(result.provider_ids))
-
-
-REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
-
-
-def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport]) -> None:
-    """A message is delivered when all its parts are; failed or expired when any part is.
-
-    A report whose part is not recorded yet waits in ``pending_report`` and is applied by a later
-    call (the worker calls with no reports now and then), so no report is lost to a race; one
-    that finds no part within ``PENDING_REPORT_DAYS`` is dropped."""
-    now = datetime.now(UTC)
-    with session_scope(session_factory) as session:
-        dialect = session.get_bind().dialect.name
-        connection = session.connection()
-        by_status: dict[str, list[str]] = {}
-        for report in reports:
-            by_status.setdefault(REPORT_STATUS[report.status], []).append(report.provider_id)
-        waiting = connection.execute(
-            select(PENDING.c.provider_id, PENDING.c.status).join(PARTS, PARTS.c.provider_id == PENDING.c.provider_id)
-        ).all()
-        for provider_id, status in waiting:  # their parts are recorded now
-            by_status.setdefault(status, []).append(provider_id)
-        if waiting:
-            connection.execute(delete(PENDING).where(one_of(PENDING.c.provider_id, [row[0] for row in waiting], dialect)))
-        connection.execute(delete(PENDING).where(PENDING.c.received_at < now - timedelta(days=PENDING_REPORT_DAYS)))
-        touched: set[int] = set()
-        matched: set[str] = set()
-        for status, provider_ids in by_status.items():
-            connection.execute(update(PARTS).where(one_of(PARTS.c.provider_id, provider_ids, dialect)).values(status=status))
-            for provider_id, message_id in connection.execute(
-                select(PARTS.c.provider_id, PARTS.c.message_id).where(one_of(PARTS.c.provider_id, provider_ids, dialect))
-            ):
-                matched.add(provider_id)
-                touched.add(message_id)
-        early = {
-            report.provider_id: {"provider_id": report.provider_id, "status": REPORT_STATUS[report.status], "received_at": now}
-            for report in reports if report.provider_id not in matched
-        }
-        if early:
-            bulk_insert(session, PENDING, list(early.values()), ignore_conflicts=True)
-        if not touched:
-            return
-        states: dict[int, set[str]] = {}
-        complete: set[int] = set()  # every part of the message has been accepted
-        counted: dict[int, int] = {}
-        rows = connection.execute(
-            select(PARTS.c.message_id, PARTS.c.status, PARTS.c.part, MESSAGES.c.parts)
-            .join(MESSAGES, MESSAGES.c.id == PARTS.c.message_id)
-            .where(one_of(PARTS.c.message_id, list(touched), dialect))
-        )
-        for message_id, status, part, expected in rows:
-            states.setdefault(message_id, set()).add(status)
-            counted[message_id] = counted.get(message_id, 0) + 1
-            if part is None or counted[message_id] >= expected:  # an id for the whole message, or all parts
-                complete.add(message_id)
-        for final in ("failed", "expired", "delivered"):
-            ids = [
-                mid for mid, seen in states.items()
-                if (final in seen if final != "delivered" else seen == {"delivered"} and mid in complete)
-            ]
-            if ids:
-                connection.execute(
-                    update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status.in_(("sent", "sending")))
-                    .values(status=final, done_at=now)
-                )
-                for mid in ids:
-                    states.pop(mid)

@@ -1,0 +1,88 @@
+"""Delivery reports: they set each part's status and, once every part is settled, the message's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from govsms.db import bulk_insert, one_of, session_scope
+from govsms.sending.models import MessagePart, OutboundMessage, PendingReport
+from govsms.sending.transports.base import DeliveryReport, ReportStatus
+
+MESSAGES = OutboundMessage.__table__
+PARTS = MessagePart.__table__
+PENDING = PendingReport.__table__
+PENDING_REPORT_DAYS = 3
+SETTLED_BY_REPORT = ("sent", "sending")
+
+
+REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
+
+
+def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport]) -> None:
+    """A message is delivered when all its parts are; failed or expired when any part is.
+
+    A report whose part is not recorded yet waits in ``pending_report`` and is applied by a later
+    call (the worker calls with no reports now and then), so no report is lost to a race; one
+    that finds no part within ``PENDING_REPORT_DAYS`` is dropped."""
+    now = datetime.now(UTC)
+    with session_scope(session_factory) as session:
+        dialect = session.get_bind().dialect.name
+        connection = session.connection()
+        by_status: dict[str, list[str]] = {}
+        for report in reports:
+            by_status.setdefault(REPORT_STATUS[report.status], []).append(report.provider_id)
+        waiting = connection.execute(
+            select(PENDING.c.provider_id, PENDING.c.status).join(PARTS, PARTS.c.provider_id == PENDING.c.provider_id)
+        ).all()
+        for provider_id, status in waiting:  # their parts are recorded now
+            by_status.setdefault(status, []).append(provider_id)
+        if waiting:
+            connection.execute(delete(PENDING).where(one_of(PENDING.c.provider_id, [row[0] for row in waiting], dialect)))
+        connection.execute(delete(PENDING).where(PENDING.c.received_at < now - timedelta(days=PENDING_REPORT_DAYS)))
+        touched: set[int] = set()
+        matched: set[str] = set()
+        for status, provider_ids in by_status.items():
+            connection.execute(update(PARTS).where(one_of(PARTS.c.provider_id, provider_ids, dialect)).values(status=status))
+            for provider_id, message_id in connection.execute(
+                select(PARTS.c.provider_id, PARTS.c.message_id).where(one_of(PARTS.c.provider_id, provider_ids, dialect))
+            ):
+                matched.add(provider_id)
+                touched.add(message_id)
+        early = {
+            report.provider_id: {"provider_id": report.provider_id, "status": REPORT_STATUS[report.status], "received_at": now}
+            for report in reports if report.provider_id not in matched
+        }
+        if early:
+            bulk_insert(session, PENDING, list(early.values()), ignore_conflicts=True)
+        if not touched:
+            return
+        states: dict[int, set[str]] = {}
+        complete: set[int] = set()  # every part of the message has been accepted
+        counted: dict[int, int] = {}
+        rows = connection.execute(
+            select(PARTS.c.message_id, PARTS.c.status, PARTS.c.part, MESSAGES.c.parts)
+            .join(MESSAGES, MESSAGES.c.id == PARTS.c.message_id)
+            .where(one_of(PARTS.c.message_id, list(touched), dialect))
+        )
+        for message_id, status, part, expected in rows:
+            states.setdefault(message_id, set()).add(status)
+            counted[message_id] = counted.get(message_id, 0) + 1
+            if part is None or counted[message_id] >= expected:  # an id for the whole message, or all parts
+                complete.add(message_id)
+        for final in ("failed", "expired", "delivered"):
+            ids = [
+                mid for mid, seen in states.items()
+                if (final in seen if final != "delivered" else seen == {"delivered"} and mid in complete)
+            ]
+            if ids:
+                connection.execute(
+                    update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status.in_(SETTLED_BY_REPORT))
+                    .values(status=final, done_at=now)
+                )
+                for mid in ids:
+                    states.pop(mid)
+
