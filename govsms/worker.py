@@ -40,6 +40,7 @@ class Worker:
         self.outbox = Outbox(
             session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate,
             batch_size=settings.send_batch, claim_ttl=timedelta(seconds=settings.claim_seconds),
+            unknown_after=timedelta(hours=settings.message_unknown_hours),
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)

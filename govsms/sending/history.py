@@ -15,13 +15,20 @@ from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound
-from govsms.i18n import _
+from govsms.i18n import N_, _
 from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import Dispatch, OutboundMessage
 
-STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "blocked", "cancelled")
+STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
+STATUS_LABELS = {
+    "scheduled": N_("scheduled"), "queued": N_("queued"), "sending": N_("sending"), "sent": N_("sent"),
+    "delivered": N_("delivered"), "failed": N_("failed"), "expired": N_("expired"), "unknown": N_("unknown"),
+    "blocked": N_("blocked"), "cancelled": N_("cancelled"),
+}
+"""What each status is called on the pages. ``unknown``: sent, but no delivery report came within
+``message_unknown_hours`` (final; a later report still settles it)."""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class OutboundMessage(SQLModel, table=True):
     cost_minor: int
     status: str = Field(max_length=10)
     """``scheduled``, ``queued``, ``sending``, ``sent``, ``delivered``, ``failed``, ``expired``,
-    ``blocked`` (blocked after queueing: cost 0), ``cancelled``."""
+    ``unknown`` (sent, no delivery report within ``message_unknown_hours``), ``blocked`` (blocked
+    after queueing: cost 0), ``cancelled``."""
     reason: str | None = Field(default=None, max_length=40)
     """A code for failures (``smpp:0x0b``, ``blocked``); never text."""
     optout_token: str | None = Field(default=None, sa_column=Column(String(16), unique=True, nullable=True))

@@ -1,6 +1,7 @@
 """The outbox worker: claims due messages in batches (PostgreSQL: FOR UPDATE SKIP LOCKED, so any
 number of workers on any number of machines share the work), checks the blocklist again,
-renders each text, submits, records statuses and delivery reports.
+renders each text, submits, records statuses and delivery reports, and gives up on reports
+that never come (``unknown``).
 
 No SMS is sent twice because the database was busy: a batch's results are kept in memory and
 their recording retried (its claims kept alive meanwhile) before anything new is claimed, and a
@@ -27,7 +28,7 @@ from govsms.sending.blocklist import blocked_subjects
 from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_transient, release_claims
 from govsms.sending.dispatch import DATA_PURPOSE, render_text
 from govsms.sending.models import Dispatch, MessagePart
-from govsms.sending.reports import apply_delivery_reports
+from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.text import encode_parts
 from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
@@ -38,13 +39,14 @@ log = logging.getLogger(__name__)
 
 PARTS = MessagePart.__table__
 PENDING_RETRY_SECONDS = 5.0
-FINAL = ("delivered", "failed", "expired", "blocked", "cancelled")
+FINAL = ("delivered", "failed", "expired", "unknown", "blocked", "cancelled")
 RECORD_RETRY_SECONDS = 10.0
 """How long one ``run_once`` retries a failed recording before it returns (the next one goes on)."""
 STOP_RECORD_SECONDS = 20.0
 """How long a stopping worker still tries to record its last batch (``Worker.stop`` waits 30 s)."""
 PREPARE_RETRY = timedelta(seconds=5)
 """A batch given back unsent (the database failed before the submit) is due again this much later."""
+UNKNOWN_SWEEP_SECONDS = 60.0
 MAX_WAITING_REPORTS = 200_000
 
 
@@ -54,9 +56,10 @@ class Outbox:
     def __init__(
         self, session_factory: sessionmaker[Session], transport: Transport, *, public_url: str,
         batch_size: int = 500, rate_per_second: float | None = None, worker_id: str | None = None,
-        claim_ttl: timedelta = CLAIM_TTL,
+        claim_ttl: timedelta = CLAIM_TTL, unknown_after: timedelta = timedelta(hours=72),
     ) -> None:
         self.claim_ttl = claim_ttl
+        self.unknown_after = unknown_after
         self.session_factory = session_factory
         self.transport = transport
         self.public_url = public_url
@@ -65,6 +68,7 @@ class Outbox:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._texts: dict[int, str] = {}
         self._pending_checked = 0.0
+        self._unknown_checked = 0.0
         self._unrecorded: SubmittedBatch | None = None
         self._reports: list[DeliveryReport] = []
         self._stop = threading.Event()
@@ -241,6 +245,13 @@ class Outbox:
         self._pending_checked = time.monotonic()
         return len(reports)
 
+    def mark_unknown(self, now: datetime | None = None) -> int:
+        """Messages 'sent' longer than ``unknown_after`` with no report become ``unknown``."""
+        count = mark_unknown(self.session_factory, now=now or datetime.now(UTC), after=self.unknown_after)
+        if count:
+            log.info("%d messages had no delivery report in %s: unknown", count, self.unknown_after, extra={"event": "outbox.unknown"})
+        return count
+
     # -- the loop --------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, idle_sleep: float = 0.5) -> None:
@@ -254,6 +265,7 @@ class Outbox:
                 log.exception("outbox batch failed")
                 handled = 0
                 stop.wait(2)
+            self._periodic(started)
             if self.rate_per_second and handled:
                 spare = handled / self.rate_per_second - (time.monotonic() - started)
                 if spare > 0:
@@ -268,3 +280,12 @@ class Outbox:
         except Exception:
             log.exception("delivery reports at stop failed")
         log.info("outbox worker %s stopped", self.worker_id)
+
+    def _periodic(self, now: float) -> None:
+        if now - self._unknown_checked < UNKNOWN_SWEEP_SECONDS:
+            return
+        self._unknown_checked = now
+        try:
+            self.mark_unknown()
+        except Exception:  # tried again at the next sweep
+            log.exception("marking unknown messages failed")

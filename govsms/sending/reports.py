@@ -1,10 +1,12 @@
-"""Delivery reports: they set each part's status and, once every part is settled, the message's."""
+"""Delivery reports and what stands in for one that never comes: reports set each part's status
+and, once every part is settled, the message's; a message left 'sent' with no report for
+``message_unknown_hours`` becomes ``unknown`` (the SMSC never told, or its report was lost)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -16,7 +18,9 @@ MESSAGES = OutboundMessage.__table__
 PARTS = MessagePart.__table__
 PENDING = PendingReport.__table__
 PENDING_REPORT_DAYS = 3
-SETTLED_BY_REPORT = ("sent", "sending")
+UNKNOWN_CHUNK = 5000
+SETTLED_BY_REPORT = ("sent", "sending", "unknown")
+"""A report that comes after the message was given up as ``unknown`` still tells the truth."""
 
 
 REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
@@ -27,7 +31,8 @@ def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list
 
     A report whose part is not recorded yet waits in ``pending_report`` and is applied by a later
     call (the worker calls with no reports now and then), so no report is lost to a race; one
-    that finds no part within ``PENDING_REPORT_DAYS`` is dropped."""
+    that finds no part within ``PENDING_REPORT_DAYS`` is dropped. A report for a message already
+    ``unknown`` still settles it."""
     now = datetime.now(UTC)
     with session_scope(session_factory) as session:
         dialect = session.get_bind().dialect.name
@@ -86,3 +91,34 @@ def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list
                 for mid in ids:
                     states.pop(mid)
 
+
+def mark_unknown(session_factory: sessionmaker[Session], *, now: datetime, after: timedelta, chunk: int = UNKNOWN_CHUNK) -> int:
+    """Messages 'sent' with no report for ``after`` become ``unknown`` (final), ``chunk`` at a
+    time, one short transaction each. Returns how many.
+
+    ``due_at <= submitted_at`` always, so the ``(status, due_at)`` index narrows the scan to
+    the old 'sent' rows; ``submitted_at`` decides. Several workers may run it at once."""
+    cutoff = now - after
+    total = 0
+    while True:
+        with session_scope(session_factory) as session:
+            dialect = session.get_bind().dialect.name
+            stale = (
+                select(MESSAGES.c.id)
+                .where(
+                    MESSAGES.c.status == "sent", MESSAGES.c.due_at < cutoff,
+                    or_(MESSAGES.c.submitted_at < cutoff, MESSAGES.c.submitted_at.is_(None)),
+                )
+                .limit(chunk)
+            )
+            if dialect == "postgresql":
+                stale = stale.with_for_update(skip_locked=True)  # rows a report is settling right now wait for the next run
+            ids = list(session.execute(stale).scalars().all())
+            if ids:
+                session.execute(
+                    update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status == "sent")
+                    .values(status="unknown", done_at=now)
+                )
+        total += len(ids)
+        if len(ids) < chunk:
+            return total

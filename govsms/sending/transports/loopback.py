@@ -1,5 +1,9 @@
 """The embedded default transport: accepts every message, assigns ids, and reports delivery a
-moment later. It sends nothing anywhere and writes no personal data anywhere."""
+moment later. It sends nothing anywhere and writes no personal data anywhere.
+
+Its reports live in this process only: after a crash the messages it had not yet reported stay
+'sent' until the worker marks them ``unknown`` (``GOVSMS_MESSAGE_UNKNOWN_HOURS``), as it does
+for any message whose report never comes."""
 
 from __future__ import annotations
 
