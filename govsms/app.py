@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router
+from litestar.concurrency import set_asyncio_executor
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -19,6 +22,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.utils.sync import AsyncCallable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -37,13 +41,13 @@ from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
 from govsms.sending import operator as sending_operator
 from govsms.sending import ui as sending_ui
-from govsms.accounts.login import LoginPolicy
+from govsms.accounts.login import LoginLimiter, LoginPolicy
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
-from govsms.db import make_engine, make_session_factory, session_scope
+from govsms.db import engines_for, make_session_factory
 from govsms.settings import Settings
 from govsms.web import pages
-from govsms.web.context import ActorMiddleware, RequestContext
+from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
 from govsms.web.render import NavItem, make_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,10 +59,43 @@ NAV: list[NavItem] = [
 ]
 
 
-def provide_db(state: State) -> Iterator[Session]:
-    """One request, one transaction: commit after the handler, roll back if it raised."""
-    with session_scope(state.session_factory) as session:
-        yield session
+def provide_db(state: State) -> Session:
+    """The request's session. It opens no connection until the handler's first query, so its
+    transaction starts in the handler's thread, and ``in_transaction`` ends it there."""
+    return state.session_factory()  # type: ignore[no-any-return]
+
+
+def in_transaction(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One request, one transaction, begun and ended in the thread that runs the handler: commit
+    when it returns, roll back if it raised. Nothing a request holds (a row lock, SQLite's write
+    turn) then waits for another thread, and a handler that answered committed what it says."""
+
+    @functools.wraps(fn)
+    def run(**kwargs: Any) -> Any:
+        session = kwargs.get("db")
+        if session is None:
+            return fn(**kwargs)
+        try:
+            result = fn(**kwargs)
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    run.transactional = True  # type: ignore[attr-defined]
+    return run
+
+
+def _transactional_handlers(app: Litestar) -> None:
+    """Every threaded handler that takes ``db`` runs inside ``in_transaction``."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            fn = getattr(handler, "_fn", None)
+            if isinstance(fn, AsyncCallable) and "db" in handler.parsed_fn_signature.parameters and not getattr(fn.func, "transactional", False):
+                handler._fn = AsyncCallable(in_transaction(fn.func))
 
 
 def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:
@@ -66,21 +103,26 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     database, for tests; ``worker`` also runs the scheduler inside this process."""
     settings.check_production()
     keys = load_key_ring(settings)
-    engine = bind if bind is not None else make_engine(settings.resolved_database_url)
+    engine, reader = (bind, bind) if bind is not None else engines_for(settings)
     vault = make_vault(settings, keys)
     session_factory = make_session_factory(engine, vault=vault)
+    # Handlers run on this many threads; the engines' pools hold as many connections and more.
+    set_asyncio_executor(ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="handler"))
     state = State(
         {
             "settings": settings,
             "key_ring": keys,
             "vault": vault,
             "session_factory": session_factory,
+            "read_factory": make_session_factory(reader, vault=vault),
             "login_policy": LoginPolicy(
                 max_failures=settings.login_max_failures,
                 lockout=timedelta(minutes=settings.login_lockout_minutes),
                 session_lifetime=timedelta(hours=settings.session_hours),
             ),
             "nav": NAV,
+            "actor_cache": ActorCache(),
+            "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
         }
     )
     on_startup, on_shutdown = [], []
@@ -93,6 +135,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown.append(background.stop)
     if bind is None:
         on_shutdown.append(lambda: engine.dispose())
+        on_shutdown.append(lambda: reader.dispose())
         # A served process gets WeasyPrint and the DPA templates ready in the background, so the
         # first agreement a customer generates does not also pay for loading them (~1 s).
         on_startup.append(lambda: threading.Thread(target=dpa_render.warm_up, name="dpa-warm-up", daemon=True).start())
@@ -122,7 +165,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
-        dependencies={"db": Provide(provide_db)},
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         middleware=[ActorMiddleware()],
         csrf_config=CSRFConfig(
             secret=keys.secret_key,
@@ -148,5 +191,6 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+    _transactional_handlers(app)
     app.asgi_handler = RequestContext(app.asgi_handler)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event
@@ -16,6 +18,16 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DEFAULT_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+DEFAULT_POOL_SIZE = 36
+WAIT_OPTION = "govsms_lock_wait"
+"""Execution option: seconds this transaction waits for SQLite's write turn (else the engine's)."""
+
+
+class DatabaseBusy(Exception):
+    """The database could not take this transaction in time (the write lock, a row lock, a
+    statement or the connection pool): nothing was written, and trying again later is safe."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,30 +40,154 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # pysqlite's own transaction handling is off (isolation_level=None); take the write lock up
-    # front so two writers queue on busy_timeout instead of failing with "database is locked"
-    # when a read transaction later tries to write. WAL readers outside transactions still run.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")  # a write on a reading engine is a bug, not a lock wait
+    cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3).
+class WriteQueue:
+    """The one writer of a SQLite database file, queued inside the process.
+
+    SQLite lets one transaction write at a time; left to itself, every other writer spins on
+    ``busy_timeout`` and gives up with "database is locked". Here a writing transaction first
+    waits its turn on a lock shared by every engine of the process on that file (up to the lock
+    timeout, then ``DatabaseBusy``), then takes SQLite's lock with ``BEGIN IMMEDIATE`` (which
+    waits only for other processes). The turn ends when the transaction commits or rolls back.
+    Reading engines (``make_engine(..., read_only=True)``) never queue: WAL readers see the last
+    commit without any lock.
+    """
+
+    _queues: dict[str, WriteQueue] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None  # id() of the DBAPI connection whose turn it is
+
+    @classmethod
+    def of(cls, database: str) -> WriteQueue:
+        with cls._registry_lock:
+            return cls._queues.setdefault(database, cls())
+
+    def begin(self, dbapi_connection: Any, timeout: float) -> None:
+        if self._holder != id(dbapi_connection):
+            if not self._lock.acquire(timeout=timeout):
+                raise DatabaseBusy(f"waited {timeout:.1f} s for the database's write lock")
+            self._holder = id(dbapi_connection)
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(dbapi_connection)
+            raise
+
+    def end(self, dbapi_connection: Any) -> None:
+        if self._holder == id(dbapi_connection):
+            self._holder = None
+            self._lock.release()
+
+
+def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "isolation_level": None}, hide_parameters=True, **kwargs
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    # pysqlite's own transaction handling is off (isolation_level=None): we begin ourselves.
+    if read_only:
+        event.listen(engine, "connect", _sqlite_read_only)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    database = parsed.database or ""
+    queue = WriteQueue.of(str(Path(database).resolve()) if database and database != ":memory:" else f"memory:{id(engine)}")
+    timeout = lock_timeout_ms / 1000
+    dialect = engine.dialect
+    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            plain_commit(dbapi_connection)
+        finally:
+            queue.end(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            plain_rollback(dbapi_connection)
+        finally:
+            queue.end(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(
+        engine, "begin",
+        lambda conn: queue.begin(conn.connection.dbapi_connection, conn.get_execution_options().get(WAIT_OPTION, timeout)),
+    )
+    # A connection given back with its transaction still open was rolled back by the pool.
+    event.listen(engine, "checkin", lambda dbapi_connection, _record: queue.end(dbapi_connection))
+    return engine
+
+
+def make_engine(
+    url: str, *, read_only: bool = False, pool_size: int = DEFAULT_POOL_SIZE,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS, statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, the in-process write queue) or PostgreSQL
+    (psycopg 3, ``lock_timeout`` and ``statement_timeout`` on every session).
+
+    ``pool_size`` connections are kept; make it at least the number of threads that use the
+    engine at once, so no thread that holds a lock ever waits for a connection. Waiting longer
+    than the lock timeout for a connection, a lock or a statement raises ``DatabaseBusy`` or a
+    driver error that ``is_busy`` recognises: the request answers 503 and nothing was written.
+    ``read_only`` (SQLite): reads that never wait for writers and cannot write.
 
     ``hide_parameters``: SQL errors would otherwise quote bound values (numbers, names) into
     exception texts and from there into logs.
     """
     parsed = make_url(url)
+    pool = {} if ":memory:" in url or not parsed.database else {
+        "pool_size": pool_size, "max_overflow": 4, "pool_timeout": lock_timeout_ms / 1000,
+    }
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "isolation_level": None}, hide_parameters=True, **kwargs
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
+        return _sqlite_engine(url, read_only=read_only, lock_timeout_ms=lock_timeout_ms, **pool, **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg", ""):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True, **kwargs)
+    options = f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}"
+    return create_engine(
+        parsed, pool_pre_ping=True, hide_parameters=True, connect_args={"options": options}, **pool, **kwargs
+    )
+
+
+def engines_for(settings: Any) -> tuple[Engine, Engine]:
+    """The configured database's engine and, on SQLite, a reading engine beside it (on PostgreSQL
+    the same engine reads: its readers never wait for writers)."""
+    sizes = {"pool_size": settings.threads + 4, "lock_timeout_ms": settings.db_lock_timeout_ms,
+             "statement_timeout_ms": settings.db_statement_timeout_ms}
+    engine = make_engine(settings.resolved_database_url, **sizes)
+    if engine.dialect.name != "sqlite":
+        return engine, engine
+    return engine, make_engine(settings.resolved_database_url, read_only=True, **sizes)
+
+
+BUSY_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01", "53300", "57P03"})
+"""lock_not_available, query_canceled (statement_timeout), serialization_failure, deadlock,
+too_many_connections, cannot_connect_now."""
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error means "busy, try again" rather than a bug."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(error, DatabaseBusy | PoolTimeout):
+        return True
+    if isinstance(error, DBAPIError):
+        original = error.orig
+        if getattr(original, "sqlstate", None) in BUSY_SQLSTATES:
+            return True
+        text = str(original).lower()
+        return "database is locked" in text or "database table is locked" in text
+    return False
 
 
 def make_session_factory(bind: Any, *, vault: Any = None) -> sessionmaker[Session]:

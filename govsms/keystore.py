@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
@@ -26,6 +27,9 @@ from govsms.settings import Settings
 
 CHUNK = 5000
 INDEX_PURPOSE = "index"
+DATA_PURPOSE = "data"
+ACCOUNT_PURPOSES = (INDEX_PURPOSE, DATA_PURPOSE)
+"""The blind-index key and the account data key: made with the account (``create_account_keys``)."""
 SUBJECT_COLUMNS = ["id", "blind_index", "wrapped_key"]
 """What differs per new subject; account, master key and time are the same for a whole batch."""
 
@@ -128,18 +132,35 @@ class Vault:
         with self.key_store(session) as store:
             row = store.get(AccountKey, (account_id, purpose))
             if row is None:
-                key = new_data_key()
-                wrapped = seal(self.keys.active_key, key, context)
-                _insert_ignoring_duplicates(
-                    store,
-                    AccountKey.__table__,
-                    [dict(account_id=account_id, purpose=purpose, wrapped_key=wrapped, kek_id=self.keys.active_id, created_at=now)],
-                )
+                self._insert_account_key(store, account_id, purpose, now, own_transaction=True)
                 row = store.get(AccountKey, (account_id, purpose), populate_existing=True)
             assert row is not None
             key = unseal(self._kek(row.kek_id), row.wrapped_key, context)
         self.cache.put(("account", account_id, purpose), key)
         return key
+
+    def create_account_keys(self, session: Session, account_id: int, *, now: datetime) -> None:
+        """An account's keys, made with the account: no request ever has to create them."""
+        with self.key_store(session) as store:
+            for purpose in ACCOUNT_PURPOSES:  # nobody else sees the new account yet
+                self._insert_account_key(store, account_id, purpose, now, own_transaction=False)
+
+    def _insert_account_key(self, store: Session, account_id: int, purpose: str, now: datetime, *, own_transaction: bool) -> None:
+        """Insert a new wrapped key unless one exists. An account made before its keys were
+        made with it gets them here; on PostgreSQL in a short transaction of its own, so that
+        concurrent first requests do not wait on a row one of them left uncommitted."""
+        row = dict(
+            account_id=account_id, purpose=purpose, kek_id=self.keys.active_id, created_at=now,
+            wrapped_key=seal(self.keys.active_key, new_data_key(), account_wrap_context(account_id, purpose)),
+        )
+        bind = store.get_bind()
+        if own_transaction and isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            with bind.begin() as own:
+                own.execute(pg_insert(AccountKey.__table__).on_conflict_do_nothing(), [row])
+            return
+        _insert_ignoring_duplicates(store, AccountKey.__table__, [row])
 
     def blind_indexes(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, bytes]:
         index_key = self.account_key(session, account_id, INDEX_PURPOSE, now=now)

@@ -18,6 +18,9 @@ class Actor:
     display_name: str = ""
     language: str = "sv"
     is_provider: bool = False
+    region: str | None = None
+    """The account's default region for numbers typed without a country code, as read when the
+    actor was resolved (None: look it up)."""
 
     @property
     def permissions(self) -> frozenset[Permission]:

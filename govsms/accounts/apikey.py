@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from govsms.accounts.actor import Actor
@@ -16,6 +17,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
+from govsms.textfield import single_line
 
 KEY_PREFIX = "gsk_"
 SHOWN_PREFIX_LENGTH = 12
@@ -32,7 +34,7 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key for the actor's account; the clear key is returned once and never stored."""
     require(actor, Permission.API_KEYS_MANAGE)
-    name = " ".join(name.split())
+    name = single_line(name, "name")
     if not 1 <= len(name) <= 100:
         raise InvalidInput(_("The key was not created."), fields={"name": _("Give the key a name (at most 100 characters).")})
     if not roles or not set(roles) <= set(CUSTOMER_ROLES):
@@ -83,21 +85,25 @@ def revoke_api_key(session: Session, actor: Actor, key_id: int, *, now: datetime
 
 def resolve_api_key(session: Session, key: str, *, now: datetime) -> Actor | None:
     """The actor behind a bearer key, or None if it is unknown, revoked or its account disabled."""
+    actor, touch = lookup_api_key(session, key, now=now)
+    if touch:
+        touch_api_key(session, actor.id, now=now)  # type: ignore[union-attr,arg-type]
+    return actor
+
+
+def lookup_api_key(session: Session, key: str, *, now: datetime) -> tuple[Actor | None, bool]:
+    """The actor behind a bearer key (a read), and whether its last use should be written."""
     if not key.startswith(KEY_PREFIX):
-        return None
+        return None, False
     row = session.exec(
         select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id).where(ApiKey.key_hash == _hash(key))
     ).first()
     if row is None:
-        return None
+        return None, False
     api_key, account = row
     if api_key.revoked_at is not None or not account.is_active:
-        return None
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_INTERVAL:
-        api_key.last_used_at = now
-        session.add(api_key)
-        session.flush()
-    return Actor(
+        return None, False
+    actor = Actor(
         kind="api_key",
         id=api_key.id,
         account_id=account.id,
@@ -105,4 +111,14 @@ def resolve_api_key(session: Session, key: str, *, now: datetime) -> Actor | Non
         roles=parse_roles(api_key.roles),
         display_name=api_key.name,
         is_provider=account.is_provider,
+        region=account.default_region,
+    )
+    return actor, api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_INTERVAL
+
+
+def touch_api_key(session: Session, key_id: int, *, now: datetime) -> None:
+    """Write the key's last use (at most once per ``LAST_USED_INTERVAL``)."""
+    session.execute(
+        update(ApiKey).where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_INTERVAL))
+        .values(last_used_at=now)
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from govsms.accounts.actor import Actor
@@ -36,6 +38,46 @@ class LoginPolicy:
     session_lifetime: timedelta = timedelta(hours=12)
 
 
+class LoginLimiter:
+    """Login attempts per client address and per e-mail address in a sliding minute, in this
+    process. Attempts in flight count, so a burst of parallel guesses is cut off before any
+    password is checked; a successful login gives its attempt back. Whether an address has a
+    login is never told: every address is counted alike."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._attempts: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def attempt(self, address: str, email: str) -> int | None:
+        """Count an attempt; None if it may go on, else the seconds until one may."""
+        keys = (f"ip:{address}", "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest())
+        now = time.monotonic()
+        with self._lock:
+            if len(self._attempts) > 100_000:
+                self._attempts = {k: v for k, v in self._attempts.items() if v and v[-1] > now - self.WINDOW}
+            waits = []
+            for key in keys:
+                recent = [moment for moment in self._attempts.get(key, ()) if moment > now - self.WINDOW]
+                self._attempts[key] = recent
+                if len(recent) >= self.per_minute:
+                    waits.append(int(recent[0] + self.WINDOW - now) + 1)
+            if waits:
+                return max(waits)
+            for key in keys:
+                self._attempts[key].append(now)
+            return None
+
+    def succeeded(self, address: str, email: str) -> None:
+        keys = (f"ip:{address}", "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest())
+        with self._lock:
+            for key in keys:
+                if self._attempts.get(key):
+                    self._attempts[key].pop()
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,17 +90,42 @@ def _locked_message(until: datetime, now: datetime) -> str:
     ) % {"minutes": minutes, "time": until.astimezone(LOCAL_TIME).strftime("%H:%M")}
 
 
-def authenticate(session: Session, *, email: str, password: str, policy: LoginPolicy, now: datetime) -> User:
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of checking a password against the hash as it was read (``check_password``)."""
+
+    user_id: int | None
+    password_hash: str | None
+    correct: bool
+
+
+def check_password(session: Session, *, email: str, password: str) -> PasswordCheck:
+    """Read the user's hash and check the password against it: the slow part of a login (argon2),
+    done with a reading session so that no write transaction waits on it."""
+    row = session.exec(select(User.id, User.password_hash).where(User.email == email.strip().lower())).first()
+    user_id, password_hash = (row[0], row[1]) if row else (None, None)
+    return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, policy: LoginPolicy, now: datetime, checked: PasswordCheck | None = None
+) -> User:
     """The user whose password this is; otherwise ``LoginRefused`` saying what to do.
 
     A wrong password counts towards the lockout; the lockout holds even for the right one.
     The failure counter is committed although the login fails, so the caller must commit.
+    ``checked``: the password was already checked outside this transaction (``check_password``);
+    it is checked again here only if the hash changed since.
     """
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
         raise LoginRefused(_locked_message(user.locked_until, now))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if checked is not None and (checked.user_id, checked.password_hash) == ((user.id, user.password_hash) if user else (None, None)):
+        correct = checked.correct
+    else:
+        correct = verify_password(user.password_hash if user else None, password)
+    if not correct or user is None:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= policy.max_failures:
@@ -115,11 +182,20 @@ def actor_for_user(user: User, account: Account) -> Actor:
         display_name=user.display_name or user.email,
         language=user.language,
         is_provider=account.is_provider,
+        region=account.default_region,
     )
 
 
 def resolve_login_session(session: Session, token: str, *, policy: LoginPolicy, now: datetime) -> Actor | None:
     """The actor behind a session cookie, or None if the session is unknown, expired or disabled."""
+    actor, touch = lookup_login_session(session, token, now=now)
+    if touch:
+        touch_login_session(session, token, policy=policy, now=now)
+    return actor
+
+
+def lookup_login_session(session: Session, token: str, *, now: datetime) -> tuple[Actor | None, bool]:
+    """The actor behind a session cookie (a read), and whether its expiry should slide now."""
     row = session.exec(
         select(LoginSession, User, Account)
         .join(User, User.id == LoginSession.user_id)
@@ -127,16 +203,20 @@ def resolve_login_session(session: Session, token: str, *, policy: LoginPolicy, 
         .where(LoginSession.token_hash == token_hash(token))
     ).first()
     if row is None:
-        return None
+        return None, False
     login, user, account = row
     if login.expires_at <= now or not user.is_active or not account.is_active:
-        return None
-    if now - login.last_seen_at >= TOUCH_INTERVAL:
-        login.last_seen_at = now
-        login.expires_at = now + policy.session_lifetime
-        session.add(login)
-        session.flush()
-    return actor_for_user(user, account)
+        return None, False
+    return actor_for_user(user, account), now - login.last_seen_at >= TOUCH_INTERVAL
+
+
+def touch_login_session(session: Session, token: str, *, policy: LoginPolicy, now: datetime) -> None:
+    """Slide the session's expiry (written at most once per ``TOUCH_INTERVAL``)."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == token_hash(token), LoginSession.last_seen_at <= now - TOUCH_INTERVAL)
+        .values(last_seen_at=now, expires_at=now + policy.session_lifetime)
+    )
 
 
 def end_login_session(session: Session, token: str) -> None:

@@ -17,8 +17,10 @@ from govsms.audit.record import record_event
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
+from govsms.textfield import single_line
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 254
 
 
 def require(actor: Actor, permission: Permission) -> None:
@@ -27,10 +29,10 @@ def require(actor: Actor, permission: Permission) -> None:
 
 
 def _clean_optional_email(value: str | None, field: str, errors: dict[str, str]) -> str | None:
-    value = (value or "").strip().lower()
+    value = single_line(value, field).lower()
     if not value:
         return None
-    if not EMAIL.match(value):
+    if not EMAIL.match(value) or len(value) > MAX_EMAIL:
         errors[field] = _("Enter an e-mail address such as name@example.se.")
     return value
 
@@ -49,14 +51,20 @@ def create_account(
     actor: Actor | None = None,
 ) -> Account:
     """A customer account holding billing details only; admin/ops e-mail addresses are optional."""
+    name, org_number, billing_address = (
+        single_line(value, field) for value, field in ((name, "name"), (org_number, "org_number"), (billing_address, "billing_address"))
+    )
     errors: dict[str, str] = {}
-    name = " ".join(name.split())
     if not 1 <= len(name) <= 200:
         errors["name"] = _("Enter the organisation's name (at most 200 characters).")
+    if len(org_number) > 32:
+        errors["org_number"] = _("Use at most %(count)d characters.") % {"count": 32}
+    if len(billing_address) > 500:
+        errors["billing_address"] = _("Use at most %(count)d characters.") % {"count": 500}
     account = Account(
         name=name,
-        org_number=org_number.strip(),
-        billing_address=billing_address.strip(),
+        org_number=org_number,
+        billing_address=billing_address,
         billing_email=_clean_optional_email(billing_email, "billing_email", errors),
         admin_email=_clean_optional_email(admin_email, "admin_email", errors),
         ops_email=_clean_optional_email(ops_email, "ops_email", errors),
@@ -70,6 +78,8 @@ def create_account(
         raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
     session.add(account)
     session.flush()
+    if (vault := session.info.get("vault")) is not None:
+        vault.create_account_keys(session, account.id, now=now)
     record_event(session, actor, Action.ACCOUNT_CREATED, now=now, account_id=account.id, target=("account", account.id))
     return account
 
@@ -119,9 +129,10 @@ def create_user(
     require(actor, Permission.USERS_MANAGE)
     account = session.get(Account, actor.account_id)
     assert account is not None
-    email = email.strip().lower()
+    email = single_line(email, "email").lower()
+    display_name = single_line(display_name, "display_name")
     errors: dict[str, str] = {}
-    if not EMAIL.match(email):
+    if not EMAIL.match(email) or len(email) > MAX_EMAIL:
         errors["email"] = _("Enter an e-mail address such as name@example.se.")
     if problem := check_password_policy(password):
         errors["password"] = problem
@@ -138,7 +149,7 @@ def create_user(
     user = User(
         account_id=account.id,
         email=email,
-        display_name=" ".join(display_name.split())[:200],
+        display_name=display_name[:200],
         password_hash=hash_password(password),
         roles=format_roles(roles),
         language=language,

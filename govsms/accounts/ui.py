@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from govsms.accounts import apikey, login, service
@@ -14,10 +14,12 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import User
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
-from govsms.i18n import N_, pick_language
+from govsms.db import session_scope
+from govsms.i18n import N_, _, pick_language
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Form, PageNumber, form_list, form_text, safe_next
+from govsms.web.forms import Db, Form, form_list, form_text, safe_next
 from govsms.web.guards import requires, users_only
+from govsms.web.params import Id, PageNumber
 from govsms.web.render import NavItem, page
 
 NAV = [
@@ -61,18 +63,26 @@ def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = No
 
 @post("/login", sync_to_thread=True, include_in_schema=False)
 def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
-    settings = request.app.state.settings
-    email, target = form_text(data, "email"), safe_next(form_text(data, "next"))
+    state = request.app.state
+    email, password, target = form_text(data, "email"), form_text(data, "password"), safe_next(form_text(data, "next"))
+    address = request.client.host if request.client else "-"
+    if (wait := state.login_limiter.attempt(address, email)) is not None:
+        message = _("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait}
+        refused = page(request, "accounts/login.html", status_code=429, next=target, email=email, error=message)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    # The password is checked (argon2, the slow part) before the write transaction starts.
+    with session_scope(state.read_factory) as reader:
+        checked = login.check_password(reader, email=email, password=password)
     try:
-        user = login.authenticate(
-            db, email=email, password=form_text(data, "password"), policy=request.app.state.login_policy, now=_now()
-        )
+        user = login.authenticate(db, email=email, password=password, policy=state.login_policy, now=_now(), checked=checked)
     except LoginRefused as refused:
         # Returned, not raised: the failure count must be committed with this request.
         return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
-    token = login.start_login_session(db, user, policy=request.app.state.login_policy, now=_now())
+    state.login_limiter.succeeded(address, email)
+    token = login.start_login_session(db, user, policy=state.login_policy, now=_now())
     response = Redirect(target, status_code=303)
-    response.set_cookie(session_cookie(token, secure=settings.secure_cookies))
+    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
     return response
 
 
@@ -171,7 +181,7 @@ def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 
 
 @get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_page(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], done: FromQuery[str | None] = None) -> Template:
+def user_page(request: Request[Any, Any, Any], db: Db, user_id: Id, done: FromQuery[str | None] = None) -> Template:
     user = service.get_user(db, _actor(request), user_id)
     return page(
         request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=_now(), notice=NOTICES.get(done or ""), errors={}
@@ -179,13 +189,13 @@ def user_page(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], d
 
 
 @post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_roles(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
+def user_roles(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form) -> Redirect:
     service.update_user_roles(db, _actor(request), user_id, _roles(data), now=_now())
     return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
 
 
 @post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_active(request: Request[Any, Any, Any], db: Db, user_id: FromPath[int], data: Form) -> Redirect:
+def user_active(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form) -> Redirect:
     active = form_text(data, "active") == "1"
     service.set_user_active(db, _actor(request), user_id, active=active, now=_now())
     return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
@@ -225,8 +235,9 @@ def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
 
 
 @post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: FromPath[int]) -> Redirect:
+def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: Id) -> Redirect:
     apikey.revoke_api_key(db, _actor(request), key_id, now=_now())
+    request.app.state.actor_cache.clear()  # the key stops working at once in this process
     return Redirect("/settings/api-keys?done=revoked", status_code=303)
 
 

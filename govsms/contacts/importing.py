@@ -3,6 +3,7 @@ duplicate before anything is written, then the import into a group in one transa
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,18 +18,20 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.groups import _insert_members, create_group, get_group
+from govsms.contacts.limits import UploadLimits
 from govsms.contacts.models import Contact, ImportUpload
 from govsms.contacts.service import MAX_NAME, TABLE, account_region
 from govsms.crypto import seal, unseal, value_context
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
-from govsms.keystore import vault_of
+from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
+from govsms.textfield import printable
 
 CHUNK = 5000
 UPLOAD_LIFETIME = timedelta(hours=1)
-DATA_PURPOSE = "data"
+UPLOAD_TOKEN = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +80,11 @@ class ImportResult:
     duplicates: int
 
 
-def plan_import(session: Session, actor: Actor, filename: str, content: bytes, *, now: datetime) -> ImportPlan:
+def plan_import(
+    session: Session, actor: Actor, filename: str, content: bytes, *, now: datetime, limits: UploadLimits | None = None
+) -> ImportPlan:
     require(actor, Permission.CONTACTS)
-    parsed = read_contact_file(filename, content)
+    parsed = read_contact_file(filename, content, limits)
     region = account_region(session, actor)
     plan = ImportPlan(
         filename=filename, file_format=parsed.format, number_column=parsed.number_column,
@@ -94,7 +99,7 @@ def plan_import(session: Session, actor: Actor, filename: str, content: bytes, *
             plan.duplicates.append(DuplicateRow(row.row_number, row.number, first_row[number.e164]))  # type: ignore[index]
         else:
             first_row[number.e164] = row.row_number  # type: ignore[index]
-            plan.valid.append(ImportRow(row.row_number, number.e164, " ".join(row.name.split())[:MAX_NAME]))  # type: ignore[arg-type]
+            plan.valid.append(ImportRow(row.row_number, number.e164, printable(row.name)[:MAX_NAME]))  # type: ignore[arg-type]
     known = vault_of(session).find_subjects(session, actor.account_id, list(first_row), now=now)
     subject_ids = [subject.id for subject in known.values()]
     for start in range(0, len(subject_ids), CHUNK):
@@ -208,6 +213,8 @@ def store_upload(session: Session, actor: Actor, filename: str, content: bytes, 
 
 def load_upload(session: Session, actor: Actor, token: str, *, now: datetime) -> tuple[str, bytes]:
     require(actor, Permission.CONTACTS)
+    if not UPLOAD_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
+        raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     upload = session.execute(
         select(ImportUpload).where(ImportUpload.id == token, ImportUpload.account_id == actor.account_id)
     ).scalars().first()

@@ -24,6 +24,7 @@ from govsms.i18n import _
 from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
+from govsms.textfield import multi_line, single_line
 
 TABLE = "contact"
 MAX_NAME = 200
@@ -46,12 +47,14 @@ class ContactView:
 
 
 def account_region(session: Session, actor: Actor) -> str:
+    if actor.region:
+        return actor.region
     account = session.get(Account, actor.account_id)
     return account.default_region if account else "SE"
 
 
 def clean_text(value: str | None, limit: int, field: str, label: str) -> str:
-    value = " ".join((value or "").split()) if field != "note" else (value or "").strip()
+    value = multi_line(value, field) if field == "note" else single_line(value, field)
     if len(value) > limit:
         raise InvalidInput(
             _("%(label)s is too long.") % {"label": label},

@@ -28,10 +28,10 @@ from govsms.dpa.render import render_html, render_pdf
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.keyring import KeyRing
-from govsms.keystore import vault_of
+from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
+from govsms.textfield import single_line
 
-DATA_PURPOSE = "data"
 DETAIL_FIELDS = ("signatory_name", "signatory_title", "contact_name", "contact_email", "contact_phone", "dpo_name", "dpo_email")
 REQUIRED = ("signatory_name", "signatory_title", "contact_name", "contact_email")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -85,7 +85,7 @@ def get_details(session: Session, actor: Actor, *, now: datetime) -> dict[str, s
 
 
 def check_details(values: dict[str, str]) -> dict[str, str]:
-    cleaned = {field: " ".join(str(values.get(field) or "").split()) for field in DETAIL_FIELDS}
+    cleaned = {field: single_line(str(values.get(field) or ""), field) for field in DETAIL_FIELDS}
     errors: dict[str, str] = {}
     for field in REQUIRED:
         if not cleaned[field]:
@@ -134,7 +134,7 @@ def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -
     require(actor, Permission.DPA_READ)
     query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(DpaVersion.account_id == actor.account_id)
     if lang is not None:
-        query = query.where(DpaVersion.language == lang)
+        query = query.where(DpaVersion.language == _check_language(lang))
     return session.exec(query.order_by(DpaVersion.number.desc())).first()  # type: ignore[attr-defined]
 
 
@@ -246,7 +246,7 @@ def accept(session: Session, actor: Actor, version_id: int, *, name: str, title:
         raise Conflict(_("A newer version exists; read and accept that one."))
     if version.accepted_at is not None:
         raise Conflict(_("This version is accepted already."))
-    name, title = " ".join(name.split()), " ".join(title.split())
+    name, title = single_line(name, "name"), single_line(title, "title")
     errors: dict[str, str] = {}
     if not name or len(name) > 200:
         errors["name"] = _("Give your name as it should stand in the acceptance.")

@@ -32,20 +32,21 @@ from govsms.crypto import seal, value_context
 from govsms.db import copy_rows
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
-from govsms.keystore import vault_of
+from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import Dispatch, OutboundMessage
 from govsms.sending.pricing import price_table
 from govsms.sending.senders import resolve_sender
 from govsms.sending.text import TextAnalysis, check_text
+from govsms.textfield import refuse_control
 
 OPTOUT_PLACEHOLDER = "_BLOCKSMSLINK_"
 TOKEN_LENGTH = 8
 CHUNK = 5000
 MAX_RECIPIENTS = 200_000
+MAX_IDEMPOTENCY_KEY = 100
 SEPARATORS = re.compile(r"[,;\n\r\t]+")
-DATA_PURPOSE = "data"
 MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
 TOKEN_ATTEMPTS = 3
 
@@ -155,6 +156,11 @@ def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int]) -> 
 def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *, public_url: str, now: datetime) -> DispatchSummary:
     require(actor, Permission.SEND)
     if request.idempotency_key:
+        refuse_control(request.idempotency_key, "idempotency_key")
+        if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            raise InvalidInput(
+                _("The Idempotency-Key is too long."), fields={"idempotency_key": _("Use at most %(count)d characters.") % {"count": MAX_IDEMPOTENCY_KEY}}
+            )
         existing = session.execute(
             select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key == request.idempotency_key)
         ).scalars().first()

@@ -8,23 +8,25 @@ access line with the route template, never the raw path or query (they may hold 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from govsms.accounts.actor import Actor
-from govsms.accounts.apikey import resolve_api_key
-from govsms.accounts.login import resolve_login_session
-from govsms.db import session_scope
+from govsms.accounts.apikey import lookup_api_key, touch_api_key
+from govsms.accounts.login import lookup_login_session, touch_login_session
+from govsms.db import WAIT_OPTION, is_busy, session_scope
 from govsms.i18n import LANGUAGES, current_language, pick_language
 from govsms.log import request_id
 
@@ -105,8 +107,17 @@ class ActorMiddleware(ASGIMiddleware):
         bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
         session_token = cookies.get(SESSION_COOKIE)
         actor: Actor | None = None
-        if bearer or session_token:
-            actor = await anyio.to_thread.run_sync(_resolve, app.state, bearer, session_token)
+        if bearer:
+            # API clients send many requests each: their keys are cached (see ActorCache).
+            cache: ActorCache = app.state.actor_cache
+            key = cache.key(bearer)
+            actor = cache.get(key)
+            if actor is None:
+                actor = await sync_to_thread(_resolve, app.state, bearer, None)
+                if actor is not None:
+                    cache.put(key, actor)
+        elif session_token:
+            actor = await sync_to_thread(_resolve, app.state, None, session_token)
         scope["user"] = actor
         scope["auth"] = "api_key" if actor and actor.kind == "api_key" else ("session" if actor else None)
         wanted = actor.language if actor and actor.kind == "user" else cookies.get(LANGUAGE_COOKIE)
@@ -128,13 +139,65 @@ def _accepted_language(header: str) -> str | None:
     return None
 
 
+class ActorCache:
+    """Who stands behind an API key, as resolved in the last ``ttl`` seconds: a burst of requests
+    with one key costs one lookup. Staleness is bounded: a revoked key or an account switched off
+    stops working within ``ttl`` in every process, and at once in the process that did it
+    (``clear``). Entries are keyed by the key's SHA-256, never the key."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(bearer: str) -> str:
+        return hashlib.sha256(bearer.encode()).hexdigest()
+
+    def get(self, key: str) -> Actor | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, actor: Actor) -> None:
+        with self._lock:
+            if len(self._entries) >= self.size:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
+                if len(self._entries) >= self.size:
+                    self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl, actor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 def _resolve(state: Any, bearer: str | None, session_token: str | None) -> Actor | None:
+    """Who is acting: a read, so it never waits for a writer. The key's last use or the session's
+    sliding expiry is written now and then, in a short transaction that gives up at once if the
+    database is busy (the next request writes it)."""
     now = datetime.now(UTC)
-    with session_scope(state.session_factory) as session:
+    with session_scope(state.read_factory) as session:
         if bearer:
-            return resolve_api_key(session, bearer, now=now)
-        assert session_token is not None
-        return resolve_login_session(session, session_token, policy=state.login_policy, now=now)
+            actor, touch = lookup_api_key(session, bearer, now=now)
+        else:
+            assert session_token is not None
+            actor, touch = lookup_login_session(session, session_token, now=now)
+    if actor is not None and touch:
+        try:
+            with session_scope(state.session_factory) as session:
+                session.connection(execution_options={WAIT_OPTION: 0.05})
+                if bearer:
+                    touch_api_key(session, actor.id, now=now)  # type: ignore[arg-type]
+                else:
+                    touch_login_session(session, session_token, policy=state.login_policy, now=now)  # type: ignore[arg-type]
+        except Exception as error:
+            if not is_busy(error):
+                raise
+    return actor
 
 
 def session_cookie(token: str, *, secure: bool) -> Cookie:

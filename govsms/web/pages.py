@@ -15,8 +15,11 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from govsms import __version__
+from govsms.db import DatabaseBusy, is_busy
 from govsms.errors import GovsmsError
 from govsms.i18n import _
 from govsms.log import request_id
@@ -36,7 +39,7 @@ def dashboard(request: Request[Any, Any, Any]) -> Template:
 @get("/health", sync_to_thread=True, tags=["service"], summary="Liveness and database check")
 def health(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     try:
-        with request.app.state.session_factory() as session:
+        with request.app.state.read_factory() as session:  # a read: never waits for a writer
             session.execute(text("SELECT 1"))
         database = "ok"
     except Exception:  # the probe reports, it does not crash
@@ -94,13 +97,45 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return _error_page(request, 404, _("Not found"), message)
     if isinstance(exc, ValidationException):
         fields = {str(item.get("key", "")): str(item.get("message", "")) for item in (exc.extra or []) if isinstance(item, dict)}
-        message = _("The request is not valid; see the fields for what is wrong.")
         if _wants_json(request):
-            return _json_error(422, "invalid_input", message, fields)
+            return _json_error(422, "invalid_input", _("The request is not valid; see the fields for what is wrong."), fields)
+        message = _("The address or the form has a value that is not valid: %(fields)s. Go back and check it.") % {
+            "fields": ", ".join(fields) or "-"
+        }
         return _error_page(request, 400, _("Please check your input"), message)
     if _wants_json(request):
         return _json_error(status, "error", exc.detail)
     return _error_page(request, status, _("Error"), exc.detail)
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A busy database (lock, statement or pool timeout, SQLite's write lock) is 503 with
+    ``Retry-After``: the transaction was rolled back, so trying again is safe. Any other
+    database error is unexpected."""
+    if not is_busy(exc):
+        return handle_unexpected(request, exc)
+    log.warning("database busy: %s", type(exc).__name__, extra={"event": "db.busy"})
+    message = _("The service is busy. Nothing was saved. Try again in a few seconds.")
+    if _wants_json(request):
+        response = _json_error(503, "busy", message)
+    else:
+        response = _error_page(request, 503, _("Busy"), message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """msgspec gives up on a JSON body nested deeper than the interpreter's recursion limit
+    (about 1000 levels) while Litestar reads it, before any handler runs: the client's input."""
+    if "deserializing" not in str(exc):
+        return handle_unexpected(request, exc)
+    message = _("The JSON body is nested too deeply to read.")
+    if _wants_json(request):
+        return _json_error(400, "invalid_json", message)
+    return _error_page(request, 400, _("Please check your input"), message)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -116,6 +151,10 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 ROUTES = [dashboard, health]
 EXCEPTION_HANDLERS = {
     GovsmsError: handle_govsms_error,
+    SQLAlchemyError: handle_database_error,
+    PoolTimeout: handle_database_error,
+    DatabaseBusy: handle_database_error,
     HTTPException: handle_http_exception,
+    RecursionError: handle_recursion,
     Exception: handle_unexpected,
 }
