@@ -16,8 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms import db
-from govsms.db import one_of, session_scope
+from govsms.db import DatabaseBusy, one_of, session_scope
 from govsms.sending.models import OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -96,10 +95,7 @@ def is_transient(error: BaseException) -> bool:
     that had no connection to give. Constraint, syntax and data errors are not."""
     if isinstance(error, (IntegrityError, ProgrammingError, DataError)):
         return False
-    busy = getattr(db, "DatabaseBusy", None)  # db's own "waited too long for the write lock", where it has one
-    if busy is not None and isinstance(error, busy):
-        return True
-    if isinstance(error, (DBAPIError, PoolTimeout, sqlite3.OperationalError)):
+    if isinstance(error, (DatabaseBusy, DBAPIError, PoolTimeout, sqlite3.OperationalError)):
         return True
     try:  # the raw driver's error, from the bulk paths below Core (db.copy_rows)
         import psycopg

@@ -18,17 +18,18 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts.actor import Actor
 from govsms.accounts.service import create_account
-from govsms.db import make_engine, make_session_factory, session_scope
+from govsms.db import DatabaseBusy, make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring
 from govsms.keystore import Vault
 from govsms.migrate import upgrade
 from govsms.sending import outbox as outbox_module
+from govsms.sending.claims import is_transient
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage
 from govsms.sending.outbox import Outbox
@@ -181,17 +182,19 @@ def test_a_worker_claims_nothing_new_until_its_last_batch_is_recorded(db: Db, mo
     assert len(transport.ids) == 20 and set(Counter(transport.ids).values()) == {1}
 
 
-def test_a_database_that_is_really_locked_delays_the_recording_only(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another connection holds the lock the recording needs for a second (SQLite: the write
-    lock; PostgreSQL: the rows), with short lock waits: the recording fails, is retried, and every
-    message reaches the transport once."""
-    queue_dispatch(db.factory, 100)
+@pytest.mark.parametrize("holder", ["another connection", "a writer in this process"])
+def test_a_database_that_is_really_locked_delays_the_recording_only(db: Db, holder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Something holds the lock the recording needs for a second, and the worker's lock waits are
+    short: the recording fails, is retried, and every message reaches the transport once.
+    SQLite: another connection's write lock ("database is locked"), or another writer of this
+    process holding its turn in db's write queue (``DatabaseBusy``); PostgreSQL: row locks
+    (``lock_timeout``)."""
     postgres = db.engine.dialect.name == "postgresql"
-    if postgres:
-        factory = db.new_factory()
-        event.listen(factory.kw["bind"], "connect", lambda connection, _: _execute(connection, "SET lock_timeout = '200ms'"))
-    else:
-        factory = db.new_factory()
+    if postgres and holder != "another connection":
+        pytest.skip("PostgreSQL has no write queue: row locks are the case")
+    queue_dispatch(db.factory, 100)
+    factory = db.new_factory(lock_timeout_ms=200)
+    if not postgres:  # SQLite's own wait for another connection's lock
         event.listen(factory.kw["bind"], "connect", lambda connection, _: _execute(connection, "PRAGMA busy_timeout = 100"))
     failed: list[str] = []
     record = Outbox._record
@@ -204,20 +207,25 @@ def test_a_database_that_is_really_locked_delays_the_recording_only(db: Db, monk
             raise
 
     monkeypatch.setattr(Outbox, "_record", counted)
-    locked, release = threading.Event(), threading.Event()
+    locked = threading.Event()
 
     def hold() -> None:
         if postgres:
             with db.engine.connect() as connection:
                 connection.execute(text("SELECT id FROM outbound_message FOR UPDATE"))
                 locked.set()
-                release.wait(1.0)
+                time.sleep(1.0)
                 connection.commit()
+        elif holder == "a writer in this process":
+            with db.engine.begin() as connection:
+                connection.execute(text("UPDATE price SET currency = currency"))
+                locked.set()
+                time.sleep(1.0)
         else:
             raw = sqlite3.connect(make_url(db.url).database, isolation_level=None)  # type: ignore[arg-type]
             raw.execute("BEGIN IMMEDIATE")
             locked.set()
-            release.wait(1.0)
+            time.sleep(1.0)
             raw.execute("COMMIT")
             raw.close()
 
@@ -235,6 +243,8 @@ def test_a_database_that_is_really_locked_delays_the_recording_only(db: Db, monk
     drain(outbox, factory, 100)
     holders[0].join()
     assert failed, "the lock made the recording fail at least once"
+    expected = {"another connection": "OperationalError", "a writer in this process": "DatabaseBusy"}[holder]
+    assert set(failed) == {expected}, failed
     assert len(transport.ids) == 100 and set(Counter(transport.ids).values()) == {1}
 
 
@@ -289,3 +299,9 @@ def test_delivery_reports_wait_while_the_database_is_busy(db: Db, monkeypatch: p
     assert refused == [1] and statuses(db.factory) == {"sent": 5}
     assert outbox.apply_reports() == 5  # nothing new from the transport: the kept ones
     assert statuses(db.factory) == {"delivered": 5}
+
+
+def test_what_counts_as_a_transient_database_error() -> None:
+    locked = OperationalError("UPDATE", None, sqlite3.OperationalError("database is locked"))
+    assert is_transient(locked) and is_transient(DatabaseBusy("waited")) and is_transient(sqlite3.OperationalError("database is locked"))
+    assert not is_transient(IntegrityError("INSERT", None, sqlite3.IntegrityError("UNIQUE"))) and not is_transient(KeyError("x"))
