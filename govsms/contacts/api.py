@@ -13,6 +13,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from govsms.accounts.roles import Permission
 from govsms.contacts import groups, importing, service
+from govsms.contacts.limits import UploadLimits
 from govsms.contacts.service import ContactView
 from govsms.errors import InvalidInput
 from govsms.i18n import _
@@ -113,7 +114,8 @@ def import_contacts(
     upload = data.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise InvalidInput(_("Send the file in the field 'file'."), fields={"file": _("Choose a CSV or Excel file.")})
-    plan = importing.plan_import(db, actor, upload.filename, upload.file.read(), now=_now())
+    limits = UploadLimits.from_settings(request.app.state.settings)
+    plan = importing.plan_import(db, actor, upload.filename, upload.file.read(), now=_now(), limits=limits)
     body: dict[str, Any] = {
         "rows": plan.rows_total,
         "valid": len(plan.valid),

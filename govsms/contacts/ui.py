@@ -13,6 +13,7 @@ from litestar.response import Redirect, Response, Template
 
 from govsms.accounts.roles import Permission
 from govsms.contacts import groups, importing, service
+from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.web.forms import Db, Form, PageNumber, form_list, form_text
@@ -153,7 +154,8 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput(_("Choose a file to upload."), fields={"file": _("Choose a CSV or Excel file.")})
         content = upload.file.read()
-        plan = importing.plan_import(db, actor, upload.filename, content, now=_now())
+        limits = UploadLimits.from_settings(request.app.state.settings)
+        plan = importing.plan_import(db, actor, upload.filename, content, now=_now(), limits=limits)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
@@ -173,7 +175,8 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
 def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], data: Form) -> Template | Redirect:
     actor = request.scope["user"]
     filename, content = importing.load_upload(db, actor, token, now=_now())
-    plan = importing.plan_import(db, actor, filename, content, now=_now())
+    limits = UploadLimits.from_settings(request.app.state.settings)
+    plan = importing.plan_import(db, actor, filename, content, now=_now(), limits=limits)
     group_id = form_text(data, "group_id")
     try:
         result = importing.run_import(

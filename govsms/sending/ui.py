@@ -18,6 +18,7 @@ from sqlmodel import select
 from govsms.accounts.roles import Permission
 from govsms.contacts import groups
 from govsms.contacts.filereader import read_contact_file
+from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.sending import blocklist, history, optout
@@ -112,14 +113,15 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any])
     actor = request.scope["user"]
     upload = data.get("file")
     token = form_text(data, "upload")
+    limits = UploadLimits.from_settings(request.app.state.settings)
     if isinstance(upload, UploadFile) and upload.filename:
         content = upload.file.read()
-        parsed = read_contact_file(upload.filename, content)
+        parsed = read_contact_file(upload.filename, content, limits)
         token = importing.store_upload(db, actor, upload.filename, content, now=_now())
         return [row.number for row in parsed.rows], token
     if token:
         filename, content = importing.load_upload(db, actor, token, now=_now())
-        return [row.number for row in read_contact_file(filename, content).rows], token
+        return [row.number for row in read_contact_file(filename, content, limits).rows], token
     return [], ""
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from govsms.contacts import filereader
 from govsms.contacts.filereader import FileRow, read_contact_file, write_csv, write_xlsx
+from govsms.contacts.limits import UploadLimits
 from govsms.errors import InvalidInput
 
 
@@ -28,9 +29,9 @@ def pairs(parsed: filereader.ParsedFile) -> list[tuple[int, str, str]]:
     return [(row.row_number, row.number, row.name) for row in parsed.rows]
 
 
-def refusal(filename: str, content: bytes) -> str:
+def refusal(filename: str, content: bytes, limits: UploadLimits | None = None) -> str:
     with pytest.raises(InvalidInput) as raised:
-        read_contact_file(filename, content)
+        read_contact_file(filename, content, limits)
     return raised.value.message
 
 
@@ -249,14 +250,14 @@ def test_no_number_column(content: bytes) -> None:
         "above the phone numbers.")
 
 
-def test_too_many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filereader, "MAX_ROWS", 3)
+def test_too_many_rows() -> None:
+    limits = UploadLimits(max_rows=3)
     content = write_csv([(f"070123456{i}", "") for i in range(3)])
-    assert len(read_contact_file("a.csv", content).rows) == 3
+    assert len(read_contact_file("a.csv", content, limits).rows) == 3
     content = write_csv([(f"070123456{i}", "") for i in range(4)])
-    assert refusal("a.csv", content) == "The file has more than 3 rows. Split it into smaller files."
+    assert refusal("a.csv", content, limits) == "The file has more than 3 rows. Split it into smaller files."
     content = write_xlsx([(f"070123456{i}", "") for i in range(4)])
-    assert refusal("a.xlsx", content) == "The file has more than 3 rows. Split it into smaller files."
+    assert refusal("a.xlsx", content, limits) == "The file has more than 3 rows. Split it into smaller files."
 
 
 def test_too_large() -> None:
@@ -264,10 +265,10 @@ def test_too_large() -> None:
         "The file is larger than 20 MB. Split it into smaller files.")
 
 
-def test_too_much_data_when_unpacked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filereader, "MAX_UNPACKED_BYTES", 1000)
+def test_too_much_data_when_unpacked() -> None:
     content = write_xlsx([(f"0701234{i:03}", "Åsa") for i in range(200)])
-    assert refusal("a.xlsx", content) == "The file holds too much data. Split it into smaller files."
+    assert refusal("a.xlsx", content, UploadLimits(max_unpacked_bytes=1000)) == (
+        "The file holds too much data. Split it into smaller files.")
 
 
 # --- Writers ------------------------------------------------------------------------------------
