@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -154,7 +155,9 @@ def make_engine(
         parsed = parsed.set(drivername="postgresql+psycopg")
     options = f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}"
     return create_engine(
-        parsed, pool_pre_ping=True, hide_parameters=True, connect_args={"options": options}, **pool, **kwargs
+        # No pre-ping (a round trip per transaction): connections are recycled, and one that
+        # dropped fails its request with 503 (``is_busy``) while the pool replaces it.
+        parsed, pool_recycle=1800, hide_parameters=True, connect_args={"options": options}, **pool, **kwargs
     )
 
 
@@ -182,6 +185,8 @@ def is_busy(error: BaseException) -> bool:
     if isinstance(error, DatabaseBusy | PoolTimeout):
         return True
     if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
         original = error.orig
         if getattr(original, "sqlstate", None) in BUSY_SQLSTATES:
             return True
@@ -323,6 +328,19 @@ def _copy(connection: Any, table: Any, columns: list[str], names: str, values: I
           ignore_conflicts: bool) -> int | None:
     if postgres:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # A few rows (one SMS, one audit link) go as one INSERT: COPY takes three round trips.
+        iterator = iter(values)
+        head = list(itertools.islice(iterator, SMALL_BATCH))
+        if len(head) < SMALL_BATCH:
+            if head:
+                row_sql = f"({', '.join('%s' for _ in columns)})"
+                conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+                cursor.execute(
+                    f'INSERT INTO "{table.name}" ({names}) VALUES {", ".join(row_sql for _ in head)}{conflict}',
+                    [value for row in head for value in row],
+                )
+            return None
+        values = itertools.chain(head, iterator)
         target = f'"{table.name}"'
         if ignore_conflicts:
             # COPY cannot skip conflicts: copy into a scratch table (one per transaction and

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, text, update
@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
 from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
-from govsms.db import UTCDateTime, bulk_insert, copy_rows, rows_in
+from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rows_in
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
@@ -223,6 +223,8 @@ class Vault:
         if not missing:
             return {}
         postgres = store.get_bind().dialect.name == "postgresql"
+        if postgres and len(missing) < SMALL_BATCH:
+            return self._create_few_subjects(store, account_id, missing, now)
         if postgres:
             # One array of ids from the sequence (a row per id costs more to fetch than to make).
             ids: Sequence[int] = store.connection().exec_driver_sql(
@@ -267,6 +269,27 @@ class Vault:
             for row in _subject_rows(store, account_id, "blind_index", chunk):
                 key = ours.get(row.wrapped_key)
                 found[row.blind_index] = self._unwrap(row) if key is None else Subject(id=row.id, account_id=account_id, key=key)
+        return found
+
+    def _create_few_subjects(self, store: Session, account_id: int, missing: list[bytes], now: datetime) -> dict[bytes, Subject]:
+        """A few new subjects on PostgreSQL (one SMS): one INSERT that skips numbers a concurrent
+        transaction created meanwhile and returns the new ids; those others are read back."""
+        pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
+        values = ", ".join("(%s, %s, %s, %s, %s)" for _ in missing)
+        parameters = [
+            value for index, (_key, wrapped) in zip(missing, pairs, strict=True)
+            for value in (account_id, index, wrapped, self.keys.active_id, now.astimezone(UTC).replace(tzinfo=None))
+        ]
+        inserted = store.connection().exec_driver_sql(
+            f"INSERT INTO subject_key (account_id, blind_index, wrapped_key, kek_id, created_at) VALUES {values}"
+            " ON CONFLICT DO NOTHING RETURNING id, blind_index",
+            tuple(parameters),
+        ).all()
+        keys = dict(zip(missing, (key for key, _wrapped in pairs), strict=True))
+        found = {bytes(index): Subject(id=subject_id, account_id=account_id, key=keys[bytes(index)]) for subject_id, index in inserted}
+        if len(found) < len(missing):
+            for row in _subject_rows(store, account_id, "blind_index", [index for index in missing if index not in found]):
+                found[bytes(row.blind_index)] = self._unwrap(row)
         return found
 
     def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:

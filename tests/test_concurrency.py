@@ -298,3 +298,22 @@ def test_health_and_reads_are_served_while_a_writer_holds_the_database(serve: Ca
                 assert time.monotonic() - started < 2
     finally:
         engine.dispose()
+
+
+def test_one_idempotency_key_sent_by_many_clients_at_once_makes_one_dispatch(serve: Callable[..., Served]) -> None:
+    served = serve()
+    with served.session() as session:
+        _key_row, key = make_api_key(session, make_account(session))
+    body = {"from": "Kommunen", "to": ["+46701112244"], "text": "Din kod är 1234"}
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "code-42"}
+
+    def send(_index: int) -> tuple[int, int | None]:
+        with httpx.Client(base_url=served.url, timeout=10, headers=headers) as client:
+            answer = client.post("/api/v1/messages", json=body)
+            return answer.status_code, answer.json().get("dispatch_id")
+
+    answers = in_parallel(8, send)
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({dispatch_id for _, dispatch_id in answers}) == 1
+    with served.session() as session:
+        assert session.execute(select(func.count()).select_from(OutboundMessage)).scalar_one() == 1

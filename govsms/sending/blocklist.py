@@ -15,7 +15,7 @@ from govsms.accounts.roles import Permission
 from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.db import bulk_insert, one_of
+from govsms.db import bulk_insert, rows_in
 from govsms.errors import InvalidInput
 from govsms.keystore import vault_of
 from govsms.phone import parse_number
@@ -40,12 +40,9 @@ def _listed(session: Session, account_id: int, indexes: list[bytes]) -> set[byte
         wanted = set(indexes)
         listed = session.execute(select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id)).scalars()
         return {index for index in listed if index in wanted}
-    dialect = session.get_bind().dialect.name
-    return set(
-        session.execute(
-            select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id, one_of(BlockEntry.blind_index, indexes, dialect))
-        ).scalars()
-    )
+    if not indexes:
+        return set()
+    return {bytes(row[0]) for row in rows_in(session, "SELECT blind_index FROM block_entry WHERE account_id = {p} AND blind_index {in}", [account_id], indexes)}
 
 
 def blocked_numbers(

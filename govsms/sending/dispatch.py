@@ -161,13 +161,8 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             raise InvalidInput(
                 _("The Idempotency-Key is too long."), fields={"idempotency_key": _("Use at most %(count)d characters.") % {"count": MAX_IDEMPOTENCY_KEY}}
             )
-        existing = session.execute(
-            select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key == request.idempotency_key)
-        ).scalars().first()
-        if existing is not None:
-            if existing.request_hash != _request_hash(request):
-                raise Conflict(_("This Idempotency-Key was used for a different request. Use a new key for a new dispatch."))
-            return summary_of(existing)
+        if (existing := _idempotent_answer(session, actor, request)) is not None:
+            return existing
     errors: dict[str, str] = {}
     analysis: TextAnalysis | None = None
     try:
@@ -228,20 +223,35 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             fields={"to": _("Give at least one valid number that is not blocked.")},
         )
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    dispatch = Dispatch(
-        account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
-        text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
-        invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
-        idempotency_key=request.idempotency_key, request_hash=_request_hash(request) if request.idempotency_key else None,
-        created_at=now,
+    # Core, not the ORM: one dispatch per API request is the hot path.
+    dispatches = Dispatch.__table__
+    insert_dispatch = (
+        dispatches.insert().values(
+            account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
+            text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
+            invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
+            idempotency_key=request.idempotency_key, request_hash=_request_hash(request) if request.idempotency_key else None,
+            created_at=now,
+        ).returning(dispatches.c.id)
     )
-    session.add(dispatch)
-    session.flush()
-    dispatch.text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch.id))  # type: ignore[arg-type]
-    session.add(dispatch)
+    if request.idempotency_key:
+        try:
+            with session.begin_nested():
+                dispatch_id = session.execute(insert_dispatch).scalar_one()
+        except IntegrityError:
+            # The same key in a concurrent request that committed first: its answer is ours.
+            if (existing := _idempotent_answer(session, actor, request)) is not None:
+                return existing
+            raise
+    else:
+        dispatch_id = session.execute(insert_dispatch).scalar_one()
+    session.execute(
+        dispatches.update().where(dispatches.c.id == dispatch_id)
+        .values(text_ct=seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id)))
+    )
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
     costs = {country: price.per_part_minor * analysis.parts for country, price in prices.items()}
-    constants = {"dispatch_id": dispatch.id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
+    constants = {"dispatch_id": dispatch_id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
                  "attempts": 0, "due_at": send_at, "created_at": now}
 
     def rows(tokens: Iterable[str | None]) -> Iterator[tuple[Any, ...]]:
@@ -253,22 +263,37 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
                    country, costs[country], token)
 
     for attempt in range(TOKEN_ATTEMPTS):
-        tokens = optout_tokens(len(accepted)) if OPTOUT_PLACEHOLDER in request.text else itertools.repeat(None)
+        if OPTOUT_PLACEHOLDER not in request.text:  # no tokens, nothing that can collide
+            copy_rows(session, OutboundMessage.__table__, MESSAGE_COLUMNS, rows(itertools.repeat(None)), constants=constants)
+            break
+        tokens = optout_tokens(len(accepted))
         try:
             with session.begin_nested():
                 copy_rows(session, OutboundMessage.__table__, MESSAGE_COLUMNS, rows(tokens), constants=constants)
             break
         except IntegrityError:
             # Two 48-bit opt-out tokens met (rare, and likelier as the table grows): new tokens.
-            if attempt == TOKEN_ATTEMPTS - 1 or OPTOUT_PLACEHOLDER not in request.text:
+            if attempt == TOKEN_ATTEMPTS - 1:
                 raise
     record_event(
-        session, actor, Action.DISPATCH_CREATED, now=now, target=("dispatch", dispatch.id),
+        session, actor, Action.DISPATCH_CREATED, now=now, target=("dispatch", dispatch_id),
         subjects=[subject.id for subject in subjects.values()],
         details={"accepted": len(accepted), "blocked": len(blocked), "invalid": len(invalid), "parts": analysis.parts},
     )
-    summary.dispatch_id = dispatch.id
+    summary.dispatch_id = dispatch_id
     return summary
+
+
+def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest) -> DispatchSummary | None:
+    """The dispatch an earlier request with this Idempotency-Key made, if any."""
+    existing = session.execute(
+        select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key == request.idempotency_key)
+    ).scalars().first()
+    if existing is None:
+        return None
+    if existing.request_hash != _request_hash(request):
+        raise Conflict(_("This Idempotency-Key was used for a different request. Use a new key for a new dispatch."))
+    return summary_of(existing)
 
 
 def summary_of(dispatch: Dispatch) -> DispatchSummary:

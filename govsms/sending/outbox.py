@@ -131,6 +131,7 @@ class Outbox:
             by_account: dict[int, list[Claimed]] = {}
             for item in claimed:
                 by_account.setdefault(item.account_id, []).append(item)
+            self._load_texts(session, claimed, now)
             for account_id, items in by_account.items():
                 blocked = blocked_subjects(session, account_id, [item.subject_id for item in items])
                 subjects = vault.subjects_by_id(session, account_id, [item.subject_id for item in items])
@@ -140,7 +141,7 @@ class Outbox:
                         blocked_messages.add(item.id)  # blocked now, or erased since it was queued
                         continue
                     number = subject.decrypt("outbound_message", "recipient", item.recipient_ct)
-                    text = render_text(self._text(session, item.dispatch_id, account_id, now), self.public_url, item.optout_token)
+                    text = render_text(self._texts[item.dispatch_id], self.public_url, item.optout_token)
                     data_coding, parts = encode_parts(text, item.id & 0xFF)
                     submissions.append(
                         Submission(
@@ -164,14 +165,22 @@ class Outbox:
                 found.setdefault(message_id, set()).add(part)
         return found
 
-    def _text(self, session: Session, dispatch_id: int, account_id: int, now: datetime) -> str:
-        if dispatch_id not in self._texts:
-            if len(self._texts) > 1000:
-                self._texts.clear()
-            dispatch = session.get(Dispatch, dispatch_id)
-            key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
-            self._texts[dispatch_id] = unseal(key, dispatch.text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()  # type: ignore[union-attr]
-        return self._texts[dispatch_id]
+    def _load_texts(self, session: Session, claimed: list[Claimed], now: datetime) -> None:
+        """The texts of the batch's dispatches, in one query for those not seen yet (a stream
+        of one-recipient dispatches has a new text in nearly every message)."""
+        wanted = {item.dispatch_id: item.account_id for item in claimed if item.dispatch_id not in self._texts}
+        if not wanted:
+            return
+        if len(self._texts) + len(wanted) > 5000:
+            self._texts.clear()
+        vault = vault_of(session)
+        dialect = session.get_bind().dialect.name
+        table = Dispatch.__table__
+        for dispatch_id, account_id, text_ct in session.execute(
+            select(table.c.id, table.c.account_id, table.c.text_ct).where(one_of(table.c.id, list(wanted), dialect))
+        ):
+            key = vault.account_key(session, account_id, DATA_PURPOSE, now=now)
+            self._texts[dispatch_id] = unseal(key, text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()
 
     def _record_until(self, deadline: float) -> bool:
         """Record the in-flight batch's results, retrying transient database errors with backoff

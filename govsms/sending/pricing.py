@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from govsms.accounts.actor import Actor
@@ -18,8 +20,10 @@ from govsms.sending.models import Price, VirtualNumber
 DEFAULT_PRICES = {"SE": 45, "NO": 55, "DK": 55, "FI": 60, "DE": 75, "GB": 70, "US": 60}
 
 
-def price_table(session: Session) -> dict[str, Price]:
-    return {price.country: price for price in session.exec(select(Price))}
+def price_table(session: Session) -> dict[str, Any]:
+    """Country -> its price row (``country``, ``per_part_minor``, ``currency``, ``updated_at``):
+    read on every dispatch, so as plain rows rather than ORM objects."""
+    return {row.country: row for row in session.execute(sa_select(Price.__table__))}
 
 
 def set_price(session: Session, actor: Actor, *, country: str, per_part_minor: int, now: datetime, currency: str = "SEK") -> Price:
@@ -66,8 +70,11 @@ def assign_virtual_number(session: Session, actor: Actor, *, account_id: int, nu
 
 
 def remove_virtual_number(session: Session, actor: Actor, number: str) -> None:
+    from govsms.phone import parse_number
+
     require(actor, Permission.PLATFORM)
-    virtual = session.get(VirtualNumber, number)
+    parsed = parse_number(number)  # what is not a number is not assigned (and may hold a NUL PostgreSQL refuses)
+    virtual = session.get(VirtualNumber, parsed.e164) if parsed.ok else None
     if virtual is not None:
         session.delete(virtual)
         session.flush()
