@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 from collections.abc import Callable
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.concurrency import set_asyncio_executor
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -98,6 +98,16 @@ def _transactional_handlers(app: Litestar) -> None:
                 handler._fn = AsyncCallable(in_transaction(fn.func))
 
 
+def app_from_environment() -> Litestar:
+    """One web process of ``govsms serve`` with several processes: settings from the environment,
+    no worker (the serving parent runs it once)."""
+    from govsms.log import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
 def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:
     """The web application. ``bind`` (an engine or a connection) replaces the configured
     database, for tests; ``worker`` also runs the scheduler inside this process."""
@@ -106,8 +116,6 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     engine, reader = (bind, bind) if bind is not None else engines_for(settings)
     vault = make_vault(settings, keys)
     session_factory = make_session_factory(engine, vault=vault)
-    # Handlers run on this many threads; the engines' pools hold as many connections and more.
-    set_asyncio_executor(ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="handler"))
     state = State(
         {
             "settings": settings,
@@ -125,7 +133,12 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
         }
     )
-    on_startup, on_shutdown = [], []
+    def handler_threads() -> None:
+        # Handlers run on this many threads (the loop's executor, which Litestar uses); the
+        # engines' pools hold as many connections and more.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="handler"))
+
+    on_startup, on_shutdown = [handler_threads], []
     if worker and settings.scheduler_enabled:
         from govsms.worker import Worker
 

@@ -75,13 +75,37 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
 
     from govsms.app import create_app
 
-    app = create_app(settings, worker=worker)
-    print(f"govsms is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    settings.check_production()  # before any process starts, so the refusal is this command's
+    processes = settings.web_processes
+    if processes == 1:
+        app = create_app(settings, worker=worker)
+        print(f"govsms is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+        return 0
+    # Several web processes (each with its own interpreter lock) share the socket; the worker
+    # and scheduler run once, here in the process that watches them.
+    background = None
+    if worker and settings.scheduler_enabled:
+        from govsms.keyring import load_key_ring
+        from govsms.worker import Worker
+
+        background = Worker(settings, _session_factory(settings), load_key_ring(settings))
+        background.start()
+    print(f"govsms is serving on http://{host}:{port}/ with {processes} processes  (Ctrl-C stops it)", flush=True)
+    try:
+        uvicorn.run(
+            "govsms.app:app_from_environment", factory=True, workers=processes, host=host, port=port,
+            log_config=None, access_log=False, server_header=False,
+        )
+    finally:
+        if background is not None:
+            background.stop()
     return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.processes:
+        settings = settings.model_copy(update={"processes": args.processes})
     return _serve(settings, args.host or settings.host, args.port or settings.port, worker=args.with_worker)
 
 
@@ -119,6 +143,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             "Set a new password with:  govsms user set-password --email admin@demo-ab.example\n"
         )
     host, port = args.host or settings.host, args.port or settings.port
+    if args.processes:
+        settings = settings.model_copy(update={"processes": args.processes})
     print(f"Log in at http://{host}:{port}/login")
     return _serve(settings, host, port, worker=True)
 
@@ -367,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = add(commands, name, handler, help)
         sub.add_argument("--host", default=None)
         sub.add_argument("--port", type=int, default=None)
+        sub.add_argument(
+            "--processes", type=int, default=None,
+            help="Web processes (default GOVSMS_PROCESSES: one per core on PostgreSQL, one on SQLite).",
+        )
         if name == "serve":
             sub.add_argument("--with-worker", action="store_true", help="Also run the scheduler in this process.")
     add(commands, "worker", cmd_worker, "Run the scheduler and background jobs.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -71,9 +72,13 @@ class Settings(BaseSettings):
     """ISO code of the country where the servers (database and keys) run; stated in the DPA."""
 
     # -- load and hostile input (see README "Capacity") -----------------------------------------
-    threads: int = Field(default=32, ge=1, le=512)
-    """Threads that run request handlers; the database pool gets as many connections plus a few
-    for the worker, so no handler ever waits for a connection another handler holds."""
+    threads: int = Field(default=12, ge=1, le=512)
+    """Threads per web process that run request handlers; the database pool gets as many
+    connections plus a few for the worker, so no handler ever waits for a connection another
+    handler holds. More threads than this mostly wait for Python's interpreter lock."""
+    processes: int = Field(default=0, ge=0, le=64)
+    """Web processes of ``govsms serve``: 0 means one per core on PostgreSQL and one on SQLite
+    (whose writers queue inside one process)."""
     db_lock_timeout_ms: int = Field(default=5000, ge=100)
     """PostgreSQL ``lock_timeout`` and the wait for SQLite's write lock: past it the request gets
     503 with ``Retry-After`` and nothing is written."""
@@ -102,6 +107,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'govsms.db').resolve()}"
+
+    @property
+    def web_processes(self) -> int:
+        if self.processes:
+            return self.processes
+        return 1 if self.resolved_database_url.startswith("sqlite") else max(1, os.cpu_count() or 1)
 
     @property
     def key_file(self) -> Path:

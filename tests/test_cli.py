@@ -106,3 +106,52 @@ def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert again.returncode == 0 and "unchanged since version 1" in again.stderr
     assert (tmp_path / "again.pdf").read_bytes() == pdf
     assert govsms(cli_env, "dpa", "render", "--account", "Saknas", "--lang", "en", "-o", "-").returncode == 2
+
+
+def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str]) -> None:
+    """`serve --processes 2 --with-worker`: two web processes answer on one port, the worker runs
+    once (in the parent), an API send is delivered, and Ctrl-C (SIGINT) stops everything."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "account", "create", "Flera AB").returncode == 0
+    key = govsms(cli_env, "apikey", "create", "--account", "Flera AB", "--name", "last").stdout.strip().split()[-1]
+    seed = "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n" \
+        "from govsms.sending.pricing import seed_default_prices\nwith session_scope(_session_factory(Settings())) as s:\n    seed_default_prices(s, now=_now())\n"
+    assert subprocess.run([sys.executable, "-c", seed], env=cli_env, capture_output=True, text=True).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(GOVSMS), "serve", "--processes", "2", "--with-worker", "--port", str(port)], env=cli_env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {key}"}
+        sent = httpx.post(f"{base}/api/v1/messages", json={"from": "Kommunen", "to": ["0701234567"], "text": "Hej"}, headers=headers, timeout=10)
+        assert sent.status_code == 201, sent.text
+        dispatch = sent.json()["dispatch_id"]
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{base}/api/v1/dispatches/{dispatch}", headers=headers, timeout=5).json()["messages"].get("delivered") != 1:
+            assert time.monotonic() < deadline, "the worker did not deliver"
+            time.sleep(0.3)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output[-2000:]
+    assert "with 2 processes" in output and output.count("Started server process") == 2
+    assert output.count("outbox worker") >= 1 and output.count("started (loopback)") == 1

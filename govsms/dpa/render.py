@@ -108,6 +108,6 @@ def warm_up() -> None:
         env = environment()
         for name in ("dpa/document.html", "dpa/_body.html", "dpa/_annexes.html", "dpa/_clauses_sv.html", "dpa/_clauses_en.html"):
             env.get_template(name)
-        render_pdf('<p style="font-family: \'DejaVu Serif\'">Å</p><p style="font-family: \'DejaVu Sans\'"><b>Ö</b></p>')
+        render_pdf('<html lang="sv"><p style="font-family: \'DejaVu Serif\'">Å</p><p style="font-family: \'DejaVu Sans\'"><b>Ö</b></p></html>')
     except Exception:  # noqa: BLE001 - an optimisation, never a reason to fail
         logging.getLogger(__name__).warning("DPA warm-up failed; the first render will be slower", exc_info=True)
