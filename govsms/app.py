@@ -51,7 +51,7 @@ from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
 from govsms.web.render import NavItem, make_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a 20 MB contact file plus the multipart envelope
+UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's other fields
 
 NAV: list[NavItem] = [
     *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV,
@@ -200,7 +200,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         exception_handlers=pages.EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),
         state=state,
-        request_max_body_size=MAX_UPLOAD_BYTES,
+        # A larger body is refused while it arrives (422 with the size limit, web/pages.py).
+        request_max_body_size=settings.upload_max_mb * 1024 * 1024 + UPLOAD_ENVELOPE_BYTES,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

@@ -95,6 +95,13 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         if _wants_json(request):
             return _json_error(404, "not_found", message)
         return _error_page(request, 404, _("Not found"), message)
+    if status == 413:
+        # A body over the upload limit, refused before it was read to the end: the same answer
+        # as a file just over the limit (422 naming the limit).
+        message = _("The file is larger than %(size)d MB. Split it into smaller files.") % {"size": request.app.state.settings.upload_max_mb}
+        if _wants_json(request):
+            return _json_error(422, "invalid_input", message, {"file": message})
+        return _error_page(request, 422, _("Please check your input"), message)
     if isinstance(exc, ValidationException):
         fields = {str(item.get("key", "")): str(item.get("message", "")) for item in (exc.extra or []) if isinstance(item, dict)}
         if _wants_json(request):

@@ -15,6 +15,7 @@ from litestar.response import Template
 from govsms.accounts.actor import Actor
 from govsms.accounts.roles import ROLE_DESCRIPTIONS, ROLE_LABELS, Permission, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
+from govsms.sending import history
 
 TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")
@@ -46,11 +47,7 @@ def role_description(role: Role | str) -> str:
     return _(ROLE_DESCRIPTIONS[Role(role)])
 
 
-STATUS_LABELS = {
-    "scheduled": N_("scheduled"), "queued": N_("queued"), "sending": N_("sending"), "sent": N_("sent"),
-    "delivered": N_("delivered"), "failed": N_("failed"), "expired": N_("expired"), "blocked": N_("blocked"),
-    "cancelled": N_("cancelled"),
-}
+STATUS_LABELS = history.STATUS_LABELS  # one list of message statuses, kept with sending
 SOURCE_LABELS = {"link": N_("opt-out link"), "manual": N_("added by hand"), "api": N_("API"), "stop": N_("STOP reply")}
 
 

@@ -1,8 +1,8 @@
 """Files built to take the service down (issue: a 1.9 KB .xlsx with cells A1 and XFD1048576
 aborted the process; a CSV field over 131,072 characters or an open quote gave a 500).
 
-Each is refused with a reason by the service and by the API (422; a body over the request
-limit is 413), and the test process, which plays the server, neither dies nor passes 500 MB.
+Each is refused with a reason by the service and by the API (422, also for a body over the
+request limit, which is refused while it arrives), and the test process, which plays the server, neither dies nor passes 500 MB.
 The files are made here, by hand, so what makes each one hostile is in plain sight."""
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ def test_the_api_answers_422_with_the_reason(
 def test_the_api_refuses_a_file_over_the_size_limit(
     files: Callable[[str], bytes], client: TestClient, api_key: str
 ) -> None:
-    """Up to the request limit (25 MB) the service says why; a 50 MB body is stopped by the web
-    framework before a handler reads it (413, with its own reason)."""
+    """Just over the file limit the service says why; a 50 MB body is stopped before a handler
+    reads it, with the same answer."""
     headers = english(api_key)
     response = client.post("/api/v1/contacts/import", data={"dry_run": "true"}, headers=headers,
                            files={"file": ("x.csv", csv_of(21 * MB), "text/csv")})
@@ -292,8 +292,8 @@ def test_the_api_refuses_a_file_over_the_size_limit(
     assert response.json()["message"] == "The file is larger than 20 MB. Split it into smaller files."
     response = client.post("/api/v1/contacts/import", data={"dry_run": "true"}, headers=headers,
                            files={"file": ("x.csv", files("CSV of 50 MB"), "text/csv")})
-    assert response.status_code == 413
-    assert response.json()["message"]
+    assert response.status_code == 422
+    assert response.json()["message"] == "The file is larger than 20 MB. Split it into smaller files."
 
 
 def test_the_limits_come_from_the_settings(tmp_path: Path, connection: Connection, session: Session) -> None:
