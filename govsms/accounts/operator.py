@@ -20,6 +20,7 @@ from govsms.web.render import NavItem, page
 NAV = [NavItem(N_("Customer accounts"), "/operator/accounts", Permission.PLATFORM)]
 OPERATE = [users_only, requires(Permission.PLATFORM)]
 ACCOUNT_FIELDS = ("name", "org_number", "billing_address", "billing_email", "admin_email", "ops_email")
+FIRST_ADMIN_FIELDS = {"email": "first_admin_email", "password": "first_admin_password", "display_name": "first_admin_name"}
 
 
 def _accounts_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
@@ -68,7 +69,7 @@ def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
         if refused.status_code not in (409, 422):
             raise
         db.rollback()
-        errors = {("first_admin_" + key if key in ("email", "password") else key): value for key, value in refused.fields.items()}
+        errors = {FIRST_ADMIN_FIELDS.get(key, key): value for key, value in refused.fields.items()}
         return _accounts_page(request, db, status_code=refused.status_code, form=form, errors=errors, error=refused.message)
     return Redirect("/operator/accounts?created=1", status_code=303)
 

@@ -26,6 +26,7 @@ from govsms.keyring import KeyRing
 from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
+from govsms.textfield import refuse_control
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def list_events(
     if query.until:
         statement = statement.where(events.c.occurred_at < query.until)
     if query.actor:
-        statement = statement.where(events.c.actor == query.actor)
+        statement = statement.where(events.c.actor == refuse_control(query.actor, "actor"))
     if query.action:
         if query.action not in {action.value for action in Action}:
             raise InvalidInput(_("Unknown action."), fields={"action": _("Choose an action from the list.")})

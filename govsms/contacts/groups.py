@@ -18,6 +18,7 @@ from govsms.contacts.models import Contact, ContactGroup, GroupMember
 from govsms.db import bulk_insert
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
+from govsms.textfield import single_line
 
 CHUNK = 5000
 
@@ -29,7 +30,7 @@ class GroupSummary:
 
 
 def _name(name: str) -> str:
-    name = " ".join(name.split())
+    name = single_line(name, "name")
     if not 1 <= len(name) <= 100:
         raise InvalidInput(_("The group was not saved."), fields={"name": _("Give the group a name (at most 100 characters).")})
     return name
@@ -69,8 +70,9 @@ def get_group(session: Session, actor: Actor, group_id: int) -> ContactGroup:
 def create_group(session: Session, actor: Actor, *, name: str, description: str = "", now: datetime) -> ContactGroup:
     require(actor, Permission.CONTACTS)
     name = _name(name)
+    description = single_line(description, "description")[:500]
     _unique(session, actor, name)
-    group = ContactGroup(account_id=actor.account_id, name=name, description=" ".join(description.split())[:500], created_at=now)
+    group = ContactGroup(account_id=actor.account_id, name=name, description=description, created_at=now)
     session.add(group)
     session.flush()
     record_event(session, actor, Action.GROUP_CREATED, now=now, target=("group", group.id))
@@ -79,10 +81,13 @@ def create_group(session: Session, actor: Actor, *, name: str, description: str 
 
 def update_group(session: Session, actor: Actor, group_id: int, *, name: str, description: str | None = None, now: datetime) -> ContactGroup:
     group = get_group(session, actor, group_id)
-    group.name = _name(name)
-    _unique(session, actor, group.name, except_id=group.id)
+    name = _name(name)
+    description = None if description is None else single_line(description, "description")[:500]
+    # Checked before the group changes: the check's query would flush a duplicate name first.
+    _unique(session, actor, name, except_id=group.id)
+    group.name = name
     if description is not None:
-        group.description = " ".join(description.split())[:500]
+        group.description = description
     session.add(group)
     session.flush()
     record_event(session, actor, Action.GROUP_UPDATED, now=now, target=("group", group.id))

@@ -15,6 +15,7 @@ from govsms.audit.record import record_event
 from govsms.dpa.models import SubProcessor
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
+from govsms.textfield import single_line
 
 # The EU member states and the other EEA countries (Iceland, Liechtenstein, Norway): transfers
 # to anywhere else need Chapter V safeguards, and the DPA says so.
@@ -34,14 +35,9 @@ def active_subprocessors(session: Session) -> list[SubProcessor]:
 
 
 def _checked(name: str, org_number: str, country: str, city: str, purpose: str, safeguard: str) -> dict[str, str]:
-    values = {
-        "name": " ".join(name.split()),
-        "org_number": org_number.strip(),
-        "country": country.strip().upper(),
-        "city": " ".join(city.split()),
-        "purpose": " ".join(purpose.split()),
-        "safeguard": " ".join(safeguard.split()),
-    }
+    given = {"name": name, "org_number": org_number, "country": country, "city": city, "purpose": purpose, "safeguard": safeguard}
+    values = {field: single_line(value, field) for field, value in given.items()}
+    values["country"] = values["country"].upper()
     errors: dict[str, str] = {}
     if not values["name"] or len(values["name"]) > 200:
         errors["name"] = _("Give the company's name (at most 200 characters).")

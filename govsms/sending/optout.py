@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,8 +17,12 @@ from govsms.keystore import vault_of
 from govsms.sending.blocklist import block_index
 from govsms.sending.models import OutboundMessage
 
+OPTOUT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")  # URL-safe base64, as dispatch makes them; the column holds 16
+
 
 def _message(session: Session, token: str) -> OutboundMessage:
+    if not OPTOUT_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
+        raise NotFound(_("This link is not valid (any more)."))
     message = session.execute(select(OutboundMessage).where(OutboundMessage.optout_token == token)).scalars().first()
     if message is None:
         raise NotFound(_("This link is not valid (any more)."))
