@@ -12,6 +12,7 @@ from govsms.accounts.roles import Permission
 from govsms.audit.service import AuditFilter, list_events, verify_now
 from govsms.web.forms import Db
 from govsms.web.guards import requires
+from govsms.web.params import Page, PerPage
 
 
 @get("/api/v1/audit", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Audit events of the account")
@@ -23,8 +24,8 @@ def audit_events(
     actor: FromQuery[str | None] = None,
     action: FromQuery[str | None] = None,
     number: FromQuery[str | None] = None,
-    page: FromQuery[int] = 1,
-    per_page: FromQuery[int] = 50,
+    page: Page = 1,
+    per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Newest first. ``number`` finds every event about that person through the blind index."""
     result = list_events(

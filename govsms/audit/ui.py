@@ -15,8 +15,9 @@ from govsms.audit.actions import ACTION_LABELS, Action
 from govsms.audit.service import AuditFilter, actor_names, export_for, fingerprint, list_events, public_key, verify_now
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
-from govsms.web.forms import Db, PageNumber
+from govsms.web.forms import Db
 from govsms.web.guards import requires, users_only
+from govsms.web.params import PageNumber
 from govsms.web.render import LOCAL_TIME, NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Request, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromQuery, JSONBody
 
 from govsms.accounts.roles import Permission
 from govsms.contacts import groups, importing, service
@@ -18,8 +18,9 @@ from govsms.contacts.service import ContactView
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.paging import Page
-from govsms.web.forms import Db
+from govsms.web.forms import Db, form_text
 from govsms.web.guards import requires
+from govsms.web.params import Id, IdFilter, IdList, IdValue, Page, PerPage, form_id
 
 CONTACTS = [requires(Permission.CONTACTS)]
 TAGS = ["contacts"]
@@ -30,7 +31,7 @@ class ContactIn:
     number: str
     name: str = ""
     note: str = ""
-    group_ids: list[int] = field(default_factory=list)
+    group_ids: list[IdValue] = field(default_factory=list)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class ContactPatch:
     number: str | None = None
     name: str | None = None
     note: str | None = None
-    group_ids: list[int] | None = None
+    group_ids: list[IdValue] | None = None
 
 
 @dataclass
@@ -49,7 +50,7 @@ class GroupIn:
 
 @dataclass
 class MembersIn:
-    contact_ids: list[int]
+    contact_ids: list[IdValue]
 
 
 def _now() -> datetime:
@@ -74,8 +75,8 @@ def page_json(result: Page[ContactView]) -> dict[str, Any]:
 
 @get("/api/v1/contacts", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="List or search contacts")
 def list_contacts(
-    request: Request[Any, Any, Any], db: Db, number: FromQuery[str | None] = None, group_id: FromQuery[int | None] = None,
-    page: FromQuery[int] = 1, per_page: FromQuery[int] = 50,
+    request: Request[Any, Any, Any], db: Db, number: FromQuery[str | None] = None, group_id: IdFilter = None,
+    page: Page = 1, per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """``number`` finds the one contact with that number (exact match, any format)."""
     return page_json(service.list_contacts(db, request.scope["user"], number=number, group_id=group_id, page=page, per_page=per_page, now=_now()))
@@ -87,12 +88,12 @@ def create_contact(request: Request[Any, Any, Any], db: Db, data: JSONBody[Conta
 
 
 @get("/api/v1/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="One contact")
-def get_contact(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int]) -> dict[str, Any]:
+def get_contact(request: Request[Any, Any, Any], db: Db, contact_id: Id) -> dict[str, Any]:
     return contact_json(service.get_contact(db, request.scope["user"], contact_id, now=_now()))
 
 
 @patch("/api/v1/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Change a contact")
-def update_contact(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int], data: JSONBody[ContactPatch]) -> dict[str, Any]:
+def update_contact(request: Request[Any, Any, Any], db: Db, contact_id: Id, data: JSONBody[ContactPatch]) -> dict[str, Any]:
     return contact_json(
         service.update_contact(
             db, request.scope["user"], contact_id, number=data.number, name=data.name, note=data.note, group_ids=data.group_ids, now=_now()
@@ -101,7 +102,7 @@ def update_contact(request: Request[Any, Any, Any], db: Db, contact_id: FromPath
 
 
 @delete("/api/v1/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Delete a contact")
-def delete_contact(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int]) -> None:
+def delete_contact(request: Request[Any, Any, Any], db: Db, contact_id: Id) -> None:
     service.delete_contact(db, request.scope["user"], contact_id, now=_now())
 
 
@@ -125,9 +126,8 @@ def import_contacts(
     }
     if str(data.get("dry_run", "")).lower() in ("1", "true", "yes"):
         return {**body, "dry_run": True}
-    group_id = str(data.get("group_id") or "")
     result = importing.run_import(
-        db, actor, plan, group_id=int(group_id) if group_id.isdigit() else None, group_name=str(data.get("group_name") or ""), now=_now()
+        db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=_now()
     )
     return {**body, "dry_run": False, "group_id": result.group_id, "created": result.created, "in_group": result.in_group}
 
@@ -155,38 +155,38 @@ def create_group(request: Request[Any, Any, Any], db: Db, data: JSONBody[GroupIn
 
 
 @get("/api/v1/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="One group")
-def get_group(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int]) -> dict[str, Any]:
+def get_group(request: Request[Any, Any, Any], db: Db, group_id: Id) -> dict[str, Any]:
     actor = request.scope["user"]
     groups.get_group(db, actor, group_id)
     return group_json(_summary(db, actor, group_id))
 
 
 @patch("/api/v1/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Rename a group")
-def update_group(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: JSONBody[GroupIn]) -> dict[str, Any]:
+def update_group(request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[GroupIn]) -> dict[str, Any]:
     actor = request.scope["user"]
     groups.update_group(db, actor, group_id, name=data.name, description=data.description, now=_now())
     return group_json(_summary(db, actor, group_id))
 
 
 @delete("/api/v1/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Delete a group (its contacts stay)")
-def delete_group(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int]) -> None:
+def delete_group(request: Request[Any, Any, Any], db: Db, group_id: Id) -> None:
     groups.delete_group(db, request.scope["user"], group_id, now=_now())
 
 
 @get("/api/v1/groups/{group_id:int}/members", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Members of a group")
 def list_members(
-    request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], page: FromQuery[int] = 1, per_page: FromQuery[int] = 50
+    request: Request[Any, Any, Any], db: Db, group_id: Id, page: Page = 1, per_page: PerPage = 50
 ) -> dict[str, Any]:
     return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=_now()))
 
 
 @post("/api/v1/groups/{group_id:int}/members", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Add contacts to a group")
-def add_members(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: JSONBody[MembersIn]) -> dict[str, Any]:
+def add_members(request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[MembersIn]) -> dict[str, Any]:
     return {"added": groups.add_members(db, request.scope["user"], group_id, data.contact_ids, now=_now())}
 
 
 @delete("/api/v1/groups/{group_id:int}/members", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Remove contacts from a group", status_code=200)
-def remove_members(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], contact_ids: FromQuery[list[int]]) -> dict[str, Any]:
+def remove_members(request: Request[Any, Any, Any], db: Db, group_id: Id, contact_ids: IdList) -> dict[str, Any]:
     """``?contact_ids=1&contact_ids=2``"""
     return {"removed": groups.remove_members(db, request.scope["user"], group_id, contact_ids, now=_now())}
 

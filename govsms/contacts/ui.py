@@ -16,8 +16,9 @@ from govsms.contacts import groups, importing, service
 from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
-from govsms.web.forms import Db, Form, PageNumber, form_list, form_text
+from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
+from govsms.web.params import Count, Id, IdFilter, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
 
 NAV = [
@@ -45,10 +46,6 @@ def _now() -> datetime:
 
 def _refusable(error: GovsmsError) -> bool:
     return error.status_code in (409, 422)
-
-
-def _ints(values: list[str]) -> list[int]:
-    return [int(value) for value in values if value.isdigit()]
 
 
 def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, **context: Any) -> Template:
@@ -80,9 +77,7 @@ def contacts_page(
 def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     form = {"number": form_text(data, "number"), "name": form_text(data, "name"), "note": form_text(data, "note")}
     try:
-        created = service.create_contact(
-            db, request.scope["user"], group_ids=_ints(form_list(data, "group_ids")), now=_now(), **form
-        )
+        created = service.create_contact(db, request.scope["user"], group_ids=form_ids(data, "group_ids"), now=_now(), **form)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
@@ -92,7 +87,7 @@ def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
 
 
 @get("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int], done: FromQuery[str] = "") -> Template:
+def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: Id, done: FromQuery[str] = "") -> Template:
     actor = request.scope["user"]
     contact = service.get_contact(db, actor, contact_id, now=_now())
     return page(
@@ -101,12 +96,12 @@ def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[i
 
 
 @post("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int], data: Form) -> Template | Redirect:
+def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: Id, data: Form) -> Template | Redirect:
     actor = request.scope["user"]
     try:
         service.update_contact(
             db, actor, contact_id, number=form_text(data, "number"), name=form_text(data, "name"),
-            note=form_text(data, "note"), group_ids=_ints(form_list(data, "group_ids")), now=_now(),
+            note=form_text(data, "note"), group_ids=form_ids(data, "group_ids"), now=_now(),
         )
     except GovsmsError as refused:
         if not _refusable(refused):
@@ -121,14 +116,14 @@ def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: FromPath
 
 
 @post("/contacts/{contact_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: FromPath[int]) -> Redirect:
+def contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: Id) -> Redirect:
     service.delete_contact(db, request.scope["user"], contact_id, now=_now())
     return Redirect("/contacts?done=deleted", status_code=303)
 
 
 @get("/contacts/export", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
 def contacts_export(
-    request: Request[Any, Any, Any], db: Db, format: FromQuery[str] = "xlsx", group_id: FromQuery[int | None] = None
+    request: Request[Any, Any, Any], db: Db, format: FromQuery[str] = "xlsx", group_id: IdFilter = None
 ) -> Response[bytes]:
     filename, content = service.export_contacts(db, request.scope["user"], file_format=format, group_id=group_id, now=_now())
     media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -166,7 +161,7 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
     token = importing.store_upload(db, actor, upload.filename, content, now=_now())
     return page(
         request, "contacts/import_preview.html", plan=plan, token=token, groups=groups.list_groups(db, actor),
-        group_id=str(data.get("group_id") or ""), group_name=str(data.get("group_name") or ""),
+        group_id=form_text(data, "group_id"), group_name=form_text(data, "group_name"),
         preview_rows=PREVIEW_ROWS, errors={},
     )
 
@@ -180,8 +175,7 @@ def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]
     group_id = form_text(data, "group_id")
     try:
         result = importing.run_import(
-            db, actor, plan, group_id=int(group_id) if group_id.isdigit() else None,
-            group_name=form_text(data, "group_name"), now=_now(),
+            db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=_now(),
         )
     except GovsmsError as refused:
         if not _refusable(refused):
@@ -225,8 +219,8 @@ def groups_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templa
 
 @get("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
 def group_page(
-    request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], page_number: PageNumber = 1,
-    done: FromQuery[str] = "", created: FromQuery[int] = 0, existing: FromQuery[int] = 0,
+    request: Request[Any, Any, Any], db: Db, group_id: Id, page_number: PageNumber = 1,
+    done: FromQuery[str] = "", created: Count = 0, existing: Count = 0,
 ) -> Template:
     actor = request.scope["user"]
     group = groups.get_group(db, actor, group_id)
@@ -238,7 +232,7 @@ def group_page(
 
 
 @post("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_update(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: Form) -> Redirect:
+def group_update(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form) -> Redirect:
     groups.update_group(
         db, request.scope["user"], group_id, name=form_text(data, "name"), description=form_text(data, "description"), now=_now()
     )
@@ -246,14 +240,14 @@ def group_update(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int
 
 
 @post("/groups/{group_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_delete(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int]) -> Redirect:
+def group_delete(request: Request[Any, Any, Any], db: Db, group_id: Id) -> Redirect:
     groups.delete_group(db, request.scope["user"], group_id, now=_now())
     return Redirect("/groups?done=group_deleted", status_code=303)
 
 
 @post("/groups/{group_id:int}/members/remove", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: FromPath[int], data: Form) -> Redirect:
-    groups.remove_members(db, request.scope["user"], group_id, _ints(form_list(data, "contact_id")), now=_now())
+def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form) -> Redirect:
+    groups.remove_members(db, request.scope["user"], group_id, form_ids(data, "contact_id"), now=_now())
     return Redirect(f"/groups/{group_id}?done=removed", status_code=303)
 
 

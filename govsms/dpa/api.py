@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Response
 
 from govsms.accounts.roles import Permission
@@ -17,6 +17,7 @@ from govsms.errors import NotFound
 from govsms.i18n import _
 from govsms.web.forms import Db
 from govsms.web.guards import requires
+from govsms.web.params import Id
 
 READ = [requires(Permission.DPA_READ)]
 
@@ -76,7 +77,7 @@ def dpa_generate(request: Request[Any, Any, Any], db: Db, data: JSONBody[Generat
     return Response({**_version_json(version), "created": created}, status_code=201 if created else 200)
 
 @get("/api/v1/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, tags=["dpa"], summary="One version of the DPA as generated")
-def dpa_version_pdf(request: Request[Any, Any, Any], db: Db, version_id: FromPath[int]) -> Response[bytes]:
+def dpa_version_pdf(request: Request[Any, Any, Any], db: Db, version_id: Id) -> Response[bytes]:
     actor = request.scope["user"]
     version = service.get_version(db, actor, version_id)
     name, pdf = service.download(db, actor, version_id, now=datetime.now(UTC))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from govsms.accounts.roles import Permission
@@ -19,6 +19,7 @@ from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
+from govsms.web.params import Id, form_id
 from govsms.web.render import NavItem, page
 
 NAV = [
@@ -118,7 +119,7 @@ def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 
 
 @get("/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: FromPath[int]) -> Response[bytes]:
+def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: Id) -> Response[bytes]:
     name, pdf = service.download(db, request.scope["user"], version_id, now=_now())
     return Response(
         pdf, media_type="application/pdf",
@@ -127,7 +128,7 @@ def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: FromPath[i
 
 
 @post("/dpa/versions/{version_id:int}/accept", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: FromPath[int], data: Form) -> Template | Redirect:
+def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: Id, data: Form) -> Template | Redirect:
     try:
         service.accept(
             db, request.scope["user"], version_id, name=form_text(data, "name"), title=form_text(data, "title"),
@@ -170,10 +171,10 @@ def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Te
     actor = request.scope["user"]
     values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
     try:
-        if form_text(data, "remove").isdigit():
-            registry.remove_subprocessor(db, actor, int(form_text(data, "remove")), now=_now())
-        elif form_text(data, "id").isdigit():
-            registry.change_subprocessor(db, actor, int(form_text(data, "id")), **values, now=_now())
+        if (remove := form_id(data, "remove")) is not None:
+            registry.remove_subprocessor(db, actor, remove, now=_now())
+        elif (entry_id := form_id(data, "id")) is not None:
+            registry.change_subprocessor(db, actor, entry_id, **values, now=_now())
         else:
             registry.add_subprocessor(db, actor, **values, now=_now())
     except GovsmsError as refused:
@@ -186,10 +187,10 @@ def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Te
 def retention_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     raw = form_text(data, "days").strip()
     key = form_text(data, "category")
-    try:
-        days = None if raw in ("", "-") else int(raw)
-    except ValueError:
+    # ASCII digits only: int() also reads "١" (an Arabic-Indic one) and "1_000".
+    if raw not in ("", "-") and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         return _operator_page(request, db, status_code=422, errors={f"days-{key}": _("Give a whole number of days.")}, error=None)
+    days = None if raw in ("", "-") else int(raw)
     try:
         set_storage_time(db, request.scope["user"], key, days, now=_now())
     except GovsmsError as refused:

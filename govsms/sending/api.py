@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.params import FromQuery, HeaderParameter, JSONBody
 
 from govsms.accounts.roles import Permission
 from govsms.errors import InvalidInput
@@ -15,6 +15,7 @@ from govsms.sending import blocklist, history
 from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
 from govsms.web.forms import Db
 from govsms.web.guards import requires
+from govsms.web.params import MAX_ID, Id, IdFilter, Page, PerPage
 
 TAGS = ["sending"]
 IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
@@ -34,6 +35,10 @@ def _text_list(body: dict[str, Any], name: str, errors: dict[str, str]) -> list[
     return [str(item) for item in value]
 
 
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> DispatchRequest:
     """Check the JSON body field by field; every problem is named at once."""
     errors: dict[str, str] = {}
@@ -45,8 +50,8 @@ def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> 
         errors["text"] = _("Give the text of the SMS.")
     numbers = _text_list(body, "to", errors)
     group_ids = body.get("group_ids", [])
-    if not isinstance(group_ids, list) or not all(isinstance(item, int) for item in group_ids):
-        errors["group_ids"] = _("Give a list of group ids (numbers).")
+    if not isinstance(group_ids, list) or not all(_is_id(item) for item in group_ids):
+        errors["group_ids"] = _("Give a list of group ids (whole numbers from 1 to %(max)d).") % {"max": MAX_ID}
         group_ids = []
     send_at = None
     if body.get("send_at") is not None:
@@ -54,7 +59,8 @@ def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> 
             send_at = datetime.fromisoformat(str(body["send_at"]))
             if send_at.tzinfo is None:
                 raise ValueError
-        except ValueError:
+            send_at = send_at.astimezone(UTC)  # year 1 or 9999 in a far time zone leaves the calendar
+        except (ValueError, OverflowError):
             errors["send_at"] = _("Give the time in ISO 8601 with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
@@ -107,19 +113,19 @@ def dispatch_json(db: Db, dispatch: Any) -> dict[str, Any]:
 
 
 @get("/api/v1/dispatches/{dispatch_id:int}", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="One dispatch with message counts by status")
-def get_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> dict[str, Any]:
+def get_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> dict[str, Any]:
     return dispatch_json(db, history.get_dispatch(db, request.scope["user"], dispatch_id))
 
 
 @post("/api/v1/dispatches/{dispatch_id:int}/cancel", guards=[requires(Permission.SEND)], sync_to_thread=True, tags=TAGS, summary="Cancel a scheduled dispatch", status_code=200)
-def cancel_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> dict[str, Any]:
+def cancel_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> dict[str, Any]:
     return {"cancelled": history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now())}
 
 
 @get("/api/v1/messages", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="Messages with status, cost and parts")
 def list_messages(
-    request: Request[Any, Any, Any], db: Db, dispatch_id: FromQuery[int | None] = None, status: FromQuery[str | None] = None,
-    number: FromQuery[str | None] = None, reveal: FromQuery[bool] = False, page: FromQuery[int] = 1, per_page: FromQuery[int] = 50,
+    request: Request[Any, Any, Any], db: Db, dispatch_id: IdFilter = None, status: FromQuery[str | None] = None,
+    number: FromQuery[str | None] = None, reveal: FromQuery[bool] = False, page: Page = 1, per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Numbers are masked; ``reveal=true`` shows them in clear and is recorded in the access log."""
     result = history.list_messages(

@@ -16,6 +16,7 @@ from govsms.i18n import N_
 from govsms.sending import pricing
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
+from govsms.web.params import form_id
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Prices and numbers"), "/operator/prices", Permission.PLATFORM)]
@@ -41,9 +42,12 @@ def prices_page(request: Request[Any, Any, Any], db: Db) -> Template:
 def prices_set(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     try:
         price = form_text(data, "price").strip().replace(",", ".")
+        # float() also reads "1e400" (infinity), "nan" and non-ASCII digits; a price is none of them.
+        if price and not price.isascii():
+            raise ValueError(price)
         minor = int(round(float(price) * 100)) if price else -1
         pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=datetime.now(UTC))
-    except (GovsmsError, ValueError) as refused:
+    except (GovsmsError, ValueError, OverflowError) as refused:
         db.rollback()
         fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
         return _page(request, db, status_code=422, errors=fields, error=getattr(refused, "message", None))
@@ -57,9 +61,8 @@ def numbers_assign(request: Request[Any, Any, Any], db: Db, data: Form) -> Templ
         if form_text(data, "remove"):
             pricing.remove_virtual_number(db, actor, form_text(data, "remove"))
         else:
-            account = form_text(data, "account_id")
             pricing.assign_virtual_number(
-                db, actor, account_id=int(account) if account.isdigit() else 0, number=form_text(data, "number"), now=datetime.now(UTC)
+                db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=datetime.now(UTC)
             )
     except GovsmsError as refused:
         db.rollback()

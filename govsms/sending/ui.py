@@ -25,8 +25,9 @@ from govsms.sending import blocklist, history, optout
 from govsms.sending.dispatch import DispatchRequest, analyse_for_sending, create_dispatch, split_numbers
 from govsms.sending.models import VirtualNumber
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
-from govsms.web.forms import Db, Form, PageNumber, form_list, form_text
-from govsms.web.guards import requires, users_only
+from govsms.web.forms import Db, Form, form_list, form_text
+from govsms.web.guards import json_only, requires, users_only
+from govsms.web.params import Id, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
 
 NAV = [
@@ -43,10 +44,6 @@ LOCAL = ZoneInfo("Europe/Stockholm")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _ints(values: list[str]) -> list[int]:
-    return [int(value) for value in values if value.isdigit()]
 
 
 def _send_at(value: str) -> datetime | None:
@@ -74,7 +71,7 @@ def send_page(request: Request[Any, Any, Any], db: Db) -> Template:
     return _form_page(request, db)
 
 
-@post("/send/analyse", guards=SEND, sync_to_thread=True, include_in_schema=False)
+@post("/send/analyse", guards=[*SEND, json_only], sync_to_thread=True, include_in_schema=False)
 def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """The live counter: characters, parts and encoding of the text as recipients will get it."""
     text, sender = str(data.get("text", "")), str(data.get("sender", ""))
@@ -92,18 +89,21 @@ def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[st
     return body
 
 
-def _request_from(data: dict[str, Any], numbers_from_file: list[str]) -> tuple[DispatchRequest, dict[str, Any]]:
-    form = {
+def _form_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The send form as typed, to show again when it is refused."""
+    return {
         "sender": form_text(data, "sender"), "to": form_text(data, "to"), "text": form_text(data, "text"),
         "send_at": form_text(data, "send_at"), "group_ids": form_list(data, "group_ids"),
         "idempotency_key": form_text(data, "idempotency_key") or secrets.token_urlsafe(16),
         "upload": form_text(data, "upload"),
     }
-    request = DispatchRequest(
+
+
+def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file: list[str]) -> DispatchRequest:
+    return DispatchRequest(
         sender=form["sender"], text=form["text"], numbers=[*split_numbers(form["to"]), *numbers_from_file],
-        group_ids=_ints(form["group_ids"]), send_at=_send_at(form["send_at"]), idempotency_key=form["idempotency_key"],
+        group_ids=form_ids(data, "group_ids"), send_at=_send_at(form["send_at"]), idempotency_key=form["idempotency_key"],
     )
-    return request, form
 
 
 def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any]) -> tuple[list[str], str]:
@@ -129,11 +129,10 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any])
 def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart) -> Template:
     """Step 1: the summary (a dry run: recipients, blocked, invalid, parts, cost); nothing is sent."""
     actor = request.scope["user"]
-    form: dict[str, Any] = {key: form_text(data, key) for key in ("sender", "to", "text", "send_at")}
-    form["group_ids"] = form_list(data, "group_ids")
+    form = _form_of(data)
     try:
-        numbers, upload = _file_numbers(request, db, data)
-        dispatch_request, form = _request_from({**data, "upload": upload}, numbers)
+        numbers, form["upload"] = _file_numbers(request, db, data)
+        dispatch_request = _request_from(data, form, numbers)
         dispatch_request.dry_run = True
         summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
     except GovsmsError as refused:
@@ -147,9 +146,10 @@ def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart) -> Te
 def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     """Step 2: the same request for real; the idempotency key makes a double click harmless."""
     actor = request.scope["user"]
-    numbers, _upload = _file_numbers(request, db, data)
-    dispatch_request, form = _request_from(data, numbers)
+    form = _form_of(data)
     try:
+        numbers, _upload = _file_numbers(request, db, data)
+        dispatch_request = _request_from(data, form, numbers)
         summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
     except GovsmsError as refused:
         if refused.status_code != 422:
@@ -189,7 +189,7 @@ def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *,
 
 @get("/messages/{dispatch_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def dispatch_page(
-    request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int], page_number: PageNumber = 1,
+    request: Request[Any, Any, Any], db: Db, dispatch_id: Id, page_number: PageNumber = 1,
     status: FromQuery[str] = "", number: FromQuery[str] = "", done: FromQuery[str] = "",
 ) -> Template:
     notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
@@ -197,16 +197,16 @@ def dispatch_page(
 
 
 @post("/messages/{dispatch_id:int}/reveal", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int], data: Form) -> Template:
+def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form) -> Template:
     """Numbers in clear: an explicit action, and recorded in the access log."""
     return _dispatch_page(
         request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number"),
-        page_number=int(form_text(data, "page") or 1),
+        page_number=form_id(data, "page") or 1,
     )
 
 
 @post("/messages/{dispatch_id:int}/cancel", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: FromPath[int]) -> Redirect:
+def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> Redirect:
     history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now())
     return Redirect(f"/messages/{dispatch_id}?done=cancelled", status_code=303)
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from govsms.accounts.roles import Permission
+from govsms.i18n import _
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
@@ -39,3 +40,12 @@ def users_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     logged_in(connection, handler)
     if connection.scope["user"].kind != "user":
         raise PermissionDeniedException("API keys cannot use the admin UI")
+
+
+def json_only(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """A JSON endpoint behind the CSRF check refuses any other body (415) before Litestar reads
+    it: the check has read a multipart body already, without keeping it, and reading it again
+    would wait for the client until it hangs up (Litestar 2.25)."""
+    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ClientException(_("Send this request as JSON (Content-Type: application/json)."), status_code=415)
