@@ -122,7 +122,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "key_ring": keys,
             "vault": vault,
             "session_factory": session_factory,
-            "read_factory": make_session_factory(reader, vault=vault),
+            # SQLite: a reading engine beside the writing one; elsewhere the same sessions read.
+            "read_factory": session_factory if reader is engine else make_session_factory(reader, vault=vault),
             "login_policy": LoginPolicy(
                 max_failures=settings.login_max_failures,
                 lockout=timedelta(minutes=settings.login_lockout_minutes),

@@ -15,6 +15,7 @@ from govsms.dpa import service
 from govsms.dpa.models import DpaVersion
 from govsms.errors import NotFound
 from govsms.i18n import _
+from govsms.web.context import separate_reader
 from govsms.web.forms import Db
 from govsms.web.guards import requires
 from govsms.web.params import Id
@@ -73,7 +74,10 @@ class GenerateRequest:
       summary="Generate today's DPA (admin keys); the newest version again when nothing changed")
 def dpa_generate(request: Request[Any, Any, Any], db: Db, data: JSONBody[GenerateRequest]) -> Response[dict[str, Any]]:
     state = request.app.state
-    version, created = service.generate(db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=datetime.now(UTC))
+    with separate_reader(state) as reader:
+        version, created = service.generate(
+            db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=datetime.now(UTC), reader=reader
+        )
     return Response({**_version_json(version), "created": created}, status_code=201 if created else 200)
 
 @get("/api/v1/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, tags=["dpa"], summary="One version of the DPA as generated")

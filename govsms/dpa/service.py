@@ -174,29 +174,38 @@ def preview(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *
     return render_html(annexes, details, lang=lang, version_number=_("draft"), generated_at=now, pdf=False).html
 
 
-def generate(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime) -> tuple[DpaVersion, bool]:
+def generate(
+    session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime, reader: Session | None = None
+) -> tuple[DpaVersion, bool]:
     """A PDF of today's agreement in ``lang``; the newest version when it is in ``lang`` and nothing
-    has changed since (the same document is not issued twice). Returns (version, created)."""
+    has changed since (the same document is not issued twice). Returns (version, created).
+
+    ``reader``: a reading session for what the document is made of, closed before the PDF is
+    rendered (about a second), so that ``session`` writes only the new version: on SQLite no
+    other writer waits while WeasyPrint works."""
     require(actor, Permission.DPA_ACCEPT)
     lang = _check_language(lang)
-    account = _account(session, actor)
-    annexes = build_annexes(session, settings, keys, account)
-    row = session.get(DpaDetails, actor.account_id)
-    details = _decrypt_details(session, actor, row, now)
+    source = reader or session
+    account = _account(source, actor)
+    annexes = build_annexes(source, settings, keys, account)
+    row = source.get(DpaDetails, actor.account_id)
+    details = _decrypt_details(source, actor, row, now)
     try:
         check_details(details)
     except InvalidInput as missing:
         raise InvalidInput(_("Fill in and save the signatory and contact details first."), fields=missing.fields) from None
     digest = annexes_hash(annexes)
     details_json = json.dumps(details, sort_keys=True)
-    key = _key(session, actor.account_id, now)
+    key = _key(source, actor.account_id, now)
     # Only the newest version can be accepted, so only it is given again when nothing changed.
-    newest = newest_version(session, actor)
+    newest = newest_version(source, actor)
     if newest is not None and newest.language == lang and newest.annexes_sha256 == digest:
         old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
         if old_details == details_json:
-            return newest, False
+            return (newest if reader is None else get_version(session, actor, newest.id)), False  # type: ignore[arg-type]
     number = newest.number + 1 if newest is not None else 1
+    if reader is not None:
+        reader.close()
     rendered = render_html(annexes, details, lang=lang, version_number=number, generated_at=now, pdf=True)
     pdf = render_pdf(rendered.html)
     version = DpaVersion(

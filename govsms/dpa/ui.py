@@ -17,6 +17,7 @@ from govsms.errors import GovsmsError
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
+from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id, form_id
@@ -111,7 +112,10 @@ def dpa_preview(request: Request[Any, Any, Any], db: Db, lang: FromQuery[str] = 
 def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
     state = request.app.state
     try:
-        _version, created = service.generate(db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=_now())
+        with separate_reader(state) as reader:
+            _version, created = service.generate(
+                db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=_now(), reader=reader
+            )
     except GovsmsError as refused:
         db.rollback()
         return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)

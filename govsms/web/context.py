@@ -14,6 +14,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlmodel import Session
 
 from govsms.accounts.actor import Actor
 from govsms.accounts.apikey import lookup_api_key, touch_api_key
@@ -198,6 +201,17 @@ def _resolve(state: Any, bearer: str | None, session_token: str | None) -> Actor
             if not is_busy(error):
                 raise
     return actor
+
+
+@contextmanager
+def separate_reader(state: Any) -> Iterator[Session | None]:
+    """A reading session where reads and writes are separate (SQLite), for slow work that must not
+    hold the write turn; None where the request's own session reads as well."""
+    if state.read_factory is state.session_factory:
+        yield None
+        return
+    with state.read_factory() as reader:
+        yield reader
 
 
 def session_cookie(token: str, *, secure: bool) -> Cookie:
