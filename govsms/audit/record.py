@@ -16,6 +16,8 @@ from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.db import copy_rows
 from govsms.log import request_id
 
+INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.seq)
+"""Built once (every request that shows or changes personal data writes an event)."""
 _SAFE_TEXT = re.compile(r"^[\w.:/,+-]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{7,}")
 _DOCUMENT_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -53,8 +55,8 @@ def record_event(
     _check_details(details)
     subject_ids = sorted({int(subject) for subject in subjects})
     seq = session.execute(
-        insert(AuditEvent.__table__)
-        .values(
+        INSERT_EVENT,
+        dict(
             occurred_at=now,
             account_id=account_id if account_id is not None else (actor.account_id if actor else None),
             actor=actor.label if actor else "system",
@@ -64,8 +66,7 @@ def record_event(
             request_id=request_id.get(),
             subject_ids=canonical_json(subject_ids),
             details=canonical_json(details),
-        )
-        .returning(AuditEvent.__table__.c.seq)
+        ),
     ).scalar_one()
     if subject_ids:
         copy_rows(session, AuditEventSubject.__table__, ["seq", "subject_id"], ((seq, subject) for subject in subject_ids))

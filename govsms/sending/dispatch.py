@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -49,6 +49,9 @@ MAX_IDEMPOTENCY_KEY = 100
 SEPARATORS = re.compile(r"[,;\n\r\t]+")
 MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
 TOKEN_ATTEMPTS = 3
+_DISPATCHES = Dispatch.__table__
+INSERT_DISPATCH = _DISPATCHES.insert().returning(_DISPATCHES.c.id)
+SET_DISPATCH_TEXT = _DISPATCHES.update().where(_DISPATCHES.c.id == bindparam("dispatch")).values(text_ct=bindparam("text"))
 
 
 @dataclass
@@ -223,32 +226,27 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             fields={"to": _("Give at least one valid number that is not blocked.")},
         )
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    # Core, not the ORM: one dispatch per API request is the hot path.
-    dispatches = Dispatch.__table__
-    insert_dispatch = (
-        dispatches.insert().values(
-            account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
-            text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
-            invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
-            idempotency_key=request.idempotency_key, request_hash=_request_hash(request) if request.idempotency_key else None,
-            created_at=now,
-        ).returning(dispatches.c.id)
+    # Core statements built once, not the ORM: one dispatch per API request is the hot path.
+    row = dict(
+        account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
+        text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
+        invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
+        idempotency_key=request.idempotency_key, request_hash=_request_hash(request) if request.idempotency_key else None,
+        created_at=now,
     )
     if request.idempotency_key:
         try:
             with session.begin_nested():
-                dispatch_id = session.execute(insert_dispatch).scalar_one()
+                dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
         except IntegrityError:
             # The same key in a concurrent request that committed first: its answer is ours.
             if (existing := _idempotent_answer(session, actor, request)) is not None:
                 return existing
             raise
     else:
-        dispatch_id = session.execute(insert_dispatch).scalar_one()
-    session.execute(
-        dispatches.update().where(dispatches.c.id == dispatch_id)
-        .values(text_ct=seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id)))
-    )
+        dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
+    text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
+    session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct})
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
     costs = {country: price.per_part_minor * analysis.parts for country, price in prices.items()}
     constants = {"dispatch_id": dispatch_id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
