@@ -12,6 +12,7 @@ import pytest
 
 from tests import sensitive
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.web_helpers import free_port
 
 GOVSMS = Path(sys.executable).parent / "govsms"
 
@@ -112,7 +113,6 @@ def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str
     """`serve --processes 2 --with-worker`: two web processes answer on one port, the worker runs
     once (in the parent), an API send is delivered, and Ctrl-C (SIGINT) stops everything."""
     import signal
-    import socket
     import time
 
     import httpx
@@ -123,9 +123,7 @@ def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str
     seed = "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n" \
         "from govsms.sending.pricing import seed_default_prices\nwith session_scope(_session_factory(Settings())) as s:\n    seed_default_prices(s, now=_now())\n"
     assert subprocess.run([sys.executable, "-c", seed], env=cli_env, capture_output=True, text=True).returncode == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [str(GOVSMS), "serve", "--processes", "2", "--with-worker", "--port", str(port)], env=cli_env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

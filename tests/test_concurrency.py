@@ -34,19 +34,12 @@ from govsms.sending.pricing import seed_default_prices
 from govsms.settings import Settings
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
 from tests.factories import make_account, make_api_key, make_user, now
-from tests.smsc.fixture import smsc  # noqa: F401
+from tests.smsc.fixture import Smsc, smsc  # noqa: F401
+from tests.web_helpers import free_port
 
 CLIENTS = 32
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 ANSWER_WITHIN = 5.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -101,6 +94,14 @@ def serve(backend: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
         engine.dispose()
     for url in databases:
         drop_postgres_database(url)
+
+
+def worker_to(smsc: Smsc) -> dict[str, Any]:  # noqa: F811
+    """Settings that run the worker in the served process, sending to the npm SMSC."""
+    return {
+        "scheduler_enabled": True, "transport": "smpp", "smpp_host": smsc.host, "smpp_port": smsc.port,
+        "smpp_system_id": smsc.system_id, "smpp_password": smsc.password,
+    }
 
 
 def in_parallel(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -213,10 +214,7 @@ def test_login_limiter_counts_per_email_across_addresses_and_forgives_success() 
 
 
 def test_32_api_clients_at_once_each_sms_reaches_the_smsc_once(serve: Callable[..., Served], smsc, backend: str) -> None:  # noqa: F811
-    served = serve(
-        scheduler_enabled=True, transport="smpp", smpp_host=smsc.host, smpp_port=smsc.port,
-        smpp_system_id=smsc.system_id, smpp_password=smsc.password,
-    )
+    served = serve(**worker_to(smsc))
     with served.session() as session:
         account = make_account(session)
         _key_row, key = make_api_key(session, account)
@@ -247,10 +245,7 @@ def test_32_api_clients_at_once_each_sms_reaches_the_smsc_once(serve: Callable[.
 def test_a_request_that_fails_late_commits_nothing_and_its_retry_sends_once(
     serve: Callable[..., Served], smsc, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    served = serve(
-        scheduler_enabled=True, transport="smpp", smpp_host=smsc.host, smpp_port=smsc.port,
-        smpp_system_id=smsc.system_id, smpp_password=smsc.password,
-    )
+    served = serve(**worker_to(smsc))
     with served.session() as session:
         account = make_account(session)
         _key_row, key = make_api_key(session, account)

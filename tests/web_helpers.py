@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from litestar.testing import TestClient
 
@@ -25,3 +26,10 @@ def login(client: TestClient, email: str, password: str):  # type: ignore[no-unt
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 303, response.text[:500]
     return response
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # type: ignore[no-any-return]

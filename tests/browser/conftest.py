@@ -4,7 +4,6 @@ app served for real on 127.0.0.1 by uvicorn in a thread."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.migrate import upgrade
 from govsms.settings import Settings
 from tests.conftest import make_settings
+from tests.web_helpers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,12 +42,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for item in items:
             if "browser" in item.nodeid:
                 item.add_marker(pytest.mark.skip(reason="browser tests need /usr/bin/chromium"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
