@@ -312,3 +312,31 @@ def test_one_idempotency_key_sent_by_many_clients_at_once_makes_one_dispatch(ser
     assert len({dispatch_id for _, dispatch_id in answers}) == 1
     with served.session() as session:
         assert session.execute(select(func.count()).select_from(OutboundMessage)).scalar_one() == 1
+
+
+def test_a_request_that_waits_too_long_for_a_lock_gets_503_and_writes_nothing(serve: Callable[..., Served]) -> None:
+    served = serve(db_lock_timeout_ms=500)
+    with served.session() as session:
+        account = make_account(session)
+        _key_row, key = make_api_key(session, account)
+        group = create_group(session, Actor.system(account.id, account.name), name="Före", description="", now=now())  # type: ignore[arg-type]
+    groups = group.__table__
+    engine = make_engine(served.settings.resolved_database_url)
+    try:
+        with httpx.Client(base_url=served.url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
+            with engine.begin() as holder:  # another transaction holds the group's row (and on SQLite the write turn)
+                holder.execute(groups.update().where(groups.c.id == group.id).values(description="låst"))
+                started = time.monotonic()
+                refused = client.patch(f"/api/v1/groups/{group.id}", json={"name": "Under låset"})
+                waited = time.monotonic() - started
+                assert client.get("/health").status_code == 200
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["Retry-After"] == "2" and refused.json()["error"] == "busy"
+            assert waited < 3
+            assert client.get(f"/api/v1/groups/{group.id}/members").status_code == 200
+            assert client.patch(f"/api/v1/groups/{group.id}", json={"name": "Efter"}).status_code == 200
+        with served.session() as session:
+            names = session.execute(select(groups.c.name).where(groups.c.id == group.id)).scalars().all()
+        assert names == ["Efter"]
+    finally:
+        engine.dispose()
