@@ -31,6 +31,11 @@ test: $(STAMP) $(SMSC_MODULES)
 bench: $(STAMP)
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
+# Schemathesis over every API operation of a throwaway demo on the embedded SQLite: any 5xx fails.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz_api.py
+
 # Extract UI strings and merge them into the Swedish catalog (then translate the new ones).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --omit-header -o /tmp/govsms-messages.pot .
