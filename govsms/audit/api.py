@@ -10,9 +10,24 @@ from litestar.params import FromQuery
 
 from govsms.accounts.roles import Permission
 from govsms.audit.service import AuditFilter, list_events, verify_now
+from govsms.errors import InvalidInput
+from govsms.i18n import _
 from govsms.web.forms import Db
 from govsms.web.guards import requires
 from govsms.web.params import Page, PerPage
+
+
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    """A bound of the filter in UTC: it needs a time zone, and must stay within the calendar there."""
+    if moment is None:
+        return None
+    try:
+        if moment.tzinfo is None:
+            raise ValueError(field)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        message = _("Give the time in ISO 8601 with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
+        raise InvalidInput(message, fields={field: message}) from None
 
 
 @get("/api/v1/audit", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Audit events of the account")
@@ -28,8 +43,9 @@ def audit_events(
     per_page: PerPage = 50,
 ) -> dict[str, Any]:
     """Newest first. ``number`` finds every event about that person through the blind index."""
+    query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action, number=number)
     result = list_events(
-        db, request.scope["user"], AuditFilter(since=since, until=until, actor=actor, action=action, number=number),
+        db, request.scope["user"], query,
         now=datetime.now(UTC), page=page, per_page=per_page,
     )
     return {

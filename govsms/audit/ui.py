@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from govsms.web.render import LOCAL_TIME, NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
 AUDIT = [users_only, requires(Permission.AUDIT_READ)]
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime | None:
@@ -32,6 +33,8 @@ def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime |
         day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise InvalidInput(_("Dates are written YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # the calendar ends at 0001-01-01 and 9999-12-31 in UTC too
+        raise InvalidInput(_("The date is out of range."), fields={field: _("Give a date from %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}})
     moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=LOCAL_TIME)
     return moment.astimezone(UTC)
 

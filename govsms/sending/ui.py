@@ -51,7 +51,7 @@ def _send_at(value: str) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(value).replace(tzinfo=LOCAL).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 in Stockholm is before year 1 in UTC
         raise InvalidInput(_("The send time is not valid."), fields={"send_at": _("Choose a date and time.")}) from None
 
 
