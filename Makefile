@@ -34,7 +34,7 @@ bench: $(STAMP)
 # Schemathesis over every API operation of a throwaway demo on the embedded SQLite: any 5xx fails.
 .PHONY: fuzz
 fuzz: $(STAMP)
-	$(BIN)/python tests/fuzz_api.py
+	$(BIN)/python -m tests.fuzz_api
 
 # Extract UI strings and merge them into the Swedish catalog (then translate the new ones).
 messages: $(STAMP)

@@ -1,4 +1,4 @@
-"""``make fuzz``: schemathesis against every API operation of a throwaway demo installation.
+"""``make fuzz`` (``python -m tests.fuzz_api``): schemathesis against every API operation of a throwaway demo installation.
 
 Starts ``govsms demo`` on the embedded SQLite in a fresh data dir and a free port, makes an API key
 with every customer role, and runs schemathesis over ``/api/schema/openapi.json`` with it. Any 5xx
@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,14 +23,10 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from tests.web_helpers import free_port
+
 BIN = Path(sys.executable).parent
 CUSTOMER_ROLES = "admin,sender,dpo,auditor"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float, server: subprocess.Popen[bytes]) -> None:
