@@ -22,6 +22,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import InvalidInput, LoginRefused
 from govsms.i18n import _
+from govsms.textfield import CONTROL
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class PasswordCheck:
 def check_password(session: Session, *, email: str, password: str) -> PasswordCheck:
     """Read the user's hash and check the password against it: the slow part of a login (argon2),
     done with a reading session so that no write transaction waits on it."""
-    row = session.exec(select(User.id, User.password_hash).where(User.email == email.strip().lower())).first()
+    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(User.email == email.strip().lower())).first()
     user_id, password_hash = (row[0], row[1]) if row else (None, None)
     return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
 
@@ -117,7 +118,8 @@ def authenticate(
     ``checked``: the password was already checked outside this transaction (``check_password``);
     it is checked again here only if the hash changed since.
     """
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
+    user = None if CONTROL.search(email) else session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
         raise LoginRefused(_locked_message(user.locked_until, now))

@@ -6,14 +6,11 @@ from typing import Annotated, Any
 
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import Body
 from sqlmodel import Session
 
 Db = NamedDependency[Session]
 """The request's session; committed after the handler, rolled back if it raised."""
-
-PageNumber = Annotated[int, QueryParameter(name="page", ge=1)]
-"""``?page=N`` of a paged list."""
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
