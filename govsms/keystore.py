@@ -198,6 +198,12 @@ class Vault:
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
         with self.key_store(session) as store:
+            if len(by_index) < SMALL_BATCH and store.get_bind().dialect.name == "postgresql":
+                # A few numbers (an SMS or two): insert first, read back only the known ones, so a
+                # new number costs one statement.
+                created = self._create_few_subjects(store, account_id, list(by_index), now)
+                self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
+                return {by_index[index]: subject for index, subject in created.items()}
             missing = []
             for chunk in _chunks(list(by_index)):
                 existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk)}
@@ -223,8 +229,6 @@ class Vault:
         if not missing:
             return {}
         postgres = store.get_bind().dialect.name == "postgresql"
-        if postgres and len(missing) < SMALL_BATCH:
-            return self._create_few_subjects(store, account_id, missing, now)
         if postgres:
             # One array of ids from the sequence (a row per id costs more to fetch than to make).
             ids: Sequence[int] = store.connection().exec_driver_sql(
@@ -272,8 +276,9 @@ class Vault:
         return found
 
     def _create_few_subjects(self, store: Session, account_id: int, missing: list[bytes], now: datetime) -> dict[bytes, Subject]:
-        """A few new subjects on PostgreSQL (one SMS): one INSERT that skips numbers a concurrent
-        transaction created meanwhile and returns the new ids; those others are read back."""
+        """The subjects of a few numbers on PostgreSQL (one SMS): one INSERT that skips numbers
+        that have a subject already (or that a concurrent transaction creates) and returns the new
+        ids; the others are read back."""
         pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
         values = ", ".join("(%s, %s, %s, %s, %s)" for _ in missing)
         parameters = [

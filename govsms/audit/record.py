@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 from sqlmodel import Session
@@ -13,11 +13,18 @@ from sqlmodel import Session
 from govsms.accounts.actor import Actor
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent, AuditEventSubject
-from govsms.db import copy_rows
+from govsms.db import SMALL_BATCH, copy_rows
 from govsms.log import request_id
 
 INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.seq)
 """Built once (every request that shows or changes personal data writes an event)."""
+_EVENT_COLUMNS = ("occurred_at", "account_id", "actor", "action", "target_type", "target_id", "request_id", "subject_ids", "details")
+INSERT_EVENT_WITH_SUBJECTS = (
+    f"WITH event AS (INSERT INTO audit_event ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'%({name})s' for name in _EVENT_COLUMNS)}) RETURNING seq) "
+    "INSERT INTO audit_event_subject (seq, subject_id) SELECT event.seq, subject FROM event, unnest(%(subjects)s::bigint[]) AS subject "
+    "RETURNING seq"
+)
 _SAFE_TEXT = re.compile(r"^[\w.:/,+-]{0,64}$")
 _DIGIT_RUN = re.compile(r"\d{7,}")
 _DOCUMENT_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -54,9 +61,7 @@ def record_event(
     details = details or {}
     _check_details(details)
     subject_ids = sorted({int(subject) for subject in subjects})
-    seq = session.execute(
-        INSERT_EVENT,
-        dict(
+    row = dict(
             occurred_at=now,
             account_id=account_id if account_id is not None else (actor.account_id if actor else None),
             actor=actor.label if actor else "system",
@@ -66,8 +71,13 @@ def record_event(
             request_id=request_id.get(),
             subject_ids=canonical_json(subject_ids),
             details=canonical_json(details),
-        ),
-    ).scalar_one()
+    )
+    connection = session.connection()
+    if subject_ids and len(subject_ids) < SMALL_BATCH and connection.dialect.name == "postgresql":
+        # The event and its subject links in one statement (most events name one person or a few).
+        row["occurred_at"] = now.astimezone(UTC).replace(tzinfo=None)
+        return connection.exec_driver_sql(INSERT_EVENT_WITH_SUBJECTS, {**row, "subjects": subject_ids}).first()[0]  # type: ignore[index]
+    seq = session.execute(INSERT_EVENT, row).scalar_one()
     if subject_ids:
         copy_rows(session, AuditEventSubject.__table__, ["seq", "subject_id"], ((seq, subject) for subject in subject_ids))
     return seq
