@@ -41,7 +41,7 @@ from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
 from govsms.sending import operator as sending_operator
 from govsms.sending import ui as sending_ui
-from govsms.accounts.login import LoginLimiter, LoginPolicy
+from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
 from govsms.db import engines_for, make_session_factory
@@ -132,6 +132,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "nav": NAV,
             "actor_cache": ActorCache(),
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
+            "unknown_logins": UnknownLockouts(),
         }
     )
     def handler_threads() -> None:

@@ -340,3 +340,22 @@ def test_a_request_that_waits_too_long_for_a_lock_gets_503_and_writes_nothing(se
         assert names == ["Efter"]
     finally:
         engine.dispose()
+
+
+def test_a_lockout_reads_the_same_whether_the_address_has_a_login_or_not(serve: Callable[..., Served]) -> None:
+    served = serve(login_attempts_per_minute=100)
+    with served.session() as session:
+        user, _password = make_user(session, make_account(session))
+    message = re.compile(r'class="error"[^>]*>(.*?)<', re.S)
+    answers = {}
+    with httpx.Client(base_url=served.url, timeout=10) as client:
+        token = login_form(client)
+        for email in (user.email, "ingen-alls@example.se"):
+            seen = []
+            for _ in range(served.settings.login_max_failures + 1):
+                answer = client.post("/login", data={"email": email, "password": "fel-lösen-123", "_csrf_token": token})
+                assert answer.status_code == 401
+                seen.append(re.sub(r"\d+", "N", message.search(answer.text).group(1)))  # type: ignore[union-attr]
+            answers[email] = seen
+    assert answers[user.email] == answers["ingen-alls@example.se"]
+    assert answers[user.email][0] != answers[user.email][-1]  # the first says "wrong", the last "locked"

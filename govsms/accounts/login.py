@@ -108,21 +108,57 @@ def check_password(session: Session, *, email: str, password: str) -> PasswordCh
     return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
 
 
+class UnknownLockouts:
+    """Wrong passwords for addresses that have no login, counted in this process like a user's,
+    so that they get locked out the same way: a lockout message never tells that a login exists."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._state: dict[str, tuple[int, datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(email: str) -> str:
+        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+    def locked_until(self, email: str, now: datetime) -> datetime | None:
+        _failures, until = self._state.get(self._key(email), (0, None))
+        return until if until is not None and until > now else None
+
+    def failed(self, email: str, policy: LoginPolicy, now: datetime) -> datetime | None:
+        """Count a wrong password; the end of the lockout it starts, if it starts one."""
+        key = self._key(email)
+        with self._lock:
+            if len(self._state) >= self.size:
+                self._state.clear()
+            failures, _until = self._state.get(key, (0, None))
+            failures += 1
+            if failures >= policy.max_failures:
+                self._state[key] = (0, now + policy.lockout)
+                return now + policy.lockout
+            self._state[key] = (failures, None)
+            return None
+
+
 def authenticate(
-    session: Session, *, email: str, password: str, policy: LoginPolicy, now: datetime, checked: PasswordCheck | None = None
+    session: Session, *, email: str, password: str, policy: LoginPolicy, now: datetime, checked: PasswordCheck | None = None,
+    unknown: UnknownLockouts | None = None,
 ) -> User:
     """The user whose password this is; otherwise ``LoginRefused`` saying what to do.
 
     A wrong password counts towards the lockout; the lockout holds even for the right one.
     The failure counter is committed although the login fails, so the caller must commit.
     ``checked``: the password was already checked outside this transaction (``check_password``);
-    it is checked again here only if the hash changed since.
+    it is checked again here only if the hash changed since. ``unknown``: addresses without a
+    login are locked out like real ones (the web process keeps one).
     """
     # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
     user = None if CONTROL.search(email) else session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
         raise LoginRefused(_locked_message(user.locked_until, now))
+    if user is None and unknown is not None and (until := unknown.locked_until(email, now)) is not None:
+        raise LoginRefused(_locked_message(until, now))
     if checked is not None and (checked.user_id, checked.password_hash) == ((user.id, user.password_hash) if user else (None, None)):
         correct = checked.correct
     else:
@@ -141,6 +177,8 @@ def authenticate(
             session.add(user)
             session.flush()
             record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id))
+        elif unknown is not None and (until := unknown.failed(email, policy, now)) is not None:
+            raise LoginRefused(_locked_message(until, now))
         log.info("login failed", extra={"event": "login.failed"})
         raise LoginRefused(_("Wrong e-mail address or password. Check both and try again."))
     account = session.get(Account, user.account_id)

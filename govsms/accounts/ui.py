@@ -75,7 +75,9 @@ def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
     with session_scope(state.read_factory) as reader:
         checked = login.check_password(reader, email=email, password=password)
     try:
-        user = login.authenticate(db, email=email, password=password, policy=state.login_policy, now=_now(), checked=checked)
+        user = login.authenticate(
+            db, email=email, password=password, policy=state.login_policy, now=_now(), checked=checked, unknown=state.unknown_logins
+        )
     except LoginRefused as refused:
         # Returned, not raised: the failure count must be committed with this request.
         return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
