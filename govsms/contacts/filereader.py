@@ -23,6 +23,7 @@ from typing import Any
 import xlsxwriter
 from babel.numbers import format_decimal
 
+from govsms.contacts import workbook
 from govsms.contacts.limits import UploadLimits
 from govsms.errors import InvalidInput
 from govsms.i18n import _, current_language
@@ -142,12 +143,7 @@ def _read_in_child(content: bytes, file_format: str, extension: str, limits: Upl
 
 
 def _column_label(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return _("column %(letter)s") % {"letter": letters}
+    return _("column %(letter)s") % {"letter": workbook.column_letters(index)}
 
 
 def write_xlsx(

@@ -164,7 +164,8 @@ def _first_sheet(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) 
     return by_name.get(path.lower())
 
 
-def _column_letters(index: int) -> str:
+def column_letters(index: int) -> str:
+    """Excel's name of a 0-based column: 0 -> A, 26 -> AA."""
     letters = ""
     index += 1
     while index:
@@ -198,9 +199,9 @@ def _position(reference: str, columns: dict[str, int]) -> tuple[int, int]:
 def _check_reach(row: int, column: int, limits: UploadLimits) -> None:
     """The parser builds the grid from A1 to the last row and column that have content."""
     if column + 1 > limits.max_columns:
-        raise Refusal(TOO_MANY_COLUMNS, column=_column_letters(column), count=limits.max_columns)
+        raise Refusal(TOO_MANY_COLUMNS, column=column_letters(column), count=limits.max_columns)
     if (row + 1) * (column + 1) > limits.max_cells:
-        raise Refusal(TOO_MANY_CELLS, cell=f"{_column_letters(column)}{row + 1}", count=limits.max_cells)
+        raise Refusal(TOO_MANY_CELLS, cell=f"{column_letters(column)}{row + 1}", count=limits.max_cells)
 
 
 def _check_sheet(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limits: UploadLimits) -> None:
@@ -240,7 +241,7 @@ def _check_sheet(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, limits: Uploa
                 last_row, last_column = max(row, last_row), max(column, last_column)
                 _check_reach(last_row, last_column, limits)
             if cells > limits.max_cells:  # one position may be written many times over
-                raise Refusal(TOO_MANY_CELLS, cell=f"{_column_letters(last_column)}{last_row + 1}",
+                raise Refusal(TOO_MANY_CELLS, cell=f"{column_letters(last_column)}{last_row + 1}",
                               count=limits.max_cells)
         elif name == "row":
             open_cell = None
