@@ -44,7 +44,7 @@ from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
-from govsms.db import engines_for, make_session_factory
+from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory
 from govsms.settings import Settings
 from govsms.web import pages
 from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
@@ -65,10 +65,14 @@ def provide_db(state: State) -> Session:
     return state.session_factory()  # type: ignore[no-any-return]
 
 
-def in_transaction(fn: Callable[..., Any]) -> Callable[..., Any]:
+def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Callable[..., Any]:
     """One request, one transaction, begun and ended in the thread that runs the handler: commit
     when it returns, roll back if it raised. Nothing a request holds (a row lock, SQLite's write
-    turn) then waits for another thread, and a handler that answered committed what it says."""
+    turn) then waits for another thread, and a handler that answered committed what it says.
+
+    ``read_first`` (GET): on SQLite the transaction begins without the write turn, so reading
+    never queues behind writers; one that then writes (an audit event) and finds that another
+    writer committed since it began is run once more, taking the turn from the start."""
 
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
@@ -76,6 +80,16 @@ def in_transaction(fn: Callable[..., Any]) -> Callable[..., Any]:
         if session is None:
             return fn(**kwargs)
         try:
+            if read_first:
+                session.connection(execution_options={READ_FIRST_OPTION: True})
+                try:
+                    result = fn(**kwargs)
+                    session.commit()
+                    return result
+                except Exception as error:
+                    if not is_stale_read(error):
+                        raise
+                    session.rollback()
             result = fn(**kwargs)
             session.commit()
             return result
@@ -95,7 +109,7 @@ def _transactional_handlers(app: Litestar) -> None:
         for handler in getattr(route, "route_handlers", ()):
             fn = getattr(handler, "_fn", None)
             if isinstance(fn, AsyncCallable) and "db" in handler.parsed_fn_signature.parameters and not getattr(fn.func, "transactional", False):
-                handler._fn = AsyncCallable(in_transaction(fn.func))
+                handler._fn = AsyncCallable(in_transaction(fn.func, read_first=handler.http_methods <= {"GET", "HEAD"}))
 
 
 def app_from_environment() -> Litestar:

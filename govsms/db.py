@@ -24,6 +24,12 @@ DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 DEFAULT_POOL_SIZE = 36
 WAIT_OPTION = "govsms_lock_wait"
 """Execution option: seconds this transaction waits for SQLite's write turn (else the engine's)."""
+READ_FIRST_OPTION = "govsms_read_first"
+"""Execution option (SQLite): begin without the write turn, so reads never queue; the turn is
+taken at the first write. If another writer committed in between, that write fails with
+"database is locked" (a stale snapshot) and the caller runs the transaction again
+(``is_stale_read``); reads that never write never wait."""
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC", "CREATE", "DROP T", "ALTER ")
 
 
 class DatabaseBusy(Exception):
@@ -65,13 +71,18 @@ class WriteQueue:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._holder: int | None = None  # id() of the DBAPI connection whose turn it is
+        self._read_first: set[int] = set()  # connections in a transaction begun without the turn
 
     @classmethod
     def of(cls, database: str) -> WriteQueue:
         with cls._registry_lock:
             return cls._queues.setdefault(database, cls())
 
-    def begin(self, dbapi_connection: Any, timeout: float) -> None:
+    def begin(self, dbapi_connection: Any, timeout: float, *, read_first: bool = False) -> None:
+        if read_first and self._holder != id(dbapi_connection):
+            self._read_first.add(id(dbapi_connection))
+            dbapi_connection.execute("BEGIN")
+            return
         if self._holder != id(dbapi_connection):
             if not self._lock.acquire(timeout=timeout):
                 raise DatabaseBusy(f"waited {timeout:.1f} s for the database's write lock")
@@ -82,7 +93,15 @@ class WriteQueue:
             self.end(dbapi_connection)
             raise
 
+    def before_write(self, dbapi_connection: Any, timeout: float) -> None:
+        """A transaction begun without the turn is about to write: it queues for the turn now."""
+        if id(dbapi_connection) in self._read_first and self._holder != id(dbapi_connection):
+            if not self._lock.acquire(timeout=timeout):
+                raise DatabaseBusy(f"waited {timeout:.1f} s for the database's write lock")
+            self._holder = id(dbapi_connection)
+
     def end(self, dbapi_connection: Any) -> None:
+        self._read_first.discard(id(dbapi_connection))
         if self._holder == id(dbapi_connection):
             self._holder = None
             self._lock.release()
@@ -119,10 +138,17 @@ def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs:
 
     dialect.do_commit = do_commit  # type: ignore[method-assign]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign]
-    event.listen(
-        engine, "begin",
-        lambda conn: queue.begin(conn.connection.dbapi_connection, conn.get_execution_options().get(WAIT_OPTION, timeout)),
-    )
+    def begin(conn: Any) -> None:
+        options = conn.get_execution_options()
+        queue.begin(conn.connection.dbapi_connection, options.get(WAIT_OPTION, timeout), read_first=options.get(READ_FIRST_OPTION, False))
+
+    def before_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if queue._read_first and statement.lstrip()[:6].upper() in _WRITES:
+            queue.before_write(conn.connection.dbapi_connection, timeout)
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", before_execute)
+    engine.govsms_write_queue = (queue, timeout)  # type: ignore[attr-defined]  (raw writes in _copy claim the turn)
     # A connection given back with its transaction still open was rolled back by the pool.
     event.listen(engine, "checkin", lambda dbapi_connection, _record: queue.end(dbapi_connection))
     return engine
@@ -175,6 +201,13 @@ def engines_for(settings: Any) -> tuple[Engine, Engine]:
 BUSY_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01", "53300", "57P03"})
 """lock_not_available, query_canceled (statement_timeout), serialization_failure, deadlock,
 too_many_connections, cannot_connect_now."""
+
+
+def is_stale_read(error: BaseException) -> bool:
+    """A transaction begun with ``READ_FIRST_OPTION`` could not write: run it again."""
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig).lower()
 
 
 def is_busy(error: BaseException) -> bool:
@@ -359,6 +392,8 @@ def _copy(connection: Any, table: Any, columns: list[str], names: str, values: I
         return None
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
+    if (queue := getattr(connection.engine, "govsms_write_queue", None)) is not None:
+        queue[0].before_write(connection.connection.dbapi_connection, queue[1])  # past SQLAlchemy's events
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(statement, values)  # sqlite3 takes the rows as they come

@@ -359,3 +359,52 @@ def test_a_lockout_reads_the_same_whether_the_address_has_a_login_or_not(serve: 
             answers[email] = seen
     assert answers[user.email] == answers["ingen-alls@example.se"]
     assert answers[user.email][0] != answers[user.email][-1]  # the first says "wrong", the last "locked"
+
+
+def test_reads_never_queue_behind_a_writer_and_a_stale_audited_read_runs_again(
+    serve: Callable[..., Served], backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govsms.audit.models import AuditEvent
+    from govsms.contacts import service as contacts_service
+
+    served = serve(db_lock_timeout_ms=3000)
+    with served.session() as session:
+        account = make_account(session)
+        _key_row, key = make_api_key(session, account)
+        actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
+        contact = contacts_service.create_contact(session, actor, number="0701234567", name="Åsa Öst", note="", group_ids=[], now=now())
+        dispatch_id = dispatch_module.create_dispatch(
+            session, actor, dispatch_module.DispatchRequest(sender="Kommunen", text="Hej", numbers=["0701234567"]), public_url="http://x", now=now()
+        ).dispatch_id
+    engine = make_engine(served.settings.resolved_database_url)
+    events = AuditEvent.__table__
+    try:
+        with httpx.Client(base_url=served.url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
+            client.get("/api/v1/me")  # the key is resolved (and its last use written) before the writer starts
+            with engine.begin() as holder:  # another writer holds the database (on SQLite: the write turn)
+                holder.execute(events.select().limit(1))
+                holder.execute(Account.__table__.update().where(Account.__table__.c.id == account.id).values(name=account.name))
+                started = time.monotonic()
+                status = client.get(f"/api/v1/dispatches/{dispatch_id}")  # a read that writes nothing
+                assert status.status_code == 200 and time.monotonic() - started < 1
+            # An audited read: another writer commits between its read and its audit event.
+            original = contacts_service.record_event
+            interfered: list[bool] = []
+
+            def commit_elsewhere_first(*args: Any, **kwargs: Any) -> Any:
+                if not interfered:
+                    interfered.append(True)
+                    with engine.begin() as other:
+                        other.execute(Account.__table__.update().where(Account.__table__.c.id == account.id).values(name=account.name))
+                return original(*args, **kwargs)
+
+            monkeypatch.setattr(contacts_service, "record_event", commit_elsewhere_first)
+            viewed = client.get(f"/api/v1/contacts/{contact.id}")
+        assert viewed.status_code == 200, viewed.text
+        with served.session() as session:
+            logged = session.execute(
+                select(func.count()).select_from(events).where(events.c.action == "contact.viewed", events.c.target_id == str(contact.id))
+            ).scalar_one()
+        assert logged == 1  # the read that ran twice left one event
+    finally:
+        engine.dispose()
