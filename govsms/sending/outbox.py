@@ -186,7 +186,9 @@ class Outbox:
         """Record the in-flight batch's results, retrying transient database errors with backoff
         until ``deadline`` (monotonic); the batch's claims stay alive meanwhile. True once recorded.
 
-        Any other error drops the results (their claims expire, the batch goes again) and raises."""
+        Any other error records the statuses without the parts (no report will find those
+        messages, so they end ``unknown``, but nothing is sent again); only if that fails too are
+        the results dropped (their claims expire, the batch goes again) and the error raised."""
         flight = self._unrecorded
         assert flight is not None
         while True:
@@ -194,11 +196,18 @@ class Outbox:
                 self._record(flight)
             except Exception as error:
                 if not is_transient(error):
-                    flight.keeper.stop()
-                    self._unrecorded = None
-                    log.error("results of %d submitted messages could not be recorded: they will be sent again", len(flight.claimed),
-                              extra={"event": "outbox.record_lost"})
-                    raise
+                    try:
+                        self._record(flight, with_parts=False)
+                        log.error("the parts of %d submitted messages could not be recorded (%s): statuses only",
+                                  len(flight.claimed), type(error).__name__, extra={"event": "outbox.parts_lost"})
+                    except Exception:
+                        log.error("results of %d submitted messages could not be recorded: they will be sent again", len(flight.claimed),
+                                  extra={"event": "outbox.record_lost"})
+                        raise error from None
+                    finally:
+                        flight.keeper.stop()
+                        self._unrecorded = None
+                    return True
                 flight.failures += 1
                 log.warning("recording %d results failed (%s, try %d): retrying", len(flight.results), type(error).__name__, flight.failures,
                             extra={"event": "outbox.record_retry"})
@@ -219,9 +228,9 @@ class Outbox:
         else:
             self._stop.wait(seconds)
 
-    def _record(self, flight: SubmittedBatch) -> None:
+    def _record(self, flight: SubmittedBatch, *, with_parts: bool = True) -> None:
         with session_scope(self.session_factory) as session:
-            counts = record_results(session, self.worker_id, flight)
+            counts = record_results(session, self.worker_id, flight, with_parts=with_parts)
         if counts.lapsed:
             log.warning("%d sent messages were no longer this worker's claims when recorded (taken by another worker, or already settled)",
                         counts.lapsed, extra={"event": "outbox.claim_lapsed"})

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from govsms.db import bulk_insert, one_of
+from govsms.textfield import CONTROL
 from govsms.sending.claims import ClaimKeeper, Claimed, held_by
 from govsms.sending.models import MessagePart, OutboundMessage
 from govsms.sending.transports.base import SubmitResult
@@ -18,6 +19,7 @@ from govsms.sending.transports.base import SubmitResult
 MESSAGES = OutboundMessage.__table__
 PARTS = MessagePart.__table__
 MAX_ATTEMPTS = 12
+PROVIDER_ID_MAX = 80
 
 
 def backoff(attempts: int) -> timedelta:
@@ -50,9 +52,11 @@ class Recorded:
     after the claim lapsed, or a report settled them first): their status was left alone."""
 
 
-def record_results(session: Session, worker_id: str, batch: SubmittedBatch) -> Recorded:
+def record_results(session: Session, worker_id: str, batch: SubmittedBatch, *, with_parts: bool = True) -> Recorded:
     """Write the batch's results in the session's transaction; the same batch may be written
-    again after a failed try (parts are inserted ignoring conflicts)."""
+    again after a failed try (parts are inserted ignoring conflicts). ``with_parts=False``: the
+    statuses only, when the parts cannot be written (a provider id the table refuses): those
+    messages get no delivery report and end ``unknown``, but they are not sent again."""
     now = batch.submitted_at
     attempts = {item.id: item.attempts for item in batch.claimed}
     sent, parts, retry, failed = [], [], [], []
@@ -72,7 +76,7 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch) -> R
     mine = held_by(worker_id)
     connection = session.connection()
     lapsed = 0
-    if parts:  # also the parts of messages that will be retried: the retry skips them
+    if parts and with_parts:  # also the parts of messages that will be retried: the retry skips them
         bulk_insert(session, PARTS, parts, ignore_conflicts=True)
     if sent:
         lapsed = len(sent) - (connection.execute(
@@ -100,7 +104,12 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch) -> R
 
 
 def _accepted_parts(result: SubmitResult) -> list[tuple[int | None, str]]:
-    """(part, provider id) of what the SMSC took in this attempt; part None: the whole message."""
+    """(part, provider id) of what the SMSC took in this attempt; part None: the whole message.
+    An id the table cannot hold (longer than 80, control characters) is one no report can name."""
+    return [(part, provider_id) for part, provider_id in _parts_of(result) if len(provider_id) <= PROVIDER_ID_MAX and not CONTROL.search(provider_id)]
+
+
+def _parts_of(result: SubmitResult) -> list[tuple[int | None, str]]:
     if result.part_ids:
         return [(part, provider_id) for part, provider_id in enumerate(result.part_ids) if provider_id]
     if len(result.provider_ids) == 1:

@@ -305,3 +305,50 @@ def test_what_counts_as_a_transient_database_error() -> None:
     locked = OperationalError("UPDATE", None, sqlite3.OperationalError("database is locked"))
     assert is_transient(locked) and is_transient(DatabaseBusy("waited")) and is_transient(sqlite3.OperationalError("database is locked"))
     assert not is_transient(IntegrityError("INSERT", None, sqlite3.IntegrityError("UNIQUE"))) and not is_transient(KeyError("x"))
+
+
+class OddIds(Counting):
+    """A provider that answers with ids no table column can hold (too long, a NUL)."""
+
+    odd = True
+
+    def submit(self, batch: list[Submission]) -> list[SubmitResult]:
+        results = super().submit(batch)
+        if not self.odd:
+            return results
+        return [
+            SubmitResult(message_id=result.message_id, accepted=True, provider_ids=("x" * 200 if index % 2 else "ab\x00c",))
+            for index, result in enumerate(results)
+        ]
+
+
+def test_results_that_cannot_be_recorded_in_full_are_never_sent_again(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue_dispatch(db.factory, 40)
+    transport = OddIds()
+    outbox = Outbox(db.factory, transport, public_url="http://x", batch_size=20, claim_ttl=timedelta(seconds=1))
+    for _ in range(3):
+        outbox.run_once()
+    # A permanent error while writing the parts (not a busy database): the statuses are still written.
+    from govsms.sending import results as results_module
+
+    def refuse_parts(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("INSERT INTO message_part", None, Exception("refused"))
+
+    queue_dispatch_more = 10
+    with session_scope(db.factory) as session:
+        account = session.execute(text("SELECT id, name FROM account")).first()
+        create_dispatch(
+            session, Actor.system(account[0], account[1]),
+            DispatchRequest(sender="Kommunen", text="Igen", numbers=[f"+4673{n:07d}" for n in range(queue_dispatch_more)]),
+            public_url="http://x", now=now(),
+        )
+    monkeypatch.setattr(results_module, "bulk_insert", refuse_parts)
+    transport.odd = False
+    for _ in range(3):
+        outbox.run_once()
+    time.sleep(1.5)  # past the claim lifetime: nothing may come back
+    for _ in range(3):
+        outbox.run_once()
+    assert Counter(transport.ids).most_common(1)[0][1] == 1
+    assert len(transport.ids) == 50
+    assert statuses(db.factory) == {"sent": 50}
