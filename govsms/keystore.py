@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, func, select, text, update
+from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -132,12 +132,34 @@ class Vault:
         with self.key_store(session) as store:
             row = store.get(AccountKey, (account_id, purpose))
             if row is None:
-                self._insert_account_key(store, account_id, purpose, now, own_transaction=True)
+                if not self._insert_account_key(store, account_id, purpose, now, own_transaction=True):
+                    self._uncommitted(store, [("account", account_id, purpose)])
                 row = store.get(AccountKey, (account_id, purpose), populate_existing=True)
             assert row is not None
             key = unseal(self._kek(row.kek_id), row.wrapped_key, context)
         self.cache.put(("account", account_id, purpose), key)
         return key
+
+    def _uncommitted(self, store: Session, names: list[object]) -> None:
+        """Cache entries for keys written in ``store``'s open transaction: forgotten unless it
+        commits, so a rolled-back key (or, on SQLite, an id used again) is never used."""
+        if self.keystore is not None:
+            return  # a separate key store has committed them already
+        pending = store.info.get("vault_uncommitted")
+        if pending is None:
+            pending = store.info["vault_uncommitted"] = []
+            event.listen(store, "after_commit", lambda session: session.info["vault_uncommitted"].clear())
+            event.listen(
+                store, "after_transaction_end",
+                lambda session, transaction: transaction.parent is None and self._forget_pending(session),
+            )
+        pending.extend(names)
+
+    def _forget_pending(self, session: Session) -> None:
+        pending = session.info.get("vault_uncommitted") or []
+        if pending:
+            self.cache.forget(list(pending))
+            pending.clear()
 
     def create_account_keys(self, session: Session, account_id: int, *, now: datetime) -> None:
         """An account's keys, made with the account: no request ever has to create them."""
@@ -145,10 +167,11 @@ class Vault:
             for purpose in ACCOUNT_PURPOSES:  # nobody else sees the new account yet
                 self._insert_account_key(store, account_id, purpose, now, own_transaction=False)
 
-    def _insert_account_key(self, store: Session, account_id: int, purpose: str, now: datetime, *, own_transaction: bool) -> None:
+    def _insert_account_key(self, store: Session, account_id: int, purpose: str, now: datetime, *, own_transaction: bool) -> bool:
         """Insert a new wrapped key unless one exists. An account made before its keys were
         made with it gets them here; on PostgreSQL in a short transaction of its own, so that
-        concurrent first requests do not wait on a row one of them left uncommitted."""
+        concurrent first requests do not wait on a row one of them left uncommitted. True: it
+        was committed in that transaction of its own."""
         row = dict(
             account_id=account_id, purpose=purpose, kek_id=self.keys.active_id, created_at=now,
             wrapped_key=seal(self.keys.active_key, new_data_key(), account_wrap_context(account_id, purpose)),
@@ -159,8 +182,9 @@ class Vault:
 
             with bind.begin() as own:
                 own.execute(pg_insert(AccountKey.__table__).on_conflict_do_nothing(), [row])
-            return
+            return True
         _insert_ignoring_duplicates(store, AccountKey.__table__, [row])
+        return False
 
     def blind_indexes(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, bytes]:
         index_key = self.account_key(session, account_id, INDEX_PURPOSE, now=now)
@@ -202,6 +226,7 @@ class Vault:
                 # A few numbers (an SMS or two): insert first, read back only the known ones, so a
                 # new number costs one statement.
                 created = self._create_few_subjects(store, account_id, list(by_index), now)
+                self._uncommitted(store, [(account_id, subject.id) for subject in created.values()])
                 self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
                 return {by_index[index]: subject for index, subject in created.items()}
             missing = []
@@ -214,6 +239,7 @@ class Vault:
                     else:
                         found[by_index[index]] = self._unwrap(row)
             created = self._create_subjects(store, account_id, missing, now)
+            self._uncommitted(store, [(account_id, subject.id) for subject in created.values()])
         self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
         for index, subject in created.items():
             found[by_index[index]] = subject

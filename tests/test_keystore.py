@@ -149,3 +149,43 @@ def test_separate_key_store(session: Session, keys: KeyRing, tmp_path) -> None: 
         assert store.get(SubjectKey, subject.id) is not None
     assert blind_index(vault.account_key(session, account.id, "index", now=now()), "+46706666666")
     store_engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: str, keys: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An account from before keys were made with it gets them in its first request; if that
+    request rolls back, the process must not go on with the key it made (blind indexes and texts
+    would be sealed under a key nobody stored), and a subject id SQLite hands out again must not
+    find the rolled-back subject's key."""
+    from govsms.db import make_engine, session_scope
+    from govsms.keystore import DATA_PURPOSE, INDEX_PURPOSE, AccountKey
+    from govsms.migrate import upgrade
+    from tests.conftest import drop_postgres_database, fresh_database_url
+
+    url = fresh_database_url(backend, tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        vault = Vault(keys)
+        factory = make_session_factory(engine, vault=vault)
+        with session_scope(factory) as session:
+            account = make_account(session)
+            session.execute(AccountKey.__table__.delete())  # as if made before this release
+        account_id = account.id
+        with pytest.raises(RuntimeError):
+            with session_scope(factory) as session:
+                vault.account_key(session, account_id, INDEX_PURPOSE, now=now())
+                vault.subjects(session, account_id, ["+46701234567"], now=now())
+                raise RuntimeError("the request is refused after the keys were made")
+        with session_scope(factory) as session:
+            index_key = vault.account_key(session, account_id, INDEX_PURPOSE, now=now())
+            subject = vault.subject(session, account_id, "+46709876543", now=now())
+        with session_scope(make_session_factory(engine, vault=Vault(keys))) as session:  # another process
+            other = session.info["vault"]
+            assert other.account_key(session, account_id, INDEX_PURPOSE, now=now()) == index_key
+            assert other.subjects_by_id(session, account_id, [subject.id])[subject.id].key == subject.key
+            assert other.account_key(session, account_id, DATA_PURPOSE, now=now()) == vault.account_key(session, account_id, DATA_PURPOSE, now=now())
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)
