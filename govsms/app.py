@@ -24,6 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.utils.sync import AsyncCallable
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from govsms import __version__
@@ -42,6 +43,8 @@ from govsms.sending import hooks as sending_hooks
 from govsms.sending import operator as sending_operator
 from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
+from govsms.errors import OutcomeUnknown
+from govsms.i18n import _
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
 from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory
@@ -84,14 +87,14 @@ def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Calla
                 session.connection(execution_options={READ_FIRST_OPTION: True})
                 try:
                     result = fn(**kwargs)
-                    session.commit()
+                    _commit(session)
                     return result
                 except Exception as error:
                     if not is_stale_read(error):
                         raise
                     session.rollback()
             result = fn(**kwargs)
-            session.commit()
+            _commit(session)
             return result
         except BaseException:
             session.rollback()
@@ -101,6 +104,20 @@ def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Calla
 
     run.transactional = True  # type: ignore[attr-defined]
     return run
+
+
+def _commit(session: Session) -> None:
+    """Commit; a connection lost while committing leaves the outcome unknown, and the answer says
+    so (not "busy, nothing was saved", which would invite a retry that sends twice)."""
+    try:
+        session.commit()
+    except DBAPIError as error:
+        if isinstance(error, IntegrityError):
+            raise  # refused: nothing was committed
+        raise OutcomeUnknown(_(
+            "The database stopped answering while this was being saved, so it may or may not have been saved. "
+            "Look before you try again; an API client can repeat the request with the same Idempotency-Key."
+        )) from error
 
 
 def _transactional_handlers(app: Litestar) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -149,8 +149,10 @@ def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs:
     event.listen(engine, "begin", begin)
     event.listen(engine, "before_cursor_execute", before_execute)
     engine.govsms_write_queue = (queue, timeout)  # type: ignore[attr-defined]  (raw writes in _copy claim the turn)
-    # A connection given back with its transaction still open was rolled back by the pool.
+    # A connection given back with its transaction still open was rolled back by the pool; one
+    # that is invalidated (closed without a rollback) gives its turn back too.
     event.listen(engine, "checkin", lambda dbapi_connection, _record: queue.end(dbapi_connection))
+    event.listen(engine, "invalidate", lambda dbapi_connection, _record, _error: queue.end(dbapi_connection))
     return engine
 
 
@@ -352,9 +354,10 @@ def copy_rows(
     names = ", ".join(f'"{name}"' for name in columns)
     try:
         return _copy(connection, table, columns, names, values, postgres=postgres, ignore_conflicts=ignore_conflicts)
-    except connection.dialect.loaded_dbapi.IntegrityError as error:
-        # The driver's own error, as SQLAlchemy would have raised it (callers catch that one).
-        raise IntegrityError(f"bulk insert into {table.name}", None, error) from error
+    except connection.dialect.loaded_dbapi.Error as error:
+        # The driver's own error, as SQLAlchemy would have raised it (callers catch IntegrityError;
+        # a lock or statement timeout is recognised as busy).
+        raise DBAPIError.instance(f"bulk insert into {table.name}", None, error, connection.dialect.loaded_dbapi.Error) from error
 
 
 def _copy(connection: Any, table: Any, columns: list[str], names: str, values: Iterable[Sequence[Any]], *, postgres: bool,

@@ -6,6 +6,7 @@
     ├── Conflict          409: the object exists already or is in the wrong state
     ├── InvalidInput      422: bad input; ``fields`` maps a field to what is wrong with it
     ├── LoginRefused      401: wrong credentials, or a locked or disabled login
+    ├── OutcomeUnknown    500: the database went away while committing: saved or not, nobody knows
     └── ConfigurationError: the process cannot start (never raised during a request)
 
 Messages say what was wrong and what to do, and never hold personal data.
@@ -47,6 +48,11 @@ class InvalidInput(GovsmsError):
 class LoginRefused(GovsmsError):
     status_code = 401
     code = "login_refused"
+
+
+class OutcomeUnknown(GovsmsError):
+    status_code = 500
+    code = "outcome_unknown"
 
 
 class ConfigurationError(GovsmsError):

@@ -305,6 +305,7 @@ class Vault:
         """The subjects of a few numbers on PostgreSQL (one SMS): one INSERT that skips numbers
         that have a subject already (or that a concurrent transaction creates) and returns the new
         ids; the others are read back."""
+        missing = sorted(missing)  # two transactions inserting the same numbers lock them in one order
         pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
         values = ", ".join("(%s, %s, %s, %s, %s)" for _ in missing)
         parameters = [

@@ -408,3 +408,25 @@ def test_reads_never_queue_behind_a_writer_and_a_stale_audited_read_runs_again(
         assert logged == 1  # the read that ran twice left one event
     finally:
         engine.dispose()
+
+
+def test_a_commit_that_loses_the_database_says_the_outcome_is_unknown(serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session as SqlModelSession
+
+    served = serve()
+    with served.session() as session:
+        _key_row, key = make_api_key(session, make_account(session))
+    original = SqlModelSession.commit
+
+    def lose_connection(self: Any) -> None:
+        if threading.current_thread().name.startswith("handler"):
+            raise OperationalError("COMMIT", None, Exception("server closed the connection unexpectedly"))
+        original(self)
+
+    with httpx.Client(base_url=served.url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
+        assert client.get("/api/v1/me").status_code == 200  # the key's last use is written before
+        monkeypatch.setattr(SqlModelSession, "commit", lose_connection)
+        answer = client.post("/api/v1/messages", json={"from": "Kommunen", "to": ["+46701112255"], "text": "Hej"})
+    assert answer.status_code == 500 and answer.json()["error"] == "outcome_unknown"
+    assert "Idempotency-Key" in answer.json()["message"] and "Retry-After" not in answer.headers

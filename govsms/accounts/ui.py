@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy import event
 
 from govsms.accounts import apikey, login, service
 from govsms.accounts.actor import Actor
@@ -239,7 +240,11 @@ def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
 @post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
 def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: Id) -> Redirect:
     apikey.revoke_api_key(db, _actor(request), key_id, now=_now())
-    request.app.state.actor_cache.clear()  # the key stops working at once in this process
+    # The key stops working at once in this process: the cache is emptied now and once more when
+    # the revocation has committed (a request in between could have cached the key again).
+    cache = request.app.state.actor_cache
+    cache.clear()
+    event.listen(db, "after_commit", lambda _session: cache.clear(), once=True)
     return Redirect("/settings/api-keys?done=revoked", status_code=303)
 
 

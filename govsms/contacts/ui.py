@@ -16,6 +16,7 @@ from govsms.contacts import groups, importing, service
 from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
+from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Count, Id, IdFilter, PageNumber, form_id, form_ids
@@ -169,7 +170,10 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
 @post("/contacts/import/{token:str}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
 def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], data: Form) -> Template | Redirect:
     actor = request.scope["user"]
-    filename, content = importing.load_upload(db, actor, token, now=_now())
+    # Read with a separate session: the file is parsed (a child process) before this request's
+    # write transaction begins, so on SQLite no writer waits on the parse.
+    with separate_reader(request.app.state) as reader:
+        filename, content = importing.load_upload(reader or db, actor, token, now=_now())
     limits = UploadLimits.from_settings(request.app.state.settings)
     plan = importing.plan_import(db, actor, filename, content, now=_now(), limits=limits)
     group_id = form_text(data, "group_id")

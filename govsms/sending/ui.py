@@ -25,6 +25,7 @@ from govsms.sending import blocklist, history, optout
 from govsms.sending.dispatch import DispatchRequest, analyse_for_sending, create_dispatch, split_numbers
 from govsms.sending.models import VirtualNumber
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
+from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_list, form_text
 from govsms.web.guards import json_only, requires, users_only
 from govsms.web.params import Id, PageNumber, form_id, form_ids
@@ -120,7 +121,8 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any])
         token = importing.store_upload(db, actor, upload.filename, content, now=_now())
         return [row.number for row in parsed.rows], token
     if token:
-        filename, content = importing.load_upload(db, actor, token, now=_now())
+        with separate_reader(request.app.state) as reader:  # the parse must not hold SQLite's write turn
+            filename, content = importing.load_upload(reader or db, actor, token, now=_now())
         return [row.number for row in read_contact_file(filename, content, limits).rows], token
     return [], ""
 
