@@ -14,17 +14,41 @@ from datetime import UTC, datetime
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
-_PHONE = re.compile(r"(?<![\w.:/-])\+?\d[\d \-]{5,}\d(?![\w.:/-])")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Between the digits of one number: spaces (also URL- and form-encoded), dots, dashes, brackets,
+# and "+" (a space in a form-encoded query).
+_SEPARATOR = r"(?:[ \u00a0\u2009\u202f.()+\-]|%20|%2[bBdDeE]|%28|%29)"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_KEEP = "|".join([
+    # A date, with its time and offset (an ISO timestamp or a log time).
+    r"(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?![-./]\d)"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
+    # Loopback and private addresses (a server's, not a person's), without a leading zero.
+    rf"(?<![\d.])(?:127|10|192\.168|172\.(?:1[6-9]|2\d|3[01]))(?:\.{_OCTET})+(?![\d.])",
+    # A duration.
+    r"\d+\.\d+(?=\s?(?:ms|s|us|µs)\b)",
+    # Hex ids: UUIDs, request ids, hashes (with a letter, so never a bare number).
+    r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z])",
+    r"(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{20,}(?![0-9A-Za-z])",
+])
+_NUMBER = rf"(?:\+|%2[bB])?\d(?:{_SEPARATOR}{{0,3}}\d)*"
+_PHONE = re.compile(rf"(?P<keep>{_KEEP})|{_NUMBER}")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 MIN_NUMBER_DIGITS = 7
+"""A run of this many digits (however separated, wherever it stands: a path, a query, a word) is
+masked: the shortest national numbers are this long."""
 
 
 def _mask_number(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = sum(char.isdigit() for char in text)
-    if digits < MIN_NUMBER_DIGITS or _DATE.match(text):
+    if match.group("keep") is not None:
+        return text
+    digits = sum(char.isdigit() for char in _ESCAPE.sub("", text))
+    if digits < MIN_NUMBER_DIGITS:
         return text
     return "[number]"
+
+
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|password|passwd|secret|api[_-]?key|token)(\s*[=:]\s*|\s+)(\S+)")
 
 
@@ -37,7 +61,8 @@ class RedactFilter(logging.Filter):
     """Adds the request id and masks numbers and credentials in the final message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        # A request id is checked where it arrives (web/context.py); masked here like any value.
+        record.request_id = redact(request_id.get())
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message or record.args:

@@ -31,11 +31,14 @@ from govsms.accounts.apikey import lookup_api_key, touch_api_key
 from govsms.accounts.login import lookup_login_session, touch_login_session
 from govsms.db import WAIT_OPTION, is_busy, session_scope
 from govsms.i18n import LANGUAGES, current_language, pick_language
-from govsms.log import request_id
+from govsms.log import redact, request_id
 
 SESSION_COOKIE = "govsms_session"
 LANGUAGE_COOKIE = "govsms_lang"
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_DIGIT_RUN = re.compile(r"\d(?:[._-]?\d){6,}")
+"""Seven digits or more in a row (as a number is written): a client's request id holding one is
+replaced, since request ids are kept in the access log, which is never erased."""
 
 access_log = logging.getLogger("govsms.access")
 
@@ -57,6 +60,10 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return jar
 
 
+def _safe_request_id(value: str) -> bool:
+    return bool(_INCOMING_ID.fullmatch(value)) and not _DIGIT_RUN.search(value) and redact(value) == value
+
+
 class RequestContext:
     """Wraps the whole application, so even a 404 for an unknown path carries a request id."""
 
@@ -68,7 +75,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        rid = incoming if incoming and _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if incoming and _safe_request_id(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status: dict[str, int] = {}
