@@ -18,7 +18,7 @@ from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -43,14 +43,18 @@ from govsms.sending import hooks as sending_hooks
 from govsms.sending import operator as sending_operator
 from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
-from govsms.errors import OutcomeUnknown
+from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
 from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory
 from govsms.settings import Settings
 from govsms.web import pages
+from govsms.web.apidocs import ApiDocsPlugin
 from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
+from govsms.web.guards import api_bodies
+from govsms.web.headers import SecurityHeaders
+from govsms.web.ratelimit import AddressLimiter
 from govsms.web.render import NavItem, make_environment
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -96,8 +100,11 @@ def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Calla
             result = fn(**kwargs)
             _commit(session)
             return result
-        except BaseException:
-            session.rollback()
+        except BaseException as error:
+            if isinstance(error, GovsmsError) and error.recorded:
+                _commit(session)  # a refusal that is itself a read in the access log: its event stays
+            else:
+                session.rollback()
             raise
         finally:
             session.close()
@@ -163,6 +170,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "nav": NAV,
             "actor_cache": ActorCache(),
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
+            "optout_limiter": AddressLimiter(settings.optout_lookups_per_minute),
             "unknown_logins": UnknownLockouts(),
         }
     )
@@ -213,6 +221,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         ],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         middleware=[ActorMiddleware()],
+        guards=[api_bodies],
         csrf_config=CSRFConfig(
             secret=keys.secret_key,
             cookie_name="govsms_csrf",
@@ -225,7 +234,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             title="govsms API",
             version=__version__,
             path="/api/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # A page rendered here and the schema files: no renderer that loads scripts from a CDN.
+            render_plugins=[ApiDocsPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
             description="Send SMS, follow delivery and manage recipients. Authenticate with `Authorization: Bearer <key>`.",
             security=[{"BearerAuth": []}],
             components=Components(security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key from /settings/api-keys")}),
@@ -239,5 +249,5 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown=on_shutdown,
     )
     _transactional_handlers(app)
-    app.asgi_handler = RequestContext(app.asgi_handler)
+    app.asgi_handler = RequestContext(SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://")))
     return app

@@ -18,11 +18,15 @@ from __future__ import annotations
 class GovsmsError(Exception):
     status_code = 500
     code = "error"
+    recorded = False
+    """The refusal itself tells something about a person ("already a contact") and was recorded
+    in the access log, with nothing else written: the request commits that event and answers."""
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, recorded: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.recorded = recorded
 
 
 class NotFound(GovsmsError):

@@ -28,6 +28,11 @@ def require(actor: Actor, permission: Permission) -> None:
         raise Forbidden(_("Your role does not allow this. Ask an administrator of your account."))
 
 
+def account_addresses(account: Account) -> list[str]:
+    """The account's own addresses: a password must not be built on their domains either."""
+    return [address for address in (account.billing_email, account.admin_email, account.ops_email) if address]
+
+
 def _clean_optional_email(value: str | None, field: str, errors: dict[str, str]) -> str | None:
     value = single_line(value, field).lower()
     if not value:
@@ -134,7 +139,7 @@ def create_user(
     errors: dict[str, str] = {}
     if not EMAIL.match(email) or len(email) > MAX_EMAIL:
         errors["email"] = _("Enter an e-mail address such as name@example.se.")
-    if problem := check_password_policy(password):
+    if problem := check_password_policy(password, email=email, account_name=account.name, others=account_addresses(account)):
         errors["password"] = problem
     if language not in LANGUAGES:
         errors["language"] = _("Choose Swedish or English.")
@@ -164,13 +169,23 @@ def create_user(
     return user
 
 
-def list_users(session: Session, actor: Actor, *, page: int = 1, per_page: int = 50) -> Page[User]:
+def list_users(session: Session, actor: Actor, *, now: datetime, page: int = 1, per_page: int = 50) -> Page[User]:
+    """One page of the account's users. Staff e-mail addresses and names are personal data too:
+    showing them is a read in the access log (ids and counts only)."""
     require(actor, Permission.USERS_MANAGE)
     page, per_page = clamp_page(page, per_page)
     scoped = select(User).where(User.account_id == actor.account_id)
     total = session.exec(select(func.count()).select_from(scoped.subquery())).one()
     items = session.exec(scoped.order_by(User.email).offset((page - 1) * per_page).limit(per_page)).all()
+    record_event(session, actor, Action.USERS_LISTED, now=now, details={"shown": len(items), "page": page})
     return Page(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def view_user(session: Session, actor: Actor, user_id: int, *, now: datetime) -> User:
+    """One user of the account, to show: a read in the access log."""
+    user = get_user(session, actor, user_id)
+    record_event(session, actor, Action.USER_VIEWED, now=now, target=("user", user.id))
+    return user
 
 
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
@@ -231,7 +246,9 @@ def set_password_by_email(session: Session, *, email: str, password: str, now: d
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         raise NotFound(_("No user has that e-mail address."))
-    if problem := check_password_policy(password):
+    account = session.get(Account, user.account_id)
+    others = account_addresses(account) if account else ()
+    if problem := check_password_policy(password, email=user.email, account_name=account.name if account else "", others=others):
         raise InvalidInput(_("The password was not changed."), fields={"password": problem})
     user.password_hash = hash_password(password)
     user.password_changed_at = now

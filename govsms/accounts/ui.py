@@ -139,7 +139,7 @@ MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 
 def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, status_code: int = 200, **context: Any) -> Template:
-    users = service.list_users(db, _actor(request), page=page_number)
+    users = service.list_users(db, _actor(request), page=page_number, now=_now())
     context.setdefault("form", {"roles": [Role.SENDER.value], "language": "sv"})
     context.setdefault("errors", {})
     return page(
@@ -185,7 +185,7 @@ def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 
 @get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
 def user_page(request: Request[Any, Any, Any], db: Db, user_id: Id, done: FromQuery[str | None] = None) -> Template:
-    user = service.get_user(db, _actor(request), user_id)
+    user = service.view_user(db, _actor(request), user_id, now=_now())
     return page(
         request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=_now(), notice=NOTICES.get(done or ""), errors={}
     )

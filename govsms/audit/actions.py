@@ -53,6 +53,12 @@ class Action(StrEnum):
     DPA_GENERATED = "dpa.generated"
     DPA_DOWNLOADED = "dpa.downloaded"
     DPA_ACCEPTED = "dpa.accepted"
+    BLOCKLIST_CHECKED = "blocklist.checked"
+    CONTACT_ALREADY_EXISTS = "contact.already_exists"
+    CONTACTS_IMPORT_CHECKED = "contacts.import_checked"
+    USERS_LISTED = "users.listed"
+    USER_VIEWED = "user.viewed"
+    DATA_UNREADABLE = "data.unreadable"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -101,4 +107,10 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DPA_GENERATED: N_("DPA generated"),
     Action.DPA_DOWNLOADED: N_("DPA downloaded"),
     Action.DPA_ACCEPTED: N_("DPA accepted"),
+    Action.BLOCKLIST_CHECKED: N_("Blocklist checked for a number"),
+    Action.CONTACT_ALREADY_EXISTS: N_("Told that a number is a contact already"),
+    Action.CONTACTS_IMPORT_CHECKED: N_("Import file compared with the contacts"),
+    Action.USERS_LISTED: N_("Users listed"),
+    Action.USER_VIEWED: N_("User opened"),
+    Action.DATA_UNREADABLE: N_("Stored data could not be read"),
 }

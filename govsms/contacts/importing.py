@@ -68,6 +68,8 @@ class ImportPlan:
     invalid: list[RefusedRow] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
     existing: int = 0
+    existing_subjects: list[int] = field(default_factory=list)
+    """The people among the valid rows who are contacts already (named in the access log)."""
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,26 @@ def plan_import(
     known = vault_of(session).find_subjects(session, actor.account_id, list(first_row), now=now)
     subject_ids = [subject.id for subject in known.values()]
     for start in range(0, len(subject_ids), CHUNK):
-        plan.existing += len(
+        plan.existing_subjects.extend(
             session.execute(
-                select(Contact.id).where(
+                select(Contact.subject_id).where(
                     Contact.account_id == actor.account_id,
                     one_of(Contact.subject_id, subject_ids[start : start + CHUNK], session.get_bind().dialect.name),
                 )
-            ).all()
+            ).scalars().all()
         )
+    plan.existing = len(plan.existing_subjects)
+    record_checked(session, actor, plan, now=now)
     return plan
+
+
+def record_checked(session: Session, actor: Actor, plan: ImportPlan, *, now: datetime) -> None:
+    """The plan's count of numbers that are contacts already tells which people the account
+    knows: showing it is a read, naming those people in the access log."""
+    record_event(
+        session, actor, Action.CONTACTS_IMPORT_CHECKED, now=now, subjects=plan.existing_subjects,
+        details={"rows": plan.rows_total, "valid": len(plan.valid), "existing": plan.existing},
+    )
 
 
 def run_import(

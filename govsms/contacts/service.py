@@ -160,6 +160,20 @@ def _parse_or_refuse(session: Session, actor: Actor, number: str) -> str:
     return parsed.e164  # type: ignore[return-value]
 
 
+def _refuse_a_contact(session: Session, actor: Actor, e164: str, message: str, *, now: datetime) -> None:
+    """Refuse a number that is a contact already. The refusal tells that the account knows the
+    number, so it is a read in the access log; it comes before anything is written, and the
+    request commits the event alone (``recorded``)."""
+    subject = vault_of(session).find_subjects(session, actor.account_id, [e164], now=now).get(e164)
+    if subject is None:
+        return
+    existing = session.execute(select(Contact.id).where(Contact.account_id == actor.account_id, Contact.subject_id == subject.id)).scalar()
+    if existing is None:
+        return
+    record_event(session, actor, Action.CONTACT_ALREADY_EXISTS, now=now, target=("contact", existing), subjects=[subject.id])
+    raise Conflict(message, fields={"number": _("Already in your contacts.")}, recorded=True)
+
+
 def create_contact(
     session: Session, actor: Actor, *, number: str, name: str = "", note: str = "", group_ids: Sequence[int] = (), now: datetime
 ) -> ContactView:
@@ -168,12 +182,8 @@ def create_contact(
     note = clean_text(note, MAX_NOTE, "note", _("The note"))
     e164 = _parse_or_refuse(session, actor, number)
     groups = _check_groups(session, actor, group_ids)
+    _refuse_a_contact(session, actor, e164, _("This number is already a contact. Search for it to open it."), now=now)
     subject = vault_of(session).subject(session, actor.account_id, e164, now=now)
-    if session.execute(_scoped(actor).where(Contact.subject_id == subject.id)).first():
-        raise Conflict(
-            _("This number is already a contact. Search for it to open it."),
-            fields={"number": _("Already in your contacts.")},
-        )
     contact = Contact(
         account_id=actor.account_id,
         subject_id=subject.id,
@@ -215,9 +225,8 @@ def update_contact(
     if number is not None and number.strip():
         e164 = _parse_or_refuse(session, actor, number)
         if e164 != current.number:
+            _refuse_a_contact(session, actor, e164, _("Another contact has this number."), now=now)
             subject = vault.subject(session, actor.account_id, e164, now=now)
-            if session.execute(_scoped(actor).where(Contact.subject_id == subject.id)).first():
-                raise Conflict(_("Another contact has this number."), fields={"number": _("Already in your contacts.")})
             contact.subject_id = subject.id  # type: ignore[assignment]
             contact.number_ct = subject.encrypt(TABLE, "number", e164)
             subjects.add(subject.id)

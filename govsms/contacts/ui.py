@@ -82,7 +82,8 @@ def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
-        db.rollback()
+        if not refused.recorded:  # "already a contact" keeps its access-log event
+            db.rollback()
         return _contacts_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
     return Redirect(f"/contacts/{created.id}?done=created", status_code=303)
 
@@ -107,7 +108,8 @@ def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: Id, data
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
-        db.rollback()
+        if not refused.recorded:  # "already a contact" keeps its access-log event
+            db.rollback()
         contact = service.get_contact(db, actor, contact_id, now=_now())
         return page(
             request, "contacts/contact.html", status_code=refused.status_code, contact=contact,
@@ -185,6 +187,7 @@ def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]
         if not _refusable(refused):
             raise
         db.rollback()
+        importing.record_checked(db, actor, plan, now=_now())  # the preview is shown again: so is its count
         return page(
             request, "contacts/import_preview.html", status_code=refused.status_code, plan=plan, token=token,
             groups=groups.list_groups(db, actor), group_id=group_id, group_name=form_text(data, "group_name"),

@@ -97,9 +97,12 @@ def unblock_number(session: Session, actor: Actor, number: str, *, now: datetime
 
 
 def check_number(session: Session, actor: Actor, number: str, *, now: datetime) -> BlockStatus:
+    """Whether the account has blocked this number. The answer tells something about the
+    person (they opted out, or someone blocked them), so it is a read in the access log."""
     require(actor, Permission.BLOCKLIST)
-    _e164, index = _index_of(session, actor, number, now)
+    e164, index = _index_of(session, actor, number, now)
     entry = session.execute(select(BlockEntry).where(BlockEntry.account_id == actor.account_id, BlockEntry.blind_index == index)).scalars().first()
+    record_event(session, actor, Action.BLOCKLIST_CHECKED, now=now, subjects=_subject_ids(session, actor, e164, now))
     return BlockStatus(blocked=entry is not None, source=entry.source if entry else None, since=entry.created_at if entry else None)
 
 

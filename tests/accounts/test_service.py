@@ -117,7 +117,7 @@ def test_users_are_scoped_to_the_acting_account(session: Session) -> None:
     admin_a, _ = make_user(session, account_a, roles={Role.ADMIN})
     user_b, _ = make_user(session, account_b)
     actor_a = login.actor_for_user(admin_a, account_a)
-    assert [u.id for u in service.list_users(session, actor_a).items] == [admin_a.id]
+    assert [u.id for u in service.list_users(session, actor_a, now=now()).items] == [admin_a.id]
     with pytest.raises(NotFound):
         service.get_user(session, actor_a, user_b.id)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
@@ -128,7 +128,7 @@ def test_sender_cannot_manage_users(session: Session) -> None:
     account = make_account(session)
     sender, _ = make_user(session, account, roles={Role.SENDER})
     with pytest.raises(Forbidden):
-        service.list_users(session, login.actor_for_user(sender, account))
+        service.list_users(session, login.actor_for_user(sender, account), now=now())
 
 
 def test_account_keeps_an_active_admin(session: Session) -> None:
@@ -149,8 +149,8 @@ def test_users_page_through_long_lists(session: Session) -> None:
     for _ in range(4):
         make_user(session, account)
     actor = login.actor_for_user(admin, account)
-    first = service.list_users(session, actor, page=1, per_page=2)
-    last = service.list_users(session, actor, page=3, per_page=2)
+    first = service.list_users(session, actor, page=1, per_page=2, now=now())
+    last = service.list_users(session, actor, page=3, per_page=2, now=now())
     assert (first.total, first.pages, len(first.items), len(last.items)) == (5, 3, 2, 1)
     assert first.has_next and not last.has_next
 
