@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account
 from govsms.accounts.roles import Role
-from govsms.accounts.service import create_account, create_user
+from govsms.accounts.password import check_password_policy
+from govsms.accounts.service import account_addresses, create_account, create_user
 from govsms.dpa.registry import add_subprocessor
 from govsms.dpa.service import save_details
 from govsms.sending.pricing import seed_default_prices
@@ -30,6 +31,14 @@ class DemoLogin:
 
 def demo_exists(session: Session) -> bool:
     return session.exec(select(Account.id).where(Account.name == DEMO_ACCOUNT)).first() is not None
+
+
+def demo_password(email: str, account: Account) -> str:
+    """A random password of 16 characters (96 bits) that the password policy accepts."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if check_password_policy(password, email=email, account_name=account.name, others=account_addresses(account)) is None:
+            return password
 
 
 def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
@@ -56,7 +65,7 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         (provider, Role.OPERATOR, "operator@provider.example", "Olle Operatör"),
     ]
     for account, role, email, name in people:
-        password = secrets.token_urlsafe(12)
+        password = demo_password(email, account)
         create_user(
             session,
             Actor.system(account.id, account.name),  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
 from govsms.accounts.roles import parse_roles
+from govsms.accounts.service import account_addresses
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import InvalidInput, LoginRefused
@@ -270,10 +271,13 @@ def change_password(
     user = session.get(User, actor.user_id)
     if user is None:
         raise LoginRefused(_("Log in again."))
+    account = session.get(Account, user.account_id)
     errors: dict[str, str] = {}
     if not verify_password(user.password_hash, current):
         errors["current"] = _("This is not your current password.")
-    if problem := check_password_policy(new):
+    if problem := check_password_policy(
+        new, email=user.email, account_name=account.name if account else "", others=account_addresses(account) if account else ()
+    ):
         errors["new"] = problem
     elif new == current:
         errors["new"] = _("Choose a password you have not used here now.")

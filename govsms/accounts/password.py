@@ -1,17 +1,39 @@
-"""Password hashing (argon2id) and the password policy."""
+"""Password hashing (argon2id) and the password policy: length, no control characters, not
+built on the person's own address, domain or account name, and hard to guess by the estimate of
+``zxcvbn`` (its lists of 30,000 common passwords, names and words, and patterns such as
+sequences, repeats, dates and keyboard rows)."""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from govsms.i18n import _
+from govsms.textfield import CONTROL
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
+MIN_SCORE = 4
+"""zxcvbn's top score: at least 10^10 guesses, which argon2 makes years of work offline."""
+ESTIMATED_LENGTH = 72
+"""zxcvbn refuses longer input (its matching grows fast with length): a longer passphrase is
+judged by its first 72 characters, and the rest only adds to it."""
+MIN_OWN_WORD = 4
+"""Parts of an address or a name shorter than this are too common to refuse outright (they
+still count against the estimate)."""
+CONTEXT_WORDS = ("govsms", "sms", "lösenord", "losenord", "hemligt", "välkommen", "valkommen")
+"""Words of this service and Swedish counterparts of the lists' favourites ("password",
+"secret", "welcome"): the estimator's lists are English."""
+_WORD_SPLIT = re.compile(r"[\W_]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# zxcvbn keeps the words of the current check in a module-level dictionary: one check at a time.
+_estimating = threading.Lock()
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 
@@ -24,15 +46,54 @@ _running = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 _DUMMY_HASH = _hasher.hash("govsms-no-such-user-4c1f0b")
 
 
-def check_password_policy(password: str) -> str | None:
-    """What is wrong with a new password, or None."""
+def own_words(email: str = "", account_name: str = "", others: Iterable[str] = ()) -> list[str]:
+    """What a password must not contain: the e-mail address, its local part and domain and their
+    parts, and the account's name and its words (lower-case)."""
+    words: set[str] = set()
+    for address in (email, *others):
+        local, _at, domain = (address or "").strip().casefold().partition("@")
+        words.update((address.strip().casefold(), local, domain, *_WORD_SPLIT.split(local)))
+        labels = domain.split(".")
+        for label in labels[:-1] if len(labels) > 1 else labels:
+            words.update((label, *_WORD_SPLIT.split(label)))
+    name = (account_name or "").casefold()
+    words.update((name, "".join(_WORD_SPLIT.split(name)), *_WORD_SPLIT.split(name)))
+    return sorted(word for word in words if len(word) >= MIN_OWN_WORD)
+
+
+def check_password_policy(password: str, *, email: str = "", account_name: str = "", others: Iterable[str] = ()) -> str | None:
+    """What is wrong with a new password and what to do instead, or None.
+
+    ``email`` is the login's address, ``account_name`` the account's name and ``others`` further
+    addresses of the account (its domain counts like the login's own)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return _("Use at least %(count)d characters.") % {"count": MIN_PASSWORD_LENGTH}
     if len(password) > MAX_PASSWORD_LENGTH:
         return _("Use at most %(count)d characters.") % {"count": MAX_PASSWORD_LENGTH}
+    if CONTROL.search(password) or "\ufffd" in password:
+        return _("The password has an invisible control character or a character that could not be read. Use only characters you can type.")
     if len(set(password)) < 5:
         return _("Use more different characters.")
-    return None
+    words = own_words(email, account_name, others)
+    folded = password.casefold()
+    if any(word in folded for word in words):
+        return _(
+            "The password contains your e-mail address, its domain or the account's name, which others can guess. "
+            "Choose a password without them."
+        )
+    with _estimating:
+        estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[*words, *CONTEXT_WORDS])
+    if estimate["score"] >= MIN_SCORE:
+        return None
+    if any(match.get("dictionary_name") == "passwords" for match in estimate["sequence"]):
+        return _(
+            "This is one of the most common passwords, or built on one: they are the first that attackers try. "
+            "Use three or four unrelated words, or a longer password."
+        )
+    return _(
+        "This password is easy to guess: it is made of common words, names, years, sequences such as 1234 "
+        "or keyboard rows. Use three or four unrelated words, or a longer password."
+    )
 
 
 def hash_password(password: str) -> str:
@@ -41,9 +102,13 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether the password is right. One longer than any password can be, or one that is not
+    text (a lone surrogate, which no encoding can hash), never is."""
+    if len(password) > MAX_PASSWORD_LENGTH or _SURROGATE.search(password):
+        password = ""  # still checked against a hash, so the answer takes the usual time
     try:
         with _running:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None and password != ""
     except (VerificationError, InvalidHashError):
         return False
 
