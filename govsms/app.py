@@ -41,13 +41,14 @@ from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
 from govsms.sending import operator as sending_operator
+from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
-from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory
+from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory, protect_data_dir
 from govsms.settings import Settings
 from govsms.web import pages
 from govsms.web.apidocs import ApiDocsPlugin
@@ -61,7 +62,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's other fields
 
 NAV: list[NavItem] = [
-    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV,
+    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *sending_sender_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV,
     *dpa_ui.NAV[1:],
 ]
 
@@ -150,6 +151,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     """The web application. ``bind`` (an engine or a connection) replaces the configured
     database, for tests; ``worker`` also runs the scheduler inside this process."""
     settings.check_production()
+    if bind is None:
+        protect_data_dir(settings.data_dir)  # a started service tightens what an older version left open
     keys = load_key_ring(settings)
     engine, reader = (bind, bind) if bind is not None else engines_for(settings)
     vault = make_vault(settings, keys)
@@ -210,6 +213,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *audit_ui.ROUTES,
                     *audit_api.ROUTES,
                     *sending_ui.ROUTES,
+                    *sending_sender_ui.ROUTES,
                     *sending_api.ROUTES,
                     *sending_hooks.ROUTES,
                     *sending_operator.ROUTES,

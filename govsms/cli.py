@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import signal
 import sys
 import threading
@@ -40,9 +41,10 @@ def _read_password(prompt: str) -> str:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.db import protect_data_dir
     from govsms.keyring import write_key_file
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    protect_data_dir(settings.data_dir, create=True)  # 0700, whatever the umask
     if settings.master_keys and settings.secret_key and settings.audit_signing_key:
         print("Keys come from GOVSMS_MASTER_KEYS, GOVSMS_SECRET_KEY and GOVSMS_AUDIT_SIGNING_KEY; no key file written.")
     elif write_key_file(settings.key_file):
@@ -110,9 +112,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.db import protect_data_dir
     from govsms.keyring import load_key_ring
     from govsms.worker import Worker
 
+    protect_data_dir(settings.data_dir)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -456,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     from govsms.log import configure_logging
 
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # whatever this command creates (database, WAL, key file, witness, exports) is its owner's only
     if getattr(args, "role", None) is None and hasattr(args, "role"):
         args.role = ["sender"]
     try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import stat
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,9 +40,60 @@ class DatabaseBusy(Exception):
     statement or the connection pool): nothing was written, and trying again later is safe."""
 
 
+log = logging.getLogger(__name__)
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> bool:
+    """Take every group and other permission away from an existing file or folder (a warning
+    says so); True when there were any. Symbolic links are left alone."""
+    try:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(path.lstat().st_mode) or not mode & 0o077:
+        return False
+    os.chmod(path, mode & 0o700)
+    log.warning("%s was open to group or others (mode %o); it is now %o", path, mode, mode & 0o700, extra={"event": "file.mode_fixed"})
+    return True
+
+
+def protect_data_dir(data_dir: Path, *, create: bool = False) -> None:
+    """The data directory is 0700 and nothing in it is open to group or others: created so
+    (whatever the umask) or, when it exists, tightened with a warning for each path changed."""
+    if create and not data_dir.exists():
+        data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(data_dir, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
+    if not data_dir.is_dir():
+        return
+    make_private(data_dir)
+    for folder, folders, files in os.walk(data_dir):
+        for name in [*folders, *files]:
+            make_private(Path(folder) / name)
+
+
+def _private_sqlite_file(database: str) -> None:
+    """A new database file is made 0600 before SQLite opens it (its WAL, shared-memory and
+    journal files take the database's mode); an existing one and those files lose any group or
+    other permission, with a warning."""
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a missing folder: SQLite says so when it opens the file
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        make_private(file)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
+    # secure_delete: deleted rows (an erased person's) are overwritten, not left in free pages.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -109,6 +163,8 @@ class WriteQueue:
 
 def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs: Any) -> Engine:
     parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        _private_sqlite_file(parsed.database)
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "isolation_level": None}, hide_parameters=True, **kwargs
     )

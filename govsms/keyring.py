@@ -61,7 +61,7 @@ def new_master_key_entry(key_id: str) -> str:
 
 def write_key_file(path: Path) -> bool:
     """Create the key file with fresh keys, readable by the owner only; False if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     content = {
         "master_keys": new_master_key_entry("k1"),
         "secret_key": secrets.token_urlsafe(48),
