@@ -101,6 +101,14 @@ class Subject:
     def decrypt(self, table: str, column: str, blob: bytes) -> str:
         return unseal(self.key, blob, value_context(table, column, self.account_id, self.id)).decode()
 
+    def decrypt_or_none(self, table: str, column: str, blob: bytes) -> str | None:
+        """The value, or None if it does not decrypt here (altered, or moved from another row):
+        a list shows that one row as unreadable instead of failing as a whole."""
+        try:
+            return self.decrypt(table, column, blob)
+        except DecryptionError:
+            return None
+
 
 class KeyCache:
     """A bounded, thread-safe LRU of unwrapped keys; erasure evicts explicitly."""

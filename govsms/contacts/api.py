@@ -58,11 +58,14 @@ def _now() -> datetime:
 
 
 def contact_json(view: ContactView) -> dict[str, Any]:
+    """An unreadable contact (no key, or a value that does not decrypt) has ``unreadable: true``
+    and no number, name or note."""
     return {
         "id": view.id,
-        "number": view.number,
-        "name": view.name,
-        "note": view.note,
+        "number": None if view.unreadable else view.number,
+        "name": None if view.unreadable else view.name,
+        "note": None if view.unreadable else view.note,
+        "unreadable": view.unreadable,
         "group_ids": list(view.group_ids),
         "created_at": view.created_at.isoformat(),
         "updated_at": view.updated_at.isoformat(),

@@ -5,7 +5,7 @@ under the person's own key."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -21,10 +21,12 @@ from govsms.contacts.models import Contact, ContactGroup, GroupMember
 from govsms.crypto import Subject
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
+from govsms.db import add_unless_taken
 from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
 from govsms.textfield import multi_line, single_line
+from govsms.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 
 TABLE = "contact"
 MAX_NAME = 200
@@ -44,6 +46,9 @@ class ContactView:
     created_at: datetime
     updated_at: datetime
     group_ids: tuple[int, ...] = ()
+    unreadable: bool = False
+    """Its values cannot be read (no key, or a value that does not decrypt): shown as "cannot be
+    read", with number, name and note empty."""
 
 
 def account_region(session: Session, actor: Actor) -> str:
@@ -63,22 +68,47 @@ def clean_text(value: str | None, limit: int, field: str, label: str) -> str:
     return value
 
 
-def decrypt(contact: Contact | object, subject: Subject, group_ids: Sequence[int] = ()) -> ContactView:
+def decrypt(contact: Contact | object, subject: Subject | None, group_ids: Sequence[int] = ()) -> ContactView:
+    """The contact in clear; without its person's key, or with a value that does not decrypt,
+    an ``unreadable`` view holding nothing."""
+    values: tuple[str | None, ...] = (None,)
+    if subject is not None:
+        values = (
+            subject.decrypt_or_none(TABLE, "number", contact.number_ct),  # type: ignore[attr-defined]
+            subject.decrypt_or_none(TABLE, "name", contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
+            subject.decrypt_or_none(TABLE, "note", contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
+        )
+    unreadable = None in values
+    number, name, note = ("", "", "") if unreadable else values
     return ContactView(
         id=contact.id,  # type: ignore[attr-defined]
         subject_id=contact.subject_id,  # type: ignore[attr-defined]
-        number=subject.decrypt(TABLE, "number", contact.number_ct),  # type: ignore[attr-defined]
-        name=subject.decrypt(TABLE, "name", contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
-        note=subject.decrypt(TABLE, "note", contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
+        number=number,  # type: ignore[arg-type]
+        name=name,  # type: ignore[arg-type]
+        note=note,  # type: ignore[arg-type]
         created_at=contact.created_at,  # type: ignore[attr-defined]
         updated_at=contact.updated_at,  # type: ignore[attr-defined]
         group_ids=tuple(group_ids),
+        unreadable=unreadable,
     )
 
 
-def decrypt_many(session: Session, actor: Actor, contacts: Sequence[Contact]) -> list[ContactView]:
+def _decrypt_rows(session: Session, actor: Actor, contacts: Sequence[Contact]) -> tuple[list[ContactView], list[UnreadableRow]]:
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [contact.subject_id for contact in contacts])
-    return [decrypt(contact, subjects[contact.subject_id]) for contact in contacts if contact.subject_id in subjects]
+    views = [decrypt(contact, subjects.get(contact.subject_id)) for contact in contacts]
+    unreadable = [
+        UnreadableRow(TABLE, contact.id, contact.subject_id, ALTERED if contact.subject_id in subjects else NO_KEY)  # type: ignore[arg-type]
+        for contact, view in zip(contacts, views, strict=True) if view.unreadable
+    ]
+    return views, unreadable
+
+
+def decrypt_many(session: Session, actor: Actor, contacts: Sequence[Contact], *, now: datetime) -> list[ContactView]:
+    """The contacts in clear, in their order. One that cannot be read comes back ``unreadable``
+    and is recorded as an error event; the others are unaffected."""
+    views, unreadable = _decrypt_rows(session, actor, contacts)
+    record_unreadable(session, actor, unreadable, now=now)
+    return views
 
 
 def _scoped(actor: Actor):  # type: ignore[no-untyped-def]
@@ -136,10 +166,11 @@ def list_contacts(
         query = query.where(Contact.subject_id == (subject.id if subject else -1))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(Contact.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    views = decrypt_many(session, actor, rows)
+    views = decrypt_many(session, actor, rows, now=now)
+    shown = [view.subject_id for view in views if not view.unreadable]
     record_event(
         session, actor, action, now=now, target=("group", group_id) if group_id else None,
-        subjects=[view.subject_id for view in views], details={"shown": len(views), "page": page},
+        subjects=shown, details={"shown": len(shown), "page": page},
     )
     return Page(items=views, total=total, page=page, per_page=per_page)
 
@@ -147,10 +178,10 @@ def list_contacts(
 def get_contact(session: Session, actor: Actor, contact_id: int, *, now: datetime) -> ContactView:
     require(actor, Permission.CONTACTS)
     contact = _load(session, actor, contact_id)
-    subject = vault_of(session).subjects_by_id(session, actor.account_id, [contact.subject_id])[contact.subject_id]
-    view = decrypt(contact, subject, _group_ids(session, contact.id))  # type: ignore[arg-type]
-    record_event(session, actor, Action.CONTACT_VIEWED, now=now, target=("contact", contact.id), subjects=[contact.subject_id])
-    return view
+    [view] = decrypt_many(session, actor, [contact], now=now)
+    if not view.unreadable:
+        record_event(session, actor, Action.CONTACT_VIEWED, now=now, target=("contact", contact.id), subjects=[contact.subject_id])
+    return replace(view, group_ids=_group_ids(session, contact.id))
 
 
 def _parse_or_refuse(session: Session, actor: Actor, number: str) -> str:
@@ -193,8 +224,13 @@ def create_contact(
         created_at=now,
         updated_at=now,
     )
-    session.add(contact)
-    session.flush()
+    # A conflict-free insert: a create of the same number racing this one is refused here
+    # (after it commits), never by the database.
+    stored = add_unless_taken(session, contact)
+    if stored is None:
+        _refuse_a_contact(session, actor, e164, _("This number is already a contact. Search for it to open it."), now=now)
+        raise Conflict(_("This number is already a contact. Search for it to open it."), fields={"number": _("Already in your contacts.")})
+    contact = stored
     for group_id in groups:
         session.add(GroupMember(group_id=group_id, contact_id=contact.id, added_at=now))
     session.flush()
@@ -217,8 +253,12 @@ def update_contact(
     require(actor, Permission.CONTACTS)
     contact = _load(session, actor, contact_id)
     vault = vault_of(session)
+    [current] = decrypt_many(session, actor, [contact], now=now)
+    if current.unreadable:
+        raise Conflict(
+            _("This contact cannot be read, so it cannot be changed. Delete it and add the person again."), recorded=True
+        )
     subject = vault.subjects_by_id(session, actor.account_id, [contact.subject_id])[contact.subject_id]
-    current = decrypt(contact, subject)
     new_name = current.name if name is None else clean_text(name, MAX_NAME, "name", _("The name"))
     new_note = current.note if note is None else clean_text(note, MAX_NOTE, "note", _("The note"))
     subjects = {contact.subject_id}
@@ -280,15 +320,22 @@ def export_contacts(
         _check_groups(session, actor, [group_id])
     rows: list[tuple[str, str]] = []
     subject_ids: list[int] = []
+    unreadable: list[UnreadableRow] = []
     for chunk in iter_contacts(session, actor, group_id=group_id):
-        for view in decrypt_many(session, actor, chunk):
+        views, bad = _decrypt_rows(session, actor, chunk)
+        unreadable.extend(bad)
+        for view in views:
+            if view.unreadable:  # the row stays, marked: the file is complete, not cut short
+                rows.append((_(CANNOT_BE_READ), ""))
+                continue
             rows.append((view.number, view.name))
             subject_ids.append(view.subject_id)
     header = (_("Number"), _("Name"))
     content = write_csv(rows, header) if file_format == "csv" else write_xlsx(rows, header)
+    record_unreadable(session, actor, unreadable, now=now)
     record_event(
         session, actor, Action.CONTACTS_EXPORTED, now=now, target=("group", group_id) if group_id else None,
-        subjects=subject_ids, details={"rows": len(rows), "format": file_format},
+        subjects=subject_ids, details={"rows": len(rows), "unreadable": len(unreadable), "format": file_format},
     )
     stamp = now.strftime("%Y%m%d-%H%M")
     return f"contacts-{stamp}.{file_format}", content

@@ -133,7 +133,8 @@ def list_messages(
     )
     return {
         "items": [
-            {"id": item.id, "to": item.recipient, "from": item.sender, "country": item.country, "status": item.status,
+            {"id": item.id, "to": None if item.unreadable else item.recipient, "unreadable": item.unreadable,
+             "from": item.sender, "country": item.country, "status": item.status,
              "reason": item.reason, "parts": item.parts, "cost": {"amount": item.cost_minor, "currency": "SEK", "unit": "minor"},
              "submitted_at": item.submitted_at.isoformat() if item.submitted_at else None,
              "done_at": item.done_at.isoformat() if item.done_at else None}

@@ -138,7 +138,7 @@ def _request_hash(request: DispatchRequest) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int]) -> list[str]:
+def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int], now: datetime) -> list[str]:
     numbers: list[str] = []
     for group_id in dict.fromkeys(group_ids):
         get_group(session, actor, group_id)
@@ -151,7 +151,8 @@ def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int]) -> 
             ).scalars().all()
             if not contacts:
                 break
-            numbers.extend(view.number for view in decrypt_many(session, actor, contacts))
+            # A member that cannot be read is recorded as such (decrypt_many) and not sent to.
+            numbers.extend(view.number for view in decrypt_many(session, actor, contacts, now=now) if not view.unreadable)
             last = contacts[-1].id  # type: ignore[assignment]
     return numbers
 
@@ -184,7 +185,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         raise InvalidInput(_("The SMS was not sent."), fields=errors)
     assert analysis is not None
 
-    raw = [*request.numbers, *_group_numbers(session, actor, request.group_ids)]
+    raw = [*request.numbers, *_group_numbers(session, actor, request.group_ids, now)]
     if not raw:
         raise InvalidInput(_("The SMS was not sent."), fields={"to": _("Give at least one recipient.")})
     if len(raw) > MAX_RECIPIENTS:

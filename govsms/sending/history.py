@@ -20,6 +20,7 @@ from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import Dispatch, OutboundMessage
+from govsms.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 
 STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
 STATUS_LABELS = {
@@ -44,6 +45,9 @@ class MessageView:
     cost_minor: int
     submitted_at: datetime | None
     done_at: datetime | None
+    unreadable: bool = False
+    """The recipient cannot be read (no key, or a value that does not decrypt): ``recipient``
+    says so, and the row is an error event in the access log."""
 
 
 def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
@@ -108,19 +112,23 @@ def list_messages(
     rows = session.execute(query.order_by(OutboundMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
     items = []
+    unreadable: list[UnreadableRow] = []
     for row in rows:
         subject = subjects.get(row.subject_id)
-        if subject is None:
-            recipient = _("(erased)")
+        clear = subject.decrypt_or_none("outbound_message", "recipient", row.recipient_ct) if subject is not None else None
+        if clear is None:  # this row is marked; the rest of the page is shown
+            unreadable.append(UnreadableRow("outbound_message", row.id, row.subject_id, ALTERED if subject else NO_KEY))  # type: ignore[arg-type]
+            recipient = _(CANNOT_BE_READ)
         else:
-            clear = subject.decrypt("outbound_message", "recipient", row.recipient_ct)
             recipient = clear if reveal else mask(clear)
         items.append(
             MessageView(
                 id=row.id, recipient=recipient, sender=row.sender, country=row.country, status=row.status,  # type: ignore[arg-type]
                 reason=row.reason, parts=row.parts, cost_minor=row.cost_minor, submitted_at=row.submitted_at, done_at=row.done_at,
+                unreadable=clear is None,
             )
         )
+    record_unreadable(session, actor, unreadable, now=now)
     record_event(
         session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
         target=("dispatch", dispatch_id) if dispatch_id else None,

@@ -1,0 +1,196 @@
+"""One bad row never breaks a page: a value that does not decrypt (altered bytes, a value moved
+from another row, a person's key shredded while their rows stayed) is shown as "cannot be read"
+for that row, and recorded as a ``data.unreadable`` event naming the table and row (never any
+content). Every list, detail and export that decrypts answers 200 with the other rows readable;
+a send to the group skips the unreadable member. On both backends."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from govsms.accounts.roles import Role
+from govsms.audit.models import AuditEvent
+from govsms.contacts.models import Contact
+from govsms.sending.models import OutboundMessage
+from govsms.sending.pricing import seed_default_prices
+from tests.factories import make_account, make_api_key, make_user, now
+from tests.web_helpers import login, post_form
+
+PEOPLE = [("+46701111111", "Anna Andersson"), ("+46702222222", "Bertil Berglund"), ("+46703333333", "Cecilia Carlsson")]
+BAD_NUMBER, BAD_NAME = PEOPLE[1]
+MARKER_SV = "kan inte läsas"
+MODES = ["altered", "moved", "shredded"]
+
+
+class Setup:
+    def __init__(self, client: TestClient, session: Session) -> None:
+        seed_default_prices(session, now=now())
+        self.account = make_account(session)
+        api_key, key = make_api_key(session, self.account, roles={Role.SENDER})
+        self.api_actor = f"api_key:{api_key.id}"
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.user, self.password = make_user(session, self.account, roles={Role.SENDER})
+        self.group = client.post("/api/v1/groups", json={"name": "Alla"}, headers=self.headers).json()["id"]
+        self.contacts = [
+            client.post("/api/v1/contacts", json={"number": number, "name": name, "group_ids": [self.group]}, headers=self.headers).json()["id"]
+            for number, name in PEOPLE
+        ]
+        sent = client.post("/api/v1/messages", json={"from": "Skolan", "to": [number for number, _ in PEOPLE], "text": "Hej"}, headers=self.headers)
+        assert sent.status_code == 201, sent.text
+        self.dispatch = sent.json()["dispatch_id"]
+        rows = session.execute(select(Contact.id, Contact.subject_id).where(Contact.id.in_(self.contacts))).all()  # type: ignore[attr-defined]
+        subject_of = dict(rows)
+        self.bad_contact = self.contacts[1]
+        self.bad_subject = subject_of[self.bad_contact]
+        self.bad_message = session.execute(
+            select(OutboundMessage.id).where(OutboundMessage.dispatch_id == self.dispatch, OutboundMessage.subject_id == self.bad_subject)
+        ).scalar_one()
+
+    def break_row(self, client: TestClient, session: Session, mode: str) -> None:
+        """Damage the second person's contact and message in the database itself."""
+        contact = session.execute(select(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact)).one()
+        message_ct = session.execute(select(OutboundMessage.recipient_ct).where(OutboundMessage.id == self.bad_message)).scalar_one()
+        if mode == "altered":  # a flipped bit in the name and in the recipient
+            name_ct = bytearray(contact.name_ct)
+            name_ct[-1] ^= 1
+            recipient_ct = bytearray(message_ct)
+            recipient_ct[20] ^= 1
+            session.execute(update(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact).values(name_ct=bytes(name_ct)))
+            session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=bytes(recipient_ct)))
+        elif mode == "moved":  # another person's ciphertext copied into this row
+            other = session.execute(select(Contact.__table__.c.number_ct).where(Contact.__table__.c.id == self.contacts[0])).scalar_one()
+            other_message = session.execute(
+                select(OutboundMessage.recipient_ct).where(OutboundMessage.dispatch_id == self.dispatch, OutboundMessage.id != self.bad_message)
+            ).scalars().first()
+            session.execute(update(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact).values(number_ct=other))
+            session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=other_message))
+        else:  # the person's key is gone, their rows are not (a restored backup, a half-done erasure)
+            assert client.app.state.vault.shred(session, self.account.id, [self.bad_subject]) == 1
+        session.flush()
+
+    def unreadable_events(self, session: Session, target_type: str) -> list[AuditEvent]:
+        return list(
+            session.execute(
+                select(AuditEvent).where(
+                    AuditEvent.action == "data.unreadable", AuditEvent.account_id == self.account.id, AuditEvent.target_type == target_type
+                ).order_by(AuditEvent.seq)
+            ).scalars().all()
+        )
+
+
+def assert_event(event: AuditEvent, actor: str, target_id: int) -> None:
+    assert event.actor == actor and event.target_id == str(target_id)
+    details = json.loads(event.details)
+    assert all(isinstance(value, bool | int) or (isinstance(value, str) and len(value) <= 40) for value in details.values())
+    flat = event.details + (event.target_id or "")
+    for secret in (BAD_NUMBER, BAD_NUMBER[3:], "Bertil", "Berglund"):
+        assert secret not in flat
+
+
+def assert_rows(text: str, *, clear_numbers: bool = True) -> None:
+    """The readable people are there, the damaged one is marked and shows nothing of theirs."""
+    for number, name in (PEOPLE[0], PEOPLE[2]):
+        if clear_numbers:
+            assert number in text
+        assert name in text
+    assert MARKER_SV in text and 'class="unreadable"' in text
+    assert BAD_NUMBER not in text and BAD_NAME not in text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_contact_pages_show_the_other_rows(client: TestClient, session: Session, mode: str) -> None:
+    world = Setup(client, session)
+    world.break_row(client, session, mode)
+    login(client, world.user.email, world.password)
+    actor = f"user:{world.user.id}"
+
+    listed = client.get("/contacts")
+    assert listed.status_code == 200
+    assert_rows(listed.text)
+    [event] = world.unreadable_events(session, "contact")
+    assert_event(event, actor, world.bad_contact)
+
+    detail = client.get(f"/contacts/{world.bad_contact}")
+    assert detail.status_code == 200 and MARKER_SV in detail.text and BAD_NAME not in detail.text
+    assert f'action="/contacts/{world.bad_contact}/delete"' in detail.text  # it can still be deleted
+    members = client.get(f"/groups/{world.group}")
+    assert members.status_code == 200
+    assert_rows(members.text)
+    assert len(world.unreadable_events(session, "contact")) == 3
+
+    csv = client.get("/contacts/export", params={"format": "csv"})
+    assert csv.status_code == 200
+    lines = csv.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 4 and PEOPLE[0][0] in csv.text and PEOPLE[2][1] in csv.text
+    assert any(MARKER_SV in line for line in lines) and BAD_NAME not in csv.text
+    xlsx = client.get("/contacts/export", params={"format": "xlsx", "group_id": world.group})
+    assert xlsx.status_code == 200
+    import python_calamine
+
+    cells = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(xlsx.content)).get_sheet_by_index(0).to_python()
+    assert len(cells) == 4 and [row[0] for row in cells[1:]].count(PEOPLE[2][0]) == 1
+    assert any(MARKER_SV in str(row[0]) for row in cells[1:]) and BAD_NAME not in str(cells)
+    assert len(world.unreadable_events(session, "contact")) == 5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_contact_api_marks_the_row(client: TestClient, session: Session, mode: str) -> None:
+    world = Setup(client, session)
+    world.break_row(client, session, mode)
+    listed = client.get("/api/v1/contacts", headers=world.headers)
+    assert listed.status_code == 200 and listed.json()["total"] == 3
+    by_id = {item["id"]: item for item in listed.json()["items"]}
+    assert by_id[world.bad_contact]["unreadable"] is True and by_id[world.bad_contact]["number"] is None
+    assert by_id[world.bad_contact]["name"] is None and BAD_NAME not in listed.text and BAD_NUMBER not in listed.text
+    assert by_id[world.contacts[0]]["number"] == PEOPLE[0][0] and by_id[world.contacts[0]]["unreadable"] is False
+    one = client.get(f"/api/v1/contacts/{world.bad_contact}", headers=world.headers)
+    assert one.status_code == 200 and one.json()["unreadable"] is True
+    members = client.get(f"/api/v1/groups/{world.group}/members", headers=world.headers)
+    assert members.status_code == 200 and sum(item["unreadable"] for item in members.json()["items"]) == 1
+    events = world.unreadable_events(session, "contact")
+    assert len(events) == 3
+    for event in events:
+        assert_event(event, world.api_actor, world.bad_contact)
+
+    # Sending to the group reaches the readable members; the unreadable one is recorded, not sent to.
+    sent = client.post("/api/v1/messages", json={"from": "Skolan", "group_ids": [world.group], "text": "Hej igen"}, headers=world.headers)
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["accepted"] == 2 and sent.json()["invalid"] == []
+    assert len(world.unreadable_events(session, "contact")) == 4
+    # A change it cannot read is refused with a reason; deleting it works.
+    changed = client.patch(f"/api/v1/contacts/{world.bad_contact}", json={"name": "Ny"}, headers=world.headers)
+    assert changed.status_code == 409 and changed.json()["message"]
+    assert client.delete(f"/api/v1/contacts/{world.bad_contact}", headers=world.headers).status_code == 204
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_message_history_marks_the_row(client: TestClient, session: Session, mode: str) -> None:
+    world = Setup(client, session)
+    world.break_row(client, session, mode)
+    login(client, world.user.email, world.password)
+    actor = f"user:{world.user.id}"
+
+    masked = client.get(f"/messages/{world.dispatch}")
+    assert masked.status_code == 200 and masked.text.count('class="unreadable"') == 1 and MARKER_SV in masked.text
+    assert masked.text.split('<tbody>')[1].count("<tr>") == 3
+    revealed = post_form(client, f"/messages/{world.dispatch}/reveal", {}, token_from=f"/messages/{world.dispatch}")
+    assert revealed.status_code == 200
+    assert PEOPLE[0][0] in revealed.text and PEOPLE[2][0] in revealed.text and BAD_NUMBER not in revealed.text
+    assert MARKER_SV in revealed.text
+    events = world.unreadable_events(session, "outbound_message")
+    assert len(events) == 3  # the page, the page again for the form's token, the reveal
+    for event in events:
+        assert_event(event, actor, world.bad_message)
+
+    api = client.get("/api/v1/messages", params={"dispatch_id": world.dispatch}, headers=world.headers)
+    assert api.status_code == 200 and api.json()["total"] == 3
+    bad = [item for item in api.json()["items"] if item["unreadable"]]
+    assert [item["id"] for item in bad] == [world.bad_message] and bad[0]["to"] is None
+    assert len(world.unreadable_events(session, "outbound_message")) == 4
+    assert_event(world.unreadable_events(session, "outbound_message")[-1], world.api_actor, world.bad_message)
