@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, ge=1)
     """Login attempts per client address and per e-mail address in a minute; more are refused
     (429) without checking the password or telling whether the address exists."""
+    optout_lookups_per_minute: int = Field(default=60, ge=1)
+    """Requests to the public opt-out page (/u/) per client address (an IPv6 /64) in a minute, in
+    each web process; more are refused (429). Generous for many recipients behind one mobile
+    network's address; guessing one of ten million live 72-bit tokens at this rate from a
+    million addresses still takes years."""
     upload_max_mb: int = Field(default=20, ge=1)
     """Largest recipient file (CSV or Excel) accepted."""
     upload_max_unpacked_mb: int = Field(default=200, ge=1)

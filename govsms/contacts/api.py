@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from litestar import Request, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery, JSONBody
+from litestar.exceptions import ClientException
+from litestar.params import Body, JSONBody
 
 from govsms.accounts.roles import Permission
 from govsms.contacts import groups, importing, service
@@ -40,6 +41,11 @@ class ContactPatch:
     name: str | None = None
     note: str | None = None
     group_ids: list[IdValue] | None = None
+
+
+@dataclass
+class ContactSearch:
+    number: str
 
 
 @dataclass
@@ -76,13 +82,25 @@ def page_json(result: Page[ContactView]) -> dict[str, Any]:
     return {"items": [contact_json(view) for view in result.items], "total": result.total, "page": result.page, "per_page": result.per_page}
 
 
-@get("/api/v1/contacts", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="List or search contacts")
+@get("/api/v1/contacts", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="List contacts")
 def list_contacts(
-    request: Request[Any, Any, Any], db: Db, number: FromQuery[str | None] = None, group_id: IdFilter = None,
-    page: Page = 1, per_page: PerPage = 50,
+    request: Request[Any, Any, Any], db: Db, group_id: IdFilter = None, page: Page = 1, per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    """``number`` finds the one contact with that number (exact match, any format)."""
-    return page_json(service.list_contacts(db, request.scope["user"], number=number, group_id=group_id, page=page, per_page=per_page, now=_now()))
+    """To find a number, ``POST /api/v1/contacts/search``: a number in a URL stays in proxy logs."""
+    if "number" in request.query_params:  # the old search: refused before anything is read
+        raise ClientException(_(
+            'Search by number with POST /api/v1/contacts/search and the body {"number": "..."}: a number in the URL '
+            "would stay in proxy logs and browser histories."
+        ), status_code=400)
+    return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=_now()))
+
+
+@post("/api/v1/contacts/search", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Find the contact with a number", status_code=200)
+def search_contacts(request: Request[Any, Any, Any], db: Db, data: JSONBody[ContactSearch]) -> dict[str, Any]:
+    """The contact with this number (exact match, any format), as a page of at most one."""
+    if not data.number.strip():
+        raise InvalidInput(_("Give the number to search for."), fields={"number": _("Give the number to search for.")})
+    return page_json(service.list_contacts(db, request.scope["user"], number=data.number, now=_now()))
 
 
 @post("/api/v1/contacts", guards=CONTACTS, sync_to_thread=True, tags=TAGS, summary="Add a contact")
@@ -195,6 +213,6 @@ def remove_members(request: Request[Any, Any, Any], db: Db, group_id: Id, contac
 
 
 ROUTES = [
-    list_contacts, create_contact, get_contact, update_contact, delete_contact, import_contacts,
+    list_contacts, search_contacts, create_contact, get_contact, update_contact, delete_contact, import_contacts,
     list_groups, create_group, get_group, update_group, delete_group, list_members, add_members, remove_members,
 ]

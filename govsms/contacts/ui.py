@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
@@ -68,10 +69,19 @@ def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int 
 
 
 @get("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contacts_page(
-    request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, number: FromQuery[str] = "", done: FromQuery[str] = ""
-) -> Template:
-    return _contacts_page(request, db, page_number=page_number, number=number.strip(), notice=NOTICES.get(done))
+def contacts_page(request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, done: FromQuery[str] = "") -> Template:
+    if "number" in request.query_params:  # the old search form: refused before anything is read
+        raise ClientException(_(
+            "A search by number is sent with the search form (POST), never in the address, where browser histories and "
+            "proxy logs would keep it. Use the search form on the contacts page."
+        ), status_code=400)
+    return _contacts_page(request, db, page_number=page_number, notice=NOTICES.get(done))
+
+
+@post("/contacts/search", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
+def contacts_search(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+    """A search by number: the number comes in the form, so no URL (history, proxy log) holds it."""
+    return _contacts_page(request, db, number=form_text(data, "number").strip())
 
 
 @post("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
@@ -259,7 +269,7 @@ def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: Id, d
 
 
 ROUTES = [
-    contacts_page, contacts_create, contacts_export, contact_page, contact_update, contact_delete,
+    contacts_page, contacts_search, contacts_create, contacts_export, contact_page, contact_update, contact_delete,
     import_page, import_upload, import_confirm,
     groups_page, groups_create, group_page, group_update, group_delete, group_remove_member,
 ]

@@ -22,12 +22,12 @@ from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.sending import blocklist, history, optout
-from govsms.sending.dispatch import DispatchRequest, analyse_for_sending, create_dispatch, split_numbers
+from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_sending, create_dispatch, optout_link, split_numbers
 from govsms.sending.models import VirtualNumber
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_list, form_text
-from govsms.web.guards import json_only, requires, users_only
+from govsms.web.guards import json_only, optout_limit, requires, users_only
 from govsms.web.params import Id, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
 
@@ -61,9 +61,10 @@ def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 20
     virtual = db.exec(select(VirtualNumber.number).where(VirtualNumber.account_id == actor.account_id)).all()
     context.setdefault("form", {"sender": SHARED_REPLY_NUMBER})
     context.setdefault("errors", {})
+    sample_link = optout_link(request.app.state.settings.public_url, "x" * TOKEN_LENGTH)  # what _BLOCKSMSLINK_ becomes
     return page(
         request, "sending/send.html", status_code=status_code, groups=groups.list_groups(db, actor),
-        virtual_numbers=list(virtual), shared_reply=SHARED_REPLY_NUMBER, **context,
+        virtual_numbers=list(virtual), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link, **context,
     )
 
 
@@ -247,15 +248,27 @@ def blocklist_action(request: Request[Any, Any, Any], db: Db, data: Form) -> Tem
 # -- the public opt-out page ---------------------------------------------------------------------
 
 
-@get("/u/{token:str}", sync_to_thread=True, include_in_schema=False)
+def _expired_link(request: Request[Any, Any, Any]) -> Template:
+    return page(request, "sending/optout.html", status_code=410, expired=True, account="", token="", done=False)
+
+
+@get("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
 def optout_page(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
     """Shows what the button does; a GET alone never blocks (link scanners open links)."""
-    return page(request, "sending/optout.html", account=optout.optout_account_name(db, token), token=token, done=False)
+    try:
+        account = optout.optout_account_name(db, token, now=_now())
+    except optout.LinkExpired:
+        return _expired_link(request)
+    return page(request, "sending/optout.html", account=account, token=token, done=False)
 
 
-@post("/u/{token:str}", sync_to_thread=True, include_in_schema=False)
+@post("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
 def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
-    return page(request, "sending/optout.html", account=optout.opt_out(db, token, now=_now()), token=token, done=True)
+    try:
+        account = optout.opt_out(db, token, now=_now())
+    except optout.LinkExpired:
+        return _expired_link(request)
+    return page(request, "sending/optout.html", account=account, token=token, done=True)
 
 
 ROUTES = [

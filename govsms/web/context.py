@@ -2,8 +2,9 @@
 
 ``RequestContext`` sets the request id (echoed as ``X-Request-ID``) and writes one
 access line with the route template, never the raw path or query (they may hold tokens).
-``ActorMiddleware`` resolves the session cookie or the ``Authorization: Bearer`` key to an
-``Actor`` in ``scope["user"]`` (None when anonymous) and sets the UI language.
+``ActorMiddleware`` resolves the session cookie (UI) or the ``Authorization: Bearer`` key to an
+``Actor`` in ``scope["user"]`` (None when anonymous) and sets the UI language; under ``/api/``
+only a key counts.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class ActorMiddleware(ASGIMiddleware):
         cookies = _cookies(scope)
         authorization = _header(scope, b"authorization") or ""
         bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-        session_token = cookies.get(SESSION_COOKIE)
+        # The API takes API keys only: a browser sends the session cookie along with any request,
+        # even one a page of another site (or another port of this host) makes it send.
+        session_token = None if scope["path"].startswith("/api/") else cookies.get(SESSION_COOKIE)
         actor: Actor | None = None
         if bearer:
             # API clients send many requests each: their keys are cached (see ActorCache).

@@ -111,8 +111,16 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         }
         return _error_page(request, 400, _("Please check your input"), message)
     if _wants_json(request):
-        return _json_error(status, "error", exc.detail)
-    return _error_page(request, status, _("Error"), exc.detail)
+        response = _json_error(status, ERROR_CODES.get(status, "error"), exc.detail)
+    else:
+        titles = {400: _("Please check your input"), 415: _("Please check your input"), 429: _("Too many requests")}
+        response = _error_page(request, status, titles.get(status, _("Error")), exc.detail)
+    if status == 429 and exc.headers and "Retry-After" in exc.headers:
+        response.headers["Retry-After"] = exc.headers["Retry-After"]
+    return response
+
+
+ERROR_CODES = {400: "bad_request", 405: "method_not_allowed", 415: "unsupported_media_type", 429: "too_many_requests"}
 
 
 RETRY_AFTER_SECONDS = 2

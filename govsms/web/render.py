@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Request
 from litestar.response import Template
 
@@ -18,6 +18,7 @@ from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
 from govsms.sending import history
 
 TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
+STATIC_DIR = Path(__file__).parent.parent / "static"
 LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 
 
@@ -60,7 +61,8 @@ def money(minor: int, currency: str = "SEK") -> str:
 
 def make_environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATE_DIR),
+        # static/ too: the DPA's stylesheet is linked from the preview and inlined in the PDF.
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATE_DIR), PrefixLoader({"static": FileSystemLoader(STATIC_DIR)})]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
