@@ -219,6 +219,41 @@ def cmd_user_set_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_user_require_totp(args: argparse.Namespace, settings: Settings) -> int:
+    """Show or set the roles that must use two-step login (in every account)."""
+    from govsms.accounts.totp import required_roles, set_required_roles
+    from govsms.db import session_scope
+
+    with session_scope(_session_factory(settings)) as session:
+        if args.none or args.roles:
+            names = {name for value in args.roles or [] for name in value.split(",") if name}
+            if unknown := names - {role.value for role in Role}:
+                raise GovsmsError(f"Unknown role {sorted(unknown)[0]!r}; choose from {', '.join(role.value for role in Role)}.")
+            roles = {Role(name) for name in names}
+            required = set_required_roles(session, None, roles, now=_now())
+            changed = True
+        else:
+            required, changed = required_roles(session), False
+    names = ", ".join(sorted(role.value for role in required))
+    if required:
+        print(f"Two-step login is required for: {names}.")
+        if changed:
+            print("Users of these roles without it were logged out; after their password they must set it up.")
+    else:
+        print("Two-step login is required for no role (any user may still turn it on).")
+    return 0
+
+
+def cmd_user_reset_totp(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.accounts.totp import reset_totp_by_email
+    from govsms.db import session_scope
+
+    with session_scope(_session_factory(settings)) as session:
+        reset_totp_by_email(session, email=args.email, now=_now())
+    print(f"Two-step login of {args.email} was reset and the user logged out; they set it up again at the next login if their role requires it.")
+    return 0
+
+
 def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.accounts.apikey import create_api_key
     from govsms.accounts.service import get_account_by_name
@@ -425,6 +460,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--language", default="sv", choices=["sv", "en"])
     reset = add(user, "set-password", cmd_user_set_password, "Set a user's password (from standard input).")
     reset.add_argument("--email", required=True)
+    require_totp = add(
+        user, "require-totp", cmd_user_require_totp,
+        "Show or set the roles that must use two-step login (TOTP) in every account.",
+    )
+    choice = require_totp.add_mutually_exclusive_group()
+    choice.add_argument("--role", dest="roles", action="append", default=None, help=f"One of {role_names}; repeat or comma-separate.")
+    choice.add_argument("--none", action="store_true", help="Require it for no role.")
+    reset_totp = add(user, "reset-totp", cmd_user_reset_totp, "Turn a user's two-step login off (a lost phone) and log them out.")
+    reset_totp.add_argument("--email", required=True)
 
     apikey = commands.add_parser("apikey", help="API keys.").add_subparsers(dest="sub", required=True, metavar="COMMAND")
     create = add(apikey, "create", cmd_apikey_create, "Create an API key and print it once.")

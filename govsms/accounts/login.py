@@ -1,4 +1,5 @@
-"""Logging in and out: password checks with lockout, server-side sessions, password change."""
+"""Logging in and out: password checks with lockout, server-side sessions (and half logins that
+wait for the second step, see ``totp``), password change."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 
 # Sliding expiry is written at most this often, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
+PENDING_LIFETIME = timedelta(minutes=10)
+"""How long a half login (right password, code still due) waits for its second step."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,8 @@ def authenticate(
     """
     # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
     user = None if CONTROL.search(email) else session.exec(select(User).where(User.email == email.strip().lower())).first()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
-        raise LoginRefused(_locked_message(user.locked_until, now))
+    if user is not None:
+        refuse_if_locked(session, user, now=now)
     if user is None and unknown is not None and (until := unknown.locked_until(email, now)) is not None:
         raise LoginRefused(_locked_message(until, now))
     if checked is not None and (checked.user_id, checked.password_hash) == ((user.id, user.password_hash) if user else (None, None)):
@@ -166,18 +168,7 @@ def authenticate(
         correct = verify_password(user.password_hash if user else None, password)
     if not correct or user is None:
         if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= policy.max_failures:
-                user.locked_until = now + policy.lockout
-                user.failed_logins = 0
-                session.add(user)
-                session.flush()
-                record_event(session, None, Action.LOGIN_LOCKED, now=now, account_id=user.account_id, target=("user", user.id))
-                log.warning("login locked", extra={"event": "login.locked", "user_id": user.id})
-                raise LoginRefused(_locked_message(user.locked_until, now))
-            session.add(user)
-            session.flush()
-            record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id))
+            count_failed_login(session, user, policy=policy, now=now)
         elif unknown is not None and (until := unknown.failed(email, policy, now)) is not None:
             raise LoginRefused(_locked_message(until, now))
         log.info("login failed", extra={"event": "login.failed"})
@@ -187,18 +178,58 @@ def authenticate(
         raise LoginRefused(_("This login is disabled. Ask an administrator of your account."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+        session.add(user)
+    from govsms.accounts.totp import login_stage
+
+    if login_stage(session, user) == "":
+        _logged_in(session, user, account, now=now)
+    # else the second step is still due: the failure count stays until it is passed.
+    return user
+
+
+def refuse_if_locked(session: Session, user: User, *, now: datetime) -> None:
+    """``LoginRefused`` while the user is locked out after wrong passwords or codes."""
+    if user.locked_until is not None and user.locked_until > now:
+        record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details={"locked": True})
+        raise LoginRefused(_locked_message(user.locked_until, now))
+
+
+def count_failed_login(session: Session, user: User, *, policy: LoginPolicy, now: datetime, details: dict[str, object] | None = None) -> None:
+    """A wrong password or code: counted, and at the limit the login is locked (``LoginRefused``)
+    and every half login of the user ends."""
+    user.failed_logins += 1
+    if user.failed_logins >= policy.max_failures:
+        user.locked_until = now + policy.lockout
+        user.failed_logins = 0
+        session.add(user)
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.stage != ""))
+        session.flush()
+        record_event(session, None, Action.LOGIN_LOCKED, now=now, account_id=user.account_id, target=("user", user.id), details=details)
+        log.warning("login locked", extra={"event": "login.locked", "user_id": user.id})
+        raise LoginRefused(_locked_message(user.locked_until, now))
+    session.add(user)
+    session.flush()
+    record_event(session, None, Action.LOGIN_FAILED, now=now, account_id=user.account_id, target=("user", user.id), details=details)
+
+
+def _logged_in(session: Session, user: User, account: Account, *, now: datetime, details: dict[str, object] | None = None) -> None:
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     session.add(user)
     session.flush()
-    record_event(session, actor_for_user(user, account), Action.LOGIN, now=now, target=("user", user.id))
+    record_event(session, actor_for_user(user, account), Action.LOGIN, now=now, target=("user", user.id), details=details)
     log.info("login", extra={"event": "login.succeeded", "user_id": user.id})
-    return user
 
 
-def start_login_session(session: Session, user: User, *, policy: LoginPolicy, now: datetime) -> str:
-    """A new session for the user; returns the token for the cookie (stored only hashed)."""
+def start_login_session(session: Session, user: User, *, policy: LoginPolicy, now: datetime, stage: str | None = None) -> str:
+    """A new session for the user whose password was right; returns the token for the cookie
+    (stored only hashed). ``stage`` (by default what the user's two-step login asks for): ``""``
+    a session, ``code`` or ``enrol`` a half login that reaches only that step, for a few minutes."""
+    if stage is None:
+        from govsms.accounts.totp import login_stage
+
+        stage = login_stage(session, user)
     token = secrets.token_urlsafe(32)
     session.add(
         LoginSession(
@@ -206,11 +237,47 @@ def start_login_session(session: Session, user: User, *, policy: LoginPolicy, no
             user_id=user.id,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + policy.session_lifetime,
+            expires_at=now + (policy.session_lifetime if stage == "" else PENDING_LIFETIME),
+            stage=stage,
         )
     )
     session.flush()
     return token
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """A half login: the password was right, the second step (``code`` or ``enrol``) is due."""
+
+    token: str
+    stage: str
+    user: User
+
+
+def pending_login(session: Session, token: str, *, now: datetime) -> PendingLogin | None:
+    """The half login behind a cookie, or None (unknown, expired, a full session, a disabled user)."""
+    row = session.exec(
+        select(LoginSession, User, Account)
+        .join(User, User.id == LoginSession.user_id)
+        .join(Account, Account.id == User.account_id)
+        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage != "")
+    ).first()
+    if row is None:
+        return None
+    pending, user, account = row
+    if pending.expires_at <= now or not user.is_active or not account.is_active:
+        return None
+    return PendingLogin(token=token, stage=pending.stage, user=user)
+
+
+def complete_login(session: Session, pending: PendingLogin, *, policy: LoginPolicy, now: datetime, details: dict[str, object] | None = None) -> str:
+    """The second step was passed: the half login ends and a session begins (a new token, so a
+    token seen during the half login is worth nothing)."""
+    account = session.get(Account, pending.user.account_id)
+    assert account is not None
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(pending.token)))
+    _logged_in(session, pending.user, account, now=now, details=details)
+    return start_login_session(session, pending.user, policy=policy, now=now, stage="")
 
 
 def actor_for_user(user: User, account: Account) -> Actor:
@@ -241,7 +308,7 @@ def lookup_login_session(session: Session, token: str, *, now: datetime) -> tupl
         select(LoginSession, User, Account)
         .join(User, User.id == LoginSession.user_id)
         .join(Account, Account.id == User.account_id)
-        .where(LoginSession.token_hash == token_hash(token))
+        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage == "")
     ).first()
     if row is None:
         return None, False
@@ -255,7 +322,7 @@ def touch_login_session(session: Session, token: str, *, policy: LoginPolicy, no
     """Slide the session's expiry (written at most once per ``TOUCH_INTERVAL``)."""
     session.execute(
         update(LoginSession)
-        .where(LoginSession.token_hash == token_hash(token), LoginSession.last_seen_at <= now - TOUCH_INTERVAL)
+        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage == "", LoginSession.last_seen_at <= now - TOUCH_INTERVAL)
         .values(last_seen_at=now, expires_at=now + policy.session_lifetime)
     )
 

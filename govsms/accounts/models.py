@@ -1,9 +1,11 @@
-"""Tables of the accounts domain: customer accounts, users, login sessions, API keys."""
+"""Tables of the accounts domain: customer accounts, users, login sessions, API keys, recovery
+codes of the two-step login and the operator's policy per role."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 from govsms.db import UTCDateTime
@@ -61,6 +63,14 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     password_changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    totp_secret_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    """The TOTP secret (RFC 6238), sealed under the account's data key and bound to this row; set
+    when an enrolment starts, cleared when two-step login is turned off or reset."""
+    totp_enabled_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    """When a first valid code confirmed the enrolment: from then on a login takes a code."""
+    totp_last_step: int | None = Field(default=None)
+    """The time step (Unix time // 30) of the last code accepted: no code of that step or an
+    earlier one is accepted again (replay)."""
 
 
 class LoginSession(SQLModel, table=True):
@@ -73,6 +83,9 @@ class LoginSession(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     last_seen_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     expires_at: datetime = _utc(nullable=False, index=True)  # type: ignore[assignment]
+    stage: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
+    """Empty for a login; ``code`` or ``enrol`` while the password was right but the second step
+    is still due: such a row is nobody's session (it reaches nothing but that step)."""
 
 
 class ApiKey(SQLModel, table=True):
@@ -91,3 +104,28 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
     last_used_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
     revoked_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of the ten single-use codes that stand in for a TOTP code; only its SHA-256 is kept
+    (the code holds 80 random bits, so the hash cannot be reversed by guessing)."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    used_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class RolePolicy(SQLModel, table=True):
+    """The operator's security policy for one role, the same in every account."""
+
+    __tablename__ = "role_policy"
+
+    role: str = Field(primary_key=True, max_length=20)
+    totp_required: bool = Field(default=False)
+    """Users with this role must use two-step login: one without it is sent to enrolment after
+    the password and reaches nothing else until enrolled."""
+    changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]

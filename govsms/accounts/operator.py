@@ -1,4 +1,5 @@
-"""The provider operator's pages: customer accounts and their first administrator."""
+"""The provider operator's pages: customer accounts and their first administrator, and the
+security policy (roles that must use two-step login)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
-from govsms.accounts import service
+from govsms.accounts import service, totp
 from govsms.accounts.actor import Actor
 from govsms.accounts.roles import Permission, Role
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Form, form_list, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
 
-NAV = [NavItem(N_("Customer accounts"), "/operator/accounts", Permission.PLATFORM)]
+NAV = [
+    NavItem(N_("Customer accounts"), "/operator/accounts", Permission.PLATFORM),
+    NavItem(N_("Security"), "/operator/security", Permission.PLATFORM),
+]
 OPERATE = [users_only, requires(Permission.PLATFORM)]
 ACCOUNT_FIELDS = ("name", "org_number", "billing_address", "billing_email", "admin_email", "ops_email")
 FIRST_ADMIN_FIELDS = {"email": "first_admin_email", "password": "first_admin_password", "display_name": "first_admin_name"}
@@ -74,4 +78,21 @@ def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
     return Redirect("/operator/accounts?created=1", status_code=303)
 
 
-ROUTES = [accounts_page, accounts_create]
+@get("/operator/security", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def security_page(request: Request[Any, Any, Any], db: Db) -> Template:
+    saved = request.query_params.get("saved") == "1"
+    return page(
+        request, "accounts/operator_security.html", roles=list(Role), required=[role.value for role in totp.required_roles(db)],
+        notice=N_("Saved. Users of these roles without two-step login were logged out.") if saved else None,
+    )
+
+
+@post("/operator/security", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
+def security_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
+    known = {role.value for role in Role}
+    roles = {Role(name) for name in form_list(data, "roles") if name in known}
+    totp.set_required_roles(db, request.scope["user"], roles, now=datetime.now(UTC))
+    return Redirect("/operator/security?saved=1", status_code=303)
+
+
+ROUTES = [accounts_page, accounts_create, security_page, security_save]

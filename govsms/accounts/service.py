@@ -219,6 +219,9 @@ def update_user_roles(session: Session, actor: Actor, user_id: int, roles: set[R
     user.roles = format_roles(roles)
     session.add(user)
     session.flush()
+    from govsms.accounts.totp import end_sessions_if_now_required  # totp builds on this module
+
+    end_sessions_if_now_required(session, user)
     record_event(session, actor, Action.USER_ROLES_CHANGED, now=now, target=("user", user.id), details={"roles": user.roles})
     return user
 

@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import event
 
-from govsms.accounts import apikey, login, service
+from govsms.accounts import apikey, login, service, totp, totp_ui
 from govsms.accounts.actor import Actor
 from govsms.accounts.models import User
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
@@ -36,6 +36,9 @@ NOTICES = {
     "revoked": N_("The key was revoked; requests with it now get 401."),
     "password": N_("Your password was changed. Other sessions of yours were logged out."),
     "language": N_("Your language was saved."),
+    "totp_on": N_("Two-step login is on: logging in now also takes a code from your app."),
+    "totp_off": N_("Two-step login is off."),
+    "totp_reset": N_("Two-step login of this user was reset and the user logged out everywhere."),
 }
 
 
@@ -82,9 +85,15 @@ def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
     except LoginRefused as refused:
         # Returned, not raised: the failure count must be committed with this request.
         return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
-    state.login_limiter.succeeded(address, email)
-    token = login.start_login_session(db, user, policy=state.login_policy, now=_now())
-    response = Redirect(target, status_code=303)
+    # A user with two-step login (or whose role requires it) gets a half login that reaches only
+    # the code or enrolment step; the attempt is given back when that step is passed.
+    stage = totp.login_stage(db, user)
+    token = login.start_login_session(db, user, policy=state.login_policy, now=_now(), stage=stage)
+    if stage:
+        response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
+    else:
+        state.login_limiter.succeeded(address, email)
+        response = Redirect(target, status_code=303)
     response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
     return response
 
@@ -101,9 +110,9 @@ def logout(request: Request[Any, Any, Any], db: Db) -> Redirect:
 # -- own profile ---------------------------------------------------------------------------------
 
 
-@get("/settings/profile", guards=[users_only], sync_to_thread=False, include_in_schema=False)
-def profile_page(request: Request[Any, Any, Any], done: FromQuery[str | None] = None) -> Template:
-    return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={})
+@get("/settings/profile", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def profile_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
+    return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={}, **totp_ui.profile_context(db, _actor(request)))
 
 
 @post("/settings/profile/language", guards=[users_only], sync_to_thread=True, include_in_schema=False)
@@ -129,7 +138,10 @@ def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Tem
             now=_now(),
         )
     except InvalidInput as invalid:
-        return page(request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields)
+        return page(
+            request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields,
+            **totp_ui.profile_context(db, _actor(request)),
+        )
     return Redirect("/settings/profile?done=password", status_code=303)
 
 
@@ -263,4 +275,5 @@ ROUTES = [
     api_keys_page,
     api_keys_create,
     api_keys_revoke,
+    *totp_ui.ROUTES,
 ]

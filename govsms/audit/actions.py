@@ -16,6 +16,12 @@ class Action(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     PASSWORD_CHANGED = "user.password_changed"
+    TOTP_ENROLLED = "user.totp_enrolled"
+    TOTP_DISABLED = "user.totp_disabled"
+    TOTP_RESET = "user.totp_reset"
+    RECOVERY_CODE_USED = "user.recovery_code_used"
+    RECOVERY_CODES_RENEWED = "user.recovery_codes_renewed"
+    TOTP_REQUIREMENT_CHANGED = "platform.totp_required_changed"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     ACCOUNT_CREATED = "account.created"
@@ -70,6 +76,12 @@ ACTION_LABELS: dict[Action, str] = {
     Action.USER_DISABLED: N_("User disabled"),
     Action.USER_ENABLED: N_("User enabled"),
     Action.PASSWORD_CHANGED: N_("Password changed"),
+    Action.TOTP_ENROLLED: N_("Two-step login turned on"),
+    Action.TOTP_DISABLED: N_("Two-step login turned off"),
+    Action.TOTP_RESET: N_("Two-step login reset by an administrator"),
+    Action.RECOVERY_CODE_USED: N_("Recovery code used to log in"),
+    Action.RECOVERY_CODES_RENEWED: N_("New recovery codes made"),
+    Action.TOTP_REQUIREMENT_CHANGED: N_("Roles that must use two-step login changed"),
     Action.API_KEY_CREATED: N_("API key created"),
     Action.API_KEY_REVOKED: N_("API key revoked"),
     Action.ACCOUNT_CREATED: N_("Account created"),

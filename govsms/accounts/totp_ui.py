@@ -1,0 +1,234 @@
+"""Admin UI of two-step login: the code and enrolment steps of a login, setting it up and turning
+it off in the profile, new recovery codes, and an administrator's reset of another user's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from litestar import Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+from sqlmodel import Session
+
+from govsms.accounts import login, totp
+from govsms.accounts.actor import Actor
+from govsms.accounts.models import User
+from govsms.accounts.roles import Permission
+from govsms.errors import GovsmsError, InvalidInput, LoginRefused
+from govsms.i18n import _
+from govsms.web.context import SESSION_COOKIE, expired_session_cookie, session_cookie
+from govsms.web.forms import Db, Form, form_text, safe_next
+from govsms.web.guards import requires, users_only
+from govsms.web.params import Id
+from govsms.web.render import page
+
+MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_store(response: Template) -> Template:
+    """Secrets and recovery codes are in this one response only: no cache may keep it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _pending(request: Request[Any, Any, Any], db: Session, stage: str) -> login.PendingLogin | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    pending = login.pending_login(db, token, now=_now()) if token else None
+    return pending if pending is not None and pending.stage == stage else None
+
+
+def _to_login(request: Request[Any, Any, Any]) -> Redirect:
+    """No half login (expired, or never there): the password step again."""
+    response = Redirect("/login", status_code=303)
+    response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
+    return response
+
+
+def _too_many(request: Request[Any, Any, Any], template: str, wait: int, **context: Any) -> Template:
+    message = _("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait}
+    refused = page(request, template, status_code=429, error=message, **context)
+    refused.headers["Retry-After"] = str(wait)
+    return refused
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "-"
+
+
+def _enrol_page(
+    request: Request[Any, Any, Any], enrolment: totp.Enrolment, *, action: str, next: str, status_code: int = 200, **context: Any
+) -> Template:
+    groups = " ".join(enrolment.secret[start : start + 4] for start in range(0, len(enrolment.secret), 4))
+    qr = segno.make(enrolment.uri, error="m").svg_inline(scale=4, light="#fff", title=_("QR code for your authenticator app"))
+    context.setdefault("errors", {})
+    return _no_store(
+        page(
+            request, "accounts/totp_enrol.html", status_code=status_code, secret=groups, uri=enrolment.uri, qr=qr, action=action,
+            next=next, **context,
+        )
+    )
+
+
+def profile_context(db: Session, actor: Actor) -> dict[str, Any]:
+    """What the profile page shows about the user's two-step login."""
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    return {
+        "totp_since": user.totp_enabled_at,
+        "totp_required": totp.required_for(db, user),
+        "codes_left": totp.recovery_codes_left(db, user) if user.totp_enabled_at else 0,
+    }
+
+
+# -- the second step of a login -----------------------------------------------------------------
+
+
+@get("/login/code", sync_to_thread=True, include_in_schema=False)
+def code_page(request: Request[Any, Any, Any], db: Db, next: FromQuery[str | None] = None) -> Template | Redirect:
+    if _pending(request, db, "code") is None:
+        return _to_login(request)
+    return page(request, "accounts/login_code.html", next=safe_next(next), error=None)
+
+
+@post("/login/code", sync_to_thread=True, include_in_schema=False)
+def code_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    state = request.app.state
+    target = safe_next(form_text(data, "next"))
+    pending = _pending(request, db, "code")
+    if pending is None:
+        return _to_login(request)
+    if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
+        return _too_many(request, "accounts/login_code.html", wait, next=target)
+    try:
+        token = totp.log_in_with_code(db, pending, form_text(data, "code"), policy=state.login_policy, now=_now())
+    except LoginRefused as refused:
+        # Returned, not raised: the failure count must be committed with this request.
+        return page(request, "accounts/login_code.html", status_code=401, next=target, error=refused.message)
+    state.login_limiter.succeeded(_address(request), pending.user.email)
+    response = Redirect(target, status_code=303)
+    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
+    return response
+
+
+@get("/login/enrol", sync_to_thread=True, include_in_schema=False)
+def enrol_page(request: Request[Any, Any, Any], db: Db, next: FromQuery[str | None] = None) -> Template | Redirect:
+    pending = _pending(request, db, "enrol")
+    if pending is None:
+        return _to_login(request)
+    try:
+        enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+    except LoginRefused as refused:
+        return page(request, "accounts/login.html", status_code=401, next=safe_next(next), email="", error=refused.message)
+    return _enrol_page(request, enrolment, action="/login/enrol", next=safe_next(next), required=True)
+
+
+@post("/login/enrol", sync_to_thread=True, include_in_schema=False)
+def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    state = request.app.state
+    target = safe_next(form_text(data, "next"))
+    pending = _pending(request, db, "enrol")
+    if pending is None:
+        return _to_login(request)
+    try:
+        if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
+            enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+            response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
+                                   error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
+            response.headers["Retry-After"] = str(wait)
+            return response
+        try:
+            codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=_now())
+        except InvalidInput as invalid:
+            enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+            return _enrol_page(
+                request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
+            )
+    except LoginRefused as refused:
+        return page(request, "accounts/login.html", status_code=401, next=target, email="", error=refused.message)
+    token = login.complete_login(db, pending, policy=state.login_policy, now=_now(), details={"second_step": "enrolled"})
+    state.login_limiter.succeeded(_address(request), pending.user.email)
+    response = _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next=target))
+    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
+    return response
+
+
+def second_step_location(stage: str, target: str) -> str:
+    """Where a right password leads when a second step is due."""
+    return f"/login/{stage}" + (f"?next={quote(target, safe='/')}" if target != "/" else "")
+
+
+# -- the user's own two-step login (profile) -----------------------------------------------------
+
+
+def _user(request: Request[Any, Any, Any], db: Session) -> User:
+    user = db.get(User, request.scope["user"].user_id)
+    assert user is not None
+    return user
+
+
+def _profile_refusal(request: Request[Any, Any, Any], db: Session, refused: GovsmsError, prefix: str) -> Template:
+    if refused.status_code not in (409, 422):
+        raise refused
+    actor: Actor = request.scope["user"]
+    errors = {f"{prefix}_{name}": problem for name, problem in refused.fields.items()}
+    return page(
+        request, "accounts/profile.html", status_code=refused.status_code, notice=None, error=refused.message, errors=errors,
+        **profile_context(db, actor),
+    )
+
+
+@post("/settings/profile/totp/start", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def totp_start(request: Request[Any, Any, Any], db: Db) -> Template:
+    enrolment = totp.begin_enrolment(db, _user(request, db), now=_now())
+    return _enrol_page(request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False)
+
+
+@post("/settings/profile/totp/confirm", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+    user = _user(request, db)
+    try:
+        codes = totp.confirm_enrolment(db, user, form_text(data, "code"), now=_now(), keep_token=request.cookies.get(SESSION_COOKIE))
+    except InvalidInput as invalid:
+        enrolment = totp.begin_enrolment(db, user, now=_now())
+        return _enrol_page(
+            request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
+            errors=invalid.fields, error=invalid.message,
+        )
+    return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile?done=totp_on"))
+
+
+@post("/settings/profile/totp/disable", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def totp_disable(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+    try:
+        totp.disable_totp(db, request.scope["user"], password=form_text(data, "password"), code=form_text(data, "code"), now=_now())
+    except GovsmsError as refused:
+        return _profile_refusal(request, db, refused, "totp")
+    return Redirect("/settings/profile?done=totp_off", status_code=303)
+
+
+@post("/settings/profile/totp/recovery-codes", guards=[users_only], sync_to_thread=True, include_in_schema=False)
+def totp_recovery_codes(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+    try:
+        codes = totp.renew_recovery_codes(db, request.scope["user"], code=form_text(data, "code"), now=_now())
+    except GovsmsError as refused:
+        return _profile_refusal(request, db, refused, "renew")
+    return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile"))
+
+
+# -- an administrator's reset --------------------------------------------------------------------
+
+
+@post("/settings/users/{user_id:int}/totp/reset", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
+def user_totp_reset(request: Request[Any, Any, Any], db: Db, user_id: Id) -> Redirect:
+    totp.reset_totp(db, request.scope["user"], user_id, now=_now())
+    return Redirect(f"/settings/users/{user_id}?done=totp_reset", status_code=303)
+
+
+ROUTES = [code_page, code_submit, enrol_page, enrol_submit, totp_start, totp_confirm, totp_disable, totp_recovery_codes, user_totp_reset]
