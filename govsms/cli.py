@@ -65,6 +65,48 @@ def _upgrade_all(settings: Settings, revision: str) -> None:
     if settings.keystore_url:
         upgrade(settings.keystore_url, revision)
         print("Key store schema is up to date.")
+    if revision == "head":
+        from govsms.errors import ConfigurationError
+
+        try:
+            sealed = seal_clear_senders_step(settings)
+        except ConfigurationError as missing:
+            print(f"Mobile-number senders stored in clear before this release stay so until this runs with the keys: {missing.message}")
+        else:
+            if sealed:
+                print(f"Sealed the mobile-number sender of {sealed} earlier dispatches.")
+
+
+def seal_clear_senders_step(settings: Settings) -> int:
+    """The data part of the senders migration, which holds no keys: seal the mobile-number
+    senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
+    then checkpointed and truncated, so the clear numbers leave it too. Returns how many
+    dispatches it sealed; 0 once done."""
+    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.keyring import load_key_ring
+    from govsms.keystore import make_vault
+    from govsms.sending.sender_numbers import seal_clear_senders
+
+    keys = load_key_ring(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        factory = make_session_factory(engine, vault=make_vault(settings, keys))
+        total = 0
+        while True:
+            with session_scope(factory) as session:
+                done = seal_clear_senders(session, now=_now())
+            if not done:
+                break
+            total += done
+        if total and engine.dialect.name == "sqlite":
+            raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+    finally:
+        engine.dispose()
+    return total
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,7 @@ from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEv
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.keystore import AccountKey, SubjectKey
 from govsms.retention.models import RetentionLimit
-from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, VirtualNumber
+from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, VirtualNumber
 
 metadata = SQLModel.metadata
 
@@ -24,6 +24,7 @@ __all__ = [
     "PendingReport",
     "Price",
     "RetentionLimit",
+    "SenderNumber",
     "SubProcessor",
     "VirtualNumber",
     "ApiKey",

@@ -4,6 +4,7 @@ known numbers and names every way the service stores them: none may appear in an
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,8 @@ FORMS = [
     "+46739876543", "739876543", "+4741234567", "41234567", "+46705551122", "705551122", "705551133",
 ]
 NAMES = ["Öberglund", "Märtasdotter", "Nordmannsen", "Älvstrand", "Ödmansdotter", "Signhildsdotter", "Dataskyddsson"]
+MOBILE_SENDER = "070-555 77 88"  # a person's mobile number as sender: verified, sent from, listed, opened by the worker
+FORMS += ["+46705557788", "46705557788", "0705557788", "705557788", "070-555 77 88", "070 555 77 88"]
 DPA_DETAILS = {
     "signatory_name": "Sigrid Signhildsdotter", "signatory_title": "Kommundirektör", "contact_name": "Sigrid Signhildsdotter",
     "contact_email": "sigrid@kommun.example", "dpo_name": "Dag Dataskyddsson", "dpo_email": "dpo@kommun.example",
@@ -56,8 +59,40 @@ def store_everything(url: str, tmp_path: Path) -> None:
         service.export_contacts(session, actor, file_format="xlsx", now=now())
         save_details(session, actor, DPA_DETAILS, now=now())  # the DPA's signatory and DPO
         get_details(session, actor, now=now())
+    plant_mobile_sender(factory, actor)
+    with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
+
+
+def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
+    """A mobile-number sender every way it is stored: its code SMS sent by the worker, verified,
+    a dispatch sent from it by the worker, the senders listed (issue 10, items 4 and 8)."""
+    from govsms.sending.dispatch import DispatchRequest, create_dispatch
+    from govsms.sending.outbox import Outbox
+    from govsms.sending.pricing import seed_default_prices
+    from govsms.sending.sender_numbers import Outcome, confirm_code, list_sender_numbers, request_code
+    from govsms.sending.transports.loopback import LoopbackTransport
+
+    codes: list[bytes] = []
+
+    class Phone(LoopbackTransport):
+        def submit(self, batch):  # type: ignore[no-untyped-def]
+            codes.extend(match.group() for item in batch for match in [re.search(rb"\d{6}", b"".join(item.parts))] if match)
+            return super().submit(batch)
+
+    outbox = Outbox(factory, Phone(report_delay=0), public_url="https://sms.example.se")
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=now())
+        sent = request_code(session, actor, MOBILE_SENDER, now=now())
+    assert outbox.run_once() == 1 and codes
+    with session_scope(factory) as session:
+        assert confirm_code(session, actor, sent.sender_id, codes[-1].decode(), now=now()).outcome is Outcome.VERIFIED
+        create_dispatch(session, actor, DispatchRequest(sender=MOBILE_SENDER, text="Hej från min mobil", numbers=["0701234567"]),
+                        public_url="https://sms.example.se", now=now())
+        list_sender_numbers(session, actor, now=now())
+    assert outbox.run_once() == 1
+    outbox.apply_reports()
 
 
 def assert_nothing_readable(blob: bytes, where: str) -> None:

@@ -23,8 +23,9 @@ from govsms.crypto import seal, value_context
 from govsms.dpa.models import DpaVersion
 from govsms.keystore import vault_of
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
-from govsms.sending.models import Dispatch
+from govsms.sending.models import Dispatch, SenderNumber
 from govsms.sending.pricing import seed_default_prices
+from govsms.sending.sender_numbers import request_code
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import csrf_token, login
 
@@ -90,9 +91,10 @@ def objects_of(session: Session, account) -> dict[str, object]:  # type: ignore[
         session, actor, DispatchRequest(sender="Kund B", text="Hej", numbers=["0709876543"], send_at=now() + timedelta(days=1)),
         public_url="http://x", now=now(),
     )
+    sender = request_code(session, actor, "0705557788", now=now())  # a mobile number waiting for its code
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
-        "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id,
+        "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
     }
 
 
@@ -130,6 +132,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
         "/settings/users/{user_id:int}", "/contacts/{contact_id:int}", "/api/v1/groups/{group_id:int}/members",
         "/contacts/import/{token:str}", "/messages/{dispatch_id:int}/cancel", "/api/v1/dispatches/{dispatch_id:int}",
         "/dpa/versions/{version_id:int}/pdf", "/dpa/versions/{version_id:int}/accept", "/api/v1/dpa/versions/{version_id:int}/pdf",
+        "/settings/senders/{sender_id:int}/confirm", "/settings/senders/{sender_id:int}/remove",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])
@@ -140,6 +143,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
     assert groups.list_groups(session, system(account_b))[0].members == 1
     assert session.get(Dispatch, objects_b["dispatch_id"]).status == "scheduled"  # not cancelled from account A
     assert session.get(DpaVersion, objects_b["version_id"]).accepted_at is None  # not accepted from account A
+    assert session.get(SenderNumber, objects_b["sender_id"]) is not None  # not removed from account A
 
 
 @pytest.mark.parametrize("role", [role.value for role in CUSTOMER_ROLES])

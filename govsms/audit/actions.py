@@ -48,6 +48,13 @@ class Action(StrEnum):
     OPTED_OUT = "blocklist.opted_out"
     DISPATCH_CREATED = "dispatch.created"
     DISPATCH_CANCELLED = "dispatch.cancelled"
+    DISPATCH_PREVIEWED = "dispatch.previewed"
+    SENDER_ADDED = "sender.added"
+    SENDER_CODE_SENT = "sender.code_sent"
+    SENDER_VERIFIED = "sender.verified"
+    SENDER_VERIFICATION_FAILED = "sender.verification_failed"
+    SENDER_REMOVED = "sender.removed"
+    SENDERS_LISTED = "senders.listed"
     MESSAGES_LISTED = "messages.listed"
     MESSAGE_NUMBER_SHOWN = "message.number_shown"
     STORAGE_TIME_CHANGED = "retention.storage_time_changed"
@@ -108,6 +115,13 @@ ACTION_LABELS: dict[Action, str] = {
     Action.OPTED_OUT: N_("Recipient opted out"),
     Action.DISPATCH_CREATED: N_("SMS dispatch created"),
     Action.DISPATCH_CANCELLED: N_("SMS dispatch cancelled"),
+    Action.DISPATCH_PREVIEWED: N_("SMS dispatch previewed (blocked numbers counted)"),
+    Action.SENDER_ADDED: N_("Sender number added (code sent)"),
+    Action.SENDER_CODE_SENT: N_("New code sent to a sender number"),
+    Action.SENDER_VERIFIED: N_("Sender number verified"),
+    Action.SENDER_VERIFICATION_FAILED: N_("Wrong code for a sender number"),
+    Action.SENDER_REMOVED: N_("Sender number removed"),
+    Action.SENDERS_LISTED: N_("Sender numbers listed"),
     Action.MESSAGES_LISTED: N_("Sent messages listed"),
     Action.MESSAGE_NUMBER_SHOWN: N_("Recipient number shown"),
     Action.STORAGE_TIME_CHANGED: N_("Storage time changed"),

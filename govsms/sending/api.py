@@ -102,9 +102,10 @@ def send_messages(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[s
     return summary_json(summary)
 
 
-def dispatch_json(db: Db, dispatch: Any) -> dict[str, Any]:
+def dispatch_json(db: Db, dispatch: Any, sender: str | None = None) -> dict[str, Any]:
+    """``sender``: how it may be shown (a mobile number masked); default the stored one."""
     return {
-        "id": dispatch.id, "sender": dispatch.sender, "channel": dispatch.channel, "parts": dispatch.parts,
+        "id": dispatch.id, "sender": sender if sender is not None else dispatch.sender, "channel": dispatch.channel, "parts": dispatch.parts,
         "encoding": dispatch.encoding, "accepted": dispatch.accepted, "blocked": dispatch.blocked, "invalid": dispatch.invalid,
         "cost": {"amount": dispatch.cost_minor, "currency": dispatch.currency, "unit": "minor"},
         "status": dispatch.status, "send_at": dispatch.send_at.isoformat(), "created_at": dispatch.created_at.isoformat(),
@@ -114,7 +115,9 @@ def dispatch_json(db: Db, dispatch: Any) -> dict[str, Any]:
 
 @get("/api/v1/dispatches/{dispatch_id:int}", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="One dispatch with message counts by status")
 def get_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> dict[str, Any]:
-    return dispatch_json(db, history.get_dispatch(db, request.scope["user"], dispatch_id))
+    actor = request.scope["user"]
+    dispatch = history.get_dispatch(db, actor, dispatch_id)
+    return dispatch_json(db, dispatch, history.dispatch_senders(db, actor, [dispatch], now=_now())[dispatch.id])
 
 
 @post("/api/v1/dispatches/{dispatch_id:int}/cancel", guards=[requires(Permission.SEND)], sync_to_thread=True, tags=TAGS, summary="Cancel a scheduled dispatch", status_code=200)

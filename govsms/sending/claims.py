@@ -32,7 +32,8 @@ class Claimed:
     account_id: int
     subject_id: int
     recipient_ct: bytes
-    sender: str
+    sender: str | None
+    """None: the dispatch's sealed mobile-number sender."""
     sender_kind: str
     optout_token: str | None
     attempts: int

@@ -5,7 +5,7 @@ anything is refused; ``dry_run`` writes nothing at all."""
 from __future__ import annotations
 
 import base64
-import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -29,7 +29,7 @@ from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import account_region, decrypt_many
 from govsms.crypto import seal, value_context
-from govsms.db import copy_rows
+from govsms.db import copy_rows, rows_in
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
@@ -37,7 +37,7 @@ from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import Dispatch, OutboundMessage
 from govsms.sending.pricing import price_table
-from govsms.sending.senders import resolve_sender
+from govsms.sending.senders import SenderChoice, resolve_sender, seal_sender
 from govsms.sending.text import TextAnalysis, check_text
 from govsms.textfield import refuse_control
 
@@ -49,9 +49,15 @@ MAX_IDEMPOTENCY_KEY = 100
 SEPARATORS = re.compile(r"[,;\n\r\t]+")
 MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
 TOKEN_ATTEMPTS = 3
+REQUEST_PURPOSE = "request"
+"""The account key that fingerprints requests for Idempotency-Key checks (an HMAC: without the
+key, a fingerprint tells nothing of the numbers or the text in it)."""
 _DISPATCHES = Dispatch.__table__
 INSERT_DISPATCH = _DISPATCHES.insert().returning(_DISPATCHES.c.id)
-SET_DISPATCH_TEXT = _DISPATCHES.update().where(_DISPATCHES.c.id == bindparam("dispatch")).values(text_ct=bindparam("text"))
+SET_DISPATCH_TEXT = (
+    _DISPATCHES.update().where(_DISPATCHES.c.id == bindparam("dispatch")).values(text_ct=bindparam("text"), sender_ct=bindparam("sealed_sender"))
+)
+"""The sealed text and mobile-number sender are bound to the dispatch's id, known after the insert."""
 
 
 @dataclass
@@ -130,13 +136,29 @@ def country_of(e164: str) -> str | None:
     return None
 
 
-def _request_hash(request: DispatchRequest) -> str:
+def _request_hash(session: Session, actor: Actor, request: DispatchRequest, now: datetime) -> str:
+    """HMAC-SHA256 of the request under the account's request key: the same request gives the
+    same value in one account, and nothing can be guessed from it without the key (an unkeyed
+    hash gave away recipients' numbers to anyone who tried a series)."""
     body = json.dumps(
         [request.sender, request.text, list(request.numbers), sorted(request.group_ids),
          request.send_at.isoformat() if request.send_at else None],
         ensure_ascii=False,
     )
-    return hashlib.sha256(body.encode()).hexdigest()
+    key = vault_of(session).account_key(session, actor.account_id, REQUEST_PURPOSE, now=now)
+    return hmac.new(key, body.encode(), "sha256").hexdigest()
+
+
+def _known_subject_ids(session: Session, account_id: int, indexes: Iterable[bytes]) -> list[int]:
+    """The subjects that exist for these blind indexes (none is made: a look is not a write)."""
+    wanted = list(indexes)
+    found: list[int] = []
+    with vault_of(session).key_store(session) as store:
+        for start in range(0, len(wanted), CHUNK):
+            found.extend(row[0] for row in rows_in(
+                store, "SELECT id FROM subject_key WHERE account_id = {p} AND blind_index {in}", [account_id], wanted[start : start + CHUNK]
+            ))
+    return found
 
 
 def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int], now: datetime) -> list[str]:
@@ -166,7 +188,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             raise InvalidInput(
                 _("The Idempotency-Key is too long."), fields={"idempotency_key": _("Use at most %(count)d characters.") % {"count": MAX_IDEMPOTENCY_KEY}}
             )
-        if (existing := _idempotent_answer(session, actor, request)) is not None:
+        if (existing := _idempotent_answer(session, actor, request, now)) is not None:
             return existing
     errors: dict[str, str] = {}
     analysis: TextAnalysis | None = None
@@ -175,8 +197,9 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     except InvalidInput as refused:
         errors.update(refused.fields)
     region = account_region(session, actor)
+    sender: SenderChoice | None = None
     try:
-        sender = resolve_sender(session, actor, request.sender, region=region)
+        sender = resolve_sender(session, actor, request.sender, now=now, region=region)
     except InvalidInput as refused:
         errors.update(refused.fields)
     send_at = request.send_at or now
@@ -184,7 +207,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         errors["send_at"] = _("Give the time with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
     if errors:
         raise InvalidInput(_("The SMS was not sent."), fields=errors)
-    assert analysis is not None
+    assert analysis is not None and sender is not None
 
     raw = [*request.numbers, *_group_numbers(session, actor, request.group_ids, now)]
     if not raw:
@@ -221,6 +244,12 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         can_reply=sender.can_reply, status=status, send_at=send_at, by_country=by_country,
     )
     if request.dry_run:
+        # The summary tells whether each number is blocked: a read of what the account knows of
+        # them, recorded like one (naming the people it knows; it makes no one new).
+        record_event(
+            session, actor, Action.DISPATCH_PREVIEWED, now=now, subjects=_known_subject_ids(session, actor.account_id, indexes.values()),
+            details={"accepted": len(accepted), "blocked": len(blocked), "invalid": len(invalid), "parts": analysis.parts},
+        )
         return summary
     if not accepted:
         raise InvalidInput(
@@ -230,10 +259,11 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     # Core statements built once, not the ORM: one dispatch per API request is the hot path.
     row = dict(
-        account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.value,
-        text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
+        account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.stored,
+        sender_subject_id=sender.subject.id if sender.subject else None, text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
         invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
-        idempotency_key=request.idempotency_key, request_hash=_request_hash(request) if request.idempotency_key else None,
+        idempotency_key=request.idempotency_key,
+        request_hash=_request_hash(session, actor, request, now) if request.idempotency_key else None,
         created_at=now,
     )
     if request.idempotency_key:
@@ -242,13 +272,14 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
                 dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
         except IntegrityError:
             # The same key in a concurrent request that committed first: its answer is ours.
-            if (existing := _idempotent_answer(session, actor, request)) is not None:
+            if (existing := _idempotent_answer(session, actor, request, now)) is not None:
                 return existing
             raise
     else:
         dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
     text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
-    session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct})
+    sender_ct = seal_sender(sender.subject, dispatch_id, sender.value) if sender.subject else None
+    session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": sender_ct})
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
     costs = {country: price.per_part_minor * analysis.parts for country, price in prices.items()}
     constants = {"dispatch_id": dispatch_id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
@@ -275,23 +306,25 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             # Two 72-bit opt-out tokens met (next to impossible, but cheap to handle): new tokens.
             if attempt == TOKEN_ATTEMPTS - 1:
                 raise
+    blocked_subjects = _known_subject_ids(session, actor.account_id, [indexes[number] for number in blocked]) if blocked else []
     record_event(
         session, actor, Action.DISPATCH_CREATED, now=now, target=("dispatch", dispatch_id),
-        subjects=[subject.id for subject in subjects.values()],
+        subjects=[*(subject.id for subject in subjects.values()), *blocked_subjects],
         details={"accepted": len(accepted), "blocked": len(blocked), "invalid": len(invalid), "parts": analysis.parts},
     )
     summary.dispatch_id = dispatch_id
     return summary
 
 
-def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest) -> DispatchSummary | None:
-    """The dispatch an earlier request with this Idempotency-Key made, if any."""
+def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest, now: datetime) -> DispatchSummary | None:
+    """The dispatch an earlier request with this Idempotency-Key made, if any. One from before
+    fingerprints were keyed has none (the upgrade dropped it): its key alone answers."""
     existing = session.execute(
         select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key == request.idempotency_key)
     ).scalars().first()
     if existing is None:
         return None
-    if existing.request_hash != _request_hash(request):
+    if existing.request_hash is not None and existing.request_hash != _request_hash(session, actor, request, now):
         raise Conflict(_("This Idempotency-Key was used for a different request. Use a new key for a new dispatch."))
     return summary_of(existing)
 

@@ -21,6 +21,7 @@ from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import Dispatch, OutboundMessage
 from govsms.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
+from govsms.sending.senders import open_senders
 
 STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
 STATUS_LABELS = {
@@ -76,6 +77,41 @@ def status_counts_of(session: Session, dispatch_ids: list[int]) -> dict[int, dic
     return counts
 
 
+def _sealed_senders(session: Session, actor: Actor, dispatch_ids: set[int]) -> tuple[dict[int, str], dict[int, int]]:
+    """The mobile-number senders of these dispatches of the account, opened in one go:
+    (dispatch id -> E.164, dispatch id -> the sender's subject id)."""
+    if not dispatch_ids:
+        return {}, {}
+    rows = session.execute(
+        select(Dispatch.id, Dispatch.sender_subject_id, Dispatch.sender_ct)
+        .where(Dispatch.account_id == actor.account_id, Dispatch.id.in_(dispatch_ids), Dispatch.sender_ct.is_not(None))  # type: ignore[union-attr,attr-defined]
+    ).all()
+    return open_senders(session, actor.account_id, rows), {row[0]: row[1] for row in rows}  # type: ignore[misc]
+
+
+def sender_label(number: str | None, *, reveal: bool) -> str:
+    if number is None:
+        return _("(erased)")
+    return number if reveal else mask(number)
+
+
+def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch], *, now: datetime, reveal: bool = False) -> dict[int, str]:
+    """How each dispatch's sender is shown: as chosen, or a mobile number masked (in clear with
+    ``reveal``). Showing any mobile number is recorded, naming its person."""
+    sealed = {dispatch.id for dispatch in dispatches if dispatch.sender is None}
+    opened, subjects = _sealed_senders(session, actor, sealed)  # type: ignore[arg-type]
+    if subjects:
+        record_event(
+            session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
+            target=("dispatch", dispatches[0].id) if len(dispatches) == 1 else None,
+            subjects=[subject for subject in subjects.values() if subject is not None], details={"senders": len(subjects), "in_clear": reveal},
+        )
+    return {
+        dispatch.id: dispatch.sender if dispatch.sender is not None else sender_label(opened.get(dispatch.id), reveal=reveal)  # type: ignore[misc]
+        for dispatch in dispatches
+    }
+
+
 def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:
     require(actor, Permission.MESSAGES_READ)
     page, per_page = clamp_page(page, per_page)
@@ -111,6 +147,7 @@ def list_messages(
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(OutboundMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
+    senders, sender_subjects = _sealed_senders(session, actor, {row.dispatch_id for row in rows if row.sender is None})
     items = []
     unreadable: list[UnreadableRow] = []
     for row in rows:
@@ -123,7 +160,8 @@ def list_messages(
             recipient = clear if reveal else mask(clear)
         items.append(
             MessageView(
-                id=row.id, recipient=recipient, sender=row.sender, country=row.country, status=row.status,  # type: ignore[arg-type]
+                id=row.id, recipient=recipient, country=row.country, status=row.status,  # type: ignore[arg-type]
+                sender=row.sender if row.sender is not None else sender_label(senders.get(row.dispatch_id), reveal=reveal),
                 reason=row.reason, parts=row.parts, cost_minor=row.cost_minor, submitted_at=row.submitted_at, done_at=row.done_at,
                 unreadable=clear is None,
             )
@@ -132,7 +170,8 @@ def list_messages(
     record_event(
         session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
         target=("dispatch", dispatch_id) if dispatch_id else None,
-        subjects=[row.subject_id for row in rows], details={"shown": len(rows), "in_clear": reveal},
+        subjects=[*(row.subject_id for row in rows), *(subject for subject in sender_subjects.values() if subject is not None)],
+        details={"shown": len(rows), "in_clear": reveal},
     )
     return Page(items=items, total=total, page=page, per_page=per_page)
 

@@ -1,4 +1,5 @@
-"""Tables of the sending domain: prices, virtual numbers, the blocklist, dispatches, messages."""
+"""Tables of the sending domain: prices, virtual numbers, verified sender numbers, the blocklist,
+dispatches, messages."""
 
 from __future__ import annotations
 
@@ -57,8 +58,13 @@ class Dispatch(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     created_by: str = Field(max_length=40)
     channel: str = Field(default="ui", max_length=10)
-    sender: str = Field(max_length=16)
-    """What the customer chose: a text sender, a number, or 72323."""
+    sender: str | None = Field(default=None, max_length=16)
+    """What the customer chose, when it is no one's personal number: a text sender, 72323, or a
+    virtual number of the account. None: a mobile number, sealed in ``sender_ct``."""
+    sender_subject_id: int | None = Field(default=None)
+    """The mobile-number sender's data subject (its key seals ``sender_ct``; erasing it shreds it)."""
+    sender_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    """The mobile-number sender (E.164), AES-GCM under its subject's key, bound to this dispatch."""
     text_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     """The text, AES-GCM under the account's data key."""
     encoding: str = Field(max_length=5)
@@ -93,8 +99,9 @@ class OutboundMessage(SQLModel, table=True):
     """The dispatch's account, copied for scoping every query."""
     subject_id: int = Field(index=True)
     recipient_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
-    sender: str = Field(max_length=16)
-    """The resolved sender of this message (72323, 1963 or 4560991000 by country)."""
+    sender: str | None = Field(default=None, max_length=16)
+    """The resolved sender of this message (72323, 1963 or 4560991000 by country). None: the
+    dispatch's sealed mobile-number sender, opened by the worker once per dispatch."""
     sender_kind: str = Field(max_length=12)
     country: str = Field(max_length=2)
     parts: int
@@ -112,6 +119,33 @@ class OutboundMessage(SQLModel, table=True):
     claim_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SenderNumber(SQLModel, table=True):
+    """A mobile number the account may send from once its owner typed the code we sent to it by
+    SMS. The number is sealed under its subject's key and found by its blind index."""
+
+    __tablename__ = "sender_number"
+    __table_args__ = (UniqueConstraint("account_id", "blind_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    """Searched through the unique (account_id, blind_index) index."""
+    subject_id: int
+    blind_index: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+    number_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    """None until the code was typed: only a verified number can be a sender."""
+    code_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    """HMAC of the code now valid (under an account key of its own), never the code."""
+    code_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    code_attempts: int = Field(default=0)
+    """Wrong codes typed against the code now valid."""
+    codes_sent: int = Field(default=0)
+    """Codes sent since ``window_started_at`` (a limit per day and number)."""
+    window_started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    code_sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -30,6 +30,7 @@ from govsms.sending.dispatch import DATA_PURPOSE, render_text
 from govsms.sending.models import Dispatch, MessagePart
 from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
+from govsms.sending.senders import open_senders
 from govsms.sending.text import encode_parts
 from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
 
@@ -67,6 +68,8 @@ class Outbox:
         self.rate_per_second = rate_per_second
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._texts: dict[int, str] = {}
+        self._senders: dict[int, str | None] = {}
+        """Dispatch id -> its mobile-number sender opened (without '+'); None: not available."""
         self._pending_checked = 0.0
         self._unknown_checked = 0.0
         self._unrecorded: SubmittedBatch | None = None
@@ -86,17 +89,18 @@ class Outbox:
         if claimed:
             keeper = ClaimKeeper(self.session_factory, self.worker_id, [item.id for item in claimed], self.claim_ttl).start()
             try:
-                submissions, blocked = self._prepare(claimed, now)
+                submissions, blocked, unsendable = self._prepare(claimed, now)
                 submissions = self._still_held(keeper, submissions)
             except BaseException:
                 keeper.stop()
                 self._give_back(claimed)
                 raise
             try:
-                results = self.transport.submit(submissions) if submissions else []
+                results = [*(self.transport.submit(submissions) if submissions else []), *unsendable]
             except TransportDown:
                 log.warning("transport down: %d messages wait", len(submissions), extra={"event": "outbox.transport_down"})
                 results = [SubmitResult(message_id=item.message_id, accepted=False, error="down", transient=True) for item in submissions]
+                results.extend(unsendable)
             except BaseException:
                 keeper.stop()  # what the SMSC took is not known: the claims expire and the batch goes again
                 raise
@@ -122,9 +126,12 @@ class Outbox:
         except Exception as error:  # noqa: BLE001  (the claims expire instead)
             log.warning("could not release %d claims (%s): they expire", len(claimed), type(error).__name__, extra={"event": "outbox.release_failed"})
 
-    def _prepare(self, claimed: list[Claimed], now: datetime) -> tuple[list[Submission], set[int]]:
+    def _prepare(self, claimed: list[Claimed], now: datetime) -> tuple[list[Submission], set[int], list[SubmitResult]]:
+        """The batch ready for the transport; the messages blocked since they were queued; and
+        those that cannot go (their mobile-number sender was erased): failed without a submit."""
         submissions: list[Submission] = []
         blocked_messages: set[int] = set()
+        unsendable: list[SubmitResult] = []
         with session_scope(self.session_factory) as session:
             vault = vault_of(session)
             sent_before = self._parts_sent_before(session, [item.id for item in claimed if item.attempts > 0])
@@ -140,17 +147,21 @@ class Outbox:
                     if item.subject_id in blocked or subject is None:
                         blocked_messages.add(item.id)  # blocked now, or erased since it was queued
                         continue
+                    sender = item.sender if item.sender is not None else self._senders.get(item.dispatch_id)
+                    if sender is None:
+                        unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_erased", transient=False))
+                        continue
                     number = subject.decrypt("outbound_message", "recipient", item.recipient_ct)
                     text = render_text(self._texts[item.dispatch_id], self.public_url, item.optout_token)
                     data_coding, parts = encode_parts(text, item.id & 0xFF)
                     submissions.append(
                         Submission(
-                            message_id=item.id, sender=item.sender, sender_kind=SenderKind(item.sender_kind),
+                            message_id=item.id, sender=sender, sender_kind=SenderKind(item.sender_kind),
                             recipient=number, parts=parts, data_coding=data_coding,
                             skip_parts=frozenset(sent_before.get(item.id, ())),
                         )
                     )
-        return submissions, blocked_messages
+        return submissions, blocked_messages, unsendable
 
     @staticmethod
     def _parts_sent_before(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
@@ -166,21 +177,31 @@ class Outbox:
         return found
 
     def _load_texts(self, session: Session, claimed: list[Claimed], now: datetime) -> None:
-        """The texts of the batch's dispatches, in one query for those not seen yet (a stream
-        of one-recipient dispatches has a new text in nearly every message)."""
+        """The texts (and sealed mobile-number senders) of the batch's dispatches, in one query
+        for those not seen yet (a stream of one-recipient dispatches has a new text in nearly
+        every message); the senders' keys in one key-store query per account."""
         wanted = {item.dispatch_id: item.account_id for item in claimed if item.dispatch_id not in self._texts}
         if not wanted:
             return
         if len(self._texts) + len(wanted) > 5000:
             self._texts.clear()
+            self._senders.clear()
+            wanted = {item.dispatch_id: item.account_id for item in claimed}  # the batch's cached ones went too
         vault = vault_of(session)
         dialect = session.get_bind().dialect.name
         table = Dispatch.__table__
-        for dispatch_id, account_id, text_ct in session.execute(
-            select(table.c.id, table.c.account_id, table.c.text_ct).where(one_of(table.c.id, list(wanted), dialect))
+        sealed: dict[int, list[tuple[int, int | None, bytes | None]]] = {}
+        for dispatch_id, account_id, text_ct, sender_subject_id, sender_ct in session.execute(
+            select(table.c.id, table.c.account_id, table.c.text_ct, table.c.sender_subject_id, table.c.sender_ct)
+            .where(one_of(table.c.id, list(wanted), dialect))
         ):
             key = vault.account_key(session, account_id, DATA_PURPOSE, now=now)
             self._texts[dispatch_id] = unseal(key, text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()
+            if sender_ct is not None:
+                sealed.setdefault(account_id, []).append((dispatch_id, sender_subject_id, sender_ct))
+        for account_id, rows in sealed.items():
+            opened = open_senders(session, account_id, rows)
+            self._senders.update((dispatch_id, opened[dispatch_id].lstrip("+") if dispatch_id in opened else None) for dispatch_id, _, _ in rows)
 
     def _record_until(self, deadline: float) -> bool:
         """Record the in-flight batch's results, retrying transient database errors with backoff

@@ -1,18 +1,25 @@
-"""Who an SMS comes from: a text sender, a mobile number, a virtual number, or the shared reply
-number 72323, which is switched per recipient by country (1963 for Norway, 4560991000 abroad)."""
+"""Who an SMS comes from: a text sender, a verified mobile number, a virtual number of the
+account, or the shared reply number 72323, which is switched per recipient by country (1963 for
+Norway, 4560991000 abroad). A mobile number is a person's: it is stored sealed under its
+subject's key (``seal_sender``) and opened in bulk (``open_senders``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select as select_core
 from sqlmodel import Session, select
 
 from govsms.accounts.actor import Actor
+from govsms.crypto import DecryptionError, Subject, seal, unseal, value_context
 from govsms.errors import InvalidInput
 from govsms.i18n import _
+from govsms.keystore import vault_of
 from govsms.phone import calling_code, parse_number
-from govsms.sending.models import VirtualNumber
+from govsms.sending.models import SenderNumber, VirtualNumber
 from govsms.sending.transports.base import SenderKind
 
 SHARED_REPLY_NUMBER = "72323"
@@ -26,26 +33,56 @@ MAX_TEXT_SENDER = 11
 @dataclass(frozen=True)
 class SenderChoice:
     kind: str
-    """``text`` (no replies), ``number`` (replies to that phone), ``virtual`` (replies to the
-    account's own number) or ``reply`` (72323: replies land in the inbox)."""
+    """``text`` (no replies), ``number`` (a verified mobile number: replies go to that phone),
+    ``virtual`` (replies to the account's own number) or ``reply`` (72323: replies land in the inbox)."""
     value: str
+    subject: Subject | None = None
+    """A mobile number's data subject: its key seals the number wherever a dispatch keeps it."""
 
     @property
     def can_reply(self) -> bool:
         return self.kind != "text"
 
-    def for_recipient(self, e164: str) -> tuple[str, SenderKind]:
-        """The sender this recipient sees, and how SMPP must mark it."""
+    @property
+    def stored(self) -> str | None:
+        """What a dispatch may keep in clear: anything but a person's mobile number."""
+        return None if self.kind == "number" else self.value
+
+    def for_recipient(self, e164: str) -> tuple[str | None, SenderKind]:
+        """The sender this recipient sees, and how SMPP must mark it; None: the dispatch's sealed
+        mobile number (the worker opens it once per dispatch)."""
         if self.kind == "text":
             return self.value, SenderKind.ALPHANUMERIC
         if self.kind == "reply":
             number = REPLY_NUMBERS.get(str(calling_code(e164)), REPLY_NUMBERS["*"])
             return number, SenderKind.SHORT_CODE if len(number) <= 6 else SenderKind.NUMBER
+        if self.kind == "number":
+            return None, SenderKind.NUMBER
         return self.value.lstrip("+"), SenderKind.NUMBER
 
 
-def resolve_sender(session: Session, actor: Actor, value: str, *, region: str = "SE") -> SenderChoice:
-    """What the customer typed as sender, checked; refused with a reason."""
+def verified_sender(session: Session, account_id: int, e164: str, *, now: datetime) -> Subject | None:
+    """The subject of this number if it is a verified sender of the account (its key unwrapped)."""
+    vault = vault_of(session)
+    index = vault.blind_indexes(session, account_id, [e164], now=now)[e164]
+    subject_id = session.execute(
+        select_core(SenderNumber.subject_id).where(
+            SenderNumber.account_id == account_id, SenderNumber.blind_index == index, SenderNumber.verified_at.is_not(None)  # type: ignore[union-attr]
+        )
+    ).scalar()
+    if subject_id is None:
+        return None
+    return vault.subjects_by_id(session, account_id, [subject_id]).get(subject_id)  # None: erased since
+
+
+def virtual_number_owner(session: Session, e164: str) -> int | None:
+    """The account a virtual number is assigned to (the provider's numbers, no one's personal data)."""
+    return session.exec(select(VirtualNumber.account_id).where(VirtualNumber.number == e164)).first()
+
+
+def resolve_sender(session: Session, actor: Actor, value: str, *, now: datetime, region: str = "SE") -> SenderChoice:
+    """What the customer typed as sender, checked; refused with a reason. A virtual number only
+    for the account it is assigned to; a mobile number only once verified for this account."""
     value = value.strip()
     if not value:
         raise InvalidInput(_("Choose a sender."), fields={"from": _("Choose a sender.")})
@@ -56,10 +93,26 @@ def resolve_sender(session: Session, actor: Actor, value: str, *, region: str = 
         parsed = parse_number(value, region)
         if not parsed.ok:
             raise InvalidInput(_("The sender is not a valid number."), fields={"from": parsed.reason or ""})
-        own = session.exec(
-            select(VirtualNumber.number).where(VirtualNumber.number == parsed.e164, VirtualNumber.account_id == actor.account_id)
-        ).first()
-        return SenderChoice("virtual" if own else "number", parsed.e164)  # type: ignore[arg-type]
+        e164: str = parsed.e164  # type: ignore[assignment]
+        if e164.lstrip("+") in REPLY_NUMBERS.values():
+            return SenderChoice("reply", SHARED_REPLY_NUMBER)
+        owner = virtual_number_owner(session, e164)
+        if owner == actor.account_id:
+            return SenderChoice("virtual", e164)
+        if owner is not None:
+            raise InvalidInput(
+                _("You cannot send from this number."),
+                fields={"from": _("This virtual number belongs to another account. Send from a number of your own account, "
+                                  "a verified mobile number, a text sender or %(reply)s.") % {"reply": SHARED_REPLY_NUMBER}},
+            )
+        subject = verified_sender(session, actor.account_id, e164, now=now)
+        if subject is None:
+            raise InvalidInput(
+                _("The sender is not verified."),
+                fields={"from": _("This mobile number is not a verified sender of your account. An administrator can verify it "
+                                  "under Settings, Senders (/settings/senders): a code is sent to it by SMS and typed in there.")},
+            )
+        return SenderChoice("number", e164, subject)
     if len(value) > MAX_TEXT_SENDER:
         raise InvalidInput(
             _("The sender is too long."),
@@ -73,3 +126,28 @@ def resolve_sender(session: Session, actor: Actor, value: str, *, region: str = 
     if not any(char.isalpha() for char in value):
         raise InvalidInput(_("The sender needs a letter."), fields={"from": _("A text sender must contain at least one letter.")})
     return SenderChoice("text", value)
+
+
+def seal_sender(subject: Subject, dispatch_id: int, e164: str) -> bytes:
+    """A dispatch's mobile-number sender, sealed under its subject's key and bound to the dispatch."""
+    return seal(subject.key, e164.encode(), value_context("dispatch", "sender", subject.account_id, dispatch_id))
+
+
+def open_senders(session: Session, account_id: int, sealed: Iterable[tuple[int, int | None, bytes | None]]) -> dict[int, str]:
+    """Open the sealed senders of dispatches of one account: ``(dispatch_id, subject_id, sender_ct)``
+    in, dispatch id -> E.164 out, with one key-store query for all of them. A dispatch whose
+    sender's subject was erased (or whose value does not open) is absent."""
+    rows = [(dispatch_id, subject_id, blob) for dispatch_id, subject_id, blob in sealed if subject_id is not None and blob]
+    if not rows:
+        return {}
+    subjects = vault_of(session).subjects_by_id(session, account_id, {subject_id for _id, subject_id, _blob in rows})  # type: ignore[misc]
+    opened: dict[int, str] = {}
+    for dispatch_id, subject_id, blob in rows:
+        subject = subjects.get(subject_id)  # type: ignore[arg-type]
+        if subject is None:
+            continue
+        try:
+            opened[dispatch_id] = unseal(subject.key, blob, value_context("dispatch", "sender", account_id, dispatch_id)).decode()  # type: ignore[arg-type]
+        except DecryptionError:
+            continue
+    return opened

@@ -85,7 +85,7 @@ def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[st
     except InvalidInput as refused:
         body["error"] = refused.fields.get("text", refused.message)
     try:
-        body["can_reply"] = resolve_sender(db, request.scope["user"], sender).can_reply if sender.strip() else None
+        body["can_reply"] = resolve_sender(db, request.scope["user"], sender, now=_now()).can_reply if sender.strip() else None
     except InvalidInput as refused:
         body["sender_error"] = refused.fields.get("from", refused.message)
     return body
@@ -170,7 +170,8 @@ def dispatches_page(request: Request[Any, Any, Any], db: Db, page_number: PageNu
     actor = request.scope["user"]
     dispatches = history.list_dispatches(db, actor, page=page_number)
     counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
-    return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts)
+    senders = history.dispatch_senders(db, actor, dispatches.items, now=_now())
+    return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 
 
 def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *, reveal: bool, status: str, number: str, page_number: int, notice: str | None = None) -> Template:
@@ -183,8 +184,9 @@ def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *,
                                          number=number or None, reveal=reveal, page=page_number)
     except InvalidInput as refused:
         errors = refused.fields
+    senders = history.dispatch_senders(db, actor, [dispatch], now=_now(), reveal=reveal)
     return page(
-        request, "sending/dispatch.html", dispatch=dispatch, counts=history.status_counts(db, dispatch_id), messages=messages,
+        request, "sending/dispatch.html", dispatch=dispatch, sender=senders[dispatch.id], counts=history.status_counts(db, dispatch_id), messages=messages,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
         can_cancel=dispatch.status == "scheduled" and dispatch.send_at > _now(),
     )

@@ -64,3 +64,45 @@ def test_send_opt_out_and_next_dispatch_is_blocked(live_server: LiveServer, page
     expect(page.locator("#cost")).to_contain_text("0,45")
     page.get_by_role("button", name="Skicka 1 sms").click()
     expect(page.locator("#status-counts")).to_be_visible()
+
+
+def test_verify_a_mobile_number_then_send_from_it(live_server: LiveServer, page: Page, tmp_path: Path) -> None:
+    """An admin adds a mobile number under Settings, Senders; in demo mode (loopback transport)
+    the page shows the code the SMS carried; once confirmed, the number is a sender (issue 10,
+    item 8), and the dispatch shows it masked."""
+    with live_server.session() as session:
+        seed_default_prices(session, now=now())
+        account = make_account(session, name="Skolan i Åre")
+        user, password = make_user(session, account, roles={Role.ADMIN, Role.SENDER})
+        email = user.email
+    log_in(page, live_server.url, email, password)
+    page.goto(f"{live_server.url}/send")
+    page.get_by_label("Från").fill("070-555 77 88")
+    expect(page.locator("#sender-live")).to_contain_text("inte en verifierad avsändare")
+
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Avsändare").click()
+    page.get_by_label("Mobilnummer", exact=True).fill("070-555 77 88")
+    page.get_by_role("button", name="Skicka kod").click()
+    expect(page.get_by_role("status").first).to_contain_text("+46 70 *** ** 88")
+    code = page.locator("#demo-code").inner_text()
+    assert len(code) == 6 and code.isdigit()
+    wrong = "000000" if code != "000000" else "111111"
+    page.get_by_label("Kod för +46 70 *** ** 88").fill(wrong)
+    page.get_by_role("button", name="Bekräfta").click()
+    expect(page.locator(".field-error")).to_contain_text("Försök kvar: 4")
+    page.get_by_label("Kod för +46 70 *** ** 88").fill(code)
+    page.get_by_role("button", name="Bekräfta").click()
+    expect(page.get_by_role("status")).to_contain_text("Numret är verifierat")
+    expect(page.locator("#senders")).to_contain_text("Verifierat")
+    page.screenshot(path=str(tmp_path / "senders.png"), full_page=True)
+
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Skicka sms").click()
+    page.get_by_label("Från").fill("070-555 77 88")
+    expect(page.locator("#sender-live")).to_contain_text("kan svara")
+    page.get_by_label("Nummer", exact=True).fill("0702345678")
+    page.get_by_label("Meddelande").fill("Hej! Ring mig på det här numret.")
+    page.get_by_role("button", name="Fortsätt till sammanfattningen").click()
+    expect(page.locator("#accepted")).to_have_text("1")
+    page.get_by_role("button", name="Skicka 1 sms").click()
+    expect(page.get_by_role("status")).to_contain_text("på väg")
+    expect(page.locator("#dispatch-sender")).to_have_text("+46 70 *** ** 88")

@@ -53,12 +53,14 @@ def test_sender_rules(session: Session) -> None:
     actor = sender_actor(session)
     for bad, reason in (("Skolkontoret", "at most 11"), ("Läkarhuset", "å, ä, ö"), ("Förskolan", "å, ä, ö"), ("12345", "valid number"), ("Hej!", "A-Z")):
         with pytest.raises(InvalidInput) as refused:
-            resolve_sender(session, actor, bad)
+            resolve_sender(session, actor, bad, now=now())
         assert reason in refused.value.fields["from"], bad
-    assert resolve_sender(session, actor, "Skolan 2").kind == "text"
-    assert not resolve_sender(session, actor, "Skolan 2").can_reply
-    assert resolve_sender(session, actor, "070-123 45 67").value == "+46701234567"
-    assert resolve_sender(session, actor, "72323").kind == "reply"
+    assert resolve_sender(session, actor, "Skolan 2", now=now()).kind == "text"
+    assert not resolve_sender(session, actor, "Skolan 2", now=now()).can_reply
+    with pytest.raises(InvalidInput) as unverified:  # a mobile number is verified first (issue 10, item 8; tests/sending/test_senders.py)
+        resolve_sender(session, actor, "070-123 45 67", now=now())
+    assert "/settings/senders" in unverified.value.fields["from"]
+    assert resolve_sender(session, actor, "72323", now=now()).kind == "reply"
 
 
 def test_72323_switches_by_country(session: Session) -> None:
@@ -222,3 +224,21 @@ def test_dispatch_is_audited_with_its_recipients(session: Session) -> None:
     event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.created")).scalars().all()[-1]
     assert len(json.loads(event.subject_ids)) == 2 and event.target_id == str(summary.dispatch_id)
     assert "070" not in event.details
+
+
+def test_dry_run_is_audited_naming_the_numbers_it_looked_up(session: Session, vault: Vault) -> None:
+    """The summary's 'blocked' count tells whether a number is blocked (issue 10, item 3): every
+    dry run is an event naming the known people it looked up; it makes no one new."""
+    actor = sender_actor(session)
+    known = send(session, actor, numbers=["0701234567", "0702345678"])
+    blocklist.block_number(session, actor, "0701234567", source="manual", now=now())
+    summary = send(session, actor, numbers=["0701234567", "0702345678", "0703456789"], dry_run=True)
+    assert summary.blocked == 1 and summary.accepted == 2 and summary.dispatch_id is None
+    event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.previewed")).scalars().all()[-1]
+    subjects = {message.subject_id for message in messages(session, known.dispatch_id)}  # type: ignore[arg-type]
+    assert set(json.loads(event.subject_ids)) == subjects
+    assert json.loads(event.details) == {"accepted": 2, "blocked": 1, "invalid": 0, "parts": 1}
+    assert vault.find_subjects(session, actor.account_id, ["+46703456789"], now=now()) == {}  # none made by a look
+    created = send(session, actor, numbers=["0701234567", "0702345678"])
+    event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.created")).scalars().all()[-1]
+    assert created.blocked == 1 and set(json.loads(event.subject_ids)) == subjects  # the blocked one is named too

@@ -1,0 +1,309 @@
+"""Verified sender numbers: a mobile number an account may send from once its owner typed the
+code we sent to it by SMS (through the outbox like any SMS, not billed). The number is sealed
+under its subject's key and found by its blind index; the code is kept only as an HMAC, expires,
+and both wrong codes and new codes are limited. Also the data step that seals mobile-number
+senders stored in clear before this existed."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlmodel import Session
+
+from govsms.accounts.actor import Actor
+from govsms.accounts.roles import Permission
+from govsms.accounts.service import require
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.contacts.service import account_region
+from govsms.crypto import Subject, seal, value_context
+from govsms.db import bulk_insert, one_of
+from govsms.errors import InvalidInput, NotFound
+from govsms.i18n import _
+from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.phone import mask, parse_number
+from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of
+from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber, VirtualNumber
+from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
+from govsms.sending.text import check_text
+from govsms.sending.transports.base import SenderKind
+
+CODE_PURPOSE = "sender_code"
+"""The account key the codes' HMACs are made with: a six-digit code hashed without a key is
+found by trying a million values."""
+CODE_TTL = timedelta(minutes=15)
+MAX_CODE_ATTEMPTS = 5
+"""Wrong codes per code sent; then only a new code helps."""
+RESEND_AFTER = timedelta(seconds=60)
+CODE_WINDOW = timedelta(hours=24)
+MAX_CODES_PER_NUMBER = 5
+"""Codes per number and day: with five tries each, 25 guesses a day among a million codes."""
+MAX_CODES_PER_ACCOUNT = 20
+"""Codes per account and day, whatever numbers are added and removed (no one is flooded)."""
+VERIFY_SENDER = "Verifiering"
+VERIFY_CHANNEL = "verify"
+CODE = re.compile(r"[0-9]{6}")
+MAX_NUMBER_INPUT = 64
+SEAL_BATCH = 500
+
+
+class Outcome(StrEnum):
+    VERIFIED = "verified"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    LOCKED = "locked"
+    """Too many wrong codes: this code is void; a new one can be sent."""
+    NO_CODE = "no_code"
+    """Verified already, or no code is waiting."""
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    sender_id: int
+    number: str
+    """Masked."""
+    code: str
+    """For the caller to show in demo mode only (the loopback transport sends nothing anywhere)."""
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Verification:
+    outcome: Outcome
+    attempts_left: int
+
+
+@dataclass(frozen=True)
+class SenderNumberView:
+    id: int
+    number: str
+    """Masked (``+46 70 *** ** 88``)."""
+    verified_at: datetime | None
+    code_expires_at: datetime | None
+    created_at: datetime
+
+
+def _code_hash(session: Session, row: SenderNumber, code: str, now: datetime) -> bytes:
+    key = vault_of(session).account_key(session, row.account_id, CODE_PURPOSE, now=now)
+    return hmac.digest(key, f"{row.id}|{row.codes_sent}|{code}".encode(), "sha256")
+
+
+def _get(session: Session, actor: Actor, sender_id: int) -> SenderNumber:
+    row = session.execute(
+        select(SenderNumber).where(SenderNumber.id == sender_id, SenderNumber.account_id == actor.account_id)
+    ).scalars().first()
+    if row is None:
+        raise NotFound(_("No such sender number in your account."))
+    return row
+
+
+def _number_of(session: Session, actor: Actor, row: SenderNumber) -> tuple[str, Subject]:
+    subject = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id]).get(row.subject_id)
+    if subject is None:
+        raise NotFound(_("This number was erased; add it again."))
+    return subject.decrypt("sender_number", "number", row.number_ct), subject
+
+
+def _parse(session: Session, actor: Actor, number: str) -> str:
+    if len(number) > MAX_NUMBER_INPUT:
+        raise InvalidInput(_("The number is too long."), fields={"number": _("Give one mobile number, e.g. 070-123 45 67.")})
+    parsed = parse_number(number, account_region(session, actor))
+    if not parsed.ok:
+        raise InvalidInput(parsed.reason or _("The number is not valid."), fields={"number": parsed.reason or ""})
+    e164: str = parsed.e164  # type: ignore[assignment]
+    if e164.lstrip("+") in (SHARED_REPLY_NUMBER, *REPLY_NUMBERS.values()):
+        raise InvalidInput(_("This is the shared reply number."), fields={"number": _("Send from %(reply)s without verifying it.") % {"reply": SHARED_REPLY_NUMBER}})
+    owner = virtual_number_owner(session, e164)
+    if owner == actor.account_id:
+        raise InvalidInput(_("This is your account's virtual number."), fields={"number": _("You can send from it already; it needs no code.")})
+    if owner is not None:
+        raise InvalidInput(_("This number cannot be a sender of yours."), fields={"number": _("It is a virtual number of another account.")})
+    return e164
+
+
+def request_code(session: Session, actor: Actor, number: str, *, now: datetime) -> CodeSent:
+    """Add a mobile number as a sender (or ask again for one that waits): a code goes to it by SMS."""
+    require(actor, Permission.ACCOUNT_SETTINGS)
+    e164 = _parse(session, actor, number)
+    vault = vault_of(session)
+    subject = vault.subject(session, actor.account_id, e164, now=now)
+    index = vault.blind_indexes(session, actor.account_id, [e164], now=now)[e164]
+    bulk_insert(
+        session, SenderNumber.__table__,
+        [{"account_id": actor.account_id, "subject_id": subject.id, "blind_index": index, "code_attempts": 0, "codes_sent": 0,
+          "number_ct": subject.encrypt("sender_number", "number", e164), "created_at": now}],
+        ignore_conflicts=True,  # two admins adding one number at once: one row
+    )
+    row = session.execute(
+        select(SenderNumber).where(SenderNumber.account_id == actor.account_id, SenderNumber.blind_index == index)
+    ).scalars().one()
+    if row.verified_at is not None:
+        raise InvalidInput(_("This number is verified already."), fields={"number": _("It can be used as a sender now.")})
+    action = Action.SENDER_CODE_SENT if row.codes_sent or row.code_sent_at else Action.SENDER_ADDED
+    return _send_code(session, actor, row, e164, subject, action, now)
+
+
+def resend_code(session: Session, actor: Actor, sender_id: int, *, now: datetime) -> CodeSent:
+    require(actor, Permission.ACCOUNT_SETTINGS)
+    row = _get(session, actor, sender_id)
+    if row.verified_at is not None:
+        raise InvalidInput(_("This number is verified already."), fields={"code": _("It can be used as a sender now.")})
+    e164, subject = _number_of(session, actor, row)
+    return _send_code(session, actor, row, e164, subject, Action.SENDER_CODE_SENT, now)
+
+
+def _send_code(session: Session, actor: Actor, row: SenderNumber, e164: str, subject: Subject, action: Action, now: datetime) -> CodeSent:
+    if row.code_sent_at is not None and now - row.code_sent_at < RESEND_AFTER:
+        raise InvalidInput(_("A code was sent less than a minute ago: wait a minute before asking for a new one."))
+    if row.window_started_at is None or now - row.window_started_at >= CODE_WINDOW:
+        row.window_started_at, row.codes_sent = now, 0
+    if row.codes_sent >= MAX_CODES_PER_NUMBER:
+        raise InvalidInput(_("At most %(count)d codes a day go to one number; try again tomorrow.") % {"count": MAX_CODES_PER_NUMBER})
+    sent_today = session.execute(
+        select(func.count()).select_from(Dispatch)
+        .where(Dispatch.account_id == actor.account_id, Dispatch.channel == VERIFY_CHANNEL, Dispatch.created_at > now - CODE_WINDOW)
+    ).scalar_one()
+    if sent_today >= MAX_CODES_PER_ACCOUNT:
+        raise InvalidInput(_("Your account has sent %(count)d codes today, the most a day; try again tomorrow.") % {"count": MAX_CODES_PER_ACCOUNT})
+    code = f"{secrets.randbelow(10**6):06d}"
+    row.codes_sent += 1
+    row.code_hash = _code_hash(session, row, code, now)
+    row.code_expires_at = now + CODE_TTL
+    row.code_attempts = 0
+    row.code_sent_at = now
+    session.add(row)
+    session.flush()
+    dispatch_id = _queue_code_sms(session, actor, subject, e164, code, now)
+    record_event(session, actor, action, now=now, target=("sender", row.id), subjects=[subject.id], details={"dispatch": dispatch_id})
+    return CodeSent(sender_id=row.id, number=mask(e164), code=code, expires_at=row.code_expires_at)  # type: ignore[arg-type]
+
+
+def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str, code: str, now: datetime) -> int:
+    """One SMS with the code, through the outbox like any other; not billed."""
+    text = _("%(code)s is the code that lets %(account)s send SMS from this number. It is valid for %(minutes)d minutes. "
+             "Did you not expect it? Then do nothing.") % {"code": code, "account": actor.account_name, "minutes": CODE_TTL.seconds // 60}
+    analysis = check_text(text[:750])
+    dispatch_id = session.execute(INSERT_DISPATCH, dict(
+        account_id=actor.account_id, created_by=actor.label, channel=VERIFY_CHANNEL, sender=VERIFY_SENDER, sender_subject_id=None,
+        text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=1, blocked=0, invalid=0, cost_minor=0, currency="SEK",
+        status="queued", send_at=now, idempotency_key=None, request_hash=None, created_at=now,
+    )).scalar_one()
+    account_key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
+    text_ct = seal(account_key, text[:750].encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
+    session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": None})
+    session.execute(insert(OutboundMessage.__table__), [dict(
+        dispatch_id=dispatch_id, account_id=actor.account_id, subject_id=subject.id,
+        recipient_ct=subject.encrypt("outbound_message", "recipient", e164), sender=VERIFY_SENDER,
+        sender_kind=SenderKind.ALPHANUMERIC.value, country=country_of(e164) or "", parts=analysis.parts, cost_minor=0,
+        status="queued", attempts=0, due_at=now, created_at=now,
+    )])
+    return dispatch_id  # type: ignore[no-any-return]
+
+
+def confirm_code(session: Session, actor: Actor, sender_id: int, code: str, *, now: datetime) -> Verification:
+    """Check a typed code. Every guess uses up one of the code's attempts before it is compared
+    (so parallel guesses cannot exceed them); the outcome is returned, not raised, so that a
+    wrong guess is counted and recorded."""
+    require(actor, Permission.ACCOUNT_SETTINGS)
+    row = _get(session, actor, sender_id)
+    typed = code.replace(" ", "").replace("-", "")
+    if not CODE.fullmatch(typed):
+        raise InvalidInput(_("The code is not valid."), fields={"code": _("Type the 6 digits from the SMS.")})
+    if row.verified_at is not None or row.code_hash is None or row.code_expires_at is None:
+        return Verification(Outcome.NO_CODE, 0)
+    if now >= row.code_expires_at:
+        return Verification(Outcome.EXPIRED, 0)
+    counted = session.execute(
+        update(SenderNumber).where(SenderNumber.id == row.id, SenderNumber.code_attempts < MAX_CODE_ATTEMPTS)
+        .values(code_attempts=SenderNumber.code_attempts + 1)
+    ).rowcount
+    session.refresh(row)
+    if not counted:
+        return Verification(Outcome.LOCKED, 0)
+    if hmac.compare_digest(_code_hash(session, row, typed, now), row.code_hash):  # type: ignore[arg-type]
+        row.verified_at = now
+        row.code_hash = row.code_expires_at = None
+        row.code_attempts = 0
+        session.add(row)
+        session.flush()
+        record_event(session, actor, Action.SENDER_VERIFIED, now=now, target=("sender", row.id), subjects=[row.subject_id])
+        return Verification(Outcome.VERIFIED, 0)
+    left = MAX_CODE_ATTEMPTS - row.code_attempts  # at 0 the code is void: only a new one can verify the number
+    record_event(
+        session, actor, Action.SENDER_VERIFICATION_FAILED, now=now, target=("sender", row.id), subjects=[row.subject_id],
+        details={"attempts_left": left},
+    )
+    return Verification(Outcome.WRONG if left else Outcome.LOCKED, left)
+
+
+def remove_sender_number(session: Session, actor: Actor, sender_id: int, *, now: datetime) -> None:
+    """The number is no sender of the account any more; dispatches sent from it keep their own
+    sealed copy (history), the person's key stays for their other data."""
+    require(actor, Permission.ACCOUNT_SETTINGS)
+    row = _get(session, actor, sender_id)
+    session.delete(row)
+    session.flush()
+    record_event(session, actor, Action.SENDER_REMOVED, now=now, target=("sender", sender_id), subjects=[row.subject_id],
+                 details={"was_verified": row.verified_at is not None})
+
+
+def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> list[SenderNumberView]:
+    """The account's sender numbers, masked; showing them is recorded."""
+    require(actor, Permission.ACCOUNT_SETTINGS)
+    rows = session.execute(select(SenderNumber).where(SenderNumber.account_id == actor.account_id).order_by(SenderNumber.id)).scalars().all()
+    if not rows:
+        return []
+    subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
+    views = []
+    for row in rows:
+        subject = subjects.get(row.subject_id)
+        number = mask(subject.decrypt("sender_number", "number", row.number_ct)) if subject else _("(erased)")
+        views.append(SenderNumberView(id=row.id, number=number, verified_at=row.verified_at,  # type: ignore[arg-type]
+                                      code_expires_at=row.code_expires_at if row.code_hash else None, created_at=row.created_at))
+    record_event(session, actor, Action.SENDERS_LISTED, now=now, subjects=[row.subject_id for row in rows], details={"shown": len(rows)})
+    return views
+
+
+# -- rows from before: clear senders sealed (the data step of `govsms db upgrade`) -------------------
+
+
+def seal_clear_senders(session: Session, *, now: datetime, batch: int = SEAL_BATCH) -> int:
+    """Seal up to ``batch`` dispatches whose mobile-number sender is still in clear (written
+    before senders were sealed) and clear it from their messages; returns how many were done
+    (0: nothing left). A virtual number of the account is the organisation's, and stays. The
+    caller commits each batch, so a stopped run resumes where it was."""
+    table = Dispatch.__table__
+    own_virtual = select(VirtualNumber.number).where(VirtualNumber.account_id == table.c.account_id)
+    rows = session.execute(
+        select(table.c.id, table.c.account_id, table.c.sender)
+        .where(table.c.sender.like("+%"), table.c.sender.not_in(own_virtual.scalar_subquery()))
+        .order_by(table.c.id).limit(batch)
+    ).all()
+    if not rows:
+        return 0
+    vault = vault_of(session)
+    by_account: dict[int, list[tuple[int, str]]] = {}
+    for dispatch_id, account_id, sender in rows:
+        by_account.setdefault(account_id, []).append((dispatch_id, sender))
+    dialect = session.get_bind().dialect.name
+    messages = OutboundMessage.__table__
+    for account_id, items in by_account.items():
+        subjects = vault.subjects(session, account_id, {sender for _id, sender in items}, now=now)
+        session.execute(
+            update(table).where(table.c.id == bindparam("dispatch_id"), table.c.sender == bindparam("old"))
+            .values(sender=None, sender_subject_id=bindparam("subject"), sender_ct=bindparam("sealed")),
+            [{"dispatch_id": dispatch_id, "old": sender, "subject": subjects[sender].id, "sealed": seal_sender(subjects[sender], dispatch_id, sender)}
+             for dispatch_id, sender in items],
+        )
+        session.execute(
+            update(messages).where(one_of(messages.c.dispatch_id, [dispatch_id for dispatch_id, _sender in items], dialect),
+                                   messages.c.sender_kind == SenderKind.NUMBER.value)
+            .values(sender=None)
+        )
+    return len(rows)
