@@ -37,24 +37,28 @@ class UnreadableRow:
     """``no_key`` (the person's key is gone) or ``does_not_decrypt``."""
 
 
-def record_unreadable(session: Session, actor: Actor, rows: Sequence[UnreadableRow], *, now: datetime) -> None:
-    """One ``data.unreadable`` event per row (up to ``MAX_EVENTS``) and a warning in the log."""
+def record_unreadable(
+    session: Session, actor: Actor | None, rows: Sequence[UnreadableRow], *, now: datetime, account_id: int | None = None
+) -> None:
+    """One ``data.unreadable`` event per row (up to ``MAX_EVENTS``) and a warning in the log.
+    ``actor`` None: the worker (``account_id`` says whose rows)."""
+    account = account_id if account_id is not None else actor.account_id if actor else None
     for row in rows[:MAX_EVENTS]:
         record_event(
-            session, actor, Action.DATA_UNREADABLE, now=now, target=(row.table, row.row_id),
+            session, actor, Action.DATA_UNREADABLE, now=now, account_id=account, target=(row.table, row.row_id),
             subjects=[row.subject_id] if row.subject_id is not None else (), details={"table": row.table, "reason": row.reason},
         )
         log.warning(
             "a stored value cannot be read: %s %s (%s)", row.table, row.row_id, row.reason,
-            extra={"event": "data.unreadable", "account_id": actor.account_id},
+            extra={"event": "data.unreadable", "account_id": account},
         )
     if len(rows) > MAX_EVENTS:
         rest = rows[MAX_EVENTS:]
         record_event(
-            session, actor, Action.DATA_UNREADABLE, now=now, target=(rest[0].table, rest[0].row_id),
+            session, actor, Action.DATA_UNREADABLE, now=now, account_id=account, target=(rest[0].table, rest[0].row_id),
             details={"table": rest[0].table, "more_rows": len(rest)},
         )
         log.warning(
             "%d more stored values cannot be read in %s", len(rest), rest[0].table,
-            extra={"event": "data.unreadable", "account_id": actor.account_id},
+            extra={"event": "data.unreadable", "account_id": account},
         )

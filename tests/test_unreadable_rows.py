@@ -20,6 +20,7 @@ from govsms.contacts.models import Contact
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices
 from tests.factories import make_account, make_api_key, make_user, now
+from tests.sending.test_outbox_recording import db  # noqa: F401  (the fixture: a database with committed data, as the worker needs)
 from tests.web_helpers import login, post_form
 
 PEOPLE = [("+46701111111", "Anna Andersson"), ("+46702222222", "Bertil Berglund"), ("+46703333333", "Cecilia Carlsson")]
@@ -194,3 +195,31 @@ def test_message_history_marks_the_row(client: TestClient, session: Session, mod
     assert [item["id"] for item in bad] == [world.bad_message] and bad[0]["to"] is None
     assert len(world.unreadable_events(session, "outbound_message")) == 4
     assert_event(world.unreadable_events(session, "outbound_message")[-1], world.api_actor, world.bad_message)
+
+
+# -- the worker: one message it cannot read fails alone; the batch goes ------------------------------
+
+
+def test_the_worker_fails_only_the_message_it_cannot_read(db) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    from govsms.db import session_scope
+    from govsms.sending.outbox import Outbox
+    from tests.sending.test_outbox_recording import Counting, queue_dispatch
+
+    queue_dispatch(db.factory, 3)
+    with session_scope(db.factory) as session:
+        bad, good = session.execute(select(OutboundMessage.id, OutboundMessage.recipient_ct).order_by(OutboundMessage.id).limit(2)).all()
+        session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == bad.id).values(recipient_ct=good.recipient_ct))
+        account_id = session.execute(select(OutboundMessage.account_id).where(OutboundMessage.id == bad.id)).scalar_one()
+    transport = Counting()
+    outbox = Outbox(db.factory, transport, public_url="http://x")
+    for _ in range(3):
+        outbox.run_once()
+    assert sorted(transport.ids) == sorted(set(transport.ids)) and bad.id not in transport.ids and len(transport.ids) == 2
+    with session_scope(db.factory) as session:
+        status, reason = session.execute(select(OutboundMessage.status, OutboundMessage.reason).where(OutboundMessage.id == bad.id)).one()
+        assert (status, reason) == ("failed", "unreadable")
+        assert session.execute(select(func.count()).where(OutboundMessage.status.in_(("sent", "delivered")))).scalar_one() == 2  # type: ignore[attr-defined]
+        [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable")).scalars().all()
+        assert (event.account_id, event.actor, event.target_type, event.target_id) == (account_id, "system", "outbound_message", str(bad.id))

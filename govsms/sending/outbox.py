@@ -33,6 +33,7 @@ from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.senders import open_senders
 from govsms.sending.text import encode_parts
 from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
+from govsms.unreadable import ALTERED, UnreadableRow, record_unreadable
 
 __all__ = ["FINAL", "Claimed", "Outbox", "apply_delivery_reports", "claim"]
 
@@ -128,7 +129,8 @@ class Outbox:
 
     def _prepare(self, claimed: list[Claimed], now: datetime) -> tuple[list[Submission], set[int], list[SubmitResult]]:
         """The batch ready for the transport; the messages blocked since they were queued; and
-        those that cannot go (their mobile-number sender was erased): failed without a submit."""
+        those that cannot go (their mobile-number sender was erased, or their recipient cannot be
+        read): failed without a submit."""
         submissions: list[Submission] = []
         blocked_messages: set[int] = set()
         unsendable: list[SubmitResult] = []
@@ -140,6 +142,7 @@ class Outbox:
                 by_account.setdefault(item.account_id, []).append(item)
             self._load_texts(session, claimed, now)
             for account_id, items in by_account.items():
+                unreadable: list[UnreadableRow] = []
                 blocked = blocked_subjects(session, account_id, [item.subject_id for item in items])
                 subjects = vault.subjects_by_id(session, account_id, [item.subject_id for item in items])
                 for item in items:
@@ -151,7 +154,11 @@ class Outbox:
                     if sender is None:
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_erased", transient=False))
                         continue
-                    number = subject.decrypt("outbound_message", "recipient", item.recipient_ct)
+                    number = subject.decrypt_or_none("outbound_message", "recipient", item.recipient_ct)
+                    if number is None:  # altered, or moved in from another row: this one fails, the batch goes
+                        unreadable.append(UnreadableRow("outbound_message", item.id, item.subject_id, ALTERED))
+                        unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="unreadable", transient=False))
+                        continue
                     text = render_text(self._texts[item.dispatch_id], self.public_url, item.optout_token)
                     data_coding, parts = encode_parts(text, item.id & 0xFF)
                     submissions.append(
@@ -161,6 +168,7 @@ class Outbox:
                             skip_parts=frozenset(sent_before.get(item.id, ())),
                         )
                     )
+                record_unreadable(session, None, unreadable, now=now, account_id=account_id)
         return submissions, blocked_messages, unsendable
 
     @staticmethod
