@@ -46,6 +46,8 @@ def test_a_session_cookie_alone_gets_401_from_the_api(client: TestClient, sessio
     me = client.get("/api/v1/me")
     assert me.status_code == 401 and me.json()["error"] == "unauthorized"
     assert client.get("/api/v1/contacts").status_code == 401
+    for odd in ("/api//v1/me", "/api/v1/me/", "/%61pi/v1/me", "/api/v1/./me"):  # however the path is written
+        assert client.get(odd).status_code in (401, 404), odd
 
 
 def test_a_cross_site_text_plain_post_creates_no_dispatch(client: TestClient, session: Session) -> None:

@@ -118,7 +118,7 @@ class ActorMiddleware(ASGIMiddleware):
         bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
         # The API takes API keys only: a browser sends the session cookie along with any request,
         # even one a page of another site (or another port of this host) makes it send.
-        session_token = None if scope["path"].startswith("/api/") else cookies.get(SESSION_COOKIE)
+        session_token = None if is_api(scope) else cookies.get(SESSION_COOKIE)
         actor: Actor | None = None
         if bearer:
             # API clients send many requests each: their keys are cached (see ActorCache).
@@ -142,6 +142,12 @@ class ActorMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
         finally:
             current_language.reset(token)
+
+
+def is_api(scope: Scope) -> bool:
+    """A request the API answers: by the route it was matched to (as the router read the path),
+    else by its path."""
+    return str(scope.get("path_template") or scope["path"]).startswith("/api/")
 
 
 def _accepted_language(header: str) -> str | None:

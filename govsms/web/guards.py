@@ -16,6 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from govsms.accounts.roles import Permission
 from govsms.i18n import _
+from govsms.web.context import is_api
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
@@ -60,7 +61,7 @@ def api_bodies(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     one, and only of the type the handler reads, JSON but for an upload (multipart), refused
     before anything reads it. A page of another site can send a simple request (text/plain,
     a form) with the user's cookies but never an ``Authorization`` header or a JSON body."""
-    if not connection.scope["path"].startswith("/api/"):
+    if not is_api(connection.scope):
         return
     data = handler.parsed_fn_signature.parameters.get("data")  # type: ignore[attr-defined]
     if data is None:
