@@ -121,7 +121,7 @@ def test_optout_link_is_counted_and_rendered(session: Session, connection: Conne
     actor = sender_actor(session)
     summary = send(session, actor, text="Rea på lördag! Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567", "0702345678"])
     rows = messages(session, summary.dispatch_id)  # type: ignore[arg-type]
-    assert all(row.optout_token and len(row.optout_token) == 8 for row in rows)
+    assert all(row.optout_token and len(row.optout_token) == 12 for row in rows)  # 72 bits (issue 10, item 9)
     assert len({row.optout_token for row in rows}) == 2
     session.flush()
     transport = LoopbackTransport(report_delay=0)
