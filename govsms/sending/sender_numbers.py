@@ -86,6 +86,7 @@ class SenderNumberView:
     """Masked (``+46 70 *** ** 88``)."""
     verified_at: datetime | None
     code_expires_at: datetime | None
+    """Set while a code can still verify the number (not expired, tries left)."""
     created_at: datetime
 
 
@@ -264,8 +265,9 @@ def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> lis
     for row in rows:
         subject = subjects.get(row.subject_id)
         number = mask(subject.decrypt("sender_number", "number", row.number_ct)) if subject else _("(erased)")
+        waiting = row.code_hash is not None and row.code_attempts < MAX_CODE_ATTEMPTS and row.code_expires_at is not None and now < row.code_expires_at
         views.append(SenderNumberView(id=row.id, number=number, verified_at=row.verified_at,  # type: ignore[arg-type]
-                                      code_expires_at=row.code_expires_at if row.code_hash else None, created_at=row.created_at))
+                                      code_expires_at=row.code_expires_at if waiting else None, created_at=row.created_at))
     record_event(session, actor, Action.SENDERS_LISTED, now=now, subjects=[row.subject_id for row in rows], details={"shown": len(rows)})
     return views
 

@@ -209,6 +209,7 @@ def test_wrong_code_expired_code_and_too_many_attempts(session: Session, connect
     code = code_from(run_worker(connection, vault))
     late = now() + sender_numbers.CODE_TTL + timedelta(seconds=1)
     assert confirm_code(session, actor, sent.sender_id, code, now=late).outcome is Outcome.EXPIRED
+    assert sender_numbers.list_sender_numbers(session, actor, now=late)[0].code_expires_at is None  # the page offers a new code
     with pytest.raises(InvalidInput):
         resolve_sender(session, actor, MOBILE, now=now())
 
@@ -220,6 +221,7 @@ def test_wrong_code_expired_code_and_too_many_attempts(session: Session, connect
     outcomes = [confirm_code(session, actor, sent.sender_id, wrong, now=late).outcome for _ in range(sender_numbers.MAX_CODE_ATTEMPTS)]
     assert outcomes[:-1] == [Outcome.WRONG] * (sender_numbers.MAX_CODE_ATTEMPTS - 1) and outcomes[-1] is Outcome.LOCKED
     assert confirm_code(session, actor, sent.sender_id, new_code, now=late).outcome is Outcome.LOCKED  # the right code, too late
+    assert sender_numbers.list_sender_numbers(session, actor, now=late)[0].code_expires_at is None
     with pytest.raises(InvalidInput):
         resolve_sender(session, actor, MOBILE, now=now())
     failed = session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "sender.verification_failed")).scalar_one()
