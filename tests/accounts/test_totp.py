@@ -285,6 +285,31 @@ def test_hostile_codes_are_wrong_codes_not_errors(client: TestClient, session: S
     assert response.status_code in (401, 422), response.status_code
 
 
+@pytest.mark.parametrize("code", ["1" * 5000, "12\x0034", "١٢٣٤٥٦", "", "ZZZZ-ZZZZ-ZZZZ-ZZZZ"])
+def test_hostile_codes_in_enrolment_and_profile_forms_are_refused_with_a_reason(client: TestClient, session: Session, code: str) -> None:
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    log_in(client, user.email, password)
+    post_form(client, "/settings/profile/totp/start", {}, token_from="/settings/profile")
+    assert post_form(client, "/settings/profile/totp/confirm", {"code": code}, token_from="/settings/profile").status_code == 422
+    session.refresh(user)
+    assert user.totp_enabled_at is None
+    secret, _codes = enrol(session, user, now())  # this ends the user's sessions: log in again, with a code
+    log_in(client, user.email, password)
+    assert post_form(client, "/login/code", {"code": rfc6238(secret, time.time() + 30)}, token_from="/login/code").status_code == 303
+    for path in ("/settings/profile/totp/disable", "/settings/profile/totp/recovery-codes"):
+        response = post_form(client, path, {"password": password, "code": code}, token_from="/settings/profile")
+        assert response.status_code == 422, path
+    session.refresh(user)
+    assert user.totp_enabled_at is not None
+    totp.set_required_roles(session, None, {Role.DPO}, now=now())
+    dpo, dpo_password = make_user(session, account, roles={Role.DPO})
+    other = TestClient(client.app)
+    with other:
+        log_in(other, dpo.email, dpo_password)
+        assert post_form(other, "/login/enrol", {"code": code}, token_from="/login/enrol").status_code == 422
+
+
 def test_required_role_goes_to_enrolment_and_can_do_nothing_else(client: TestClient, session: Session) -> None:
     account = make_account(session)
     admin, password = make_user(session, account, roles={Role.ADMIN})
