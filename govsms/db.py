@@ -351,6 +351,36 @@ def one_of(column: Any, values: list[Any], dialect_name: str) -> Any:
     return column.in_(values)
 
 
+def insert_unless_taken(session: Session, table: Any, row: dict[str, Any]) -> Any | None:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING <key>``: the new row's primary key, or None
+    when one of its unique values is taken (also by a transaction that commits while this one
+    waits for it). A duplicate is never refused by the database, so nothing quotes the value:
+    PostgreSQL's log would otherwise say ``Key (email)=(...) already exists``."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    key = next(iter(table.primary_key.columns))
+    return session.execute(insert(table).values(**row).on_conflict_do_nothing().returning(key)).scalar()
+
+
+def add_unless_taken(session: Session, instance: Any) -> Any | None:
+    """``insert_unless_taken`` for a new ORM object: the stored object (loaded in the session),
+    or None when a unique value of it is taken."""
+    from sqlalchemy import inspect as sa_inspect
+
+    model = type(instance)
+    row = {}
+    for attribute in sa_inspect(model).column_attrs:
+        column = attribute.columns[0]
+        value = getattr(instance, attribute.key)
+        if value is None and (column.primary_key or column.default is not None or column.server_default is not None):
+            continue
+        row[column.name] = value
+    key = insert_unless_taken(session, model.__table__, row)
+    return None if key is None else session.get(model, key)
+
+
 SMALL_BATCH = 100
 
 

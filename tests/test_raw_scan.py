@@ -1,27 +1,39 @@
 """Scans the raw database (the SQLite file with its WAL, a pg_dump of PostgreSQL) after storing
-known numbers and names every way the service stores them: none may appear in any form."""
+known numbers and names every way the service stores them: none may appear in any form. The
+app's log output is scanned too, and on PostgreSQL the server's own log (two identical creates
+racing must not make it quote a value)."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from litestar.testing import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from govsms.accounts.roles import Role
+from govsms.app import create_app
 from govsms.audit.chain import seal_events
 from govsms.contacts import groups, importing, service
 from govsms.contacts.filereader import write_xlsx
 from govsms.dpa.service import get_details, save_details
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring
+from govsms.errors import Conflict
 from govsms.keystore import Vault
+from govsms.log import TEXT_FORMAT, JsonFormatter, RedactFilter
 from govsms.migrate import upgrade
+from govsms.sending.pricing import assign_virtual_number
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
-from tests.factories import make_account, make_user, now, system
+from tests.factories import make_account, make_api_key, make_user, now, system
 
 PEOPLE = [("070-123 45 67", "Åsa Öberglund"), ("+46 73 987 65 43", "Ingrid Märtasdotter"), ("+47 412 34 567", "Ola Nordmannsen")]
 IMPORTED = [("0705551122", "Björn Älvstrand"), ("0705551133", "Karin Ödmansdotter")]
@@ -30,24 +42,43 @@ FORMS = [
     "+46739876543", "739876543", "+4741234567", "41234567", "+46705551122", "705551122", "705551133",
 ]
 NAMES = ["Öberglund", "Märtasdotter", "Nordmannsen", "Älvstrand", "Ödmansdotter", "Signhildsdotter", "Dataskyddsson"]
+# Free text a customer may fill with names and numbers: group names and descriptions.
+GROUP_NAME, GROUP_DESCRIPTION = "Föräldrar till Tindra Sörbäcksdotter", "Tindras mamma: 070-417 29 83"
+GROUP_RENAMED = "Tindra Sörbäcksdotters klass"
+API_GROUP = {"name": "Halvardssons vänner", "description": "Halvard Halvardsson"}
+REQUEST_ID = "46709981234"  # a number sent as X-Request-ID
+FORMS += [
+    "+46704172983", "46704172983", "0704172983", "704172983", "070-417 29 83", "070 417 29 83",
+    "+46709981234", "46709981234", "0709981234", "709981234", "070-998 12 34", "070 998 12 34",
+]
+NAMES += ["Sörbäcksdotter", "Halvardsson"]
 MOBILE_SENDER = "070-555 77 88"  # a person's mobile number as sender: verified, sent from, listed, opened by the worker
 FORMS += ["+46705557788", "46705557788", "0705557788", "705557788", "070-555 77 88", "070 555 77 88"]
+CLEAR_ACCOUNT = "Skanningskommunen"  # an organisation's name, stored in clear: the scan must see it
+RACE_EMAIL, RACE_GROUP = "tindra.racing.sorbacksdotter@kommun.example", "Racet om Sörbäcksdotter"
+RACE_ACCOUNT, RACE_CONTACT, RACE_VIRTUAL = "Kapplöpningskommunen", "070-512 88 34", "+46766861234"
+FORMS += ["+46705128834", "46705128834", "0705128834", "705128834", "070-512 88 34", "070 512 88 34"]
 DPA_DETAILS = {
     "signatory_name": "Sigrid Signhildsdotter", "signatory_title": "Kommundirektör", "contact_name": "Sigrid Signhildsdotter",
     "contact_email": "sigrid@kommun.example", "dpo_name": "Dag Dataskyddsson", "dpo_email": "dpo@kommun.example",
 }
 
 
-def store_everything(url: str, tmp_path: Path) -> None:
+def store_everything(url: str, tmp_path: Path) -> str:
+    """Store everything; returns what the app logged meanwhile (as its log handler writes it)."""
     settings = make_settings(tmp_path)
     keys = load_key_ring(settings)
     engine = make_engine(url)
     factory = make_session_factory(engine, vault=Vault(keys))
     with session_scope(factory) as session:
-        account = make_account(session)
+        account = make_account(session, name=CLEAR_ACCOUNT)
         make_user(session, account, roles={Role.SENDER})
         actor = system(account)
         group = groups.create_group(session, actor, name="Alla", now=now())
+        planted = groups.create_group(session, actor, name=GROUP_NAME, description=GROUP_DESCRIPTION, now=now())
+        groups.update_group(session, actor, planted.id, name=GROUP_RENAMED, description=GROUP_DESCRIPTION, now=now())  # type: ignore[arg-type]
+        groups.create_group(session, actor, name=GROUP_NAME, now=now())  # the old name is free again
+        groups.list_groups(session, actor)
         for number, name in PEOPLE:
             service.create_contact(session, actor, number=number, name=name, note=f"Anteckning om {name}", group_ids=[group.id], now=now())  # type: ignore[list-item]
         content = write_xlsx(IMPORTED, ("Mobil", "Namn"))
@@ -59,10 +90,17 @@ def store_everything(url: str, tmp_path: Path) -> None:
         service.export_contacts(session, actor, file_format="xlsx", now=now())
         save_details(session, actor, DPA_DETAILS, now=now())  # the DPA's signatory and DPO
         get_details(session, actor, now=now())
+        _key, api_key = make_api_key(session, account, roles={Role.SENDER})
+    with app_log() as log, TestClient(create_app(settings, bind=engine)) as client:
+        headers = {"Authorization": f"Bearer {api_key}", "X-Request-ID": REQUEST_ID}
+        assert client.post("/api/v1/groups", json=API_GROUP, headers=headers).status_code == 201
+        assert client.get("/api/v1/groups", headers=headers).status_code == 200
+        assert client.get("/api/v1/contacts", headers=headers).status_code == 200
     plant_mobile_sender(factory, actor)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
+    return log.getvalue()
 
 
 def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
@@ -95,6 +133,26 @@ def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
     outbox.apply_reports()
 
 
+class app_log:
+    """The app's log output while the block runs, through the handler ``configure_logging`` sets
+    up (the mask included), in both formats."""
+
+    def __enter__(self) -> io.StringIO:
+        self.stream = io.StringIO()
+        self.handlers = []
+        for formatter in (logging.Formatter(TEXT_FORMAT), JsonFormatter()):
+            handler = logging.StreamHandler(self.stream)
+            handler.addFilter(RedactFilter())
+            handler.setFormatter(formatter)
+            self.handlers.append(handler)
+            logging.getLogger().addHandler(handler)
+        return self.stream
+
+    def __exit__(self, *_exc: object) -> None:
+        for handler in self.handlers:
+            logging.getLogger().removeHandler(handler)
+
+
 def assert_nothing_readable(blob: bytes, where: str) -> None:
     for needle in [*FORMS, *NAMES]:
         for encoded in {needle.encode("utf-8"), needle.encode("utf-16-le")}:
@@ -105,21 +163,25 @@ def test_sqlite_file_holds_no_number_or_name(tmp_path: Path) -> None:
     path = tmp_path / "raw.db"
     url = f"sqlite:///{path}"
     upgrade(url)
-    store_everything(url, tmp_path)
+    logged = store_everything(url, tmp_path)
     files = [file for file in tmp_path.iterdir() if file.name.startswith("raw.db")]
     assert path in files
     everything = b"".join(file.read_bytes() for file in files)
-    assert "Importerade".encode() in everything  # the scan does see what is stored in clear (a group name)
+    assert CLEAR_ACCOUNT.encode() in everything  # the scan does see what is stored in clear (an organisation's name)
     for file in files:
         assert_nothing_readable(file.read_bytes(), file.name)
+    assert "POST /api/v1/groups 201" in logged  # the scan does see the app's log
+    assert_nothing_readable(logged.encode(), "the app's log")
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
 def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
     url = create_postgres_database("govsms_scan")
+    server_log = postgres_server_log()
     try:
         upgrade(url)
-        store_everything(url, tmp_path)
+        logged = store_everything(url, tmp_path)
+        race_identical_creates(url, tmp_path)
         parsed = make_url(url)
         dump = subprocess.run(
             ["pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", parsed.database or ""],
@@ -127,7 +189,100 @@ def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
             env={**os.environ, "PGPASSWORD": parsed.password or ""},
         ).stdout
         assert b"COPY public.contact" in dump and b"COPY public.subject_key" in dump
-        assert "Importerade".encode() in dump  # the scan does see what is stored in clear (a group name)
+        assert CLEAR_ACCOUNT.encode() in dump  # the scan does see what is stored in clear (an organisation's name)
         assert_nothing_readable(dump, "pg_dump")
+        assert "POST /api/v1/groups 201" in logged
+        assert_nothing_readable(logged.encode(), "the app's log")
+        written = server_log.written()
+        for value in (RACE_EMAIL, RACE_GROUP, RACE_ACCOUNT, RACE_VIRTUAL, "766861234", GROUP_NAME, GROUP_RENAMED, API_GROUP["name"], REQUEST_ID):
+            assert value.encode() not in written, f"{value!r} in the PostgreSQL server log"
+        assert_nothing_readable(written, "the PostgreSQL server log")
     finally:
         drop_postgres_database(url)
+
+
+class ServerLog:
+    """The part of the PostgreSQL server's log written after this object was made."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.start = path.stat().st_size
+
+    def written(self) -> bytes:
+        with self.path.open("rb") as log:
+            log.seek(self.start)
+            return log.read()
+
+
+def postgres_server_log() -> ServerLog:
+    """The server's current log file: ``pg_current_logfile()`` with the logging collector, else
+    the Debian cluster's file under /var/log/postgresql (the tests run as root in CI)."""
+    from sqlalchemy import create_engine
+
+    assert POSTGRES_URL
+    engine = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
+    with engine.connect() as connection:
+        current = connection.execute(text("SELECT pg_current_logfile()")).scalar()
+        data_directory = connection.execute(text("SHOW data_directory")).scalar()
+        port = connection.execute(text("SHOW port")).scalar()
+    engine.dispose()
+    candidates = [Path(data_directory) / current] if current else sorted(
+        Path("/var/log/postgresql").glob("postgresql-*.log"), key=lambda file: (f"-{port}" not in file.name, -file.stat().st_mtime)
+    )
+    readable = [file for file in candidates if os.access(file, os.R_OK)]
+    if not readable:
+        pytest.skip("the PostgreSQL server's log is not readable here (the tests run as root in CI)")
+    return ServerLog(readable[0])
+
+
+def race_identical_creates(url: str, tmp_path: Path) -> None:
+    """Two identical creates (a user's e-mail, a group's name, an account's name, a contact, a
+    virtual number) at the same moment: the second waits for the first to commit, then is
+    refused (409), and the database reports no value."""
+    keys = load_key_ring(make_settings(tmp_path))
+    engine = make_engine(url)
+    factory = make_session_factory(engine, vault=Vault(keys))
+    with session_scope(factory) as session:
+        account = make_account(session)
+    actor = system(account)
+    creates = [
+        lambda session: make_user(session, account, email=RACE_EMAIL),
+        lambda session: groups.create_group(session, actor, name=RACE_GROUP, description=GROUP_DESCRIPTION, now=now()),
+        lambda session: make_account(session, name=RACE_ACCOUNT),
+        lambda session: service.create_contact(session, actor, number=RACE_CONTACT, name="Tindra", now=now()),
+        lambda session: assign_virtual_number(session, actor, account_id=account.id, number=RACE_VIRTUAL, now=now()),
+    ]
+    for create in creates:
+        outcome: list[BaseException | None] = []
+
+        def second() -> None:
+            try:
+                with session_scope(factory) as session:
+                    create(session)
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001  (reported below)
+                outcome.append(error)
+
+        with factory() as first:
+            create(first)
+            racer = threading.Thread(target=second)
+            racer.start()
+            _wait_for_a_lock_wait(engine)
+            first.commit()
+        racer.join(30)
+        assert outcome and isinstance(outcome[0], Conflict), f"the second create gave {outcome!r}"
+    engine.dispose()
+
+
+def _wait_for_a_lock_wait(engine: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        while time.monotonic() < deadline:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar()
+            connection.rollback()
+            if waiting:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second create never waited for the first")

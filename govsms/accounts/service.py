@@ -14,6 +14,7 @@ from govsms.accounts.password import check_password_policy, hash_password
 from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
+from govsms.db import add_unless_taken
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
@@ -81,8 +82,12 @@ def create_account(
     # Compared in Python: SQLite's lower() folds ASCII only, and accounts are few.
     if any(existing.casefold() == name.casefold() for existing in session.exec(select(Account.name))):
         raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
-    session.add(account)
-    session.flush()
+    # A conflict-free insert: a create racing this one is refused here, never by the database
+    # (whose log would quote the name).
+    stored = add_unless_taken(session, account)
+    if stored is None:
+        raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
+    account = stored
     if (vault := session.info.get("vault")) is not None:
         vault.create_account_keys(session, account.id, now=now)
     record_event(session, actor, Action.ACCOUNT_CREATED, now=now, account_id=account.id, target=("account", account.id))
@@ -161,8 +166,12 @@ def create_user(
         password_changed_at=now,
         created_at=now,
     )
-    session.add(user)
-    session.flush()
+    # A conflict-free insert: a create racing this one with the same address is refused here,
+    # never by the database (whose log would quote the address).
+    stored = add_unless_taken(session, user)
+    if stored is None:
+        raise Conflict(_("A user with this e-mail address exists already."), fields={"email": _("Use another address.")})
+    user = stored
     record_event(
         session, actor, Action.USER_CREATED, now=now, account_id=account.id, target=("user", user.id), details={"roles": user.roles}
     )

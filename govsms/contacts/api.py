@@ -155,8 +155,8 @@ def import_contacts(
 
 def group_json(summary: groups.GroupSummary) -> dict[str, Any]:
     group = summary.group
-    return {"id": group.id, "name": group.name, "description": group.description, "members": summary.members,
-            "created_at": group.created_at.isoformat()}
+    return {"id": group.id, "name": None if group.unreadable else group.name, "description": group.description,
+            "members": summary.members, "created_at": group.created_at.isoformat(), "unreadable": group.unreadable}
 
 
 def _summary(db: Db, actor: Any, group_id: int) -> groups.GroupSummary:

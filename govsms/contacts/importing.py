@@ -174,7 +174,9 @@ def run_import(
     new_subjects = [row["subject_id"] for row in new_rows]
     for start in range(0, len(new_rows), CHUNK):
         # COPY (or executemany) and one select back: several times faster than INSERT ... RETURNING.
-        bulk_insert(session, table, new_rows[start : start + CHUNK])
+        # Conflict-free: a contact another import creates meanwhile is skipped, never refused by
+        # the database (whose log would quote the row).
+        bulk_insert(session, table, new_rows[start : start + CHUNK], ignore_conflicts=True)
         contact_of.update(
             session.execute(
                 select(table.c.subject_id, table.c.id).where(

@@ -30,15 +30,25 @@ class Contact(SQLModel, table=True):
 
 
 class ContactGroup(SQLModel, table=True):
-    """A named recipient list. Its name is the customer's label, not personal data."""
+    """A named recipient list. Its name and description are free text a customer may fill with
+    people's names, so both are sealed under the account's data key (``contacts.groups``)."""
 
     __tablename__ = "contact_group"
-    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    __table_args__ = (UniqueConstraint("account_id", "name_index"),)
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
-    name: str = Field(max_length=100)
-    description: str = Field(default="", max_length=500)
+    name_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
+    """HMAC of the normalised name under the account's index key: one group per name and
+    account, without the name. None only while a group named before sealing waits for it."""
+    name_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    """The name, AES-GCM under the account's data key, bound to this row."""
+    description_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
+    """The description, likewise; None when there is none."""
+    clear_name: str | None = Field(default=None, max_length=100)
+    """The name of a group made before names were sealed, until ``govsms db upgrade`` (or the
+    next read) seals it; never written."""
+    clear_description: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

@@ -12,6 +12,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.roles import Permission
 from govsms.accounts.service import require
 from govsms.accounts.models import Account
+from govsms.db import add_unless_taken
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Price, VirtualNumber
@@ -63,10 +64,12 @@ def assign_virtual_number(session: Session, actor: Actor, *, account_id: int, nu
     existing = session.get(VirtualNumber, parsed.e164)
     if existing is not None:
         raise Conflict(_("The number is assigned already."), fields={"number": _("Remove it from its account first.")})
-    virtual = VirtualNumber(number=parsed.e164, account_id=account_id, created_at=now)  # type: ignore[arg-type]
-    session.add(virtual)
-    session.flush()
-    return virtual
+    # Conflict-free: an assignment racing this one is refused here, never by the database (whose
+    # log would quote the number).
+    virtual = add_unless_taken(session, VirtualNumber(number=parsed.e164, account_id=account_id, created_at=now))  # type: ignore[arg-type]
+    if virtual is None:
+        raise Conflict(_("The number is assigned already."), fields={"number": _("Remove it from its account first.")})
+    return virtual  # type: ignore[no-any-return]
 
 
 def remove_virtual_number(session: Session, actor: Actor, number: str) -> None:
