@@ -75,7 +75,6 @@ def _upgrade_all(settings: Settings, revision: str) -> None:
         else:
             if sealed:
                 print(f"Sealed the mobile-number sender of {sealed} earlier dispatches.")
-    seal_clear_groups_step(settings, revision)
 
 
 def seal_clear_senders_step(settings: Settings) -> int:
@@ -107,46 +106,6 @@ def seal_clear_senders_step(settings: Settings) -> int:
                 raw.close()
     finally:
         engine.dispose()
-    return total
-
-
-def seal_clear_groups_step(settings: Settings, revision: str) -> int:
-    """The data part of the group-names migration, which holds no keys: seal the group names and
-    descriptions stored in clear before, a batch per transaction (resumable); on SQLite the WAL
-    is then checkpointed and truncated, so the clear names leave it too. Returns how many."""
-    from govsms.contacts.groups import seal_clear_groups
-    from govsms.db import make_engine, make_session_factory, session_scope
-    from govsms.errors import ConfigurationError
-    from govsms.keyring import load_key_ring
-    from govsms.keystore import make_vault
-
-    if revision != "head":
-        return 0
-    try:
-        keys = load_key_ring(settings)
-    except ConfigurationError as missing:
-        print(f"Group names stored in clear before this release stay so until this runs with the keys: {missing.message}")
-        return 0
-    engine = make_engine(settings.resolved_database_url)
-    total = 0
-    try:
-        factory = make_session_factory(engine, vault=make_vault(settings, keys))
-        while True:
-            with session_scope(factory) as session:
-                done = seal_clear_groups(session, now=_now())
-            if not done:
-                break
-            total += done
-        if total and engine.dialect.name == "sqlite":
-            raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
-    finally:
-        engine.dispose()
-    if total:
-        print(f"Sealed {total} group names stored in clear before.")
     return total
 
 
@@ -352,31 +311,76 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_lines(path: str) -> list[bytes]:
+    try:
+        with open(path, "rb") as file:
+            return file.read().splitlines()
+    except OSError as error:
+        raise GovsmsError(f"Cannot read {path}: {error.strerror}.") from None
+
+
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Exit 0 when intact; 1 when altered (naming the first bad sequence number)."""
-    from govsms.audit.chain import try_seal, verify_database, verify_export
-    from govsms.audit.service import public_key
+    """Exit 0 when intact; 1 when altered (naming the first bad sequence number); 2 when nothing
+    trustworthy to check against was given. Never seals: what waits for the sealer is counted."""
+    from pathlib import Path
+
+    from govsms.audit.chain import NoTrustedKey, check_export, verify_database
+    from govsms.audit.record import mac_key
+    from govsms.audit.service import parse_public_key, public_key
+    from govsms.audit.witness import read_witness
     from govsms.db import session_scope
     from govsms.keyring import load_key_ring
 
-    trusted = bytes.fromhex(args.public_key) if args.public_key else None
+    try:
+        trusted = parse_public_key(args.public_key) if args.public_key else None
+    except ValueError:
+        raise GovsmsError("--public-key takes the whole public key: 64 hex digits (spaces allowed), as the access log page shows it.") from None
+    witness_path = Path(args.witness) if args.witness else None
+    witness = read_witness(witness_path)
+    if witness_path is not None and witness is None:
+        raise GovsmsError(f"No witness file at {witness_path}.")
     if args.file:
-        with open(args.file, "rb") as export:
-            result = verify_export(export, trusted)
+        since = _read_lines(args.since) if args.since else None
+        try:
+            result = check_export(_read_lines(args.file), public_key=trusted, since=since, witness=witness)
+        except NoTrustedKey:
+            print(
+                "govsms: an export proves nothing against the key it carries itself. Give the published key "
+                "(--public-key KEY, as the access log page and the DPA show it) or an export you saved earlier "
+                "(--since EARLIER-FILE).",
+                file=sys.stderr,
+            )
+            return 2
         source = args.file
     else:
+        if args.since:
+            raise GovsmsError("--since compares two exports: give the newer one with --file.")
         keys = load_key_ring(settings)
         trusted = trusted or public_key(keys)
+        witness_path = witness_path or settings.audit_witness_file
+        witness = witness or read_witness(witness_path)
         with session_scope(_session_factory(settings)) as session:
-            if not args.no_seal:
-                try_seal(session, keys.audit_signing_seed, now=_now())
-        with session_scope(_session_factory(settings)) as session:
-            result = verify_database(session, trusted)
+            result = verify_database(session, trusted, mac_key=mac_key(keys.audit_signing_seed), witness=witness)
         source = "the database"
     if result.ok:
-        print(f"OK: {result.events} events and {result.checkpoints} signed checkpoints in {source} verify.")
-        if trusted is None:
-            print("Note: checked against the public key inside the file; pass --public-key to pin the published one.")
+        print(f"OK: {result.events} sealed events and {result.checkpoints} signed checkpoints in {source} verify.")
+        if args.since:
+            print(f"It extends {args.since}: the same events and chain up to that export's head, signed with the same key.")
+    if result.unsealed:
+        print(
+            f"{result.unsealed} events not yet sealed: each matches its MAC, but no signed checkpoint covers them yet "
+            "(the scheduler seals them; verify never does)."
+            if result.ok else f"{result.unsealed} events not yet sealed."
+        )
+    if result.witnessed is not None:
+        print(f"Compared with the witness {witness.path if witness else witness_path}: {result.witnessed} checkpoints.")
+    elif not args.file:
+        print(
+            f"Warning: no witness file at {witness_path}: a log cut short, or deleted with its checkpoints, is not detected "
+            "without it. Verify where the scheduler runs, or pass --witness COPY.",
+            file=sys.stderr,
+        )
+    if result.ok:
         return 0
     where = f"first bad sequence number {result.first_bad_seq}" if result.first_bad_seq is not None else "see below"
     print(f"ALTERED: the audit log in {source} does not verify: {where}.", file=sys.stderr)
@@ -385,29 +389,60 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def cmd_audit_seal(args: argparse.Namespace, settings: Settings) -> int:
+    """What the scheduler does every 30 seconds: chain waiting events, sign a checkpoint, and
+    append it to the witness."""
+    from govsms.audit.chain import seal_and_witness
+    from govsms.keyring import load_key_ring
+
+    keys = load_key_ring(settings)
+    result = seal_and_witness(_session_factory(settings), keys.audit_signing_seed, settings.audit_witness_file, now=_now())
+    if result is None:
+        print("Another sealer sealed the same events just now; nothing done.")
+    elif result.sealed:
+        print(f"Sealed {result.sealed} events up to seq {result.head_seq}; the checkpoint is in the witness {settings.audit_witness_file}.")
+    else:
+        print("Nothing to seal.")
+    return 0
+
+
 def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    """The sealed log with its checkpoints and the witness; the export is itself an audit event
+    (counts only). Seals nothing: ``govsms audit seal`` or the scheduler does."""
     from govsms.accounts.service import get_account_by_name
-    from govsms.audit.chain import export_lines, try_seal
+    from govsms.audit.actions import Action
+    from govsms.audit.chain import export_lines
+    from govsms.audit.record import record_event
     from govsms.audit.service import public_key
+    from govsms.audit.witness import read_witness
     from govsms.db import session_scope
     from govsms.keyring import load_key_ring
 
     keys = load_key_ring(settings)
-    with session_scope(_session_factory(settings)) as session:
-        try_seal(session, keys.audit_signing_seed, now=_now())
-    with session_scope(_session_factory(settings)) as session:
-        account_id = get_account_by_name(session, args.account).id if args.account else None
+    factory = _session_factory(settings)
+    witness = read_witness(settings.audit_witness_file)  # before the log is read: never ahead of it
+    counts = {"events": 0, "hashes": 0, "checkpoints": 0, "witness": 0}
+    kinds = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", '"type":"checkpoint"}': "checkpoints", '"type":"witness"}': "witness"}
+    with session_scope(factory) as session:
+        account = get_account_by_name(session, args.account) if args.account else None
+        account_id = account.id if account else None
         out = open(args.output, "w", encoding="utf-8") if args.output != "-" else sys.stdout
         lines = 0
         try:
-            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=_now()):
+            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=_now(), witness=witness):
                 out.write(line + "\n")
                 lines += 1
+                kind = next((name for suffix, name in kinds.items() if line.endswith(suffix)), None)
+                if kind:
+                    counts[kind] += 1
         finally:
             if out is not sys.stdout:
                 out.close()
+    with session_scope(factory) as session:
+        actor = Actor.system(account.id, account.name) if account else None  # type: ignore[arg-type]
+        record_event(session, actor, Action.AUDIT_EXPORTED, now=_now(), account_id=account_id, details={"cli": True, **counts})
     if args.output != "-":
-        print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output}")
+        print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output} --public-key KEY")
     return 0
 
 
@@ -560,11 +595,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", default=None, help=f"Default sender; one of {role_names}.")
 
     audit = commands.add_parser("audit", help="The access log.").add_subparsers(dest="sub", required=True, metavar="COMMAND")
-    verify = add(audit, "verify", cmd_audit_verify, "Verify the log (exit 0 intact, 1 altered).")
-    verify.add_argument("--file", help="Verify an export offline, with no database.")
-    verify.add_argument("--public-key", help="The published signing key (hex) to check checkpoints against.")
-    verify.add_argument("--no-seal", action="store_true", help="Do not seal waiting events first.")
-    export = add(audit, "export", cmd_audit_export, "Export the log as JSON lines with checkpoints and the public key.")
+    verify = add(audit, "verify", cmd_audit_verify, "Verify the log as it is; never seals (exit 0 intact, 1 altered, 2 nothing to check against).")
+    verify.add_argument("--file", help="Verify an export offline, with no database (needs --public-key or --since).")
+    verify.add_argument("--public-key", help="The published signing key: 64 hex digits, spaces allowed, as the access log page shows it.")
+    verify.add_argument("--since", metavar="EARLIER_EXPORT", help="With --file: prove the export extends this one, saved earlier.")
+    verify.add_argument("--witness", help="A copy of the witness file to compare with (default for the database: GOVSMS_AUDIT_WITNESS).")
+    verify.add_argument("--no-seal", action="store_true", help=argparse.SUPPRESS)  # verify never seals; kept for old scripts
+    add(audit, "seal", cmd_audit_seal, "Seal waiting events now and append the checkpoint to the witness (the scheduler does this every 30 s).")
+    export = add(audit, "export", cmd_audit_export, "Export the sealed log as JSON lines with checkpoints, the witness and the public key.")
     export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
     export.add_argument("--account", help="Only this account's events in full; the others as hashes.")
 

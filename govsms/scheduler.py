@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts.login import purge_expired_sessions
-from govsms.audit.chain import try_seal
+from govsms.audit.chain import seal_and_witness
 from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
 from govsms.keyring import KeyRing
@@ -38,13 +38,15 @@ def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..
 def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE, job_defaults={"coalesce": True, "max_instances": 1})
 
-    def seal(session: Session, *, now: datetime) -> int:
-        # Another worker (or "verify now") may seal the same events at the same moment.
-        result = try_seal(session, keys.audit_signing_seed, now=now)
-        return result.sealed if result else 0
+    def seal() -> None:
+        # Another worker may seal the same events at the same moment; its chain stands. The new
+        # checkpoint goes to the witness once it is committed.
+        result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=datetime.now(UTC))
+        log.info("job audit.seal done: %d rows", result.sealed if result else 0, extra={"event": "job.done"})
 
+    seal.__name__ = "audit.seal"
+    scheduler.add_job(seal, "interval", seconds=30, id="audit.seal", name="audit.seal", next_run_time=datetime.now(UTC))
     jobs: list[tuple[str, Callable[..., int], int]] = [
-        ("audit.seal", seal, 30),
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
     ]

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     """Signs CSRF tokens; default: the key file in data_dir."""
     audit_signing_key: str | None = None
     """Base64 Ed25519 seed (32 bytes) that signs audit checkpoints; default: the key file."""
+    audit_witness: Path | None = None
+    """Append-only file where the sealer also writes every signed checkpoint, outside the
+    database; default ``<data_dir>/audit-witness.jsonl``."""
     public_url: str = "http://127.0.0.1:8000"
     """Base of links the service hands out (opt-out links)."""
     transport: Literal["loopback", "smpp", "http"] = "loopback"
@@ -122,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.data_dir / "keys.json"
+
+    @property
+    def audit_witness_file(self) -> Path:
+        return self.audit_witness or self.data_dir / "audit-witness.jsonl"
 
     @property
     def secure_cookies(self) -> bool:

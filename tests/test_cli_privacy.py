@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select, update
 
 from govsms.audit.models import AuditEvent
+from govsms.audit.service import public_key, public_key_text
 from govsms.contacts import service
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring
@@ -44,6 +45,7 @@ def seed(env: dict[str, str]) -> None:
 
 def test_tampering_is_named_and_exports_verify_offline(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     seed(cli_env)
+    assert govsms(cli_env, "audit", "seal").returncode == 0  # the scheduler's work: verify never seals
     intact = govsms(cli_env, "audit", "verify")
     assert intact.returncode == 0 and intact.stdout.startswith("OK"), intact.stderr
     engine, factory = open_db(cli_env)
@@ -87,13 +89,17 @@ def test_tampering_is_named_and_exports_verify_offline(cli_env: dict[str, str], 
     for number in NUMBERS:
         assert number not in text and number[3:] not in text
     assert "Åsa" not in text
-    offline = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export))  # no database settings at all
+    settings = Settings(data_dir=Path(cli_env["GOVSMS_DATA_DIR"]))
+    published = public_key_text(public_key(load_key_ring(settings)))
+    unpinned = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export))  # the key inside proves nothing
+    assert unpinned.returncode == 2 and "--public-key" in unpinned.stderr
+    offline = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export), "--public-key", published)  # no database settings at all
     assert offline.returncode == 0, offline.stderr
     data = bytearray(export.read_bytes())
     position = data.index(b'"action":"contacts.listed"') + len(b'"action":"contacts.')
     data[position] = ord("X")
     export.write_bytes(bytes(data))
-    broken = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export))
+    broken = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export), "--public-key", published)
     assert broken.returncode == 1 and "first bad sequence number" in broken.stderr
 
 

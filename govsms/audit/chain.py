@@ -3,26 +3,37 @@
 Each event's content hash is SHA-256 of its canonical JSON; its chain hash is
 SHA-256(previous chain hash || content hash). Hashing the content first lets an export show
 another account's events as bare content hashes and still verify end to end. A checkpoint signs
-(seq, head hash) with Ed25519. ``verify`` recomputes everything and names the first bad
-sequence number; an export verifies with no database at all.
+(seq, head hash) with Ed25519 and is also appended to the witness file outside the database
+(``govsms.audit.witness``). ``verify`` recomputes everything, checks the index of events by person,
+each event's MAC, and the database against the witness, and names the first bad sequence number;
+it never seals. An export verifies with no database at all, against a pinned public key or an
+export saved earlier.
+
+Chain formats: events written before issue 10 carry no MAC and their canonical document has no
+``mac`` member (format 1); later events carry one (format 2). Both verify; once an event has a
+MAC, every later event must have one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
-from govsms.audit.record import canonical_json
-from govsms.db import bulk_insert
+from govsms.audit.record import body_mac, canonical_json, event_body
+from govsms.audit.witness import Witness, WitnessEntry, append_witness
+from govsms.db import bulk_insert, session_scope
 
 GENESIS = bytes(32)
 CHUNK = 10_000
@@ -30,6 +41,9 @@ GAP_GRACE = timedelta(seconds=60)
 """A gap in sequence numbers (a rolled-back insert) is sealed over only once the event after it
 is this old: a transaction still running then would commit an event inside the sealed range."""
 EXPORT_FORMAT = "govsms-audit-export"
+
+EXPORT_VERSIONS = (1, 2)
+"""Version 2 adds witness lines and event MACs; version 1 exports still verify."""
 
 EVENT_COLUMNS = (
     AuditEvent.__table__.c.seq,
@@ -42,22 +56,16 @@ EVENT_COLUMNS = (
     AuditEvent.__table__.c.request_id,
     AuditEvent.__table__.c.subject_ids,
     AuditEvent.__table__.c.details,
+    AuditEvent.__table__.c.mac,
 )
 
 
 def event_document(row: object) -> dict[str, object]:
-    """The canonical form of an event: what its hash covers."""
-    return {
-        "seq": row.seq,  # type: ignore[attr-defined]
-        "at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # type: ignore[attr-defined]
-        "account": row.account_id,  # type: ignore[attr-defined]
-        "actor": row.actor,  # type: ignore[attr-defined]
-        "action": row.action,  # type: ignore[attr-defined]
-        "target": [row.target_type, row.target_id],  # type: ignore[attr-defined]
-        "request": row.request_id,  # type: ignore[attr-defined]
-        "subjects": json.loads(row.subject_ids),  # type: ignore[attr-defined]
-        "details": json.loads(row.details),  # type: ignore[attr-defined]
-    }
+    """The canonical form of an event: what its hash covers (format 1 has no ``mac``)."""
+    document: dict[str, object] = {"seq": row.seq, **event_body(row)}  # type: ignore[attr-defined]
+    if row.mac is not None:  # type: ignore[attr-defined]
+        document["mac"] = row.mac.hex()  # type: ignore[attr-defined]
+    return document
 
 
 def content_hash(document: dict[str, object]) -> bytes:
@@ -89,10 +97,15 @@ def head(session: Session) -> tuple[int, bytes]:
 class SealResult:
     sealed: int
     head_seq: int
+    checkpoint: WitnessEntry | None = None
+    """The checkpoint signed by this run (None when nothing was sealed): for the witness."""
 
 
 def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: int | None = None) -> SealResult:
-    """Chain every committed, unsealed event in sequence order and sign a checkpoint."""
+    """Chain every committed, unsealed event in sequence order and sign a checkpoint.
+
+    Only the sealer calls this (the scheduler's job, ``govsms audit seal``): verifying never seals,
+    so it never blesses an event changed before sealing; that one fails its MAC instead."""
     last_seq, last_hash = head(session)
     sealed = 0
     while limit is None or sealed < limit:
@@ -110,25 +123,34 @@ def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: 
             sealed += len(links)
         if len(links) < len(rows) or len(rows) < CHUNK:
             break
-    if sealed:
-        key = Ed25519PrivateKey.from_private_bytes(signing_seed)
-        session.execute(
-            insert(AuditCheckpoint.__table__).values(
-                seq=last_seq,
-                head_hash=last_hash,
-                signed_at=now,
-                public_key=key.public_key().public_bytes_raw(),
-                signature=key.sign(checkpoint_message(last_seq, last_hash)),
-            )
+    if not sealed:
+        return SealResult(sealed=0, head_seq=last_seq)
+    key = Ed25519PrivateKey.from_private_bytes(signing_seed)
+    checkpoint = WitnessEntry(
+        seq=last_seq, head_hash=last_hash, public_key=key.public_key().public_bytes_raw(),
+        signature=key.sign(checkpoint_message(last_seq, last_hash)), signed_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    session.execute(
+        insert(AuditCheckpoint.__table__).values(
+            seq=checkpoint.seq, head_hash=checkpoint.head_hash, signed_at=now,
+            public_key=checkpoint.public_key, signature=checkpoint.signature,
         )
-    return SealResult(sealed=sealed, head_seq=last_seq)
+    )
+    return SealResult(sealed=sealed, head_seq=last_seq, checkpoint=checkpoint)
 
 
 @dataclass
 class Verification:
     ok: bool = True
     events: int = 0
+    """Sealed events checked against the chain."""
     checkpoints: int = 0
+    unsealed: int = 0
+    """Events not yet sealed: checked against their MACs and the index only, not yet signed."""
+    witnessed: int | None = None
+    """Entries of the witness compared; None when no witness was at hand."""
+    head_seq: int = 0
+    head_hash: bytes = GENESIS
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -140,31 +162,66 @@ class Verification:
             self.problems.append(problem)
 
 
-def _check_checkpoint(result: Verification, public_key: bytes, trusted: bytes | None, seq: int, head_hash: bytes, signature: bytes, computed: dict[int, bytes]) -> None:
-    result.checkpoints += 1
-    if trusted is not None and public_key != trusted:
-        result.fail(seq, f"checkpoint at {seq} is signed by an unknown key")
-        return
+def _signed_by(public_key: bytes, trusted: bytes, seq: int, head_hash: bytes, signature: bytes) -> bool:
+    if public_key != trusted:
+        return False
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, checkpoint_message(seq, head_hash))
-    except InvalidSignature:
-        result.fail(seq, f"checkpoint at {seq} has a bad signature")
-        return
-    if computed.get(seq) != head_hash:
-        result.fail(seq, f"checkpoint at {seq} does not match the chain: events up to {seq} were changed")
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
-def verify_database(session: Session, trusted_public_key: bytes | None) -> Verification:
-    """Recompute every content and chain hash from the events and check every checkpoint."""
+def _check_checkpoint(
+    result: Verification, public_key: bytes, trusted: bytes, seq: int, head_hash: bytes, signature: bytes, computed: dict[int, bytes],
+    end: int,
+) -> None:
+    result.checkpoints += 1
+    if public_key != trusted:
+        result.fail(seq, f"checkpoint at seq {seq} is signed by an unknown key")
+    elif not _signed_by(public_key, trusted, seq, head_hash, signature):
+        result.fail(seq, f"checkpoint at seq {seq} has a bad signature")
+    elif seq > end:
+        result.fail(end + 1, f"the sealed log ends at seq {end} but a checkpoint signs it up to seq {seq}")
+    elif computed.get(seq) != head_hash:
+        result.fail(seq, f"checkpoint at seq {seq} does not match the chain: events up to {seq} were changed")
+
+
+def _check_witness(
+    result: Verification, witness: Witness, trusted: bytes, stored: dict[int, bytes], computed: dict[int, bytes], end: int,
+    log_name: str, store_name: str,
+) -> None:
+    """Every checkpoint the witness kept must still be there, and the log must reach it."""
+    result.witnessed = 0
+    for problem in witness.problems:
+        result.fail(None, problem)
+    for entry in witness.entries:
+        result.witnessed += 1
+        if not _signed_by(entry.public_key, trusted, entry.seq, entry.head_hash, entry.signature):
+            result.fail(None, f"the witness's checkpoint at seq {entry.seq} is not signed by the trusted key (the witness was changed, or is another installation's)")
+        elif entry.seq > end:
+            result.fail(end + 1, f"the {log_name} ends at seq {end} but the witness has a checkpoint at seq {entry.seq}")
+        elif stored.get(entry.seq) != entry.head_hash:
+            result.fail(entry.seq, f"checkpoint at seq {entry.seq} missing from the {store_name} (the witness has it)")
+        elif computed.get(entry.seq) != entry.head_hash:
+            result.fail(entry.seq, f"events up to seq {entry.seq} do not match the witness's checkpoint")
+
+
+def verify_database(
+    session: Session, trusted_public_key: bytes, *, mac_key: bytes | None = None, witness: Witness | None = None
+) -> Verification:
+    """Recompute every content and chain hash from the events, check every checkpoint against
+    the trusted key, the index of events by person against the events, every event's MAC (when
+    ``mac_key`` is given; sealed or not), and the database against the witness. Seals nothing."""
     result = Verification()
-    chain_table = AuditChain.__table__
+    chain_table, links_table = AuditChain.__table__, AuditEventSubject.__table__
     checkpoints = session.execute(select(AuditCheckpoint.__table__).order_by(AuditCheckpoint.__table__.c.seq)).all()
-    wanted = {checkpoint.seq for checkpoint in checkpoints}
+    wanted = {checkpoint.seq for checkpoint in checkpoints} | {entry.seq for entry in (witness.entries if witness else [])}
     at_checkpoints: dict[int, bytes] = {}
     previous = GENESIS
     last_seq = 0
-    subject_links = 0
-    sealed_head, _ = head(session)
+    macs_begin: int | None = None
+    sealed_head, sealed_hash = head(session)
     while True:
         events = _events_after(session, last_seq, CHUNK)
         if not events:
@@ -172,18 +229,31 @@ def verify_database(session: Session, trusted_public_key: bytes | None) -> Verif
         upper = events[-1].seq
         stored = {
             row.seq: row
-            for row in session.execute(
-                select(chain_table).where(chain_table.c.seq > last_seq, chain_table.c.seq <= upper)
-            ).all()
+            for row in session.execute(select(chain_table).where(chain_table.c.seq > last_seq, chain_table.c.seq <= upper)).all()
         }
+        people: dict[int, list[int]] = {}
+        for seq, subject in session.execute(
+            select(links_table.c.seq, links_table.c.subject_id).where(links_table.c.seq > last_seq, links_table.c.seq <= upper)
+        ).all():
+            people.setdefault(seq, []).append(subject)
         for row in events:
             link = stored.pop(row.seq, None)
-            if row.seq > sealed_head:
-                last_seq = row.seq
-                continue  # not sealed yet: the next sealing run chains it
-            result.events += 1
             document = event_document(row)
-            subject_links += len(document["subjects"])  # type: ignore[arg-type]
+            if sorted(people.pop(row.seq, [])) != sorted(document["subjects"]):  # type: ignore[call-overload]
+                result.fail(row.seq, f"the index of events by person does not match event {row.seq} (a link was added, removed or re-pointed)")
+            if row.mac is None:
+                if macs_begin is not None:
+                    result.fail(row.seq, f"event {row.seq} has no MAC although the events since seq {macs_begin} have one (written or changed outside govsms)")
+            else:
+                macs_begin = macs_begin or row.seq
+                body = {name: value for name, value in document.items() if name not in ("seq", "mac")}
+                if mac_key is not None and not hmac.compare_digest(row.mac, body_mac(mac_key, body)):
+                    result.fail(row.seq, f"event {row.seq} does not match its MAC: changed after it was written")
+            last_seq = row.seq
+            if row.seq > sealed_head:
+                result.unsealed += 1  # checked above; the sealer chains it, verifying does not
+                continue
+            result.events += 1
             content = content_hash(document)
             if link is None:
                 result.fail(row.seq, f"event {row.seq} lies inside the sealed range but was never sealed")
@@ -194,39 +264,50 @@ def verify_database(session: Session, trusted_public_key: bytes | None) -> Verif
             previous = chain_hash(previous, content)
             if row.seq in wanted:
                 at_checkpoints[row.seq] = previous
-            last_seq = row.seq
         for missing in sorted(stored):
             result.fail(missing, f"event {missing} was sealed but is missing")
+        for orphan in sorted(people):
+            result.fail(orphan, f"the index of events by person names event {orphan}, which does not exist")
     leftover = session.execute(select(chain_table.c.seq).where(chain_table.c.seq > last_seq).order_by(chain_table.c.seq).limit(1)).first()
     if leftover:
         result.fail(leftover.seq, f"event {leftover.seq} was sealed but is missing")
+    orphan = session.execute(select(links_table.c.seq).where(links_table.c.seq > last_seq).order_by(links_table.c.seq).limit(1)).first()
+    if orphan:
+        result.fail(orphan.seq, f"the index of events by person names event {orphan.seq}, which does not exist")
     for checkpoint in checkpoints:
         _check_checkpoint(
-            result, checkpoint.public_key, trusted_public_key, checkpoint.seq, checkpoint.head_hash, checkpoint.signature, at_checkpoints
+            result, checkpoint.public_key, trusted_public_key, checkpoint.seq, checkpoint.head_hash, checkpoint.signature,
+            at_checkpoints, sealed_head,
         )
-    stored_links = session.execute(select(func.count()).select_from(AuditEventSubject.__table__)).scalar_one()
-    unsealed_links = session.execute(
-        select(func.count()).select_from(AuditEventSubject.__table__).where(AuditEventSubject.__table__.c.seq > sealed_head)
-    ).scalar_one()
-    if stored_links - unsealed_links != subject_links:
-        result.fail(None, "the index of events by person does not match the events (rows added or removed)")
+    signed_to = checkpoints[-1].seq if checkpoints else 0
+    if sealed_head > signed_to:
+        result.fail(signed_to + 1, f"events up to seq {sealed_head} are sealed but no signed checkpoint covers those after seq {signed_to} (checkpoints deleted?)")
+    if witness is not None:
+        stored_heads = {checkpoint.seq: checkpoint.head_hash for checkpoint in checkpoints}
+        _check_witness(result, witness, trusted_public_key, stored_heads, at_checkpoints, sealed_head, "sealed log", "database")
+    result.head_seq, result.head_hash = sealed_head, sealed_hash
     return result
 
 
-def export_lines(session: Session, *, account_id: int | None, public_key: bytes, now: datetime) -> Iterator[str]:
-    """JSON lines: a header, every sealed event (another account's only as its content hash),
-    and the checkpoints. ``verify_export`` checks it with no database."""
+def export_lines(
+    session: Session, *, account_id: int | None, public_key: bytes, now: datetime, witness: Witness | None = None
+) -> Iterator[str]:
+    """JSON lines: a header, the witness's checkpoints (read before the database, so it never
+    runs ahead of it), every sealed event (another account's only as its content hash), and the
+    checkpoints. ``verify_export`` checks it with no database."""
     yield canonical_json(
-        {"type": "header", "format": EXPORT_FORMAT, "version": 1, "account": account_id, "public_key": public_key.hex(),
-         "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        {"type": "header", "format": EXPORT_FORMAT, "version": 2, "account": account_id, "public_key": public_key.hex(),
+         "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "witness": len(witness.entries) if witness else None}
     )
+    for entry in witness.entries if witness else []:
+        yield canonical_json(entry.item("witness"))
     sealed_head, _ = head(session)
     last_seq = 0
     chain_table = AuditChain.__table__
     while last_seq < sealed_head:
         events = {row.seq: row for row in _events_after(session, last_seq, CHUNK)}
         links = session.execute(
-            select(chain_table).where(chain_table.c.seq > last_seq).order_by(chain_table.c.seq).limit(CHUNK)
+            select(chain_table).where(chain_table.c.seq > last_seq, chain_table.c.seq <= sealed_head).order_by(chain_table.c.seq).limit(CHUNK)
         ).all()
         if not links:
             break
@@ -239,32 +320,49 @@ def export_lines(session: Session, *, account_id: int | None, public_key: bytes,
                     {"type": "sealed", "seq": link.seq, "content_hash": link.content_hash.hex(), "chain_hash": link.chain_hash.hex()}
                 )
             last_seq = link.seq
-    for checkpoint in session.execute(select(AuditCheckpoint.__table__).order_by(AuditCheckpoint.__table__.c.seq)).all():
+    checkpoints = AuditCheckpoint.__table__
+    for checkpoint in session.execute(select(checkpoints).where(checkpoints.c.seq <= sealed_head).order_by(checkpoints.c.seq)).all():
         yield canonical_json(
             {"type": "checkpoint", "seq": checkpoint.seq, "head_hash": checkpoint.head_hash.hex(),
              "public_key": checkpoint.public_key.hex(), "signature": checkpoint.signature.hex()}
         )
 
 
-def verify_export(lines: Iterable[str | bytes], trusted_public_key: bytes | None = None) -> Verification:
-    """Check an export offline: every link, every own event's content, every checkpoint."""
+def _seq_of(item: dict[str, object], kind: str) -> int:
+    seq = item["event"]["seq"] if kind == "event" else item["seq"]  # type: ignore[index]
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise TypeError("seq")
+    return seq
+
+
+def verify_export(
+    lines: Iterable[str | bytes], trusted_public_key: bytes, *, witness: Witness | None = None,
+    extends: tuple[int, bytes] | None = None,
+) -> Verification:
+    """Check an export offline against a pinned public key (never the one the file names):
+    every link, every own event's content, every checkpoint, that the last event is signed, the
+    witness lines it carries (and ``witness``, a copy kept apart), and, with ``extends`` (the head
+    of an export saved earlier), that it holds the same events and chain up to that head."""
     result = Verification()
     previous, last_seq = GENESIS, 0
     at_seq: dict[int, bytes] = {}
-    checkpoints = []
+    checkpoints: list[dict[str, object]] = []
+    carried = Witness(path="the export")
     header = None
     for number, line in enumerate(lines, start=1):
         try:
             item = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+            kind = item.get("type")
+        except (ValueError, UnicodeDecodeError, AttributeError):
             result.fail(last_seq + 1, f"line {number} is not valid JSON")
             continue
-        kind = item.get("type")
         if kind == "header":
+            if header is not None:
+                result.fail(None, f"line {number} is a second header")
             header = item
         elif kind in ("event", "sealed"):
             try:
-                seq = item["event"]["seq"] if kind == "event" else item["seq"]
+                seq = _seq_of(item, kind)
                 content = content_hash(item["event"]) if kind == "event" else bytes.fromhex(item["content_hash"])
                 claimed = bytes.fromhex(item["chain_hash"])
             except (KeyError, TypeError, ValueError):
@@ -278,26 +376,91 @@ def verify_export(lines: Iterable[str | bytes], trusted_public_key: bytes | None
                 result.fail(seq, f"event {seq} does not match the chain (changed, removed or reordered)")
                 previous = claimed
             at_seq[seq] = previous
-            last_seq = seq
+            last_seq = max(last_seq, seq)
         elif kind == "checkpoint":
             checkpoints.append(item)
+        elif kind == "witness":
+            try:
+                carried.entries.append(WitnessEntry.from_item(item))
+            except (KeyError, TypeError, ValueError):
+                carried.problems.append(f"line {number} is not a valid witness entry")
         else:
             result.fail(last_seq + 1, f"line {number} has an unknown type")
-    if header is None or header.get("format") != EXPORT_FORMAT:
+    if header is None or header.get("format") != EXPORT_FORMAT or header.get("version") not in EXPORT_VERSIONS:
         result.fail(None, "not a govsms audit export (no header)")
         return result
-    trusted = trusted_public_key or bytes.fromhex(header["public_key"])
+    if header.get("public_key") != trusted_public_key.hex():
+        result.fail(None, "the export names another public key than the trusted one")
+    stored: dict[int, bytes] = {}
     for item in checkpoints:
         try:
+            seq, head_hash = item["seq"], bytes.fromhex(item["head_hash"])  # type: ignore[arg-type]
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise TypeError("seq")
             _check_checkpoint(
-                result, bytes.fromhex(item["public_key"]), trusted, item["seq"], bytes.fromhex(item["head_hash"]),
-                bytes.fromhex(item["signature"]), at_seq,
+                result, bytes.fromhex(item["public_key"]), trusted_public_key, seq, head_hash,  # type: ignore[arg-type]
+                bytes.fromhex(item["signature"]), at_seq, last_seq,  # type: ignore[arg-type]
             )
+            stored[seq] = head_hash
         except (KeyError, TypeError, ValueError):
-            result.fail(item.get("seq"), "a checkpoint is not valid")
-    if not checkpoints and result.events:
+            result.fail(None, "a checkpoint is not valid")
+    signed_to = max(stored, default=0)
+    if result.events and not stored:
         result.fail(None, "the export has no signed checkpoint")
+    elif last_seq > signed_to:
+        result.fail(signed_to + 1, f"events after seq {signed_to} are covered by no signed checkpoint (the export was cut or changed)")
+    for kept in (carried, witness):
+        if kept is not None and (kept.entries or kept.problems):
+            _check_witness(result, kept, trusted_public_key, stored, at_seq, last_seq, "export", "export")
+    if extends is not None:
+        earlier_seq, earlier_hash = extends
+        if last_seq < earlier_seq:
+            result.fail(last_seq + 1, f"the export ends at seq {last_seq}, before the earlier export's head at seq {earlier_seq}")
+        elif earlier_seq and at_seq.get(earlier_seq) != earlier_hash:
+            result.fail(earlier_seq, f"the events up to seq {earlier_seq} differ from the earlier export's")
+    result.head_seq, result.head_hash = last_seq, at_seq.get(last_seq, GENESIS)
     return result
+
+
+class NoTrustedKey(ValueError):
+    """An export checked with neither a pinned public key nor an earlier export."""
+
+
+def header_public_key(lines: Iterable[str | bytes]) -> bytes | None:
+    """The public key an export names (trusted only for an export saved earlier)."""
+    for line in lines:
+        try:
+            item = json.loads(line)
+            if isinstance(item, dict) and item.get("type") == "header":
+                return bytes.fromhex(item["public_key"])
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+            continue
+    return None
+
+
+def check_export(
+    lines: list[str] | list[bytes], *, public_key: bytes | None = None, since: list[str] | list[bytes] | None = None,
+    witness: Witness | None = None,
+) -> Verification:
+    """``govsms audit verify --file``: against the published key, or against an export saved
+    earlier (``since``): that one's checkpoints must verify under its own key, and this one must
+    be signed by the same key and extend it. A key found only in the file proves nothing."""
+    if public_key is None and since is None:
+        raise NoTrustedKey("give the published public key, or an export saved earlier")
+    if since is None:
+        return verify_export(lines, public_key, witness=witness)  # type: ignore[arg-type]
+    key = public_key or header_public_key(since)
+    if key is None:
+        result = Verification()
+        result.fail(None, "the earlier export has no header")
+        return result
+    earlier = verify_export(since, key)
+    if not earlier.ok:
+        result = Verification()
+        for problem in earlier.problems:
+            result.fail(None, f"the earlier export does not verify: {problem}")
+        return result
+    return verify_export(lines, key, witness=witness, extends=(earlier.head_seq, earlier.head_hash))
 
 
 def try_seal(session: Session, signing_seed: bytes, *, now: datetime) -> SealResult | None:
@@ -310,3 +473,15 @@ def try_seal(session: Session, signing_seed: bytes, *, now: datetime) -> SealRes
             return seal_events(session, signing_seed, now=now)
     except IntegrityError:
         return None
+
+
+def seal_and_witness(
+    session_factory: sessionmaker[Session], signing_seed: bytes, witness_path: Path, *, now: datetime
+) -> SealResult | None:
+    """The sealer: seal in a transaction of its own, and once that is committed append the new
+    checkpoint to the witness (so the witness never holds one the database did not keep)."""
+    with session_scope(session_factory) as session:
+        result = try_seal(session, signing_seed, now=now)
+    if result is not None and result.checkpoint is not None:
+        append_witness(witness_path, [result.checkpoint])
+    return result

@@ -32,6 +32,10 @@ class AuditEvent(SQLModel, table=True):
     """JSON list of the data subjects (``subject_key.id``) the event concerns: pseudonymous."""
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
     """Canonical JSON of ids and counts."""
+    mac: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    """HMAC-SHA256 of the event as written (all but its sequence number) under a key derived from
+    the audit signing key: an event changed before it was sealed no longer matches it. Empty
+    only on events written before issue 10 (chain format 1)."""
 
 
 class AuditEventSubject(SQLModel, table=True):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
+from types import SimpleNamespace
 
 from sqlalchemy import insert
 from sqlmodel import Session
@@ -18,7 +22,7 @@ from govsms.log import request_id
 
 INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.seq)
 """Built once (every request that shows or changes personal data writes an event)."""
-_EVENT_COLUMNS = ("occurred_at", "account_id", "actor", "action", "target_type", "target_id", "request_id", "subject_ids", "details")
+_EVENT_COLUMNS = ("occurred_at", "account_id", "actor", "action", "target_type", "target_id", "request_id", "subject_ids", "details", "mac")
 INSERT_EVENT_WITH_SUBJECTS = (
     f"WITH event AS (INSERT INTO audit_event ({', '.join(_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join(f'%({name})s' for name in _EVENT_COLUMNS)}) RETURNING seq) "
@@ -44,6 +48,40 @@ def _check_details(details: dict[str, object]) -> None:
 
 def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_body(row: object) -> dict[str, object]:
+    """What an event says, without its sequence number (unknown until it is inserted)."""
+    return {
+        "at": row.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),  # type: ignore[attr-defined]
+        "account": row.account_id,  # type: ignore[attr-defined]
+        "actor": row.actor,  # type: ignore[attr-defined]
+        "action": row.action,  # type: ignore[attr-defined]
+        "target": [row.target_type, row.target_id],  # type: ignore[attr-defined]
+        "request": row.request_id,  # type: ignore[attr-defined]
+        "subjects": json.loads(row.subject_ids),  # type: ignore[attr-defined]
+        "details": json.loads(row.details),  # type: ignore[attr-defined]
+    }
+
+
+@lru_cache(maxsize=4)
+def mac_key(signing_seed: bytes) -> bytes:
+    """The key of event MACs: derived from the audit signing key, so a database writer without
+    the key file (or GOVSMS_AUDIT_SIGNING_KEY) cannot make one."""
+    return hmac.new(signing_seed, b"govsms audit event mac v1", hashlib.sha256).digest()
+
+
+def event_mac(key: bytes, row: object) -> bytes:
+    return body_mac(key, event_body(row))
+
+
+def body_mac(key: bytes, body: dict[str, object]) -> bytes:
+    return hmac.new(key, canonical_json(body).encode(), hashlib.sha256).digest()
+
+
+def _mac_key_of(session: Session) -> bytes | None:
+    vault = session.info.get("vault")
+    return mac_key(vault.keys.audit_signing_seed) if vault is not None else None
 
 
 def record_event(
@@ -72,6 +110,8 @@ def record_event(
             subject_ids=canonical_json(subject_ids),
             details=canonical_json(details),
     )
+    key = _mac_key_of(session)
+    row["mac"] = event_mac(key, SimpleNamespace(**row)) if key is not None else None
     connection = session.connection()
     if subject_ids and len(subject_ids) < SMALL_BATCH and connection.dialect.name == "postgresql":
         # The event and its subject links in one statement (most events name one person or a few).

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
@@ -16,9 +17,10 @@ from govsms.accounts.models import ApiKey, User
 from govsms.accounts.roles import Permission
 from govsms.accounts.service import require
 from govsms.audit.actions import Action
-from govsms.audit.chain import Verification, export_lines, head, try_seal, verify_database
+from govsms.audit.chain import Verification, export_lines, head, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
-from govsms.audit.record import record_event
+from govsms.audit.record import mac_key, record_event
+from govsms.audit.witness import Witness, read_witness
 from govsms.contacts.service import account_region
 from govsms.errors import InvalidInput
 from govsms.i18n import _
@@ -57,10 +59,20 @@ def public_key(keys: KeyRing) -> bytes:
     return Ed25519PrivateKey.from_private_bytes(keys.audit_signing_seed).public_key().public_bytes_raw()
 
 
-def fingerprint(key: bytes) -> str:
-    """The first 16 bytes of a public key in hex groups, as people compare it."""
+def public_key_text(key: bytes) -> str:
+    """The whole public key (32 bytes) in hex, in groups of eight for reading aloud and comparing.
+    ``govsms audit verify --public-key`` takes it as shown (spaces and all)."""
     text = key.hex()
-    return " ".join(text[i : i + 8] for i in range(0, 32, 8))
+    return " ".join(text[i : i + 8] for i in range(0, len(text), 8))
+
+
+def parse_public_key(text: str) -> bytes:
+    """A public key as shown (hex, spaces or colons allowed); ValueError unless it is 32 bytes."""
+    cleaned = "".join(text.split()).replace(":", "")
+    key = bytes.fromhex(cleaned)
+    if len(key) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes (64 hex digits)")
+    return key
 
 
 def actor_names(session: Session, account_id: int) -> dict[str, str]:
@@ -101,8 +113,11 @@ def list_events(
         subject_id = found[parsed.e164].id if parsed.e164 in found else -1  # type: ignore[index]
         links = AuditEventSubject.__table__
         statement = statement.where(events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)))
-        if subject_id != -1:
-            record_event(session, actor, Action.AUDIT_VIEWED, now=now, subjects=[subject_id], details={"by_number": True})
+        # The search names the person it found (and is itself among the events shown).
+        record_event(
+            session, actor, Action.AUDIT_VIEWED, now=now, subjects=[subject_id] if subject_id != -1 else [],
+            details={"by_number": True, "found": subject_id != -1},
+        )
     total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = session.execute(statement.order_by(events.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
     sealed_to, _hash = head(session)
@@ -123,24 +138,31 @@ def list_events(
         )
         for row in rows
     ]
+    if not query.number:
+        # Reading the log (staff names, who looked at what) is itself logged: counts only.
+        record_event(session, actor, Action.AUDIT_VIEWED, now=now, details={"shown": len(items), "total": total, "page": page})
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def verify_now(session: Session, actor: Actor, keys: KeyRing, *, now: datetime) -> Verification:
-    """Seal what is waiting, then recompute the whole chain; the check itself is logged."""
+def verify_now(session: Session, actor: Actor, keys: KeyRing, *, now: datetime, witness_path: Path | None = None) -> Verification:
+    """Recompute the whole chain as it is, against the witness when it is at hand; seals nothing
+    (events waiting for the sealer are counted, and checked against their MACs). The check
+    itself is logged."""
     require(actor, Permission.AUDIT_READ)
-    try_seal(session, keys.audit_signing_seed, now=now)
-    result = verify_database(session, public_key(keys))
+    result = verify_database(session, public_key(keys), mac_key=mac_key(keys.audit_signing_seed), witness=read_witness(witness_path))
     record_event(
         session, actor, Action.AUDIT_VERIFIED, now=now,
-        details={"ok": result.ok, "events": result.events, "first_bad_seq": result.first_bad_seq},
+        details={"ok": result.ok, "events": result.events, "unsealed": result.unsealed, "first_bad_seq": result.first_bad_seq},
     )
     return result
 
 
-def export_for(session: Session, actor: Actor, keys: KeyRing, *, now: datetime) -> Iterator[str]:
-    """The account's export: its events in full, everyone else's as bare hashes."""
+def export_for(
+    session: Session, actor: Actor, keys: KeyRing, *, now: datetime, witness: Witness | None = None, reader: Session | None = None
+) -> Iterator[str]:
+    """The account's export: its sealed events in full, everyone else's as bare hashes, and the
+    witness. ``reader`` (a session begun after the witness was read) reads the log, so the
+    witness never runs ahead of the export; the export event is written in ``session``."""
     require(actor, Permission.AUDIT_READ)
     record_event(session, actor, Action.AUDIT_EXPORTED, now=now)
-    try_seal(session, keys.audit_signing_seed, now=now)
-    return export_lines(session, account_id=actor.account_id, public_key=public_key(keys), now=now)
+    return export_lines(reader or session, account_id=actor.account_id, public_key=public_key(keys), now=now, witness=witness)

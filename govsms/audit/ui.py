@@ -12,12 +12,13 @@ from litestar.response import Response, Template
 
 from govsms.accounts.roles import Permission
 from govsms.audit.actions import ACTION_LABELS, Action
-from govsms.audit.service import AuditFilter, actor_names, export_for, fingerprint, list_events, public_key, verify_now
+from govsms.audit.service import AuditFilter, actor_names, export_for, list_events, public_key, public_key_text, verify_now
+from govsms.audit.witness import read_witness
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
-from govsms.web.forms import Db
+from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
-from govsms.web.params import PageNumber
+from govsms.web.params import MAX_ID, PageNumber
 from govsms.web.render import LOCAL_TIME, NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
@@ -39,6 +40,40 @@ def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime |
     return moment.astimezone(UTC)
 
 
+FILTER_FIELDS = ("since", "until", "who", "action", "number")
+
+
+def _log_page(
+    request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None
+) -> Template:
+    """The access log, filtered. A number comes only from the posted form (never the address),
+    and the page it renders keeps it out of every link."""
+    actor = request.scope["user"]
+    context: dict[str, Any] = {"form": form, "errors": {}, "events": None, "error": error}
+    if error is None:
+        try:
+            query = AuditFilter(
+                since=parse_day(form["since"], "since"), until=parse_day(form["until"], "until", end=True),
+                actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
+            )
+            context["events"] = list_events(db, actor, query, now=datetime.now(UTC), page=max(page_number, 1))
+        except InvalidInput as invalid:
+            context.update(errors=invalid.fields, error=invalid.message)
+            status = 422
+    return page(
+        request,
+        "audit/log.html",
+        status_code=status,
+        actions=[(action.value, _(ACTION_LABELS[action])) for action in Action],
+        labels={action.value: _(ACTION_LABELS[action]) for action in Action},
+        actors=sorted(actor_names(db, actor.account_id).items(), key=lambda item: item[1].lower()),
+        public_key=public_key_text(public_key(request.app.state.key_ring)),
+        filter_query=urlencode({key: value for key, value in form.items() if value and key != "number"}),
+        by_number=bool(form["number"]),
+        **context,
+    )
+
+
 @get("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_page(
     request: Request[Any, Any, Any],
@@ -47,46 +82,42 @@ def audit_page(
     until: FromQuery[str | None] = None,
     who: FromQuery[str | None] = None,
     action: FromQuery[str | None] = None,
-    number: FromQuery[str | None] = None,
     page_number: PageNumber = 1,
 ) -> Template:
-    actor = request.scope["user"]
-    now = datetime.now(UTC)
-    form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": number or ""}
-    context: dict[str, Any] = {"form": form, "errors": {}, "events": None}
-    status = 200
+    form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": ""}
+    if "number" in request.query_params:
+        # A number in an address stays in proxy logs and browser histories: search with the form.
+        message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
+        return _log_page(request, db, form, 1, status=400, error=message)
+    return _log_page(request, db, form, page_number)
+
+
+@post("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
+def audit_search(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+    """The filter form, posted: the number travels in the body only."""
+    form = {name: form_text(data, name).strip() for name in FILTER_FIELDS}
     try:
-        query = AuditFilter(
-            since=parse_day(since, "since"), until=parse_day(until, "until", end=True),
-            actor=who or None, action=action or None, number=number or None,
-        )
-        context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1))
-    except InvalidInput as invalid:
-        context.update(errors=invalid.fields, error=invalid.message)
-        status = 422
-    return page(
-        request,
-        "audit/log.html",
-        status_code=status,
-        actions=[(action.value, _(ACTION_LABELS[action])) for action in Action],
-        labels={action.value: _(ACTION_LABELS[action]) for action in Action},
-        actors=sorted(actor_names(db, actor.account_id).items(), key=lambda item: item[1].lower()),
-        fingerprint=fingerprint(public_key(request.app.state.key_ring)),
-        filter_query=urlencode({key: value for key, value in form.items() if value}),
-        **context,
-    )
+        page_number = min(max(int(form_text(data, "page") or 1), 1), MAX_ID)
+    except ValueError:
+        page_number = 1
+    return _log_page(request, db, form, page_number)
 
 
 @post("/audit/verify", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_verify(request: Request[Any, Any, Any], db: Db) -> Template:
-    result = verify_now(db, request.scope["user"], request.app.state.key_ring, now=datetime.now(UTC))
-    return page(request, "audit/verified.html", result=result, fingerprint=fingerprint(public_key(request.app.state.key_ring)))
+    state = request.app.state
+    result = verify_now(db, request.scope["user"], state.key_ring, now=datetime.now(UTC), witness_path=state.settings.audit_witness_file)
+    return page(request, "audit/verified.html", result=result, public_key=public_key_text(public_key(state.key_ring)))
 
 
 @get("/audit/export", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_export(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     now = datetime.now(UTC)
-    content = "\n".join(export_for(db, request.scope["user"], request.app.state.key_ring, now=now)) + "\n"
+    state = request.app.state
+    witness = read_witness(state.settings.audit_witness_file)  # first: the log is read after it
+    with state.read_factory() as reader:
+        lines = export_for(db, request.scope["user"], state.key_ring, now=now, witness=witness, reader=reader)
+        content = "\n".join(lines) + "\n"
     return Response(
         content.encode(),
         media_type="application/jsonl",
@@ -97,4 +128,4 @@ def audit_export(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     )
 
 
-ROUTES = [audit_page, audit_verify, audit_export]
+ROUTES = [audit_page, audit_search, audit_verify, audit_export]

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from govsms.accounts.models import Account
 from govsms.accounts.roles import Role
-from govsms.audit.service import fingerprint, public_key
+from govsms.audit.service import public_key, public_key_text
 from govsms.dpa.registry import EEA, active_subprocessors
 from govsms.errors import Conflict
 from govsms.i18n import _
@@ -83,7 +83,7 @@ def measures(settings: Settings, keys: KeyRing) -> list[dict[str, Any]]:
         {"key": "access_control", "roles": [role.value for role in Role if role != Role.OPERATOR], "password_hash": "argon2id",
          "lockout_failures": settings.login_max_failures, "lockout_minutes": settings.login_lockout_minutes,
          "session_hours": settings.session_hours},
-        {"key": "access_log", "chain": "SHA-256", "signature": "Ed25519", "public_key": fingerprint(public_key(keys))},
+        {"key": "access_log", "chain": "SHA-256", "signature": "Ed25519", "public_key": public_key_text(public_key(keys))},
         {"key": "storage", "database": database, "hosting_country": settings.hosting_country.upper()},
         {"key": "transport", "transport": settings.transport},
         {"key": "web", "https": settings.public_url.startswith("https://")},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,7 +15,7 @@ from govsms.audit import chain
 from govsms.audit.actions import Action
 from govsms.audit.chain import GAP_GRACE, export_lines, seal_events, verify_database, verify_export
 from govsms.audit.models import AuditChain, AuditEvent, AuditEventSubject
-from govsms.audit.record import record_event
+from govsms.audit.record import event_mac, mac_key, record_event
 from govsms.keyring import KeyRing
 from tests.factories import make_account, now, system
 
@@ -133,9 +134,10 @@ def test_recent_gap_waits_old_gap_is_sealed(session: Session, keys: KeyRing) -> 
     seal(session, keys)
     moment = now()
     gap_seq = seqs[-1] + 5
-    session.execute(
-        insert(events).values(seq=gap_seq, occurred_at=moment, actor="system", action="contact.viewed", subject_ids="[]", details="{}")
-    )
+    row = dict(occurred_at=moment, account_id=None, actor="system", action="contact.viewed", target_type=None, target_id=None,
+               request_id="-", subject_ids="[]", details="{}")
+    mac = event_mac(mac_key(keys.audit_signing_seed), SimpleNamespace(**row))  # as record_event writes it, past a gap
+    session.execute(insert(events).values(seq=gap_seq, mac=mac, **row))
     assert seal_events(session, keys.audit_signing_seed, now=moment).head_seq == seqs[-1]
     assert seal_events(session, keys.audit_signing_seed, now=moment + timedelta(minutes=5)).head_seq == gap_seq
     assert verify_database(session, public_key(keys)).ok
