@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from govsms.app import create_app
+from govsms.audit.chain import seal_and_witness
 from govsms.contacts import groups
 from govsms.db import make_engine, session_scope
 from govsms.settings import Settings
@@ -50,6 +51,8 @@ def _start_and_write(data_dir: Path) -> list[str]:
             account = make_account(session)
             groups.create_group(session, system(account), name="Skrivtest", now=now())
         assert client.get("/login").status_code == 200
+        # The sealer's run: a signed checkpoint, also appended to the witness file in the data dir.
+        seal_and_witness(app.state.session_factory, app.state.key_ring.audit_signing_seed, settings.audit_witness_file, now=now())
         names = sorted(path.name for path in data_dir.iterdir())
     return names
 
@@ -63,7 +66,7 @@ def test_a_fresh_data_dir_holds_nothing_group_or_others_can_read(tmp_path: Path)
         names = _start_and_write(data_dir)
     finally:
         os.umask(previous)
-    assert {"govsms.db", "govsms.db-wal", "govsms.db-shm", "keys.json"} <= set(names), names
+    assert {"govsms.db", "govsms.db-wal", "govsms.db-shm", "keys.json", "audit-witness.jsonl"} <= set(names), names
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert _loose_modes(data_dir) == []
 
