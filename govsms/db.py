@@ -55,7 +55,11 @@ def make_private(path: Path) -> bool:
         return False
     if stat.S_ISLNK(path.lstat().st_mode) or not mode & 0o077:
         return False
-    os.chmod(path, mode & 0o700)
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as error:  # another owner's file: say so, and let the service start
+        log.warning("%s is open to group or others (mode %o) and cannot be changed: %s", path, mode, error.strerror, extra={"event": "file.mode_open"})
+        return False
     log.warning("%s was open to group or others (mode %o); it is now %o", path, mode, mode & 0o700, extra={"event": "file.mode_fixed"})
     return True
 
