@@ -75,26 +75,69 @@ def _upgrade_all(settings: Settings, revision: str) -> None:
         else:
             if sealed:
                 print(f"Sealed the mobile-number sender of {sealed} earlier dispatches.")
+    seal_clear_groups_step(settings, revision)
 
 
 def seal_clear_senders_step(settings: Settings) -> int:
     """The data part of the senders migration, which holds no keys: seal the mobile-number
     senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
-    then checkpointed and truncated, so the clear numbers leave it too. Returns how many
+    then checkpointed and truncated, so the clear numbers leave it too. Clients' Idempotency-Keys
+    stored in clear before are replaced by their keyed form in the same pass. Returns how many
     dispatches it sealed; 0 once done."""
     from govsms.db import make_engine, make_session_factory, session_scope
     from govsms.keyring import load_key_ring
     from govsms.keystore import make_vault
+    from govsms.sending.dispatch import key_clear_idempotency_keys
     from govsms.sending.sender_numbers import seal_clear_senders
 
     keys = load_key_ring(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
         factory = make_session_factory(engine, vault=make_vault(settings, keys))
-        total = 0
+        total, changed = 0, False
         while True:
             with session_scope(factory) as session:
                 done = seal_clear_senders(session, now=_now())
+                keyed = key_clear_idempotency_keys(session, now=_now())  # clear client keys of the same rows
+            if not done and not keyed:
+                break
+            total += done
+            changed = True
+        if changed and engine.dialect.name == "sqlite":
+            raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+    finally:
+        engine.dispose()
+    return total
+
+
+def seal_clear_groups_step(settings: Settings, revision: str) -> int:
+    """The data part of the group-names migration, which holds no keys: seal the group names and
+    descriptions stored in clear before, a batch per transaction (resumable); on SQLite the WAL
+    is then checkpointed and truncated, so the clear names leave it too. Returns how many."""
+    from govsms.contacts.groups import seal_clear_groups
+    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.errors import ConfigurationError
+    from govsms.keyring import load_key_ring
+    from govsms.keystore import make_vault
+
+    if revision != "head":
+        return 0
+    try:
+        keys = load_key_ring(settings)
+    except ConfigurationError as missing:
+        print(f"Group names stored in clear before this release stay so until this runs with the keys: {missing.message}")
+        return 0
+    engine = make_engine(settings.resolved_database_url)
+    total = 0
+    try:
+        factory = make_session_factory(engine, vault=make_vault(settings, keys))
+        while True:
+            with session_scope(factory) as session:
+                done = seal_clear_groups(session, now=_now())
             if not done:
                 break
             total += done
@@ -106,6 +149,8 @@ def seal_clear_senders_step(settings: Settings) -> int:
                 raw.close()
     finally:
         engine.dispose()
+    if total:
+        print(f"Sealed {total} group names stored in clear before.")
     return total
 
 

@@ -31,6 +31,7 @@ from govsms.errors import Conflict
 from govsms.keystore import Vault
 from govsms.log import TEXT_FORMAT, JsonFormatter, RedactFilter
 from govsms.migrate import upgrade
+from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.pricing import assign_virtual_number
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
 from tests.factories import make_account, make_api_key, make_user, now, system
@@ -57,6 +58,8 @@ FORMS += ["+46705557788", "46705557788", "0705557788", "705557788", "070-555 77 
 CLEAR_ACCOUNT = "Skanningskommunen"  # an organisation's name, stored in clear: the scan must see it
 RACE_EMAIL, RACE_GROUP = "tindra.racing.sorbacksdotter@kommun.example", "Racet om Sörbäcksdotter"
 RACE_ACCOUNT, RACE_CONTACT, RACE_VIRTUAL = "Kapplöpningskommunen", "070-512 88 34", "+46766861234"
+RACE_IDEMPOTENCY_KEY = "0705128899"  # a client's Idempotency-Key that is a number
+FORMS += ["+46705128899", "46705128899", "0705128899", "705128899", "070-512 88 99", "070 512 88 99"]
 FORMS += ["+46705128834", "46705128834", "0705128834", "705128834", "070-512 88 34", "070 512 88 34"]
 DPA_DETAILS = {
     "signatory_name": "Sigrid Signhildsdotter", "signatory_title": "Kommundirektör", "contact_name": "Sigrid Signhildsdotter",
@@ -194,7 +197,8 @@ def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
         assert "POST /api/v1/groups 201" in logged
         assert_nothing_readable(logged.encode(), "the app's log")
         written = server_log.written()
-        for value in (RACE_EMAIL, RACE_GROUP, RACE_ACCOUNT, RACE_VIRTUAL, "766861234", GROUP_NAME, GROUP_RENAMED, API_GROUP["name"], REQUEST_ID):
+        for value in (RACE_EMAIL, RACE_GROUP, RACE_ACCOUNT, RACE_VIRTUAL, "766861234", GROUP_NAME, GROUP_RENAMED, API_GROUP["name"], REQUEST_ID,
+                      RACE_IDEMPOTENCY_KEY):
             assert value.encode() not in written, f"{value!r} in the PostgreSQL server log"
         assert_nothing_readable(written, "the PostgreSQL server log")
     finally:
@@ -271,7 +275,35 @@ def race_identical_creates(url: str, tmp_path: Path) -> None:
             first.commit()
         racer.join(30)
         assert outcome and isinstance(outcome[0], Conflict), f"the second create gave {outcome!r}"
+    # Two requests with one Idempotency-Key (a client may choose a number as its key): the second
+    # waits for the first and gets its dispatch; the database never quotes the key.
+    seed_default_prices_once(factory)
+    keyed = DispatchRequest(sender="Kommunen", text="Racet", numbers=[RACE_CONTACT], idempotency_key=RACE_IDEMPOTENCY_KEY)
+    answers: list[object] = []
+
+    def retry() -> None:
+        try:
+            with session_scope(factory) as session:
+                answers.append(create_dispatch(session, actor, keyed, public_url="https://sms.example.se", now=now()).dispatch_id)
+        except BaseException as error:  # noqa: BLE001  (reported below)
+            answers.append(error)
+
+    with factory() as first:
+        sent = create_dispatch(first, actor, keyed, public_url="https://sms.example.se", now=now())
+        racer = threading.Thread(target=retry)
+        racer.start()
+        _wait_for_a_lock_wait(engine)
+        first.commit()
+    racer.join(30)
+    assert answers == [sent.dispatch_id], f"the retry gave {answers!r}"
     engine.dispose()
+
+
+def seed_default_prices_once(factory) -> None:  # type: ignore[no-untyped-def]
+    from govsms.sending.pricing import seed_default_prices
+
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=now())
 
 
 def _wait_for_a_lock_wait(engine: object, timeout: float = 10.0) -> None:

@@ -29,7 +29,7 @@ from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import account_region, decrypt_many
 from govsms.crypto import seal, value_context
-from govsms.db import copy_rows, rows_in
+from govsms.db import copy_rows, insert_unless_taken, rows_in
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
@@ -147,6 +147,34 @@ def _request_hash(session: Session, actor: Actor, request: DispatchRequest, now:
     )
     key = vault_of(session).account_key(session, actor.account_id, REQUEST_PURPOSE, now=now)
     return hmac.new(key, body.encode(), "sha256").hexdigest()
+
+
+KEYED_PREFIX = "h1:"
+
+
+def stored_idempotency_key(session: Session, account_id: int, key: str, *, now: datetime) -> str:
+    """What is stored for a client's Idempotency-Key: an HMAC under the account's request key.
+    A client may choose anything as its key (a number, a name), and stored in clear it would
+    outlive every erasure; keyed, it still finds the first dispatch of a retry."""
+    secret = vault_of(session).account_key(session, account_id, REQUEST_PURPOSE, now=now)
+    return KEYED_PREFIX + hmac.new(secret, b"idempotency-key\0" + key.encode(), "sha256").hexdigest()
+
+
+def key_clear_idempotency_keys(session: Session, *, now: datetime, batch: int = 1000) -> int:
+    """The data step of ``govsms db upgrade`` for dispatches from before: their Idempotency-Keys
+    are replaced by the keyed form, a batch per call (the caller commits; 0: nothing left)."""
+    table = _DISPATCHES
+    rows = session.execute(
+        select(table.c.id, table.c.account_id, table.c.idempotency_key)
+        .where(table.c.idempotency_key.is_not(None), table.c.idempotency_key.not_like(KEYED_PREFIX + "%"))
+        .order_by(table.c.id).limit(batch)
+    ).all()
+    if rows:
+        session.execute(
+            _DISPATCHES.update().where(table.c.id == bindparam("row_id")).values(idempotency_key=bindparam("keyed")),
+            [{"row_id": row_id, "keyed": stored_idempotency_key(session, account_id, key, now=now)} for row_id, account_id, key in rows],
+        )
+    return len(rows)
 
 
 def _known_subject_ids(session: Session, account_id: int, indexes: Iterable[bytes]) -> list[int]:
@@ -267,14 +295,15 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         created_at=now,
     )
     if request.idempotency_key:
-        try:
-            with session.begin_nested():
-                dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
-        except IntegrityError:
-            # The same key in a concurrent request that committed first: its answer is ours.
+        row["idempotency_key"] = stored_idempotency_key(session, actor.account_id, request.idempotency_key, now=now)
+        # ON CONFLICT DO NOTHING: a concurrent request with the same key that commits first is
+        # waited for and its answer is ours; the database never refuses (and so never quotes) the key.
+        taken = insert_unless_taken(session, _DISPATCHES, row)
+        if taken is None:
             if (existing := _idempotent_answer(session, actor, request, now)) is not None:
                 return existing
-            raise
+            raise Conflict(_("This Idempotency-Key is being used by another request. Try again in a moment."))
+        dispatch_id = taken
     else:
         dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
     text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
@@ -319,8 +348,11 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
 def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest, now: datetime) -> DispatchSummary | None:
     """The dispatch an earlier request with this Idempotency-Key made, if any. One from before
     fingerprints were keyed has none (the upgrade dropped it): its key alone answers."""
-    existing = session.execute(
-        select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key == request.idempotency_key)
+    assert request.idempotency_key is not None
+    stored = stored_idempotency_key(session, actor.account_id, request.idempotency_key, now=now)
+    existing = session.execute(  # the clear key: a row from before keys were stored keyed
+        select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key.in_([stored, request.idempotency_key]))  # type: ignore[union-attr]
+        .order_by(Dispatch.id)
     ).scalars().first()
     if existing is None:
         return None

@@ -83,3 +83,39 @@ def test_a_dispatch_whose_fingerprint_was_dropped_by_the_upgrade_is_still_found_
     again = create_dispatch(session, actor, request(), public_url=URL, now=now())
     assert again.dispatch_id == first.dispatch_id
     assert len(session.execute(select(OutboundMessage.id).where(OutboundMessage.account_id == actor.account_id)).all()) == 1
+
+
+def stored_key(session: Session, dispatch_id: int | None) -> str | None:
+    return session.execute(select(Dispatch.idempotency_key).where(Dispatch.id == dispatch_id)).scalar_one()
+
+
+def test_the_idempotency_key_is_stored_keyed_per_account(session: Session) -> None:
+    """A client chooses its Idempotency-Key freely (a number, a name); stored in clear it would
+    be personal data outside the encrypted stores that no erasure reaches."""
+    seed_default_prices(session, now=now())
+    first, second = make_account(session), make_account(session)
+    chosen = "0701234567"
+    one = create_dispatch(session, system(first), request(idempotency_key=chosen), public_url=URL, now=now())
+    two = create_dispatch(session, system(second), request(idempotency_key=chosen), public_url=URL, now=now())
+    stored_one, stored_two = stored_key(session, one.dispatch_id), stored_key(session, two.dispatch_id)
+    assert stored_one and stored_two and stored_one != stored_two
+    assert "701234567" not in stored_one and "701234567" not in stored_two
+    again = create_dispatch(session, system(first), request(idempotency_key=chosen), public_url=URL, now=now())
+    assert again.dispatch_id == one.dispatch_id
+
+
+def test_a_clear_key_from_before_is_still_found_then_keyed_by_the_upgrade(session: Session) -> None:
+    from govsms.sending.dispatch import key_clear_idempotency_keys
+
+    seed_default_prices(session, now=now())
+    actor = system(make_account(session))
+    first = create_dispatch(session, actor, request(idempotency_key="gammal-1"), public_url=URL, now=now())
+    session.execute(update(Dispatch).where(Dispatch.id == first.dispatch_id).values(idempotency_key="gammal-1"))  # as stored before
+    again = create_dispatch(session, actor, request(idempotency_key="gammal-1"), public_url=URL, now=now())
+    assert again.dispatch_id == first.dispatch_id
+    assert key_clear_idempotency_keys(session, now=now()) == 1
+    assert key_clear_idempotency_keys(session, now=now()) == 0
+    assert stored_key(session, first.dispatch_id) != "gammal-1"
+    third = create_dispatch(session, actor, request(idempotency_key="gammal-1"), public_url=URL, now=now())
+    assert third.dispatch_id == first.dispatch_id
+    assert len(session.execute(select(OutboundMessage.id).where(OutboundMessage.account_id == actor.account_id)).all()) == 1
