@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from govsms.accounts.models import Account
+from govsms.accounts.password import MIN_SCORE
 from govsms.accounts.roles import Role
+from govsms.accounts.totp import required_roles
 from govsms.audit.service import public_key, public_key_text
 from govsms.dpa.registry import EEA, active_subprocessors
 from govsms.errors import Conflict
@@ -72,8 +75,9 @@ def provider_of(session: Session, settings: Settings) -> Provider:
     )
 
 
-def measures(settings: Settings, keys: KeyRing) -> list[dict[str, Any]]:
-    """Annex III as keys and the figures that back them; the templates word them."""
+def measures(settings: Settings, keys: KeyRing, *, totp_roles: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Annex III as keys and the figures that back them; the templates word them. ``totp_roles``:
+    the roles whose users the provider requires to log in in two steps."""
     url = make_url(settings.resolved_database_url)
     database = "postgresql" if url.get_backend_name() == "postgresql" else "sqlite"
     return [
@@ -82,7 +86,8 @@ def measures(settings: Settings, keys: KeyRing) -> list[dict[str, Any]]:
         {"key": "blind_indexes", "algorithm": "HMAC-SHA-256"},
         {"key": "access_control", "roles": [role.value for role in Role if role != Role.OPERATOR], "password_hash": "argon2id",
          "lockout_failures": settings.login_max_failures, "lockout_minutes": settings.login_lockout_minutes,
-         "session_hours": settings.session_hours},
+         "session_hours": settings.session_hours, "password_policy": "zxcvbn", "password_min_score": MIN_SCORE,
+         "two_step": "TOTP (RFC 6238)", "two_step_required_roles": sorted(totp_roles)},
         {"key": "access_log", "chain": "SHA-256", "signature": "Ed25519", "public_key": public_key_text(public_key(keys))},
         {"key": "storage", "database": database, "hosting_country": settings.hosting_country.upper()},
         {"key": "transport", "transport": settings.transport},
@@ -107,7 +112,7 @@ def build_annexes(session: Session, settings: Settings, keys: KeyRing, account: 
         "provider": {"name": provider.name, "org_number": provider.org_number, "address": provider.address, "email": provider.email},
         "customer": {"name": account.name, "org_number": account.org_number, "address": account.billing_address},
         "categories": [{"key": time.category.key, "days": time.days} for time in storage_times(session)],
-        "measures": measures(settings, keys),
+        "measures": measures(settings, keys, totp_roles=[role.value for role in required_roles(session)]),
         "subprocessors": subprocessors,
         "transfers_outside_eea": settings.hosting_country.upper() not in EEA or any(entry["country"] not in EEA for entry in subprocessors),
         "terms": {"notice_days": NOTICE_DAYS, "breach_hours": BREACH_HOURS, "deletion_days": DELETION_DAYS},

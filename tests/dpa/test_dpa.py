@@ -307,3 +307,20 @@ def test_transfers_outside_the_eea_need_a_safeguard(session: Session, settings: 
     text = pdf_text(service.download(session, system(customer), version.id, now=now())[1], tmp_path)  # type: ignore[arg-type]
     assert "standardavtalsklausuler (2021/914)" in text and "utanför EU/EES" in text and "Seattle" in text
     assert "inga Personuppgifter till länder utanför EU/EES" not in text
+
+
+def test_annex_three_states_the_password_rules_and_two_step_login(session: Session, settings: Settings, keys: KeyRing) -> None:
+    """The agreement's security measures say what the product enforces: common and guessable
+    passwords refused, two-step login, and the roles the provider requires it for."""
+    from govsms.accounts.totp import set_required_roles
+
+    _, customer = provider_and_customer(session)
+    actor = system(customer)
+    with language("en"):
+        html = service.preview(session, settings, keys, actor, lang="en", now=now())
+        assert "lists of common passwords" in html and "two-step login (TOTP (RFC 6238)" in html
+        assert "it is required for the roles" not in html
+    set_required_roles(session, None, {Role.ADMIN, Role.DPO}, now=now())
+    with language("sv"):
+        html = service.preview(session, settings, keys, actor, lang="sv", now=now())
+        assert "vanliga lösenord" in html and "den krävs för rollerna admin, dpo" in html
