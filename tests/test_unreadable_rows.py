@@ -223,3 +223,37 @@ def test_the_worker_fails_only_the_message_it_cannot_read(db) -> None:  # type: 
         assert session.execute(select(func.count()).where(OutboundMessage.status.in_(("sent", "delivered")))).scalar_one() == 2  # type: ignore[attr-defined]
         [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable")).scalars().all()
         assert (event.account_id, event.actor, event.target_type, event.target_id) == (account_id, "system", "outbound_message", str(bad.id))
+
+
+def test_the_worker_fails_the_messages_of_a_dispatch_whose_text_it_cannot_read(db) -> None:  # type: ignore[no-untyped-def]
+    """An altered dispatch text made the whole batch fail and go again for ever; now its
+    messages fail ('unreadable'), one event names the dispatch, and other dispatches go."""
+    from sqlalchemy import func
+
+    from govsms.accounts.actor import Actor
+    from govsms.accounts.service import create_account
+    from govsms.db import session_scope
+    from govsms.sending.dispatch import DispatchRequest, create_dispatch
+    from govsms.sending.models import Dispatch
+    from govsms.sending.outbox import Outbox
+    from tests.sending.test_outbox_recording import Counting, queue_dispatch
+
+    queue_dispatch(db.factory, 2)
+    with session_scope(db.factory) as session:
+        other = create_account(session, name="Andra AB", now=now())
+        create_dispatch(session, Actor.system(other.id, other.name), DispatchRequest(sender="Kommunen", text="Hej då", numbers=["+46701112233"]),  # type: ignore[arg-type]
+                        public_url="http://x", now=now())
+        first, second = session.execute(select(Dispatch.id, Dispatch.text_ct).order_by(Dispatch.id)).all()
+        session.execute(update(Dispatch.__table__).where(Dispatch.__table__.c.id == first.id).values(text_ct=second.text_ct))
+    transport = Counting()
+    outbox = Outbox(db.factory, transport, public_url="http://x")
+    for _ in range(3):
+        outbox.run_once()
+    with session_scope(db.factory) as session:
+        rows = dict(session.execute(select(OutboundMessage.id, OutboundMessage.dispatch_id)).all())
+        assert sorted(transport.ids) == [message for message, dispatch in rows.items() if dispatch == second.id]
+        failed = session.execute(select(OutboundMessage.status, OutboundMessage.reason).where(OutboundMessage.dispatch_id == first.id)).all()
+        assert failed == [("failed", "unreadable")] * 2
+        assert session.execute(select(func.count()).where(OutboundMessage.status.in_(("sent", "delivered")))).scalar_one() == 1  # type: ignore[attr-defined]
+        [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable")).scalars().all()
+        assert (event.target_type, event.target_id) == ("dispatch", str(first.id))

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.crypto import unseal, value_context
+from govsms.crypto import DecryptionError, unseal, value_context
 from govsms.db import one_of, session_scope
 from govsms.keystore import vault_of
 from govsms.sending.blocklist import blocked_subjects
@@ -68,7 +68,7 @@ class Outbox:
         self.batch_size = batch_size
         self.rate_per_second = rate_per_second
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
-        self._texts: dict[int, str] = {}
+        self._texts: dict[int, str | None] = {}  # None: the dispatch's text cannot be read
         self._senders: dict[int, str | None] = {}
         """Dispatch id -> its mobile-number sender opened (without '+'); None: not available."""
         self._pending_checked = 0.0
@@ -159,7 +159,11 @@ class Outbox:
                         unreadable.append(UnreadableRow("outbound_message", item.id, item.subject_id, ALTERED))
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="unreadable", transient=False))
                         continue
-                    text = render_text(self._texts[item.dispatch_id], self.public_url, item.optout_token)
+                    dispatch_text = self._texts[item.dispatch_id]
+                    if dispatch_text is None:  # the dispatch's text was altered: its messages fail, others go
+                        unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="unreadable", transient=False))
+                        continue
+                    text = render_text(dispatch_text, self.public_url, item.optout_token)
                     data_coding, parts = encode_parts(text, item.id & 0xFF)
                     submissions.append(
                         Submission(
@@ -204,7 +208,11 @@ class Outbox:
             .where(one_of(table.c.id, list(wanted), dialect))
         ):
             key = vault.account_key(session, account_id, DATA_PURPOSE, now=now)
-            self._texts[dispatch_id] = unseal(key, text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()
+            try:
+                self._texts[dispatch_id] = unseal(key, text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()
+            except (DecryptionError, UnicodeDecodeError):
+                self._texts[dispatch_id] = None
+                record_unreadable(session, None, [UnreadableRow("dispatch", dispatch_id, None, ALTERED)], now=now, account_id=account_id)
             if sender_ct is not None:
                 sealed.setdefault(account_id, []).append((dispatch_id, sender_subject_id, sender_ct))
         for account_id, rows in sealed.items():
