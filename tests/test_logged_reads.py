@@ -67,7 +67,7 @@ def test_api_blocklist_check_is_logged_naming_the_subject(client: TestClient, se
     subject_a = subject_of(session, account_a.id, NUMBER)  # type: ignore[arg-type]
     assert subject_a is not None
 
-    answer = client.get("/api/v1/blocklist", params={"number": NATIONAL}, headers=headers_a)
+    answer = client.post("/api/v1/blocklist/search", json={"number": NATIONAL}, headers=headers_a)
     assert answer.status_code == 200 and answer.json()["blocked"] is True
     [checked] = events(session, "blocklist.checked", account_a.id)
     assert checked.actor == actor_a and checked.account_id == account_a.id
@@ -75,7 +75,7 @@ def test_api_blocklist_check_is_logged_naming_the_subject(client: TestClient, se
     assert_nothing_personal(checked, NUMBER, "Åsa")
 
     # Account B asks about A's number: B's own list answers (not blocked), logged under B only.
-    other = client.get("/api/v1/blocklist", params={"number": NUMBER}, headers=headers_b)
+    other = client.post("/api/v1/blocklist/search", json={"number": NUMBER}, headers=headers_b)
     assert other.status_code == 200 and other.json()["blocked"] is False and other.json()["source"] is None
     assert len(events(session, "blocklist.checked", account_a.id)) == 1
     [checked_b] = events(session, "blocklist.checked", account_b.id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, post
+from litestar.exceptions import ClientException
 from litestar.params import FromQuery, HeaderParameter, JSONBody
 
 from govsms.accounts.roles import Permission
@@ -15,7 +17,7 @@ from govsms.sending import blocklist, history
 from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
 from govsms.web.forms import Db
 from govsms.web.guards import requires
-from govsms.web.params import MAX_ID, Id, IdFilter, Page, PerPage
+from govsms.web.params import MAX_ID, Id, IdFilter, IdValue, Page, PerPage
 
 TAGS = ["sending"]
 IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
@@ -23,6 +25,34 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", r
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class NumberBody:
+    number: str
+
+
+@dataclass
+class MessageSearch:
+    number: str
+    dispatch_id: IdValue | None = None
+    status: str | None = None
+    reveal: bool = False
+    page: IdValue = 1
+    per_page: IdValue = 50
+
+
+def _number_in_url(request: Request[Any, Any, Any], message: str) -> None:
+    """The old forms with ``?number=``: refused before anything is read (a number in a URL
+    stays in proxy logs and browser histories)."""
+    if "number" in request.query_params:
+        raise ClientException(message, status_code=400)
+
+
+def _number_of(body: NumberBody | MessageSearch, missing: str) -> str:
+    if not body.number.strip():
+        raise InvalidInput(missing, fields={"number": missing})
+    return body.number
 
 
 def _text_list(body: dict[str, Any], name: str, errors: dict[str, str]) -> list[str]:
@@ -128,12 +158,33 @@ def cancel_dispatch(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) ->
 @get("/api/v1/messages", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="Messages with status, cost and parts")
 def list_messages(
     request: Request[Any, Any, Any], db: Db, dispatch_id: IdFilter = None, status: FromQuery[str | None] = None,
-    number: FromQuery[str | None] = None, reveal: FromQuery[bool] = False, page: Page = 1, per_page: PerPage = 50,
+    reveal: FromQuery[bool] = False, page: Page = 1, per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    """Numbers are masked; ``reveal=true`` shows them in clear and is recorded in the access log."""
+    """Numbers are masked; ``reveal=true`` shows them in clear and is recorded in the access log.
+    To find the messages to a number, ``POST /api/v1/messages/search``: a number in a URL stays in proxy logs."""
+    _number_in_url(request, _(
+        'Search messages by number with POST /api/v1/messages/search and the body {"number": "..."}: a number in the URL '
+        "would stay in proxy logs and browser histories."
+    ))
     result = history.list_messages(
-        db, request.scope["user"], now=_now(), dispatch_id=dispatch_id, status=status, number=number, reveal=reveal, page=page, per_page=per_page
+        db, request.scope["user"], now=_now(), dispatch_id=dispatch_id, status=status, reveal=reveal, page=page, per_page=per_page
     )
+    return messages_json(result)
+
+
+@post("/api/v1/messages/search", guards=[requires(Permission.MESSAGES_READ)], sync_to_thread=True, tags=TAGS, summary="Messages to a number", status_code=200)
+def search_messages(request: Request[Any, Any, Any], db: Db, data: JSONBody[MessageSearch]) -> dict[str, Any]:
+    """``{"number", "dispatch_id"?, "status"?, "reveal"?, "page"?, "per_page"?}``: the messages to this
+    number (any format), newest first, as ``GET /api/v1/messages`` pages them. The search is in the access log."""
+    number = _number_of(data, _("Give the number to search for."))
+    result = history.list_messages(
+        db, request.scope["user"], now=_now(), dispatch_id=data.dispatch_id, status=data.status, number=number, reveal=data.reveal,
+        page=data.page, per_page=data.per_page,
+    )
+    return messages_json(result)
+
+
+def messages_json(result: Any) -> dict[str, Any]:
     return {
         "items": [
             {"id": item.id, "to": None if item.unreadable else item.recipient, "unreadable": item.unreadable,
@@ -147,12 +198,20 @@ def list_messages(
     }
 
 
-@get("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Check a number, or count blocks by source")
-def check_blocklist(request: Request[Any, Any, Any], db: Db, number: FromQuery[str | None] = None) -> dict[str, Any]:
-    actor = request.scope["user"]
-    if not number:
-        return {"counts": blocklist.counts_by_source(db, actor)}
-    status = blocklist.check_number(db, actor, number, now=_now())
+@get("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Count blocks by source")
+def blocklist_counts(request: Request[Any, Any, Any], db: Db) -> dict[str, Any]:
+    """To check a number, ``POST /api/v1/blocklist/search``: a number in a URL stays in proxy logs."""
+    _number_in_url(request, _(
+        'Check a number with POST /api/v1/blocklist/search and the body {"number": "..."}: a number in the URL '
+        "would stay in proxy logs and browser histories."
+    ))
+    return {"counts": blocklist.counts_by_source(db, request.scope["user"])}
+
+
+@post("/api/v1/blocklist/search", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Check a number", status_code=200)
+def check_blocklist(request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody]) -> dict[str, Any]:
+    """``{"number"}`` (any format): whether the account blocked it, since when and how. Recorded in the access log."""
+    status = blocklist.check_number(db, request.scope["user"], _number_of(data, _("Give the number to search for.")), now=_now())
     return {"blocked": status.blocked, "source": status.source, "since": status.since.isoformat() if status.since else None}
 
 
@@ -165,9 +224,22 @@ def add_block(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, 
     return {"blocked": True}
 
 
-@delete("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Unblock a number", status_code=200)
-def remove_block(request: Request[Any, Any, Any], db: Db, number: FromQuery[str]) -> dict[str, Any]:
-    return {"removed": blocklist.unblock_number(db, request.scope["user"], number, now=_now())}
+@post("/api/v1/blocklist/unblock", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, tags=TAGS, summary="Unblock a number", status_code=200)
+def remove_block(request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody]) -> dict[str, Any]:
+    """``{"number"}``: ``removed`` is false when the number was not blocked."""
+    return {"removed": blocklist.unblock_number(db, request.scope["user"], _number_of(data, _("Give the number to unblock.")), now=_now())}
 
 
-ROUTES = [send_messages, get_dispatch, cancel_dispatch, list_messages, check_blocklist, add_block, remove_block]
+@delete("/api/v1/blocklist", guards=[requires(Permission.BLOCKLIST)], sync_to_thread=True, include_in_schema=False, status_code=200)
+def old_remove_block(request: Request[Any, Any, Any]) -> None:
+    """The old ``DELETE /api/v1/blocklist?number=``: refused, nothing removed."""
+    raise ClientException(_(
+        'Unblock a number with POST /api/v1/blocklist/unblock and the body {"number": "..."}: a number in the URL '
+        "would stay in proxy logs and browser histories."
+    ), status_code=400)
+
+
+ROUTES = [
+    send_messages, get_dispatch, cancel_dispatch, list_messages, search_messages, blocklist_counts, check_blocklist, add_block,
+    remove_block, old_remove_block,
+]

@@ -125,9 +125,12 @@ def list_messages(
     session: Session, actor: Actor, *, now: datetime, dispatch_id: int | None = None, status: str | None = None,
     day: datetime | None = None, number: str | None = None, reveal: bool = False, page: int = 1, per_page: int = 50,
 ) -> Page[MessageView]:
-    """Messages of the account, filtered; numbers masked, or in clear when ``reveal`` (audited)."""
+    """Messages of the account, filtered; numbers masked, or in clear when ``reveal`` (audited).
+    A search by ``number`` names the account's person with that number in the event even when
+    no message matches: "nothing was sent to them" is about them too."""
     require(actor, Permission.MESSAGES_READ)
     page, per_page = clamp_page(page, per_page)
+    searched: list[int] = []
     query = select(OutboundMessage).where(OutboundMessage.account_id == actor.account_id)
     if dispatch_id is not None:
         get_dispatch(session, actor, dispatch_id)
@@ -143,7 +146,8 @@ def list_messages(
         if not parsed.ok:
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
         found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
-        query = query.where(OutboundMessage.subject_id == (found[parsed.e164].id if parsed.e164 in found else -1))  # type: ignore[index]
+        searched = [found[parsed.e164].id] if parsed.e164 in found else []  # type: ignore[index,list-item]
+        query = query.where(OutboundMessage.subject_id == (searched[0] if searched else -1))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = session.execute(query.order_by(OutboundMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
@@ -170,8 +174,8 @@ def list_messages(
     record_event(
         session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
         target=("dispatch", dispatch_id) if dispatch_id else None,
-        subjects=[*(row.subject_id for row in rows), *(subject for subject in sender_subjects.values() if subject is not None)],
-        details={"shown": len(rows), "in_clear": reveal},
+        subjects=[*searched, *(row.subject_id for row in rows), *(subject for subject in sender_subjects.values() if subject is not None)],
+        details={"shown": len(rows), "in_clear": reveal, **({"by_number": True} if number else {})},
     )
     return Page(items=items, total=total, page=page, per_page=per_page)
 

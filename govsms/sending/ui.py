@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlmodel import select
@@ -174,7 +175,12 @@ def dispatches_page(request: Request[Any, Any, Any], db: Db, page_number: PageNu
     return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 
 
-def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *, reveal: bool, status: str, number: str, page_number: int, notice: str | None = None) -> Template:
+def _dispatch_page(
+    request: Request[Any, Any, Any], db: Db, dispatch_id: int, *, reveal: bool, status: str, number: str, page_number: int,
+    notice: str | None = None, posted: str = "",
+) -> Template:
+    """``posted``: the address the filter came from by POST (search or reveal); its pages are
+    posted there again, so no link holds the number."""
     actor = request.scope["user"]
     dispatch = history.get_dispatch(db, actor, dispatch_id)
     errors: dict[str, str] = {}
@@ -186,7 +192,8 @@ def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *,
         errors = refused.fields
     senders = history.dispatch_senders(db, actor, [dispatch], now=_now(), reveal=reveal)
     return page(
-        request, "sending/dispatch.html", dispatch=dispatch, sender=senders[dispatch.id], counts=history.status_counts(db, dispatch_id), messages=messages,
+        request, "sending/dispatch.html", status_code=422 if errors else 200, dispatch=dispatch, sender=senders[dispatch.id],
+        counts=history.status_counts(db, dispatch_id), messages=messages, posted=posted,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
         can_cancel=dispatch.status == "scheduled" and dispatch.send_at > _now(),
     )
@@ -195,18 +202,32 @@ def _dispatch_page(request: Request[Any, Any, Any], db: Db, dispatch_id: int, *,
 @get("/messages/{dispatch_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def dispatch_page(
     request: Request[Any, Any, Any], db: Db, dispatch_id: Id, page_number: PageNumber = 1,
-    status: FromQuery[str] = "", number: FromQuery[str] = "", done: FromQuery[str] = "",
+    status: FromQuery[str] = "", done: FromQuery[str] = "",
 ) -> Template:
+    if "number" in request.query_params:  # the old filter: refused before anything is read
+        raise ClientException(_(
+            "A search by number is sent with the form on the dispatch page (POST), never in the address, where browser "
+            "histories and proxy logs would keep it. Use the form there."
+        ), status_code=400)
     notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
-    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number=number, page_number=page_number, notice=notices.get(done))
+    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done))
+
+
+@post("/messages/{dispatch_id:int}/search", guards=READ, sync_to_thread=True, include_in_schema=False)
+def dispatch_search(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form) -> Template:
+    """The messages filter (status, number): the number comes in the form, so no URL holds it."""
+    return _dispatch_page(
+        request, db, dispatch_id, reveal=False, status=form_text(data, "status"), number=form_text(data, "number").strip(),
+        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/search",
+    )
 
 
 @post("/messages/{dispatch_id:int}/reveal", guards=READ, sync_to_thread=True, include_in_schema=False)
 def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form) -> Template:
     """Numbers in clear: an explicit action, and recorded in the access log."""
     return _dispatch_page(
-        request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number"),
-        page_number=form_id(data, "page") or 1,
+        request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number").strip(),
+        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/reveal",
     )
 
 
@@ -274,6 +295,6 @@ def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]
 
 
 ROUTES = [
-    send_page, send_analyse, send_preview, send_confirm, dispatches_page, dispatch_page, dispatch_reveal, dispatch_cancel,
+    send_page, send_analyse, send_preview, send_confirm, dispatches_page, dispatch_page, dispatch_search, dispatch_reveal, dispatch_cancel,
     blocklist_page, blocklist_action, optout_page, optout_confirm,
 ]

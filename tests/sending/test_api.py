@@ -73,11 +73,11 @@ def test_optout_page_get_blocks_nothing_post_blocks(client: TestClient, session:
     assert page.status_code == 200 and "Stoppa sms" in page.text and "Stop SMS" in page.text
     for _ in range(3):
         client.get(f"/u/{token}")  # a link scanner
-    check = client.get("/api/v1/blocklist", params={"number": "0701234567"}, headers=headers).json()
+    check = client.post("/api/v1/blocklist/search", json={"number": "0701234567"}, headers=headers).json()
     assert check["blocked"] is False
     confirmed = post_form(client, f"/u/{token}", {}, token_from=f"/u/{token}")
     assert confirmed.status_code == 200 and "Du får inga fler sms" in confirmed.text
-    assert client.get("/api/v1/blocklist", params={"number": "+46701234567"}, headers=headers).json()["source"] == "link"
+    assert client.post("/api/v1/blocklist/search", json={"number": "+46701234567"}, headers=headers).json()["source"] == "link"
     again = client.post("/api/v1/messages", json={"from": "Butiken", "to": ["0701234567", "0702345678"], "text": "Hej"}, headers=headers).json()
     assert again["blocked"] == 1 and again["accepted"] == 1 and again["cost"]["amount"] == 45
     assert client.get("/u/okand-token").status_code == 404
