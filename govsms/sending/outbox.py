@@ -27,10 +27,12 @@ from govsms.keystore import vault_of
 from govsms.sending.blocklist import blocked_subjects
 from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_transient, release_claims
 from govsms.sending.dispatch import DATA_PURPOSE, render_text
-from govsms.sending.models import Dispatch, MessagePart
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.sending.models import Dispatch, MessagePart, SenderNumber, VirtualNumber
 from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
-from govsms.sending.senders import open_senders
+from govsms.sending.senders import REPLY_NUMBERS, open_senders
 from govsms.sending.text import encode_parts
 from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
 from govsms.unreadable import ALTERED, UnreadableRow, record_unreadable
@@ -71,6 +73,8 @@ class Outbox:
         self._texts: dict[int, str | None] = {}  # None: the dispatch's text cannot be read
         self._senders: dict[int, str | None] = {}
         """Dispatch id -> its mobile-number sender opened (without '+'); None: not available."""
+        self._refused: set[int] = set()
+        """Dispatches whose sender this worker found no longer allowed (recorded once)."""
         self._pending_checked = 0.0
         self._unknown_checked = 0.0
         self._unrecorded: SubmittedBatch | None = None
@@ -141,6 +145,7 @@ class Outbox:
             for item in claimed:
                 by_account.setdefault(item.account_id, []).append(item)
             self._load_texts(session, claimed, now)
+            not_allowed = self._senders_not_allowed(session, claimed, now)
             for account_id, items in by_account.items():
                 unreadable: list[UnreadableRow] = []
                 blocked = blocked_subjects(session, account_id, [item.subject_id for item in items])
@@ -153,6 +158,9 @@ class Outbox:
                     sender = item.sender if item.sender is not None else self._senders.get(item.dispatch_id)
                     if sender is None:
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_erased", transient=False))
+                        continue
+                    if item.dispatch_id in not_allowed:
+                        unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_not_allowed", transient=False))
                         continue
                     number = subject.decrypt_or_none("outbound_message", "recipient", item.recipient_ct)
                     if number is None:  # altered, or moved in from another row: this one fails, the batch goes
@@ -174,6 +182,52 @@ class Outbox:
                     )
                 record_unreadable(session, None, unreadable, now=now, account_id=account_id)
         return submissions, blocked_messages, unsendable
+
+    def _senders_not_allowed(self, session: Session, claimed: list[Claimed], now: datetime) -> set[int]:
+        """The batch's dispatches whose number sender is not allowed now: a virtual number must be
+        assigned to the dispatch's account, a mobile number must still be a verified sender of it
+        (found by its blind index). One query per table for the whole batch; text senders and the
+        shared reply numbers pass. Each newly refused dispatch is one event."""
+        senders: dict[int, tuple[int, str]] = {}  # dispatch -> (account, +E.164)
+        for item in claimed:
+            if item.sender_kind != SenderKind.NUMBER.value or item.dispatch_id in senders:
+                continue
+            number = item.sender if item.sender is not None else self._senders.get(item.dispatch_id)
+            if number is None or number.lstrip("+") in REPLY_NUMBERS.values():
+                continue
+            senders[item.dispatch_id] = (item.account_id, "+" + number.lstrip("+"))
+        if not senders:
+            return set()
+        dialect = session.get_bind().dialect.name
+        numbers = sorted({number for _account, number in senders.values()})
+        owners = dict(session.execute(
+            select(VirtualNumber.number, VirtualNumber.account_id).where(one_of(VirtualNumber.__table__.c.number, numbers, dialect))
+        ).all())
+        mobile: dict[int, set[str]] = {}
+        for account_id, number in senders.values():
+            if number not in owners:
+                mobile.setdefault(account_id, set()).add(number)
+        vault = vault_of(session)
+        indexes = {account_id: vault.blind_indexes(session, account_id, sorted(wanted), now=now) for account_id, wanted in mobile.items()}
+        verified: set[tuple[int, bytes]] = set()
+        every_index = sorted({index for by_number in indexes.values() for index in by_number.values()})
+        if every_index:
+            table = SenderNumber.__table__
+            verified = {(account_id, bytes(index)) for account_id, index in session.execute(
+                select(table.c.account_id, table.c.blind_index)
+                .where(one_of(table.c.blind_index, every_index, dialect), table.c.verified_at.is_not(None))
+            )}
+        refused = {
+            dispatch_id for dispatch_id, (account_id, number) in senders.items()
+            if (owners[number] != account_id if number in owners else (account_id, bytes(indexes[account_id][number])) not in verified)
+        }
+        for dispatch_id in sorted(refused - self._refused):
+            record_event(session, None, Action.DISPATCH_CANCELLED, now=now, account_id=senders[dispatch_id][0],
+                         target=("dispatch", dispatch_id), details={"reason": "sender_not_allowed"})
+            log.warning("dispatch %d: its sender is no longer allowed; its messages fail", dispatch_id,
+                        extra={"event": "outbox.sender_not_allowed", "account_id": senders[dispatch_id][0]})
+        self._refused |= refused
+        return refused
 
     @staticmethod
     def _parts_sent_before(session: Session, message_ids: list[int]) -> dict[int, set[int]]:

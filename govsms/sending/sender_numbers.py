@@ -159,12 +159,28 @@ def resend_code(session: Session, actor: Actor, sender_id: int, *, now: datetime
     return _send_code(session, actor, row, e164, subject, Action.SENDER_CODE_SENT, now)
 
 
+def _codes_to_number(session: Session, account_id: int, subject: Subject, now: datetime) -> tuple[int, datetime | None]:
+    """Codes sent to this number (its subject, one per blind index) in the last day, and when the
+    last went: counted from the code SMS themselves, so removing the number and adding it again
+    does not start the count afresh."""
+    messages = OutboundMessage.__table__
+    dispatches = Dispatch.__table__
+    count, last = session.execute(
+        select(func.count(), func.max(messages.c.created_at))
+        .select_from(messages.join(dispatches, dispatches.c.id == messages.c.dispatch_id))
+        .where(messages.c.account_id == account_id, messages.c.subject_id == subject.id,
+               dispatches.c.channel == VERIFY_CHANNEL, messages.c.created_at > now - CODE_WINDOW)
+    ).one()
+    return count, last
+
+
 def _send_code(session: Session, actor: Actor, row: SenderNumber, e164: str, subject: Subject, action: Action, now: datetime) -> CodeSent:
-    if row.code_sent_at is not None and now - row.code_sent_at < RESEND_AFTER:
+    codes_today, last_code = _codes_to_number(session, actor.account_id, subject, now)
+    if (row.code_sent_at is not None and now - row.code_sent_at < RESEND_AFTER) or (last_code is not None and now - last_code < RESEND_AFTER):
         raise InvalidInput(_("A code was sent less than a minute ago: wait a minute before asking for a new one."))
     if row.window_started_at is None or now - row.window_started_at >= CODE_WINDOW:
         row.window_started_at, row.codes_sent = now, 0
-    if row.codes_sent >= MAX_CODES_PER_NUMBER:
+    if row.codes_sent >= MAX_CODES_PER_NUMBER or codes_today >= MAX_CODES_PER_NUMBER:
         raise InvalidInput(_("At most %(count)d codes a day go to one number; try again tomorrow.") % {"count": MAX_CODES_PER_NUMBER})
     sent_today = session.execute(
         select(func.count()).select_from(Dispatch)
@@ -278,13 +294,14 @@ def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> lis
 def seal_clear_senders(session: Session, *, now: datetime, batch: int = SEAL_BATCH) -> int:
     """Seal up to ``batch`` dispatches whose mobile-number sender is still in clear (written
     before senders were sealed) and clear it from their messages; returns how many were done
-    (0: nothing left). A virtual number of the account is the organisation's, and stays. The
+    (0: nothing left). A virtual number (of any account) is the provider's, no one's personal
+    number, and stays: the worker refuses one assigned to another account when it sends. The
     caller commits each batch, so a stopped run resumes where it was."""
     table = Dispatch.__table__
-    own_virtual = select(VirtualNumber.number).where(VirtualNumber.account_id == table.c.account_id)
+    virtual = select(VirtualNumber.number)
     rows = session.execute(
         select(table.c.id, table.c.account_id, table.c.sender)
-        .where(table.c.sender.like("+%"), table.c.sender.not_in(own_virtual.scalar_subquery()))
+        .where(table.c.sender.like("+%"), table.c.sender.not_in(virtual.scalar_subquery()))
         .order_by(table.c.id).limit(batch)
     ).all()
     if not rows:

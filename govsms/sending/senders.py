@@ -28,6 +28,8 @@ SHARED_REPLY_NUMBER = "72323"
 REPLY_NUMBERS: dict[str, str] = {"46": "72323", "47": "1963", "*": "4560991000"}
 TEXT_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 MAX_TEXT_SENDER = 11
+NUMBER_IN_TEXT = re.compile(r"[0-9]{7}")
+"""A text sender with a run of 7 digits (spaces aside) is a phone number in disguise: refused."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,14 @@ def virtual_number_owner(session: Session, e164: str) -> int | None:
     return session.exec(select(VirtualNumber.account_id).where(VirtualNumber.number == e164)).first()
 
 
-def resolve_sender(session: Session, actor: Actor, value: str, *, now: datetime, region: str = "SE") -> SenderChoice:
+def resolve_sender(
+    session: Session, actor: Actor, value: str, *, now: datetime, region: str = "SE", check_verified: bool = True
+) -> SenderChoice:
     """What the customer typed as sender, checked; refused with a reason. A virtual number only
-    for the account it is assigned to; a mobile number only once verified for this account."""
+    for the account it is assigned to; a mobile number only once verified for this account.
+    ``check_verified=False`` (the live counter): a mobile number's format only, its verification
+    is not looked up (that would tell anyone who can send whether a number is verified, with no
+    event); the choice then has no subject."""
     value = value.strip()
     if not value:
         raise InvalidInput(_("Choose a sender."), fields={"from": _("Choose a sender.")})
@@ -105,6 +112,8 @@ def resolve_sender(session: Session, actor: Actor, value: str, *, now: datetime,
                 fields={"from": _("This virtual number belongs to another account. Send from a number of your own account, "
                                   "a verified mobile number, a text sender or %(reply)s.") % {"reply": SHARED_REPLY_NUMBER}},
             )
+        if not check_verified:
+            return SenderChoice("number", e164)
         subject = verified_sender(session, actor.account_id, e164, now=now)
         if subject is None:
             raise InvalidInput(
@@ -122,6 +131,12 @@ def resolve_sender(session: Session, actor: Actor, value: str, *, now: datetime,
         raise InvalidInput(
             _("The sender has characters that cannot be used."),
             fields={"from": _("Use only A-Z, a-z, 0-9 and spaces: no å, ä, ö or other special characters.")},
+        )
+    if NUMBER_IN_TEXT.search(value.replace(" ", "")):
+        raise InvalidInput(
+            _("The sender looks like a phone number."),
+            fields={"from": _("A text sender cannot hold 7 digits or more in a row. To send from a mobile number, give the number "
+                              "itself: it must be a verified sender of your account.")},
         )
     if not any(char.isalpha() for char in value):
         raise InvalidInput(_("The sender needs a letter."), fields={"from": _("A text sender must contain at least one letter.")})

@@ -86,7 +86,13 @@ def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[st
     except InvalidInput as refused:
         body["error"] = refused.fields.get("text", refused.message)
     try:
-        body["can_reply"] = resolve_sender(db, request.scope["user"], sender, now=_now()).can_reply if sender.strip() else None
+        # The format only: whether a mobile number is verified is told by sending (which refuses
+        # an unverified one with a reason), not by this counter, which records no event.
+        choice = resolve_sender(db, request.scope["user"], sender, now=_now(), check_verified=False) if sender.strip() else None
+        body["can_reply"] = choice.can_reply if choice else None
+        if choice is not None and choice.kind == "number":
+            body["sender_note"] = _("A mobile number can be the sender only once an administrator has verified it for your account "
+                                    "(Settings, Senders: /settings/senders).")
     except InvalidInput as refused:
         body["sender_error"] = refused.fields.get("from", refused.message)
     return body
@@ -124,7 +130,7 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any])
         return [row.number for row in parsed.rows], token
     if token:
         with separate_reader(request.app.state) as reader:  # the parse must not hold SQLite's write turn
-            filename, content = importing.load_upload(reader or db, actor, token, now=_now())
+            filename, content = importing.load_upload(reader or db, actor, token, now=_now(), writer=db)
         return [row.number for row in read_contact_file(filename, content, limits).rows], token
     return [], ""
 

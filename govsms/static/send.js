@@ -28,6 +28,7 @@
         if (result.non_gsm) counter.textContent += sv ? ` · tecken utanför sms-alfabetet: ${result.non_gsm}` : ` · characters outside the SMS alphabet: ${result.non_gsm}`;
       }
       if (result.sender_error) senderLive.textContent = result.sender_error;
+      else if (result.sender_note) senderLive.textContent = result.sender_note;
       else if (result.can_reply === false) senderLive.textContent = sv ? "Mottagarna kan inte svara på en textavsändare." : "Recipients cannot reply to a text sender.";
       else if (result.can_reply === true) senderLive.textContent = sv ? "Mottagarna kan svara." : "Recipients can reply.";
       else senderLive.textContent = "";

@@ -138,7 +138,9 @@ def test_an_unverified_mobile_number_is_refused_with_how_to_verify_it(session: S
     login(client, user.email, password)
     token = csrf_token(client, "/send")
     live = client.post("/send/analyse", json={"text": "Hej", "sender": "0705557788"}, headers={"x-csrftoken": token}).json()
-    assert "/settings/senders" in live["sender_error"]
+    # The live counter checks the format only and says how a mobile number is verified; whether
+    # this one is, only the send itself tells (refused above, with the reason).
+    assert "/settings/senders" in live["sender_note"] and "sender_error" not in live
 
 
 def test_verify_flow_sends_a_free_code_through_the_outbox_then_the_number_sends_sealed(
@@ -435,3 +437,134 @@ def test_upgrade_seals_existing_clear_senders_and_forgets_request_hashes(backend
     finally:
         if backend == "postgresql":
             drop_postgres_database(url)
+
+
+# -- second round of the review ------------------------------------------------------------------
+
+
+def _messages_of(session: Session, dispatch_id: int) -> list[tuple[str, str | None]]:
+    session.expire_all()
+    return [tuple(row) for row in session.execute(  # type: ignore[misc]
+        select(OutboundMessage.status, OutboundMessage.reason).where(OutboundMessage.dispatch_id == dispatch_id)
+    ).all()]
+
+
+def test_the_worker_checks_the_sender_again_at_send_time(session: Session, connection: Connection, vault: Vault) -> None:
+    """A dispatch queued or scheduled while its sender was allowed is not sent once it is not: a
+    virtual number now assigned to another account, a mobile number no longer verified."""
+    account, actor = setup_account(session)
+    other, _other_actor = setup_account(session)
+    session.add(VirtualNumber(number="+46766000002", account_id=account.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    sender_id = verify(session, connection, vault, actor)
+    from_virtual = send(session, actor, "+46766000002").dispatch_id  # queued: due now, sent at the next run
+    later = now() + timedelta(hours=1)
+    from_mobile = send(session, actor, MOBILE, send_at=later).dispatch_id
+    from_text = send(session, actor, "Kommunen", send_at=later).dispatch_id
+    session.execute(VirtualNumber.__table__.update().values(account_id=other.id))  # the operator gave the number to another customer
+    remove_sender_number(session, actor, sender_id, now=now())
+    session.flush()
+    transport = run_worker(connection, vault, at=later + timedelta(minutes=1))
+    assert [item.sender for item in transport.seen] == ["Kommunen"]  # the text sender's only
+    assert _messages_of(session, from_virtual) == [("failed", "sender_not_allowed")]
+    assert _messages_of(session, from_mobile) == [("failed", "sender_not_allowed")]
+    assert _messages_of(session, from_text) in ([("sent", None)], [("delivered", None)])
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.cancelled")).scalars().all()
+    assert all(json.loads(event.details)["reason"] == "sender_not_allowed" for event in events)
+    assert sorted(int(event.target_id) for event in events) == sorted([from_virtual, from_mobile])  # type: ignore[arg-type]
+    assert all(event.account_id == account.id and "5557788" not in event.details for event in events)
+
+
+def test_the_send_time_check_is_one_query_per_batch(session: Session, connection: Connection, vault: Vault) -> None:
+    account, actor = setup_account(session)
+    verify(session, connection, vault, actor)
+    for index in range(4):
+        send(session, actor, MOBILE, numbers=[f"07012345{index:02d}"])
+    session.flush()
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        transport = run_worker(connection, vault)
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert len(transport.seen) == 4
+    assert sum("FROM sender_number" in statement for statement in statements) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_upgrade_step_does_not_seal_another_accounts_virtual_number(backend: str, tmp_path: Path) -> None:
+    url = fresh_database_url(backend, tmp_path)
+    settings = make_settings(tmp_path, database_url=url)
+    try:
+        upgrade(url, "head")
+        engine = make_engine(url)
+        stamp = now().replace(tzinfo=None)
+        with engine.begin() as db:
+            for account_id in (7, 8):
+                db.execute(text(
+                    "INSERT INTO account (id, name, org_number, billing_address, is_provider, is_active, default_region, timezone, created_at)"
+                    f" VALUES ({account_id}, 'Kund {account_id}', '', '', false, true, 'SE', 'Europe/Stockholm', :at)"), {"at": stamp})
+            db.execute(text("INSERT INTO virtual_number (number, account_id, created_at) VALUES ('+46766000009', 8, :at)"), {"at": stamp})
+            db.execute(text(
+                "INSERT INTO dispatch (id, account_id, created_by, channel, sender, text_ct, encoding, parts, accepted, blocked, invalid,"
+                " cost_minor, currency, status, send_at, created_at) VALUES (1, 7, 'system', 'api', '+46766000009',"
+                " :ct, 'gsm7', 1, 1, 0, 0, 45, 'SEK', 'queued', :at, :at)"), {"ct": b"\x01", "at": stamp})
+        from govsms.cli import seal_clear_senders_step
+
+        assert seal_clear_senders_step(settings) == 0
+        with engine.connect() as db:
+            assert db.execute(text("SELECT sender, sender_subject_id FROM dispatch WHERE id = 1")).one() == ("+46766000009", None)
+        engine.dispose()
+    finally:
+        if backend == "postgresql":
+            drop_postgres_database(url)
+
+
+def test_codes_per_number_count_across_removals(session: Session) -> None:
+    """Removing and adding the same number again does not give it new codes: 60 s between codes
+    and 5 a day, per number."""
+    _account, actor = setup_account(session)
+    moment = now()
+    added = request_code(session, actor, MOBILE, now=moment)
+    remove_sender_number(session, actor, added.sender_id, now=moment)
+    with pytest.raises(InvalidInput) as soon:
+        request_code(session, actor, MOBILE, now=moment + timedelta(seconds=5))
+    assert "wait" in soon.value.message.lower()
+    for _index in range(1, sender_numbers.MAX_CODES_PER_NUMBER):
+        moment += sender_numbers.RESEND_AFTER + timedelta(seconds=1)
+        added = request_code(session, actor, MOBILE, now=moment)
+        remove_sender_number(session, actor, added.sender_id, now=moment)
+    with pytest.raises(InvalidInput) as daily:
+        request_code(session, actor, MOBILE, now=moment + sender_numbers.RESEND_AFTER + timedelta(seconds=1))
+    assert str(sender_numbers.MAX_CODES_PER_NUMBER) in daily.value.message
+    assert request_code(session, actor, MOBILE, now=moment + sender_numbers.CODE_WINDOW + timedelta(minutes=1)).number
+
+
+@pytest.mark.parametrize("value", ["E0705556677", "A 070555667", "Tel4670555", "X1234567"])
+def test_a_text_sender_hiding_a_number_is_refused(session: Session, value: str) -> None:
+    _account, actor = setup_account(session)
+    with pytest.raises(InvalidInput) as refused:
+        resolve_sender(session, actor, value, now=now())
+    assert "verified sender" in refused.value.fields["from"]
+    assert resolve_sender(session, actor, "Skola 123", now=now()).kind == "text"
+
+
+def test_analyse_does_not_tell_whether_a_mobile_number_is_verified(session: Session, connection: Connection, vault: Vault, client: TestClient) -> None:
+    account, actor = setup_account(session)
+    verify(session, connection, vault, actor)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    session.commit()
+    login(client, user.email, password)
+    token = csrf_token(client, "/send")
+    answers = [
+        client.post("/send/analyse", json={"text": "Hej", "sender": number}, headers={"x-csrftoken": token}).json()
+        for number in (MOBILE, "+46705559999")
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0]["sender_note"] and "sender_error" not in answers[0]  # how to verify one, for any mobile number
+    assert client.post("/send/analyse", json={"text": "Hej", "sender": "E0705556677"}, headers={"x-csrftoken": token}).json()["sender_error"]
