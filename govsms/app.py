@@ -53,7 +53,7 @@ from govsms.settings import Settings
 from govsms.web import pages
 from govsms.web.apidocs import ApiDocsPlugin
 from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
-from govsms.web.guards import api_bodies
+from govsms.web.guards import api_bodies, same_origin
 from govsms.web.headers import SecurityHeaders
 from govsms.web.ratelimit import AddressLimiter
 from govsms.web.render import NavItem, make_environment
@@ -225,7 +225,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         ],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         middleware=[ActorMiddleware()],
-        guards=[api_bodies],
+        guards=[api_bodies, same_origin],
         csrf_config=CSRFConfig(
             secret=keys.secret_key,
             cookie_name="govsms_csrf",
@@ -253,5 +253,5 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown=on_shutdown,
     )
     _transactional_handlers(app)
-    app.asgi_handler = RequestContext(SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://")))
+    app.asgi_handler = RequestContext(SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://"), secure_cookies=settings.secure_cookies))
     return app

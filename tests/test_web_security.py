@@ -202,3 +202,115 @@ def test_served_pages_have_no_inline_script_or_style(client: TestClient, session
         assert response.status_code == 200, path
         assert not INLINE.search(response.text), (path, INLINE.search(response.text).group(0))  # type: ignore[union-attr]
         assert_security_headers(response)
+
+
+# -- cross-site forms: the Origin check (second round, finding 1) ------------------------------------
+
+FOREIGN = "http://127.0.0.1:9999"
+
+
+def blocks(session: Session) -> int:
+    from govsms.sending.models import BlockEntry
+
+    return session.execute(select(func.count()).select_from(BlockEntry)).scalar_one()
+
+
+def test_a_foreign_origin_with_an_attackers_csrf_pair_writes_nothing(client: TestClient, session: Session) -> None:
+    """The review's attack: the attacker's own anonymous ``govsms_csrf`` pair, set as a cookie
+    beside the victim's session by a page on another port of the same host."""
+    logged_in_sender(client, session)
+    victim = client.cookies.get("govsms_session")
+    assert victim
+    with TestClient(client.app) as attacker:
+        token = csrf_token(attacker, "/login")
+        pair = attacker.cookies.get("govsms_csrf")
+    forged = {"Cookie": f"govsms_session={victim}; govsms_csrf={pair}"}
+    before = blocks(session)
+    with TestClient(client.app) as browser:
+        for headers in (
+            {"Origin": FOREIGN}, {"Origin": "null"}, {"Referer": f"{FOREIGN}/evil.html"}, {"Origin": "http://testserver.local.evil.example"},
+            {"Origin": "null", "Sec-Fetch-Site": "same-site"}, {"Origin": "http://testserver.local", "Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"}, {"Origin": FOREIGN, "Sec-Fetch-Site": "same-origin"},
+        ):
+            refused = browser.post("/blocklist", data={"number": "0701234567", "action": "block", "_csrf_token": token}, headers={**forged, **headers})
+            assert refused.status_code == 403, (headers, refused.status_code)
+            assert "another site" in refused.text or "en annan webbplats" in refused.text
+            assert_security_headers(refused)
+        assert blocks(session) == before
+        # The same form from the service's own pages, and from a client that sends neither header.
+        # Our pages are sent under Referrer-Policy: no-referrer, so a browser says "Origin: null" and vouches
+        # with Sec-Fetch-Site.
+        for headers in (
+            {"Origin": "http://testserver.local"}, {"Referer": "http://testserver.local/blocklist"}, {},
+            {"Origin": "null", "Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"},
+        ):
+            allowed = browser.post("/blocklist", data={"number": "0701234567", "action": "check", "_csrf_token": token}, headers={**forged, **headers})
+            assert allowed.status_code == 200, (headers, allowed.status_code)
+
+
+def test_the_origin_check_covers_login_optout_and_json_forms_not_the_api(client: TestClient, session: Session) -> None:
+    user, password = make_user(session, make_account(session), roles={Role.SENDER, Role.ADMIN})
+    token = csrf_token(client, "/login")
+    foreign = {"Origin": FOREIGN}
+    refused = client.post("/login", data={"email": user.email, "password": password, "_csrf_token": token}, headers=foreign, follow_redirects=False)
+    assert refused.status_code == 403 and "govsms_session" not in client.cookies
+    optout_page = client.post("/u/AAAAAAAAAAAA", data={"_csrf_token": token}, headers=foreign)
+    assert optout_page.status_code == 403
+    login(client, user.email, password)
+    token = csrf_token(client, "/send")
+    analysed = client.post("/send/analyse", json={"text": "Hej"}, headers={"x-csrftoken": token, **foreign})
+    assert analysed.status_code == 403
+    with TestClient(client.app) as swedish:
+        swedish.cookies.set("govsms_lang", "sv")
+        page = swedish.post("/login", data={"email": "a", "_csrf_token": csrf_token(swedish, "/login")}, headers=foreign)
+        assert page.status_code == 403 and "en annan webbplats" in page.text
+    # The API takes bearer keys, which no other site's page can send: not refused here.
+    seed_default_prices(session, now=now())
+    _, key = make_api_key(session, make_account(session), roles={Role.SENDER})
+    sent = client.post("/api/v1/messages", content=MESSAGE, headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", **foreign})
+    assert sent.status_code == 201, sent.text
+
+
+def test_the_public_url_is_the_origin_when_it_is_set(tmp_path: Path, connection: Connection) -> None:
+    settings = make_settings(tmp_path, public_url="https://sms.example.se/")
+    with TestClient(create_app(settings, bind=connection), base_url="https://testserver.local") as behind_proxy:
+        token = csrf_token(behind_proxy, "/login")
+        form = {"email": "nobody@example.se", "password": "x" * 12, "_csrf_token": token}
+        for own in ("https://sms.example.se", "https://SMS.example.se:443"):
+            answer = behind_proxy.post("/login", data=form, headers={"Origin": own})
+            assert answer.status_code == 401, own  # the form's own answer (wrong password), not a refusal
+        for other in ("https://testserver.local", "http://sms.example.se", "https://sms.example.se:8443", "https://sms.example.se.evil.example"):
+            assert behind_proxy.post("/login", data=form, headers={"Origin": other}).status_code == 403, other
+
+
+def test_logging_in_replaces_the_csrf_cookie(client: TestClient, session: Session) -> None:
+    """A token obtained before logging in (by anyone) is not the one the session's forms use."""
+    user, password = make_user(session, make_account(session), roles={Role.SENDER})
+    before = csrf_token(client, "/login")
+    response = login(client, user.email, password)
+    assert "govsms_csrf" in response.headers.get("set-cookie", "")
+    after = csrf_token(client, "/blocklist")
+    assert after != before
+    stale = client.post("/blocklist", data={"number": "0701234567", "action": "check", "_csrf_token": before})
+    assert stale.status_code == 403
+
+
+# -- no caching of pages with personal data (second round, finding 2) --------------------------------
+
+
+def test_pages_and_api_answers_are_not_stored_by_caches(client: TestClient, session: Session) -> None:
+    _, key = make_api_key(session, make_account(session), roles={Role.SENDER})
+    bearer = {"Authorization": f"Bearer {key}"}
+    logged_in_sender(client, session)
+    answers = [
+        client.get("/"), client.get("/blocklist"), client.get("/login"), client.get("/no/such/page"),
+        client.get("/api/v1/me", headers=bearer), client.get("/api/v1/contacts", headers=bearer), client.get("/api/v1/me"),
+        client.get("/health"), client.get("/u/AAAAAAAAAAAA"), client.post("/login", data={"email": "a"}), client.delete("/login"),
+        client.get("/api/v1/nothing"),
+    ]
+    for answer in answers:
+        assert "no-store" in answer.headers.get("cache-control", ""), (answer.request.url.path, answer.status_code)
+        assert_security_headers(answer)
+    for path in ("/static/app.css", "/static/send.js"):
+        static = client.get(path)
+        assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", ""), path

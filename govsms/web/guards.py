@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
@@ -16,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from govsms.accounts.roles import Permission
 from govsms.i18n import _
+from govsms.settings import Settings
 from govsms.web.context import is_api
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
@@ -85,3 +87,68 @@ def optout_limit(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseR
             _("Too many requests from your address. Wait %(seconds)d seconds and try again.") % {"seconds": wait},
             headers={"Retry-After": str(wait)},
         )
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_DEFAULT_PUBLIC_URL = Settings.model_fields["public_url"].default
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-case, without the scheme's default port; None
+    for anything that is not an http(s) URL with a host (``null``, ``about:blank``, garbage)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and str(port) != _DEFAULT_PORTS[scheme] else "")
+
+
+def own_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The service's origin: that of ``GOVSMS_PUBLIC_URL``, or, while that is the default, the
+    one the request itself was sent to (its scheme and ``Host``)."""
+    public_url = connection.app.state.settings.public_url
+    if public_url != _DEFAULT_PUBLIC_URL:
+        return origin_of(public_url)
+    host = connection.headers.get("host", "")
+    return origin_of(f"{connection.scope.get('scheme', 'http')}://{host}") if host else None
+
+
+def same_origin(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    """Every unsafe request to the UI (app-level guard, after the CSRF token check) must come
+    from the service's own pages, else 403. The CSRF cookie alone is not enough: a page on
+    another port of the same host can set it (cookies do not keep ports apart), with a token pair
+    of its own.
+
+    A browser says where a request comes from: ``Sec-Fetch-Site`` (must be ``same-origin``; it
+    says ``same-site`` for another port of this host) and ``Origin`` (must be ours). Our pages
+    send ``Referrer-Policy: no-referrer``, under which a browser sends ``Origin: null`` even to
+    the same origin: that passes only with ``Sec-Fetch-Site: same-origin`` (a browser too old to
+    send it is refused). Without ``Origin``, a ``Referer`` of another origin is refused. A client
+    that sends none of them (not a browser) is judged by the CSRF token alone. The API takes
+    bearer keys only, which no other site's page can make a browser send."""
+    if connection.scope.get("method") not in UNSAFE_METHODS or is_api(connection.scope) or connection.scope["path"].startswith("/hooks/"):
+        return  # the API and the SMSC's delivery reports: no browser forms
+    fetch_site = connection.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
+        raise PermissionDeniedException("CSRF: the request came from another origin")
+    origin = connection.headers.get("origin")
+    if origin is not None and origin.strip().lower() == "null" and fetch_site is not None:
+        return  # our own page under no-referrer, vouched for by Sec-Fetch-Site above
+    if origin is None:
+        referer = connection.headers.get("referer")
+        if referer is None:
+            return
+        sent_from = origin_of(referer)
+    else:
+        sent_from = origin_of(origin)
+    own = own_origin(connection)
+    if sent_from is None or own is None or sent_from != own:
+        raise PermissionDeniedException("CSRF: the request came from another origin")
