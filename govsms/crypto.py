@@ -40,6 +40,10 @@ def seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:
 
 
 def unseal(key: bytes, blob: bytes, context: bytes) -> bytes:
+    if isinstance(blob, memoryview | bytearray):  # what some drivers give for a BLOB/bytea
+        blob = bytes(blob)
+    if not isinstance(blob, bytes):  # a text or number in the column (SQLite stores any type anywhere)
+        raise DecryptionError("not a stored ciphertext")
     if not blob or blob[0] != FORMAT_V1:
         raise DecryptionError("unknown ciphertext format")
     try:

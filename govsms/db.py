@@ -103,6 +103,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite stores any type in any column: a BLOB turned into TEXT (``x_ct || 'a'``) is not UTF-8,
+    # and the driver's own decoding failed the whole query (a 500 for the page). Decoded with
+    # replacement, the value reaches ``unseal``, which refuses it as one unreadable row.
+    dbapi_connection.text_factory = _decode_text
+
+
+def _decode_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:

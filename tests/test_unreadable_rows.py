@@ -257,3 +257,167 @@ def test_the_worker_fails_the_messages_of_a_dispatch_whose_text_it_cannot_read(d
         assert session.execute(select(func.count()).where(OutboundMessage.status.in_(("sent", "delivered")))).scalar_one() == 1  # type: ignore[attr-defined]
         [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable")).scalars().all()
         assert (event.target_type, event.target_id) == ("dispatch", str(first.id))
+
+
+# -- the DPA: details, a version's document, an acceptance that cannot be read ------------------------
+
+INTERNAL = "does not decrypt"
+
+
+def _dpa_world(client: TestClient, session: Session):  # type: ignore[no-untyped-def]
+    from tests.dpa.test_dpa import provider_and_customer
+
+    _, customer = provider_and_customer(session)
+    admin, password = make_user(session, customer, roles={Role.ADMIN})
+    _, admin_key = make_api_key(session, customer, roles={Role.ADMIN})
+    return customer, admin, password, {"Authorization": f"Bearer {admin_key}"}
+
+
+def _flip_last(value: bytes) -> bytes:
+    flipped = bytearray(value)
+    flipped[-1] ^= 1
+    return bytes(flipped)
+
+
+def _dpa_events(session: Session, account_id: int, target_type: str) -> list[AuditEvent]:
+    return list(session.execute(
+        select(AuditEvent).where(AuditEvent.action == "data.unreadable", AuditEvent.account_id == account_id, AuditEvent.target_type == target_type)
+    ).scalars().all())
+
+
+def test_dpa_details_that_cannot_be_read_are_entered_again(client: TestClient, session: Session) -> None:
+    from govsms.dpa.models import DpaDetails, DpaVersion
+    from tests.dpa.test_dpa import DETAILS
+
+    customer, admin, password, headers = _dpa_world(client, session)
+    table = DpaDetails.__table__
+    stored = session.execute(select(table.c.details_ct).where(table.c.account_id == customer.id)).scalar_one()
+    session.execute(update(table).where(table.c.account_id == customer.id).values(details_ct=_flip_last(stored)))
+    session.flush()
+    login(client, admin.email, password)
+
+    page = client.get("/dpa")
+    assert page.status_code == 200 and MARKER_SV in page.text and 'id="details-unreadable"' in page.text
+    assert 'action="/dpa/details"' in page.text
+    assert len(_dpa_events(session, customer.id, "dpa_details")) == 1
+    preview = client.get("/dpa/preview?lang=sv")
+    assert preview.status_code == 409 and INTERNAL not in preview.text
+    generated = post_form(client, "/dpa/generate", {"lang": "sv"}, token_from="/dpa")
+    assert generated.status_code == 409 and 'id="details-unreadable"' in generated.text and INTERNAL not in generated.text
+    made = client.post("/api/v1/dpa/versions", json={"lang": "sv"}, headers=headers)
+    assert made.status_code == 409 and made.json()["error"] == "conflict", made.text
+    assert INTERNAL not in made.text and "/dpa" in made.json()["message"]
+    assert session.execute(select(DpaVersion.id).where(DpaVersion.account_id == customer.id)).first() is None
+    assert len(_dpa_events(session, customer.id, "dpa_details")) >= 4
+    for event in _dpa_events(session, customer.id, "dpa_details"):
+        assert event.target_id == str(customer.id) and "Åsa" not in event.details
+    # Entering them again replaces them; then the agreement can be generated.
+    saved = post_form(client, "/dpa/details", DETAILS, token_from="/dpa")
+    assert saved.status_code == 303, saved.text[:500]
+    again = client.get("/dpa")
+    assert "Åsa Öberg" in again.text and 'id="details-unreadable"' not in again.text
+    assert client.post("/api/v1/dpa/versions", json={"lang": "sv"}, headers=headers).status_code == 201
+
+
+def test_a_dpa_version_that_cannot_be_read_is_marked(client: TestClient, session: Session) -> None:
+    from govsms.dpa.models import DpaVersion
+
+    customer, admin, password, headers = _dpa_world(client, session)
+    first = client.post("/api/v1/dpa/versions", json={"lang": "sv"}, headers=headers)
+    assert first.status_code == 201
+    version_id = first.json()["id"]
+    table = DpaVersion.__table__
+    row = session.execute(select(table.c.pdf_ct, table.c.details_ct).where(table.c.id == version_id)).one()
+    session.execute(update(table).where(table.c.id == version_id).values(pdf_ct=_flip_last(row.pdf_ct), details_ct=_flip_last(row.details_ct)))
+    session.flush()
+    login(client, admin.email, password)
+
+    page = client.get("/dpa")
+    assert page.status_code == 200 and 'id="version-1"' in page.text
+    version_row = page.text.split('id="version-1"')[1].split("</tr>")[0]
+    assert MARKER_SV in version_row and 'class="unreadable"' in version_row and "/pdf" not in version_row
+    for path, kwargs in ((f"/dpa/versions/{version_id}/pdf", {}), (f"/api/v1/dpa/versions/{version_id}/pdf", {"headers": headers}),
+                         ("/api/v1/dpa/pdf?lang=sv", {"headers": headers})):
+        response = client.get(path, **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == 409, (path, response.status_code)
+        assert MARKER_SV in response.text and INTERNAL not in response.text, path
+    status = client.get("/api/v1/dpa", headers=headers).json()
+    assert status["versions"][0]["unreadable"] is True
+    events = _dpa_events(session, customer.id, "dpa_version")
+    assert len(events) >= 4 and {event.target_id for event in events} == {str(version_id)}
+    # A new version can be made (the unreadable one is not given again).
+    made = client.post("/api/v1/dpa/versions", json={"lang": "sv"}, headers=headers)
+    assert made.status_code == 201 and made.json()["number"] == 2, made.text
+    assert client.get("/api/v1/dpa/pdf?lang=sv", headers=headers).status_code == 200
+
+
+def test_a_dpa_acceptance_that_cannot_be_read_keeps_the_page(client: TestClient, session: Session) -> None:
+    from govsms.dpa.models import DpaVersion
+
+    customer, admin, password, headers = _dpa_world(client, session)
+    version_id = client.post("/api/v1/dpa/versions", json={"lang": "sv"}, headers=headers).json()["id"]
+    login(client, admin.email, password)
+    accepted = post_form(client, f"/dpa/versions/{version_id}/accept", {"name": "Åsa Öberg", "title": "Chefen", "confirm": "yes"}, token_from="/dpa")
+    assert accepted.status_code == 303
+    table = DpaVersion.__table__
+    stored = session.execute(select(table.c.acceptance_ct).where(table.c.id == version_id)).scalar_one()
+    session.execute(update(table).where(table.c.id == version_id).values(acceptance_ct=_flip_last(stored)))
+    session.flush()
+    page = client.get("/dpa")
+    assert page.status_code == 200 and MARKER_SV in page.text.split('id="accepted"')[1].split("</p>")[0] and "Chefen" not in page.text
+    assert len(_dpa_events(session, customer.id, "dpa_version")) == 1
+
+
+# -- an uploaded file kept between preview and confirmation ---------------------------------------------
+
+
+def test_an_upload_that_cannot_be_read_is_asked_for_again(client: TestClient, session: Session) -> None:
+    from govsms.accounts.login import actor_for_user
+    from govsms.contacts import importing
+    from govsms.contacts.models import ImportUpload
+    from tests.web_helpers import csrf_token
+
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    actor = actor_for_user(user, account)
+    token = importing.store_upload(session, actor, "kunder.csv", b"number,name\n+46701111111,Anna\n", now=now())
+    table = ImportUpload.__table__
+    stored = session.execute(select(table.c.content_ct).where(table.c.id == token)).scalar_one()
+    session.execute(update(table).where(table.c.id == token).values(content_ct=_flip_last(stored)))
+    session.flush()
+    login(client, user.email, password)
+
+    imported = post_form(client, f"/contacts/import/{token}", {"group_name": "Kunder"}, token_from="/contacts/import")
+    assert imported.status_code == 422 and INTERNAL not in imported.text
+    assert "ladda upp den igen" in imported.text.lower()
+    sent = client.post("/send", data={"_csrf_token": csrf_token(client, "/send"), "sender": "Skolan", "to": "", "text": "Hej", "upload": token},
+                       files={"file": ("", b"", "application/octet-stream")})
+    assert sent.status_code == 422 and "ladda upp den igen" in sent.text.lower() and INTERNAL not in sent.text
+    events = list(session.execute(
+        select(AuditEvent).where(AuditEvent.action == "data.unreadable", AuditEvent.target_type == "import_upload")
+    ).scalars().all())
+    assert len(events) == 2 and all(event.account_id == account.id for event in events)
+
+
+# -- a value of the wrong type in a BLOB column ----------------------------------------------------------
+
+
+def test_text_in_a_blob_column_is_unreadable_not_a_crash(client: TestClient, session: Session) -> None:
+    from sqlalchemy import text
+
+    from govsms.crypto import DecryptionError, unseal
+
+    for value in ("abc", 1, None, b"", bytearray(b"\x01" + bytes(40)), memoryview(b"\x01" + bytes(40))):
+        with pytest.raises(DecryptionError):
+            unseal(bytes(32), value, b"context")  # type: ignore[arg-type]
+    if session.connection().dialect.name != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL's bytea does not take a text value")
+    world = Setup(client, session)
+    session.execute(text("UPDATE contact SET number_ct = number_ct || 'a' WHERE id = :id"), {"id": world.bad_contact})
+    session.flush()
+    login(client, world.user.email, world.password)
+    listed = client.get("/contacts")
+    assert listed.status_code == 200
+    assert PEOPLE[0][0] in listed.text and PEOPLE[2][0] in listed.text and MARKER_SV in listed.text and BAD_NUMBER not in listed.text
+    assert len(world.unreadable_events(session, "contact")) == 1

@@ -21,13 +21,14 @@ from govsms.contacts.groups import _insert_members, create_group, get_group
 from govsms.contacts.limits import UploadLimits
 from govsms.contacts.models import Contact, ImportUpload
 from govsms.contacts.service import MAX_NAME, TABLE, account_region
-from govsms.crypto import seal, unseal, value_context
+from govsms.crypto import DecryptionError, seal, unseal, value_context
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
 from govsms.textfield import printable
+from govsms.unreadable import ALTERED, UnreadableRow, record_unreadable
 
 CHUNK = 5000
 UPLOAD_LIFETIME = timedelta(hours=1)
@@ -226,7 +227,17 @@ def store_upload(session: Session, actor: Actor, filename: str, content: bytes, 
     return token
 
 
-def load_upload(session: Session, actor: Actor, token: str, *, now: datetime) -> tuple[str, bytes]:
+class UploadUnreadable(InvalidInput):
+    """The kept file does not decrypt (altered in the database): the user uploads it again."""
+
+    def __init__(self) -> None:
+        message = _("The uploaded file cannot be read any more; upload it again.")
+        super().__init__(message, fields={"file": message}, recorded=True)
+
+
+def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, writer: Session | None = None) -> tuple[str, bytes]:
+    """The file and its name. ``writer``: where the ``data.unreadable`` event of a file that
+    cannot be read is written when ``session`` only reads (then ``UploadUnreadable``, 422)."""
     require(actor, Permission.CONTACTS)
     if not UPLOAD_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
@@ -236,8 +247,13 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime) ->
     if upload is None or upload.expires_at <= now:
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    filename = unseal(key, upload.filename_ct, _upload_context(actor.account_id, token, "filename")).decode()
-    return filename, unseal(key, upload.content_ct, _upload_context(actor.account_id, token, "content"))
+    try:
+        filename = unseal(key, upload.filename_ct, _upload_context(actor.account_id, token, "filename")).decode()
+        return filename, unseal(key, upload.content_ct, _upload_context(actor.account_id, token, "content"))
+    except (DecryptionError, UnicodeDecodeError):
+        # The event names the upload by its token (no file name, no content).
+        record_unreadable(writer or session, actor, [UnreadableRow("import_upload", token, None, ALTERED)], now=now)  # type: ignore[arg-type]
+        raise UploadUnreadable() from None
 
 
 def discard_upload(session: Session, actor: Actor, token: str) -> None:

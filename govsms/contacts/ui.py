@@ -185,7 +185,7 @@ def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]
     # Read with a separate session: the file is parsed (a child process) before this request's
     # write transaction begins, so on SQLite no writer waits on the parse.
     with separate_reader(request.app.state) as reader:
-        filename, content = importing.load_upload(reader or db, actor, token, now=_now())
+        filename, content = importing.load_upload(reader or db, actor, token, now=_now(), writer=db)
     limits = UploadLimits.from_settings(request.app.state.settings)
     plan = importing.plan_import(db, actor, filename, content, now=_now(), limits=limits)
     group_id = form_text(data, "group_id")

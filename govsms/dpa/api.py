@@ -22,7 +22,7 @@ from govsms.web.params import Id
 
 READ = [requires(Permission.DPA_READ)]
 
-def _version_json(version: DpaVersion) -> dict[str, Any]:
+def _version_json(version: DpaVersion, *, unreadable: bool = False) -> dict[str, Any]:
     return {
         "id": version.id,
         "number": version.number,
@@ -33,14 +33,17 @@ def _version_json(version: DpaVersion) -> dict[str, Any]:
         "content_sha256": version.content_sha256,
         "accepted_at": version.accepted_at.isoformat() if version.accepted_at else None,
         "pdf_url": f"/api/v1/dpa/versions/{version.id}/pdf",
+        "unreadable": unreadable,  # the stored document cannot be read: its download answers 409
     }
 
 @get("/api/v1/dpa", guards=READ, sync_to_thread=True, tags=["dpa"], summary="The account's DPA: versions and what changed since the newest")
 def dpa_status(request: Request[Any, Any, Any], db: Db) -> dict[str, Any]:
     state = request.app.state
-    status = service.dpa_status(db, state.settings, state.key_ring, request.scope["user"])
+    actor = request.scope["user"]
+    status = service.dpa_status(db, state.settings, state.key_ring, actor)
+    unreadable = service.unreadable_versions(db, actor, status.versions, now=datetime.now(UTC))
     return {
-        "versions": [_version_json(version) for version in status.versions],
+        "versions": [_version_json(version, unreadable=version.id in unreadable) for version in status.versions],
         "accepted_version": status.accepted.number if status.accepted else None,
         "new_version_available": status.new_version_available,
         "changes": [{"kind": change.kind, "subject": change.subject, "before": change.before, "after": change.after} for change in status.changes],

@@ -21,7 +21,7 @@ from govsms.accounts.roles import Permission
 from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.crypto import seal, unseal, value_context
+from govsms.crypto import DecryptionError, seal, unseal, value_context
 from govsms.dpa.annexes import Change, ProviderNotConfigured, annexes_hash, build_annexes, canonical, changes_between
 from govsms.dpa.models import DpaDetails, DpaVersion
 from govsms.dpa.render import render_html, render_pdf
@@ -31,6 +31,7 @@ from govsms.keyring import KeyRing
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
 from govsms.textfield import single_line
+from govsms.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 DETAIL_FIELDS = ("signatory_name", "signatory_title", "contact_name", "contact_email", "contact_phone", "dpo_name", "dpo_email")
 REQUIRED = ("signatory_name", "signatory_title", "contact_name", "contact_email")
@@ -67,21 +68,68 @@ def _account(session: Session, actor: Actor) -> Account:
 # -- details (Annex I) -------------------------------------------------------------------------
 
 
-def _decrypt_details(session: Session, actor: Actor, row: DpaDetails | None, now: datetime) -> dict[str, str]:
+class DetailsUnreadable(Conflict):
+    """The saved details do not decrypt (altered in the database): enter them again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("The saved signatory and contact details cannot be read any more. Enter them again on the page /dpa and save them; that replaces them."),
+            recorded=True,
+        )
+
+
+class VersionUnreadable(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            _("This version cannot be read: its stored document does not decrypt. An administrator can generate a new version at /dpa."),
+            recorded=True,
+        )
+
+
+def _unseal_json(key: bytes, blob: bytes | None, context: bytes) -> Any:
+    """The sealed JSON value, or None when it cannot be read."""
+    try:
+        return json.loads(unseal(key, blob, context))  # type: ignore[arg-type]
+    except (DecryptionError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _record_unreadable(session: Session, actor: Actor, table: str, row_id: int, now: datetime) -> None:
+    record_unreadable(session, actor, [UnreadableRow(table, row_id, None, ALTERED)], now=now)
+
+
+def _decrypt_details(session: Session, actor: Actor, row: DpaDetails | None, now: datetime) -> dict[str, str] | None:
+    """The details (empty when none are saved), or None when the saved ones cannot be read."""
     if row is None:
         return {field: "" for field in DETAIL_FIELDS}
-    clear = unseal(_key(session, actor.account_id, now), row.details_ct, value_context("dpa_details", "details", actor.account_id, actor.account_id))
-    stored = json.loads(clear)
-    return {field: stored.get(field, "") for field in DETAIL_FIELDS}
+    stored = _unseal_json(
+        _key(session, actor.account_id, now), row.details_ct, value_context("dpa_details", "details", actor.account_id, actor.account_id)
+    )
+    if not isinstance(stored, dict):
+        return None
+    return {field: str(stored.get(field, "")) for field in DETAIL_FIELDS}
 
 
-def get_details(session: Session, actor: Actor, *, now: datetime) -> dict[str, str]:
-    """The filled-in signatory, contact and DPO (people's names: reading them is audited)."""
+def read_details(session: Session, actor: Actor, *, now: datetime) -> tuple[dict[str, str], bool]:
+    """The filled-in signatory, contact and DPO (people's names: reading them is audited), and
+    whether the saved ones cannot be read (then empty values, and a ``data.unreadable`` event)."""
     require(actor, Permission.DPA_READ)
     row = session.get(DpaDetails, actor.account_id)
     if row is not None:
         record_event(session, actor, Action.DPA_DETAILS_VIEWED, now=now, target=("account", actor.account_id))
-    return _decrypt_details(session, actor, row, now)
+    details = _decrypt_details(session, actor, row, now)
+    if details is None:
+        _record_unreadable(session, actor, "dpa_details", actor.account_id, now)
+        return {field: "" for field in DETAIL_FIELDS}, True
+    return details, False
+
+
+def get_details(session: Session, actor: Actor, *, now: datetime) -> dict[str, str]:
+    """The filled-in details; ``DetailsUnreadable`` (409, its event recorded) when they cannot be read."""
+    details, unreadable = read_details(session, actor, now=now)
+    if unreadable:
+        raise DetailsUnreadable()
+    return details
 
 
 def check_details(values: dict[str, str]) -> dict[str, str]:
@@ -190,6 +238,9 @@ def generate(
     annexes = build_annexes(source, settings, keys, account)
     row = source.get(DpaDetails, actor.account_id)
     details = _decrypt_details(source, actor, row, now)
+    if details is None:
+        _record_unreadable(session, actor, "dpa_details", actor.account_id, now)
+        raise DetailsUnreadable()
     try:
         check_details(details)
     except InvalidInput as missing:
@@ -200,7 +251,10 @@ def generate(
     # Only the newest version can be accepted, so only it is given again when nothing changed.
     newest = newest_version(source, actor)
     if newest is not None and newest.language == lang and newest.annexes_sha256 == digest:
-        old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
+        try:
+            old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            old_details = None  # that version cannot be read: a new one is made
         if old_details == details_json:
             return (newest if reader is None else get_version(session, actor, newest.id)), False  # type: ignore[arg-type]
     number = newest.number + 1 if newest is not None else 1
@@ -232,7 +286,11 @@ def generate(
 def download(session: Session, actor: Actor, version_id: int, *, now: datetime) -> tuple[str, bytes]:
     """The PDF as generated (its SHA-256 is the version's); audited."""
     version = get_version(session, actor, version_id)
-    pdf = unseal(_key(session, actor.account_id, now), version.pdf_ct, value_context("dpa_version", "pdf", actor.account_id, version.number))
+    try:
+        pdf = unseal(_key(session, actor.account_id, now), version.pdf_ct, value_context("dpa_version", "pdf", actor.account_id, version.number))
+    except DecryptionError:
+        _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+        raise VersionUnreadable() from None
     record_event(
         session, actor, Action.DPA_DOWNLOADED, now=now, target=("dpa_version", version.id),
         details={"version": version.number, "document": f"sha256:{version.pdf_sha256}"},
@@ -280,8 +338,34 @@ def accept(session: Session, actor: Actor, version_id: int, *, name: str, title:
 
 
 def acceptance_of(session: Session, actor: Actor, version: DpaVersion, *, now: datetime) -> dict[str, Any] | None:
-    """Who accepted (name, title); part of the details whose reading the page audits."""
+    """Who accepted (name, title); part of the details whose reading the page audits. When it
+    cannot be read: "cannot be read" for both, and a ``data.unreadable`` event."""
     if version.acceptance_ct is None or version.account_id != actor.account_id:
         return None
-    clear = unseal(_key(session, actor.account_id, now), version.acceptance_ct, value_context("dpa_version", "acceptance", actor.account_id, version.number))
-    return json.loads(clear)  # type: ignore[no-any-return]
+    stored = _unseal_json(
+        _key(session, actor.account_id, now), version.acceptance_ct, value_context("dpa_version", "acceptance", actor.account_id, version.number)
+    )
+    if not isinstance(stored, dict):
+        _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+        return {"name": _(CANNOT_BE_READ), "title": _(CANNOT_BE_READ), "unreadable": True}
+    return stored
+
+
+def unreadable_versions(session: Session, actor: Actor, versions: list[DpaVersion], *, now: datetime) -> set[int]:
+    """The ids of ``versions`` whose stored document cannot be read (each a ``data.unreadable``
+    event): the list marks them and offers no download. Reads the documents, one at a time."""
+    require(actor, Permission.DPA_READ)
+    if not versions:
+        return set()
+    key = _key(session, actor.account_id, now)
+    unreadable: set[int] = set()
+    for version in versions:
+        blob = session.exec(
+            select(DpaVersion.pdf_ct).where(DpaVersion.id == version.id, DpaVersion.account_id == actor.account_id)
+        ).first()
+        try:
+            unseal(key, blob, value_context("dpa_version", "pdf", actor.account_id, version.number))  # type: ignore[arg-type]
+        except DecryptionError:
+            unreadable.add(version.id)  # type: ignore[arg-type]
+            _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+    return unreadable

@@ -17,6 +17,7 @@ from govsms.errors import GovsmsError
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
+from govsms.unreadable import CANNOT_BE_READ
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
@@ -47,12 +48,14 @@ def _dpa_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200
     actor = request.scope["user"]
     state = request.app.state
     status = service.dpa_status(db, state.settings, state.key_ring, actor)
-    stored = service.get_details(db, actor, now=_now())  # audited: the page shows people's names
+    stored, details_unreadable = service.read_details(db, actor, now=_now())  # audited: the page shows people's names
     details = form if form is not None else stored
     acceptance = service.acceptance_of(db, actor, status.accepted, now=_now()) if status.accepted else None
+    unreadable_versions = service.unreadable_versions(db, actor, status.versions, now=_now())
     context.setdefault("errors", {})
     return page(
         request, "dpa/page.html", status_code=status_code, status=status, details=details, acceptance=acceptance,
+        details_unreadable=details_unreadable, unreadable_versions=unreadable_versions, cannot_be_read=CANNOT_BE_READ,
         can_accept=actor.can(Permission.DPA_ACCEPT), languages=LANGUAGES, chosen_lang=current_language.get(),
         change_text=change_text, **context,
     )
