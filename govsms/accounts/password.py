@@ -1,7 +1,8 @@
 """Password hashing (argon2id) and the password policy: length, no control characters, not
 built on the person's own address, domain or account name, and hard to guess by the estimate of
 ``zxcvbn`` (its lists of 30,000 common passwords, names and words, and patterns such as
-sequences, repeats, dates and keyboard rows)."""
+sequences, repeats, dates and keyboard rows), with our own list of common Swedish words
+(``password_words``) beside its English ones."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from govsms.accounts.password_words import SWEDISH_WORDS
 from govsms.i18n import _
 from govsms.textfield import CONTROL
 
@@ -31,6 +33,10 @@ CONTEXT_WORDS = ("govsms", "sms", "lösenord", "losenord", "hemligt", "välkomme
 """Words of this service and Swedish counterparts of the lists' favourites ("password",
 "secret", "welcome"): the estimator's lists are English."""
 _WORD_SPLIT = re.compile(r"[\W_]+")
+_PARTS = re.compile(r"[^\W\d_]+|\d+|[\W_]+")
+_SWEDISH_RANK = {word: rank for rank, word in enumerate(SWEDISH_WORDS, 1)}
+MIN_GUESSES = 10**10
+"""What zxcvbn's top score means, for the words-and-decoration estimate below."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # zxcvbn keeps the words of the current check in a module-level dictionary: one check at a time.
 _estimating = threading.Lock()
@@ -61,6 +67,37 @@ def own_words(email: str = "", account_name: str = "", others: Iterable[str] = (
     return sorted(word for word in words if len(word) >= MIN_OWN_WORD)
 
 
+def _word_guesses(word: str) -> float:
+    folded = word.casefold()
+    variants = 1 if word == folded or word[1:] == folded[1:] else 2 if word.isupper() else 4  # the capitals
+    rank = _SWEDISH_RANK.get(folded)
+    if rank is not None:
+        return float(rank * variants)
+    return float(zxcvbn(word[:ESTIMATED_LENGTH])["guesses"])
+
+
+def pattern_guesses(password: str) -> float:
+    """Guesses for a password read as words, numbers and punctuation: each word as common as
+    zxcvbn or our Swedish list says, a year as one of 200, other digits and punctuation as
+    10 per character, a word repeated as one more guess. zxcvbn reads ``2024!!`` between two
+    words as six random characters and misses a repeat with something between; this does not
+    (``Vinter2023!!Vinter``, ``Tre Kronor 2024!``). Caller holds ``_estimating``."""
+    guesses, seen = 1.0, set()
+    for part in _PARTS.findall(password):
+        if part[0].isdigit():
+            guesses *= 200 if len(part) == 4 and 1900 <= int(part) <= 2099 else 10 ** len(part)
+        elif not part[0].isalpha():
+            guesses *= 10 ** len(part)
+        elif part.casefold() in seen:
+            guesses *= 2
+        else:
+            seen.add(part.casefold())
+            guesses *= _word_guesses(part)
+        if guesses >= MIN_GUESSES:
+            return guesses
+    return guesses
+
+
 def check_password_policy(password: str, *, email: str = "", account_name: str = "", others: Iterable[str] = ()) -> str | None:
     """What is wrong with a new password and what to do instead, or None.
 
@@ -82,8 +119,9 @@ def check_password_policy(password: str, *, email: str = "", account_name: str =
             "Choose a password without them."
         )
     with _estimating:
-        estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[*words, *CONTEXT_WORDS])
-    if estimate["score"] >= MIN_SCORE:
+        estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=[*words, *CONTEXT_WORDS, *SWEDISH_WORDS])
+        patterned = pattern_guesses(password[:ESTIMATED_LENGTH]) if estimate["score"] >= MIN_SCORE else 0.0
+    if estimate["score"] >= MIN_SCORE and patterned >= MIN_GUESSES:
         return None
     if any(match.get("dictionary_name") == "passwords" for match in estimate["sequence"]):
         return _(

@@ -226,3 +226,52 @@ def test_demo_passwords_are_strong_and_log_in(session: Session) -> None:
         user = session.exec(select(User).where(User.email == demo.email)).one()
         assert check_password_policy(demo.password, email=demo.email, account_name=demo.account) is None
         assert login.authenticate(session, email=demo.email, password=demo.password, policy=POLICY, now=now()).id == user.id
+
+
+# -- Swedish patterns (second round, finding 3) --------------------------------------------------
+
+# The review's examples: Swedish words, months, seasons, cities, names and years that zxcvbn's
+# English lists do not know, so it gave them its top score.
+SWEDISH = [
+    "Januari2025!!", "Sommaren2024!!", "Fotboll2024!!", "Februari2025!!", "Stockholm!2024#",
+    "Vinter2023!!Vinter", "Sverige2024!Sverige", "Tre Kronor 2024!", "Korvmedbröd!", "Kalle Anka 1934!",
+]
+# The same patterns in other spellings: capitals, l33t, another month, city or name.
+SWEDISH_VARIANTS = ["J4nu4ri2025!!", "SOMMAREN2024!!", "G0teborg!2024#", "Midsommar2025!!", "Lördag2024!!Lördag", "Hammarby 2024 Bajen!"]
+# Four unrelated words with digits: still accepted.
+PASSPHRASES = ["Fyrtorn-Kanel-Ödla-Pansar-47", "trumpet ekorre vulkan kompass 93", "Blåbär-Kanot-Fyrtorn-9", "Glaciär7-Sextant-Murgröna-Ugn"]
+
+
+@pytest.mark.parametrize("password", SWEDISH + SWEDISH_VARIANTS)
+def test_swedish_patterns_are_refused_with_a_reason(password: str) -> None:
+    with language("sv"):
+        problem = check_password_policy(password, email=EMAIL, account_name=ACCOUNT)
+    assert problem is not None, password
+    assert "Använd" in problem or "Välj" in problem
+
+
+@pytest.mark.parametrize("password", PASSPHRASES + STRONG)
+def test_unrelated_word_passphrases_are_still_accepted(password: str) -> None:
+    assert check_password_policy(password, email=EMAIL, account_name=ACCOUNT) is None
+
+
+def test_swedish_patterns_are_refused_on_every_path(client: TestClient, session: Session) -> None:
+    account, admin, current = _account_and_admin(session)
+    actor = login.actor_for_user(admin, account)
+    for weak in SWEDISH:
+        with pytest.raises(InvalidInput):
+            service.create_user(session, system(account), email=EMAIL, password=weak, roles={Role.SENDER}, now=now())
+        with pytest.raises(InvalidInput):
+            login.change_password(session, actor, current=current, new=weak, keep_token=None, now=now())
+        with pytest.raises(InvalidInput):
+            service.set_password_by_email(session, email=admin.email, password=weak, now=now())
+    assert session.exec(select(User).where(User.email == EMAIL)).first() is None
+    log_in(client, admin.email, current)
+    for weak in SWEDISH[:4]:
+        refused = post_form(client, "/settings/users", {"email": EMAIL, "password": weak, "roles": "sender"}, token_from="/settings/users")
+        assert refused.status_code == 422 and 'id="password-error"' in refused.text, weak
+        changed = post_form(client, "/settings/profile/password", {"current": current, "new": weak}, token_from="/settings/profile")
+        assert changed.status_code == 422 and 'id="new-error"' in changed.text, weak
+    strong = sensitive.register(PASSPHRASES[0])
+    created = post_form(client, "/settings/users", {"email": EMAIL, "password": strong, "roles": "sender"}, token_from="/settings/users")
+    assert created.status_code == 303
