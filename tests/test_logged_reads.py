@@ -235,3 +235,48 @@ def test_listing_users_is_logged_and_stays_in_the_account(client: TestClient, se
     [listed_b] = events(session, "users.listed", account_b.id)
     assert listed_b.actor == f"user:{admin_b.id}" and json.loads(listed_b.details)["shown"] == 1
     assert len(events(session, "users.listed", account_a.id)) == 1 and len(events(session, "user.viewed", account_a.id)) == 1
+
+
+# -- a send refused because every number is blocked -----------------------------------------------
+
+
+def test_api_send_refused_as_all_blocked_is_logged_and_survives_the_refusal(client: TestClient, session: Session) -> None:
+    from govsms.sending.models import Dispatch
+    from govsms.sending.pricing import seed_default_prices
+
+    seed_default_prices(session, now=now())
+    account_a, actor_a, headers_a = api_client(session, roles={Role.SENDER, Role.ADMIN})
+    account_b, _actor_b, headers_b = api_client(session, roles={Role.SENDER, Role.ADMIN})
+    assert client.post("/api/v1/contacts", json={"number": NUMBER, "name": "Åsa Öberg"}, headers=headers_a).status_code == 201
+    assert client.post("/api/v1/blocklist", json={"number": NUMBER}, headers=headers_a).status_code == 201
+    subject_a = subject_of(session, account_a.id, NUMBER)  # type: ignore[arg-type]
+    assert subject_a is not None
+    body = {"from": "Kommunen", "to": [NATIONAL], "text": "Hej"}
+    refused = client.post("/api/v1/messages", json=body, headers=headers_a)
+    assert refused.status_code == 422 and "to" in refused.json()["fields"]
+    [looked] = events(session, "dispatch.previewed", account_a.id)  # committed although the answer was 422
+    assert looked.actor == actor_a and linked_subjects(session, looked) == {subject_a}
+    assert json.loads(looked.details)["blocked"] == 1
+    assert_nothing_personal(looked, NUMBER)
+    assert session.execute(select(Dispatch.id).where(Dispatch.account_id == account_a.id)).all() == []
+    # Account B: the number is not blocked there; A's log gets nothing.
+    assert client.post("/api/v1/messages", json=body, headers=headers_b).status_code == 201
+    assert len(events(session, "dispatch.previewed", account_a.id)) == 1
+
+
+def test_ui_send_refused_as_all_blocked_is_logged(client: TestClient, session: Session) -> None:
+    from govsms.sending.pricing import seed_default_prices
+
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    login(client, user.email, password)
+    assert post_form(client, "/contacts", {"number": NUMBER}, token_from="/contacts").status_code == 303
+    assert post_form(client, "/blocklist", {"number": NUMBER, "action": "block"}, token_from="/blocklist").status_code == 200
+    before = len(events(session, "dispatch.previewed", account.id))
+    page = post_form(client, "/send/confirm", {"sender": "Kommunen", "to": NATIONAL, "text": "Hej", "idempotency_key": "k1"}, token_from="/send")
+    assert page.status_code == 422
+    looked = events(session, "dispatch.previewed", account.id)
+    assert len(looked) == before + 1 and looked[-1].actor == f"user:{user.id}"
+    assert linked_subjects(session, looked[-1]) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
+    assert_nothing_personal(looked[-1], NUMBER)

@@ -271,18 +271,20 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         encoding=analysis.encoding, characters=analysis.characters, cost_minor=cost, currency="SEK",
         can_reply=sender.can_reply, status=status, send_at=send_at, by_country=by_country,
     )
-    if request.dry_run:
+    if request.dry_run or not accepted:
         # The summary tells whether each number is blocked: a read of what the account knows of
-        # them, recorded like one (naming the people it knows; it makes no one new).
+        # them, recorded like one (naming the people it knows; it makes no one new). So does the
+        # refusal when every number is blocked: its event is committed with the 422 (recorded).
         record_event(
             session, actor, Action.DISPATCH_PREVIEWED, now=now, subjects=_known_subject_ids(session, actor.account_id, indexes.values()),
             details={"accepted": len(accepted), "blocked": len(blocked), "invalid": len(invalid), "parts": analysis.parts},
         )
+    if request.dry_run:
         return summary
     if not accepted:
         raise InvalidInput(
             _("No recipient can get this SMS: every number is invalid, has no price, or is blocked."),
-            fields={"to": _("Give at least one valid number that is not blocked.")},
+            fields={"to": _("Give at least one valid number that is not blocked.")}, recorded=True,
         )
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     # Core statements built once, not the ORM: one dispatch per API request is the hot path.

@@ -164,7 +164,8 @@ def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
     except GovsmsError as refused:
         if refused.status_code != 422:
             raise
-        db.rollback()
+        if not refused.recorded:  # "every number is blocked" keeps its access-log event
+            db.rollback()
         return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
     return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
 
