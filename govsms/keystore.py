@@ -8,6 +8,7 @@ without a foreign key for that reason.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
-from govsms.crypto import KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
+from govsms.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rows_in
 from govsms.errors import ConfigurationError
 from govsms.keyring import KeyRing
 from govsms.settings import Settings
 
+log = logging.getLogger(__name__)
 CHUNK = 5000
 INDEX_PURPOSE = "index"
 DATA_PURPOSE = "data"
@@ -342,7 +344,13 @@ class Vault:
             with self.key_store(session) as store:
                 for chunk in _chunks(uncached):
                     for row in _subject_rows(store, account_id, "id", chunk):
-                        found[row.id] = self._unwrap(row)  # type: ignore[index]
+                        try:
+                            found[row.id] = self._unwrap(row)  # type: ignore[index]
+                        except DecryptionError:
+                            # A damaged wrapped key: that person's rows cannot be read (absent, as
+                            # if erased); every other row of the page still can.
+                            log.warning("a subject key cannot be unwrapped: subject %s", row.id,
+                                        extra={"event": "key.unreadable", "account_id": account_id})
         return found
 
     def indexes_of(self, session: Session, account_id: int, subject_ids: list[int]) -> dict[int, bytes]:

@@ -26,7 +26,7 @@ from tests.web_helpers import login, post_form
 PEOPLE = [("+46701111111", "Anna Andersson"), ("+46702222222", "Bertil Berglund"), ("+46703333333", "Cecilia Carlsson")]
 BAD_NUMBER, BAD_NAME = PEOPLE[1]
 MARKER_SV = "kan inte läsas"
-MODES = ["altered", "moved", "shredded"]
+MODES = ["altered", "moved", "shredded", "key_altered"]
 
 
 class Setup:
@@ -71,6 +71,14 @@ class Setup:
             ).scalars().first()
             session.execute(update(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact).values(number_ct=other))
             session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=other_message))
+        elif mode == "key_altered":  # the person's wrapped key itself is damaged in the key store
+            from govsms.keystore import SubjectKey
+
+            keys = SubjectKey.__table__
+            wrapped = bytearray(session.execute(select(keys.c.wrapped_key).where(keys.c.id == self.bad_subject)).scalar_one())
+            wrapped[-1] ^= 1
+            session.execute(update(keys).where(keys.c.id == self.bad_subject).values(wrapped_key=bytes(wrapped)))
+            client.app.state.vault.cache.forget([(self.account.id, self.bad_subject)])
         else:  # the person's key is gone, their rows are not (a restored backup, a half-done erasure)
             assert client.app.state.vault.shred(session, self.account.id, [self.bad_subject]) == 1
         session.flush()
