@@ -19,7 +19,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
 from govsms.accounts.roles import parse_roles
-from govsms.accounts.service import account_addresses
+from govsms.accounts.service import account_addresses, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import InvalidInput, LoginRefused
@@ -58,7 +58,7 @@ class LoginLimiter:
 
     def attempt(self, address: str, email: str) -> int | None:
         """Count an attempt; None if it may go on, else the seconds until one may."""
-        keys = (f"ip:{address}", "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest())
+        keys = (f"ip:{address}", "email:" + hashlib.sha256(normalise_email(email).encode()).hexdigest())
         now = time.monotonic()
         with self._lock:
             if len(self._attempts) > 100_000:
@@ -76,7 +76,7 @@ class LoginLimiter:
             return None
 
     def succeeded(self, address: str, email: str) -> None:
-        keys = (f"ip:{address}", "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest())
+        keys = (f"ip:{address}", "email:" + hashlib.sha256(normalise_email(email).encode()).hexdigest())
         with self._lock:
             for key in keys:
                 if self._attempts.get(key):
@@ -104,10 +104,16 @@ class PasswordCheck:
     correct: bool
 
 
+def _spellings(email: str) -> set[str]:
+    """The forms an address may be stored in: normalised (``normalise_email``), and lower-cased
+    as users created before that were stored."""
+    return {email.strip().lower(), normalise_email(email)}
+
+
 def check_password(session: Session, *, email: str, password: str) -> PasswordCheck:
     """Read the user's hash and check the password against it: the slow part of a login (argon2),
     done with a reading session so that no write transaction waits on it."""
-    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(User.email == email.strip().lower())).first()
+    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(User.email.in_(_spellings(email)))).first()  # type: ignore[attr-defined]
     user_id, password_hash = (row[0], row[1]) if row else (None, None)
     return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
 
@@ -123,7 +129,7 @@ class UnknownLockouts:
 
     @staticmethod
     def _key(email: str) -> str:
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return hashlib.sha256(normalise_email(email).encode()).hexdigest()
 
     def locked_until(self, email: str, now: datetime) -> datetime | None:
         _failures, until = self._state.get(self._key(email), (0, None))
@@ -157,7 +163,7 @@ def authenticate(
     login are locked out like real ones (the web process keeps one).
     """
     # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
-    user = None if CONTROL.search(email) else session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = None if CONTROL.search(email) else session.exec(select(User).where(User.email.in_(_spellings(email)))).first()  # type: ignore[attr-defined]
     if user is not None:
         refuse_if_locked(session, user, now=now)
     if user is None and unknown is not None and (until := unknown.locked_until(email, now)) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import func
@@ -22,6 +23,44 @@ from govsms.textfield import single_line
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 254
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+"""Control and format characters (zero-width spaces and joiners, soft hyphens, byte-order
+marks), unassigned code points and every kind of space: an address holding one looks like
+another."""
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "IDEOGRAPHIC": "CJK"}
+
+
+def normalise_email(value: str) -> str:
+    """The form an address is stored, compared and looked up in: NFKC (full-width letters,
+    ligatures and decomposed letters become the usual ones) and case-folded (``ß`` is ``ss``)."""
+    return unicodedata.normalize("NFKC", value.strip()).casefold()
+
+
+def _scripts(text: str) -> set[str]:
+    scripts = set()
+    for char in text:
+        if unicodedata.category(char).startswith("L"):
+            script = unicodedata.name(char, "UNKNOWN").split(" ")[0]
+            scripts.add(_SCRIPT_GROUPS.get(script, script))
+    return scripts
+
+
+def clean_email(value: str | None, field: str, errors: dict[str, str]) -> str:
+    """A staff or contact address, normalised (``normalise_email``), or "" with the reason in
+    ``errors``: an invisible character, or a local part or domain whose letters mix alphabets
+    (a Cyrillic ``а`` among Latin letters), is refused, since either makes a look-alike."""
+    raw = (value or "").strip()
+    if any(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in raw):
+        errors[field] = _("The address has an invisible character or a space (such as a zero-width or non-breaking space). Type the address again.")
+        return ""
+    email = normalise_email(raw)
+    if not EMAIL.match(email) or len(email) > MAX_EMAIL:
+        errors[field] = _("Enter an e-mail address such as name@example.se.")
+        return email
+    local, _at, domain = email.rpartition("@")
+    if len(_scripts(local)) > 1 or len(_scripts(domain)) > 1:
+        errors[field] = _("The address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address. Type it in one alphabet.")
+    return email
 
 
 def require(actor: Actor, permission: Permission) -> None:
@@ -35,12 +74,9 @@ def account_addresses(account: Account) -> list[str]:
 
 
 def _clean_optional_email(value: str | None, field: str, errors: dict[str, str]) -> str | None:
-    value = single_line(value, field).lower()
-    if not value:
+    if not (value or "").strip():
         return None
-    if not EMAIL.match(value) or len(value) > MAX_EMAIL:
-        errors[field] = _("Enter an e-mail address such as name@example.se.")
-    return value
+    return clean_email(value, field, errors) or None
 
 
 def create_account(
@@ -139,11 +175,9 @@ def create_user(
     require(actor, Permission.USERS_MANAGE)
     account = session.get(Account, actor.account_id)
     assert account is not None
-    email = single_line(email, "email").lower()
     display_name = single_line(display_name, "display_name")
     errors: dict[str, str] = {}
-    if not EMAIL.match(email) or len(email) > MAX_EMAIL:
-        errors["email"] = _("Enter an e-mail address such as name@example.se.")
+    email = clean_email(email, "email", errors)
     if problem := check_password_policy(password, email=email, account_name=account.name, others=account_addresses(account)):
         errors["password"] = problem
     if language not in LANGUAGES:
@@ -255,7 +289,7 @@ def set_user_active(session: Session, actor: Actor, user_id: int, *, active: boo
 
 def set_password_by_email(session: Session, *, email: str, password: str, now: datetime) -> User:
     """The operator's reset (CLI): new password, sessions ended, lockout lifted."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = session.exec(select(User).where(User.email.in_({email.strip().lower(), normalise_email(email)}))).first()  # type: ignore[attr-defined]
     if user is None:
         raise NotFound(_("No user has that e-mail address."))
     account = session.get(Account, user.account_id)

@@ -28,7 +28,7 @@ from govsms.accounts.actor import Actor
 from govsms.accounts.models import Account, LoginSession, RecoveryCode, RolePolicy, User
 from govsms.accounts.password import verify_password
 from govsms.accounts.roles import Permission, Role, format_roles, parse_roles
-from govsms.accounts.service import get_user, require
+from govsms.accounts.service import get_user, normalise_email, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.crypto import DecryptionError, seal, unseal, value_context
@@ -266,7 +266,7 @@ def reset_totp(session: Session, actor: Actor, user_id: int, *, now: datetime) -
 
 def reset_totp_by_email(session: Session, *, email: str, now: datetime) -> User:
     """The operator's reset on the server (CLI), for when no administrator of the account can."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = session.exec(select(User).where(User.email.in_({email.strip().lower(), normalise_email(email)}))).first()  # type: ignore[attr-defined]
     if user is None:
         raise NotFound(_("No user has that e-mail address."))
     was_on = user.totp_enabled_at is not None

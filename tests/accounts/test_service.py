@@ -180,3 +180,47 @@ def test_user_rows_hold_no_clear_password(session: Session) -> None:
     user, password = make_user(session, account)
     row = session.exec(select(User).where(User.id == user.id)).one()
     assert password not in repr(row.model_dump())
+
+
+# -- look-alike staff addresses (second round, finding 5) ------------------------------------------
+
+INVISIBLE = ["anna\u200b@kommun.se", "an\u200dna@kommun.se", "anna@kom\u00admun.se", "anna@kommun.se\u2060", "\ufeffanna@kommun.se", "an\u00a0na@kommun.se", "anna@kommun\u3000.se"]
+MIXED = ["\u0430nna@kommun.se", "anna@k\u043emmun.se", "ann\u03b1@kommun.se", "anna@kommun.\u0455e"]
+
+
+@pytest.mark.parametrize("address", INVISIBLE)
+def test_addresses_with_invisible_characters_are_refused(session: Session, address: str) -> None:
+    account = make_account(session)
+    with pytest.raises(InvalidInput) as refused:
+        make_user(session, account, email=address)
+    assert "invisible" in refused.value.fields["email"]
+    assert session.exec(select(User).where(User.account_id == account.id)).first() is None
+
+
+@pytest.mark.parametrize("address", MIXED)
+def test_addresses_mixing_scripts_are_refused_with_a_reason(session: Session, address: str) -> None:
+    account = make_account(session)
+    with pytest.raises(InvalidInput) as refused:
+        make_user(session, account, email=address)
+    assert "alphabet" in refused.value.fields["email"]
+    with pytest.raises(InvalidInput) as refused_too:
+        make_account(session, admin_email=address)
+    assert "alphabet" in refused_too.value.fields["admin_email"]
+
+
+def test_addresses_are_nfkc_normalised_and_case_folded_before_uniqueness(session: Session) -> None:
+    account = make_account(session)
+    first, password = make_user(session, account, email="Strasse@Kommun.se")
+    assert first.email == "strasse@kommun.se"
+    for twin in ("STRAßE@kommun.se", "ｓｔｒａｓｓｅ@ｋｏｍｍｕｎ.ｓｅ", "strasse@KOMMUN.SE"):
+        with pytest.raises(Conflict):
+            make_user(session, account, email=twin)
+    composed, _ = make_user(session, account, email="A\u030asa@kommun.se")  # å written as a + ring
+    assert composed.email == "\u00e5sa@kommun.se"
+    with pytest.raises(Conflict):
+        make_user(session, account, email="\u00c5SA@kommun.se")
+    # Scripts of their own, unmixed, are fine.
+    greek, _ = make_user(session, account, email="\u03b1\u03bd\u03bd\u03b1@kommun.se")
+    assert greek.email == "\u03b1\u03bd\u03bd\u03b1@kommun.se"
+    # Logging in finds the user by any of these spellings.
+    assert login.authenticate(session, email="STRAßE@kommun.se", password=password, policy=POLICY, now=now()).id == first.id
