@@ -372,7 +372,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.audit.chain import NoTrustedKey, check_export, verify_database
     from govsms.audit.record import mac_key
     from govsms.audit.service import parse_public_key, public_key
-    from govsms.audit.witness import read_witness
+    from govsms.audit.witness import read_witness, witness_to_compare
     from govsms.db import session_scope
     from govsms.keyring import load_key_ring
 
@@ -403,12 +403,16 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         keys = load_key_ring(settings)
         trusted = trusted or public_key(keys)
         witness_path = witness_path or settings.audit_witness_file
-        witness = witness or read_witness(witness_path)
+        witness = witness or witness_to_compare(witness_path)  # missing: fails once the database has checkpoints
         with session_scope(_session_factory(settings)) as session:
             result = verify_database(session, trusted, mac_key=mac_key(keys.audit_signing_seed), witness=witness)
         source = "the database"
     if result.ok:
         print(f"OK: {result.events} sealed events and {result.checkpoints} signed checkpoints in {source} verify.")
+        print(
+            f"Verified up to seq {result.signed_seq}, the last signed checkpoint ({result.signed_at or 'signing time not recorded'})"
+            + (": whatever came later is not covered; only --since OLD or --witness COPY proves nothing was cut after it." if args.file else ".")
+        )
         if args.since:
             print(f"It extends {args.since}: the same events and chain up to that export's head, signed with the same key.")
     if result.unsealed:
@@ -417,8 +421,12 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
             "(the scheduler seals them; verify never does)."
             if result.ok else f"{result.unsealed} events not yet sealed."
         )
-    if result.witnessed is not None:
-        print(f"Compared with the witness {witness.path if witness else witness_path}: {result.witnessed} checkpoints.")
+    if witness is not None and witness.missing:
+        if result.ok:  # nothing signed yet; once there is, a missing witness fails (named above)
+            print(f"Warning: no witness file at {witness_path} yet: the sealer starts it with the first checkpoint.", file=sys.stderr)
+    elif result.witnessed is not None:
+        kept = f"the witness {witness.path}" if witness is not None else "the witness lines in the export"
+        print(f"Compared with {kept}: {result.witnessed} checkpoints.")
     elif not args.file:
         print(
             f"Warning: no witness file at {witness_path}: a log cut short, or deleted with its checkpoints, is not detected "
@@ -437,17 +445,44 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit_seal(args: argparse.Namespace, settings: Settings) -> int:
     """What the scheduler does every 30 seconds: chain waiting events, sign a checkpoint, and
     append it to the witness."""
-    from govsms.audit.chain import seal_and_witness
+    from govsms.audit.actions import Action
+    from govsms.audit.chain import WitnessNotRebuilt, rebuild_witness, seal_and_witness
+    from govsms.audit.record import record_event
+    from govsms.audit.witness import read_witness
+    from govsms.db import session_scope
     from govsms.keyring import load_key_ring
 
     keys = load_key_ring(settings)
-    result = seal_and_witness(_session_factory(settings), keys.audit_signing_seed, settings.audit_witness_file, now=_now())
+    path = settings.audit_witness_file
+    factory = _session_factory(settings)
+    result = seal_and_witness(factory, keys.audit_signing_seed, path, now=_now())
     if result is None:
         print("Another sealer sealed the same events just now; nothing done.")
+    elif result.sealed and (path.exists() or not result.earlier_checkpoints):
+        print(f"Sealed {result.sealed} events up to seq {result.head_seq}; the checkpoint is in the witness {path}.")
     elif result.sealed:
-        print(f"Sealed {result.sealed} events up to seq {result.head_seq}; the checkpoint is in the witness {settings.audit_witness_file}.")
+        print(f"Sealed {result.sealed} events up to seq {result.head_seq}, in the database only.")
     else:
         print("Nothing to seal.")
+    if args.rebuild_witness:
+        old = read_witness(path)
+        with session_scope(factory) as session:
+            try:
+                count = rebuild_witness(session, keys.audit_signing_seed, path, old)
+            except WitnessNotRebuilt as error:
+                raise GovsmsError(f"The witness {path} was not written anew: {error}.") from None
+            record_event(session, None, Action.AUDIT_WITNESS_REBUILT, now=_now(), details={
+                "cli": True, "checkpoints": count, "had": len(old.entries) if old else 0, "was_missing": old is None,
+            })
+        print(f"Wrote the witness {path} anew: {count} signed checkpoints from the database (an audit event says so).")
+        return 0
+    if not path.exists() and result is not None and result.earlier_checkpoints:
+        print(
+            f"govsms: the witness {path} is missing although the database has signed checkpoints: not recreated. "
+            "Restore it from its copy, or write it anew with govsms audit seal --rebuild-witness.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -646,7 +681,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--since", metavar="EARLIER_EXPORT", help="With --file: prove the export extends this one, saved earlier.")
     verify.add_argument("--witness", help="A copy of the witness file to compare with (default for the database: GOVSMS_AUDIT_WITNESS).")
     verify.add_argument("--no-seal", action="store_true", help=argparse.SUPPRESS)  # verify never seals; kept for old scripts
-    add(audit, "seal", cmd_audit_seal, "Seal waiting events now and append the checkpoint to the witness (the scheduler does this every 30 s).")
+    seal = add(audit, "seal", cmd_audit_seal, "Seal waiting events now and append the checkpoint to the witness (the scheduler does this every 30 s).")
+    seal.add_argument(
+        "--rebuild-witness", action="store_true",
+        help="Write the witness anew from the database's checkpoints (only if the log verifies and the old witness has nothing the database lacks); an audit event.",
+    )
     export = add(audit, "export", cmd_audit_export, "Export the sealed log as JSON lines with checkpoints, the witness and the public key.")
     export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
     export.add_argument("--account", help="Only this account's events in full; the others as hashes.")

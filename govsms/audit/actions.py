@@ -42,6 +42,7 @@ class Action(StrEnum):
     AUDIT_VIEWED = "audit.viewed"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
+    AUDIT_WITNESS_REBUILT = "audit.witness_rebuilt"
     KEYS_ROTATED = "keys.rotated"
     BLOCKLIST_ADDED = "blocklist.added"
     BLOCKLIST_REMOVED = "blocklist.removed"
@@ -109,6 +110,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.AUDIT_VIEWED: N_("Access log viewed"),
     Action.AUDIT_EXPORTED: N_("Access log exported"),
     Action.AUDIT_VERIFIED: N_("Access log verified"),
+    Action.AUDIT_WITNESS_REBUILT: N_("Access log witness written anew"),
     Action.KEYS_ROTATED: N_("Master key rotated"),
     Action.BLOCKLIST_ADDED: N_("Number blocked"),
     Action.BLOCKLIST_REMOVED: N_("Number unblocked"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,14 +27,16 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.record import body_mac, canonical_json, event_body
-from govsms.audit.witness import Witness, WitnessEntry, append_witness
+from govsms.audit.witness import Witness, WitnessEntry, append_witness, replace_witness
 from govsms.db import bulk_insert, session_scope
+
+log = logging.getLogger(__name__)
 
 GENESIS = bytes(32)
 CHUNK = 10_000
@@ -42,8 +45,9 @@ GAP_GRACE = timedelta(seconds=60)
 is this old: a transaction still running then would commit an event inside the sealed range."""
 EXPORT_FORMAT = "govsms-audit-export"
 
-EXPORT_VERSIONS = (1, 2)
-"""Version 2 adds witness lines and event MACs; version 1 exports still verify."""
+EXPORT_VERSIONS = (1, 2, 3)
+"""Version 2 adds witness lines and event MACs; version 3 counts its lines in the header and
+gives each checkpoint its signing time. Versions 1 and 2 still verify."""
 
 EVENT_COLUMNS = (
     AuditEvent.__table__.c.seq,
@@ -99,6 +103,8 @@ class SealResult:
     head_seq: int
     checkpoint: WitnessEntry | None = None
     """The checkpoint signed by this run (None when nothing was sealed): for the witness."""
+    earlier_checkpoints: int = 0
+    """Checkpoints the database held before this run's: a missing witness is then not new."""
 
 
 def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: int | None = None) -> SealResult:
@@ -125,6 +131,7 @@ def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: 
             break
     if not sealed:
         return SealResult(sealed=0, head_seq=last_seq)
+    earlier = session.execute(select(func.count()).select_from(AuditCheckpoint.__table__)).scalar_one()
     key = Ed25519PrivateKey.from_private_bytes(signing_seed)
     checkpoint = WitnessEntry(
         seq=last_seq, head_hash=last_hash, public_key=key.public_key().public_bytes_raw(),
@@ -136,7 +143,7 @@ def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: 
             public_key=checkpoint.public_key, signature=checkpoint.signature,
         )
     )
-    return SealResult(sealed=sealed, head_seq=last_seq, checkpoint=checkpoint)
+    return SealResult(sealed=sealed, head_seq=last_seq, checkpoint=checkpoint, earlier_checkpoints=earlier)
 
 
 @dataclass
@@ -151,6 +158,10 @@ class Verification:
     """Entries of the witness compared; None when no witness was at hand."""
     head_seq: int = 0
     head_hash: bytes = GENESIS
+    signed_seq: int = 0
+    """The last sequence number a signed checkpoint covers: what this verification vouches for."""
+    signed_at: str | None = None
+    """When that checkpoint was signed (UTC), when known."""
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -189,12 +200,26 @@ def _check_checkpoint(
 
 def _check_witness(
     result: Verification, witness: Witness, trusted: bytes, stored: dict[int, bytes], computed: dict[int, bytes], end: int,
-    log_name: str, store_name: str,
+    log_name: str, store_name: str, *, complete: bool = False,
 ) -> None:
-    """Every checkpoint the witness kept must still be there, and the log must reach it."""
+    """Every checkpoint the witness kept must still be there, and the log must reach it; with
+    ``complete`` (the database), every stored checkpoint must be in the witness too."""
     result.witnessed = 0
     for problem in witness.problems:
         result.fail(None, problem)
+    if complete and stored:
+        if witness.missing:
+            result.fail(None, f"no witness file at {witness.path} but the database has {len(stored)} signed checkpoints (the witness was deleted; "
+                        "compare with a copy: --witness COPY, or write it anew: govsms audit seal --rebuild-witness)")
+        elif not witness.entries:
+            result.fail(None, f"the witness {witness.path} is empty but the database has {len(stored)} signed checkpoints (the witness was emptied)")
+        else:
+            witnessed = {entry.seq: entry.head_hash for entry in witness.entries}
+            lacking = [seq for seq in sorted(stored) if witnessed.get(seq) != stored[seq]]
+            for seq in lacking[:5]:
+                result.fail(None, f"checkpoint at seq {seq} is in the database but missing from the witness {witness.path} (the witness was trimmed or replaced)")
+            if len(lacking) > 5:
+                result.fail(None, f"{len(lacking) - 5} more checkpoints are in the database but missing from the witness")
     for entry in witness.entries:
         result.witnessed += 1
         if not _signed_by(entry.public_key, trusted, entry.seq, entry.head_hash, entry.signature):
@@ -279,12 +304,23 @@ def verify_database(
             result, checkpoint.public_key, trusted_public_key, checkpoint.seq, checkpoint.head_hash, checkpoint.signature,
             at_checkpoints, sealed_head,
         )
+    macs = AuditEvent.__table__.c.mac
+    replays = session.execute(
+        select(macs, func.min(AuditEvent.__table__.c.seq), func.max(AuditEvent.__table__.c.seq), func.count())
+        .where(macs.is_not(None)).group_by(macs).having(func.count() > 1).limit(20)
+    ).all()
+    for _mac, first, last, count in replays:
+        result.fail(last, f"event {last} is a replay: it is event {first} again, MAC and all ({count} events carry that MAC)")
     signed_to = checkpoints[-1].seq if checkpoints else 0
+    if checkpoints:
+        result.signed_seq, result.signed_at = signed_to, checkpoints[-1].signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if sealed_head > signed_to:
         result.fail(signed_to + 1, f"events up to seq {sealed_head} are sealed but no signed checkpoint covers those after seq {signed_to} (checkpoints deleted?)")
     if witness is not None:
         stored_heads = {checkpoint.seq: checkpoint.head_hash for checkpoint in checkpoints}
-        _check_witness(result, witness, trusted_public_key, stored_heads, at_checkpoints, sealed_head, "sealed log", "database")
+        _check_witness(
+            result, witness, trusted_public_key, stored_heads, at_checkpoints, sealed_head, "sealed log", "database", complete=True
+        )
     result.head_seq, result.head_hash = sealed_head, sealed_hash
     return result
 
@@ -294,16 +330,24 @@ def export_lines(
 ) -> Iterator[str]:
     """JSON lines: a header, the witness's checkpoints (read before the database, so it never
     runs ahead of it), every sealed event (another account's only as its content hash), and the
-    checkpoints. ``verify_export`` checks it with no database."""
+    checkpoints. The header counts each kind of line. ``verify_export`` checks it with no database."""
+    sealed_head, _ = head(session)
+    chain_table, events_table, checkpoints = AuditChain.__table__, AuditEvent.__table__, AuditCheckpoint.__table__
+    linked = select(func.count()).select_from(chain_table.join(events_table, events_table.c.seq == chain_table.c.seq))
+    linked = linked.where(chain_table.c.seq <= sealed_head)
+    if account_id is not None:
+        linked = linked.where(events_table.c.account_id == account_id)
+    own = session.execute(linked).scalar_one()
+    sealed_rows = session.execute(select(func.count()).select_from(chain_table).where(chain_table.c.seq <= sealed_head)).scalar_one()
+    signed = session.execute(select(func.count()).select_from(checkpoints).where(checkpoints.c.seq <= sealed_head)).scalar_one()
     yield canonical_json(
-        {"type": "header", "format": EXPORT_FORMAT, "version": 2, "account": account_id, "public_key": public_key.hex(),
-         "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "witness": len(witness.entries) if witness else None}
+        {"type": "header", "format": EXPORT_FORMAT, "version": 3, "account": account_id, "public_key": public_key.hex(),
+         "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "witness": len(witness.entries) if witness else None,
+         "events": own, "sealed": sealed_rows - own, "checkpoints": signed}
     )
     for entry in witness.entries if witness else []:
         yield canonical_json(entry.item("witness"))
-    sealed_head, _ = head(session)
     last_seq = 0
-    chain_table = AuditChain.__table__
     while last_seq < sealed_head:
         events = {row.seq: row for row in _events_after(session, last_seq, CHUNK)}
         links = session.execute(
@@ -320,11 +364,11 @@ def export_lines(
                     {"type": "sealed", "seq": link.seq, "content_hash": link.content_hash.hex(), "chain_hash": link.chain_hash.hex()}
                 )
             last_seq = link.seq
-    checkpoints = AuditCheckpoint.__table__
     for checkpoint in session.execute(select(checkpoints).where(checkpoints.c.seq <= sealed_head).order_by(checkpoints.c.seq)).all():
         yield canonical_json(
             {"type": "checkpoint", "seq": checkpoint.seq, "head_hash": checkpoint.head_hash.hex(),
-             "public_key": checkpoint.public_key.hex(), "signature": checkpoint.signature.hex()}
+             "public_key": checkpoint.public_key.hex(), "signature": checkpoint.signature.hex(),
+             "signed_at": checkpoint.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
         )
 
 
@@ -349,6 +393,7 @@ def verify_export(
     checkpoints: list[dict[str, object]] = []
     carried = Witness(path="the export")
     header = None
+    counted = {"event": 0, "sealed": 0, "checkpoint": 0, "witness": 0}
     for number, line in enumerate(lines, start=1):
         try:
             item = json.loads(line)
@@ -356,6 +401,8 @@ def verify_export(
         except (ValueError, UnicodeDecodeError, AttributeError):
             result.fail(last_seq + 1, f"line {number} is not valid JSON")
             continue
+        if kind in counted:
+            counted[kind] += 1
         if kind == "header":
             if header is not None:
                 result.fail(None, f"line {number} is a second header")
@@ -391,7 +438,19 @@ def verify_export(
         return result
     if header.get("public_key") != trusted_public_key.hex():
         result.fail(None, "the export names another public key than the trusted one")
+    if header.get("account") is None and counted["sealed"]:
+        result.fail(None, f"a full export carries no sealed lines, this one has {counted['sealed']}: events were hidden as bare hashes")
+    for name, kind in (("events", "event"), ("sealed", "sealed"), ("checkpoints", "checkpoint"), ("witness", "witness")):
+        said = header.get(name)
+        if said is None:
+            if not isinstance(header.get("version"), int) or header["version"] < 3:
+                continue  # older exports count less (version 2: the witness lines only)
+            if name == "witness":
+                said = 0  # exported with no witness at hand
+        if said != counted[kind]:
+            result.fail(None, f"the header counts {said} {kind} lines but the export has {counted[kind]} (lines were removed or added)")
     stored: dict[int, bytes] = {}
+    times: dict[int, str] = {entry.seq: entry.signed_at for entry in carried.entries}
     for item in checkpoints:
         try:
             seq, head_hash = item["seq"], bytes.fromhex(item["head_hash"])  # type: ignore[arg-type]
@@ -402,11 +461,14 @@ def verify_export(
                 bytes.fromhex(item["signature"]), at_seq, last_seq,  # type: ignore[arg-type]
             )
             stored[seq] = head_hash
+            if isinstance(item.get("signed_at"), str):
+                times[seq] = item["signed_at"]  # type: ignore[assignment]
         except (KeyError, TypeError, ValueError):
             result.fail(None, "a checkpoint is not valid")
     signed_to = max(stored, default=0)
-    if result.events and not stored:
-        result.fail(None, "the export has no signed checkpoint")
+    result.signed_seq, result.signed_at = signed_to, times.get(signed_to) or None
+    if not stored:
+        result.fail(None, "nothing signed to verify: the export has no signed checkpoint")
     elif last_seq > signed_to:
         result.fail(signed_to + 1, f"events after seq {signed_to} are covered by no signed checkpoint (the export was cut or changed)")
     for kept in (carried, witness):
@@ -482,6 +544,51 @@ def seal_and_witness(
     checkpoint to the witness (so the witness never holds one the database did not keep)."""
     with session_scope(session_factory) as session:
         result = try_seal(session, signing_seed, now=now)
-    if result is not None and result.checkpoint is not None:
-        append_witness(witness_path, [result.checkpoint])
+    witness_checkpoint(witness_path, result)
     return result
+
+
+def witness_checkpoint(witness_path: Path, result: SealResult | None) -> bool:
+    """Append a committed checkpoint to the witness. The witness is created only with the first
+    checkpoint of the database: when it is missing while the database already had checkpoints
+    (deleted, or never written), the sealer does not start a new one quietly (that would hide
+    the loss); it logs an error and seals into the database only, until an operator runs
+    ``govsms audit seal --rebuild-witness``. False when the checkpoint was not witnessed."""
+    if result is None or result.checkpoint is None:
+        return True
+    if result.earlier_checkpoints and not witness_path.exists():
+        log.error(
+            "audit witness %s is missing although the database has %d earlier signed checkpoints: not recreated; "
+            "checkpoint at seq %d kept in the database only. Restore the witness from its copy, or write it anew with "
+            "govsms audit seal --rebuild-witness.", witness_path, result.earlier_checkpoints, result.checkpoint.seq,
+        )
+        return False
+    append_witness(witness_path, [result.checkpoint])
+    return True
+
+
+class WitnessNotRebuilt(ValueError):
+    """``--rebuild-witness`` refused: the log does not verify, or the old witness has more."""
+
+
+def rebuild_witness(session: Session, signing_seed: bytes, witness_path: Path, old: Witness | None) -> int:
+    """Write the witness anew from the database's checkpoints (``govsms audit seal
+    --rebuild-witness``): only when the log verifies as it is, and the old witness, if any, holds
+    no checkpoint the database lacks (rebuilding must never erase the evidence of a cut).
+    Returns how many checkpoints it holds now; the caller records the audit event."""
+    from govsms.audit.record import mac_key
+
+    key = Ed25519PrivateKey.from_private_bytes(signing_seed)
+    trusted = key.public_key().public_bytes_raw()
+    result = verify_database(session, trusted, mac_key=mac_key(signing_seed), witness=old)
+    lacking = ("in the database but missing from the witness", "is empty but the database has")
+    problems = [problem for problem in result.problems if not any(text in problem for text in lacking)]
+    if problems or (not result.ok and len(result.problems) >= 20):
+        raise WitnessNotRebuilt("the log does not verify, so its checkpoints are not written to a new witness: " + "; ".join(problems[:5]))
+    rows = session.execute(select(AuditCheckpoint.__table__).order_by(AuditCheckpoint.__table__.c.seq)).all()
+    replace_witness(witness_path, [
+        WitnessEntry(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature,
+                     signed_at=row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for row in rows
+    ])
+    return len(rows)

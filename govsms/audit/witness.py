@@ -63,6 +63,16 @@ class Witness:
     path: str
     entries: list[WitnessEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    missing: bool = False
+    """No file at ``path``: compared with a database that has checkpoints, that fails."""
+
+
+def _fsync_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # a new or replaced file's name survives a crash too
+    finally:
+        os.close(directory)
 
 
 def append_witness(path: Path, entries: Iterable[WitnessEntry]) -> None:
@@ -82,11 +92,26 @@ def append_witness(path: Path, entries: Iterable[WitnessEntry]) -> None:
     finally:
         os.close(fd)
     if created:
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the new file's name survives a crash too
-        finally:
-            os.close(directory)
+        _fsync_directory(path.parent)
+
+
+def replace_witness(path: Path, entries: Iterable[WitnessEntry]) -> None:
+    """Write the witness anew (``govsms audit seal --rebuild-witness``): a new 0600 file beside
+    it, flushed, then renamed over it, so a crash leaves the old file or the whole new one."""
+    data = "".join(canonical_json(entry.item()) + "\n" for entry in entries).encode()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new = path.with_name(path.name + ".new")
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, WITNESS_MODE)
+    try:
+        os.fchmod(fd, WITNESS_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(new, path)
+    _fsync_directory(path.parent)
 
 
 def parse_witness(lines: Iterable[str | bytes], source: str) -> Witness:
@@ -114,3 +139,9 @@ def read_witness(path: Path | None) -> Witness | None:
             return parse_witness(file, str(path))
     except FileNotFoundError:
         return None
+
+
+def witness_to_compare(path: Path) -> Witness:
+    """The witness ``govsms audit verify`` compares the database with: a missing file is an
+    empty witness marked missing (it fails once the database has signed checkpoints)."""
+    return read_witness(path) or Witness(path=str(path), missing=True)

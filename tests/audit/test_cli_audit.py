@@ -84,3 +84,36 @@ def test_export_is_an_event_verify_never_seals_and_the_witness_finds_a_cut(cli_e
     gone = govsms(cli_env, "audit", "verify")
     assert gone.returncode == 1 and "missing from the database" in gone.stderr
     engine.dispose()
+
+
+def test_witness_gone_verify_fails_seal_keeps_it_gone_until_rebuilt_and_file_output(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "account", "create", "Kommun AB").returncode == 0
+    settings = settings_of(cli_env)
+    witness = settings.audit_witness_file
+    assert govsms(cli_env, "audit", "seal").returncode == 0
+    export = tmp_path / "export.jsonl"
+    assert govsms(cli_env, "audit", "export", "-o", str(export)).returncode == 0
+    published = public_key_text(public_key(load_key_ring(settings)))
+    offline = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(export), "--public-key", published)
+    assert offline.returncode == 0, offline.stderr
+    assert "None" not in offline.stdout and "Compared with the witness lines in the export: 1 checkpoints." in offline.stdout
+    assert "Verified up to seq 1, the last signed checkpoint (20" in offline.stdout and "--since OLD" in offline.stdout
+
+    witness.write_text("")  # : > audit-witness.jsonl
+    emptied = govsms(cli_env, "audit", "verify")
+    assert emptied.returncode == 1 and "is empty but the database has 1 signed checkpoints" in emptied.stderr
+    witness.unlink()
+    deleted = govsms(cli_env, "audit", "verify")
+    assert deleted.returncode == 1 and f"no witness file at {witness}" in deleted.stderr
+    sealed = govsms(cli_env, "audit", "seal")  # seals the export event into the database only
+    assert sealed.returncode == 1 and "not recreated" in sealed.stderr and not witness.exists()
+    rebuilt = govsms(cli_env, "audit", "seal", "--rebuild-witness")
+    assert rebuilt.returncode == 0 and "2 signed checkpoints" in rebuilt.stdout, rebuilt.stderr
+    assert len(witness.read_text().splitlines()) == 2
+    engine = make_engine(settings.resolved_database_url)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(events).where(events.c.action == "audit.witness_rebuilt")).scalar_one() == 1
+    engine.dispose()
+    again = govsms(cli_env, "audit", "verify")
+    assert again.returncode == 0 and "Compared with the witness" in again.stdout, again.stdout + again.stderr

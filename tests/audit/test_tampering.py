@@ -1,13 +1,16 @@
 """The tampering matrix (issue 10): every way someone who can write the database, or edit an
 export, might cut short or rewrite the access log, each detected on SQLite and PostgreSQL.
 
-Before the witness, the event MACs, the index check and pinned keys, 12 of these 17 cases passed
+Before the witness, the event MACs, the index check and pinned keys, 12 of the first 17 cases passed
 `govsms audit verify` undetected (all but update, delete, reorder, a naive cut of an export and a
-re-signed export checked against the published key).
+re-signed export checked against the published key). The last 8 (a replayed event, the witness
+emptied, trimmed or deleted, the sealer run after that, events hidden as sealed lines in a full
+export, an export of only its header, a witness line removed) passed until the second review.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +26,8 @@ from govsms.audit.actions import Action
 from govsms.audit.chain import GAP_GRACE, NoTrustedKey, check_export, export_lines, head, seal_events, verify_database
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
-from govsms.audit.witness import append_witness, read_witness
+from govsms.audit.record import canonical_json
+from govsms.audit.witness import read_witness, witness_to_compare
 from govsms.keyring import KeyRing
 from tests.factories import make_account, now, system
 
@@ -59,8 +63,7 @@ def write_events(session: Session, count: int, start: int) -> list[int]:
 def seal(log: Log) -> None:
     """What the sealer does: chain, sign, and (once committed) append the checkpoint to the witness."""
     result = seal_events(log.session, log.keys.audit_signing_seed, now=now() + 2 * GAP_GRACE)
-    if result.checkpoint is not None:
-        append_witness(log.witness, [result.checkpoint])
+    chain.witness_checkpoint(log.witness, result)
 
 
 def build(session: Session, keys: KeyRing, tmp_path: Path) -> Log:
@@ -74,10 +77,11 @@ def build(session: Session, keys: KeyRing, tmp_path: Path) -> Log:
 
 
 def verify(log: Log) -> chain.Verification:
-    """What `govsms audit verify` does: check the database as it is, with the witness; seal nothing."""
+    """What `govsms audit verify` does: check the database as it is, with the witness (a missing
+    one counts as empty); seal nothing."""
     sealed_before = head(log.session)
     result = verify_database(
-        log.session, public_key(log.keys), mac_key=mac_key(log.keys.audit_signing_seed), witness=read_witness(log.witness)
+        log.session, public_key(log.keys), mac_key=mac_key(log.keys.audit_signing_seed), witness=witness_to_compare(log.witness)
     )
     assert head(log.session) == sealed_before, "verifying sealed events"
     return result
@@ -172,6 +176,35 @@ def delete_whole_log(log: Log) -> None:
         log.session.execute(delete(table))
 
 
+def replay_event(log: Log) -> None:
+    """An old event, MAC and all, copied to the tail as a new one before the sealer runs."""
+    row = log.session.execute(select(events).where(events.c.seq == log.first[1])).one()._mapping
+    seq = log.session.execute(
+        insert(events).values(**{name: value for name, value in row.items() if name != "seq"}).returning(events.c.seq)
+    ).scalar_one()
+    for subject in json.loads(row["subject_ids"]):
+        log.session.execute(insert(links).values(seq=seq, subject_id=subject))
+    seal(log)
+
+
+def empty_witness(log: Log) -> None:
+    log.witness.write_text("")  # : > audit-witness.jsonl
+
+
+def trim_witness(log: Log) -> None:
+    log.witness.write_text(log.witness.read_text().splitlines(keepends=True)[0])
+
+
+def delete_witness(log: Log) -> None:
+    log.witness.unlink()
+
+
+def delete_witness_then_seal(log: Log) -> None:
+    """The sealer runs after the witness went: it must not quietly start a new one."""
+    log.witness.unlink()
+    seal(log)
+
+
 DATABASE_CASES: dict[str, Callable[[Log], None]] = {
     "update": update_event,
     "delete": delete_event,
@@ -184,6 +217,11 @@ DATABASE_CASES: dict[str, Callable[[Log], None]] = {
     "re-point a subject link": repoint_subject_link,
     "re-point an unsealed subject link": repoint_unsealed_subject_link,
     "delete the whole log": delete_whole_log,
+    "replay an old event before sealing": replay_event,
+    "empty the witness": empty_witness,
+    "trim the witness": trim_witness,
+    "delete the witness": delete_witness,
+    "delete the witness, then the sealer runs": delete_witness_then_seal,
 }
 
 
@@ -237,6 +275,26 @@ def resign(lines: list[str], new_key: Ed25519PrivateKey) -> list[str]:
     return out
 
 
+def hide_events(lines: list[str]) -> list[str]:
+    """Every event line becomes a bare hash, as if it were another account's (header counts kept true)."""
+    out = []
+    for item in items(lines):
+        if item["type"] == "event":
+            item = {"type": "sealed", "seq": item["event"]["seq"], "chain_hash": item["chain_hash"],
+                    "content_hash": hashlib.sha256(canonical_json(item["event"]).encode()).hexdigest()}
+        out.append(item)
+    header = out[0]
+    moved = sum(item["type"] == "sealed" for item in out) - header.get("sealed", 0)
+    if "events" in header:
+        header.update(events=0, sealed=header["sealed"] + moved)
+    return [json.dumps(item) for item in out]
+
+
+def drop_a_witness_line(lines: list[str]) -> list[str]:
+    last = max(number for number, item in enumerate(items(lines)) if item["type"] == "witness")
+    return lines[:last] + lines[last + 1 :]
+
+
 def export_case(log: Log, attack: str) -> chain.Verification:
     earlier = export(log)  # the auditor saved this one
     seal(log)
@@ -249,6 +307,12 @@ def export_case(log: Log, attack: str) -> chain.Verification:
         return verify_file(truncate_to_first_checkpoint(lines, log.first[-1]), public_key=public_key(log.keys))
     if attack == "export: truncated with its witness lines, checked against a saved export":
         return verify_file(truncate_to_first_checkpoint(lines, log.first[-1], witness_too=True), since=earlier)
+    if attack == "export: every event hidden as a sealed line":
+        return verify_file(hide_events(lines), public_key=public_key(log.keys))
+    if attack == "export: only the header":
+        return verify_file(lines[:1], public_key=public_key(log.keys))
+    if attack == "export: a witness line removed":
+        return verify_file(drop_a_witness_line(lines), public_key=public_key(log.keys))
     if attack == "export: re-signed with a new key":
         return verify_file(resign(lines, Ed25519PrivateKey.generate()))
     if attack == "export: re-signed, checked against the published key":
@@ -265,6 +329,9 @@ EXPORT_CASES = [
     "export: re-signed with a new key",
     "export: re-signed, checked against the published key",
     "export: re-signed, checked against a saved export",
+    "export: every event hidden as a sealed line",
+    "export: only the header",
+    "export: a witness line removed",
 ]
 
 
@@ -280,12 +347,20 @@ NAMED = {
     "re-point a subject link": "index of events by person does not match event",
     "re-point an unsealed subject link": "index of events by person does not match event",
     "delete the whole log": "the sealed log ends at seq 0 but the witness has a checkpoint at seq",
+    "replay an old event before sealing": "is a replay",
+    "empty the witness": "is empty but the database has 2 signed checkpoints",
+    "trim the witness": "is in the database but missing from the witness",
+    "delete the witness": "no witness file at",
+    "delete the witness, then the sealer runs": "no witness file at",
     "export: cut the last lines": "signed checkpoint",
     "export: truncated to an earlier checkpoint": "the export ends at seq",
     "export: truncated with its witness lines, checked against a saved export": "before the earlier export's head",
     "export: re-signed with a new key": "refused",
     "export: re-signed, checked against the published key": "signed by an unknown key",
     "export: re-signed, checked against a saved export": "signed by an unknown key",
+    "export: every event hidden as a sealed line": "a full export carries no sealed lines",
+    "export: only the header": "nothing signed to verify",
+    "export: a witness line removed": "the header counts",
 }
 """What the auditor is told in each case (a part of one of the problems named)."""
 

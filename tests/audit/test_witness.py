@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -21,7 +21,9 @@ from govsms.audit.chain import (
     NoTrustedKey,
     check_export,
     export_lines,
+    WitnessNotRebuilt,
     head,
+    rebuild_witness,
     seal_and_witness,
     seal_events,
     verify_database,
@@ -29,7 +31,7 @@ from govsms.audit.chain import (
 from govsms.audit.models import AuditCheckpoint, AuditEvent
 from govsms.audit.record import canonical_json, mac_key, record_event
 from govsms.audit.service import export_for, public_key, public_key_text, verify_now
-from govsms.audit.witness import append_witness, read_witness
+from govsms.audit.witness import append_witness, read_witness, witness_to_compare
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.dpa import service as dpa_service
 from govsms.keyring import KeyRing
@@ -113,14 +115,51 @@ def test_sealer_appends_every_checkpoint_to_a_private_witness(committed: session
         result = verify_database(session, public_key(keys), mac_key=mac_key(keys.audit_signing_seed), witness=witness)
         assert result.ok and result.witnessed == 2, result.problems
 
-    # The scheduler's job writes to the configured witness (GOVSMS_AUDIT_WITNESS).
+    # The scheduler's job writes to the configured witness (GOVSMS_AUDIT_WITNESS), here the
+    # witness moved elsewhere (a missing one it would not start anew: the database has checkpoints).
     settings = make_settings(tmp_path, audit_witness=tmp_path / "elsewhere.jsonl")
+    path.rename(tmp_path / "elsewhere.jsonl")
     with session_scope(committed) as session:
         write_events(session, 1)
     build_scheduler(settings, committed, keys).get_job("audit.seal").func()  # type: ignore[union-attr]
     written = (tmp_path / "elsewhere.jsonl").read_text().splitlines()
-    assert len(written) == 1 and json.loads(written[0])["seq"] > json.loads(lines[-1])["seq"]
+    assert written[:2] == lines and len(written) == 3 and json.loads(written[2])["seq"] > json.loads(lines[-1])["seq"]
     assert (tmp_path / "elsewhere.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_sealer_does_not_recreate_a_deleted_witness_and_rebuilding_is_explicit(
+    committed: sessionmaker[Session], keys: KeyRing, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "audit-witness.jsonl"
+    with session_scope(committed) as session:
+        write_events(session, 2)
+    seal_and_witness(committed, keys.audit_signing_seed, path, now=later())  # type: ignore[arg-type]
+    assert len(path.read_text().splitlines()) == 1  # the database's first checkpoint starts it
+
+    path.unlink()
+    with session_scope(committed) as session:
+        write_events(session, 2)
+    with caplog.at_level("ERROR"):
+        result = seal_and_witness(committed, keys.audit_signing_seed, path, now=later())  # type: ignore[arg-type]
+    assert result is not None and result.sealed == 3  # sealing into the database goes on
+    assert not path.exists(), "the sealer quietly started a new witness"
+    assert any("is missing" in record.getMessage() and "--rebuild-witness" in record.getMessage() for record in caplog.records)
+    with session_scope(committed) as session:
+        missing = verify_database(session, public_key(keys), mac_key=mac_key(keys.audit_signing_seed), witness=witness_to_compare(path))
+        assert not missing.ok and any(f"no witness file at {path}" in problem for problem in missing.problems), missing.problems
+
+        assert rebuild_witness(session, keys.audit_signing_seed, path, read_witness(path)) == 2
+    assert path.stat().st_mode & 0o777 == 0o600
+    with session_scope(committed) as session:
+        rebuilt = verify_database(session, public_key(keys), mac_key=mac_key(keys.audit_signing_seed), witness=witness_to_compare(path))
+        assert rebuilt.ok and rebuilt.witnessed == 2, rebuilt.problems
+
+        # Never over a cut: the last checkpoint went from the database, the witness keeps it.
+        last = session.execute(select(func.max(AuditCheckpoint.__table__.c.seq))).scalar_one()
+        session.execute(delete(AuditCheckpoint.__table__).where(AuditCheckpoint.__table__.c.seq == last))
+        with pytest.raises(WitnessNotRebuilt):
+            rebuild_witness(session, keys.audit_signing_seed, path, read_witness(path))
+    assert len(path.read_text().splitlines()) == 2
 
 
 def test_witness_setting_and_its_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,8 +193,11 @@ def test_exports_carry_the_witness_and_extend_each_other(session: Session, keys:
     assert not backwards.ok and any("before the earlier export's head" in problem for problem in backwards.problems)
     with pytest.raises(NoTrustedKey):
         check_export(later_export)
-    # A witness copy kept apart catches an export cut together with its own witness lines.
+    # A witness copy kept apart catches an export cut together with its own witness lines (and
+    # the header's count of them, which alone is no proof: the header is not signed).
     cut = [line for line in earlier if json.loads(line)["type"] != "witness"]
+    assert not check_export(cut, public_key=public_key(keys)).ok
+    cut[0] = json.dumps({**json.loads(cut[0]), "witness": 0})
     assert check_export(cut, public_key=public_key(keys)).ok
     kept_apart = check_export(cut, public_key=public_key(keys), witness=read_witness(path))
     assert not kept_apart.ok and any("the export ends at seq" in problem for problem in kept_apart.problems)
