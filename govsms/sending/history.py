@@ -77,16 +77,19 @@ def status_counts_of(session: Session, dispatch_ids: list[int]) -> dict[int, dic
     return counts
 
 
-def _sealed_senders(session: Session, actor: Actor, dispatch_ids: set[int]) -> tuple[dict[int, str], dict[int, int]]:
+def _sealed_senders(
+    session: Session, actor: Actor, dispatch_ids: set[int], unreadable: list[UnreadableRow] | None = None
+) -> tuple[dict[int, str], dict[int, int]]:
     """The mobile-number senders of these dispatches of the account, opened in one go:
-    (dispatch id -> E.164, dispatch id -> the sender's subject id)."""
+    (dispatch id -> E.164, dispatch id -> the sender's subject id); those that do not open while
+    their key is there are added to ``unreadable``."""
     if not dispatch_ids:
         return {}, {}
     rows = session.execute(
         select(Dispatch.id, Dispatch.sender_subject_id, Dispatch.sender_ct)
         .where(Dispatch.account_id == actor.account_id, Dispatch.id.in_(dispatch_ids), Dispatch.sender_ct.is_not(None))  # type: ignore[union-attr,attr-defined]
     ).all()
-    return open_senders(session, actor.account_id, rows), {row[0]: row[1] for row in rows}  # type: ignore[misc]
+    return open_senders(session, actor.account_id, rows, unreadable), {row[0]: row[1] for row in rows}  # type: ignore[misc]
 
 
 def sender_label(number: str | None, *, reveal: bool) -> str:
@@ -99,7 +102,10 @@ def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch],
     """How each dispatch's sender is shown: as chosen, or a mobile number masked (in clear with
     ``reveal``). Showing any mobile number is recorded, naming its person."""
     sealed = {dispatch.id for dispatch in dispatches if dispatch.sender is None}
-    opened, subjects = _sealed_senders(session, actor, sealed)  # type: ignore[arg-type]
+    unreadable: list[UnreadableRow] = []
+    opened, subjects = _sealed_senders(session, actor, sealed, unreadable)  # type: ignore[arg-type]
+    record_unreadable(session, actor, unreadable, now=now)  # "cannot be read" (an event), not "(erased)" (a key gone on purpose)
+    cannot_be_read = {row.row_id for row in unreadable}
     if subjects:
         record_event(
             session, actor, Action.MESSAGE_NUMBER_SHOWN if reveal else Action.MESSAGES_LISTED, now=now,
@@ -107,7 +113,8 @@ def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch],
             subjects=[subject for subject in subjects.values() if subject is not None], details={"senders": len(subjects), "in_clear": reveal},
         )
     return {
-        dispatch.id: dispatch.sender if dispatch.sender is not None else sender_label(opened.get(dispatch.id), reveal=reveal)  # type: ignore[misc]
+        dispatch.id: dispatch.sender if dispatch.sender is not None
+        else _(CANNOT_BE_READ) if dispatch.id in cannot_be_read else sender_label(opened.get(dispatch.id), reveal=reveal)  # type: ignore[misc]
         for dispatch in dispatches
     }
 

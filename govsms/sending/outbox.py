@@ -52,6 +52,8 @@ PREPARE_RETRY = timedelta(seconds=5)
 """A batch given back unsent (the database failed before the submit) is due again this much later."""
 UNKNOWN_SWEEP_SECONDS = 60.0
 MAX_WAITING_REPORTS = 200_000
+UNREADABLE_SENDER = ""
+"""In the senders cache: the dispatch's sealed sender does not open though its key is there."""
 
 
 class Outbox:
@@ -72,7 +74,8 @@ class Outbox:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._texts: dict[int, str | None] = {}  # None: the dispatch's text cannot be read
         self._senders: dict[int, str | None] = {}
-        """Dispatch id -> its mobile-number sender opened (without '+'); None: not available."""
+        """Dispatch id -> its mobile-number sender opened (without '+'); None: erased;
+        ``UNREADABLE_SENDER``: it does not open (altered)."""
         self._refused: set[int] = set()
         """Dispatches whose sender this worker found no longer allowed (recorded once)."""
         self._pending_checked = 0.0
@@ -159,6 +162,9 @@ class Outbox:
                     if sender is None:
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_erased", transient=False))
                         continue
+                    if sender == UNREADABLE_SENDER:  # altered, not erased: recorded when it was opened
+                        unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="unreadable", transient=False))
+                        continue
                     if item.dispatch_id in not_allowed:
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_not_allowed", transient=False))
                         continue
@@ -193,7 +199,7 @@ class Outbox:
             if item.sender_kind != SenderKind.NUMBER.value or item.dispatch_id in senders:
                 continue
             number = item.sender if item.sender is not None else self._senders.get(item.dispatch_id)
-            if number is None or number.lstrip("+") in REPLY_NUMBERS.values():
+            if not number or number.lstrip("+") in REPLY_NUMBERS.values():
                 continue
             senders[item.dispatch_id] = (item.account_id, "+" + number.lstrip("+"))
         if not senders:
@@ -270,8 +276,11 @@ class Outbox:
             if sender_ct is not None:
                 sealed.setdefault(account_id, []).append((dispatch_id, sender_subject_id, sender_ct))
         for account_id, rows in sealed.items():
-            opened = open_senders(session, account_id, rows)
+            unreadable: list[UnreadableRow] = []
+            opened = open_senders(session, account_id, rows, unreadable)
             self._senders.update((dispatch_id, opened[dispatch_id].lstrip("+") if dispatch_id in opened else None) for dispatch_id, _, _ in rows)
+            self._senders.update((row.row_id, UNREADABLE_SENDER) for row in unreadable)
+            record_unreadable(session, None, unreadable, now=now, account_id=account_id)
 
     def _record_until(self, deadline: float) -> bool:
         """Record the in-flight batch's results, retrying transient database errors with backoff

@@ -33,6 +33,7 @@ from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber, Virtu
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
 from govsms.sending.text import check_text
 from govsms.sending.transports.base import SenderKind
+from govsms.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 CODE_PURPOSE = "sender_code"
 """The account key the codes' HMACs are made with: a six-digit code hashed without a key is
@@ -278,13 +279,20 @@ def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> lis
         return []
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
     views = []
+    unreadable: list[UnreadableRow] = []
     for row in rows:
         subject = subjects.get(row.subject_id)
-        number = mask(subject.decrypt("sender_number", "number", row.number_ct)) if subject else _("(erased)")
+        clear = subject.decrypt_or_none("sender_number", "number", row.number_ct) if subject else None
+        if subject is not None and clear is None:  # altered or moved in: that row says so, the page stays
+            unreadable.append(UnreadableRow("sender_number", row.id, row.subject_id, ALTERED))  # type: ignore[arg-type]
+            number = _(CANNOT_BE_READ)
+        else:
+            number = mask(clear) if clear is not None else _("(erased)")
         waiting = row.code_hash is not None and row.code_attempts < MAX_CODE_ATTEMPTS and row.code_expires_at is not None and now < row.code_expires_at
         views.append(SenderNumberView(id=row.id, number=number, verified_at=row.verified_at,  # type: ignore[arg-type]
                                       code_expires_at=row.code_expires_at if waiting else None, created_at=row.created_at))
     record_event(session, actor, Action.SENDERS_LISTED, now=now, subjects=[row.subject_id for row in rows], details={"shown": len(rows)})
+    record_unreadable(session, actor, unreadable, now=now)
     return views
 
 

@@ -21,6 +21,7 @@ from govsms.keystore import vault_of
 from govsms.phone import calling_code, parse_number
 from govsms.sending.models import SenderNumber, VirtualNumber
 from govsms.sending.transports.base import SenderKind
+from govsms.unreadable import ALTERED, UnreadableRow
 
 SHARED_REPLY_NUMBER = "72323"
 # Calling code -> the reply number recipients there can answer; "*" is every other country.
@@ -148,10 +149,13 @@ def seal_sender(subject: Subject, dispatch_id: int, e164: str) -> bytes:
     return seal(subject.key, e164.encode(), value_context("dispatch", "sender", subject.account_id, dispatch_id))
 
 
-def open_senders(session: Session, account_id: int, sealed: Iterable[tuple[int, int | None, bytes | None]]) -> dict[int, str]:
+def open_senders(
+    session: Session, account_id: int, sealed: Iterable[tuple[int, int | None, bytes | None]], unreadable: list[UnreadableRow] | None = None
+) -> dict[int, str]:
     """Open the sealed senders of dispatches of one account: ``(dispatch_id, subject_id, sender_ct)``
     in, dispatch id -> E.164 out, with one key-store query for all of them. A dispatch whose
-    sender's subject was erased (or whose value does not open) is absent."""
+    sender's subject was erased (or whose value does not open) is absent; one whose value does not
+    open while its key is there (altered, moved in from another row) is also added to ``unreadable``."""
     rows = [(dispatch_id, subject_id, blob) for dispatch_id, subject_id, blob in sealed if subject_id is not None and blob]
     if not rows:
         return {}
@@ -163,6 +167,8 @@ def open_senders(session: Session, account_id: int, sealed: Iterable[tuple[int, 
             continue
         try:
             opened[dispatch_id] = unseal(subject.key, blob, value_context("dispatch", "sender", account_id, dispatch_id)).decode()  # type: ignore[arg-type]
-        except DecryptionError:
+        except (DecryptionError, UnicodeDecodeError):
+            if unreadable is not None:
+                unreadable.append(UnreadableRow("dispatch", dispatch_id, subject_id, ALTERED))
             continue
     return opened

@@ -568,3 +568,46 @@ def test_analyse_does_not_tell_whether_a_mobile_number_is_verified(session: Sess
     assert answers[0] == answers[1]
     assert answers[0]["sender_note"] and "sender_error" not in answers[0]  # how to verify one, for any mobile number
     assert client.post("/send/analyse", json={"text": "Hej", "sender": "E0705556677"}, headers={"x-csrftoken": token}).json()["sender_error"]
+
+
+def _flip(value: bytes) -> bytes:
+    return value[:-1] + bytes([value[-1] ^ 1])
+
+
+def test_a_sender_number_that_cannot_be_read_keeps_the_settings_page(session: Session, client: TestClient) -> None:
+    account, actor = setup_account(session)
+    bad = request_code(session, actor, MOBILE, now=now())
+    request_code(session, actor, "+46705559911", now=now())
+    ct = session.execute(select(SenderNumber.number_ct).where(SenderNumber.id == bad.sender_id)).scalar_one()
+    session.execute(SenderNumber.__table__.update().where(SenderNumber.__table__.c.id == bad.sender_id).values(number_ct=_flip(ct)))
+    user, password = make_user(session, account, roles={Role.ADMIN})
+    session.commit()
+    login(client, user.email, password)
+    page = client.get("/settings/senders")
+    assert page.status_code == 200
+    assert "kan inte läsas" in page.text and "+46 70 *** ** 11" in page.text
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable", AuditEvent.account_id == account.id)
+                             .execution_options(populate_existing=True)).scalars().all()
+    assert [(event.target_type, event.target_id) for event in events] == [("sender_number", str(bad.sender_id))]
+    assert "5557788" not in events[0].details
+
+
+def test_a_dispatch_sender_that_cannot_be_read_is_told_apart_from_an_erased_one(
+    session: Session, connection: Connection, vault: Vault
+) -> None:
+    account, actor = setup_account(session)
+    verify(session, connection, vault, actor)
+    later = now() + timedelta(hours=1)
+    dispatch_id = send(session, actor, MOBILE, send_at=later).dispatch_id
+    ct = session.execute(select(Dispatch.sender_ct).where(Dispatch.id == dispatch_id)).scalar_one()
+    session.execute(Dispatch.__table__.update().where(Dispatch.__table__.c.id == dispatch_id).values(sender_ct=_flip(ct)))
+    session.flush()
+    from govsms.sending import history
+
+    shown = history.dispatch_senders(session, actor, [session.get(Dispatch, dispatch_id)], now=now())  # type: ignore[list-item]
+    assert shown[dispatch_id] == "cannot be read"
+    transport = run_worker(connection, vault, at=later + timedelta(minutes=1))
+    assert transport.seen == []
+    assert _messages_of(session, dispatch_id) == [("failed", "unreadable")]
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "data.unreadable", AuditEvent.account_id == account.id)).scalars().all()
+    assert {(event.target_type, event.target_id) for event in events} == {("dispatch", str(dispatch_id))} and len(events) == 2
