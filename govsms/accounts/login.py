@@ -236,6 +236,10 @@ def start_login_session(session: Session, user: User, *, policy: LoginPolicy, no
         from govsms.accounts.totp import login_stage
 
         stage = login_stage(session, user)
+    if stage == "enrol":
+        from govsms.accounts.totp import discard_enrolment
+
+        discard_enrolment(session, user)  # a set-up begun earlier is never shown to this login
     token = secrets.token_urlsafe(32)
     session.add(
         LoginSession(

@@ -129,12 +129,15 @@ def _clear(session: Session, user: User) -> None:
 # -- enrolment -----------------------------------------------------------------------------------
 
 
-def begin_enrolment(session: Session, user: User, *, now: datetime) -> Enrolment:
+def begin_enrolment(session: Session, user: User, *, now: datetime, anew: bool = True) -> Enrolment:
     """A new secret for the user, sealed on their row but not in force until a first code confirms
-    it; an enrolment already begun is shown again (reloading the page keeps what was scanned)."""
+    it. Each start (``anew``: the profile's button) discards a set-up begun before, so a secret
+    once shown is never shown again later, to whoever gets there next. ``anew=False`` shows the
+    set-up going on (after a wrong code; a reload of a login's enrolment step, whose password step
+    discarded any earlier one: ``discard_enrolment``)."""
     if user.totp_enabled_at is not None:
         raise Conflict(_("Two-step login is on already. Turn it off first to set it up anew."))
-    if user.totp_secret_ct is not None:
+    if user.totp_secret_ct is not None and not anew:
         return _enrolment(_secret(session, user, now), user.email)
     secret = secrets.token_bytes(SECRET_BYTES)
     user.totp_secret_ct = seal(_account_key(session, user, now), secret, _context(user))
@@ -144,13 +147,28 @@ def begin_enrolment(session: Session, user: User, *, now: datetime) -> Enrolment
     return _enrolment(secret, user.email)
 
 
-def confirm_enrolment(session: Session, user: User, code: str, *, now: datetime, keep_token: str | None = None) -> list[str]:
+def discard_enrolment(session: Session, user: User) -> None:
+    """Forget a set-up begun but not confirmed (a login's password step that leads to enrolment)."""
+    if user.totp_enabled_at is None and user.totp_secret_ct is not None:
+        user.totp_secret_ct = None
+        user.totp_last_step = None
+        session.add(user)
+        session.flush()
+
+
+def confirm_enrolment(
+    session: Session, user: User, code: str, *, now: datetime, keep_token: str | None = None, password: str | None = None
+) -> list[str]:
     """Turn two-step login on with a first valid code; returns the recovery codes, shown once.
-    Every other session of the user ends (``keep_token``: this one stays)."""
+    Every other session of the user ends (``keep_token``: this one stays). ``password``: from the
+    profile, where the user must give their current password too (a login's enrolment step had
+    it just before)."""
     if user.totp_enabled_at is not None:
         raise Conflict(_("Two-step login is on already. Turn it off first to set it up anew."))
     if user.totp_secret_ct is None:
         raise InvalidInput(_("Start the set-up again."), fields={"code": _("Start the set-up again.")})
+    if password is not None and not verify_password(user.password_hash, password):
+        raise InvalidInput(_("Two-step login is not on yet."), fields={"password": _("This is not your current password.")})
     step = _matching_step(_secret(session, user, now), code.strip(), now, None)
     if step is None:
         raise InvalidInput(

@@ -123,7 +123,7 @@ def enrol_page(request: Request[Any, Any, Any], db: Db, next: FromQuery[str | No
     if pending is None:
         return _to_login(request)
     try:
-        enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+        enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)  # begun by this login's password step
     except LoginRefused as refused:
         return page(request, "accounts/login.html", status_code=401, next=safe_next(next), email="", error=refused.message)
     return _enrol_page(request, enrolment, action="/login/enrol", next=safe_next(next), required=True)
@@ -138,7 +138,7 @@ def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
         return _to_login(request)
     try:
         if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
-            enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+            enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)
             response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
                                    error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
             response.headers["Retry-After"] = str(wait)
@@ -146,7 +146,7 @@ def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
         try:
             codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=_now())
         except InvalidInput as invalid:
-            enrolment = totp.begin_enrolment(db, pending.user, now=_now())
+            enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)
             return _enrol_page(
                 request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
             )
@@ -194,9 +194,11 @@ def totp_start(request: Request[Any, Any, Any], db: Db) -> Template:
 def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
     user = _user(request, db)
     try:
-        codes = totp.confirm_enrolment(db, user, form_text(data, "code"), now=_now(), keep_token=request.cookies.get(SESSION_COOKIE))
+        codes = totp.confirm_enrolment(
+            db, user, form_text(data, "code"), now=_now(), keep_token=request.cookies.get(SESSION_COOKIE), password=form_text(data, "password")
+        )
     except InvalidInput as invalid:
-        enrolment = totp.begin_enrolment(db, user, now=_now())
+        enrolment = totp.begin_enrolment(db, user, now=_now(), anew=False)  # the same set-up: the app has it already
         return _enrol_page(
             request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
             errors=invalid.fields, error=invalid.message,

@@ -84,8 +84,17 @@ def test_enrolment_seals_the_secret_bound_to_the_user(session: Session) -> None:
     session.refresh(user)
     assert user.totp_secret_ct and raw not in user.totp_secret_ct and enrolment.secret.encode() not in user.totp_secret_ct
     assert user.totp_enabled_at is None  # not on until a first code confirms it
-    # The same enrolment is shown again until it is confirmed (a page reload does not change it).
-    assert totp.begin_enrolment(session, user, now=moment).secret == enrolment.secret
+    # Shown again only where the same set-up goes on (a wrong code, a reload of the login's step);
+    # each start makes a new secret, and the one before no longer confirms (review, second round).
+    assert totp.begin_enrolment(session, user, now=moment, anew=False).secret == enrolment.secret
+    abandoned = enrolment
+    enrolment = totp.begin_enrolment(session, user, now=moment)
+    assert enrolment.secret != abandoned.secret
+    sensitive.register(abandoned.secret)
+    stale = rfc6238(abandoned.secret, moment.timestamp())
+    if stale != rfc6238(enrolment.secret, moment.timestamp()):
+        with pytest.raises(InvalidInput):
+            totp.confirm_enrolment(session, user, stale, now=moment)
     with pytest.raises(InvalidInput):
         totp.confirm_enrolment(session, user, "000000" if rfc6238(enrolment.secret, moment.timestamp()) != "000000" else "111111", now=moment)
     codes = totp.confirm_enrolment(session, user, rfc6238(enrolment.secret, moment.timestamp()), now=moment)
@@ -350,8 +359,10 @@ def test_any_user_turns_it_on_and_off_in_the_profile(client: TestClient, session
     assert start.status_code == 200 and start.headers["cache-control"] == "no-store"
     secret = SECRET_ON_PAGE.search(start.text).group(1)  # type: ignore[union-attr]
     sensitive.register(secret.replace(" ", ""))
-    assert post_form(client, "/settings/profile/totp/confirm", {"code": "x"}, token_from="/settings/profile").status_code == 422
-    confirmed = post_form(client, "/settings/profile/totp/confirm", {"code": rfc6238(secret, time.time())}, token_from="/settings/profile")
+    assert post_form(client, "/settings/profile/totp/confirm", {"code": "x", "password": password}, token_from="/settings/profile").status_code == 422
+    confirmed = post_form(
+        client, "/settings/profile/totp/confirm", {"code": rfc6238(secret, time.time()), "password": password}, token_from="/settings/profile"
+    )
     assert confirmed.status_code == 200 and len(RECOVERY_ON_PAGE.findall(confirmed.text)) == 10
     session.refresh(user)
     assert user.totp_enabled_at is not None
@@ -424,3 +435,63 @@ def test_cli_requires_per_role_and_resets(
     assert run("user", "require-totp", "--none") == 0 and "no role" in capsys.readouterr().out
     assert run("user", "reset-totp", "--email", "it@kommun.example") == 0
     assert run("user", "reset-totp", "--email", "nobody@kommun.example") == 2
+
+
+# -- second round: a new secret per start, and the password to turn it on -----------------------------
+
+
+def test_each_start_of_enrolment_shows_a_new_secret(client: TestClient, session: Session) -> None:
+    """A set-up begun once is not shown again later: not by the profile's button, and not on the
+    enrolment step of a later login with the password alone."""
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    log_in(client, user.email, password)
+    first = SECRET_ON_PAGE.search(post_form(client, "/settings/profile/totp/start", {}, token_from="/settings/profile").text).group(1)  # type: ignore[union-attr]
+    again = SECRET_ON_PAGE.search(post_form(client, "/settings/profile/totp/start", {}, token_from="/settings/profile").text).group(1)  # type: ignore[union-attr]
+    sensitive.register(first.replace(" ", ""))
+    sensitive.register(again.replace(" ", ""))
+    assert first != again
+    stale = rfc6238(first, time.time())
+    if stale != rfc6238(again, time.time()):
+        refused = post_form(client, "/settings/profile/totp/confirm", {"code": stale, "password": password}, token_from="/settings/profile")
+        assert refused.status_code == 422
+        assert SECRET_ON_PAGE.search(refused.text).group(1) == again  # type: ignore[union-attr]  (a wrong code keeps the set-up)
+    # The role now requires it: someone with the password alone logs in and reaches enrolment.
+    totp.set_required_roles(session, None, {Role.SENDER}, now=now())
+    with TestClient(client.app) as intruder:
+        assert post_form(intruder, "/login", {"email": user.email, "password": password}).headers["location"].startswith("/login/enrol")
+        shown = SECRET_ON_PAGE.search(intruder.get("/login/enrol").text).group(1)  # type: ignore[union-attr]
+        sensitive.register(shown.replace(" ", ""))
+        assert shown not in (first, again)
+        assert SECRET_ON_PAGE.search(intruder.get("/login/enrol").text).group(1) == shown  # type: ignore[union-attr]  (a reload keeps it)
+    with TestClient(client.app) as later:
+        assert post_form(later, "/login", {"email": user.email, "password": password}).headers["location"].startswith("/login/enrol")
+        fresh = SECRET_ON_PAGE.search(later.get("/login/enrol").text).group(1)  # type: ignore[union-attr]
+        sensitive.register(fresh.replace(" ", ""))
+        assert fresh != shown
+        done = post_form(later, "/login/enrol", {"code": rfc6238(fresh, time.time())}, token_from="/login/enrol")
+        assert done.status_code == 200 and len(RECOVERY_ON_PAGE.findall(done.text)) == 10  # no password asked again here
+
+
+def test_turning_it_on_in_the_profile_needs_the_current_password(client: TestClient, session: Session) -> None:
+    account = make_account(session)
+    user, password = make_user(session, account, roles={Role.SENDER})
+    log_in(client, user.email, password)
+    start = post_form(client, "/settings/profile/totp/start", {}, token_from="/settings/profile")
+    assert 'name="password"' in start.text and 'autocomplete="current-password"' in start.text
+    secret = SECRET_ON_PAGE.search(start.text).group(1)  # type: ignore[union-attr]
+    sensitive.register(secret.replace(" ", ""))
+    for wrong in ({}, {"password": ""}, {"password": "fel-lösen-123"}, {"password": password + "\x00"}):
+        refused = post_form(client, "/settings/profile/totp/confirm", {"code": rfc6238(secret, time.time()), **wrong}, token_from="/settings/profile")
+        assert refused.status_code == 422, wrong
+        assert 'id="password-error"' in refused.text
+        assert SECRET_ON_PAGE.search(refused.text).group(1) == secret  # type: ignore[union-attr]
+        session.refresh(user)
+        assert user.totp_enabled_at is None
+    confirmed = post_form(
+        client, "/settings/profile/totp/confirm", {"code": rfc6238(secret, time.time()), "password": password}, token_from="/settings/profile"
+    )
+    assert confirmed.status_code == 200 and len(RECOVERY_ON_PAGE.findall(confirmed.text)) == 10
+    session.refresh(user)
+    assert user.totp_enabled_at is not None
+    assert len(events(session, "user.totp_enrolled")) == 1
