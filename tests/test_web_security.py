@@ -231,6 +231,9 @@ def test_a_foreign_origin_with_an_attackers_csrf_pair_writes_nothing(client: Tes
             {"Origin": FOREIGN}, {"Origin": "null"}, {"Referer": f"{FOREIGN}/evil.html"}, {"Origin": "http://testserver.local.evil.example"},
             {"Origin": "null", "Sec-Fetch-Site": "same-site"}, {"Origin": "http://testserver.local", "Sec-Fetch-Site": "cross-site"},
             {"Sec-Fetch-Site": "same-site"}, {"Origin": FOREIGN, "Sec-Fetch-Site": "same-origin"},
+            # Hostile values: refused with 403, never a 500.
+            {"Origin": "http://[::1"}, {"Origin": "http://testserver.local:99999"}, {"Referer": "not a url"}, {"Origin": "javascript:x"},
+            {"Origin": "http://testserver.local@evil.example"}, {"Origin": "x" * 5000},
         ):
             refused = browser.post("/blocklist", data={"number": "0701234567", "action": "block", "_csrf_token": token}, headers={**forged, **headers})
             assert refused.status_code == 403, (headers, refused.status_code)
