@@ -280,3 +280,30 @@ def test_ui_send_refused_as_all_blocked_is_logged(client: TestClient, session: S
     assert len(looked) == before + 1 and looked[-1].actor == f"user:{user.id}"
     assert linked_subjects(session, looked[-1]) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
     assert_nothing_personal(looked[-1], NUMBER)
+
+
+def test_an_idempotency_key_answered_again_or_refused_is_logged(client: TestClient, session: Session) -> None:
+    """Resending a key with a guessed recipient answered 201 (the earlier dispatch) on a right
+    guess and 409 on a wrong one, with no trace: each answer is now an event on that dispatch,
+    the 409's kept although the request is refused; another account's key finds nothing."""
+    from govsms.sending.pricing import seed_default_prices
+
+    seed_default_prices(session, now=now())
+    account_a, account_b = make_account(session), make_account(session)
+    _row, key_a = make_api_key(session, account_a, roles={Role.SENDER})
+    _row, key_b = make_api_key(session, account_b, roles={Role.SENDER})
+    body = {"from": "Kommunen", "to": [NUMBER], "text": "Din tid är i morgon"}
+    headers_a = {"Authorization": f"Bearer {key_a}", "Idempotency-Key": "tid-7"}
+    first = client.post("/api/v1/messages", json=body, headers=headers_a)
+    assert first.status_code == 201
+    dispatch_id = str(first.json()["dispatch_id"])
+    assert client.post("/api/v1/messages", json=body, headers=headers_a).json()["dispatch_id"] == int(dispatch_id)
+    [replayed] = events(session, "dispatch.replayed", account_a.id)
+    assert (replayed.target_type, replayed.target_id, replayed.actor) == ("dispatch", dispatch_id, replayed.actor)
+    wrong = client.post("/api/v1/messages", json={**body, "to": [OTHER]}, headers=headers_a)
+    assert wrong.status_code == 409
+    [conflict] = events(session, "dispatch.key_conflict", account_a.id)
+    assert conflict.target_id == dispatch_id and OTHER not in conflict.details and NUMBER not in conflict.details
+    other = client.post("/api/v1/messages", json=body, headers={"Authorization": f"Bearer {key_b}", "Idempotency-Key": "tid-7"})
+    assert other.status_code == 201 and other.json()["dispatch_id"] != int(dispatch_id)
+    assert events(session, "dispatch.replayed", account_b.id) == [] and len(events(session, "dispatch.replayed", account_a.id)) == 1

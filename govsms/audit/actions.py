@@ -50,6 +50,8 @@ class Action(StrEnum):
     DISPATCH_CREATED = "dispatch.created"
     DISPATCH_CANCELLED = "dispatch.cancelled"
     DISPATCH_PREVIEWED = "dispatch.previewed"
+    DISPATCH_REPLAYED = "dispatch.replayed"
+    DISPATCH_KEY_CONFLICT = "dispatch.key_conflict"
     SENDER_ADDED = "sender.added"
     SENDER_CODE_SENT = "sender.code_sent"
     SENDER_VERIFIED = "sender.verified"
@@ -118,6 +120,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DISPATCH_CREATED: N_("SMS dispatch created"),
     Action.DISPATCH_CANCELLED: N_("SMS dispatch cancelled"),
     Action.DISPATCH_PREVIEWED: N_("SMS dispatch previewed (blocked numbers counted)"),
+    Action.DISPATCH_REPLAYED: N_("SMS dispatch answered again for a repeated Idempotency-Key"),
+    Action.DISPATCH_KEY_CONFLICT: N_("Idempotency-Key refused: it was used for a different request"),
     Action.SENDER_ADDED: N_("Sender number added (code sent)"),
     Action.SENDER_CODE_SENT: N_("New code sent to a sender number"),
     Action.SENDER_VERIFIED: N_("Sender number verified"),

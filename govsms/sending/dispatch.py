@@ -358,8 +358,12 @@ def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest,
     ).scalars().first()
     if existing is None:
         return None
+    # Either answer tells whether this request (its sender, text and recipients) is the earlier
+    # one: each is a read of that dispatch, in the access log (the 409's event is kept).
     if existing.request_hash is not None and existing.request_hash != _request_hash(session, actor, request, now):
-        raise Conflict(_("This Idempotency-Key was used for a different request. Use a new key for a new dispatch."))
+        record_event(session, actor, Action.DISPATCH_KEY_CONFLICT, now=now, target=("dispatch", existing.id))
+        raise Conflict(_("This Idempotency-Key was used for a different request. Use a new key for a new dispatch."), recorded=True)
+    record_event(session, actor, Action.DISPATCH_REPLAYED, now=now, target=("dispatch", existing.id))
     return summary_of(existing)
 
 
