@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from govsms.accounts.actor import Actor
 from govsms.accounts.roles import Role
@@ -78,6 +79,18 @@ def _upgrade_all(settings: Settings, revision: str) -> None:
     seal_clear_groups_step(settings, revision)
 
 
+def _truncate_sqlite_wal(engine: Any) -> None:
+    """After a data step replaced clear values: on SQLite, checkpoint the WAL and truncate it, so
+    the clear values leave it too (secure_delete overwrites the freed pages of the database)."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
 def seal_clear_senders_step(settings: Settings) -> int:
     """The data part of the senders migration, which holds no keys: seal the mobile-number
     senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
@@ -103,12 +116,8 @@ def seal_clear_senders_step(settings: Settings) -> int:
                 break
             total += done
             changed = True
-        if changed and engine.dialect.name == "sqlite":
-            raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
+        if changed:
+            _truncate_sqlite_wal(engine)
     finally:
         engine.dispose()
     return total
@@ -141,12 +150,8 @@ def seal_clear_groups_step(settings: Settings, revision: str) -> int:
             if not done:
                 break
             total += done
-        if total and engine.dialect.name == "sqlite":
-            raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
-            try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-            finally:
-                raw.close()
+        if total:
+            _truncate_sqlite_wal(engine)
     finally:
         engine.dispose()
     if total:
