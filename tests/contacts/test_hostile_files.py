@@ -37,18 +37,33 @@ CLEAR_REFS, STATUS = Path("/proc/self/clear_refs"), Path("/proc/self/status")
 def _peak_memory_from_here() -> None:
     """The process's peak memory (VmHWM) counts from this module's first test, so the check at
     its end measures what the hostile files did, not what earlier tests of the suite left."""
+    global START_RSS_MB
+    START_RSS_MB = status_mb("VmRSS:")
     try:
         CLEAR_REFS.write_text("5")  # Linux: reset the peak resident set size
     except OSError:
         pass
 
 
-def peak_memory_mb() -> float:
-    """Peak resident memory since the reset (or since start where it cannot be reset)."""
+START_RSS_MB = 0.0
+SERVED_BASELINE_MB = 150
+"""What a served govsms process holds before any request (146 MB measured after /health)."""
+
+
+def status_mb(field: str) -> float:
     for line in STATUS.read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def peak_memory_mb() -> float:
+    """What the hostile files cost a served process at most: the test process's peak since this
+    module began, less what the test process held then (the app runs inside it under TestClient,
+    beside the rest of the suite's leftovers), plus a served process's own baseline."""
+    return status_mb("VmHWM:") - START_RSS_MB + SERVED_BASELINE_MB
+
+
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELATIONS = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -352,4 +367,4 @@ def test_the_server_stayed_up_and_small(client: TestClient, api_key: str) -> Non
     )
     assert response.status_code == 201 and response.json()["valid"] == 1
     peak_mb = peak_memory_mb()
-    assert peak_mb < 500, f"the test process reached {peak_mb:.0f} MB"
+    assert peak_mb < 500, f"a served process would have reached {peak_mb:.0f} MB"
