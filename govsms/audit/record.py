@@ -76,7 +76,7 @@ def event_mac(key: bytes, row: object) -> bytes:
 
 
 def body_mac(key: bytes, body: dict[str, object]) -> bytes:
-    return hmac.new(key, canonical_json(body).encode(), hashlib.sha256).digest()
+    return hmac.digest(key, canonical_json(body).encode(), "sha256")  # one-shot: the same MAC, faster
 
 
 def _mac_key_of(session: Session) -> bytes | None:
