@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,6 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.utils.sync import AsyncCallable
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from govsms import __version__
@@ -44,15 +42,15 @@ from govsms.sending import operator as sending_operator
 from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import ui as sending_ui
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
-from govsms.errors import GovsmsError, OutcomeUnknown
-from govsms.i18n import _
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
-from govsms.db import READ_FIRST_OPTION, engines_for, is_stale_read, make_session_factory, protect_data_dir
+from govsms.sending.combine import SendCombiner
+from govsms.db import engines_for, make_session_factory, protect_data_dir
 from govsms.settings import Settings
 from govsms.web import pages
 from govsms.web.apidocs import ApiDocsPlugin
-from govsms.web.context import ActorCache, ActorMiddleware, RequestContext
+from govsms.web.transactions import in_transaction
+from govsms.web.context import ActorCache, activity, ActorMiddleware, RequestContext
 from govsms.web.guards import api_bodies, same_origin
 from govsms.web.headers import SecurityHeaders
 from govsms.web.ratelimit import AddressLimiter
@@ -66,67 +64,10 @@ NAV: list[NavItem] = [
     *dpa_ui.NAV[1:],
 ]
 
-
 def provide_db(state: State) -> Session:
     """The request's session. It opens no connection until the handler's first query, so its
     transaction starts in the handler's thread, and ``in_transaction`` ends it there."""
     return state.session_factory()  # type: ignore[no-any-return]
-
-
-def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Callable[..., Any]:
-    """One request, one transaction, begun and ended in the thread that runs the handler: commit
-    when it returns, roll back if it raised. Nothing a request holds (a row lock, SQLite's write
-    turn) then waits for another thread, and a handler that answered committed what it says.
-
-    ``read_first`` (GET): on SQLite the transaction begins without the write turn, so reading
-    never queues behind writers; one that then writes (an audit event) and finds that another
-    writer committed since it began is run once more, taking the turn from the start."""
-
-    @functools.wraps(fn)
-    def run(**kwargs: Any) -> Any:
-        session = kwargs.get("db")
-        if session is None:
-            return fn(**kwargs)
-        try:
-            if read_first:
-                session.connection(execution_options={READ_FIRST_OPTION: True})
-                try:
-                    result = fn(**kwargs)
-                    _commit(session)
-                    return result
-                except Exception as error:
-                    if not is_stale_read(error):
-                        raise
-                    session.rollback()
-            result = fn(**kwargs)
-            _commit(session)
-            return result
-        except BaseException as error:
-            if isinstance(error, GovsmsError) and error.recorded:
-                _commit(session)  # a refusal that is itself a read in the access log: its event stays
-            else:
-                session.rollback()
-            raise
-        finally:
-            session.close()
-
-    run.transactional = True  # type: ignore[attr-defined]
-    return run
-
-
-def _commit(session: Session) -> None:
-    """Commit; a connection lost while committing leaves the outcome unknown, and the answer says
-    so (not "busy, nothing was saved", which would invite a retry that sends twice)."""
-    try:
-        session.commit()
-    except DBAPIError as error:
-        if isinstance(error, IntegrityError):
-            raise  # refused: nothing was committed
-        raise OutcomeUnknown(_(
-            "The database stopped answering while this was being saved, so it may or may not have been saved. "
-            "Look before you try again; an API client can repeat the request with the same Idempotency-Key."
-        )) from error
-
 
 def _transactional_handlers(app: Litestar) -> None:
     """Every threaded handler that takes ``db`` runs inside ``in_transaction``."""
@@ -135,6 +76,10 @@ def _transactional_handlers(app: Litestar) -> None:
             fn = getattr(handler, "_fn", None)
             if isinstance(fn, AsyncCallable) and "db" in handler.parsed_fn_signature.parameters and not getattr(fn.func, "transactional", False):
                 handler._fn = AsyncCallable(in_transaction(fn.func, read_first=handler.http_methods <= {"GET", "HEAD"}))
+
+def _warm_up_when_quiet() -> None:
+    activity.wait_for_lull()
+    dpa_render.warm_up()
 
 
 def app_from_environment() -> Litestar:
@@ -145,7 +90,6 @@ def app_from_environment() -> Litestar:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
-
 
 def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:
     """The web application. ``bind`` (an engine or a connection) replaces the configured
@@ -190,12 +134,19 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         state["worker"] = background
         on_startup.append(background.start)
         on_shutdown.append(background.stop)
+    if settings.combine_sends and (bind is None or isinstance(bind, Engine)):
+        # Not on a test's shared connection: the combiner writes from a thread of its own.
+        combiner = SendCombiner(session_factory, public_url=settings.public_url)
+        state["send_combiner"] = combiner
+        on_startup.append(combiner.start)
+        on_shutdown.append(combiner.stop)
     if bind is None:
         on_shutdown.append(lambda: engine.dispose())
         on_shutdown.append(lambda: reader.dispose())
         # A served process gets WeasyPrint and the DPA templates ready in the background, so the
         # first agreement a customer generates does not also pay for loading them (~1 s).
-        on_startup.append(lambda: threading.Thread(target=dpa_render.warm_up, name="dpa-warm-up", daemon=True).start())
+        # It waits for a lull: a process that starts under load (1 s of CPU) serves first.
+        on_startup.append(lambda: threading.Thread(target=_warm_up_when_quiet, name="dpa-warm-up", daemon=True).start())
 
     app = Litestar(
         # One Router: registering handlers one by one re-registers the earlier handlers of a

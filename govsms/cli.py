@@ -172,11 +172,14 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
     settings.check_production()  # before any process starts, so the refusal is this command's
     processes = settings.web_processes
     if processes == 1:
+        from govsms.web.serve import tune_for_serving
+
         app = create_app(settings, worker=worker)
+        tune_for_serving()
         print(f"govsms is serving on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
         return 0
-    # Several web processes (each with its own interpreter lock) share the socket; the worker
+    # Several web processes (each with its own interpreter lock and listening socket); the worker
     # and scheduler run once, here in the process that watches them.
     background = None
     if worker and settings.scheduler_enabled:
@@ -186,15 +189,13 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
         background = Worker(settings, _session_factory(settings), load_key_ring(settings))
         background.start()
     print(f"govsms is serving on http://{host}:{port}/ with {processes} processes  (Ctrl-C stops it)", flush=True)
+    from govsms.web.serve import serve_processes
+
     try:
-        uvicorn.run(
-            "govsms.app:app_from_environment", factory=True, workers=processes, host=host, port=port,
-            log_config=None, access_log=False, server_header=False,
-        )
+        return serve_processes(processes, host, port)
     finally:
         if background is not None:
             background.stop()
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

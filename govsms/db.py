@@ -458,6 +458,24 @@ def copy_rows(
         raise DBAPIError.instance(f"bulk insert into {table.name}", None, error, connection.dialect.loaded_dbapi.Error) from error
 
 
+@contextmanager
+def pipelined(session: Session, *, when: bool = True) -> Iterator[None]:
+    """On PostgreSQL (and ``when``), the statements of the block go to the server together and
+    are answered together (psycopg's pipeline mode): one round trip for writes whose results
+    nobody reads, such as ``copy_rows`` of fewer than ``SMALL_BATCH`` rows (a COPY cannot be
+    pipelined). An error of any of them is raised at the end of the block, as SQLAlchemy's."""
+    connection = session.connection()
+    if not when or connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    except dbapi.Error as error:
+        raise DBAPIError.instance("pipelined statements", None, error, dbapi.Error) from error
+
+
 def _copy(connection: Any, table: Any, columns: list[str], names: str, values: Iterable[Sequence[Any]], *, postgres: bool,
           ignore_conflicts: bool) -> int | None:
     if postgres:

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     processes: int = Field(default=0, ge=0, le=64)
     """Web processes of ``govsms serve``: 0 means one per core on PostgreSQL and one on SQLite
     (whose writers queue inside one process)."""
+    combine_sends: bool = True
+    """API sends to a few numbers that arrive while others are being written are written together
+    in one transaction (``sending/combine.py``): the same rows, events and answers, a fraction of
+    the database round trips. Off: each request writes its own dispatch."""
     db_lock_timeout_ms: int = Field(default=5000, ge=100)
     """PostgreSQL ``lock_timeout`` and the wait for SQLite's write lock: past it the request gets
     503 with ``Retry-After`` and nothing is written."""

@@ -7,6 +7,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from govsms.log import request_id
 
 INSERT_EVENT = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.seq)
 """Built once (every request that shows or changes personal data writes an event)."""
+INSERT_EVENTS = insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.seq, sort_by_parameter_order=True)
 _EVENT_COLUMNS = ("occurred_at", "account_id", "actor", "action", "target_type", "target_id", "request_id", "subject_ids", "details", "mac")
 INSERT_EVENT_WITH_SUBJECTS = (
     f"WITH event AS (INSERT INTO audit_event ({', '.join(_EVENT_COLUMNS)}) "
@@ -84,6 +86,51 @@ def _mac_key_of(session: Session) -> bytes | None:
     return mac_key(vault.keys.audit_signing_seed) if vault is not None else None
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """One event for ``record_events`` (the arguments of ``record_event``, and the request that
+    caused it, for events written in another thread than the request's)."""
+
+    actor: Actor | None
+    action: Action
+    now: datetime
+    account_id: int | None = None
+    target: tuple[str, object] | None = None
+    subjects: Iterable[int] = ()
+    details: dict[str, object] | None = None
+    request_id: str | None = None
+
+
+def _event_row(session: Session, spec: EventSpec) -> tuple[dict[str, object], list[int]]:
+    """The row of an event, with its MAC, and its subject ids."""
+    details = spec.details or {}
+    _check_details(details)
+    subject_ids = sorted({int(subject) for subject in spec.subjects})
+    actor, target = spec.actor, spec.target
+    row: dict[str, object] = dict(
+            occurred_at=spec.now,
+            account_id=spec.account_id if spec.account_id is not None else (actor.account_id if actor else None),
+            actor=actor.label if actor else "system",
+            action=spec.action.value,
+            target_type=target[0] if target else None,
+            target_id=str(target[1]) if target else None,
+            request_id=spec.request_id,
+            subject_ids=canonical_json(subject_ids),
+            details=canonical_json(details),
+    )
+    key = _mac_key_of(session)
+    row["mac"] = event_mac(key, SimpleNamespace(**row)) if key is not None else None
+    if row["mac"] is not None:
+        # Two events alike in every part (same request, same moment) would carry the same MAC,
+        # which verify reports as a replay: the second is written a microsecond later.
+        written = session.info.setdefault("audit_macs", set())
+        while row["mac"] in written:
+            row["occurred_at"] += timedelta(microseconds=1)  # type: ignore[operator]
+            row["mac"] = event_mac(key, SimpleNamespace(**row))  # type: ignore[arg-type]
+        written.add(row["mac"])
+    return row, subject_ids
+
+
 def record_event(
     session: Session,
     actor: Actor | None,
@@ -96,30 +143,7 @@ def record_event(
     details: dict[str, object] | None = None,
 ) -> int:
     """Insert one event (and its subject links); returns its sequence number."""
-    details = details or {}
-    _check_details(details)
-    subject_ids = sorted({int(subject) for subject in subjects})
-    row = dict(
-            occurred_at=now,
-            account_id=account_id if account_id is not None else (actor.account_id if actor else None),
-            actor=actor.label if actor else "system",
-            action=action.value,
-            target_type=target[0] if target else None,
-            target_id=str(target[1]) if target else None,
-            request_id=request_id.get(),
-            subject_ids=canonical_json(subject_ids),
-            details=canonical_json(details),
-    )
-    key = _mac_key_of(session)
-    row["mac"] = event_mac(key, SimpleNamespace(**row)) if key is not None else None
-    if row["mac"] is not None:
-        # Two events alike in every part (same request, same moment) would carry the same MAC,
-        # which verify reports as a replay: the second is written a microsecond later.
-        written = session.info.setdefault("audit_macs", set())
-        while row["mac"] in written:
-            row["occurred_at"] += timedelta(microseconds=1)
-            row["mac"] = event_mac(key, SimpleNamespace(**row))  # type: ignore[arg-type]
-        written.add(row["mac"])
+    row, subject_ids = _event_row(session, EventSpec(actor, action, now, account_id, target, subjects, details, request_id.get()))
     connection = session.connection()
     if subject_ids and len(subject_ids) < SMALL_BATCH and connection.dialect.name == "postgresql":
         # The event and its subject links in one statement (most events name one person or a few).
@@ -129,3 +153,20 @@ def record_event(
     if subject_ids:
         copy_rows(session, AuditEventSubject.__table__, ["seq", "subject_id"], ((seq, subject) for subject in subject_ids))
     return seq
+
+
+def record_events(session: Session, specs: list[EventSpec], *, seqs: list[int] | None = None) -> list[int]:
+    """Insert many events in one statement, and all their subject links in one more; returns
+    their sequence numbers in the order given. ``seqs``: numbers the caller took for them from the
+    table's sequence (then the events go in with one COPY)."""
+    if not specs:
+        return []
+    built = [_event_row(session, spec) for spec in specs]
+    if seqs is None:
+        seqs = [seq for (seq,) in session.execute(INSERT_EVENTS, [row for row, _subjects in built])]
+    else:
+        copy_rows(session, AuditEvent.__table__, ["seq", *_EVENT_COLUMNS], ((seq, *(row[name] for name in _EVENT_COLUMNS)) for seq, (row, _subjects) in zip(seqs, built, strict=True)))
+    links = [(seq, subject) for seq, (_row, subject_ids) in zip(seqs, built, strict=True) for subject in subject_ids]
+    if links:
+        copy_rows(session, AuditEventSubject.__table__, ["seq", "subject_id"], links)
+    return seqs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,23 @@ def price_table(session: Session) -> dict[str, Any]:
     return {row.country: row for row in session.execute(sa_select(Price.__table__))}
 
 
+PRICES_FRESH_SECONDS = 2.0
+_recent: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def recent_prices(session: Session) -> dict[str, Any]:
+    """The price list as read at most ``PRICES_FRESH_SECONDS`` ago by this process (for combined
+    API sends, which would otherwise read it for every batch): a price the operator changes
+    applies to dispatches accepted from at most that long after."""
+    database = session.get_bind().url.render_as_string(hide_password=True)
+    seen = _recent.get(database)
+    if seen is not None and time.monotonic() - seen[0] < PRICES_FRESH_SECONDS:
+        return seen[1]
+    prices = price_table(session)
+    _recent[database] = (time.monotonic(), prices)
+    return prices
+
+
 def set_price(session: Session, actor: Actor, *, country: str, per_part_minor: int, now: datetime, currency: str = "SEK") -> Price:
     require(actor, Permission.PLATFORM)
     country = country.strip().upper()
@@ -40,6 +58,7 @@ def set_price(session: Session, actor: Actor, *, country: str, per_part_minor: i
     price.updated_at = now
     session.add(price)
     session.flush()
+    _recent.clear()
     return price
 
 

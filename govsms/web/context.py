@@ -65,6 +65,19 @@ def _safe_request_id(value: str) -> bool:
     return bool(_INCOMING_ID.fullmatch(value)) and not _DIGIT_RUN.search(value) and redact(value) == value
 
 
+class _Activity:
+    """When this process last began a request (background work that can wait waits for a lull)."""
+
+    last_request = 0.0
+
+    def wait_for_lull(self, quiet: float = 2.0) -> None:
+        while (idle := time.monotonic() - self.last_request) < quiet:
+            time.sleep(quiet - idle)
+
+
+activity = _Activity()
+
+
 class RequestContext:
     """Wraps the whole application, so even a 404 for an unknown path carries a request id."""
 
@@ -75,6 +88,7 @@ class RequestContext:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        activity.last_request = time.monotonic()
         incoming = _header(scope, b"x-request-id")
         rid = incoming if incoming and _safe_request_id(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
