@@ -230,7 +230,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     with session_scope(_session_factory(settings)) as session:
         logins = None if demo_exists(session) else seed_demo(session, now=_now())
     if logins:
-        print(f"\nDemo data created. These passwords are shown only now; note them:\n")
+        print("\nDemo data created. These passwords are shown only now; note them:\n")
         for login in logins:
             print(f"  {login.role.value:<9} {login.email:<28} {login.password}   ({login.account})")
         print()

@@ -42,7 +42,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_events
 from govsms.crypto import seal, value_context
 from govsms.db import SMALL_BATCH, DatabaseBusy, copy_rows, is_busy, pipelined
-from govsms.errors import GovsmsError, InvalidInput, OutcomeUnknown
+from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.log import request_id
@@ -51,7 +51,6 @@ from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.dispatch import (
     MESSAGE_COLUMNS,
     OPTOUT_PLACEHOLDER,
-    SET_DISPATCH_TEXT,
     TOKEN_ATTEMPTS,
     DispatchRequest,
     DispatchSummary,
@@ -97,7 +96,8 @@ class PendingSend:
     request_id: str | None
     done: threading.Event = field(default_factory=threading.Event)
     answer: DispatchSummary | _Fallback | None = None
-    error: BaseException | None = None
+    failure: str | None = None
+    """``busy`` (nothing was written) or ``unknown`` (the commit lost the database)."""
     waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
     """An asynchronous handler's loop and future, resolved with ``done``."""
 
@@ -108,8 +108,14 @@ class PendingSend:
             loop.call_soon_threadsafe(_resolve, future)
 
     def outcome(self) -> DispatchSummary | None:
-        if self.error is not None:
-            raise self.error
+        """The answer, in the request's own context (its language): raised if the batch failed."""
+        if self.failure == "busy":
+            raise DatabaseBusy("the combined sends' transaction was refused as busy")
+        if self.failure == "unknown":
+            raise OutcomeUnknown(_(
+                "The database stopped answering while this was being saved, so it may or may not have been saved. "
+                "Look before you try again."
+            ))
         return None if self.answer is FALLBACK else self.answer  # type: ignore[return-value]
 
 
@@ -220,7 +226,7 @@ class SendCombiner:
             try:
                 self.write(batch)
             except BaseException as error:  # every waiting request gets an answer, whatever happened
-                log.exception("combined sends failed: %s", type(error).__name__)
+                log.error("combined sends failed: %s", type(error).__name__)
                 for pending in batch:
                     if not pending.done.is_set():
                         pending.answer = FALLBACK
@@ -235,26 +241,23 @@ class SendCombiner:
             committing = True
             session.commit()
         except BaseException as error:
-            session.rollback()
+            try:
+                session.rollback()
+            except Exception:  # noqa: BLE001 - a lost connection: closing the session is what is left
+                log.warning("rolling back combined sends failed", exc_info=True)
             if committing and isinstance(error, DBAPIError) and not isinstance(error, IntegrityError):
-                failure: BaseException | None = error
-                make: Any = lambda: OutcomeUnknown(_(  # noqa: E731
-                    "The database stopped answering while this was being saved, so it may or may not have been saved. "
-                    "Look before you try again; an API client can repeat the request with the same Idempotency-Key."
-                ))
+                failure: str | None = "unknown"
             elif is_busy(error):
-                failure = error
-                make = lambda: DatabaseBusy(str(error)[:200])  # noqa: E731
+                failure = "busy"
             else:
-                failure, make = None, None
-                log.warning("combined sends failed (%s); each is written on its own", type(error).__name__)
+                failure = None
+                log.warning("combined sends failed (%s); each is written on its own", type(error).__name__, exc_info=True)
             for pending in batch:
-                if make is not None:
-                    pending.error = make()
-                else:
+                pending.failure = failure
+                if failure is None:
                     pending.answer = FALLBACK
                 pending.finish()
-            if failure is None and not isinstance(error, Exception):
+            if not isinstance(error, Exception):
                 raise
             return
         finally:
