@@ -8,113 +8,30 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import delete, func, select
 
 from govsms.accounts.actor import Actor
 from govsms.accounts.login import LoginLimiter
 from govsms.accounts.models import Account
-from govsms.app import create_app
 from govsms.contacts.groups import create_group, list_groups
 from govsms.contacts.models import ContactGroup
-from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
-from govsms.keystore import AccountKey, Vault
-from govsms.migrate import upgrade
+from govsms.db import make_engine
+from govsms.keystore import AccountKey
+from govsms.sending import combine as combine_module
 from govsms.sending import dispatch as dispatch_module
-from govsms.sending.models import OutboundMessage
-from govsms.sending.pricing import seed_default_prices
-from govsms.settings import Settings
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
+from govsms.sending.models import Dispatch, OutboundMessage
 from tests.factories import make_account, make_api_key, make_user, now
+from tests.served import Served, backend, fails_after, in_parallel, serve, worker_to  # noqa: F401
 from tests.smsc.fixture import Smsc, smsc  # noqa: F401
-from tests.web_helpers import free_port
 
 CLIENTS = 32
 CSRF_INPUT = re.compile(r'name="_csrf_token" value="([^"]+)"')
 ANSWER_WITHIN = 5.0
-
-
-@dataclass
-class Served:
-    url: str
-    settings: Settings
-    factory: Any
-
-    def session(self):  # type: ignore[no-untyped-def]
-        return session_scope(self.factory)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and not POSTGRES_URL:
-        pytest.skip("PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def serve(backend: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """``serve(**settings)`` starts the app on a fresh database of the backend; stopped at the end."""
-    started: list[tuple[uvicorn.Server, threading.Thread, Any]] = []
-    databases: list[str] = []
-
-    def start(**overrides: Any) -> Served:
-        url = f"sqlite:///{tmp_path / 'govsms.db'}" if backend == "sqlite" else create_postgres_database()
-        if backend == "postgresql":
-            databases.append(url)
-        settings = make_settings(tmp_path, database_url=url, **overrides)
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
-        with session_scope(factory) as session:
-            seed_default_prices(session, now=now())
-        port = free_port()
-        app = create_app(settings, worker=settings.scheduler_enabled)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        started.append((server, thread, engine))
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return Served(url=f"http://127.0.0.1:{port}", settings=settings, factory=factory)
-
-    yield start
-    for server, thread, engine in started:
-        server.should_exit = True
-        thread.join(timeout=30)
-        engine.dispose()
-    for url in databases:
-        drop_postgres_database(url)
-
-
-def worker_to(smsc: Smsc) -> dict[str, Any]:  # noqa: F811
-    """Settings that run the worker in the served process, sending to the npm SMSC."""
-    return {
-        "scheduler_enabled": True, "transport": "smpp", "smpp_host": smsc.host, "smpp_port": smsc.port,
-        "smpp_system_id": smsc.system_id, "smpp_password": smsc.password,
-    }
-
-
-def in_parallel(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` for i in range(count) on as many threads, released together."""
-    gate = threading.Barrier(count)
-
-    def run(index: int) -> Any:
-        gate.wait()
-        return work(index)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def timed(call: Callable[[], httpx.Response]) -> tuple[int, float]:
@@ -243,39 +160,65 @@ def test_32_api_clients_at_once_each_sms_reaches_the_smsc_once(serve: Callable[.
     assert max(received.values()) == 1, [number for number, count in received.items() if count > 1][:5]
 
 
+def destinations(smsc: Smsc) -> Counter[str]:  # noqa: F811
+    return Counter(entry["destination_addr"].lstrip("+") for entry in smsc.accepted())
+
+
+@pytest.mark.parametrize("path", ["combined", "create_dispatch"])
 def test_a_request_that_fails_late_commits_nothing_and_its_retry_sends_once(
-    serve: Callable[..., Served], smsc, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    serve: Callable[..., Served], smsc, monkeypatch: pytest.MonkeyPatch, path: str  # noqa: F811
 ) -> None:
-    served = serve(**worker_to(smsc))
+    """``create_dispatch`` (the combiner off): a send with an Idempotency-Key fails after writing
+    its audit event; the retry and its replay name one dispatch. ``combined``: a plain send goes
+    to the send combiner, whose batch fails after writing everything, and so does the request's
+    own fallback (``create_dispatch``): 500, nothing committed; the retry is combined. A batch
+    that alone fails is answered by the fallback, which sends once."""
+    combined = path == "combined"
+    served = serve(combine_sends=combined, **worker_to(smsc))
+    assert ("send_combiner" in served.app.state) is combined
     with served.session() as session:
         account = make_account(session)
         _key_row, key = make_api_key(session, account)
     body = {"from": "Kommunen", "to": ["+46701112233"], "text": "Påminnelse: tandläkaren i morgon 09.00"}
-    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "reminder-1"}
-    original = dispatch_module.record_event
+    headers = {"Authorization": f"Bearer {key}"} | ({} if combined else {"Idempotency-Key": "reminder-1"})
 
-    def fail_after_writing(*args: Any, **kwargs: Any) -> None:
-        original(*args, **kwargs)
-        raise RuntimeError("injected fault after the dispatch was written")
+    def stored() -> tuple[int, int]:
+        with served.session() as session:
+            return (
+                session.execute(select(func.count()).select_from(Dispatch)).scalar_one(),
+                session.execute(select(func.count()).select_from(OutboundMessage)).scalar_one(),
+            )
 
     with httpx.Client(base_url=served.url, timeout=30, headers=headers) as client:
-        monkeypatch.setattr(dispatch_module, "record_event", fail_after_writing)
-        failed = client.post("/api/v1/messages", json=body)
-        assert failed.status_code == 500
-        time.sleep(2)  # the worker had time to send anything that was committed
-        assert smsc.accepted() == []
-        with served.session() as session:
-            assert session.execute(select(func.count()).select_from(OutboundMessage)).scalar_one() == 0
-        monkeypatch.setattr(dispatch_module, "record_event", original)
+        with monkeypatch.context() as faults:
+            faults.setattr(dispatch_module, "record_event", fails_after(dispatch_module.record_event))
+            faults.setattr(combine_module, "record_events", fails_after(combine_module.record_events))
+            failed = client.post("/api/v1/messages", json=body)
+            assert failed.status_code == 500, failed.text
+            time.sleep(2)  # the worker had time to send anything that was committed
+            assert smsc.accepted() == []
+            assert stored() == (0, 0)
         first = client.post("/api/v1/messages", json=body)
-        again = client.post("/api/v1/messages", json=body)
-    assert first.status_code == 201 and again.status_code in (200, 201)
-    assert again.json()["dispatch_id"] == first.json()["dispatch_id"]
+        assert first.status_code == 201, first.text
+        if combined:
+            assert served.app.state["send_combiner"].sends == 1  # the retry was combined
+            with monkeypatch.context() as faults:  # its batch fails, the request's fallback writes it
+                faults.setattr(combine_module, "record_events", fails_after(combine_module.record_events))
+                other = client.post("/api/v1/messages", json=body | {"to": ["+46701112234"]})
+            assert other.status_code == 201 and other.json()["accepted"] == 1, other.text
+            assert served.app.state["send_combiner"].sends == 1
+            assert stored() == (2, 2)
+        else:
+            again = client.post("/api/v1/messages", json=body)
+            assert again.status_code in (200, 201)
+            assert again.json()["dispatch_id"] == first.json()["dispatch_id"]
+            assert stored() == (1, 1)
+    expected = Counter(["46701112233", "46701112234"] if combined else ["46701112233"])
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not smsc.accepted():
+    while time.monotonic() < deadline and sum(destinations(smsc).values()) < sum(expected.values()):
         time.sleep(0.2)
     time.sleep(1)
-    assert len(smsc.accepted()) == 1
+    assert destinations(smsc) == expected
 
 
 def test_health_and_reads_are_served_while_a_writer_holds_the_database(serve: Callable[..., Served], backend: str) -> None:
@@ -411,17 +354,29 @@ def test_reads_never_queue_behind_a_writer_and_a_stale_audited_read_runs_again(
         engine.dispose()
 
 
-def test_a_commit_that_loses_the_database_says_the_outcome_is_unknown(serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["combined", "create_dispatch"])
+def test_a_commit_that_loses_the_database_says_the_outcome_is_unknown(
+    serve: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """``create_dispatch`` (the combiner off): the handler thread's commit is lost. ``combined``:
+    the send combiner's commit is lost (every thread's but the test's and the handlers')."""
     from sqlalchemy.exc import OperationalError
     from sqlmodel import Session as SqlModelSession
 
-    served = serve()
+    combined = path == "combined"
+    served = serve(combine_sends=combined)
     with served.session() as session:
         _key_row, key = make_api_key(session, make_account(session))
     original = SqlModelSession.commit
 
+    def loses(thread: threading.Thread) -> bool:
+        in_handler = thread.name.startswith("handler")
+        if combined:
+            return not in_handler and thread is not threading.main_thread()
+        return in_handler
+
     def lose_connection(self: Any) -> None:
-        if threading.current_thread().name.startswith("handler"):
+        if loses(threading.current_thread()):
             raise OperationalError("COMMIT", None, Exception("server closed the connection unexpectedly"))
         original(self)
 
@@ -429,5 +384,8 @@ def test_a_commit_that_loses_the_database_says_the_outcome_is_unknown(serve: Cal
         assert client.get("/api/v1/me").status_code == 200  # the key's last use is written before
         monkeypatch.setattr(SqlModelSession, "commit", lose_connection)
         answer = client.post("/api/v1/messages", json={"from": "Kommunen", "to": ["+46701112255"], "text": "Hej"})
-    assert answer.status_code == 500 and answer.json()["error"] == "outcome_unknown"
-    assert "Idempotency-Key" in answer.json()["message"] and "Retry-After" not in answer.headers
+    assert answer.status_code == 500 and answer.json()["error"] == "outcome_unknown" and "Retry-After" not in answer.headers
+    if combined:
+        assert served.app.state["send_combiner"].sends == 0
+    else:  # a combined send had no Idempotency-Key to repeat
+        assert "Idempotency-Key" in answer.json()["message"]

@@ -105,7 +105,10 @@ class PendingSend:
         self.done.set()
         if self.waiter is not None:
             loop, future = self.waiter
-            loop.call_soon_threadsafe(_resolve, future)
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # the loop is closed: nobody waits for this answer any more
+                pass
 
     def outcome(self) -> DispatchSummary | None:
         """The answer, in the request's own context (its language): raised if the batch failed."""
@@ -229,7 +232,8 @@ class SendCombiner:
                 log.error("combined sends failed: %s", type(error).__name__)
                 for pending in batch:
                     if not pending.done.is_set():
-                        pending.answer = FALLBACK
+                        if pending.answer is None and pending.failure is None:
+                            pending.answer = FALLBACK  # nothing of it was committed
                         pending.finish()
 
     def write(self, batch: list[PendingSend]) -> None:
