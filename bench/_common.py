@@ -94,7 +94,7 @@ class Timer:
 
 def bench_account(factory, now):  # type: ignore[no-untyped-def]
     """A fresh account (with the default prices) and the system actor acting for it."""
-    from govsms.accounts.actor import Actor
+    from govsms.auth import Actor
     from govsms.accounts.service import create_account
     from govsms.db import session_scope
     from govsms.sending.pricing import seed_default_prices

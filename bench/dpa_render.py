@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Timer, session_factory, settings  # noqa: E402
-from govsms.accounts.actor import Actor  # noqa: E402
+from govsms.auth import Actor  # noqa: E402
 from govsms.accounts.service import create_account  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
 from govsms.dpa import registry, service  # noqa: E402

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench._common import databases, session_factory  # noqa: E402
-from govsms.accounts.actor import Actor  # noqa: E402
+from govsms.auth import Actor  # noqa: E402
 from govsms.accounts.service import create_account  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
 from govsms.sending.dispatch import DispatchRequest, create_dispatch  # noqa: E402

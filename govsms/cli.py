@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Role
+from govsms.auth import Actor, Role
 from govsms.errors import GovsmsError
 from govsms.settings import Settings
 

@@ -8,9 +8,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Role
 from govsms.accounts.models import Account
-from govsms.accounts.roles import Role
 from govsms.accounts.password import check_password_policy
 from govsms.accounts.service import account_addresses, create_account, create_user
 from govsms.dpa.registry import add_subprocessor

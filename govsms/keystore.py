@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, event, func, select, text, update
+from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.i18n import N_

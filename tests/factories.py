@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Role
 from govsms.accounts.apikey import create_api_key
 from govsms.accounts.models import Account, ApiKey, User
-from govsms.accounts.roles import Role
 from govsms.accounts.service import create_account, create_user
 from tests import sensitive
 

@@ -90,7 +90,7 @@ def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert no_details.returncode == 2 and "signatory_name" in no_details.stderr and not (tmp_path / "x.pdf").exists()
     fill = (
         "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n"
-        "from govsms.accounts.actor import Actor\nfrom govsms.accounts.service import get_account_by_name\nfrom govsms.dpa.service import save_details\n"
+        "from govsms.auth import Actor\nfrom govsms.accounts.service import get_account_by_name\nfrom govsms.dpa.service import save_details\n"
         "with session_scope(_session_factory(Settings())) as s:\n"
         "    a = get_account_by_name(s, 'Region Norr')\n"
         "    save_details(s, Actor.system(a.id, a.name), {'signatory_name': 'Örjan Åkesson', 'signatory_title': 'Regiondirektör',"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.accounts.login import LoginLimiter
 from govsms.accounts.models import Account
 from govsms.contacts.groups import create_group, list_groups

@@ -13,7 +13,7 @@ from litestar.params import ParameterKwarg
 from litestar.testing import TestClient
 from sqlmodel import Session
 
-from govsms.accounts.roles import CUSTOMER_ROLES, Role
+from govsms.auth import CUSTOMER_ROLES, Role
 from govsms.contacts import groups, service
 from govsms.errors import InvalidInput
 from govsms.textfield import multi_line, printable, single_line

@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session, select
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.log import JsonFormatter, RedactFilter, TEXT_FORMAT, redact, request_id
 from tests.factories import make_account, make_api_key

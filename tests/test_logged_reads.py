@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.contacts.models import Contact
 from govsms.keystore import vault_of

@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.app import create_app
 from govsms.audit.chain import seal_events
 from govsms.contacts import groups, importing, service

@@ -16,7 +16,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.testing import TestClient
 from sqlmodel import Session
 
-from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, permissions_for
+from govsms.auth import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.accounts.models import ApiKey, User
 from govsms.contacts import groups, importing, service
 from govsms.crypto import seal, value_context

@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.contacts.models import Contact
 from govsms.sending.models import OutboundMessage
@@ -238,7 +238,7 @@ def test_the_worker_fails_the_messages_of_a_dispatch_whose_text_it_cannot_read(d
     messages fail ('unreadable'), one event names the dispatch, and other dispatches go."""
     from sqlalchemy import func
 
-    from govsms.accounts.actor import Actor
+    from govsms.auth import Actor
     from govsms.accounts.service import create_account
     from govsms.db import session_scope
     from govsms.sending.dispatch import DispatchRequest, create_dispatch

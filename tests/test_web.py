@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.log import redact
 from tests import sensitive
 from tests.conftest import leaked

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from govsms.accounts.roles import CUSTOMER_ROLES, Role
+from govsms.auth import CUSTOMER_ROLES, Role
 from govsms.app import create_app
 from govsms.sending.models import Dispatch
 from govsms.sending.pricing import seed_default_prices

@@ -9,10 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles, require
 from govsms.accounts.models import Account, ApiKey
-from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
-from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound

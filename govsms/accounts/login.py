@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, parse_roles
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
-from govsms.accounts.roles import parse_roles
 from govsms.accounts.service import account_addresses, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event

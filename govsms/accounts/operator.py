@@ -10,8 +10,7 @@ from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from govsms.accounts import service, totp
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission, Role
+from govsms.auth import Actor, Permission, Role, require
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.web.forms import Db, Form, form_list, form_text
@@ -48,7 +47,7 @@ def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
     form = {name: form_text(data, name) for name in (*ACCOUNT_FIELDS, "first_admin_email", "first_admin_name")}
     now = datetime.now(UTC)
     try:
-        service.require(actor, Permission.PLATFORM)
+        require(actor, Permission.PLATFORM)
         account = service.create_account(
             db,
             name=form["name"],

@@ -9,14 +9,13 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles, require
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password
-from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import add_unless_taken
-from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
 from govsms.textfield import single_line
@@ -61,11 +60,6 @@ def clean_email(value: str | None, field: str, errors: dict[str, str]) -> str:
     if len(_scripts(local)) > 1 or len(_scripts(domain)) > 1:
         errors[field] = _("The address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address. Type it in one alphabet.")
     return email
-
-
-def require(actor: Actor, permission: Permission) -> None:
-    if not actor.can(permission):
-        raise Forbidden(_("Your role does not allow this. Ask an administrator of your account."))
 
 
 def account_addresses(account: Account) -> list[str]:

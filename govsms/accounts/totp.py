@@ -24,11 +24,10 @@ from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, select
 
 from govsms.accounts import login
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Permission, Role, format_roles, parse_roles, require
 from govsms.accounts.models import Account, LoginSession, RecoveryCode, RolePolicy, User
 from govsms.accounts.password import verify_password
-from govsms.accounts.roles import Permission, Role, format_roles, parse_roles
-from govsms.accounts.service import get_user, normalise_email, require
+from govsms.accounts.service import get_user, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.crypto import DecryptionError, seal, unseal, value_context

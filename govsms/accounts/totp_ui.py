@@ -14,9 +14,8 @@ from litestar.response import Redirect, Template
 from sqlmodel import Session
 
 from govsms.accounts import login, totp
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Permission
 from govsms.accounts.models import User
-from govsms.accounts.roles import Permission
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import _
 from govsms.web.context import SESSION_COOKIE, expired_session_cookie, session_cookie

@@ -11,9 +11,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy import event
 
 from govsms.accounts import apikey, login, service, totp, totp_ui
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role
 from govsms.accounts.models import User
-from govsms.accounts.roles import CUSTOMER_ROLES, Permission, Role
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.db import session_scope
 from govsms.i18n import N_, _, pick_language

@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.audit.service import AuditFilter, list_events, verify_now
 from govsms.errors import InvalidInput
 from govsms.i18n import _

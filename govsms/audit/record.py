@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.db import SMALL_BATCH, copy_rows

@@ -12,10 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import ApiKey, User
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.chain import Verification, export_lines, head, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject

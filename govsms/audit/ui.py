@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Response, Template
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.audit.actions import ACTION_LABELS, Action
 from govsms.audit.service import AuditFilter, actor_names, export_for, list_events, public_key, public_key_text, verify_now
 from govsms.audit.witness import read_witness

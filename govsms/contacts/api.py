@@ -12,7 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.params import Body, JSONBody
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.contacts import groups, importing, service
 from govsms.contacts.limits import UploadLimits
 from govsms.contacts.service import ContactView

@@ -21,9 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import Contact, ContactGroup, GroupMember

@@ -11,10 +11,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import Contact, ContactGroup, GroupMember

@@ -12,7 +12,7 @@ from litestar.exceptions import ClientException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.contacts import groups, importing, service
 from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from govsms.accounts.models import Account
 from govsms.accounts.password import MIN_SCORE
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.accounts.totp import required_roles
 from govsms.audit.service import public_key, public_key_text
 from govsms.dpa.registry import EEA, active_subprocessors

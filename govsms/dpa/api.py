@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery, JSONBody
 from litestar.response import Response
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.dpa import service
 from govsms.dpa.models import DpaVersion
 from govsms.errors import NotFound

@@ -7,9 +7,7 @@ from datetime import datetime
 from babel import Locale
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.dpa.models import SubProcessor

@@ -15,10 +15,8 @@ from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.crypto import DecryptionError, seal, unseal, value_context

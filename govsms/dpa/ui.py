@@ -10,7 +10,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.dpa import registry, service
 from govsms.dpa.annexes import ProviderNotConfigured, provider_of
 from govsms.errors import GovsmsError

@@ -11,7 +11,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.exceptions import ClientException
 from litestar.params import FromQuery, HeaderParameter, JSONBody
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.sending import blocklist, history

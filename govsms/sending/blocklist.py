@@ -10,9 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import bulk_insert, rows_in

@@ -35,9 +35,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_events
 from govsms.crypto import seal, value_context

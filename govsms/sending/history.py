@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound

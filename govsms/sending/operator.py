@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import select
 
 from govsms.accounts.models import Account
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.sending import pricing

@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
 from govsms.db import add_unless_taken
 from govsms.errors import Conflict, InvalidInput

@@ -16,9 +16,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Permission
-from govsms.accounts.service import require
+from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.service import account_region

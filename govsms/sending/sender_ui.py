@@ -11,7 +11,7 @@ from litestar import Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_, _
 from govsms.sending import sender_numbers

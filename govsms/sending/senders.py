@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select as select_core
 from sqlmodel import Session, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.crypto import DecryptionError, Subject, seal, unseal, value_context
 from govsms.errors import InvalidInput
 from govsms.i18n import _

@@ -16,7 +16,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlmodel import select
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.contacts import groups
 from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.limits import UploadLimits

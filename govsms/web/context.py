@@ -27,7 +27,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.accounts.apikey import lookup_api_key, touch_api_key
 from govsms.accounts.login import lookup_login_session, touch_login_session
 from govsms.db import WAIT_OPTION, is_busy, session_scope

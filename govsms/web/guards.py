@@ -15,7 +15,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotAuthorizedException, PermissionDeniedException, TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 
-from govsms.accounts.roles import Permission
+from govsms.auth import Permission
 from govsms.i18n import _
 from govsms.settings import Settings
 from govsms.web.context import is_api

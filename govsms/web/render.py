@@ -12,8 +12,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 from litestar import Request
 from litestar.response import Template
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import ROLE_DESCRIPTIONS, ROLE_LABELS, Permission, Role
+from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
 from govsms.sending import history
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from govsms.accounts import login, service
 from govsms.accounts.models import User
 from govsms.accounts.password import check_password_policy
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.cli import main as cli_main
 from govsms.demo import seed_demo
 from govsms.errors import InvalidInput

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from govsms.accounts import apikey, login, service
 from govsms.accounts.models import LoginSession, User
-from govsms.accounts.roles import Permission, Role
+from govsms.auth import Permission, Role
 from govsms.errors import Conflict, Forbidden, InvalidInput, LoginRefused, NotFound
 from tests.factories import make_account, make_api_key, make_user, now, system
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from govsms.accounts import login, totp
 from govsms.accounts.login import LoginLimiter
 from govsms.accounts.models import LoginSession, RecoveryCode, User
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.cli import main as cli_main
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
@@ -30,7 +30,7 @@ from tests import sensitive
 from tests.factories import make_account, make_user, now
 from tests.test_cli import cli_env  # noqa: F401  (fixture)
 from tests.test_routes import endpoints
-from tests.web_helpers import csrf_token, post_form
+from tests.web_helpers import post_form
 from tests.web_helpers import login as log_in
 
 POLICY = login.LoginPolicy(max_failures=5, lockout=timedelta(minutes=15), session_lifetime=timedelta(hours=1))

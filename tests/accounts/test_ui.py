@@ -8,7 +8,7 @@ from litestar.testing import TestClient
 from sqlmodel import Session
 
 from govsms.accounts.models import User
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from tests import sensitive
 from tests.factories import make_account, make_api_key, make_user
 from tests.web_helpers import login, post_form

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event

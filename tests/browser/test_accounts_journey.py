@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from tests import sensitive
 from tests.browser.conftest import LiveServer
 from tests.factories import make_account, make_user

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.contacts.filereader import write_xlsx
 from tests.browser.conftest import LiveServer
 from tests.browser.test_accounts_journey import log_in

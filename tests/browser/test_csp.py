@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import ConsoleMessage, Page, expect
 from sqlalchemy import select
 
-from govsms.accounts.roles import CUSTOMER_ROLES
+from govsms.auth import CUSTOMER_ROLES
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault

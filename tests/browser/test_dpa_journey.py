@@ -8,8 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from govsms.accounts.actor import Actor
-from govsms.accounts.roles import Role
+from govsms.auth import Actor, Role
 from govsms.dpa.registry import add_subprocessor
 from tests.browser.conftest import LiveServer
 from tests.browser.test_accounts_journey import log_in

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices
 from tests.browser.conftest import LiveServer

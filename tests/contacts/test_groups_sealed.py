@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from govsms.accounts.models import Account
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.contacts import groups
 from govsms.contacts.models import ContactGroup
 from govsms.db import make_engine, make_session_factory, session_scope

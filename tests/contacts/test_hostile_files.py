@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.app import create_app
 from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.limits import UploadLimits

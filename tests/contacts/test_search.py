@@ -7,7 +7,7 @@ from litestar.testing import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.contacts import service
 from tests.factories import make_account, make_api_key, make_user, now, system

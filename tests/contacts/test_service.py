@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.accounts.login import actor_for_user
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.contacts import groups, importing, service

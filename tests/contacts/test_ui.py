@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from litestar.testing import TestClient
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.chain import seal_events
 from govsms.contacts.filereader import write_xlsx
 from tests.factories import make_account, make_api_key, make_user

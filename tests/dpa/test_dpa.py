@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from govsms.accounts.login import actor_for_user
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.dpa import registry, service
 from govsms.dpa.annexes import ProviderNotConfigured, build_annexes

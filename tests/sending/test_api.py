@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices

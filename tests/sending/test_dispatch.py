@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from govsms.accounts.login import actor_for_user
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.contacts import groups, service
 from govsms.db import make_session_factory

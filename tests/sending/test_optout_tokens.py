@@ -11,10 +11,9 @@ from litestar.testing import TestClient
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.retention.models import RetentionLimit
-from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.dispatch import TOKEN_LENGTH, analyse_for_sending, optout_link, optout_tokens
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.accounts.service import create_account
 from govsms.db import DatabaseBusy, make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from govsms.accounts.actor import Actor
+from govsms.auth import Actor
 from govsms.accounts.service import create_account
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keyring import load_key_ring, write_key_file

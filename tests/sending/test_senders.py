@@ -17,8 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session
 
-from govsms.accounts.login import actor_for_user
-from govsms.accounts.roles import Role
+from govsms.auth import Role
 from govsms.app import create_app
 from govsms.audit.models import AuditEvent
 from govsms.db import make_engine, make_session_factory, session_scope

@@ -1,10 +1,15 @@
-"""Roles are named bundles of permissions; guards check permissions, never role names."""
+"""Who acts and what they may do: the actor of a request or job, the permissions, the roles that
+bundle them, and ``require``. The core below every domain: it imports nothing of theirs.
+
+Roles are named bundles of permissions; guards and services check permissions, never role names."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-from govsms.i18n import N_
+from govsms.errors import Forbidden
+from govsms.i18n import N_, _
 
 
 class Permission(StrEnum):
@@ -96,3 +101,46 @@ def parse_roles(value: str) -> frozenset[Role]:
 
 def format_roles(roles: frozenset[Role] | set[Role] | list[Role]) -> str:
     return ",".join(sorted(role.value for role in roles))
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    """``user``, ``api_key`` or ``system``."""
+    id: int | None
+    account_id: int
+    account_name: str
+    roles: frozenset[Role]
+    display_name: str = ""
+    language: str = "sv"
+    is_provider: bool = False
+    region: str | None = None
+    """The account's default region for numbers typed without a country code, as read when the
+    actor was resolved (None: look it up)."""
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        if self.kind == "system":
+            return frozenset(Permission)
+        return permissions_for(self.roles)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @property
+    def user_id(self) -> int | None:
+        return self.id if self.kind == "user" else None
+
+    @property
+    def label(self) -> str:
+        """How logs and audit details name the actor: by id, never by e-mail."""
+        return f"{self.kind}:{self.id}" if self.id is not None else self.kind
+
+    @classmethod
+    def system(cls, account_id: int, account_name: str) -> Actor:
+        return cls(kind="system", id=None, account_id=account_id, account_name=account_name, roles=frozenset())
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    if not actor.can(permission):
+        raise Forbidden(_("Your role does not allow this. Ask an administrator of your account."))
