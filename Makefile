@@ -26,6 +26,7 @@ $(SMSC_MODULES): tests/smsc/package-lock.json
 	else echo "npm not found: the SMPP tests will be skipped"; fi
 
 test: $(STAMP) $(SMSC_MODULES)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -v
 
 bench: $(STAMP)

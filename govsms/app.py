@@ -37,9 +37,11 @@ from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
 from govsms.sending import hooks as sending_hooks
+from govsms.sending.history import status_label
 from govsms.sending import operator as sending_operator
 from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import ui as sending_ui
+from govsms.accounts.identity import resolve_actor
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keyring import load_key_ring
 from govsms.keystore import make_vault
@@ -118,6 +120,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
             "optout_limiter": AddressLimiter(settings.optout_lookups_per_minute),
             "unknown_logins": UnknownLockouts(),
+            "resolve_actor": resolve_actor,
         }
     )
     def handler_threads() -> None:
@@ -183,7 +186,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             cookie_httponly=True,
             exclude=["^/api/", "^/hooks/", "^/health"],
         ),
-        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(make_environment())),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(make_environment({"status_label": status_label}))),
         openapi_config=OpenAPIConfig(
             title="govsms API",
             version=__version__,

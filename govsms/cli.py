@@ -171,7 +171,7 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
     settings.check_production()  # before any process starts, so the refusal is this command's
     processes = settings.web_processes
     if processes == 1:
-        from govsms.web.serve import tune_for_serving
+        from govsms.serve import tune_for_serving
 
         app = create_app(settings, worker=worker)
         tune_for_serving()
@@ -188,7 +188,7 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
         background = Worker(settings, _session_factory(settings), load_key_ring(settings))
         background.start()
     print(f"govsms is serving on http://{host}:{port}/ with {processes} processes  (Ctrl-C stops it)", flush=True)
-    from govsms.web.serve import serve_processes
+    from govsms.serve import serve_processes
 
     try:
         return serve_processes(processes, host, port)

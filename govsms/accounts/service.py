@@ -62,6 +62,15 @@ def clean_email(value: str | None, field: str, errors: dict[str, str]) -> str:
     return email
 
 
+def account_region(session: Session, actor: Actor) -> str:
+    """The region numbers typed without a country code are read in: the account's default (as the
+    actor carries it, else read)."""
+    if actor.region:
+        return actor.region
+    account = session.get(Account, actor.account_id)
+    return account.default_region if account else "SE"
+
+
 def account_addresses(account: Account) -> list[str]:
     """The account's own addresses: a password must not be built on their domains either."""
     return [address for address in (account.billing_email, account.admin_email, account.ops_email) if address]

@@ -19,7 +19,7 @@ from govsms.audit.chain import Verification, export_lines, head, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
 from govsms.audit.witness import Witness, read_witness
-from govsms.contacts.service import account_region
+from govsms.accounts.service import account_region
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.keyring import KeyRing

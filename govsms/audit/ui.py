@@ -19,7 +19,8 @@ from govsms.i18n import N_, _
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import MAX_ID, PageNumber
-from govsms.web.render import LOCAL_TIME, NavItem, page
+from govsms.clock import LOCAL_TIME
+from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
 AUDIT = [users_only, requires(Permission.AUDIT_READ)]

@@ -31,7 +31,7 @@ from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, INDEX_PURPOSE, vault_of
 from govsms.textfield import single_line
-from govsms.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 CHUNK = 5000
 SEAL_BATCH = 500

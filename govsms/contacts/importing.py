@@ -18,7 +18,8 @@ from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.groups import _insert_members, create_group, get_group
 from govsms.contacts.limits import UploadLimits
 from govsms.contacts.models import Contact, ImportUpload
-from govsms.contacts.service import MAX_NAME, TABLE, account_region
+from govsms.contacts.service import MAX_NAME, TABLE
+from govsms.accounts.service import account_region
 from govsms.crypto import DecryptionError, seal, unseal, value_context
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
@@ -26,7 +27,7 @@ from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
 from govsms.textfield import printable
-from govsms.unreadable import ALTERED, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, UnreadableRow, record_unreadable
 
 CHUNK = 5000
 UPLOAD_LIFETIME = timedelta(hours=1)

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
-from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import Contact, ContactGroup, GroupMember
@@ -24,7 +24,7 @@ from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
 from govsms.textfield import multi_line, single_line
-from govsms.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 
 TABLE = "contact"
 MAX_NAME = 200
@@ -47,13 +47,6 @@ class ContactView:
     unreadable: bool = False
     """Its values cannot be read (no key, or a value that does not decrypt): shown as "cannot be
     read", with number, name and note empty."""
-
-
-def account_region(session: Session, actor: Actor) -> str:
-    if actor.region:
-        return actor.region
-    account = session.get(Account, actor.account_id)
-    return account.default_region if account else "SE"
 
 
 def clean_text(value: str | None, limit: int, field: str, label: str) -> str:

@@ -12,16 +12,20 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 
 from govsms.dpa.registry import EEA, country_name
-from govsms.i18n import _, language
+from govsms.clock import LOCAL_TIME, localtime
+from govsms.i18n import _, language, ngettext
 from govsms.retention.categories import BY_KEY, describe_days
 
-LOCAL = ZoneInfo("Europe/Stockholm")
+TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
+STATIC_DIR = Path(__file__).parent.parent / "static"
+
+LOCAL = LOCAL_TIME
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,17 @@ def _css_string(value: object) -> str:
 
 @cache
 def environment() -> Environment:
-    from govsms.web.render import make_environment
-
-    env = make_environment()
+    """The agreement's own environment: its templates, its stylesheet (inlined), gettext, and the
+    two filters it uses; nothing of the pages'."""
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATE_DIR), PrefixLoader({"static": FileSystemLoader(STATIC_DIR)})]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["localtime"] = localtime
     env.filters["css_string"] = _css_string
     return env
 

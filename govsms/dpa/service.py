@@ -29,7 +29,7 @@ from govsms.keyring import KeyRing
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
 from govsms.textfield import single_line
-from govsms.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 DETAIL_FIELDS = ("signatory_name", "signatory_title", "contact_name", "contact_email", "contact_phone", "dpo_name", "dpo_email")
 REQUIRED = ("signatory_name", "signatory_title", "contact_name", "contact_email")

@@ -17,7 +17,7 @@ from govsms.errors import GovsmsError
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
-from govsms.unreadable import CANNOT_BE_READ
+from govsms.audit.unreadable import CANNOT_BE_READ
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Form, form_text
 from govsms.web.guards import requires, users_only

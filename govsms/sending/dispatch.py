@@ -25,7 +25,8 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
-from govsms.contacts.service import account_region, decrypt_many
+from govsms.contacts.service import decrypt_many
+from govsms.accounts.service import account_region
 from govsms.crypto import seal, value_context
 from govsms.db import copy_rows, insert_unless_taken, rows_in
 from govsms.errors import Conflict, InvalidInput

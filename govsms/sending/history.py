@@ -18,7 +18,7 @@ from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import Dispatch, OutboundMessage
-from govsms.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
 
 STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
@@ -27,6 +27,11 @@ STATUS_LABELS = {
     "delivered": N_("delivered"), "failed": N_("failed"), "expired": N_("expired"), "unknown": N_("unknown"),
     "blocked": N_("blocked"), "cancelled": N_("cancelled"),
 }
+
+
+def status_label(value: str) -> str:
+    """A message status as the reader's language says it."""
+    return _(STATUS_LABELS.get(value, value))
 """What each status is called on the pages. ``unknown``: sent, but no delivery report came within
 ``message_unknown_hours`` (final; a later report still settles it)."""
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.contacts.service import account_region
+from govsms.accounts.service import account_region
 from govsms.crypto import Subject, seal, value_context
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
@@ -31,7 +31,7 @@ from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber, Virtu
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
 from govsms.sending.text import check_text
 from govsms.sending.transports.base import SenderKind
-from govsms.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
+from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 CODE_PURPOSE = "sender_code"
 """The account key the codes' HMACs are made with: a six-digit code hashed without a key is

@@ -21,7 +21,7 @@ from govsms.keystore import vault_of
 from govsms.phone import calling_code, parse_number
 from govsms.sending.models import SenderNumber, VirtualNumber
 from govsms.sending.transports.base import SenderKind
-from govsms.unreadable import ALTERED, UnreadableRow
+from govsms.audit.unreadable import ALTERED, UnreadableRow
 
 SHARED_REPLY_NUMBER = "72323"
 # Calling code -> the reply number recipients there can answer; "*" is every other country.

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar.concurrency import sync_to_thread
@@ -28,9 +27,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlmodel import Session
 
 from govsms.auth import Actor
-from govsms.accounts.apikey import lookup_api_key, touch_api_key
-from govsms.accounts.login import lookup_login_session, touch_login_session
-from govsms.db import WAIT_OPTION, is_busy, session_scope
 from govsms.i18n import LANGUAGES, current_language, pick_language
 from govsms.log import redact, request_id
 
@@ -140,11 +136,11 @@ class ActorMiddleware(ASGIMiddleware):
             key = cache.key(bearer)
             actor = cache.get(key)
             if actor is None:
-                actor = await sync_to_thread(_resolve, app.state, bearer, None)
+                actor = await sync_to_thread(app.state.resolve_actor, app.state, bearer, None)
                 if actor is not None:
                     cache.put(key, actor)
         elif session_token:
-            actor = await sync_to_thread(_resolve, app.state, None, session_token)
+            actor = await sync_to_thread(app.state.resolve_actor, app.state, None, session_token)
         scope["user"] = actor
         scope["auth"] = "api_key" if actor and actor.kind == "api_key" else ("session" if actor else None)
         wanted = actor.language if actor and actor.kind == "user" else cookies.get(LANGUAGE_COOKIE)
@@ -206,31 +202,6 @@ class ActorCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-
-
-def _resolve(state: Any, bearer: str | None, session_token: str | None) -> Actor | None:
-    """Who is acting: a read, so it never waits for a writer. The key's last use or the session's
-    sliding expiry is written now and then, in a short transaction that gives up at once if the
-    database is busy (the next request writes it)."""
-    now = datetime.now(UTC)
-    with session_scope(state.read_factory) as session:
-        if bearer:
-            actor, touch = lookup_api_key(session, bearer, now=now)
-        else:
-            assert session_token is not None
-            actor, touch = lookup_login_session(session, session_token, now=now)
-    if actor is not None and touch:
-        try:
-            with session_scope(state.session_factory) as session:
-                session.connection(execution_options={WAIT_OPTION: 0.05})
-                if bearer:
-                    touch_api_key(session, actor.id, now=now)  # type: ignore[arg-type]
-                else:
-                    touch_login_session(session, session_token, policy=state.login_policy, now=now)  # type: ignore[arg-type]
-        except Exception as error:
-            if not is_busy(error):
-                raise
-    return actor
 
 
 @contextmanager

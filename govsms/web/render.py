@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from litestar import Request
 from litestar.response import Template
 
+from govsms.clock import localtime
 from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
-from govsms.sending import history
 
 TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
 STATIC_DIR = Path(__file__).parent.parent / "static"
-LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 
 
 @dataclass(frozen=True)
@@ -35,10 +32,6 @@ class NavItem:
         return self.permission is None or actor.can(self.permission)
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return "" if value is None else value.astimezone(LOCAL_TIME).strftime(fmt)
-
-
 def role_label(role: Role | str) -> str:
     return _(ROLE_LABELS[Role(role)])
 
@@ -47,7 +40,6 @@ def role_description(role: Role | str) -> str:
     return _(ROLE_DESCRIPTIONS[Role(role)])
 
 
-STATUS_LABELS = history.STATUS_LABELS  # one list of message statuses, kept with sending
 SOURCE_LABELS = {"link": N_("opt-out link"), "manual": N_("added by hand"), "api": N_("API"), "stop": N_("STOP reply")}
 
 
@@ -58,7 +50,9 @@ def money(minor: int, currency: str = "SEK") -> str:
     return f"{sign}{kronor:,}".replace(",", "\u00a0") + f",{ore:02d}\u00a0kr" if currency == "SEK" else f"{minor / 100:.2f} {currency}"
 
 
-def make_environment() -> Environment:
+def make_environment(filters: dict[str, Any] | None = None) -> Environment:
+    """The pages' environment; ``filters``: what domains add (the app passes, e.g., the labels of
+    message statuses, kept with sending), so this module imports no domain."""
     env = Environment(
         # static/ too: the DPA's stylesheet is linked from the preview and inlined in the PDF.
         loader=ChoiceLoader([FileSystemLoader(TEMPLATE_DIR), PrefixLoader({"static": FileSystemLoader(STATIC_DIR)})]),
@@ -73,9 +67,9 @@ def make_environment() -> Environment:
     env.filters["role_description"] = role_description
     env.filters["t"] = _
     env.filters["money"] = money
-    env.filters["status_label"] = lambda value: _(STATUS_LABELS.get(value, value))
     env.filters["source_label"] = lambda value: _(SOURCE_LABELS.get(value, value))
     env.globals["languages"] = LANGUAGES
+    env.filters.update(filters or {})
     return env
 
 
