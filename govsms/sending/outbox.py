@@ -34,7 +34,8 @@ from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.senders import REPLY_NUMBERS, open_senders
 from govsms.sending.text import encode_parts
-from govsms.sending.transports.base import DeliveryReport, SenderKind, Submission, SubmitResult, Transport, TransportDown
+from govsms.sending.transports.base import DeliveryReport, Submission, SubmitResult, Transport, TransportDown
+from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, UnreadableRow, record_unreadable
 
 __all__ = ["FINAL", "Claimed", "Outbox", "apply_delivery_reports", "claim"]

@@ -30,7 +30,7 @@ from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_
 from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber, VirtualNumber
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
 from govsms.sending.text import check_text
-from govsms.sending.transports.base import SenderKind
+from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
 CODE_PURPOSE = "sender_code"

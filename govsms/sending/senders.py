@@ -20,7 +20,7 @@ from govsms.i18n import _
 from govsms.keystore import vault_of
 from govsms.phone import calling_code, parse_number
 from govsms.sending.models import SenderNumber, VirtualNumber
-from govsms.sending.transports.base import SenderKind
+from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, UnreadableRow
 
 SHARED_REPLY_NUMBER = "72323"

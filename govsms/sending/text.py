@@ -7,7 +7,7 @@ from typing import Literal
 
 from govsms.errors import InvalidInput
 from govsms.i18n import _
-from govsms.sending.transports.base import DATA_CODING_GSM7, DATA_CODING_UCS2
+from govsms.sending.wire import DATA_CODING_GSM7, DATA_CODING_UCS2
 
 # The limit is on len(text), Python characters (code points), so the user never sees more than
 # 750 characters. An emoji is one character here although it takes two UCS-2 units (which count

@@ -25,8 +25,9 @@ from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, Pendin
 from govsms.sending.outbox import Outbox, apply_delivery_reports
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.senders import resolve_sender
-from govsms.sending.transports.base import DeliveryReport, ReportStatus, SenderKind, SubmitResult
+from govsms.sending.transports.base import DeliveryReport, ReportStatus, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
+from govsms.sending.wire import SenderKind
 from tests.factories import make_account, make_user, now
 
 URL = "https://sms.example.se"

@@ -32,8 +32,9 @@ from govsms.sending.pricing import seed_default_prices
 from govsms.sending.sender_numbers import Outcome, confirm_code, remove_sender_number, request_code, resend_code
 from govsms.sending.sender_ui import demo_codes_visible
 from govsms.sending.senders import open_senders, resolve_sender
-from govsms.sending.transports.base import SenderKind, Submission, SubmitResult
+from govsms.sending.transports.base import Submission, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
+from govsms.sending.wire import SenderKind
 from tests.conftest import drop_postgres_database, fresh_database_url, make_settings
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import csrf_token, login, post_form

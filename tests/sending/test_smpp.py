@@ -11,17 +11,9 @@ from datetime import datetime
 
 import pytest
 
-from govsms.sending.transports.base import (
-    DATA_CODING_GSM7,
-    DATA_CODING_UCS2,
-    ESM_CLASS_UDHI,
-    ReportStatus,
-    SenderKind,
-    Submission,
-    SubmitResult,
-    TransportDown,
-)
+from govsms.sending.transports.base import ReportStatus, Submission, SubmitResult, TransportDown
 from govsms.sending.transports.smpp import SmppTransport, parse_receipt
+from govsms.sending.wire import DATA_CODING_GSM7, DATA_CODING_UCS2, ESM_CLASS_UDHI, SenderKind
 from tests import sensitive
 from tests.smsc.fixture import Smsc, smsc  # noqa: F401
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from govsms.errors import InvalidInput
 from govsms.sending.text import MAX_CHARACTERS, analyse, check_text, decode_part, encode_parts
-from govsms.sending.transports.base import DATA_CODING_GSM7, DATA_CODING_UCS2
+from govsms.sending.wire import DATA_CODING_GSM7, DATA_CODING_UCS2
 
 # Written out again here (not imported) so a slip in the module's table shows up as a failure.
 GSM_BASIC = (
