@@ -9,11 +9,14 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
+from msgspec import Struct
 
 from govsms.auth import Permission
-from govsms.audit.service import AuditFilter, list_events, verify_now
+from govsms.audit.service import AuditFilter, EventView, list_events, verify_now
 from govsms.errors import InvalidInput
 from govsms.i18n import _
+from govsms.paging import Page as ResultPage
+from govsms.web.api import ApiController, Timestamp, errors
 from govsms.web.forms import Db
 from govsms.web.guards import requires
 from govsms.web.params import IdValue, Page, PerPage
@@ -32,45 +35,62 @@ def _utc(moment: datetime | None, field: str) -> datetime | None:
         raise InvalidInput(message, fields={field: message}) from None
 
 
-def _page_json(result: Any) -> dict[str, Any]:
-    return {
-        "items": [
-            {
-                "seq": event.seq,
-                "occurred_at": event.occurred_at.isoformat(),
-                "actor": event.actor,
-                "action": event.action,
-                "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
-                "people": event.people,
-                "details": event.details,
-                "request_id": event.request_id,
-                "sealed": event.sealed,
-            }
+class EventTarget(Struct):
+    type: str
+    id: str | None
+
+
+class AuditEvent(Struct):
+    seq: int
+    occurred_at: Timestamp
+    actor: str
+    """``user:<id>``, ``api_key:<id>``, ``system`` ..."""
+    action: str
+    target: EventTarget | None
+    people: int
+    """How many people the event is about (who they are stays in the log)."""
+    details: dict[str, Any]
+    request_id: str
+    sealed: bool
+
+
+class AuditEvents(Struct):
+    items: list[AuditEvent]
+    total: int
+    page: int
+    per_page: int
+
+
+class AuditVerification(Struct):
+    ok: bool
+    events: int
+    unsealed: int
+    witnessed: int | None
+    checkpoints: int
+    first_bad_seq: int | None
+    problems: list[str]
+
+
+def _events(result: ResultPage[EventView]) -> AuditEvents:
+    return AuditEvents(
+        items=[
+            AuditEvent(
+                seq=event.seq,
+                occurred_at=event.occurred_at.isoformat(),
+                actor=event.actor,
+                action=event.action,
+                target=EventTarget(type=event.target_type, id=event.target_id) if event.target_type else None,
+                people=event.people,
+                details=event.details,
+                request_id=event.request_id,
+                sealed=event.sealed,
+            )
             for event in result.items
         ],
-        "total": result.total,
-        "page": result.page,
-        "per_page": result.per_page,
-    }
-
-
-@get("/api/v1/audit", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Audit events of the account")
-def audit_events(
-    request: Request[Any, Any, Any],
-    db: Db,
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
-    actor: FromQuery[str | None] = None,
-    action: FromQuery[str | None] = None,
-    page: Page = 1,
-    per_page: PerPage = 50,
-) -> dict[str, Any]:
-    """Newest first. To find every event about one person, POST the number to ``/api/v1/audit/search``."""
-    if "number" in request.query_params:
-        # A number in a URL stays in proxy logs: refused, not searched.
-        raise HTTPException(status_code=400, detail=_("Search the access log by number with POST /api/v1/audit/search and the body {\"number\": \"...\"}: a number in the URL would stay in proxy logs and browser histories."))
-    query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
-    return _page_json(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=page, per_page=per_page))
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
 
 
 @dataclass
@@ -84,37 +104,56 @@ class AuditSearch:
     per_page: IdValue = 50
 
 
-@post(
-    "/api/v1/audit/search", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], status_code=200,
-    summary="Audit events about one person, found by number",
-)
-def audit_search(request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch]) -> dict[str, Any]:
-    """Newest first: every event about the person with this number (through the blind index; the
-    log holds no numbers). The number travels in the body, never in the URL; the search is logged."""
-    if not data.number.strip():
-        message = _("Give the phone number whose events you want to see.")
-        raise InvalidInput(message, fields={"number": message})
-    query = AuditFilter(
-        since=_utc(data.since, "since"), until=_utc(data.until, "until"), actor=data.actor, action=data.action, number=data.number,
-    )
-    return _page_json(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=data.page, per_page=data.per_page))
+class AuditApi(ApiController):
+    guards = [requires(Permission.AUDIT_READ)]
+    tags = ["audit"]
+
+    @get("/api/v1/audit", summary="Audit events of the account", responses=errors(400, 422))
+    def audit_events(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        actor: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        page: Page = 1,
+        per_page: PerPage = 50,
+    ) -> AuditEvents:
+        """Newest first. To find every event about one person, POST the number to ``/api/v1/audit/search``."""
+        if "number" in request.query_params:
+            # A number in a URL stays in proxy logs: refused, not searched.
+            raise HTTPException(status_code=400, detail=_("Search the access log by number with POST /api/v1/audit/search and the body {\"number\": \"...\"}: a number in the URL would stay in proxy logs and browser histories."))
+        query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
+        return _events(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=page, per_page=per_page))
+
+    @post("/api/v1/audit/search", status_code=200, summary="Audit events about one person, found by number", responses=errors(400, 415, 422))
+    def audit_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch]) -> AuditEvents:
+        """Newest first: every event about the person with this number (through the blind index; the
+        log holds no numbers). The number travels in the body, never in the URL; the search is logged."""
+        if not data.number.strip():
+            message = _("Give the phone number whose events you want to see.")
+            raise InvalidInput(message, fields={"number": message})
+        query = AuditFilter(
+            since=_utc(data.since, "since"), until=_utc(data.until, "until"), actor=data.actor, action=data.action, number=data.number,
+        )
+        return _events(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=data.page, per_page=data.per_page))
+
+    @get("/api/v1/audit/verify", summary="Verify the whole log now")
+    def audit_verify(self, request: Request[Any, Any, Any], db: Db) -> AuditVerification:
+        """Checks the log as it is (seals nothing): ``unsealed`` events wait for the scheduler;
+        ``witnessed`` is how many checkpoints of the witness file were compared (null: none here)."""
+        state = request.app.state
+        result = verify_now(db, request.scope["user"], state.key_ring, now=datetime.now(UTC), witness_path=state.settings.audit_witness_file)
+        return AuditVerification(
+            ok=result.ok,
+            events=result.events,
+            unsealed=result.unsealed,
+            witnessed=result.witnessed,
+            checkpoints=result.checkpoints,
+            first_bad_seq=result.first_bad_seq,
+            problems=result.problems,
+        )
 
 
-@get("/api/v1/audit/verify", guards=[requires(Permission.AUDIT_READ)], sync_to_thread=True, tags=["audit"], summary="Verify the whole log now")
-def audit_verify(request: Request[Any, Any, Any], db: Db) -> dict[str, Any]:
-    """Checks the log as it is (seals nothing): ``unsealed`` events wait for the scheduler;
-    ``witnessed`` is how many checkpoints of the witness file were compared (null: none here)."""
-    state = request.app.state
-    result = verify_now(db, request.scope["user"], state.key_ring, now=datetime.now(UTC), witness_path=state.settings.audit_witness_file)
-    return {
-        "ok": result.ok,
-        "events": result.events,
-        "unsealed": result.unsealed,
-        "witnessed": result.witnessed,
-        "checkpoints": result.checkpoints,
-        "first_bad_seq": result.first_bad_seq,
-        "problems": result.problems,
-    }
-
-
-ROUTES = [audit_events, audit_search, audit_verify]
+ROUTES = [AuditApi]

@@ -79,6 +79,10 @@ class ApiController(Controller):
                 continue
             if handler.sync_to_thread is None and not is_async_callable(handler.fn):
                 handler.sync_to_thread = self.sync_to_thread
-            handler.responses = {**errors(*self.common_errors), **(handler.responses or {})}
-            handler.responses = dict(sorted(handler.responses.items()))
+            handler.responses = dict(sorted({**errors(*self.common_errors), **(handler.responses or {})}.items()))
+            # The group's guards go to each handler, ahead of its own, instead of staying a layer:
+            # as a layer they would also guard the OPTIONS answer Litestar adds to every path
+            # (204 with Allow, which needs no key).
+            handler.guards = [*(self.guards or ()), *(handler.guards or ())]
+        self.guards = None
         return handlers
