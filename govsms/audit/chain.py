@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
-from govsms.audit.record import body_mac, canonical_json, event_body
+from govsms.audit.record import canonical_json, event_body, event_texts
 from govsms.audit.witness import Witness, WitnessEntry, append_witness, replace_witness
 from govsms.db import bulk_insert, session_scope
 
@@ -263,23 +263,23 @@ def verify_database(
             people.setdefault(seq, []).append(subject)
         for row in events:
             link = stored.pop(row.seq, None)
-            body = event_body(row)  # what the MAC covers; the document adds seq and the MAC
-            document = {"seq": row.seq, **body} if row.mac is None else {"seq": row.seq, **body, "mac": row.mac.hex()}
-            if sorted(people.pop(row.seq, [])) != sorted(body["subjects"]):  # type: ignore[call-overload]
+            # What the MAC covers, and the document the chain hashes (which adds seq and the MAC).
+            body, document, subjects = event_texts(row)
+            if sorted(people.pop(row.seq, [])) != sorted(subjects):
                 result.fail(row.seq, f"the index of events by person does not match event {row.seq} (a link was added, removed or re-pointed)")
             if row.mac is None:
                 if macs_begin is not None:
                     result.fail(row.seq, f"event {row.seq} has no MAC although the events since seq {macs_begin} have one (written or changed outside govsms)")
             else:
                 macs_begin = macs_begin or row.seq
-                if mac_key is not None and not hmac.compare_digest(row.mac, body_mac(mac_key, body)):
+                if mac_key is not None and not hmac.compare_digest(row.mac, hmac.digest(mac_key, body.encode(), "sha256")):
                     result.fail(row.seq, f"event {row.seq} does not match its MAC: changed after it was written")
             last_seq = row.seq
             if row.seq > sealed_head:
                 result.unsealed += 1  # checked above; the sealer chains it, verifying does not
                 continue
             result.events += 1
-            content = content_hash(document)
+            content = hashlib.sha256(document.encode()).digest()
             if link is None:
                 result.fail(row.seq, f"event {row.seq} lies inside the sealed range but was never sealed")
             elif link.content_hash != content:

@@ -48,8 +48,12 @@ def _check_details(details: dict[str, object]) -> None:
         raise ValueError(f"audit detail {name!r} must be an id, a count or a short code")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every canonical document (``json.dumps`` with options builds a new one per call)."""
+
+
 def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def event_body(row: object) -> dict[str, object]:
@@ -75,6 +79,23 @@ def mac_key(signing_seed: bytes) -> bytes:
 
 def event_mac(key: bytes, row: object) -> bytes:
     return body_mac(key, event_body(row))
+
+
+def event_texts(row: object) -> tuple[str, str, list[int]]:
+    """An event's MAC text and its document's text (the canonical JSON of ``event_body`` and of
+    ``chain.event_document``), and its subjects: each value encoded once and the two objects put
+    together in sorted key order, byte for byte what ``canonical_json`` gives, at about half the
+    cost (``audit verify`` does this for every event)."""
+    encode = _CANONICAL.encode
+    subjects = json.loads(row.subject_ids)  # type: ignore[attr-defined]
+    head = (
+        f'{{"account":{encode(row.account_id)},"action":{encode(row.action)},"actor":{encode(row.actor)},'  # type: ignore[attr-defined]
+        f'"at":"{row.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}","details":{encode(json.loads(row.details))}'  # type: ignore[attr-defined]
+    )
+    request, rest = encode(row.request_id), f'"subjects":{encode(subjects)},"target":{encode([row.target_type, row.target_id])}}}'  # type: ignore[attr-defined]
+    body = f'{head},"request":{request},{rest}'
+    mac = f',"mac":"{row.mac.hex()}"' if row.mac is not None else ""  # type: ignore[attr-defined]
+    return body, f'{head}{mac},"request":{request},"seq":{row.seq},{rest}', subjects  # type: ignore[attr-defined]
 
 
 def body_mac(key: bytes, body: dict[str, object]) -> bytes:
