@@ -1,0 +1,233 @@
+"""The bind's life: binding as a transceiver, the supervisor thread that keeps a bind up and
+reconnects with backoff, the reader thread that handles everything the SMSC sends (responses,
+receipts, enquire_link, unbind) and keeps the link alive, and dropping a link with what it left
+unanswered. ``SmppTransport`` mixes ``_Session`` in; the state it uses is declared below and set
+up by the transport."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from smpplib import exceptions, smpp
+
+from govsms.sending.transports.base import DeliveryReport, TransportDown
+from govsms.sending.transports.smpp.link import _Link, _Sequence
+from govsms.sending.transports.smpp.receipts import ESM_DELIVERY_RECEIPT, ESM_MESSAGE_TYPE_MASK, parse_receipt
+from govsms.sending.transports.smpp.status import ESME_RINVCMDID, ESME_ROK, ESME_RX_T_APPN, error_code
+
+if TYPE_CHECKING:
+    from govsms.sending.transports.smpp.flow import _Part
+
+log = logging.getLogger(__package__)  # the SMPP transport's one logger
+
+STABLE_BIND = 10.0  # seconds a bind must last before the reconnect backoff starts again from its base
+
+
+class _Session:
+    """Binding, reconnecting and reading for ``SmppTransport``."""
+
+    host: str
+    port: int
+    window: int
+    reconnect_backoff: tuple[float, float]
+    submit_timeout: float
+    enquire_link_interval: float
+    connect_timeout: float
+    stats: collections.Counter[str]
+    _system_id: str
+    _password: str
+    _system_type: str
+    _sequence: _Sequence
+    _cond: threading.Condition
+    _connect_lock: threading.Lock
+    _link: _Link | None
+    _readers: dict[_Link, threading.Thread]
+    _inflight: dict[int, _Part]
+    _window_now: float
+    _closed: bool
+    _reports: collections.deque[DeliveryReport]
+
+    if TYPE_CHECKING:
+
+        def _settle_locked(self, part: _Part, *, provider_id: str | None = None, error: str | None = None, transient: bool = False) -> None: ...
+
+        def _on_responses(self, link: _Link, pdus: list[Any]) -> None: ...
+
+    # -- reading (reader thread) -------------------------------------------------------------
+
+    def _on_deliver(self, link: _Link, pdu: Any) -> bytes:
+        """Queue the receipt's report; the ``deliver_sm_resp`` to send."""
+        status = ESME_ROK
+        if (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK == ESM_DELIVERY_RECEIPT:
+            report = parse_receipt(pdu.short_message, getattr(pdu, "receipted_message_id", None), getattr(pdu, "message_state", None))
+            if report is not None:
+                self._reports.append(report)
+                self.stats["receipts"] += 1
+            else:
+                self.stats["receipts_not_final"] += 1
+        else:
+            # A mobile-originated message: this transport has nowhere to put it yet, so it asks
+            # the SMSC to keep it and try again later rather than acknowledging it into the void.
+            self.stats["mo_refused"] += 1
+            status = ESME_RX_T_APPN
+        return self._response(link, "deliver_sm_resp", pdu, status)
+
+    @staticmethod
+    def _response(link: _Link, command: str, request: Any, status: int = ESME_ROK) -> bytes:
+        response = smpp.make_pdu(command, client=link, status=status)
+        response.sequence = request.sequence
+        return response.generate()
+
+    def _read(self, link: _Link) -> None:
+        last_received = time.monotonic()
+        enquire_sent: float | None = None
+        reason = "closed by the SMSC"
+        try:
+            while not link.dead:
+                if not link.wait_pdu(0.25):
+                    now = time.monotonic()
+                    if enquire_sent is not None and now - enquire_sent > self.submit_timeout:
+                        reason = "no enquire_link_resp"
+                        break
+                    if enquire_sent is None and now - last_received >= self.enquire_link_interval:
+                        link.send(smpp.make_pdu("enquire_link", client=link))
+                        enquire_sent = now
+                    continue
+                last_received, enquire_sent = time.monotonic(), None
+                responses: list[Any] = []
+                out: list[bytes] = []
+                stop = False
+                while not stop and link.wait_pdu(0):  # everything already received, in one go
+                    try:
+                        pdu = link.read_pdu()
+                    except exceptions.UnknownCommandError:
+                        self.stats["unknown_pdus"] += 1
+                        continue
+                    command = pdu.command
+                    if command in ("submit_sm_resp", "generic_nack"):
+                        responses.append(pdu)
+                    elif command == "deliver_sm":
+                        out.append(self._on_deliver(link, pdu))
+                    elif command == "enquire_link":
+                        out.append(self._response(link, "enquire_link_resp", pdu))
+                    elif command == "unbind":
+                        out.append(self._response(link, "unbind_resp", pdu))
+                        reason, stop = "unbound by the SMSC", True
+                    elif command == "unbind_resp":
+                        reason, stop = "unbound", True
+                    elif not pdu.is_response() and command != "alert_notification":
+                        out.append(self._response(link, "generic_nack", pdu, ESME_RINVCMDID))
+                if responses:
+                    self._on_responses(link, responses)
+                if out:
+                    link.send_bytes(b"".join(out))
+                if stop:
+                    break
+        except (exceptions.ConnectionError, exceptions.PDUError, OSError) as error:
+            reason = str(error) or type(error).__name__
+        except Exception:  # noqa: BLE001  (a reader must never die silently)
+            log.exception("smpp reader failed")
+            reason = "reader error"
+        finally:
+            self._drop(link, reason)
+            link.disconnect()
+            with self._cond:
+                self._readers.pop(link, None)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def _connect(self) -> _Link:
+        """Bind now (or return the bind another thread just made); TransportDown if that fails."""
+        with self._connect_lock:
+            with self._cond:
+                if self._closed:
+                    raise TransportDown("the SMPP transport is closed")
+                if self._link is not None:
+                    return self._link
+            link = _Link(self.host, self.port, self.connect_timeout, self._sequence)
+            try:
+                link.connect()
+                # Small PDUs both ways (submits out, responses and receipt acks back): no Nagle.
+                link._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+                link.bind_transceiver(system_id=self._system_id, password=self._password, system_type=self._system_type or None)
+            except exceptions.PDUError as error:
+                link.disconnect()
+                status = error.args[1] if len(error.args) > 1 else None
+                code = error_code(status) if isinstance(status, int) else "smpp:bind"
+                log.warning("smpp bind to %s:%d refused (%s)", self.host, self.port, code)
+                raise TransportDown(f"SMPP bind refused ({code})") from None
+            except (exceptions.ConnectionError, OSError) as error:
+                link.disconnect()
+                log.warning("smpp connection to %s:%d failed (%s)", self.host, self.port, type(error).__name__)
+                raise TransportDown("SMPP connection failed") from None
+            link.bound_at = time.monotonic()
+            reader = threading.Thread(target=self._read, args=(link,), name="smpp-reader", daemon=True)
+            with self._cond:
+                if self._closed:
+                    link.disconnect()
+                    raise TransportDown("the SMPP transport is closed")
+                self._link = link
+                self._readers[link] = reader
+                self._window_now = float(self.window)
+                self._cond.notify_all()
+            reader.start()
+            self.stats["binds"] += 1
+            log.info("smpp bound to %s:%d as transceiver", self.host, self.port)
+            return link
+
+    def _drop(self, link: _Link, reason: str) -> None:
+        with self._cond:
+            self._drop_locked(link, reason)
+
+    def _drop_locked(self, link: _Link, reason: str) -> None:
+        if link.dead:
+            return
+        link.dead = True
+        if self._link is link:
+            self._link = None
+        lost = [sequence for sequence, part in self._inflight.items() if part.link is link]
+        for sequence in lost:
+            self._settle_locked(self._inflight.pop(sequence), error="smpp:link-down", transient=True)
+        self._cond.notify_all()
+        link.shutdown()
+        if reason not in ("closed", "unbound"):
+            self.stats["link_losses"] += 1
+            log.warning("smpp link lost (%s); %d unanswered submit_sm returned as transient", reason, len(lost))
+
+    def _supervise(self) -> None:
+        """Keep a bind up; after a loss, reconnect with exponential backoff. The backoff is reset
+        only once a bind has lasted ``STABLE_BIND`` seconds, so an SMSC that accepts a bind and
+        drops it at once is not hammered."""
+        base, ceiling = self.reconnect_backoff
+        delay = base
+        while True:
+            with self._cond:
+                while not self._closed and self._link is not None:
+                    self._cond.wait(1.0)
+                if self._closed:
+                    return
+            try:
+                link = self._connect()
+            except TransportDown:
+                self._sleep(delay)
+                delay = min(ceiling, delay * 2)
+                continue
+            with self._cond:
+                while not self._closed and self._link is link:
+                    self._cond.wait(1.0)
+            if time.monotonic() - link.bound_at >= STABLE_BIND:
+                delay = base
+            else:
+                self._sleep(delay)
+                delay = min(ceiling, delay * 2)
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early when the transport is closed."""
+        with self._cond:
+            if not self._closed:
+                self._cond.wait(seconds)
