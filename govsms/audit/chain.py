@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -88,6 +88,32 @@ def _events_after(session: Session, seq: int, limit: int) -> list:  # type: igno
     return session.execute(
         select(*EVENT_COLUMNS).where(AuditEvent.__table__.c.seq > seq).order_by(AuditEvent.__table__.c.seq).limit(limit)
     ).all()
+
+
+_RAW_EVENTS = (
+    "SELECT seq, occurred_at, account_id, actor, action, target_type, target_id, request_id, subject_ids, details, mac"
+    " FROM audit_event WHERE seq > {p} ORDER BY seq LIMIT {p}"
+)
+
+
+def _raw_events_after(session: Session, seq: int, limit: int) -> list:  # type: ignore[type-arg]
+    """``_events_after`` as the driver gives the rows, without SQLAlchemy's conversions (verify reads
+    every event; ``_at_text`` writes the time as the event's body does)."""
+    connection = session.connection()
+    marker = "?" if connection.dialect.name == "sqlite" else "%s"
+    return connection.exec_driver_sql(_RAW_EVENTS.format(p=marker), (seq, limit)).all()
+
+
+def _at_text(value: str | datetime) -> str:
+    """A stored event time (naive UTC: SQLite's text, PostgreSQL's timestamp) as ``event_body``
+    writes it."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:]}Z"
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return f"{value.isoformat(timespec='microseconds')}Z"
 
 
 def head(session: Session) -> tuple[int, bytes]:
@@ -248,7 +274,7 @@ def verify_database(
     macs_begin: int | None = None
     sealed_head, sealed_hash = head(session)
     while True:
-        events = _events_after(session, last_seq, CHUNK)
+        events = _raw_events_after(session, last_seq, CHUNK)
         if not events:
             break
         upper = events[-1].seq
@@ -264,7 +290,7 @@ def verify_database(
         for row in events:
             link = stored.pop(row.seq, None)
             # What the MAC covers, and the document the chain hashes (which adds seq and the MAC).
-            body, document, subjects = event_texts(row)
+            body, document, subjects = event_texts(row, _at_text(row.occurred_at))
             if sorted(people.pop(row.seq, [])) != sorted(subjects):
                 result.fail(row.seq, f"the index of events by person does not match event {row.seq} (a link was added, removed or re-pointed)")
             if row.mac is None:

@@ -81,16 +81,17 @@ def event_mac(key: bytes, row: object) -> bytes:
     return body_mac(key, event_body(row))
 
 
-def event_texts(row: object) -> tuple[str, str, list[int]]:
+def event_texts(row: object, at: str | None = None) -> tuple[str, str, list[int]]:
     """An event's MAC text and its document's text (the canonical JSON of ``event_body`` and of
     ``chain.event_document``), and its subjects: each value encoded once and the two objects put
     together in sorted key order, byte for byte what ``canonical_json`` gives, at about half the
-    cost (``audit verify`` does this for every event)."""
+    cost (``audit verify`` does this for every event). ``at``: the time as the body writes it, when
+    the caller has it (read raw from the database)."""
     encode = _CANONICAL.encode
     subjects = json.loads(row.subject_ids)  # type: ignore[attr-defined]
     head = (
         f'{{"account":{encode(row.account_id)},"action":{encode(row.action)},"actor":{encode(row.actor)},'  # type: ignore[attr-defined]
-        f'"at":"{row.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}","details":{encode(json.loads(row.details))}'  # type: ignore[attr-defined]
+        f'"at":"{at or row.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}","details":{encode(json.loads(row.details))}'  # type: ignore[attr-defined]
     )
     request, rest = encode(row.request_id), f'"subjects":{encode(subjects)},"target":{encode([row.target_type, row.target_id])}}}'  # type: ignore[attr-defined]
     body = f'{head},"request":{request},{rest}'

@@ -34,3 +34,15 @@ def test_event_texts_are_the_canonical_json_of_the_body_and_the_document(row: Si
     assert body == canonical_json(event_body(row))
     assert document == canonical_json(event_document(row))
     assert subjects == json.loads(row.subject_ids)
+
+
+@given(st.integers(min_value=0, max_value=10**15).map(lambda us: datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)))
+def test_a_stored_time_read_raw_is_written_as_the_event_body_writes_it(moment: datetime) -> None:
+    from govsms.audit.chain import _at_text
+
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    naive = moment.replace(tzinfo=None)
+    assert _at_text(naive.strftime("%Y-%m-%d %H:%M:%S.%f")) == expected  # SQLite's text
+    assert _at_text(naive) == expected  # PostgreSQL's timestamp
+    assert _at_text(moment) == expected
+    assert _at_text(naive.isoformat()) == expected  # a text without microseconds, or with a T
