@@ -21,8 +21,8 @@ class Me(Struct):
 
 
 class AccountApi(ApiController):
-    guards = [logged_in]
-    tags = ["account"]
+    guards = (logged_in,)
+    tags = ("account",)
     common_errors = (401,)
 
     @get("/api/v1/me", sync_to_thread=False, summary="The account and roles behind this key")

@@ -11,8 +11,8 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, JSONBody
 from msgspec import Struct
 
-from govsms.auth import Permission
 from govsms.audit.service import AuditFilter, EventView, list_events, verify_now
+from govsms.auth import Permission
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.paging import Page as ResultPage
@@ -105,8 +105,8 @@ class AuditSearch:
 
 
 class AuditApi(ApiController):
-    guards = [requires(Permission.AUDIT_READ)]
-    tags = ["audit"]
+    guards = (requires(Permission.AUDIT_READ),)
+    tags = ("audit",)
 
     @get("/api/v1/audit", summary="Audit events of the account", responses=errors(400, 422))
     def audit_events(
