@@ -14,6 +14,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Redirect, Template
+from msgspec import UNSET
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -23,6 +24,7 @@ from govsms.db import DatabaseBusy, is_busy
 from govsms.errors import GovsmsError
 from govsms.i18n import _
 from govsms.log import request_id
+from govsms.web.api import ErrorBody
 from govsms.web.guards import users_only
 from govsms.web.render import page
 
@@ -56,10 +58,8 @@ def _wants_json(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith(JSON_PREFIXES)
 
 
-def _json_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response[Any]:
-    body: dict[str, Any] = {"error": code, "message": message, "request_id": request_id.get()}
-    if fields:
-        body["fields"] = fields
+def _json_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response[ErrorBody]:
+    body = ErrorBody(error=code, message=message, request_id=request_id.get(), fields=fields or UNSET)
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
