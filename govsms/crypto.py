@@ -3,9 +3,10 @@
 
 Value format: version byte | 12-byte random nonce | ciphertext+tag. The associated data binds a
 value to its table, column, account and subject, so a value copied into another row or column
-does not decrypt. Every person (an E.164 number within an account) has a random data key of
-their own; erasing the person deletes that key, and every copy of their data (backups,
-replicas) becomes unreadable.
+does not decrypt; each sealed column is a ``SealedField`` constant in its domain's models module,
+so no call site spells a table and column. Every person (an E.164 number within an account) has
+a random data key of their own; erasing the person deletes that key, and every copy of their
+data (backups, replicas) becomes unreadable.
 """
 
 from __future__ import annotations
@@ -83,8 +84,29 @@ def blind_index(index_key: bytes, e164: str) -> bytes:
     return hmac.digest(index_key, e164.encode(), "sha256")[:BLIND_INDEX_BYTES]
 
 
-def value_context(table: str, column: str, account_id: int, owner_id: int) -> bytes:
-    return f"{table}.{column}|{account_id}|{owner_id}".encode()
+@dataclass(frozen=True, slots=True)
+class SealedField:
+    """One sealed column. Its values' associated data is ``table.column|account|owner``, so a
+    field with stored values keeps its ``table`` and ``column`` for ever (another spelling, even
+    after a table is renamed, makes every stored value unreadable)."""
+
+    table: str
+    column: str
+
+    def context(self, account_id: int, owner_id: int) -> bytes:
+        """The associated data binding a value to this column, its account and its owner (the row,
+        or for a person's own data the person)."""
+        return f"{self.table}.{self.column}|{account_id}|{owner_id}".encode()
+
+
+def seal_field(key: bytes, field: SealedField, account_id: int, owner_id: int, value: bytes | str) -> bytes:
+    """``value`` (text as UTF-8) sealed for ``field`` of ``owner_id`` in ``account_id``."""
+    return seal(key, value.encode() if isinstance(value, str) else value, field.context(account_id, owner_id))
+
+
+def unseal_field(key: bytes, field: SealedField, account_id: int, owner_id: int, blob: bytes) -> bytes:
+    """The bytes ``seal_field`` sealed; ``DecryptionError`` if they were sealed anywhere else."""
+    return unseal(key, blob, field.context(account_id, owner_id))
 
 
 def new_data_key() -> bytes:
@@ -99,17 +121,18 @@ class Subject:
     account_id: int
     key: bytes
 
-    def encrypt(self, table: str, column: str, value: str) -> bytes:
-        return seal(self.key, value.encode(), value_context(table, column, self.account_id, self.id))
+    def seal(self, field: SealedField, value: str, *, owner_id: int | None = None) -> bytes:
+        """``value`` sealed under this person's key, bound to ``owner_id`` (the person unless given)."""
+        return seal_field(self.key, field, self.account_id, self.id if owner_id is None else owner_id, value)
 
-    def decrypt(self, table: str, column: str, blob: bytes) -> str:
-        return unseal(self.key, blob, value_context(table, column, self.account_id, self.id)).decode()
+    def unseal(self, field: SealedField, blob: bytes, *, owner_id: int | None = None) -> str:
+        return unseal_field(self.key, field, self.account_id, self.id if owner_id is None else owner_id, blob).decode()
 
-    def decrypt_or_none(self, table: str, column: str, blob: bytes) -> str | None:
+    def unseal_or_none(self, field: SealedField, blob: bytes, *, owner_id: int | None = None) -> str | None:
         """The value, or None if it does not decrypt here (altered, or moved from another row):
         a list shows that one row as unreadable instead of failing as a whole."""
         try:
-            return self.decrypt(table, column, blob)
+            return self.unseal(field, blob, owner_id=owner_id)
         except DecryptionError:
             return None
 

@@ -175,17 +175,17 @@ MIN_REGISTERED_LENGTH = 5
 @pytest.fixture(autouse=True)
 def no_secrets_in_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Capture]:
     """Every test: nothing logged may contain a password or API key a factory made, nor any
-    number, name or note the code encrypted as personal data during the test."""
-    from govsms.crypto import Subject
+    number, name or note the code sealed under a person's key during the test."""
+    from govsms.crypto import SealedField, Subject
 
-    original = Subject.encrypt
+    original = Subject.seal
 
-    def encrypt_and_register(self: Subject, table: str, column: str, value: str) -> bytes:
+    def seal_and_register(self: Subject, field: SealedField, value: str, *, owner_id: int | None = None) -> bytes:
         if len(value) >= MIN_REGISTERED_LENGTH:
             sensitive.register(value)
-        return original(self, table, column, value)
+        return original(self, field, value, owner_id=owner_id)
 
-    monkeypatch.setattr(Subject, "encrypt", encrypt_and_register)
+    monkeypatch.setattr(Subject, "seal", seal_and_register)
     capture = _Capture()
     root = logging.getLogger()
     ours = logging.getLogger("govsms")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from govsms.contacts.models import CONTACT_NAME, CONTACT_NOTE
 from govsms.crypto import DecryptionError, blind_index, seal, unseal
 from govsms.db import make_session_factory
 from govsms.errors import ConfigurationError
@@ -80,12 +81,14 @@ def test_subject_values_decrypt_only_for_their_subject(session: Session, vault: 
     account = make_account(session)
     subjects = vault.subjects(session, account.id, ["+46701111111", "+46702222222"], now=now())
     one, two = subjects["+46701111111"], subjects["+46702222222"]
-    blob = one.encrypt("contact", "name", "Åsa Öberg")
-    assert one.decrypt("contact", "name", blob) == "Åsa Öberg"
+    blob = one.seal(CONTACT_NAME, "Åsa Öberg")
+    assert one.unseal(CONTACT_NAME, blob) == "Åsa Öberg"
     with pytest.raises(DecryptionError):
-        two.decrypt("contact", "name", blob)
+        two.unseal(CONTACT_NAME, blob)
     with pytest.raises(DecryptionError):
-        one.decrypt("contact", "note", blob)
+        one.unseal(CONTACT_NOTE, blob)
+    with pytest.raises(DecryptionError):
+        one.unseal(CONTACT_NAME, blob, owner_id=two.id)
 
 
 def test_shredded_subject_is_gone(session: Session, vault: Vault) -> None:
@@ -110,7 +113,7 @@ def _with_new_active_key(keys: KeyRing) -> KeyRing:
 def test_rotation_rewraps_and_old_key_can_go(session: Session, keys: KeyRing, vault: Vault) -> None:
     account = make_account(session)
     created = vault.subjects(session, account.id, NUMBERS[:2100], now=now())
-    blob = created[NUMBERS[7]].encrypt("contact", "name", "Örjan")
+    blob = created[NUMBERS[7]].seal(CONTACT_NAME, "Örjan")
     rotated = _with_new_active_key(keys)
     steps = 0
     while rewrap_step(session, rotated, limit=1000):
@@ -121,7 +124,7 @@ def test_rotation_rewraps_and_old_key_can_go(session: Session, keys: KeyRing, va
     without_old = replace(rotated, master_keys={"t2": rotated.master_keys["t2"]})
     fresh = Vault(without_old)
     again = fresh.subjects_by_id(session, account.id, [created[NUMBERS[7]].id])
-    assert again[created[NUMBERS[7]].id].decrypt("contact", "name", blob) == "Örjan"
+    assert again[created[NUMBERS[7]].id].unseal(CONTACT_NAME, blob) == "Örjan"
     assert fresh.find_subjects(session, account.id, [NUMBERS[7]], now=now())  # index key re-wrapped too
 
 

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from govsms.auth import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.accounts.models import ApiKey, User
 from govsms.contacts import groups, importing, service
-from govsms.crypto import seal, value_context
-from govsms.dpa.models import DpaVersion
+from govsms.crypto import seal_field
+from govsms.dpa.models import DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaVersion
 from govsms.keystore import vault_of
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
@@ -103,8 +103,8 @@ def dpa_version(session: Session, account) -> DpaVersion:  # type: ignore[no-unt
     key = vault_of(session).account_key(session, account.id, "data", now=now())
     version = DpaVersion(
         account_id=account.id, number=1, language="sv", template_version="test", annexes="{}", annexes_sha256="0" * 64,
-        details_ct=seal(key, b"{}", value_context("dpa_version", "details", account.id, 1)), content_sha256="0" * 64,
-        pdf_ct=seal(key, b"%PDF-1.7", value_context("dpa_version", "pdf", account.id, 1)), pdf_sha256="0" * 64,
+        details_ct=seal_field(key, DPA_VERSION_DETAILS, account.id, 1, b"{}"), content_sha256="0" * 64,
+        pdf_ct=seal_field(key, DPA_VERSION_PDF, account.id, 1, b"%PDF-1.7"), pdf_sha256="0" * 64,
         created_by="system", created_at=now(),
     )
     session.add(version)

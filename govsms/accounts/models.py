@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
+from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
 
 
@@ -129,3 +130,8 @@ class RolePolicy(SQLModel, table=True):
     """Users with this role must use two-step login: one without it is sent to enrolment after
     the password and reaches nothing else until enrolled."""
     changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+# Sealed columns: the table and column names are part of every stored value's associated data.
+USER_TOTP_SECRET = SealedField("app_user", "totp_secret")
+"""``User.totp_secret_ct``: under the account's data key, bound to the user's row."""

@@ -25,12 +25,12 @@ from sqlmodel import Session, select
 
 from govsms.accounts import login
 from govsms.auth import Actor, Permission, Role, format_roles, parse_roles, require
-from govsms.accounts.models import Account, LoginSession, RecoveryCode, RolePolicy, User
+from govsms.accounts.models import USER_TOTP_SECRET, Account, LoginSession, RecoveryCode, RolePolicy, User
 from govsms.accounts.password import verify_password
 from govsms.accounts.service import get_user, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.crypto import DecryptionError, seal, unseal, value_context
+from govsms.crypto import DecryptionError, seal_field, unseal_field
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
@@ -60,19 +60,21 @@ class Enrolment:
     uri: str
 
 
-def _context(user: User) -> bytes:
-    return value_context("app_user", "totp_secret", user.account_id, user.id)  # type: ignore[arg-type]
-
-
 def _account_key(session: Session, user: User, now: datetime) -> bytes:
     return vault_of(session).account_key(session, user.account_id, DATA_PURPOSE, now=now)
+
+
+def _user_id(user: User) -> int:
+    return user.id  # type: ignore[return-value]  # a stored user: its id is set
 
 
 def _secret(session: Session, user: User, now: datetime) -> bytes:
     """The user's secret in clear; a value that does not open (copied from another row, altered)
     refuses the login with what to do, never a 500."""
     try:
-        return unseal(_account_key(session, user, now), user.totp_secret_ct or b"", _context(user))
+        return unseal_field(
+            _account_key(session, user, now), USER_TOTP_SECRET, user.account_id, _user_id(user), user.totp_secret_ct or b""
+        )
     except DecryptionError:
         log.error("totp secret cannot be read", extra={"event": "totp.unreadable", "user_id": user.id})
         raise LoginRefused(
@@ -139,7 +141,7 @@ def begin_enrolment(session: Session, user: User, *, now: datetime, anew: bool =
     if user.totp_secret_ct is not None and not anew:
         return _enrolment(_secret(session, user, now), user.email)
     secret = secrets.token_bytes(SECRET_BYTES)
-    user.totp_secret_ct = seal(_account_key(session, user, now), secret, _context(user))
+    user.totp_secret_ct = seal_field(_account_key(session, user, now), USER_TOTP_SECRET, user.account_id, _user_id(user), secret)
     user.totp_last_step = None
     session.add(user)
     session.flush()

@@ -24,8 +24,8 @@ from sqlmodel import Session
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.contacts.models import Contact, ContactGroup, GroupMember
-from govsms.crypto import DecryptionError, blind_index, seal, unseal, value_context
+from govsms.contacts.models import GROUP_DESCRIPTION, GROUP_NAME, Contact, ContactGroup, GroupMember
+from govsms.crypto import DecryptionError, blind_index, seal_field, unseal_field
 from govsms.db import bulk_insert, insert_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
@@ -87,8 +87,8 @@ class _Keys:
 
     def seal(self, group_id: int, name: str, description: str) -> dict[str, Any]:
         return {
-            "name_ct": seal(self.data, name.encode(), value_context(TABLE, "name", self.account_id, group_id)),
-            "description_ct": seal(self.data, description.encode(), value_context(TABLE, "description", self.account_id, group_id))
+            "name_ct": seal_field(self.data, GROUP_NAME, self.account_id, group_id, name),
+            "description_ct": seal_field(self.data, GROUP_DESCRIPTION, self.account_id, group_id, description)
             if description else None,
             "clear_name": None,
             "clear_description": None,
@@ -96,9 +96,9 @@ class _Keys:
 
     def open(self, row: Any) -> GroupView:
         try:
-            name = unseal(self.data, row.name_ct, value_context(TABLE, "name", self.account_id, row.id)).decode()
-            description = "" if row.description_ct is None else unseal(
-                self.data, row.description_ct, value_context(TABLE, "description", self.account_id, row.id)
+            name = unseal_field(self.data, GROUP_NAME, self.account_id, row.id, row.name_ct).decode()
+            description = "" if row.description_ct is None else unseal_field(
+                self.data, GROUP_DESCRIPTION, self.account_id, row.id, row.description_ct
             ).decode()
         except DecryptionError:
             return GroupView(id=row.id, name=_(CANNOT_BE_READ), description="", created_at=row.created_at, unreadable=True)

@@ -17,10 +17,10 @@ from govsms.audit.record import record_event
 from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.groups import _insert_members, create_group, get_group
 from govsms.contacts.limits import UploadLimits
-from govsms.contacts.models import Contact, ImportUpload
-from govsms.contacts.service import MAX_NAME, TABLE
+from govsms.contacts.models import CONTACT_NAME, CONTACT_NUMBER, UPLOAD_CONTENT, UPLOAD_FILENAME, Contact, ImportUpload
+from govsms.contacts.service import MAX_NAME
 from govsms.accounts.service import account_region
-from govsms.crypto import DecryptionError, seal, unseal, value_context
+from govsms.crypto import DecryptionError, SealedField, seal, unseal
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
@@ -164,8 +164,8 @@ def run_import(
             {
                 "account_id": actor.account_id,
                 "subject_id": subject.id,
-                "number_ct": subject.encrypt(TABLE, "number", row.number),
-                "name_ct": subject.encrypt(TABLE, "name", row.name) if row.name else None,
+                "number_ct": subject.seal(CONTACT_NUMBER, row.number),
+                "name_ct": subject.seal(CONTACT_NAME, row.name) if row.name else None,
                 "note_ct": None,
                 "created_at": now,
                 "updated_at": now,
@@ -202,8 +202,9 @@ def run_import(
 # -- the uploaded file between preview and confirmation ------------------------------------------
 
 
-def _upload_context(account_id: int, token: str, column: str) -> bytes:
-    return value_context("import_upload", column, account_id, 0) + token.encode()
+def _upload_context(field: SealedField, account_id: int, token: str) -> bytes:
+    # An upload's id is a token, not a number: bound to owner 0, then the token.
+    return field.context(account_id, 0) + token.encode()
 
 
 def store_upload(session: Session, actor: Actor, filename: str, content: bytes, *, now: datetime) -> str:
@@ -216,8 +217,8 @@ def store_upload(session: Session, actor: Actor, filename: str, content: bytes, 
             id=token,
             account_id=actor.account_id,
             created_by=actor.label,
-            filename_ct=seal(key, filename.encode(), _upload_context(actor.account_id, token, "filename")),
-            content_ct=seal(key, content, _upload_context(actor.account_id, token, "content")),
+            filename_ct=seal(key, filename.encode(), _upload_context(UPLOAD_FILENAME, actor.account_id, token)),
+            content_ct=seal(key, content, _upload_context(UPLOAD_CONTENT, actor.account_id, token)),
             created_at=now,
             expires_at=now + UPLOAD_LIFETIME,
         )
@@ -247,8 +248,8 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     try:
-        filename = unseal(key, upload.filename_ct, _upload_context(actor.account_id, token, "filename")).decode()
-        return filename, unseal(key, upload.content_ct, _upload_context(actor.account_id, token, "content"))
+        filename = unseal(key, upload.filename_ct, _upload_context(UPLOAD_FILENAME, actor.account_id, token)).decode()
+        return filename, unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, actor.account_id, token))
     except (DecryptionError, UnicodeDecodeError):
         # The event names the upload by its token (no file name, no content).
         record_unreadable(writer or session, actor, [UnreadableRow("import_upload", token, None, ALTERED)], now=now)  # type: ignore[arg-type]

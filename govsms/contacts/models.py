@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
 
 
@@ -75,3 +76,21 @@ class ImportUpload(SQLModel, table=True):
     content_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+# Sealed columns: the table and column names are part of every stored value's associated data.
+CONTACT_NUMBER = SealedField("contact", "number")
+"""``Contact.number_ct``: under the person's key, bound to the person (``subject_id``)."""
+CONTACT_NAME = SealedField("contact", "name")
+"""``Contact.name_ct``: likewise."""
+CONTACT_NOTE = SealedField("contact", "note")
+"""``Contact.note_ct``: likewise."""
+GROUP_NAME = SealedField("contact_group", "name")
+"""``ContactGroup.name_ct``: under the account's data key, bound to the group's row."""
+GROUP_DESCRIPTION = SealedField("contact_group", "description")
+"""``ContactGroup.description_ct``: likewise."""
+UPLOAD_FILENAME = SealedField("import_upload", "filename")
+"""``ImportUpload.filename_ct``: under the account's data key, bound to owner 0 and then the
+upload's token (``contacts.importing``)."""
+UPLOAD_CONTENT = SealedField("import_upload", "content")
+"""``ImportUpload.content_ct``: likewise."""

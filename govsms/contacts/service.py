@@ -15,7 +15,7 @@ from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.contacts.models import Contact, ContactGroup, GroupMember
+from govsms.contacts.models import CONTACT_NAME, CONTACT_NOTE, CONTACT_NUMBER, Contact, ContactGroup, GroupMember
 from govsms.crypto import Subject
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
@@ -65,9 +65,9 @@ def decrypt(contact: Contact | object, subject: Subject | None, group_ids: Seque
     values: tuple[str | None, ...] = (None,)
     if subject is not None:
         values = (
-            subject.decrypt_or_none(TABLE, "number", contact.number_ct),  # type: ignore[attr-defined]
-            subject.decrypt_or_none(TABLE, "name", contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
-            subject.decrypt_or_none(TABLE, "note", contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
+            subject.unseal_or_none(CONTACT_NUMBER, contact.number_ct),  # type: ignore[attr-defined]
+            subject.unseal_or_none(CONTACT_NAME, contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
+            subject.unseal_or_none(CONTACT_NOTE, contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
         )
     unreadable = None in values
     number, name, note = ("", "", "") if unreadable else values
@@ -209,9 +209,9 @@ def create_contact(
     contact = Contact(
         account_id=actor.account_id,
         subject_id=subject.id,
-        number_ct=subject.encrypt(TABLE, "number", e164),
-        name_ct=subject.encrypt(TABLE, "name", name) if name else None,
-        note_ct=subject.encrypt(TABLE, "note", note) if note else None,
+        number_ct=subject.seal(CONTACT_NUMBER, e164),
+        name_ct=subject.seal(CONTACT_NAME, name) if name else None,
+        note_ct=subject.seal(CONTACT_NOTE, note) if note else None,
         created_at=now,
         updated_at=now,
     )
@@ -259,10 +259,10 @@ def update_contact(
             _refuse_a_contact(session, actor, e164, _("Another contact has this number."), now=now)
             subject = vault.subject(session, actor.account_id, e164, now=now)
             contact.subject_id = subject.id  # type: ignore[assignment]
-            contact.number_ct = subject.encrypt(TABLE, "number", e164)
+            contact.number_ct = subject.seal(CONTACT_NUMBER, e164)
             subjects.add(subject.id)
-    contact.name_ct = subject.encrypt(TABLE, "name", new_name) if new_name else None
-    contact.note_ct = subject.encrypt(TABLE, "note", new_note) if new_note else None
+    contact.name_ct = subject.seal(CONTACT_NAME, new_name) if new_name else None
+    contact.note_ct = subject.seal(CONTACT_NOTE, new_note) if new_note else None
     contact.updated_at = now
     session.add(contact)
     if group_ids is not None:

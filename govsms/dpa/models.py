@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
 
 
@@ -73,3 +74,16 @@ class DpaVersion(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     acceptance_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
     """Name and title of who accepted, sealed."""
+
+
+# Sealed columns: the table and column names are part of every stored value's associated data.
+DPA_DETAILS = SealedField("dpa_details", "details")
+"""``DpaDetails.details_ct`` (JSON): under the account's data key, bound to the account (its
+row's key)."""
+DPA_VERSION_DETAILS = SealedField("dpa_version", "details")
+"""``DpaVersion.details_ct`` (JSON): under the account's data key, bound to the version's
+``number``."""
+DPA_VERSION_PDF = SealedField("dpa_version", "pdf")
+"""``DpaVersion.pdf_ct``: likewise."""
+DPA_VERSION_ACCEPTANCE = SealedField("dpa_version", "acceptance")
+"""``DpaVersion.acceptance_ct`` (JSON): likewise."""

@@ -19,9 +19,9 @@ from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.crypto import DecryptionError, seal, unseal, value_context
+from govsms.crypto import DecryptionError, SealedField, seal_field, unseal_field
 from govsms.dpa.annexes import Change, ProviderNotConfigured, annexes_hash, build_annexes, canonical, changes_between
-from govsms.dpa.models import DpaDetails, DpaVersion
+from govsms.dpa.models import DPA_DETAILS, DPA_VERSION_ACCEPTANCE, DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaDetails, DpaVersion
 from govsms.dpa.render import render_html, render_pdf
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
@@ -84,10 +84,10 @@ class VersionUnreadable(Conflict):
         )
 
 
-def _unseal_json(key: bytes, blob: bytes | None, context: bytes) -> Any:
+def _unseal_json(key: bytes, field: SealedField, account_id: int, owner_id: int, blob: bytes | None) -> Any:
     """The sealed JSON value, or None when it cannot be read."""
     try:
-        return json.loads(unseal(key, blob, context))  # type: ignore[arg-type]
+        return json.loads(unseal_field(key, field, account_id, owner_id, blob))  # type: ignore[arg-type]
     except (DecryptionError, UnicodeDecodeError, ValueError):
         return None
 
@@ -100,9 +100,7 @@ def _decrypt_details(session: Session, actor: Actor, row: DpaDetails | None, now
     """The details (empty when none are saved), or None when the saved ones cannot be read."""
     if row is None:
         return {field: "" for field in DETAIL_FIELDS}
-    stored = _unseal_json(
-        _key(session, actor.account_id, now), row.details_ct, value_context("dpa_details", "details", actor.account_id, actor.account_id)
-    )
+    stored = _unseal_json(_key(session, actor.account_id, now), DPA_DETAILS, actor.account_id, actor.account_id, row.details_ct)
     if not isinstance(stored, dict):
         return None
     return {field: str(stored.get(field, "")) for field in DETAIL_FIELDS}
@@ -150,9 +148,8 @@ def check_details(values: dict[str, str]) -> dict[str, str]:
 def save_details(session: Session, actor: Actor, values: dict[str, str], *, now: datetime) -> dict[str, str]:
     require(actor, Permission.DPA_ACCEPT)
     cleaned = check_details(values)
-    blob = seal(
-        _key(session, actor.account_id, now), json.dumps(cleaned, sort_keys=True).encode(),
-        value_context("dpa_details", "details", actor.account_id, actor.account_id),
+    blob = seal_field(
+        _key(session, actor.account_id, now), DPA_DETAILS, actor.account_id, actor.account_id, json.dumps(cleaned, sort_keys=True)
     )
     row = session.get(DpaDetails, actor.account_id) or DpaDetails(account_id=actor.account_id, details_ct=b"", updated_by=actor.label, updated_at=now)
     row.details_ct, row.updated_by, row.updated_at = blob, actor.label, now
@@ -250,7 +247,7 @@ def generate(
     newest = newest_version(source, actor)
     if newest is not None and newest.language == lang and newest.annexes_sha256 == digest:
         try:
-            old_details = unseal(key, newest.details_ct, value_context("dpa_version", "details", actor.account_id, newest.number)).decode()
+            old_details = unseal_field(key, DPA_VERSION_DETAILS, actor.account_id, newest.number, newest.details_ct).decode()
         except (DecryptionError, UnicodeDecodeError):
             old_details = None  # that version cannot be read: a new one is made
         if old_details == details_json:
@@ -263,9 +260,9 @@ def generate(
     version = DpaVersion(
         account_id=actor.account_id, number=number, language=lang, template_version=annexes["template_version"],
         annexes=canonical(annexes), annexes_sha256=digest,
-        details_ct=seal(key, details_json.encode(), value_context("dpa_version", "details", actor.account_id, number)),
+        details_ct=seal_field(key, DPA_VERSION_DETAILS, actor.account_id, number, details_json),
         content_sha256=rendered.content_sha256,
-        pdf_ct=seal(key, pdf, value_context("dpa_version", "pdf", actor.account_id, number)),
+        pdf_ct=seal_field(key, DPA_VERSION_PDF, actor.account_id, number, pdf),
         pdf_sha256=hashlib.sha256(pdf).hexdigest(), created_by=actor.label, created_at=now,
     )
     try:
@@ -285,7 +282,7 @@ def download(session: Session, actor: Actor, version_id: int, *, now: datetime) 
     """The PDF as generated (its SHA-256 is the version's); audited."""
     version = get_version(session, actor, version_id)
     try:
-        pdf = unseal(_key(session, actor.account_id, now), version.pdf_ct, value_context("dpa_version", "pdf", actor.account_id, version.number))
+        pdf = unseal_field(_key(session, actor.account_id, now), DPA_VERSION_PDF, actor.account_id, version.number, version.pdf_ct)
     except DecryptionError:
         _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
         raise VersionUnreadable() from None
@@ -322,9 +319,9 @@ def accept(session: Session, actor: Actor, version_id: int, *, name: str, title:
     if errors:
         raise InvalidInput(_("The agreement was not accepted."), fields=errors)
     version.accepted_at, version.accepted_by = now, actor.label
-    version.acceptance_ct = seal(
-        _key(session, actor.account_id, now), json.dumps({"name": name, "title": title}).encode(),
-        value_context("dpa_version", "acceptance", actor.account_id, version.number),
+    version.acceptance_ct = seal_field(
+        _key(session, actor.account_id, now), DPA_VERSION_ACCEPTANCE, actor.account_id, version.number,
+        json.dumps({"name": name, "title": title}),
     )
     session.add(version)
     session.flush()
@@ -341,7 +338,7 @@ def acceptance_of(session: Session, actor: Actor, version: DpaVersion, *, now: d
     if version.acceptance_ct is None or version.account_id != actor.account_id:
         return None
     stored = _unseal_json(
-        _key(session, actor.account_id, now), version.acceptance_ct, value_context("dpa_version", "acceptance", actor.account_id, version.number)
+        _key(session, actor.account_id, now), DPA_VERSION_ACCEPTANCE, actor.account_id, version.number, version.acceptance_ct
     )
     if not isinstance(stored, dict):
         _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
@@ -362,7 +359,7 @@ def unreadable_versions(session: Session, actor: Actor, versions: list[DpaVersio
             select(DpaVersion.pdf_ct).where(DpaVersion.id == version.id, DpaVersion.account_id == actor.account_id)
         ).first()
         try:
-            unseal(key, blob, value_context("dpa_version", "pdf", actor.account_id, version.number))  # type: ignore[arg-type]
+            unseal_field(key, DPA_VERSION_PDF, actor.account_id, version.number, blob)  # type: ignore[arg-type]
         except DecryptionError:
             unreadable.add(version.id)  # type: ignore[arg-type]
             _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]

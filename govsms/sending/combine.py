@@ -38,7 +38,7 @@ from sqlmodel import Session
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_events
-from govsms.crypto import seal, value_context
+from govsms.crypto import seal_field
 from govsms.db import SMALL_BATCH, DatabaseBusy, copy_rows, is_busy, pipelined
 from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
@@ -56,7 +56,7 @@ from govsms.sending.dispatch import (
     country_of,
     optout_tokens,
 )
-from govsms.sending.models import Dispatch, OutboundMessage
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.sending.pricing import recent_prices
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, SenderChoice, resolve_sender
 from govsms.sending.text import TextAnalysis
@@ -305,9 +305,9 @@ def _write(session: Session, batch: list[PendingSend], public_url: str) -> list[
     for pending, dispatch_id in zip(written, dispatch_ids, strict=True):
         send_at = pending.request.send_at or pending.now
         account_id = pending.actor.account_id
-        text_ct = seal(
-            vault.account_key(session, account_id, DATA_PURPOSE, now=pending.now), pending.request.text.encode(),
-            value_context("dispatch", "text", account_id, dispatch_id),
+        text_ct = seal_field(
+            vault.account_key(session, account_id, DATA_PURPOSE, now=pending.now), DISPATCH_TEXT, account_id, dispatch_id,
+            pending.request.text,
         )
         rows.append((
             dispatch_id, account_id, pending.actor.label, pending.request.channel, pending.sender.stored, text_ct,
@@ -355,7 +355,7 @@ def _write_rows(
                 sender_value, sender_kind = pending.sender.for_recipient(number)
                 token = next(tokens) if OPTOUT_PLACEHOLDER in pending.request.text else None
                 yield (
-                    subject.id, subject.encrypt("outbound_message", "recipient", number), sender_value, sender_kind.value, country,
+                    subject.id, subject.seal(MESSAGE_RECIPIENT, number), sender_value, sender_kind.value, country,
                     costs[id(pending)][country], token, row[0], row[1], row[7], row[10], row[11], pending.now,
                 )
 

@@ -27,14 +27,14 @@ from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import decrypt_many
 from govsms.accounts.service import account_region
-from govsms.crypto import seal, value_context
+from govsms.crypto import seal_field
 from govsms.db import copy_rows, insert_unless_taken, rows_in
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
-from govsms.sending.models import Dispatch, OutboundMessage
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.sending.pricing import price_table
 from govsms.sending.senders import SenderChoice, resolve_sender, seal_sender
 from govsms.sending.text import TextAnalysis, check_text
@@ -307,7 +307,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         dispatch_id = taken
     else:
         dispatch_id = session.execute(INSERT_DISPATCH, row).scalar_one()
-    text_ct = seal(account_key, request.text.encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
+    text_ct = seal_field(account_key, DISPATCH_TEXT, actor.account_id, dispatch_id, request.text)
     sender_ct = seal_sender(sender.subject, dispatch_id, sender.value) if sender.subject else None
     session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": sender_ct})
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
@@ -320,7 +320,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         for (number, country), token in zip(accepted.items(), tokens):
             subject = subjects[number]
             sender_value, sender_kind = sender.for_recipient(number)
-            yield (subject.id, subject.encrypt("outbound_message", "recipient", number), sender_value, sender_kind.value,
+            yield (subject.id, subject.seal(MESSAGE_RECIPIENT, number), sender_value, sender_kind.value,
                    country, costs[country], token)
 
     for attempt in range(TOKEN_ATTEMPTS):

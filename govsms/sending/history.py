@@ -17,7 +17,7 @@ from govsms.i18n import N_, _
 from govsms.keystore import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
-from govsms.sending.models import Dispatch, OutboundMessage
+from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
 
@@ -166,7 +166,7 @@ def list_messages(
     unreadable: list[UnreadableRow] = []
     for row in rows:
         subject = subjects.get(row.subject_id)
-        clear = subject.decrypt_or_none("outbound_message", "recipient", row.recipient_ct) if subject is not None else None
+        clear = subject.unseal_or_none(MESSAGE_RECIPIENT, row.recipient_ct) if subject is not None else None
         if clear is None:  # this row is marked; the rest of the page is shown
             unreadable.append(UnreadableRow("outbound_message", row.id, row.subject_id, ALTERED if subject else NO_KEY))  # type: ignore[arg-type]
             recipient = _(CANNOT_BE_READ)

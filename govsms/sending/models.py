@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
 
 
@@ -171,3 +172,15 @@ class PendingReport(SQLModel, table=True):
     provider_id: str = Field(primary_key=True, max_length=80)
     status: str = Field(max_length=10)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+# Sealed columns: the table and column names are part of every stored value's associated data.
+DISPATCH_TEXT = SealedField("dispatch", "text")
+"""``Dispatch.text_ct``: under the account's data key, bound to the dispatch."""
+DISPATCH_SENDER = SealedField("dispatch", "sender")
+"""``Dispatch.sender_ct``: under the sender's person's key, bound to the dispatch."""
+MESSAGE_RECIPIENT = SealedField("outbound_message", "recipient")
+"""``OutboundMessage.recipient_ct``: under the recipient's key, bound to the recipient
+(``subject_id``), so a dispatch's messages are written without their ids."""
+SENDER_NUMBER = SealedField("sender_number", "number")
+"""``SenderNumber.number_ct``: under the number's person's key, bound to that person."""

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.crypto import DecryptionError, unseal, value_context
+from govsms.crypto import DecryptionError, unseal_field
 from govsms.db import one_of, session_scope
 from govsms.keystore import vault_of
 from govsms.sending.blocklist import blocked_subjects
@@ -29,7 +29,7 @@ from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_tra
 from govsms.sending.dispatch import DATA_PURPOSE, render_text
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.sending.models import Dispatch, MessagePart, SenderNumber, VirtualNumber
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, MessagePart, SenderNumber, VirtualNumber
 from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.senders import REPLY_NUMBERS, open_senders
@@ -169,7 +169,7 @@ class Outbox:
                     if item.dispatch_id in not_allowed:
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="sender_not_allowed", transient=False))
                         continue
-                    number = subject.decrypt_or_none("outbound_message", "recipient", item.recipient_ct)
+                    number = subject.unseal_or_none(MESSAGE_RECIPIENT, item.recipient_ct)
                     if number is None:  # altered, or moved in from another row: this one fails, the batch goes
                         unreadable.append(UnreadableRow("outbound_message", item.id, item.subject_id, ALTERED))
                         unsendable.append(SubmitResult(message_id=item.id, accepted=False, error="unreadable", transient=False))
@@ -270,7 +270,7 @@ class Outbox:
         ):
             key = vault.account_key(session, account_id, DATA_PURPOSE, now=now)
             try:
-                self._texts[dispatch_id] = unseal(key, text_ct, value_context("dispatch", "text", account_id, dispatch_id)).decode()
+                self._texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, account_id, dispatch_id, text_ct).decode()
             except (DecryptionError, UnicodeDecodeError):
                 self._texts[dispatch_id] = None
                 record_unreadable(session, None, [UnreadableRow("dispatch", dispatch_id, None, ALTERED)], now=now, account_id=account_id)

@@ -20,14 +20,14 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.accounts.service import account_region
-from govsms.crypto import Subject, seal, value_context
+from govsms.crypto import Subject, seal_field
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keystore import DATA_PURPOSE, vault_of
 from govsms.phone import mask, parse_number
 from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of
-from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber, VirtualNumber
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER, Dispatch, OutboundMessage, SenderNumber, VirtualNumber
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
 from govsms.sending.text import check_text
 from govsms.sending.wire import SenderKind
@@ -107,7 +107,7 @@ def _number_of(session: Session, actor: Actor, row: SenderNumber) -> tuple[str, 
     subject = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id]).get(row.subject_id)
     if subject is None:
         raise NotFound(_("This number was erased; add it again."))
-    return subject.decrypt("sender_number", "number", row.number_ct), subject
+    return subject.unseal(SENDER_NUMBER, row.number_ct), subject
 
 
 def _parse(session: Session, actor: Actor, number: str) -> str:
@@ -137,7 +137,7 @@ def request_code(session: Session, actor: Actor, number: str, *, now: datetime) 
     bulk_insert(
         session, SenderNumber.__table__,
         [{"account_id": actor.account_id, "subject_id": subject.id, "blind_index": index, "code_attempts": 0, "codes_sent": 0,
-          "number_ct": subject.encrypt("sender_number", "number", e164), "created_at": now}],
+          "number_ct": subject.seal(SENDER_NUMBER, e164), "created_at": now}],
         ignore_conflicts=True,  # two admins adding one number at once: one row
     )
     row = session.execute(
@@ -211,11 +211,11 @@ def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str,
         status="queued", send_at=now, idempotency_key=None, request_hash=None, created_at=now,
     )).scalar_one()
     account_key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    text_ct = seal(account_key, text[:750].encode(), value_context("dispatch", "text", actor.account_id, dispatch_id))
+    text_ct = seal_field(account_key, DISPATCH_TEXT, actor.account_id, dispatch_id, text[:750])
     session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": None})
     session.execute(insert(OutboundMessage.__table__), [dict(
         dispatch_id=dispatch_id, account_id=actor.account_id, subject_id=subject.id,
-        recipient_ct=subject.encrypt("outbound_message", "recipient", e164), sender=VERIFY_SENDER,
+        recipient_ct=subject.seal(MESSAGE_RECIPIENT, e164), sender=VERIFY_SENDER,
         sender_kind=SenderKind.ALPHANUMERIC.value, country=country_of(e164) or "", parts=analysis.parts, cost_minor=0,
         status="queued", attempts=0, due_at=now, created_at=now,
     )])
@@ -280,7 +280,7 @@ def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> lis
     unreadable: list[UnreadableRow] = []
     for row in rows:
         subject = subjects.get(row.subject_id)
-        clear = subject.decrypt_or_none("sender_number", "number", row.number_ct) if subject else None
+        clear = subject.unseal_or_none(SENDER_NUMBER, row.number_ct) if subject else None
         if subject is not None and clear is None:  # altered or moved in: that row says so, the page stays
             unreadable.append(UnreadableRow("sender_number", row.id, row.subject_id, ALTERED))  # type: ignore[arg-type]
             number = _(CANNOT_BE_READ)

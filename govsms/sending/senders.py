@@ -14,12 +14,12 @@ from sqlalchemy import select as select_core
 from sqlmodel import Session, select
 
 from govsms.auth import Actor
-from govsms.crypto import DecryptionError, Subject, seal, unseal, value_context
+from govsms.crypto import DecryptionError, Subject
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.keystore import vault_of
 from govsms.phone import calling_code, parse_number
-from govsms.sending.models import SenderNumber, VirtualNumber
+from govsms.sending.models import DISPATCH_SENDER, SenderNumber, VirtualNumber
 from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, UnreadableRow
 
@@ -146,7 +146,7 @@ def resolve_sender(
 
 def seal_sender(subject: Subject, dispatch_id: int, e164: str) -> bytes:
     """A dispatch's mobile-number sender, sealed under its subject's key and bound to the dispatch."""
-    return seal(subject.key, e164.encode(), value_context("dispatch", "sender", subject.account_id, dispatch_id))
+    return subject.seal(DISPATCH_SENDER, e164, owner_id=dispatch_id)
 
 
 def open_senders(
@@ -166,7 +166,7 @@ def open_senders(
         if subject is None:
             continue
         try:
-            opened[dispatch_id] = unseal(subject.key, blob, value_context("dispatch", "sender", account_id, dispatch_id)).decode()  # type: ignore[arg-type]
+            opened[dispatch_id] = subject.unseal(DISPATCH_SENDER, blob, owner_id=dispatch_id)  # type: ignore[arg-type]
         except (DecryptionError, UnicodeDecodeError):
             if unreadable is not None:
                 unreadable.append(UnreadableRow("dispatch", dispatch_id, subject_id, ALTERED))

@@ -29,12 +29,12 @@ from govsms.audit.service import public_key
 from govsms.audit.witness import read_witness
 from govsms.contacts.groups import create_group
 from govsms.contacts.service import create_contact
-from govsms.crypto import unseal, value_context
+from govsms.crypto import unseal_field
 from govsms.db import DatabaseBusy, make_engine
 from govsms.keystore import DATA_PURPOSE, AccountKey, SubjectKey, vault_of
 from govsms.sending import combine as combine_module
 from govsms.sending.blocklist import block_number
-from govsms.sending.models import Dispatch, OutboundMessage
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.sending.text import decode_part
 from tests.factories import make_account, make_api_key, now, system
 from tests.served import Served, backend, fails_after, in_parallel, serve, worker_to  # noqa: F401
@@ -108,7 +108,7 @@ def written(session: Session, dispatch_ids: Iterable[int]) -> dict[int, dict[str
     found: dict[int, dict[str, Any]] = {}
     for row in session.execute(select(DISPATCHES).where(DISPATCHES.c.id.in_(ids))).mappings():
         key = vault.account_key(session, row["account_id"], DATA_PURPOSE, now=now())
-        text = unseal(key, row["text_ct"], value_context("dispatch", "text", row["account_id"], row["id"])).decode()
+        text = unseal_field(key, DISPATCH_TEXT, row["account_id"], row["id"], row["text_ct"]).decode()
         found[row["id"]] = {"row": dict(row), "text": text, "messages": [], "events": []}
     messages = session.execute(select(MESSAGES).where(MESSAGES.c.dispatch_id.in_(ids)).order_by(MESSAGES.c.id)).mappings().all()
     subject_ids = {message["subject_id"] for message in messages}
@@ -119,7 +119,7 @@ def written(session: Session, dispatch_ids: Iterable[int]) -> dict[int, dict[str
         for message in of_account:
             subject = subjects[message["subject_id"]]
             found[message["dispatch_id"]]["messages"].append({
-                **message, "recipient": subject.decrypt("outbound_message", "recipient", message["recipient_ct"]),
+                **message, "recipient": subject.unseal(MESSAGE_RECIPIENT, message["recipient_ct"]),
                 "subject_account": owners[message["subject_id"]],
             })
     events = session.execute(
