@@ -101,5 +101,5 @@ def bench_account(factory, now):  # type: ignore[no-untyped-def]
 
     with session_scope(factory) as session:
         seed_default_prices(session, now=now)
-        account = create_account(session, name="Bench AB", now=now)
+        account = create_account(session, name="Bench AB", now=now, actor=Actor.platform())
     return account, Actor.system(account.id, account.name)  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ def main() -> None:
             for round_ in range(ROUNDS):
                 # A new account each round: every number is new to it, as in a first dispatch.
                 with session_scope(factory) as session:
-                    account = create_account(session, name=f"Bench {round_} AB", now=now)
+                    account = create_account(session, name=f"Bench {round_} AB", now=now, actor=Actor.platform())
                     indexes = vault_of(session).blind_indexes(session, account.id, blocked, now=now)  # type: ignore[arg-type]
                     for index in indexes.values():
                         block_index(session, account.id, index, source="manual", now=now)  # type: ignore[arg-type]

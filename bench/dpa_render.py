@@ -31,13 +31,13 @@ def main(served: bool = False) -> None:
     config = settings(data_dir).model_copy(update={"provider_name": "Leverantören AB", "provider_org_number": "559900-1122"})
     now = datetime.now(UTC)
     with session_scope(factory) as session:
-        provider = create_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True, now=now)
+        provider = create_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True, now=now, actor=Actor.platform())
         for n in range(3):
             registry.add_subprocessor(
                 session, Actor.system(provider.id, provider.name), name=f"Underbiträde {n} AB", org_number=f"55600{n}-0000",  # type: ignore[arg-type]
                 country="SE", city="Stockholm", purpose="Drift av sms-förmedling", now=now,
             )
-        account = create_account(session, name="Kommunen i Åre", org_number="212000-2346", now=now)
+        account = create_account(session, name="Kommunen i Åre", org_number="212000-2346", now=now, actor=Actor.platform())
     actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
     if served:
         from govsms.dpa.render import warm_up

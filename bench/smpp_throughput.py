@@ -39,7 +39,7 @@ def main() -> None:
             now = datetime.now(UTC)
             with session_scope(factory) as session:
                 seed_default_prices(session, now=now)
-                account = create_account(session, name="Bench AB", now=now)
+                account = create_account(session, name="Bench AB", now=now, actor=Actor.platform())
                 actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
                 create_dispatch(
                     session, actor, DispatchRequest(sender="Bench", text="Mätning av genomströmning.", numbers=[f"+4670{n:07d}" for n in range(MESSAGES)]),

@@ -140,6 +140,12 @@ class Actor:
     def system(cls, account_id: int, account_name: str) -> Actor:
         return cls(kind="system", id=None, account_id=account_id, account_name=account_name, roles=frozenset())
 
+    @classmethod
+    def platform(cls) -> Actor:
+        """The system acting for the provider, in no customer's account: the CLI and set-up steps
+        that create accounts (``account_id`` 0 is no account's)."""
+        return cls(kind="system", id=None, account_id=0, account_name="", roles=frozenset())
+
 
 def require(actor: Actor, permission: Permission) -> None:
     if not actor.can(permission):

@@ -247,6 +247,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.accounts.service import create_account
+    from govsms.auth import Actor
     from govsms.db import session_scope
 
     with session_scope(_session_factory(settings)) as session:
@@ -260,6 +261,7 @@ def cmd_account_create(args: argparse.Namespace, settings: Settings) -> int:
             ops_email=args.ops_email,
             is_provider=args.provider,
             now=_now(),
+            actor=Actor.platform(),
         )
         print(f"Created account {account.name!r} (id {account.id}).")
     return 0

@@ -28,7 +28,7 @@ def system(account: Account) -> Actor:
 def make_account(session: Session, **overrides: object) -> Account:
     values: dict[str, object] = {"name": f"Kund {next(_serial)} AB", "org_number": "556000-0000", "now": now()}
     values.update(overrides)
-    return create_account(session, **values)  # type: ignore[arg-type]
+    return create_account(session, actor=Actor.platform(), **values)  # type: ignore[arg-type]
 
 
 def make_password() -> str:

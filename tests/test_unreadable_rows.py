@@ -248,7 +248,7 @@ def test_the_worker_fails_the_messages_of_a_dispatch_whose_text_it_cannot_read(d
 
     queue_dispatch(db.factory, 2)
     with session_scope(db.factory) as session:
-        other = create_account(session, name="Andra AB", now=now())
+        other = create_account(session, name="Andra AB", now=now(), actor=Actor.platform())
         create_dispatch(session, Actor.system(other.id, other.name), DispatchRequest(sender="Kommunen", text="Hej då", numbers=["+46701112233"]),  # type: ignore[arg-type]
                         public_url="http://x", now=now())
         first, second = session.execute(select(Dispatch.id, Dispatch.text_ct).order_by(Dispatch.id)).all()

@@ -93,9 +93,11 @@ def create_account(
     admin_email: str | None = None,
     ops_email: str | None = None,
     is_provider: bool = False,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> Account:
-    """A customer account holding billing details only; admin/ops e-mail addresses are optional."""
+    """A customer account holding billing details only; admin/ops e-mail addresses are optional.
+    Only the provider's operators (or the system acting for the provider) create accounts."""
+    require(actor, Permission.PLATFORM)
     name, org_number, billing_address = (
         single_line(value, field) for value, field in ((name, "name"), (org_number, "org_number"), (billing_address, "billing_address"))
     )

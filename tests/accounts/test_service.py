@@ -224,3 +224,21 @@ def test_addresses_are_nfkc_normalised_and_case_folded_before_uniqueness(session
     assert greek.email == "\u03b1\u03bd\u03bd\u03b1@kommun.se"
     # Logging in finds the user by any of these spellings.
     assert login.authenticate(session, email="STRAßE@kommun.se", password=password, policy=POLICY, now=now()).id == first.id
+
+
+
+def test_only_the_provider_creates_accounts(session: Session) -> None:
+    """Creating an account needs the operator's permission: a customer's administrator is refused,
+    an operator and the system acting for the provider (the CLI) may."""
+    from govsms.auth import Actor
+
+    customer = make_account(session)
+    admin, _ = make_user(session, customer, roles={Role.ADMIN})
+    with pytest.raises(Forbidden):
+        service.create_account(session, name="Smyg AB", now=now(), actor=login.actor_for_user(admin, customer))
+    assert not session.exec(select(service.Account).where(service.Account.name == "Smyg AB")).first()
+    provider = make_account(session, is_provider=True)
+    operator, _ = make_user(session, provider, roles={Role.OPERATOR})
+    created = service.create_account(session, name="Ny kund AB", now=now(), actor=login.actor_for_user(operator, provider))
+    assert created.id is not None
+    assert service.create_account(session, name="Från CLI AB", now=now(), actor=Actor.platform()).id is not None

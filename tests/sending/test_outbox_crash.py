@@ -64,7 +64,7 @@ def test_kill_9_mid_dispatch_then_a_new_worker_finishes_it(smsc, database_url: s
     factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
     with session_scope(factory) as session:
         seed_default_prices(session, now=now())
-        account = create_account(session, name="Krasch AB", now=now())
+        account = create_account(session, name="Krasch AB", now=now(), actor=Actor.platform())
         create_dispatch(
             session, Actor.system(account.id, account.name), DispatchRequest(  # type: ignore[arg-type]
                 sender="Kommunen", text="Vattnet är avstängt i morgon 8-12.", numbers=[f"+4673{n:07d}" for n in range(TOTAL)]

@@ -90,7 +90,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
 def queue_dispatch(factory: sessionmaker[Session], count: int) -> None:
     with session_scope(factory) as session:
         seed_default_prices(session, now=now())
-        account = create_account(session, name="Belastad AB", now=now())
+        account = create_account(session, name="Belastad AB", now=now(), actor=Actor.platform())
         create_dispatch(
             session, Actor.system(account.id, account.name),  # type: ignore[arg-type]
             DispatchRequest(sender="Kommunen", text="Hej", numbers=[f"+4670{n:07d}" for n in range(count)]),

@@ -43,7 +43,7 @@ def setup_database(data_dir: Path):  # type: ignore[no-untyped-def]
     factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
     with session_scope(factory) as session:
         seed_default_prices(session, now=now())
-        account = create_account(session, name="SMPP AB", now=now())
+        account = create_account(session, name="SMPP AB", now=now(), actor=Actor.platform())
     return engine, factory, Actor.system(account.id, account.name)  # type: ignore[arg-type]
 
 

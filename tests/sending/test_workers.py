@@ -52,7 +52,7 @@ def test_two_workers_never_send_the_same_message(committed_url: str, tmp_path: P
     factories = [make_session_factory(engine, vault=Vault(keys)) for engine in engines]
     with session_scope(factories[0]) as session:
         seed_default_prices(session, now=now())
-        account = create_account(session, name="Parallell AB", now=now())
+        account = create_account(session, name="Parallell AB", now=now(), actor=Actor.platform())
         actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
         create_dispatch(
             session, actor, DispatchRequest(sender="Test", text="Hej", numbers=[f"+4670{n:07d}" for n in range(MESSAGES)]),
