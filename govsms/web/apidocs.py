@@ -35,7 +35,8 @@ class Operation:
     parameters: list[Field]
     body: list[tuple[str, str]]
     """(media type, schema) of the request body."""
-    responses: list[tuple[str, str]]
+    responses: list[tuple[str, str, str]]
+    """(status code, description, what the body is: a schema's type or a media type)."""
 
 
 @dataclass
@@ -50,6 +51,8 @@ def type_of(schema: dict[str, Any] | None) -> str:
         return "any"
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
+    if schema.get("title") and schema.get("properties"):
+        return str(schema["title"])  # a body described where it is used (see schemas_of)
     for combined in ("oneOf", "anyOf", "allOf"):
         if combined in schema:
             text = " | ".join(type_of(part) for part in schema[combined])
@@ -68,6 +71,13 @@ def type_of(schema: dict[str, Any] | None) -> str:
     if "maxLength" in schema:
         text += f" (≤ {schema['maxLength']} characters)"
     return text
+
+
+def answer_type(response: dict[str, Any]) -> str:
+    """What a response's body is: its JSON schema as a short text, another media type by name, or nothing."""
+    for media_type, entry in (response.get("content") or {}).items():
+        return type_of(entry.get("schema")) if media_type == "application/json" else str(media_type)
+    return ""
 
 
 def _number(value: Any) -> str:
@@ -90,7 +100,7 @@ def operations_by_tag(schema: dict[str, Any]) -> list[Tag]:
             ]
             content = (operation.get("requestBody") or {}).get("content", {})
             body = [(media_type, type_of(entry.get("schema"))) for media_type, entry in content.items()]
-            responses = [(str(code), entry.get("description", "")) for code, entry in operation.get("responses", {}).items()]
+            responses = [(str(code), entry.get("description", ""), answer_type(entry)) for code, entry in operation.get("responses", {}).items()]
             anchor = f"{method}-{path}".replace("/", "-").replace("{", "").replace("}", "").strip("-")
             tag = (operation.get("tags") or ["other"])[0]
             tags.setdefault(tag, Tag(tag)).operations.append(Operation(
@@ -101,8 +111,16 @@ def operations_by_tag(schema: dict[str, Any]) -> list[Tag]:
 
 
 def schemas_of(schema: dict[str, Any]) -> dict[str, list[Field]]:
+    """The components, and the request bodies described where they are used under a title."""
+    components = dict(schema.get("components", {}).get("schemas", {}))
+    for item in schema.get("paths", {}).values():
+        for method in METHODS:
+            for entry in ((item.get(method) or {}).get("requestBody") or {}).get("content", {}).values():
+                body = entry.get("schema") or {}
+                if body.get("title") and body.get("properties"):
+                    components.setdefault(body["title"], body)
     found = {}
-    for name, component in sorted(schema.get("components", {}).get("schemas", {}).items()):
+    for name, component in sorted(components.items()):
         required = set(component.get("required", []))
         found[name] = [
             Field(name=key, type=type_of(value), required=key in required, description=value.get("description", ""))
