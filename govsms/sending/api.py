@@ -42,7 +42,7 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", r
 MessageBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.JSON, title="MessageRequest", schema_extra={
     "required": ["from", "text"],
     "properties": {
-        "from": Schema(description="The sender: a text of at most 11 characters (A-Z, a-z, 0-9 and spaces), a verified number "
+        "from": Schema(description=f"The sender: a text of at most {MAX_TEXT_SENDER} characters (A-Z, a-z, 0-9 and spaces), a verified number "
                                    "or a virtual number of the account, or 72323 (replies land in the inbox).", any_of=[
             Schema(type=OpenAPIType.STRING, title="text", min_length=1, max_length=MAX_TEXT_SENDER),
             Schema(type=OpenAPIType.STRING, title="number", pattern=r"^\+?[0-9][0-9 -]*$"),
