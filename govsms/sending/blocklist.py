@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
+from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
@@ -60,7 +61,7 @@ def blocked_subjects(session: Session, account_id: int, subject_ids: list[int]) 
 
 
 def _index_of(session: Session, actor: Actor, number: str, now: datetime) -> tuple[str, bytes]:
-    parsed = parse_number(number)
+    parsed = parse_number(number, account_region(session, actor))  # typed as the account's people write it
     if not parsed.ok:
         raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
     e164 = parsed.e164

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
+from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
@@ -152,7 +153,7 @@ def list_messages(
     if day is not None:
         query = query.where(OutboundMessage.created_at >= day, OutboundMessage.created_at < day + timedelta(days=1))
     if number:
-        parsed = parse_number(number)
+        parsed = parse_number(number, account_region(session, actor))  # typed as the account's people write it
         if not parsed.ok:
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
         found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]

@@ -339,3 +339,24 @@ def test_ui_search_results_page_by_post(client: TestClient, session: Session) ->
     one = post_form(client, f"/messages/{dispatch}/search", {"number": numbers[7], "status": ""}, token_from=f"/messages/{dispatch}")
     assert one.status_code == 200 and one.text.count("*** **") == 1
     no_number_in_links(one.text, numbers[7])
+
+
+def test_numbers_typed_into_searches_are_read_in_the_accounts_region(session: Session) -> None:
+    """A Norwegian customer types numbers as Norwegians write them (no country code): the message
+    history, the blocklist and the contact search read them as Norwegian, not Swedish."""
+    from govsms.sending.history import list_messages
+
+    account = make_account(session)
+    account.default_region = "NO"
+    session.flush()
+    actor = system(account)
+    seed_default_prices(session, now=now())
+    sent = create_dispatch(session, actor, DispatchRequest(sender="Kommunen", text="Hei", numbers=["41234567"]), public_url="http://x", now=now())
+    assert sent.accepted == 1 and sent.by_country == {"NO": 1}
+    found = list_messages(session, actor, number="41234567", reveal=True, now=now())
+    assert [item.recipient for item in found.items] == ["+4741234567"]
+    blocklist.block_number(session, actor, "41234567", source="manual", now=now())
+    assert blocklist.check_number(session, actor, "+4741234567", now=now()).blocked
+    assert blocklist.check_number(session, actor, "41 23 45 67", now=now()).blocked
+    service.create_contact(session, actor, number="+4741234567", name="Kari", now=now())
+    assert [view.name for view in service.list_contacts(session, actor, number="41234567", now=now()).items] == ["Kari"]
