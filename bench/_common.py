@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from govsms.db import make_engine, make_session_factory
-from govsms.keyring import load_key_ring
-from govsms.keystore import Vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.settings import Settings
 

@@ -22,7 +22,7 @@ from bench._common import Timer, bench_account, databases, session_factory  # no
 from govsms.contacts import importing, service  # noqa: E402
 from govsms.contacts.models import Contact  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
-from govsms.keystore import vault_of  # noqa: E402
+from govsms.keys.store import vault_of  # noqa: E402
 from govsms.phone import parse_number  # noqa: E402
 
 CONTACTS = 1_000_000

@@ -16,7 +16,7 @@ from bench._common import Timer, databases, session_factory  # noqa: E402
 from govsms.auth import Actor  # noqa: E402
 from govsms.accounts.service import create_account  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
-from govsms.keystore import vault_of  # noqa: E402
+from govsms.keys.store import vault_of  # noqa: E402
 from govsms.sending.blocklist import block_index  # noqa: E402
 from govsms.sending.dispatch import DispatchRequest, create_dispatch  # noqa: E402
 from govsms.sending.pricing import seed_default_prices  # noqa: E402

@@ -43,8 +43,8 @@ from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import ui as sending_ui
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
-from govsms.keyring import load_key_ring
-from govsms.keystore import make_vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import make_vault
 from govsms.sending.combine import SendCombiner
 from govsms.db import engines_for, make_session_factory, protect_data_dir
 from govsms.settings import Settings

@@ -25,8 +25,8 @@ def _now() -> datetime:
 
 def _session_factory(settings: Settings):  # type: ignore[no-untyped-def]
     from govsms.db import make_engine, make_session_factory
-    from govsms.keyring import load_key_ring
-    from govsms.keystore import make_vault
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import make_vault
 
     return make_session_factory(make_engine(settings.resolved_database_url), vault=make_vault(settings, load_key_ring(settings)))
 
@@ -42,7 +42,7 @@ def _read_password(prompt: str) -> str:
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.db import protect_data_dir
-    from govsms.keyring import write_key_file
+    from govsms.keys.ring import write_key_file
 
     protect_data_dir(settings.data_dir, create=True)  # 0700, whatever the umask
     if settings.master_keys and settings.secret_key and settings.audit_signing_key:
@@ -97,8 +97,8 @@ def seal_clear_senders_step(settings: Settings) -> int:
     stored in clear before are replaced by their keyed form in the same pass. Returns how many
     dispatches it sealed; 0 once done."""
     from govsms.db import make_engine, make_session_factory, session_scope
-    from govsms.keyring import load_key_ring
-    from govsms.keystore import make_vault
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import make_vault
     from govsms.sending.dispatch import key_clear_idempotency_keys
     from govsms.sending.sender_numbers import seal_clear_senders
 
@@ -129,8 +129,8 @@ def seal_clear_groups_step(settings: Settings, revision: str) -> int:
     from govsms.contacts.groups import seal_clear_groups
     from govsms.db import make_engine, make_session_factory, session_scope
     from govsms.errors import ConfigurationError
-    from govsms.keyring import load_key_ring
-    from govsms.keystore import make_vault
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import make_vault
 
     if revision != "head":
         return 0
@@ -182,7 +182,7 @@ def _serve(settings: Settings, host: str, port: int, *, worker: bool) -> int:
     # and scheduler run once, here in the process that watches them.
     background = None
     if worker and settings.scheduler_enabled:
-        from govsms.keyring import load_key_ring
+        from govsms.keys.ring import load_key_ring
         from govsms.worker import Worker
 
         background = Worker(settings, _session_factory(settings), load_key_ring(settings))
@@ -205,7 +205,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.db import protect_data_dir
-    from govsms.keyring import load_key_ring
+    from govsms.keys.ring import load_key_ring
     from govsms.worker import Worker
 
     protect_data_dir(settings.data_dir)
@@ -381,7 +381,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.audit.service import parse_public_key, public_key
     from govsms.audit.witness import read_witness, witness_to_compare
     from govsms.db import session_scope
-    from govsms.keyring import load_key_ring
+    from govsms.keys.ring import load_key_ring
 
     try:
         trusted = parse_public_key(args.public_key) if args.public_key else None
@@ -457,7 +457,7 @@ def cmd_audit_seal(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.audit.record import record_event
     from govsms.audit.witness import read_witness
     from govsms.db import session_scope
-    from govsms.keyring import load_key_ring
+    from govsms.keys.ring import load_key_ring
 
     keys = load_key_ring(settings)
     path = settings.audit_witness_file
@@ -503,7 +503,7 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.audit.service import public_key
     from govsms.audit.witness import read_witness
     from govsms.db import session_scope
-    from govsms.keyring import load_key_ring
+    from govsms.keys.ring import load_key_ring
 
     keys = load_key_ring(settings)
     factory = _session_factory(settings)
@@ -539,8 +539,9 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.audit.actions import Action
     from govsms.audit.record import record_event
     from govsms.db import session_scope
-    from govsms.keyring import add_master_key_to_file, load_key_ring
-    from govsms.keystore import keys_by_master_key, make_vault, rewrap_step
+    from govsms.keys.ring import add_master_key_to_file, load_key_ring
+    from govsms.keys.rotation import rewrap_data_keys
+    from govsms.keys.store import make_vault
 
     keys = load_key_ring(settings)
     if settings.master_keys:
@@ -550,33 +551,22 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
         keys = load_key_ring(settings)
         print(f"New master key {new_id} added to {settings.key_file} and made active.")
     store_factory = make_vault(settings, keys).keystore or _session_factory(settings)
-    with store_factory() as store:
-        total = sum(count for kek, count in keys_by_master_key(store).items() if kek != keys.active_id)
-    done = 0
-    while True:
-        with store_factory() as store:
-            step = rewrap_step(store, keys)
-            store.commit()
-        if not step:
-            break
-        done += step
-        print(f"  re-wrapped {done} of {total} data keys", flush=True)
-    with store_factory() as store:
-        counts = keys_by_master_key(store)
+    rotation = rewrap_data_keys(
+        store_factory, keys, progress=lambda done, total: print(f"  re-wrapped {done} of {total} data keys", flush=True)
+    )
     with session_scope(_session_factory(settings)) as session:
-        record_event(session, None, Action.KEYS_ROTATED, now=_now(), details={"active": keys.active_id, "rewrapped": done})
-    unused = [key_id for key_id in keys.master_keys if key_id != keys.active_id and not counts.get(key_id)]
+        record_event(session, None, Action.KEYS_ROTATED, now=_now(), details={"active": keys.active_id, "rewrapped": rotation.rewrapped})
     print(f"Done: every data key is wrapped under {keys.active_id}.")
-    if unused:
-        print(f"No data key needs {', '.join(unused)} any more: remove it with `govsms keys retire ID` "
+    if rotation.unused:
+        print(f"No data key needs {', '.join(rotation.unused)} any more: remove it with `govsms keys retire ID` "
               "(or from GOVSMS_MASTER_KEYS) and from your backups of keys.")
     return 0
 
 
 def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.errors import Conflict
-    from govsms.keyring import load_key_ring, remove_master_key_from_file
-    from govsms.keystore import keys_by_master_key, make_vault
+    from govsms.keys.ring import load_key_ring, remove_master_key_from_file
+    from govsms.keys.store import keys_by_master_key, make_vault
 
     keys = load_key_ring(settings)
     if args.key_id == keys.active_id:
@@ -600,7 +590,7 @@ def cmd_dpa_render(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.accounts.service import get_account_by_name
     from govsms.db import session_scope
     from govsms.dpa import service
-    from govsms.keystore import vault_of
+    from govsms.keys.store import vault_of
 
     with session_scope(_session_factory(settings)) as session:
         account = get_account_by_name(session, args.account)

@@ -6,7 +6,7 @@ from govsms.accounts.models import Account, ApiKey, LoginSession, User
 from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
-from govsms.keystore import AccountKey, SubjectKey
+from govsms.keys.store import AccountKey, SubjectKey
 from govsms.retention.models import RetentionLimit
 from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, VirtualNumber
 

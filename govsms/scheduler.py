@@ -17,7 +17,7 @@ from govsms.accounts.login import purge_expired_sessions
 from govsms.audit.chain import seal_and_witness
 from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from govsms.settings import Settings
 
 log = logging.getLogger(__name__)

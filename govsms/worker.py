@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from govsms.scheduler import build_scheduler
 from govsms.sending.outbox import Outbox
 from govsms.sending.transports.base import Transport

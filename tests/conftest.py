@@ -24,8 +24,8 @@ from sqlmodel import Session
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory
 from govsms.i18n import language
-from govsms.keyring import KeyRing, load_key_ring
-from govsms.keystore import Vault
+from govsms.keys.ring import KeyRing, load_key_ring
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.settings import Settings
 from tests import sensitive
@@ -176,7 +176,7 @@ MIN_REGISTERED_LENGTH = 5
 def no_secrets_in_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Capture]:
     """Every test: nothing logged may contain a password or API key a factory made, nor any
     number, name or note the code sealed under a person's key during the test."""
-    from govsms.crypto import SealedField, Subject
+    from govsms.keys.crypto import SealedField, Subject
 
     original = Subject.seal
 

@@ -21,8 +21,8 @@ from litestar import Litestar
 
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
-from govsms.keystore import Vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.sending.pricing import seed_default_prices
 from govsms.settings import Settings

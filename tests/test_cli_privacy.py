@@ -12,8 +12,8 @@ from govsms.audit.models import AuditEvent
 from govsms.audit.service import public_key, public_key_text
 from govsms.contacts import service
 from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
-from govsms.keystore import make_vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import make_vault
 from govsms.settings import Settings
 from tests import sensitive
 from tests.factories import now, system

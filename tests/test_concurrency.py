@@ -21,7 +21,7 @@ from govsms.accounts.models import Account
 from govsms.contacts.groups import create_group, list_groups
 from govsms.contacts.models import ContactGroup
 from govsms.db import make_engine
-from govsms.keystore import AccountKey
+from govsms.keys.store import AccountKey
 from govsms.sending import combine as combine_module
 from govsms.sending import dispatch as dispatch_module
 from govsms.sending.models import Dispatch, OutboundMessage

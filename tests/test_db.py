@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from govsms.db import copy_rows
-from govsms.keystore import SubjectKey
+from govsms.keys.store import SubjectKey
 from govsms.models import metadata
 from tests.factories import make_account
 

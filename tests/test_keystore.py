@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from govsms.contacts.models import CONTACT_NAME, CONTACT_NOTE
-from govsms.crypto import DecryptionError, blind_index, seal, unseal
+from govsms.keys.crypto import DecryptionError, blind_index, seal, unseal
 from govsms.db import make_session_factory
 from govsms.errors import ConfigurationError
-from govsms.keyring import KeyRing
-from govsms.keystore import SubjectKey, Vault, keys_by_master_key, rewrap_step
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import SubjectKey, Vault, keys_by_master_key, rewrap_step
 from tests.factories import make_account, now
 
 NUMBERS = [f"+4670{n:07d}" for n in range(2500)]
@@ -161,7 +161,7 @@ def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: 
     would be sealed under a key nobody stored), and a subject id SQLite hands out again must not
     find the rolled-back subject's key."""
     from govsms.db import make_engine, session_scope
-    from govsms.keystore import DATA_PURPOSE, INDEX_PURPOSE, AccountKey
+    from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, AccountKey
     from govsms.migrate import upgrade
     from tests.conftest import drop_postgres_database, fresh_database_url
 

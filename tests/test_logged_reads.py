@@ -16,7 +16,7 @@ from sqlmodel import Session
 from govsms.auth import Role
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.contacts.models import Contact
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from tests.factories import make_account, make_api_key, make_user, now
 from tests.web_helpers import csrf_token, login, post_form
 

@@ -26,9 +26,9 @@ from govsms.contacts import groups, importing, service
 from govsms.contacts.filereader import write_xlsx
 from govsms.dpa.service import get_details, save_details
 from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
+from govsms.keys.ring import load_key_ring
 from govsms.errors import Conflict
-from govsms.keystore import Vault
+from govsms.keys.store import Vault
 from govsms.log import TEXT_FORMAT, JsonFormatter, RedactFilter
 from govsms.migrate import upgrade
 from govsms.sending.dispatch import DispatchRequest, create_dispatch

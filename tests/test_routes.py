@@ -19,9 +19,9 @@ from sqlmodel import Session
 from govsms.auth import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.accounts.models import ApiKey, User
 from govsms.contacts import groups, importing, service
-from govsms.crypto import seal_field
+from govsms.keys.crypto import seal_field
 from govsms.dpa.models import DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaVersion
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
 from govsms.sending.pricing import seed_default_prices

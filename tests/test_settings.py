@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from govsms.app import create_app
-from govsms.keyring import load_key_ring, write_key_file
+from govsms.keys.ring import load_key_ring, write_key_file
 from govsms.errors import ConfigurationError
 from govsms.settings import Settings
 

@@ -72,7 +72,7 @@ class Setup:
             session.execute(update(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact).values(number_ct=other))
             session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=other_message))
         elif mode == "key_altered":  # the person's wrapped key itself is damaged in the key store
-            from govsms.keystore import SubjectKey
+            from govsms.keys.store import SubjectKey
 
             keys = SubjectKey.__table__
             wrapped = bytearray(session.execute(select(keys.c.wrapped_key).where(keys.c.id == self.bad_subject)).scalar_one())
@@ -414,7 +414,7 @@ def test_an_upload_that_cannot_be_read_is_asked_for_again(client: TestClient, se
 def test_text_in_a_blob_column_is_unreadable_not_a_crash(client: TestClient, session: Session) -> None:
     from sqlalchemy import text
 
-    from govsms.crypto import DecryptionError, unseal
+    from govsms.keys.crypto import DecryptionError, unseal
 
     for value in ("abc", 1, None, b"", bytearray(b"\x01" + bytes(40)), memoryview(b"\x01" + bytes(40))):
         with pytest.raises(DecryptionError):

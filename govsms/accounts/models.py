@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
-from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
+from govsms.keys.crypto import SealedField
 
 
 def _utc(**kwargs: object) -> object:

@@ -30,10 +30,10 @@ from govsms.accounts.password import verify_password
 from govsms.accounts.service import get_user, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.crypto import DecryptionError, seal_field, unseal_field
+from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from govsms.audit.witness import Witness, read_witness
 from govsms.accounts.service import account_region
 from govsms.errors import InvalidInput
 from govsms.i18n import _
-from govsms.keyring import KeyRing
-from govsms.keystore import vault_of
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
 from govsms.textfield import refuse_control

@@ -25,11 +25,11 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import GROUP_DESCRIPTION, GROUP_NAME, Contact, ContactGroup, GroupMember
-from govsms.crypto import DecryptionError, blind_index, seal_field, unseal_field
+from govsms.keys.crypto import DecryptionError, blind_index, seal_field, unseal_field
 from govsms.db import bulk_insert, insert_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, INDEX_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, vault_of
 from govsms.textfield import single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 

@@ -20,11 +20,11 @@ from govsms.contacts.limits import UploadLimits
 from govsms.contacts.models import CONTACT_NAME, CONTACT_NUMBER, UPLOAD_CONTENT, UPLOAD_FILENAME, Contact, ImportUpload
 from govsms.contacts.service import MAX_NAME
 from govsms.accounts.service import account_region
-from govsms.crypto import DecryptionError, SealedField, seal, unseal
+from govsms.keys.crypto import DecryptionError, SealedField, seal, unseal
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
 from govsms.textfield import printable
 from govsms.audit.unreadable import ALTERED, UnreadableRow, record_unreadable

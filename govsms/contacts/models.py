@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
+from govsms.keys.crypto import SealedField
 
 
 class Contact(SQLModel, table=True):

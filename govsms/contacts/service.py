@@ -16,11 +16,11 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import CONTACT_NAME, CONTACT_NOTE, CONTACT_NUMBER, Contact, ContactGroup, GroupMember
-from govsms.crypto import Subject
+from govsms.keys.crypto import Subject
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.db import add_unless_taken
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
 from govsms.textfield import multi_line, single_line

@@ -29,7 +29,7 @@ from govsms.audit.service import public_key, public_key_text
 from govsms.dpa.registry import EEA, active_subprocessors
 from govsms.errors import Conflict
 from govsms.i18n import _
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from govsms.retention.categories import CATEGORIES
 from govsms.retention.service import storage_times
 from govsms.settings import Settings

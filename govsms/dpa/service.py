@@ -19,14 +19,14 @@ from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.crypto import DecryptionError, SealedField, seal_field, unseal_field
+from govsms.keys.crypto import DecryptionError, SealedField, seal_field, unseal_field
 from govsms.dpa.annexes import Change, ProviderNotConfigured, annexes_hash, build_annexes, canonical, changes_between
 from govsms.dpa.models import DPA_DETAILS, DPA_VERSION_ACCEPTANCE, DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaDetails, DpaVersion
 from govsms.dpa.render import render_html, render_pdf
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
-from govsms.keyring import KeyRing
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
 from govsms.textfield import single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable

@@ -16,7 +16,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import bulk_insert, rows_in
 from govsms.errors import InvalidInput
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.phone import parse_number
 from govsms.sending.models import BlockEntry
 

@@ -38,11 +38,11 @@ from sqlmodel import Session
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_events
-from govsms.crypto import seal_field
+from govsms.keys.crypto import seal_field
 from govsms.db import SMALL_BATCH, DatabaseBusy, copy_rows, is_busy, pipelined
 from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.log import request_id
 from govsms.phone import parse_many
 from govsms.sending.blocklist import blocked_numbers

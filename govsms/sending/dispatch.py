@@ -27,11 +27,11 @@ from govsms.contacts.groups import get_group
 from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import decrypt_many
 from govsms.accounts.service import account_region
-from govsms.crypto import seal_field
+from govsms.keys.crypto import seal_field
 from govsms.db import copy_rows, insert_unless_taken, rows_in
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage

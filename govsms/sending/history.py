@@ -15,7 +15,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import N_, _
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from govsms.crypto import SealedField
 from govsms.db import UTCDateTime
+from govsms.keys.crypto import SealedField
 
 
 class Price(SQLModel, table=True):

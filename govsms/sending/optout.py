@@ -13,7 +13,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import GovsmsError, NotFound
 from govsms.i18n import _
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.retention.service import storage_times
 from govsms.sending.blocklist import block_index
 from govsms.sending.dispatch import TOKEN_LENGTH

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.crypto import DecryptionError, unseal_field
+from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.db import one_of, session_scope
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.sending.blocklist import blocked_subjects
 from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_transient, release_claims
 from govsms.sending.dispatch import DATA_PURPOSE, render_text

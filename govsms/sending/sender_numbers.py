@@ -20,11 +20,11 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.accounts.service import account_region
-from govsms.crypto import Subject, seal_field
+from govsms.keys.crypto import Subject, seal_field
 from govsms.db import bulk_insert, one_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
-from govsms.keystore import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import mask, parse_number
 from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER, Dispatch, OutboundMessage, SenderNumber, VirtualNumber

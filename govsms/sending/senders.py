@@ -14,10 +14,10 @@ from sqlalchemy import select as select_core
 from sqlmodel import Session, select
 
 from govsms.auth import Actor
-from govsms.crypto import DecryptionError, Subject
+from govsms.keys.crypto import DecryptionError, Subject
 from govsms.errors import InvalidInput
 from govsms.i18n import _
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.phone import calling_code, parse_number
 from govsms.sending.models import DISPATCH_SENDER, SenderNumber, VirtualNumber
 from govsms.sending.wire import SenderKind

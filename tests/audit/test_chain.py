@@ -16,7 +16,7 @@ from govsms.audit.actions import Action
 from govsms.audit.chain import GAP_GRACE, export_lines, seal_events, verify_database, verify_export
 from govsms.audit.models import AuditChain, AuditEvent, AuditEventSubject
 from govsms.audit.record import event_mac, mac_key, record_event
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from tests.factories import make_account, now, system
 
 events = AuditEvent.__table__

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.service import public_key, public_key_text
 from govsms.db import make_engine
-from govsms.keyring import load_key_ring
+from govsms.keys.ring import load_key_ring
 from govsms.settings import Settings
 from tests.test_cli import cli_env, govsms  # noqa: F401  (fixture)
 

@@ -17,8 +17,8 @@ from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event
 from govsms.audit.service import public_key, public_key_text
 from govsms.contacts import service
-from govsms.keyring import KeyRing
-from govsms.keystore import vault_of
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import vault_of
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import login, post_form
 

@@ -28,7 +28,7 @@ from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEv
 from govsms.audit.record import mac_key, record_event
 from govsms.audit.record import canonical_json
 from govsms.audit.witness import read_witness, witness_to_compare
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from tests.factories import make_account, now, system
 
 events, links, chain_rows, checkpoints = (

@@ -34,8 +34,8 @@ from govsms.audit.service import export_for, public_key, public_key_text, verify
 from govsms.audit.witness import append_witness, read_witness, witness_to_compare
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.dpa import service as dpa_service
-from govsms.keyring import KeyRing
-from govsms.keystore import Vault
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.scheduler import build_scheduler
 from govsms.settings import Settings

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from govsms.auth import CUSTOMER_ROLES
 from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
-from govsms.keystore import make_vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import make_vault
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices

@@ -21,8 +21,8 @@ from govsms.contacts import groups
 from govsms.contacts.models import ContactGroup
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.errors import Conflict, InvalidInput, NotFound
-from govsms.keyring import load_key_ring
-from govsms.keystore import Vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from tests.conftest import (
     BACKENDS, TEST_MASTER_KEYS, TEST_SECRET_KEY, TEST_SIGNING_KEY, drop_postgres_database, fresh_database_url, make_settings,

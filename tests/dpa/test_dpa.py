@@ -24,7 +24,7 @@ from govsms.dpa import registry, service
 from govsms.dpa.annexes import ProviderNotConfigured, build_annexes
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from govsms.i18n import _, language
-from govsms.keyring import KeyRing
+from govsms.keys.ring import KeyRing
 from govsms.retention.categories import CATEGORIES, describe_days
 from govsms.retention.service import set_storage_time
 from govsms.settings import Settings

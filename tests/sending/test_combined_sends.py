@@ -29,9 +29,9 @@ from govsms.audit.service import public_key
 from govsms.audit.witness import read_witness
 from govsms.contacts.groups import create_group
 from govsms.contacts.service import create_contact
-from govsms.crypto import unseal_field
+from govsms.keys.crypto import unseal_field
 from govsms.db import DatabaseBusy, make_engine
-from govsms.keystore import DATA_PURPOSE, AccountKey, SubjectKey, vault_of
+from govsms.keys.store import DATA_PURPOSE, AccountKey, SubjectKey, vault_of
 from govsms.sending import combine as combine_module
 from govsms.sending.blocklist import block_number
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage

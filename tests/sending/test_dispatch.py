@@ -17,7 +17,7 @@ from govsms.audit.models import AuditEvent
 from govsms.contacts import groups, service
 from govsms.db import make_session_factory
 from govsms.errors import Conflict, InvalidInput
-from govsms.keystore import Vault
+from govsms.keys.store import Vault
 from govsms.sending import blocklist
 from govsms.sending import dispatch as dispatch_module
 from govsms.sending.dispatch import DispatchRequest, create_dispatch, split_numbers

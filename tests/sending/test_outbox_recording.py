@@ -25,8 +25,8 @@ from sqlmodel import Session
 from govsms.auth import Actor
 from govsms.accounts.service import create_account
 from govsms.db import DatabaseBusy, make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring
-from govsms.keystore import Vault
+from govsms.keys.ring import load_key_ring
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.sending import outbox as outbox_module
 from govsms.sending.claims import is_transient

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from govsms.auth import Actor
 from govsms.accounts.service import create_account
 from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keyring import load_key_ring, write_key_file
-from govsms.keystore import Vault
+from govsms.keys.ring import load_key_ring, write_key_file
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import MessagePart, OutboundMessage

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from govsms.auth import Role
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.contacts import service
-from govsms.keystore import vault_of
+from govsms.keys.store import vault_of
 from govsms.sending import blocklist
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.pricing import seed_default_prices

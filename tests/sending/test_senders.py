@@ -22,7 +22,7 @@ from govsms.app import create_app
 from govsms.audit.models import AuditEvent
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.errors import InvalidInput, NotFound
-from govsms.keystore import Vault
+from govsms.keys.store import Vault
 from govsms.migrate import upgrade
 from govsms.sending import sender_numbers
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
@@ -429,7 +429,7 @@ def test_upgrade_seals_existing_clear_senders_and_forgets_request_hashes(backend
         if backend == "sqlite":  # nor in the file's free space or its WAL
             raw = b"".join(path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith(Path(make_url(url).database or "").name))
             assert raw and b"5557788" not in raw
-        factory = make_session_factory(engine, vault=Vault(__import__("govsms.keyring", fromlist=["load_key_ring"]).load_key_ring(settings)))
+        factory = make_session_factory(engine, vault=Vault(__import__("govsms.keys.ring", fromlist=["load_key_ring"]).load_key_ring(settings)))
         with session_scope(factory) as session:
             sealed = session.execute(select(Dispatch.id, Dispatch.sender_subject_id, Dispatch.sender_ct).where(Dispatch.id == 1)).all()
             assert open_senders(session, 7, sealed) == {1: MOBILE}  # type: ignore[arg-type]

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from govsms.auth import Role
 from govsms.db import make_session_factory
-from govsms.keyring import KeyRing
-from govsms.keystore import Vault
+from govsms.keys.ring import KeyRing
+from govsms.keys.store import Vault
 from govsms.sending.models import MessagePart, OutboundMessage
 from govsms.sending.history import STATUS_LABELS, STATUSES
 from govsms.sending.outbox import FINAL, Outbox, apply_delivery_reports

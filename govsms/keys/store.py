@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel
 
-from govsms.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rows_in
 from govsms.errors import ConfigurationError
-from govsms.keyring import KeyRing
+from govsms.keys.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
+from govsms.keys.ring import KeyRing
 from govsms.settings import Settings
 
 log = logging.getLogger(__name__)
