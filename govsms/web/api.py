@@ -1,11 +1,12 @@
 """What every API group shares: its controller, the error body it answers with, and the error responses it declares.
 
-An API group is a ``Controller`` (``ApiController``): its path, guards and tags are Litestar layers,
-declared once on the class. Two things Litestar 2.25 takes only per handler are declared there once
-as well and given to each handler: ``sync_to_thread`` (a synchronous handler runs on the handler
-threads, in a transaction of its own when it takes ``db``: see ``app.py``) and ``errors``, the
-error responses every operation of the group can answer. A handler adds its own with
-``responses=errors(404, 422)``.
+An API group is an ``ApiController``: it declares once, for all its handlers, what each handler
+declared before: the tags (a Litestar layer), the guards, ``sync_to_thread`` (a synchronous
+handler runs on the handler threads, in a transaction of its own when it takes ``db``: see
+``app.py``) and the errors every operation of the group can answer (``common_errors``). Litestar
+2.25 takes ``sync_to_thread`` and the error responses only per handler, and a layer's guards would
+also guard the OPTIONS answer of each path, so the controller gives those three to each handler.
+A handler adds its own errors with ``responses=errors(404, 422)``.
 """
 
 from __future__ import annotations
