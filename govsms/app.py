@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keys.ring import load_key_ring
 from govsms.keys.store import make_vault
 from govsms.sending.combine import SendCombiner
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import engines_for, make_session_factory, protect_data_dir
 from govsms.settings import Settings
 from govsms.web import pages
@@ -70,6 +71,10 @@ def provide_db(state: State) -> Session:
     transaction starts in the handler's thread, and ``in_transaction`` ends it there."""
     return state.session_factory()  # type: ignore[no-any-return]
 
+def provide_now(state: State) -> datetime:
+    """The request's time, from the app's clock (a test sets ``app.state.clock`` to a fixed one)."""
+    return state.clock.now()  # type: ignore[no-any-return]
+
 def _transactional_handlers(app: Litestar) -> None:
     """Every threaded handler that takes ``db`` runs inside ``in_transaction``."""
     for route in app.routes:
@@ -92,9 +97,10 @@ def app_from_environment() -> Litestar:
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
 
-def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False) -> Litestar:
+def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: bool = False, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     """The web application. ``bind`` (an engine or a connection) replaces the configured
-    database, for tests; ``worker`` also runs the scheduler inside this process."""
+    database, for tests; ``worker`` also runs the scheduler inside this process; ``clock`` is the
+    time handlers (the ``now`` dependency) and the worker read."""
     settings.check_production()
     if bind is None:
         protect_data_dir(settings.data_dir)  # a started service tightens what an older version left open
@@ -105,6 +111,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     state = State(
         {
             "settings": settings,
+            "clock": clock,
             "key_ring": keys,
             "vault": vault,
             "session_factory": session_factory,
@@ -132,7 +139,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     if worker and settings.scheduler_enabled:
         from govsms.worker import Worker
 
-        background = Worker(settings, session_factory, keys)
+        background = Worker(settings, session_factory, keys, clock=clock)
         state["worker"] = background
         on_startup.append(background.start)
         on_shutdown.append(background.stop)
@@ -176,7 +183,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
-        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
+        dependencies={"db": Provide(provide_db, sync_to_thread=False), "now": Provide(provide_now, sync_to_thread=False)},
         middleware=[ActorMiddleware()],
         guards=[api_bodies, same_origin],
         csrf_config=CSRFConfig(

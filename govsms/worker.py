@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.keys.ring import KeyRing
 from govsms.scheduler import build_scheduler
 from govsms.sending.outbox import Outbox
@@ -34,13 +35,16 @@ def make_transport(settings: Settings) -> Transport:
 
 
 class Worker:
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, transport: Transport | None = None) -> None:
-        self.scheduler = build_scheduler(settings, session_factory, keys)
+    def __init__(
+        self, settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, transport: Transport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.scheduler = build_scheduler(settings, session_factory, keys, clock)
         self.transport = transport or make_transport(settings)
         self.outbox = Outbox(
             session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate,
             batch_size=settings.send_batch, claim_ttl=timedelta(seconds=settings.claim_seconds),
-            unknown_after=timedelta(hours=settings.message_unknown_hours),
+            unknown_after=timedelta(hours=settings.message_unknown_hours), clock=clock,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)

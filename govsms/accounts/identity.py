@@ -3,12 +3,12 @@ calls it as ``state.resolve_actor``, so that ``govsms.web`` imports no domain)."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from govsms.accounts.apikey import lookup_api_key, touch_api_key
 from govsms.accounts.login import lookup_login_session, touch_login_session
 from govsms.auth import Actor
+from govsms.clock import SYSTEM_CLOCK
 from govsms.db import WAIT_OPTION, is_busy, session_scope
 
 
@@ -16,7 +16,7 @@ def resolve_actor(state: Any, bearer: str | None, session_token: str | None) -> 
     """Who is acting: a read, so it never waits for a writer. The key's last use or the session's
     sliding expiry is written now and then, in a short transaction that gives up at once if the
     database is busy (the next request writes it)."""
-    now = datetime.now(UTC)
+    now = getattr(state, "clock", SYSTEM_CLOCK).now()
     with session_scope(state.read_factory) as session:
         if bearer:
             actor, touch = lookup_api_key(session, bearer, now=now)

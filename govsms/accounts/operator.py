@@ -3,7 +3,6 @@ security policy (roles that must use two-step login)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -13,7 +12,7 @@ from govsms.accounts import service, totp
 from govsms.auth import Actor, Permission, Role, require
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
-from govsms.web.forms import Db, Form, form_list, form_text
+from govsms.web.forms import Db, Now, Form, form_list, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
 
@@ -42,10 +41,9 @@ def accounts_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/operator/accounts", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     actor: Actor = request.scope["user"]
     form = {name: form_text(data, name) for name in (*ACCOUNT_FIELDS, "first_admin_email", "first_admin_name")}
-    now = datetime.now(UTC)
     try:
         require(actor, Permission.PLATFORM)
         account = service.create_account(
@@ -87,10 +85,10 @@ def security_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/operator/security", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def security_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
+def security_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Redirect:
     known = {role.value for role in Role}
     roles = {Role(name) for name in form_list(data, "roles") if name in known}
-    totp.set_required_roles(db, request.scope["user"], roles, now=datetime.now(UTC))
+    totp.set_required_roles(db, request.scope["user"], roles, now=now)
     return Redirect("/operator/security?saved=1", status_code=303)
 
 

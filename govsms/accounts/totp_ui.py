@@ -3,7 +3,7 @@ it off in the profile, new recovery codes, and an administrator's reset of anoth
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,16 +19,12 @@ from govsms.accounts.models import User
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import _
 from govsms.web.context import SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Form, form_text, safe_next
+from govsms.web.forms import Db, Now, Form, form_text, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import page
 
 MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _no_store(response: Template) -> Template:
@@ -37,9 +33,9 @@ def _no_store(response: Template) -> Template:
     return response
 
 
-def _pending(request: Request[Any, Any, Any], db: Session, stage: str) -> login.PendingLogin | None:
+def _pending(request: Request[Any, Any, Any], db: Session, stage: str, *, now: datetime) -> login.PendingLogin | None:
     token = request.cookies.get(SESSION_COOKIE)
-    pending = login.pending_login(db, token, now=_now()) if token else None
+    pending = login.pending_login(db, token, now=now) if token else None
     return pending if pending is not None and pending.stage == stage else None
 
 
@@ -90,23 +86,23 @@ def profile_context(db: Session, actor: Actor) -> dict[str, Any]:
 
 
 @get("/login/code", sync_to_thread=True, include_in_schema=False)
-def code_page(request: Request[Any, Any, Any], db: Db, next: FromQuery[str | None] = None) -> Template | Redirect:
-    if _pending(request, db, "code") is None:
+def code_page(request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
+    if _pending(request, db, "code", now=now) is None:
         return _to_login(request)
     return page(request, "accounts/login_code.html", next=safe_next(next), error=None)
 
 
 @post("/login/code", sync_to_thread=True, include_in_schema=False)
-def code_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def code_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     state = request.app.state
     target = safe_next(form_text(data, "next"))
-    pending = _pending(request, db, "code")
+    pending = _pending(request, db, "code", now=now)
     if pending is None:
         return _to_login(request)
     if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
         return _too_many(request, "accounts/login_code.html", wait, next=target)
     try:
-        token = totp.log_in_with_code(db, pending, form_text(data, "code"), policy=state.login_policy, now=_now())
+        token = totp.log_in_with_code(db, pending, form_text(data, "code"), policy=state.login_policy, now=now)
     except LoginRefused as refused:
         # Returned, not raised: the failure count must be committed with this request.
         return page(request, "accounts/login_code.html", status_code=401, next=target, error=refused.message)
@@ -117,41 +113,41 @@ def code_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template
 
 
 @get("/login/enrol", sync_to_thread=True, include_in_schema=False)
-def enrol_page(request: Request[Any, Any, Any], db: Db, next: FromQuery[str | None] = None) -> Template | Redirect:
-    pending = _pending(request, db, "enrol")
+def enrol_page(request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
+    pending = _pending(request, db, "enrol", now=now)
     if pending is None:
         return _to_login(request)
     try:
-        enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)  # begun by this login's password step
+        enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)  # begun by this login's password step
     except LoginRefused as refused:
         return page(request, "accounts/login.html", status_code=401, next=safe_next(next), email="", error=refused.message)
     return _enrol_page(request, enrolment, action="/login/enrol", next=safe_next(next), required=True)
 
 
 @post("/login/enrol", sync_to_thread=True, include_in_schema=False)
-def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     state = request.app.state
     target = safe_next(form_text(data, "next"))
-    pending = _pending(request, db, "enrol")
+    pending = _pending(request, db, "enrol", now=now)
     if pending is None:
         return _to_login(request)
     try:
         if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
-            enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)
+            enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
             response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
                                    error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
             response.headers["Retry-After"] = str(wait)
             return response
         try:
-            codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=_now())
+            codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=now)
         except InvalidInput as invalid:
-            enrolment = totp.begin_enrolment(db, pending.user, now=_now(), anew=False)
+            enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
             return _enrol_page(
                 request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
             )
     except LoginRefused as refused:
         return page(request, "accounts/login.html", status_code=401, next=target, email="", error=refused.message)
-    token = login.complete_login(db, pending, policy=state.login_policy, now=_now(), details={"second_step": "enrolled"})
+    token = login.complete_login(db, pending, policy=state.login_policy, now=now, details={"second_step": "enrolled"})
     state.login_limiter.succeeded(_address(request), pending.user.email)
     response = _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next=target))
     response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
@@ -184,20 +180,20 @@ def _profile_refusal(request: Request[Any, Any, Any], db: Session, refused: Govs
 
 
 @post("/settings/profile/totp/start", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_start(request: Request[Any, Any, Any], db: Db) -> Template:
-    enrolment = totp.begin_enrolment(db, _user(request, db), now=_now())
+def totp_start(request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
+    enrolment = totp.begin_enrolment(db, _user(request, db), now=now)
     return _enrol_page(request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False)
 
 
 @post("/settings/profile/totp/confirm", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     user = _user(request, db)
     try:
         codes = totp.confirm_enrolment(
-            db, user, form_text(data, "code"), now=_now(), keep_token=request.cookies.get(SESSION_COOKIE), password=form_text(data, "password")
+            db, user, form_text(data, "code"), now=now, keep_token=request.cookies.get(SESSION_COOKIE), password=form_text(data, "password")
         )
     except InvalidInput as invalid:
-        enrolment = totp.begin_enrolment(db, user, now=_now(), anew=False)  # the same set-up: the app has it already
+        enrolment = totp.begin_enrolment(db, user, now=now, anew=False)  # the same set-up: the app has it already
         return _enrol_page(
             request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
             errors=invalid.fields, error=invalid.message,
@@ -206,18 +202,18 @@ def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 
 
 @post("/settings/profile/totp/disable", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_disable(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def totp_disable(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     try:
-        totp.disable_totp(db, request.scope["user"], password=form_text(data, "password"), code=form_text(data, "code"), now=_now())
+        totp.disable_totp(db, request.scope["user"], password=form_text(data, "password"), code=form_text(data, "code"), now=now)
     except GovsmsError as refused:
         return _profile_refusal(request, db, refused, "totp")
     return Redirect("/settings/profile?done=totp_off", status_code=303)
 
 
 @post("/settings/profile/totp/recovery-codes", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_recovery_codes(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def totp_recovery_codes(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     try:
-        codes = totp.renew_recovery_codes(db, request.scope["user"], code=form_text(data, "code"), now=_now())
+        codes = totp.renew_recovery_codes(db, request.scope["user"], code=form_text(data, "code"), now=now)
     except GovsmsError as refused:
         return _profile_refusal(request, db, refused, "renew")
     return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile"))
@@ -227,8 +223,8 @@ def totp_recovery_codes(request: Request[Any, Any, Any], db: Db, data: Form) -> 
 
 
 @post("/settings/users/{user_id:int}/totp/reset", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_totp_reset(request: Request[Any, Any, Any], db: Db, user_id: Id) -> Redirect:
-    totp.reset_totp(db, request.scope["user"], user_id, now=_now())
+def user_totp_reset(request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Redirect:
+    totp.reset_totp(db, request.scope["user"], user_id, now=now)
     return Redirect(f"/settings/users/{user_id}?done=totp_reset", status_code=303)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -17,7 +17,7 @@ from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.db import session_scope
 from govsms.i18n import N_, _, pick_language
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Form, form_list, form_text, safe_next
+from govsms.web.forms import Db, Now, Form, form_list, form_text, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id, PageNumber
 from govsms.web.render import NavItem, page
@@ -41,10 +41,6 @@ NOTICES = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _actor(request: Request[Any, Any, Any]) -> Actor:
     return request.scope["user"]
 
@@ -65,7 +61,7 @@ def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = No
 
 
 @post("/login", sync_to_thread=True, include_in_schema=False)
-def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def login_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     state = request.app.state
     email, password, target = form_text(data, "email"), form_text(data, "password"), safe_next(form_text(data, "next"))
     address = request.client.host if request.client else "-"
@@ -79,7 +75,7 @@ def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
         checked = login.check_password(reader, email=email, password=password)
     try:
         user = login.authenticate(
-            db, email=email, password=password, policy=state.login_policy, now=_now(), checked=checked, unknown=state.unknown_logins
+            db, email=email, password=password, policy=state.login_policy, now=now, checked=checked, unknown=state.unknown_logins
         )
     except LoginRefused as refused:
         # Returned, not raised: the failure count must be committed with this request.
@@ -87,7 +83,7 @@ def login_submit(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
     # A user with two-step login (or whose role requires it) gets a half login that reaches only
     # the code or enrolment step; the attempt is given back when that step is passed.
     stage = totp.login_stage(db, user)
-    token = login.start_login_session(db, user, policy=state.login_policy, now=_now(), stage=stage)
+    token = login.start_login_session(db, user, policy=state.login_policy, now=now, stage=stage)
     if stage:
         response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
     else:
@@ -126,7 +122,7 @@ def profile_language(request: Request[Any, Any, Any], db: Db, data: Form) -> Red
 
 
 @post("/settings/profile/password", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def profile_password(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     try:
         login.change_password(
             db,
@@ -134,7 +130,7 @@ def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Tem
             current=form_text(data, "current"),
             new=form_text(data, "new"),
             keep_token=request.cookies.get(SESSION_COOKIE),
-            now=_now(),
+            now=now,
         )
     except InvalidInput as invalid:
         return page(
@@ -149,8 +145,8 @@ def profile_password(request: Request[Any, Any, Any], db: Db, data: Form) -> Tem
 MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 
-def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, status_code: int = 200, **context: Any) -> Template:
-    users = service.list_users(db, _actor(request), page=page_number, now=_now())
+def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, status_code: int = 200, now: datetime, **context: Any) -> Template:
+    users = service.list_users(db, _actor(request), page=page_number, now=now)
     context.setdefault("form", {"roles": [Role.SENDER.value], "language": "sv"})
     context.setdefault("errors", {})
     return page(
@@ -160,13 +156,13 @@ def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, st
 
 @get("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
 def users_page(
-    request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, done: FromQuery[str | None] = None
+    request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1, done: FromQuery[str | None] = None
 ) -> Template:
-    return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""))
+    return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""), now=now)
 
 
 @post("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def users_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     form = {
         "email": form_text(data, "email"),
         "display_name": form_text(data, "display_name"),
@@ -182,7 +178,7 @@ def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
             password=form_text(data, "password"),
             roles=_roles(data),
             language=form["language"],
-            now=_now(),
+            now=now,
         )
     except GovsmsError as refused:
         if refused.status_code not in (409, 422):
@@ -190,28 +186,28 @@ def users_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
         db.rollback()
         return _users_page(
             request, db, page_number=1, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message
-        )
+        , now=now)
     return Redirect("/settings/users?done=created", status_code=303)
 
 
 @get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_page(request: Request[Any, Any, Any], db: Db, user_id: Id, done: FromQuery[str | None] = None) -> Template:
-    user = service.view_user(db, _actor(request), user_id, now=_now())
+def user_page(request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now, done: FromQuery[str | None] = None) -> Template:
+    user = service.view_user(db, _actor(request), user_id, now=now)
     return page(
-        request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=_now(), notice=NOTICES.get(done or ""), errors={}
+        request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=now, notice=NOTICES.get(done or ""), errors={}
     )
 
 
 @post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_roles(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form) -> Redirect:
-    service.update_user_roles(db, _actor(request), user_id, _roles(data), now=_now())
+def user_roles(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
+    service.update_user_roles(db, _actor(request), user_id, _roles(data), now=now)
     return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
 
 
 @post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_active(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form) -> Redirect:
+def user_active(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
     active = form_text(data, "active") == "1"
-    service.set_user_active(db, _actor(request), user_id, active=active, now=_now())
+    service.set_user_active(db, _actor(request), user_id, active=active, now=now)
     return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
 
 
@@ -233,10 +229,10 @@ def api_keys_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str |
 
 
 @post("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
     try:
-        created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=_now())
+        created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=now)
     except GovsmsError as refused:
         if refused.status_code not in (409, 422):
             raise
@@ -249,8 +245,8 @@ def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Temp
 
 
 @post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: Id) -> Redirect:
-    apikey.revoke_api_key(db, _actor(request), key_id, now=_now())
+def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: Id, now: Now) -> Redirect:
+    apikey.revoke_api_key(db, _actor(request), key_id, now=now)
     # The key stops working at once in this process: the cache is emptied now and once more when
     # the revocation has committed (a request in between could have cached the key again).
     cache = request.app.state.actor_cache

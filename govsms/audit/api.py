@@ -17,7 +17,7 @@ from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.paging import Page as ResultPage
 from govsms.web.api import ApiController, Timestamp, errors
-from govsms.web.forms import Db
+from govsms.web.forms import Db, Now
 from govsms.web.guards import requires
 from govsms.web.params import IdValue, Page, PerPage
 
@@ -112,7 +112,7 @@ class AuditApi(ApiController):
     def audit_events(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        db: Db, now: Now,
         since: FromQuery[datetime | None] = None,
         until: FromQuery[datetime | None] = None,
         actor: FromQuery[str | None] = None,
@@ -125,10 +125,10 @@ class AuditApi(ApiController):
             # A number in a URL stays in proxy logs: refused, not searched.
             raise HTTPException(status_code=400, detail=_("Search the access log by number with POST /api/v1/audit/search and the body {\"number\": \"...\"}: a number in the URL would stay in proxy logs and browser histories."))
         query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
-        return _events(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=page, per_page=per_page))
+        return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page))
 
     @post("/api/v1/audit/search", status_code=200, summary="Audit events about one person, found by number", responses=errors(400, 415, 422))
-    def audit_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch]) -> AuditEvents:
+    def audit_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch], now: Now) -> AuditEvents:
         """Newest first: every event about the person with this number (through the blind index; the
         log holds no numbers). The number travels in the body, never in the URL; the search is logged."""
         if not data.number.strip():
@@ -137,14 +137,14 @@ class AuditApi(ApiController):
         query = AuditFilter(
             since=_utc(data.since, "since"), until=_utc(data.until, "until"), actor=data.actor, action=data.action, number=data.number,
         )
-        return _events(list_events(db, request.scope["user"], query, now=datetime.now(UTC), page=data.page, per_page=data.per_page))
+        return _events(list_events(db, request.scope["user"], query, now=now, page=data.page, per_page=data.per_page))
 
     @get("/api/v1/audit/verify", summary="Verify the whole log now")
-    def audit_verify(self, request: Request[Any, Any, Any], db: Db) -> AuditVerification:
+    def audit_verify(self, request: Request[Any, Any, Any], db: Db, now: Now) -> AuditVerification:
         """Checks the log as it is (seals nothing): ``unsealed`` events wait for the scheduler;
         ``witnessed`` is how many checkpoints of the witness file were compared (null: none here)."""
         state = request.app.state
-        result = verify_now(db, request.scope["user"], state.key_ring, now=datetime.now(UTC), witness_path=state.settings.audit_witness_file)
+        result = verify_now(db, request.scope["user"], state.key_ring, now=now, witness_path=state.settings.audit_witness_file)
         return AuditVerification(
             ok=result.ok,
             events=result.events,

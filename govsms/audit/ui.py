@@ -16,7 +16,7 @@ from govsms.audit.service import AuditFilter, actor_names, export_for, list_even
 from govsms.audit.witness import read_witness
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import MAX_ID, PageNumber
 from govsms.clock import LOCAL_TIME
@@ -45,7 +45,7 @@ FILTER_FIELDS = ("since", "until", "who", "action", "number")
 
 
 def _log_page(
-    request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None
+    request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None, now: datetime
 ) -> Template:
     """The access log, filtered. A number comes only from the posted form (never the address),
     and the page it renders keeps it out of every link."""
@@ -57,7 +57,7 @@ def _log_page(
                 since=parse_day(form["since"], "since"), until=parse_day(form["until"], "until", end=True),
                 actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
             )
-            context["events"] = list_events(db, actor, query, now=datetime.now(UTC), page=max(page_number, 1))
+            context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1))
         except InvalidInput as invalid:
             context.update(errors=invalid.fields, error=invalid.message)
             status = 422
@@ -78,7 +78,7 @@ def _log_page(
 @get("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
 def audit_page(
     request: Request[Any, Any, Any],
-    db: Db,
+    db: Db, now: Now,
     since: FromQuery[str | None] = None,
     until: FromQuery[str | None] = None,
     who: FromQuery[str | None] = None,
@@ -89,31 +89,30 @@ def audit_page(
     if "number" in request.query_params:
         # A number in an address stays in proxy logs and browser histories: search with the form.
         message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
-        return _log_page(request, db, form, 1, status=400, error=message)
-    return _log_page(request, db, form, page_number)
+        return _log_page(request, db, form, 1, status=400, error=message, now=now)
+    return _log_page(request, db, form, page_number, now=now)
 
 
 @post("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_search(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def audit_search(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     """The filter form, posted: the number travels in the body only."""
     form = {name: form_text(data, name).strip() for name in FILTER_FIELDS}
     try:
         page_number = min(max(int(form_text(data, "page") or 1), 1), MAX_ID)
     except ValueError:
         page_number = 1
-    return _log_page(request, db, form, page_number)
+    return _log_page(request, db, form, page_number, now=now)
 
 
 @post("/audit/verify", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_verify(request: Request[Any, Any, Any], db: Db) -> Template:
+def audit_verify(request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
     state = request.app.state
-    result = verify_now(db, request.scope["user"], state.key_ring, now=datetime.now(UTC), witness_path=state.settings.audit_witness_file)
+    result = verify_now(db, request.scope["user"], state.key_ring, now=now, witness_path=state.settings.audit_witness_file)
     return page(request, "audit/verified.html", result=result, public_key=public_key_text(public_key(state.key_ring)))
 
 
 @get("/audit/export", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_export(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
-    now = datetime.now(UTC)
+def audit_export(request: Request[Any, Any, Any], db: Db, now: Now) -> Response[bytes]:
     state = request.app.state
     witness = read_witness(state.settings.audit_witness_file)  # first: the log is read after it
     with state.read_factory() as reader:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, delete, get, patch, post
@@ -21,7 +20,7 @@ from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.paging import Page as ResultPage
 from govsms.web.api import ApiController, Timestamp, errors
-from govsms.web.forms import Db, form_text
+from govsms.web.forms import Db, Now, form_text
 from govsms.web.guards import requires
 from govsms.web.params import Id, IdFilter, IdList, IdValue, Page, PerPage, form_id
 
@@ -128,10 +127,6 @@ class MembersRemoved(Struct):
     removed: int
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def contact_json(view: ContactView) -> Contact:
     unreadable = view.unreadable
     return Contact(
@@ -166,7 +161,7 @@ class ContactsApi(ApiController):
 
     @get("/api/v1/contacts", summary="List contacts", responses=errors(400, 404, 422))
     def list_contacts(
-        self, request: Request[Any, Any, Any], db: Db, group_id: IdFilter = None, page: Page = 1, per_page: PerPage = 50,
+        self, request: Request[Any, Any, Any], db: Db, now: Now, group_id: IdFilter = None, page: Page = 1, per_page: PerPage = 50,
     ) -> ContactPage:
         """To find a number, ``POST /api/v1/contacts/search``: a number in a URL stays in proxy logs."""
         if "number" in request.query_params:  # the old search: refused before anything is read
@@ -174,40 +169,40 @@ class ContactsApi(ApiController):
                 'Search by number with POST /api/v1/contacts/search and the body {"number": "..."}: a number in the URL '
                 "would stay in proxy logs and browser histories."
             ), status_code=400)
-        return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=_now()))
+        return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=now))
 
     @post("/api/v1/contacts/search", summary="Find the contact with a number", status_code=200, responses=errors(400, 415, 422))
-    def search_contacts(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ContactSearch]) -> ContactPage:
+    def search_contacts(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ContactSearch], now: Now) -> ContactPage:
         """The contact with this number (exact match, any format), as a page of at most one."""
         if not data.number.strip():
             raise InvalidInput(_("Give the number to search for."), fields={"number": _("Give the number to search for.")})
-        return page_json(service.list_contacts(db, request.scope["user"], number=data.number, now=_now()))
+        return page_json(service.list_contacts(db, request.scope["user"], number=data.number, now=now))
 
     @post("/api/v1/contacts", summary="Add a contact", responses=errors(400, 404, 409, 415, 422))
-    def create_contact(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ContactIn]) -> Contact:
+    def create_contact(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ContactIn], now: Now) -> Contact:
         return contact_json(service.create_contact(
-            db, request.scope["user"], number=data.number, name=data.name, note=data.note, group_ids=data.group_ids, now=_now()
+            db, request.scope["user"], number=data.number, name=data.name, note=data.note, group_ids=data.group_ids, now=now
         ))
 
     @get("/api/v1/contacts/{contact_id:int}", summary="One contact", responses=errors(400, 404, 422))
-    def get_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id) -> Contact:
-        return contact_json(service.get_contact(db, request.scope["user"], contact_id, now=_now()))
+    def get_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now) -> Contact:
+        return contact_json(service.get_contact(db, request.scope["user"], contact_id, now=now))
 
     @patch("/api/v1/contacts/{contact_id:int}", summary="Change a contact", responses=errors(400, 404, 409, 415, 422))
-    def update_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, data: JSONBody[ContactPatch]) -> Contact:
+    def update_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, data: JSONBody[ContactPatch], now: Now) -> Contact:
         return contact_json(
             service.update_contact(
-                db, request.scope["user"], contact_id, number=data.number, name=data.name, note=data.note, group_ids=data.group_ids, now=_now()
+                db, request.scope["user"], contact_id, number=data.number, name=data.name, note=data.note, group_ids=data.group_ids, now=now
             )
         )
 
     @delete("/api/v1/contacts/{contact_id:int}", summary="Delete a contact", responses=errors(400, 404, 422))
-    def delete_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id) -> None:
-        service.delete_contact(db, request.scope["user"], contact_id, now=_now())
+    def delete_contact(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now) -> None:
+        service.delete_contact(db, request.scope["user"], contact_id, now=now)
 
     @post("/api/v1/contacts/import", summary="Import a CSV or XLSX file into a group", responses=errors(400, 404, 409, 415, 422))
     def import_contacts(
-        self, request: Request[Any, Any, Any], db: Db, data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+        self, request: Request[Any, Any, Any], db: Db, data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)], now: Now
     ) -> ContactImport:
         """Multipart fields: ``file``; ``group_id`` or ``group_name``; ``dry_run=true`` for the preview only."""
         actor = request.scope["user"]
@@ -215,7 +210,7 @@ class ContactsApi(ApiController):
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput(_("Send the file in the field 'file'."), fields={"file": _("Choose a CSV or Excel file.")})
         limits = UploadLimits.from_settings(request.app.state.settings)
-        plan = importing.plan_import(db, actor, upload.filename, upload.file.read(), now=_now(), limits=limits)
+        plan = importing.plan_import(db, actor, upload.filename, upload.file.read(), now=now, limits=limits)
         found = ContactImport(
             rows=plan.rows_total,
             valid=len(plan.valid),
@@ -227,7 +222,7 @@ class ContactsApi(ApiController):
         if str(data.get("dry_run", "")).lower() in ("1", "true", "yes"):
             return found
         result = importing.run_import(
-            db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=_now()
+            db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=now
         )
         found.dry_run, found.group_id, found.created, found.in_group = False, result.group_id, result.created, result.in_group
         return found
@@ -237,9 +232,9 @@ class ContactsApi(ApiController):
         return [group_json(summary) for summary in groups.list_groups(db, request.scope["user"])]
 
     @post("/api/v1/groups", summary="Create a group", responses=errors(400, 409, 415, 422))
-    def create_group(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[GroupIn]) -> Group:
+    def create_group(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[GroupIn], now: Now) -> Group:
         actor = request.scope["user"]
-        group = groups.create_group(db, actor, name=data.name, description=data.description, now=_now())
+        group = groups.create_group(db, actor, name=data.name, description=data.description, now=now)
         return group_json(groups.GroupSummary(group=group, members=0))
 
     @get("/api/v1/groups/{group_id:int}", summary="One group", responses=errors(400, 404, 422))
@@ -249,31 +244,31 @@ class ContactsApi(ApiController):
         return group_json(_summary(db, actor, group_id))
 
     @patch("/api/v1/groups/{group_id:int}", summary="Rename a group", responses=errors(400, 404, 409, 415, 422))
-    def update_group(self, request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[GroupIn]) -> Group:
+    def update_group(self, request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[GroupIn], now: Now) -> Group:
         actor = request.scope["user"]
-        groups.update_group(db, actor, group_id, name=data.name, description=data.description, now=_now())
+        groups.update_group(db, actor, group_id, name=data.name, description=data.description, now=now)
         return group_json(_summary(db, actor, group_id))
 
     @delete("/api/v1/groups/{group_id:int}", summary="Delete a group (its contacts stay)", responses=errors(400, 404, 422))
-    def delete_group(self, request: Request[Any, Any, Any], db: Db, group_id: Id) -> None:
-        groups.delete_group(db, request.scope["user"], group_id, now=_now())
+    def delete_group(self, request: Request[Any, Any, Any], db: Db, group_id: Id, now: Now) -> None:
+        groups.delete_group(db, request.scope["user"], group_id, now=now)
 
     @get("/api/v1/groups/{group_id:int}/members", summary="Members of a group", responses=errors(400, 404, 422))
     def list_members(
-        self, request: Request[Any, Any, Any], db: Db, group_id: Id, page: Page = 1, per_page: PerPage = 50
+        self, request: Request[Any, Any, Any], db: Db, group_id: Id, now: Now, page: Page = 1, per_page: PerPage = 50
     ) -> ContactPage:
-        return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=_now()))
+        return page_json(service.list_contacts(db, request.scope["user"], group_id=group_id, page=page, per_page=per_page, now=now))
 
     @post("/api/v1/groups/{group_id:int}/members", summary="Add contacts to a group", responses=errors(400, 404, 415, 422))
-    def add_members(self, request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[MembersIn]) -> MembersAdded:
-        return MembersAdded(added=groups.add_members(db, request.scope["user"], group_id, data.contact_ids, now=_now()))
+    def add_members(self, request: Request[Any, Any, Any], db: Db, group_id: Id, data: JSONBody[MembersIn], now: Now) -> MembersAdded:
+        return MembersAdded(added=groups.add_members(db, request.scope["user"], group_id, data.contact_ids, now=now))
 
     @delete(
         "/api/v1/groups/{group_id:int}/members", summary="Remove contacts from a group", status_code=200, responses=errors(400, 404, 422),
     )
-    def remove_members(self, request: Request[Any, Any, Any], db: Db, group_id: Id, contact_ids: IdList) -> MembersRemoved:
+    def remove_members(self, request: Request[Any, Any, Any], db: Db, group_id: Id, contact_ids: IdList, now: Now) -> MembersRemoved:
         """``?contact_ids=1&contact_ids=2``"""
-        return MembersRemoved(removed=groups.remove_members(db, request.scope["user"], group_id, contact_ids, now=_now()))
+        return MembersRemoved(removed=groups.remove_members(db, request.scope["user"], group_id, contact_ids, now=now))
 
 
 ROUTES = [ContactsApi]

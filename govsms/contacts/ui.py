@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -18,7 +18,7 @@ from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Count, Id, IdFilter, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
@@ -42,21 +42,17 @@ NOTICES = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _refusable(error: GovsmsError) -> bool:
     return error.status_code in (409, 422)
 
 
-def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, **context: Any) -> Template:
+def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, now: datetime, **context: Any) -> Template:
     actor = request.scope["user"]
     context.setdefault("form", {})
     context.setdefault("errors", {})
     contacts = None
     try:
-        contacts = service.list_contacts(db, actor, now=_now(), page=page_number, number=number or None)
+        contacts = service.list_contacts(db, actor, now=now, page=page_number, number=number or None)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
@@ -69,58 +65,58 @@ def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int 
 
 
 @get("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contacts_page(request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1, done: FromQuery[str] = "") -> Template:
+def contacts_page(request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1, done: FromQuery[str] = "") -> Template:
     if "number" in request.query_params:  # the old search form: refused before anything is read
         raise ClientException(_(
             "A search by number is sent with the search form (POST), never in the address, where browser histories and "
             "proxy logs would keep it. Use the search form on the contacts page."
         ), status_code=400)
-    return _contacts_page(request, db, page_number=page_number, notice=NOTICES.get(done))
+    return _contacts_page(request, db, page_number=page_number, notice=NOTICES.get(done), now=now)
 
 
 @post("/contacts/search", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contacts_search(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def contacts_search(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     """A search by number: the number comes in the form, so no URL (history, proxy log) holds it."""
-    return _contacts_page(request, db, number=form_text(data, "number").strip())
+    return _contacts_page(request, db, number=form_text(data, "number").strip(), now=now)
 
 
 @post("/contacts", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def contacts_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     form = {"number": form_text(data, "number"), "name": form_text(data, "name"), "note": form_text(data, "note")}
     try:
-        created = service.create_contact(db, request.scope["user"], group_ids=form_ids(data, "group_ids"), now=_now(), **form)
+        created = service.create_contact(db, request.scope["user"], group_ids=form_ids(data, "group_ids"), now=now, **form)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
         if not refused.recorded:  # "already a contact" keeps its access-log event
             db.rollback()
-        return _contacts_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
+        return _contacts_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message, now=now)
     return Redirect(f"/contacts/{created.id}?done=created", status_code=303)
 
 
 @get("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: Id, done: FromQuery[str] = "") -> Template:
+def contact_page(request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now, done: FromQuery[str] = "") -> Template:
     actor = request.scope["user"]
-    contact = service.get_contact(db, actor, contact_id, now=_now())
+    contact = service.get_contact(db, actor, contact_id, now=now)
     return page(
         request, "contacts/contact.html", contact=contact, groups=groups.list_groups(db, actor), errors={}, notice=NOTICES.get(done)
     )
 
 
 @post("/contacts/{contact_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: Id, data: Form) -> Template | Redirect:
+def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: Id, data: Form, now: Now) -> Template | Redirect:
     actor = request.scope["user"]
     try:
         service.update_contact(
             db, actor, contact_id, number=form_text(data, "number"), name=form_text(data, "name"),
-            note=form_text(data, "note"), group_ids=form_ids(data, "group_ids"), now=_now(),
+            note=form_text(data, "note"), group_ids=form_ids(data, "group_ids"), now=now,
         )
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
         if not refused.recorded:  # "already a contact" keeps its access-log event
             db.rollback()
-        contact = service.get_contact(db, actor, contact_id, now=_now())
+        contact = service.get_contact(db, actor, contact_id, now=now)
         return page(
             request, "contacts/contact.html", status_code=refused.status_code, contact=contact,
             groups=groups.list_groups(db, actor), errors=refused.fields, error=refused.message,
@@ -129,16 +125,16 @@ def contact_update(request: Request[Any, Any, Any], db: Db, contact_id: Id, data
 
 
 @post("/contacts/{contact_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: Id) -> Redirect:
-    service.delete_contact(db, request.scope["user"], contact_id, now=_now())
+def contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now) -> Redirect:
+    service.delete_contact(db, request.scope["user"], contact_id, now=now)
     return Redirect("/contacts?done=deleted", status_code=303)
 
 
 @get("/contacts/export", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
 def contacts_export(
-    request: Request[Any, Any, Any], db: Db, format: FromQuery[str] = "xlsx", group_id: IdFilter = None
+    request: Request[Any, Any, Any], db: Db, now: Now, format: FromQuery[str] = "xlsx", group_id: IdFilter = None
 ) -> Response[bytes]:
-    filename, content = service.export_contacts(db, request.scope["user"], file_format=format, group_id=group_id, now=_now())
+    filename, content = service.export_contacts(db, request.scope["user"], file_format=format, group_id=group_id, now=now)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         content, media_type=media,
@@ -155,7 +151,7 @@ def import_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/contacts/import", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Template:
+def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload, now: Now) -> Template:
     actor = request.scope["user"]
     upload = data.get("file")
     try:
@@ -163,7 +159,7 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
             raise InvalidInput(_("Choose a file to upload."), fields={"file": _("Choose a CSV or Excel file.")})
         content = upload.file.read()
         limits = UploadLimits.from_settings(request.app.state.settings)
-        plan = importing.plan_import(db, actor, upload.filename, content, now=_now(), limits=limits)
+        plan = importing.plan_import(db, actor, upload.filename, content, now=now, limits=limits)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
@@ -171,7 +167,7 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
             request, "contacts/import.html", status_code=422, groups=groups.list_groups(db, actor),
             errors=refused.fields or {"file": refused.message}, error=refused.message,
         )
-    token = importing.store_upload(db, actor, upload.filename, content, now=_now())
+    token = importing.store_upload(db, actor, upload.filename, content, now=now)
     return page(
         request, "contacts/import_preview.html", plan=plan, token=token, groups=groups.list_groups(db, actor),
         group_id=form_text(data, "group_id"), group_name=form_text(data, "group_name"),
@@ -180,24 +176,24 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload) -> Temp
 
 
 @post("/contacts/import/{token:str}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], data: Form) -> Template | Redirect:
+def import_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], data: Form, now: Now) -> Template | Redirect:
     actor = request.scope["user"]
     # Read with a separate session: the file is parsed (a child process) before this request's
     # write transaction begins, so on SQLite no writer waits on the parse.
     with separate_reader(request.app.state) as reader:
-        filename, content = importing.load_upload(reader or db, actor, token, now=_now(), writer=db)
+        filename, content = importing.load_upload(reader or db, actor, token, now=now, writer=db)
     limits = UploadLimits.from_settings(request.app.state.settings)
-    plan = importing.plan_import(db, actor, filename, content, now=_now(), limits=limits)
+    plan = importing.plan_import(db, actor, filename, content, now=now, limits=limits)
     group_id = form_text(data, "group_id")
     try:
         result = importing.run_import(
-            db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=_now(),
+            db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=now,
         )
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
         db.rollback()
-        importing.record_checked(db, actor, plan, now=_now())  # the preview is shown again: so is its count
+        importing.record_checked(db, actor, plan, now=now)  # the preview is shown again: so is its count
         return page(
             request, "contacts/import_preview.html", status_code=refused.status_code, plan=plan, token=token,
             groups=groups.list_groups(db, actor), group_id=group_id, group_name=form_text(data, "group_name"),
@@ -218,11 +214,11 @@ def groups_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = 
 
 
 @post("/groups", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def groups_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def groups_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     actor = request.scope["user"]
     form = {"name": form_text(data, "name"), "description": form_text(data, "description")}
     try:
-        group = groups.create_group(db, actor, now=_now(), **form)
+        group = groups.create_group(db, actor, now=now, **form)
     except GovsmsError as refused:
         if not _refusable(refused):
             raise
@@ -236,12 +232,12 @@ def groups_create(request: Request[Any, Any, Any], db: Db, data: Form) -> Templa
 
 @get("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
 def group_page(
-    request: Request[Any, Any, Any], db: Db, group_id: Id, page_number: PageNumber = 1,
+    request: Request[Any, Any, Any], db: Db, group_id: Id, now: Now, page_number: PageNumber = 1,
     done: FromQuery[str] = "", created: Count = 0, existing: Count = 0,
 ) -> Template:
     actor = request.scope["user"]
     group = groups.get_group(db, actor, group_id)
-    members = service.list_contacts(db, actor, group_id=group_id, page=page_number, now=_now())
+    members = service.list_contacts(db, actor, group_id=group_id, page=page_number, now=now)
     return page(
         request, "contacts/group.html", group=group, members=members, errors={}, notice=NOTICES.get(done),
         imported={"created": created, "existing": existing} if done == "imported" else None,
@@ -249,22 +245,22 @@ def group_page(
 
 
 @post("/groups/{group_id:int}", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_update(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form) -> Redirect:
+def group_update(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form, now: Now) -> Redirect:
     groups.update_group(
-        db, request.scope["user"], group_id, name=form_text(data, "name"), description=form_text(data, "description"), now=_now()
+        db, request.scope["user"], group_id, name=form_text(data, "name"), description=form_text(data, "description"), now=now
     )
     return Redirect(f"/groups/{group_id}?done=saved", status_code=303)
 
 
 @post("/groups/{group_id:int}/delete", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_delete(request: Request[Any, Any, Any], db: Db, group_id: Id) -> Redirect:
-    groups.delete_group(db, request.scope["user"], group_id, now=_now())
+def group_delete(request: Request[Any, Any, Any], db: Db, group_id: Id, now: Now) -> Redirect:
+    groups.delete_group(db, request.scope["user"], group_id, now=now)
     return Redirect("/groups?done=group_deleted", status_code=303)
 
 
 @post("/groups/{group_id:int}/members/remove", guards=CONTACTS, sync_to_thread=True, include_in_schema=False)
-def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form) -> Redirect:
-    groups.remove_members(db, request.scope["user"], group_id, form_ids(data, "contact_id"), now=_now())
+def group_remove_member(request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form, now: Now) -> Redirect:
+    groups.remove_members(db, request.scope["user"], group_id, form_ids(data, "contact_id"), now=now)
     return Redirect(f"/groups/{group_id}?done=removed", status_code=303)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -20,7 +19,7 @@ from govsms.errors import NotFound
 from govsms.i18n import _
 from govsms.web.api import ApiController, Timestamp, errors
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db
+from govsms.web.forms import Db, Now
 from govsms.web.guards import requires
 from govsms.web.params import Id
 
@@ -102,11 +101,11 @@ class DpaApi(ApiController):
     tags = ("dpa",)
 
     @get("/api/v1/dpa", summary="The account's DPA: versions and what changed since the newest")
-    def dpa_status(self, request: Request[Any, Any, Any], db: Db) -> AgreementStatus:
+    def dpa_status(self, request: Request[Any, Any, Any], db: Db, now: Now) -> AgreementStatus:
         state = request.app.state
         actor = request.scope["user"]
         status = service.dpa_status(db, state.settings, state.key_ring, actor)
-        unreadable = service.unreadable_versions(db, actor, status.versions, now=datetime.now(UTC))
+        unreadable = service.unreadable_versions(db, actor, status.versions, now=now)
         return AgreementStatus(
             versions=[AgreementVersion(**_version_fields(version, unreadable=version.id in unreadable)) for version in status.versions],
             accepted_version=status.accepted.number if status.accepted else None,
@@ -118,14 +117,14 @@ class DpaApi(ApiController):
         "/api/v1/dpa/pdf", summary="The newest DPA in a language, as a PDF", media_type=PDF, response_headers=PDF_HEADERS,
         responses=errors(400, 404, 409, 422),
     )
-    def dpa_current_pdf(self, request: Request[Any, Any, Any], db: Db, lang: FromQuery[str] = "sv") -> Response[bytes]:
+    def dpa_current_pdf(self, request: Request[Any, Any, Any], db: Db, now: Now, lang: FromQuery[str] = "sv") -> Response[bytes]:
         """The newest generated version in ``lang``; ``GET /api/v1/dpa`` tells whether a newer one is
         due (``new_version_available``), and an admin key makes it with ``POST /api/v1/dpa/versions``."""
         actor = request.scope["user"]
         version = service.newest_version(db, actor, lang=lang)
         if version is None:
             raise NotFound(_("No agreement has been generated in this language yet; an administrator generates it at /dpa."))
-        name, pdf = service.download(db, actor, version.id, now=datetime.now(UTC))  # type: ignore[arg-type]
+        name, pdf = service.download(db, actor, version.id, now=now)  # type: ignore[arg-type]
         return _pdf(name, pdf, version)
 
     @post(
@@ -136,11 +135,11 @@ class DpaApi(ApiController):
             **errors(400, 409, 415, 422),
         },
     )
-    def dpa_generate(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[GenerateRequest]) -> Response[GeneratedVersion]:
+    def dpa_generate(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[GenerateRequest], now: Now) -> Response[GeneratedVersion]:
         state = request.app.state
         with separate_reader(state) as reader:
             version, created = service.generate(
-                db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=datetime.now(UTC), reader=reader
+                db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=now, reader=reader
             )
         return Response(GeneratedVersion(**_version_fields(version), created=created), status_code=201 if created else 200)
 
@@ -148,10 +147,10 @@ class DpaApi(ApiController):
         "/api/v1/dpa/versions/{version_id:int}/pdf", summary="One version of the DPA as generated", media_type=PDF,
         response_headers=PDF_HEADERS, responses=errors(400, 404, 409, 422),
     )
-    def dpa_version_pdf(self, request: Request[Any, Any, Any], db: Db, version_id: Id) -> Response[bytes]:
+    def dpa_version_pdf(self, request: Request[Any, Any, Any], db: Db, version_id: Id, now: Now) -> Response[bytes]:
         actor = request.scope["user"]
         version = service.get_version(db, actor, version_id)
-        name, pdf = service.download(db, actor, version_id, now=datetime.now(UTC))
+        name, pdf = service.download(db, actor, version_id, now=now)
         return _pdf(name, pdf, version)
 
 

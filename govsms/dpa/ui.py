@@ -3,7 +3,7 @@ other roles of the account read and download. Also the operator's registry and s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -19,7 +19,7 @@ from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
 from govsms.audit.unreadable import CANNOT_BE_READ
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id, form_id
 from govsms.web.render import NavItem, page
@@ -40,18 +40,14 @@ NOTICES = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _dpa_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, form: dict[str, str] | None = None, **context: Any) -> Template:
+def _dpa_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, form: dict[str, str] | None = None, now: datetime, **context: Any) -> Template:
     actor = request.scope["user"]
     state = request.app.state
     status = service.dpa_status(db, state.settings, state.key_ring, actor)
-    stored, details_unreadable = service.read_details(db, actor, now=_now())  # audited: the page shows people's names
+    stored, details_unreadable = service.read_details(db, actor, now=now)  # audited: the page shows people's names
     details = form if form is not None else stored
-    acceptance = service.acceptance_of(db, actor, status.accepted, now=_now()) if status.accepted else None
-    unreadable_versions = service.unreadable_versions(db, actor, status.versions, now=_now())
+    acceptance = service.acceptance_of(db, actor, status.accepted, now=now) if status.accepted else None
+    unreadable_versions = service.unreadable_versions(db, actor, status.versions, now=now)
     context.setdefault("errors", {})
     return page(
         request, "dpa/page.html", status_code=status_code, status=status, details=details, acceptance=acceptance,
@@ -89,45 +85,45 @@ def change_text(change: Any) -> str:
 
 
 @get("/dpa", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
-    return _dpa_page(request, db, notice=NOTICES.get(done))
+def dpa_page(request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
+    return _dpa_page(request, db, notice=NOTICES.get(done), now=now)
 
 
 @post("/dpa/details", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_details(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def dpa_details(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     values = {field: form_text(data, field) for field in service.DETAIL_FIELDS}
     try:
-        service.save_details(db, request.scope["user"], values, now=_now())
+        service.save_details(db, request.scope["user"], values, now=now)
     except GovsmsError as refused:
         db.rollback()
-        return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message)
+        return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message, now=now)
     return Redirect("/dpa?done=saved", status_code=303)
 
 
 @get("/dpa/preview", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_preview(request: Request[Any, Any, Any], db: Db, lang: FromQuery[str] = "sv") -> Response[str]:
+def dpa_preview(request: Request[Any, Any, Any], db: Db, now: Now, lang: FromQuery[str] = "sv") -> Response[str]:
     state = request.app.state
-    html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=_now())
+    html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=now)
     return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
 
 @post("/dpa/generate", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     state = request.app.state
     try:
         with separate_reader(state) as reader:
             _version, created = service.generate(
-                db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=_now(), reader=reader
+                db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader
             )
     except GovsmsError as refused:
         db.rollback()
-        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
+        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, now=now)
     return Redirect(f"/dpa?done={'generated' if created else 'unchanged'}", status_code=303)
 
 
 @get("/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: Id) -> Response[bytes]:
-    name, pdf = service.download(db, request.scope["user"], version_id, now=_now())
+def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: Id, now: Now) -> Response[bytes]:
+    name, pdf = service.download(db, request.scope["user"], version_id, now=now)
     return Response(
         pdf, media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
@@ -135,18 +131,18 @@ def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: Id) -> Res
 
 
 @post("/dpa/versions/{version_id:int}/accept", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: Id, data: Form) -> Template | Redirect:
+def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: Id, data: Form, now: Now) -> Template | Redirect:
     try:
         service.accept(
             db, request.scope["user"], version_id, name=form_text(data, "name"), title=form_text(data, "title"),
-            confirmed=form_text(data, "confirm") == "yes", now=_now(),
+            confirmed=form_text(data, "confirm") == "yes", now=now,
         )
     except GovsmsError as refused:
         if refused.status_code == 404:
             raise
         db.rollback()
         return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message,
-                         accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")})
+                         accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")}, now=now)
     return Redirect("/dpa?done=accepted", status_code=303)
 
 
@@ -174,16 +170,16 @@ def operator_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] 
 
 
 @post("/operator/subprocessors", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     actor = request.scope["user"]
     values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
     try:
         if (remove := form_id(data, "remove")) is not None:
-            registry.remove_subprocessor(db, actor, remove, now=_now())
+            registry.remove_subprocessor(db, actor, remove, now=now)
         elif (entry_id := form_id(data, "id")) is not None:
-            registry.change_subprocessor(db, actor, entry_id, **values, now=_now())
+            registry.change_subprocessor(db, actor, entry_id, **values, now=now)
         else:
-            registry.add_subprocessor(db, actor, **values, now=_now())
+            registry.add_subprocessor(db, actor, **values, now=now)
     except GovsmsError as refused:
         db.rollback()
         return _operator_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, form=values)
@@ -191,7 +187,7 @@ def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Te
 
 
 @post("/operator/retention", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def retention_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def retention_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     raw = form_text(data, "days").strip()
     key = form_text(data, "category")
     # ASCII digits only: int() also reads "١" (an Arabic-Indic one) and "1_000".
@@ -199,7 +195,7 @@ def retention_save(request: Request[Any, Any, Any], db: Db, data: Form) -> Templ
         return _operator_page(request, db, status_code=422, errors={f"days-{key}": _("Give a whole number of days.")}, error=None)
     days = None if raw in ("", "-") else int(raw)
     try:
-        set_storage_time(db, request.scope["user"], key, days, now=_now())
+        set_storage_time(db, request.scope["user"], key, days, now=now)
     except GovsmsError as refused:
         db.rollback()
         return _operator_page(

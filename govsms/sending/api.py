@@ -29,7 +29,7 @@ from govsms.sending.dispatch import (
 from govsms.sending.senders import MAX_TEXT_SENDER
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.web.api import ApiController, Timestamp, errors
-from govsms.web.forms import Db
+from govsms.web.forms import Db, Now
 from govsms.web.guards import requires
 from govsms.web.params import MAX_ID, Id, IdFilter, IdValue, Page, PerPage
 from govsms.web.transactions import in_transaction
@@ -62,10 +62,6 @@ MessageBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.JSON
 BlockBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.JSON, title="BlockRequest", schema_extra={
     "required": ["number"], "properties": {"number": Schema(type=OpenAPIType.STRING)},
 })]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -292,12 +288,12 @@ class SendApi(ApiController):
     tags = TAGS
 
     @post("/api/v1/messages", summary="Send an SMS to many recipients", responses=errors(400, 404, 409, 415, 422, 500))
-    async def send_messages(self, request: Request[Any, Any, Any], data: MessageBody, idempotency_key: IdempotencyKey = None) -> SendResult:
+    async def send_messages(self, request: Request[Any, Any, Any], data: MessageBody, now: Now, idempotency_key: IdempotencyKey = None) -> SendResult:
         """``{"from", "to": [...], "group_ids": [...], "text", "send_at"?, "dry_run"?}``. The cost is in
         minor units (öre). ``dry_run`` writes and sends nothing. The same ``Idempotency-Key`` returns
         the same dispatch."""
         dispatch_request = parse_message_request(data, idempotency_key)
-        actor, now, state = request.scope["user"], _now(), request.app.state
+        actor, state = request.scope["user"], request.app.state
         # A plain send of a few numbers waits here, on the loop, for the process's combined write;
         # anything else (and a send the combiner gives back) is written on a handler thread.
         combiner: SendCombiner | None = state.get("send_combiner")
@@ -307,8 +303,8 @@ class SendApi(ApiController):
         return summary_json(summary)
 
     @post("/api/v1/dispatches/{dispatch_id:int}/cancel", summary="Cancel a scheduled dispatch", status_code=200, responses=errors(400, 404, 409, 422))
-    def cancel_dispatch(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> Cancelled:
-        return Cancelled(cancelled=history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now()))
+    def cancel_dispatch(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Cancelled:
+        return Cancelled(cancelled=history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=now))
 
 
 class HistoryApi(ApiController):
@@ -316,14 +312,14 @@ class HistoryApi(ApiController):
     tags = TAGS
 
     @get("/api/v1/dispatches/{dispatch_id:int}", summary="One dispatch with message counts by status", responses=errors(400, 404, 422))
-    def get_dispatch(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> Dispatch:
+    def get_dispatch(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Dispatch:
         actor = request.scope["user"]
         dispatch = history.get_dispatch(db, actor, dispatch_id)
-        return dispatch_json(db, dispatch, history.dispatch_senders(db, actor, [dispatch], now=_now())[dispatch.id])
+        return dispatch_json(db, dispatch, history.dispatch_senders(db, actor, [dispatch], now=now)[dispatch.id])
 
     @get("/api/v1/messages", summary="Messages with status, cost and parts", responses=errors(400, 404, 422))
     def list_messages(
-        self, request: Request[Any, Any, Any], db: Db, dispatch_id: IdFilter = None, status: FromQuery[str | None] = None,
+        self, request: Request[Any, Any, Any], db: Db, now: Now, dispatch_id: IdFilter = None, status: FromQuery[str | None] = None,
         reveal: FromQuery[bool] = False, page: Page = 1, per_page: PerPage = 50,
     ) -> MessagePage:
         """Numbers are masked; ``reveal=true`` shows them in clear and is recorded in the access log.
@@ -333,17 +329,17 @@ class HistoryApi(ApiController):
             "would stay in proxy logs and browser histories."
         ))
         result = history.list_messages(
-            db, request.scope["user"], now=_now(), dispatch_id=dispatch_id, status=status, reveal=reveal, page=page, per_page=per_page
+            db, request.scope["user"], now=now, dispatch_id=dispatch_id, status=status, reveal=reveal, page=page, per_page=per_page
         )
         return messages_json(result)
 
     @post("/api/v1/messages/search", summary="Messages to a number", status_code=200, responses=errors(400, 404, 415, 422))
-    def search_messages(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[MessageSearch]) -> MessagePage:
+    def search_messages(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[MessageSearch], now: Now) -> MessagePage:
         """``{"number", "dispatch_id"?, "status"?, "reveal"?, "page"?, "per_page"?}``: the messages to this
         number (any format), newest first, as ``GET /api/v1/messages`` pages them. The search is in the access log."""
         number = _number_of(data, _("Give the number to search for."))
         result = history.list_messages(
-            db, request.scope["user"], now=_now(), dispatch_id=data.dispatch_id, status=data.status, number=number, reveal=data.reveal,
+            db, request.scope["user"], now=now, dispatch_id=data.dispatch_id, status=data.status, number=number, reveal=data.reveal,
             page=data.page, per_page=data.per_page,
         )
         return messages_json(result)
@@ -363,23 +359,23 @@ class BlocklistApi(ApiController):
         return BlockCounts(counts=blocklist.counts_by_source(db, request.scope["user"]))
 
     @post("/api/v1/blocklist/search", summary="Check a number", status_code=200, responses=errors(400, 415, 422))
-    def check_blocklist(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody]) -> BlockCheck:
+    def check_blocklist(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody], now: Now) -> BlockCheck:
         """``{"number"}`` (any format): whether the account blocked it, since when and how. Recorded in the access log."""
-        status = blocklist.check_number(db, request.scope["user"], _number_of(data, _("Give the number to search for.")), now=_now())
+        status = blocklist.check_number(db, request.scope["user"], _number_of(data, _("Give the number to search for.")), now=now)
         return BlockCheck(blocked=status.blocked, source=status.source, since=status.since.isoformat() if status.since else None)
 
     @post("/api/v1/blocklist", summary="Block a number", responses=errors(400, 415, 422))
-    def add_block(self, request: Request[Any, Any, Any], db: Db, data: BlockBody) -> Blocked:
+    def add_block(self, request: Request[Any, Any, Any], db: Db, data: BlockBody, now: Now) -> Blocked:
         number = data.get("number")
         if not isinstance(number, str):
             raise InvalidInput(_("Give the number to block."), fields={"number": _("Give the number to block.")})
-        blocklist.block_number(db, request.scope["user"], number, source="api", now=_now())
+        blocklist.block_number(db, request.scope["user"], number, source="api", now=now)
         return Blocked(blocked=True)
 
     @post("/api/v1/blocklist/unblock", summary="Unblock a number", status_code=200, responses=errors(400, 415, 422))
-    def remove_block(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody]) -> Unblocked:
+    def remove_block(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NumberBody], now: Now) -> Unblocked:
         """``{"number"}``: ``removed`` is false when the number was not blocked."""
-        return Unblocked(removed=blocklist.unblock_number(db, request.scope["user"], _number_of(data, _("Give the number to unblock.")), now=_now()))
+        return Unblocked(removed=blocklist.unblock_number(db, request.scope["user"], _number_of(data, _("Give the number to unblock.")), now=now))
 
     @delete("/api/v1/blocklist", include_in_schema=False, status_code=200)
     def old_remove_block(self, request: Request[Any, Any, Any]) -> None:

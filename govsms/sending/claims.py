@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import DatabaseBusy, one_of, session_scope
 from govsms.sending.models import OutboundMessage
 
@@ -111,7 +112,8 @@ class ClaimKeeper:
     submit or a database that refuses the recording for a while never lets another worker take
     and send the batch again. Only a dead process stops extending: then the claims expire."""
 
-    def __init__(self, session_factory: sessionmaker[Session], worker_id: str, ids: list[int], ttl: timedelta) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], worker_id: str, ids: list[int], ttl: timedelta, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.session_factory = session_factory
         self.worker_id = worker_id
         self.ids = ids
@@ -130,7 +132,7 @@ class ClaimKeeper:
         """Extend now; returns the ids still held. Raises what the database raises."""
         started = time.monotonic()
         with session_scope(self.session_factory) as session:
-            held = extend_claims(session, self.worker_id, self.ids, now=datetime.now(UTC), ttl=self.ttl)
+            held = extend_claims(session, self.worker_id, self.ids, now=self.clock.now(), ttl=self.ttl)
         self.live_until = started + self.ttl.total_seconds()
         return held
 

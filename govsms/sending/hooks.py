@@ -38,7 +38,7 @@ def http_delivery_report(request: Request[Any, Any, Any], data: JSONBody[dict[st
         if not isinstance(status, str) or status not in statuses:
             raise InvalidInput(_("Each report needs an id and a status (delivered, failed or expired)."), fields={"status": _("delivered, failed or expired")})
         reports.append(DeliveryReport(provider_id=provider_id, status=ReportStatus(status)))
-    apply_delivery_reports(request.app.state.session_factory, reports)
+    apply_delivery_reports(request.app.state.session_factory, reports, clock=request.app.state.clock)
     return {"applied": len(reports)}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -14,7 +13,7 @@ from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.sending import pricing
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import form_id
 from govsms.web.render import NavItem, page
@@ -39,14 +38,14 @@ def prices_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/operator/prices", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def prices_set(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def prices_set(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     try:
         price = form_text(data, "price").strip().replace(",", ".")
         # float() also reads "1e400" (infinity), "nan" and non-ASCII digits; a price is none of them.
         if price and not price.isascii():
             raise ValueError(price)
         minor = int(round(float(price) * 100)) if price else -1
-        pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=datetime.now(UTC))
+        pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=now)
     except (GovsmsError, ValueError, OverflowError) as refused:
         db.rollback()
         fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
@@ -55,14 +54,14 @@ def prices_set(request: Request[Any, Any, Any], db: Db, data: Form) -> Template 
 
 
 @post("/operator/numbers", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def numbers_assign(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def numbers_assign(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     actor = request.scope["user"]
     try:
         if form_text(data, "remove"):
             pricing.remove_virtual_number(db, actor, form_text(data, "remove"))
         else:
             pricing.assign_virtual_number(
-                db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=datetime.now(UTC)
+                db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=now
             )
     except GovsmsError as refused:
         db.rollback()

@@ -15,12 +15,13 @@ import os
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, UTC
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.db import one_of, session_scope
 from govsms.keys.store import vault_of
@@ -63,9 +64,11 @@ class Outbox:
     def __init__(
         self, session_factory: sessionmaker[Session], transport: Transport, *, public_url: str,
         batch_size: int = 500, rate_per_second: float | None = None, worker_id: str | None = None,
-        claim_ttl: timedelta = CLAIM_TTL, unknown_after: timedelta = timedelta(hours=72),
+        claim_ttl: timedelta = CLAIM_TTL, unknown_after: timedelta = timedelta(hours=72), clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.claim_ttl = claim_ttl
+        self.clock = clock
+        """The time claims, submissions, reports and the ``unknown`` rule are read against."""
         self.unknown_after = unknown_after
         self.session_factory = session_factory
         self.transport = transport
@@ -92,11 +95,11 @@ class Outbox:
         Returns how many messages were claimed (0 also while an earlier batch waits to be recorded)."""
         if self._unrecorded is not None and not self._record_until(time.monotonic() + RECORD_RETRY_SECONDS):
             return 0
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         with session_scope(self.session_factory) as session:
             claimed = claim(session, self.worker_id, now=now, limit=self.batch_size, ttl=self.claim_ttl)
         if claimed:
-            keeper = ClaimKeeper(self.session_factory, self.worker_id, [item.id for item in claimed], self.claim_ttl).start()
+            keeper = ClaimKeeper(self.session_factory, self.worker_id, [item.id for item in claimed], self.claim_ttl, self.clock).start()
             try:
                 submissions, blocked, unsendable = self._prepare(claimed, now)
                 submissions = self._still_held(keeper, submissions)
@@ -113,7 +116,7 @@ class Outbox:
             except BaseException:
                 keeper.stop()  # what the SMSC took is not known: the claims expire and the batch goes again
                 raise
-            self._unrecorded = SubmittedBatch(claimed, results, blocked, datetime.now(UTC), keeper)
+            self._unrecorded = SubmittedBatch(claimed, results, blocked, self.clock.now(), keeper)
             self._record_until(time.monotonic() + RECORD_RETRY_SECONDS)
         self.apply_reports()
         return len(claimed)
@@ -131,7 +134,7 @@ class Outbox:
         database refuses that too, leave them to expire. Either way nothing was sent."""
         try:
             with session_scope(self.session_factory) as session:
-                release_claims(session, self.worker_id, [item.id for item in claimed], due=datetime.now(UTC) + PREPARE_RETRY)
+                release_claims(session, self.worker_id, [item.id for item in claimed], due=self.clock.now() + PREPARE_RETRY)
         except Exception as error:  # noqa: BLE001  (the claims expire instead)
             log.warning("could not release %d claims (%s): they expire", len(claimed), type(error).__name__, extra={"event": "outbox.release_failed"})
 
@@ -354,7 +357,7 @@ class Outbox:
             return 0
         reports, self._reports = self._reports, []
         try:
-            apply_delivery_reports(self.session_factory, reports)
+            apply_delivery_reports(self.session_factory, reports, clock=self.clock)
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -366,7 +369,7 @@ class Outbox:
 
     def mark_unknown(self, now: datetime | None = None) -> int:
         """Messages 'sent' longer than ``unknown_after`` with no report become ``unknown``."""
-        count = mark_unknown(self.session_factory, now=now or datetime.now(UTC), after=self.unknown_after)
+        count = mark_unknown(self.session_factory, now=now or self.clock.now(), after=self.unknown_after)
         if count:
             log.info("%d messages had no delivery report in %s: unknown", count, self.unknown_after, extra={"event": "outbox.unknown"})
         return count

@@ -4,12 +4,13 @@ and, once every part is settled, the message's; a message left 'sent' with no re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import bulk_insert, one_of, session_scope
 from govsms.sending.models import MessagePart, OutboundMessage, PendingReport
 from govsms.sending.transports.base import DeliveryReport, ReportStatus
@@ -26,14 +27,14 @@ SETTLED_BY_REPORT = ("sent", "sending", "unknown")
 REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
 
 
-def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport]) -> None:
+def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport], *, clock: Clock = SYSTEM_CLOCK) -> None:
     """A message is delivered when all its parts are; failed or expired when any part is.
 
     A report whose part is not recorded yet waits in ``pending_report`` and is applied by a later
     call (the worker calls with no reports now and then), so no report is lost to a race; one
     that finds no part within ``PENDING_REPORT_DAYS`` is dropped. A report for a message already
     ``unknown`` still settles it."""
-    now = datetime.now(UTC)
+    now = clock.now()
     with session_scope(session_factory) as session:
         dialect = session.get_bind().dialect.name
         connection = session.connection()

@@ -4,7 +4,7 @@ transport, which sends nothing anywhere, outside production) the page shows the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -17,7 +17,7 @@ from govsms.i18n import N_, _
 from govsms.sending import sender_numbers
 from govsms.sending.sender_numbers import CodeSent, Outcome
 from govsms.settings import Settings
-from govsms.web.forms import Db, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import NavItem, page
@@ -33,76 +33,72 @@ OUTCOMES = {
 }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def demo_codes_visible(settings: Settings) -> bool:
     """Only in demo mode: the loopback transport delivers nothing, so the page shows the code it
     sent. Never in production, never with a transport that reaches phones."""
     return settings.transport == "loopback" and not settings.is_production
 
 
-def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, sent: CodeSent | None = None, **context: Any) -> Template:
+def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, sent: CodeSent | None = None, now: datetime, **context: Any) -> Template:
     actor = request.scope["user"]
     context.setdefault("errors", {})
     context.setdefault("form", {"number": ""})
     demo_code = sent.code if sent is not None and demo_codes_visible(request.app.state.settings) else None
     template = page(
-        request, "sending/senders.html", status_code=status_code, senders=sender_numbers.list_sender_numbers(db, actor, now=_now()),
+        request, "sending/senders.html", status_code=status_code, senders=sender_numbers.list_sender_numbers(db, actor, now=now),
         sent=sent, demo_code=demo_code, minutes=sender_numbers.CODE_TTL.seconds // 60, **context,
     )
     template.headers["Cache-Control"] = "no-store"
     return template
 
 
-def _refused(request: Request[Any, Any, Any], db: Db, refused: GovsmsError, **context: Any) -> Template:
+def _refused(request: Request[Any, Any, Any], db: Db, refused: GovsmsError, *, now: datetime, **context: Any) -> Template:
     if refused.status_code != 422:
         raise refused
     db.rollback()  # nothing of a refused request stays (a subject or row made on the way)
-    return _page(request, db, status_code=422, errors=refused.fields, error=refused.message, **context)
+    return _page(request, db, status_code=422, errors=refused.fields, error=refused.message, **context, now=now)
 
 
 @get("/settings/senders", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
-    return _page(request, db, notice=NOTICES.get(done))
+def senders_page(request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
+    return _page(request, db, notice=NOTICES.get(done), now=now)
 
 
 @post("/settings/senders", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_add(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def senders_add(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     number = form_text(data, "number")
     try:
-        sent = sender_numbers.request_code(db, request.scope["user"], number, now=_now())
+        sent = sender_numbers.request_code(db, request.scope["user"], number, now=now)
     except GovsmsError as refused:
-        return _refused(request, db, refused, form={"number": number[:64]})
-    return _page(request, db, sent=sent)
+        return _refused(request, db, refused, form={"number": number[:64]}, now=now)
+    return _page(request, db, sent=sent, now=now)
 
 
 @post("/settings/senders/{sender_id:int}/resend", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_resend(request: Request[Any, Any, Any], db: Db, sender_id: Id) -> Template:
+def senders_resend(request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Template:
     try:
-        sent = sender_numbers.resend_code(db, request.scope["user"], sender_id, now=_now())
+        sent = sender_numbers.resend_code(db, request.scope["user"], sender_id, now=now)
     except GovsmsError as refused:
-        return _refused(request, db, refused)
-    return _page(request, db, sent=sent)
+        return _refused(request, db, refused, now=now)
+    return _page(request, db, sent=sent, now=now)
 
 
 @post("/settings/senders/{sender_id:int}/confirm", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_confirm(request: Request[Any, Any, Any], db: Db, sender_id: Id, data: Form) -> Template | Redirect:
+def senders_confirm(request: Request[Any, Any, Any], db: Db, sender_id: Id, data: Form, now: Now) -> Template | Redirect:
     try:
-        result = sender_numbers.confirm_code(db, request.scope["user"], sender_id, form_text(data, "code"), now=_now())
+        result = sender_numbers.confirm_code(db, request.scope["user"], sender_id, form_text(data, "code"), now=now)
     except GovsmsError as refused:
-        return _refused(request, db, refused, failed_id=sender_id)
+        return _refused(request, db, refused, failed_id=sender_id, now=now)
     if result.outcome is Outcome.VERIFIED:
         return Redirect("/settings/senders?done=verified", status_code=303)
     # A wrong code is kept (counted and recorded): the page answers 422 without rolling back.
     message = _(OUTCOMES[result.outcome]) % {"left": result.attempts_left}
-    return _page(request, db, status_code=422, errors={"code": message}, error=message, failed_id=sender_id)
+    return _page(request, db, status_code=422, errors={"code": message}, error=message, failed_id=sender_id, now=now)
 
 
 @post("/settings/senders/{sender_id:int}/remove", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_remove(request: Request[Any, Any, Any], db: Db, sender_id: Id) -> Redirect:
-    sender_numbers.remove_sender_number(db, request.scope["user"], sender_id, now=_now())
+def senders_remove(request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Redirect:
+    sender_numbers.remove_sender_number(db, request.scope["user"], sender_id, now=now)
     return Redirect("/settings/senders?done=removed", status_code=303)
 
 

@@ -27,7 +27,7 @@ from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_s
 from govsms.sending.models import VirtualNumber
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Form, form_list, form_text
+from govsms.web.forms import Db, Now, Form, form_list, form_text
 from govsms.web.guards import json_only, optout_limit, requires, users_only
 from govsms.web.params import Id, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
@@ -42,10 +42,6 @@ READ = [users_only, requires(Permission.MESSAGES_READ)]
 BLOCK = [users_only, requires(Permission.BLOCKLIST)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 LOCAL = ZoneInfo("Europe/Stockholm")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _send_at(value: str) -> datetime | None:
@@ -75,7 +71,7 @@ def send_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/send/analyse", guards=[*SEND, json_only], sync_to_thread=True, include_in_schema=False)
-def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]], now: Now) -> dict[str, Any]:
     """The live counter: characters, parts and encoding of the text as recipients will get it."""
     text, sender = str(data.get("text", "")), str(data.get("sender", ""))
     body: dict[str, Any] = {}
@@ -88,7 +84,7 @@ def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[st
     try:
         # The format only: whether a mobile number is verified is told by sending (which refuses
         # an unverified one with a reason), not by this counter, which records no event.
-        choice = resolve_sender(db, request.scope["user"], sender, now=_now(), check_verified=False) if sender.strip() else None
+        choice = resolve_sender(db, request.scope["user"], sender, now=now, check_verified=False) if sender.strip() else None
         body["can_reply"] = choice.can_reply if choice else None
         if choice is not None and choice.kind == "number":
             body["sender_note"] = _("A mobile number can be the sender only once an administrator has verified it for your account "
@@ -115,7 +111,7 @@ def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file:
     )
 
 
-def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any]) -> tuple[list[str], str]:
+def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any], *, now: datetime) -> tuple[list[str], str]:
     """Numbers of an uploaded file (kept encrypted between summary and confirmation)."""
     from govsms.contacts import importing
 
@@ -126,25 +122,25 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any])
     if isinstance(upload, UploadFile) and upload.filename:
         content = upload.file.read()
         parsed = read_contact_file(upload.filename, content, limits)
-        token = importing.store_upload(db, actor, upload.filename, content, now=_now())
+        token = importing.store_upload(db, actor, upload.filename, content, now=now)
         return [row.number for row in parsed.rows], token
     if token:
         with separate_reader(request.app.state) as reader:  # the parse must not hold SQLite's write turn
-            filename, content = importing.load_upload(reader or db, actor, token, now=_now(), writer=db)
+            filename, content = importing.load_upload(reader or db, actor, token, now=now, writer=db)
         return [row.number for row in read_contact_file(filename, content, limits).rows], token
     return [], ""
 
 
 @post("/send", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart) -> Template:
+def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart, now: Now) -> Template:
     """Step 1: the summary (a dry run: recipients, blocked, invalid, parts, cost); nothing is sent."""
     actor = request.scope["user"]
     form = _form_of(data)
     try:
-        numbers, form["upload"] = _file_numbers(request, db, data)
+        numbers, form["upload"] = _file_numbers(request, db, data, now=now)
         dispatch_request = _request_from(data, form, numbers)
         dispatch_request.dry_run = True
-        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
+        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
     except GovsmsError as refused:
         if refused.status_code != 422:
             raise
@@ -153,14 +149,14 @@ def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart) -> Te
 
 
 @post("/send/confirm", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Template | Redirect:
+def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
     """Step 2: the same request for real; the idempotency key makes a double click harmless."""
     actor = request.scope["user"]
     form = _form_of(data)
     try:
-        numbers, _upload = _file_numbers(request, db, data)
+        numbers, _upload = _file_numbers(request, db, data, now=now)
         dispatch_request = _request_from(data, form, numbers)
-        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=_now())
+        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
     except GovsmsError as refused:
         if refused.status_code != 422:
             raise
@@ -174,17 +170,17 @@ def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form) -> Templat
 
 
 @get("/messages", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatches_page(request: Request[Any, Any, Any], db: Db, page_number: PageNumber = 1) -> Template:
+def dispatches_page(request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1) -> Template:
     actor = request.scope["user"]
     dispatches = history.list_dispatches(db, actor, page=page_number)
     counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
-    senders = history.dispatch_senders(db, actor, dispatches.items, now=_now())
+    senders = history.dispatch_senders(db, actor, dispatches.items, now=now)
     return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 
 
 def _dispatch_page(
     request: Request[Any, Any, Any], db: Db, dispatch_id: int, *, reveal: bool, status: str, number: str, page_number: int,
-    notice: str | None = None, posted: str = "",
+    notice: str | None = None, posted: str = "", now: datetime,
 ) -> Template:
     """``posted``: the address the filter came from by POST (search or reveal); its pages are
     posted there again, so no link holds the number."""
@@ -193,22 +189,22 @@ def _dispatch_page(
     errors: dict[str, str] = {}
     messages = None
     try:
-        messages = history.list_messages(db, actor, now=_now(), dispatch_id=dispatch_id, status=status or None,
+        messages = history.list_messages(db, actor, now=now, dispatch_id=dispatch_id, status=status or None,
                                          number=number or None, reveal=reveal, page=page_number)
     except InvalidInput as refused:
         errors = refused.fields
-    senders = history.dispatch_senders(db, actor, [dispatch], now=_now(), reveal=reveal)
+    senders = history.dispatch_senders(db, actor, [dispatch], now=now, reveal=reveal)
     return page(
         request, "sending/dispatch.html", status_code=422 if errors else 200, dispatch=dispatch, sender=senders[dispatch.id],
         counts=history.status_counts(db, dispatch_id), messages=messages, posted=posted,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
-        can_cancel=dispatch.status == "scheduled" and dispatch.send_at > _now(),
+        can_cancel=dispatch.status == "scheduled" and dispatch.send_at > now,
     )
 
 
 @get("/messages/{dispatch_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
 def dispatch_page(
-    request: Request[Any, Any, Any], db: Db, dispatch_id: Id, page_number: PageNumber = 1,
+    request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now, page_number: PageNumber = 1,
     status: FromQuery[str] = "", done: FromQuery[str] = "",
 ) -> Template:
     if "number" in request.query_params:  # the old filter: refused before anything is read
@@ -217,30 +213,30 @@ def dispatch_page(
             "histories and proxy logs would keep it. Use the form there."
         ), status_code=400)
     notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
-    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done))
+    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done), now=now)
 
 
 @post("/messages/{dispatch_id:int}/search", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_search(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form) -> Template:
+def dispatch_search(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
     """The messages filter (status, number): the number comes in the form, so no URL holds it."""
     return _dispatch_page(
         request, db, dispatch_id, reveal=False, status=form_text(data, "status"), number=form_text(data, "number").strip(),
-        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/search",
+        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/search", now=now,
     )
 
 
 @post("/messages/{dispatch_id:int}/reveal", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form) -> Template:
+def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
     """Numbers in clear: an explicit action, and recorded in the access log."""
     return _dispatch_page(
         request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number").strip(),
-        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/reveal",
+        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/reveal", now=now,
     )
 
 
 @post("/messages/{dispatch_id:int}/cancel", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: Id) -> Redirect:
-    history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=_now())
+def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Redirect:
+    history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=now)
     return Redirect(f"/messages/{dispatch_id}?done=cancelled", status_code=303)
 
 
@@ -258,17 +254,17 @@ def blocklist_page(request: Request[Any, Any, Any], db: Db) -> Template:
 
 
 @post("/blocklist", guards=BLOCK, sync_to_thread=True, include_in_schema=False)
-def blocklist_action(request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+def blocklist_action(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
     actor = request.scope["user"]
     number, action = form_text(data, "number"), form_text(data, "action")
     try:
         if action == "block":
-            blocklist.block_number(db, actor, number, source="manual", now=_now())
+            blocklist.block_number(db, actor, number, source="manual", now=now)
             notice = N_("The number is blocked. Nothing more is sent to it from this account.")
         elif action == "unblock":
-            notice = N_("The number is no longer blocked.") if blocklist.unblock_number(db, actor, number, now=_now()) else N_("The number was not blocked.")
+            notice = N_("The number is no longer blocked.") if blocklist.unblock_number(db, actor, number, now=now) else N_("The number was not blocked.")
         else:
-            status = blocklist.check_number(db, actor, number, now=_now())
+            status = blocklist.check_number(db, actor, number, now=now)
             return _blocklist_page(request, db, checked=status, number=number)
     except InvalidInput as refused:
         return _blocklist_page(request, db, status_code=422, errors=refused.fields, number=number)
@@ -283,19 +279,19 @@ def _expired_link(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
-def optout_page(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
+def optout_page(request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
     """Shows what the button does; a GET alone never blocks (link scanners open links)."""
     try:
-        account = optout.optout_account_name(db, token, now=_now())
+        account = optout.optout_account_name(db, token, now=now)
     except optout.LinkExpired:
         return _expired_link(request)
     return page(request, "sending/optout.html", account=account, token=token, done=False)
 
 
 @post("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
-def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str]) -> Template:
+def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
     try:
-        account = optout.opt_out(db, token, now=_now())
+        account = optout.opt_out(db, token, now=now)
     except optout.LinkExpired:
         return _expired_link(request)
     return page(request, "sending/optout.html", account=account, token=token, done=True)

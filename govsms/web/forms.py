@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar.di import NamedDependency
@@ -11,6 +12,10 @@ from sqlmodel import Session
 
 Db = NamedDependency[Session]
 """The request's session; committed after the handler, rolled back if it raised."""
+
+Now = NamedDependency[datetime]
+"""The request's time, aware UTC, from the app's clock (``app.state.clock``); handlers take it
+instead of reading the system clock, so a test can fix it."""
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
