@@ -15,6 +15,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
+from govsms.tenancy import owned_by, scoped
 from govsms.textfield import single_line
 
 KEY_PREFIX = "gsk_"
@@ -38,7 +39,7 @@ def create_api_key(
     if not roles or not set(roles) <= set(CUSTOMER_ROLES):
         raise InvalidInput(_("The key was not created."), fields={"roles": _("Choose at least one role.")})
     if session.exec(
-        select(ApiKey.id).where(ApiKey.account_id == actor.account_id, ApiKey.name == name, ApiKey.revoked_at.is_(None))
+        select(ApiKey.id).where(owned_by(ApiKey, actor), ApiKey.name == name, ApiKey.revoked_at.is_(None))
     ).first():
         raise Conflict(_("An active key with this name exists already."), fields={"name": _("Choose another name.")})
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -59,13 +60,13 @@ def create_api_key(
 
 def list_api_keys(session: Session, actor: Actor) -> list[ApiKey]:
     require(actor, Permission.API_KEYS_MANAGE)
-    query = select(ApiKey).where(ApiKey.account_id == actor.account_id)
+    query = scoped(ApiKey, actor)
     return list(session.exec(query.order_by(ApiKey.revoked_at.is_not(None), ApiKey.name)))
 
 
 def get_api_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     require(actor, Permission.API_KEYS_MANAGE)
-    api_key = session.exec(select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == actor.account_id)).first()
+    api_key = session.exec(scoped(ApiKey, actor).where(ApiKey.id == key_id)).first()
     if api_key is None:
         raise NotFound(_("No such API key in your account."))
     return api_key

@@ -10,6 +10,7 @@ from sqlmodel import Column, Field, SQLModel
 
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
+from govsms.tenancy import AccountOwned
 
 
 def _utc(**kwargs: object) -> object:
@@ -42,13 +43,12 @@ class Account(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 
-class User(SQLModel, table=True):
+class User(AccountOwned, table=True):
     """A person who logs in to the admin UI on behalf of one account."""
 
     __tablename__ = "app_user"
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     email: str = Field(max_length=254, unique=True)
     """Login name, stored lower-case."""
     display_name: str = Field(default="", max_length=200)
@@ -89,13 +89,12 @@ class LoginSession(SQLModel, table=True):
     is still due: such a row is nobody's session (it reaches nothing but that step)."""
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(AccountOwned, table=True):
     """A named key for the HTTP API; shown once, stored as a SHA-256 hash, revocable."""
 
     __tablename__ = "api_key"
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16)
     """The first characters of the key, so a person can tell keys apart."""

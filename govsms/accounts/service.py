@@ -18,6 +18,7 @@ from govsms.db import add_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
+from govsms.tenancy import scoped
 from govsms.textfield import single_line
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -222,9 +223,9 @@ def list_users(session: Session, actor: Actor, *, now: datetime, page: int = 1, 
     showing them is a read in the access log (ids and counts only)."""
     require(actor, Permission.USERS_MANAGE)
     page, per_page = clamp_page(page, per_page)
-    scoped = select(User).where(User.account_id == actor.account_id)
-    total = session.exec(select(func.count()).select_from(scoped.subquery())).one()
-    items = session.exec(scoped.order_by(User.email).offset((page - 1) * per_page).limit(per_page)).all()
+    users = scoped(User, actor)
+    total = session.exec(select(func.count()).select_from(users.subquery())).one()
+    items = session.exec(users.order_by(User.email).offset((page - 1) * per_page).limit(per_page)).all()
     record_event(session, actor, Action.USERS_LISTED, now=now, details={"shown": len(items), "page": page})
     return Page(items=list(items), total=total, page=page, per_page=per_page)
 
@@ -239,7 +240,7 @@ def view_user(session: Session, actor: Actor, user_id: int, *, now: datetime) ->
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """A user of the actor's own account; any other id is simply not found."""
     require(actor, Permission.USERS_MANAGE)
-    user = session.exec(select(User).where(User.id == user_id, User.account_id == actor.account_id)).first()
+    user = session.exec(scoped(User, actor).where(User.id == user_id)).first()
     if user is None:
         raise NotFound(_("No such user in your account."))
     return user

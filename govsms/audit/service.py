@@ -26,6 +26,7 @@ from govsms.keys.ring import KeyRing
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
+from govsms.tenancy import scoped
 from govsms.textfield import refuse_control
 
 
@@ -91,7 +92,7 @@ def list_events(
     require(actor, Permission.AUDIT_READ)
     page, per_page = clamp_page(page, per_page)
     events = AuditEvent.__table__
-    statement = select(events).where(events.c.account_id == actor.account_id)
+    statement = scoped(events, actor)
     if query.since:
         statement = statement.where(events.c.occurred_at >= query.since)
     if query.until:

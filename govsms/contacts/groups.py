@@ -30,6 +30,7 @@ from govsms.db import bulk_insert, insert_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, vault_of
+from govsms.tenancy import delete_scoped, owned_by, scoped
 from govsms.textfield import single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
@@ -138,7 +139,7 @@ def _refuse_taken() -> Conflict:
 
 def _load(session: Session, actor: Actor, group_id: int) -> Any:
     require(actor, Permission.CONTACTS)
-    row = session.execute(select(GROUPS).where(GROUPS.c.id == group_id, GROUPS.c.account_id == actor.account_id)).first()
+    row = session.execute(scoped(GROUPS, actor).where(GROUPS.c.id == group_id)).first()
     if row is None:
         raise NotFound(_("No such group in your account."))
     return row
@@ -171,7 +172,7 @@ def list_groups(session: Session, actor: Actor, *, now: datetime | None = None) 
     rows = session.execute(
         select(GROUPS, func.coalesce(counts.c.members, 0).label("members"))
         .outerjoin(counts, counts.c.group_id == GROUPS.c.id)
-        .where(GROUPS.c.account_id == actor.account_id)
+        .where(owned_by(GROUPS, actor))
     ).all()
     views = _views(session, actor, rows, now)
     summaries = [GroupSummary(group=views[row.id], members=row.members) for row in rows]
@@ -193,7 +194,7 @@ def create_group(session: Session, actor: Actor, *, name: str, description: str 
     if group_id is None:
         raise _refuse_taken()
     # Sealed once the row has its id: the associated data binds each value to its group.
-    session.execute(update(GROUPS).where(GROUPS.c.id == group_id).values(**keys.seal(group_id, name, description)))
+    session.execute(update(GROUPS).where(GROUPS.c.id == group_id, owned_by(GROUPS, actor)).values(**keys.seal(group_id, name, description)))
     record_event(session, actor, Action.GROUP_CREATED, now=now, target=("group", group_id))
     return GroupView(id=group_id, name=name, description=description, created_at=now)
 
@@ -211,7 +212,7 @@ def update_group(session: Session, actor: Actor, group_id: int, *, name: str, de
         _claim(session, actor.account_id, [index])
         if _taken(session, actor.account_id, index, except_id=group_id):
             raise _refuse_taken()
-    session.execute(update(GROUPS).where(GROUPS.c.id == group_id).values(name_index=index, **keys.seal(group_id, name, description)))
+    session.execute(update(GROUPS).where(GROUPS.c.id == group_id, owned_by(GROUPS, actor)).values(name_index=index, **keys.seal(group_id, name, description)))
     record_event(session, actor, Action.GROUP_UPDATED, now=now, target=("group", group_id))
     return GroupView(id=group_id, name=name, description=description, created_at=row.created_at)
 
@@ -220,7 +221,7 @@ def delete_group(session: Session, actor: Actor, group_id: int, *, now: datetime
     """The group goes; its contacts stay in the register."""
     row = _load(session, actor, group_id)
     session.execute(delete(GroupMember).where(GroupMember.group_id == row.id))
-    session.execute(delete(GROUPS).where(GROUPS.c.id == row.id))
+    session.execute(delete_scoped(GROUPS, actor).where(GROUPS.c.id == row.id))
     record_event(session, actor, Action.GROUP_DELETED, now=now, target=("group", group_id))
 
 
@@ -276,7 +277,7 @@ def add_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequ
     for start in range(0, len(wanted), CHUNK):
         found = session.execute(
             select(Contact.id, Contact.subject_id).where(
-                Contact.account_id == actor.account_id, Contact.id.in_(wanted[start : start + CHUNK])
+                owned_by(Contact, actor), Contact.id.in_(wanted[start : start + CHUNK])
             )
         ).all()
         rows.extend({"group_id": group.id, "contact_id": contact_id, "added_at": now} for contact_id, _subject in found)
@@ -294,9 +295,10 @@ def add_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequ
 def remove_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequence[int], *, now: datetime) -> int:
     group = _load(session, actor, group_id)
     wanted = sorted(set(contact_ids))
-    subject_ids = session.execute(
-        select(Contact.subject_id).where(Contact.account_id == actor.account_id, Contact.id.in_(wanted))
-    ).scalars().all()
+    found = session.execute(select(Contact.id, Contact.subject_id).where(owned_by(Contact, actor), Contact.id.in_(wanted))).all()
+    if len(found) != len(wanted):  # as adding: an id of no contact of the account is refused, not ignored
+        raise NotFound(_("No such contact in your account."))
+    subject_ids = [subject for _contact, subject in found]
     result = session.execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.contact_id.in_(wanted)))
     record_event(
         session, actor, Action.GROUP_MEMBERS_REMOVED, now=now, target=("group", group.id), subjects=subject_ids,

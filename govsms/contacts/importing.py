@@ -26,6 +26,7 @@ from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
+from govsms.tenancy import delete_scoped, owned_by, scoped
 from govsms.textfield import printable
 from govsms.audit.unreadable import ALTERED, UnreadableRow, record_unreadable
 
@@ -108,7 +109,7 @@ def plan_import(
         plan.existing_subjects.extend(
             session.execute(
                 select(Contact.subject_id).where(
-                    Contact.account_id == actor.account_id,
+                    owned_by(Contact, actor),
                     one_of(Contact.subject_id, subject_ids[start : start + CHUNK], session.get_bind().dialect.name),
                 )
             ).scalars().all()
@@ -149,7 +150,7 @@ def run_import(
         contact_of.update(
             session.execute(
                 select(table.c.subject_id, table.c.id).where(
-                    table.c.account_id == actor.account_id,
+                    owned_by(table, actor),
                     one_of(table.c.subject_id, subject_ids[start : start + CHUNK], dialect),
                 )
             ).tuples().all()
@@ -180,7 +181,7 @@ def run_import(
         contact_of.update(
             session.execute(
                 select(table.c.subject_id, table.c.id).where(
-                    table.c.account_id == actor.account_id, one_of(table.c.subject_id, new_subjects[start : start + CHUNK], dialect)
+                    owned_by(table, actor), one_of(table.c.subject_id, new_subjects[start : start + CHUNK], dialect)
                 )
             ).tuples().all()
         )
@@ -242,7 +243,7 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
     if not UPLOAD_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     upload = session.execute(
-        select(ImportUpload).where(ImportUpload.id == token, ImportUpload.account_id == actor.account_id)
+        scoped(ImportUpload, actor).where(ImportUpload.id == token)
     ).scalars().first()
     if upload is None or upload.expires_at <= now:
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
@@ -257,7 +258,7 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
 
 
 def discard_upload(session: Session, actor: Actor, token: str) -> None:
-    session.execute(delete(ImportUpload).where(ImportUpload.id == token, ImportUpload.account_id == actor.account_id))
+    session.execute(delete_scoped(ImportUpload, actor).where(ImportUpload.id == token))
 
 
 def purge_expired_uploads(session: Session, *, now: datetime) -> int:

@@ -10,16 +10,16 @@ from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
+from govsms.tenancy import AccountOwned
 
 
-class Contact(SQLModel, table=True):
+class Contact(AccountOwned, table=True):
     """A person in an account's recipient register: one per number per account."""
 
     __tablename__ = "contact"
     __table_args__ = (UniqueConstraint("account_id", "subject_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     subject_id: int = Field(index=True)
     """The person (``subject_key.id``): their key encrypts the fields below."""
     number_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
@@ -30,7 +30,7 @@ class Contact(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class ContactGroup(SQLModel, table=True):
+class ContactGroup(AccountOwned, table=True):
     """A named recipient list. Its name and description are free text a customer may fill with
     people's names, so both are sealed under the account's data key (``contacts.groups``)."""
 
@@ -38,7 +38,6 @@ class ContactGroup(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("account_id", "name_index"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     name_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
     """HMAC of the normalised name under the account's index key: one group per name and
     account, without the name. None only while a group named before sealing waits for it."""
@@ -63,14 +62,13 @@ class GroupMember(SQLModel, table=True):
     added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class ImportUpload(SQLModel, table=True):
+class ImportUpload(AccountOwned, table=True):
     """An uploaded file between preview and confirmation, encrypted under the account key.
     Deleted when imported, and by the clean-up job once it expires."""
 
     __tablename__ = "import_upload"
 
     id: str = Field(primary_key=True, max_length=32)
-    account_id: int = Field(foreign_key="account.id", index=True)
     created_by: str = Field(max_length=40)
     filename_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     content_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))

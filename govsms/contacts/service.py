@@ -23,6 +23,7 @@ from govsms.db import add_unless_taken
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
+from govsms.tenancy import get_scoped, owned_by, scoped
 from govsms.textfield import multi_line, single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 
@@ -102,15 +103,8 @@ def decrypt_many(session: Session, actor: Actor, contacts: Sequence[Contact], *,
     return views
 
 
-def _scoped(actor: Actor):  # type: ignore[no-untyped-def]
-    return select(Contact).where(Contact.account_id == actor.account_id)
-
-
 def _load(session: Session, actor: Actor, contact_id: int) -> Contact:
-    contact = session.execute(_scoped(actor).where(Contact.id == contact_id)).scalars().first()
-    if contact is None:
-        raise NotFound(_("No such contact in your account."))
-    return contact
+    return get_scoped(session, Contact, contact_id, actor, missing=_("No such contact in your account."))
 
 
 def _check_groups(session: Session, actor: Actor, group_ids: Sequence[int]) -> list[int]:
@@ -118,7 +112,7 @@ def _check_groups(session: Session, actor: Actor, group_ids: Sequence[int]) -> l
     if not wanted:
         return []
     found = session.execute(
-        select(ContactGroup.id).where(ContactGroup.account_id == actor.account_id, ContactGroup.id.in_(wanted))
+        select(ContactGroup.id).where(owned_by(ContactGroup, actor), ContactGroup.id.in_(wanted))
     ).scalars().all()
     if len(found) != len(wanted):
         raise NotFound(_("No such group in your account."))
@@ -142,7 +136,7 @@ def list_contacts(
     """One page of contacts in clear; the page's people are named in one audit event."""
     require(actor, Permission.CONTACTS)
     page, per_page = clamp_page(page, per_page)
-    query = _scoped(actor)
+    query = scoped(Contact, actor)
     action = Action.CONTACTS_LISTED
     if group_id is not None:
         _check_groups(session, actor, [group_id])
@@ -189,7 +183,7 @@ def _refuse_a_contact(session: Session, actor: Actor, e164: str, message: str, *
     subject = vault_of(session).find_subjects(session, actor.account_id, [e164], now=now).get(e164)
     if subject is None:
         return
-    existing = session.execute(select(Contact.id).where(Contact.account_id == actor.account_id, Contact.subject_id == subject.id)).scalar()
+    existing = session.execute(select(Contact.id).where(owned_by(Contact, actor), Contact.subject_id == subject.id)).scalar()
     if existing is None:
         return
     record_event(session, actor, Action.CONTACT_ALREADY_EXISTS, now=now, target=("contact", existing), subjects=[subject.id])
@@ -288,7 +282,7 @@ def iter_contacts(session: Session, actor: Actor, *, group_id: int | None = None
     """All the account's contacts (or a group's) in chunks, oldest first, by keyset paging."""
     last = 0
     while True:
-        query = _scoped(actor).where(Contact.id > last)
+        query = scoped(Contact, actor).where(Contact.id > last)
         if group_id is not None:
             query = query.join(GroupMember, GroupMember.contact_id == Contact.id).where(GroupMember.group_id == group_id)
         rows = session.execute(query.order_by(Contact.id).limit(CHUNK)).scalars().all()

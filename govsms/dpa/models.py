@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
+from govsms.tenancy import AccountOwned
 
 
 class SubProcessor(SQLModel, table=True):
@@ -45,7 +46,7 @@ class DpaDetails(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class DpaVersion(SQLModel, table=True):
+class DpaVersion(AccountOwned, table=True):
     """One generated agreement, kept for good: the annexes as they were (in clear: no personal
     data), the filled-in details and the PDF (sealed), and the PDF's SHA-256."""
 
@@ -53,7 +54,6 @@ class DpaVersion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("account_id", "number"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     number: int
     """1, 2, 3 ... within the account."""
     language: str = Field(max_length=2)

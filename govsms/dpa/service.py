@@ -28,6 +28,7 @@ from govsms.i18n import LANGUAGES, _
 from govsms.keys.ring import KeyRing
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
+from govsms.tenancy import owned_by
 from govsms.textfield import single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
@@ -168,14 +169,14 @@ _WITHOUT_BLOBS = [defer(DpaVersion.pdf_ct), defer(DpaVersion.details_ct), defer(
 
 def list_versions(session: Session, actor: Actor) -> list[DpaVersion]:
     require(actor, Permission.DPA_READ)
-    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(DpaVersion.account_id == actor.account_id)
+    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(owned_by(DpaVersion, actor))
     return list(session.exec(query.order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
 
 
 def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -> DpaVersion | None:
     """The account's newest version (in ``lang`` when given)."""
     require(actor, Permission.DPA_READ)
-    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(DpaVersion.account_id == actor.account_id)
+    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(owned_by(DpaVersion, actor))
     if lang is not None:
         query = query.where(DpaVersion.language == _check_language(lang))
     return session.exec(query.order_by(DpaVersion.number.desc())).first()  # type: ignore[attr-defined]
@@ -356,7 +357,7 @@ def unreadable_versions(session: Session, actor: Actor, versions: list[DpaVersio
     unreadable: set[int] = set()
     for version in versions:
         blob = session.exec(
-            select(DpaVersion.pdf_ct).where(DpaVersion.id == version.id, DpaVersion.account_id == actor.account_id)
+            select(DpaVersion.pdf_ct).where(DpaVersion.id == version.id, owned_by(DpaVersion, actor))
         ).first()
         try:
             unseal_field(key, DPA_VERSION_PDF, actor.account_id, version.number, blob)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from govsms.accounts.service import account_region
@@ -19,6 +19,7 @@ from govsms.errors import InvalidInput
 from govsms.keys.store import vault_of
 from govsms.phone import parse_number
 from govsms.sending.models import BlockEntry
+from govsms.tenancy import delete_scoped, owned_by, scoped
 
 CHUNK = 2000
 SOURCES = ("link", "manual", "api", "stop")
@@ -90,7 +91,7 @@ def block_number(session: Session, actor: Actor, number: str, *, source: str, no
 def unblock_number(session: Session, actor: Actor, number: str, *, now: datetime) -> bool:
     require(actor, Permission.BLOCKLIST)
     e164, index = _index_of(session, actor, number, now)
-    removed = session.execute(delete(BlockEntry).where(BlockEntry.account_id == actor.account_id, BlockEntry.blind_index == index)).rowcount
+    removed = session.execute(delete_scoped(BlockEntry, actor).where(BlockEntry.blind_index == index)).rowcount
     record_event(session, actor, Action.BLOCKLIST_REMOVED, now=now, subjects=_subject_ids(session, actor, e164, now), details={"removed": bool(removed)})
     return bool(removed)
 
@@ -100,7 +101,7 @@ def check_number(session: Session, actor: Actor, number: str, *, now: datetime) 
     person (they opted out, or someone blocked them), so it is a read in the access log."""
     require(actor, Permission.BLOCKLIST)
     e164, index = _index_of(session, actor, number, now)
-    entry = session.execute(select(BlockEntry).where(BlockEntry.account_id == actor.account_id, BlockEntry.blind_index == index)).scalars().first()
+    entry = session.execute(scoped(BlockEntry, actor).where(BlockEntry.blind_index == index)).scalars().first()
     record_event(session, actor, Action.BLOCKLIST_CHECKED, now=now, subjects=_subject_ids(session, actor, e164, now))
     return BlockStatus(blocked=entry is not None, source=entry.source if entry else None, since=entry.created_at if entry else None)
 
@@ -108,7 +109,7 @@ def check_number(session: Session, actor: Actor, number: str, *, now: datetime) 
 def counts_by_source(session: Session, actor: Actor) -> dict[str, int]:
     require(actor, Permission.BLOCKLIST)
     rows = session.execute(
-        select(BlockEntry.source, func.count()).where(BlockEntry.account_id == actor.account_id).group_by(BlockEntry.source)
+        select(BlockEntry.source, func.count()).where(owned_by(BlockEntry, actor)).group_by(BlockEntry.source)
     ).all()
     counts = {source: 0 for source in SOURCES}
     counts.update({source: count for source, count in rows})

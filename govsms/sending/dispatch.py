@@ -38,6 +38,7 @@ from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, Ou
 from govsms.sending.pricing import price_table
 from govsms.sending.senders import SenderChoice, resolve_sender, seal_sender
 from govsms.sending.text import TextAnalysis, check_text
+from govsms.tenancy import owned_by, scoped
 from govsms.textfield import refuse_control
 
 OPTOUT_PLACEHOLDER = "_BLOCKSMSLINK_"
@@ -196,7 +197,7 @@ def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int], now
         while True:
             contacts = session.execute(
                 select(Contact).join(GroupMember, GroupMember.contact_id == Contact.id)
-                .where(GroupMember.group_id == group_id, Contact.account_id == actor.account_id, Contact.id > last)
+                .where(GroupMember.group_id == group_id, owned_by(Contact, actor), Contact.id > last)
                 .order_by(Contact.id).limit(CHUNK)
             ).scalars().all()
             if not contacts:
@@ -352,7 +353,7 @@ def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest,
     assert request.idempotency_key is not None
     stored = stored_idempotency_key(session, actor.account_id, request.idempotency_key, now=now)
     existing = session.execute(  # the clear key: a row from before keys were stored keyed
-        select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.idempotency_key.in_([stored, request.idempotency_key]))  # type: ignore[union-attr]
+        scoped(Dispatch, actor).where(Dispatch.idempotency_key.in_([stored, request.idempotency_key]))  # type: ignore[union-attr]
         .order_by(Dispatch.id)
     ).scalars().first()
     if existing is None:

@@ -21,6 +21,7 @@ from govsms.phone import mask, parse_number
 from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
+from govsms.tenancy import owned_by, scoped
 
 STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
 STATUS_LABELS = {
@@ -57,7 +58,7 @@ class MessageView:
 
 def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
     require(actor, Permission.MESSAGES_READ)
-    dispatch = session.execute(select(Dispatch).where(Dispatch.id == dispatch_id, Dispatch.account_id == actor.account_id)).scalars().first()
+    dispatch = session.execute(scoped(Dispatch, actor).where(Dispatch.id == dispatch_id)).scalars().first()
     if dispatch is None:
         raise NotFound(_("No such dispatch in your account."))
     return dispatch
@@ -91,7 +92,7 @@ def _sealed_senders(
         return {}, {}
     rows = session.execute(
         select(Dispatch.id, Dispatch.sender_subject_id, Dispatch.sender_ct)
-        .where(Dispatch.account_id == actor.account_id, Dispatch.id.in_(dispatch_ids), Dispatch.sender_ct.is_not(None))  # type: ignore[union-attr,attr-defined]
+        .where(owned_by(Dispatch, actor), Dispatch.id.in_(dispatch_ids), Dispatch.sender_ct.is_not(None))  # type: ignore[union-attr,attr-defined]
     ).all()
     return open_senders(session, actor.account_id, rows, unreadable), {row[0]: row[1] for row in rows}  # type: ignore[misc]
 
@@ -126,7 +127,7 @@ def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch],
 def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:
     require(actor, Permission.MESSAGES_READ)
     page, per_page = clamp_page(page, per_page)
-    query = select(Dispatch).where(Dispatch.account_id == actor.account_id)
+    query = scoped(Dispatch, actor)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     items = session.execute(query.order_by(Dispatch.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     return Page(items=list(items), total=total, page=page, per_page=per_page)
@@ -142,7 +143,7 @@ def list_messages(
     require(actor, Permission.MESSAGES_READ)
     page, per_page = clamp_page(page, per_page)
     searched: list[int] = []
-    query = select(OutboundMessage).where(OutboundMessage.account_id == actor.account_id)
+    query = scoped(OutboundMessage, actor)
     if dispatch_id is not None:
         get_dispatch(session, actor, dispatch_id)
         query = query.where(OutboundMessage.dispatch_id == dispatch_id)

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
+from govsms.tenancy import AccountOwned
 
 
 class Price(SQLModel, table=True):
@@ -24,39 +25,36 @@ class Price(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class VirtualNumber(SQLModel, table=True):
+class VirtualNumber(AccountOwned, table=True):
     """A number of the provider's that the operator assigned to one account: it may send from
     it and receive on it. The organisation's own number, not a data subject's."""
 
     __tablename__ = "virtual_number"
 
     number: str = Field(primary_key=True, max_length=16)
-    account_id: int = Field(foreign_key="account.id", index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class BlockEntry(SQLModel, table=True):
+class BlockEntry(AccountOwned, table=True):
     """A blocked number of one account, as its blind index only: the list holds no number."""
 
     __tablename__ = "block_entry"
     __table_args__ = (UniqueConstraint("account_id", "blind_index"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     blind_index: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
     source: str = Field(max_length=10)
     """``link`` (opt-out page), ``manual`` (UI), ``api`` or ``stop`` (STOP reply)."""
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class Dispatch(SQLModel, table=True):
+class Dispatch(AccountOwned, table=True):
     """One send order: one text to many recipients."""
 
     __tablename__ = "dispatch"
     __table_args__ = (UniqueConstraint("account_id", "idempotency_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
     created_by: str = Field(max_length=40)
     channel: str = Field(default="ui", max_length=10)
     sender: str | None = Field(default=None, max_length=16)

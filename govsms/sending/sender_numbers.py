@@ -32,6 +32,7 @@ from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_send
 from govsms.sending.text import check_text
 from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
+from govsms.tenancy import owned_by, scoped
 
 CODE_PURPOSE = "sender_code"
 """The account key the codes' HMACs are made with: a six-digit code hashed without a key is
@@ -96,7 +97,7 @@ def _code_hash(session: Session, row: SenderNumber, code: str, now: datetime) ->
 
 def _get(session: Session, actor: Actor, sender_id: int) -> SenderNumber:
     row = session.execute(
-        select(SenderNumber).where(SenderNumber.id == sender_id, SenderNumber.account_id == actor.account_id)
+        scoped(SenderNumber, actor).where(SenderNumber.id == sender_id)
     ).scalars().first()
     if row is None:
         raise NotFound(_("No such sender number in your account."))
@@ -141,7 +142,7 @@ def request_code(session: Session, actor: Actor, number: str, *, now: datetime) 
         ignore_conflicts=True,  # two admins adding one number at once: one row
     )
     row = session.execute(
-        select(SenderNumber).where(SenderNumber.account_id == actor.account_id, SenderNumber.blind_index == index)
+        scoped(SenderNumber, actor).where(SenderNumber.blind_index == index)
     ).scalars().one()
     if row.verified_at is not None:
         raise InvalidInput(_("This number is verified already."), fields={"number": _("It can be used as a sender now.")})
@@ -183,7 +184,7 @@ def _send_code(session: Session, actor: Actor, row: SenderNumber, e164: str, sub
         raise InvalidInput(_("At most %(count)d codes a day go to one number; try again tomorrow.") % {"count": MAX_CODES_PER_NUMBER})
     sent_today = session.execute(
         select(func.count()).select_from(Dispatch)
-        .where(Dispatch.account_id == actor.account_id, Dispatch.channel == VERIFY_CHANNEL, Dispatch.created_at > now - CODE_WINDOW)
+        .where(owned_by(Dispatch, actor), Dispatch.channel == VERIFY_CHANNEL, Dispatch.created_at > now - CODE_WINDOW)
     ).scalar_one()
     if sent_today >= MAX_CODES_PER_ACCOUNT:
         raise InvalidInput(_("Your account has sent %(count)d codes today, the most a day; try again tomorrow.") % {"count": MAX_CODES_PER_ACCOUNT})
@@ -272,7 +273,7 @@ def remove_sender_number(session: Session, actor: Actor, sender_id: int, *, now:
 def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> list[SenderNumberView]:
     """The account's sender numbers, masked; showing them is recorded."""
     require(actor, Permission.ACCOUNT_SETTINGS)
-    rows = session.execute(select(SenderNumber).where(SenderNumber.account_id == actor.account_id).order_by(SenderNumber.id)).scalars().all()
+    rows = session.execute(scoped(SenderNumber, actor).order_by(SenderNumber.id)).scalars().all()
     if not rows:
         return []
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])

@@ -26,6 +26,7 @@ from govsms.sending import blocklist, history, optout
 from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_sending, create_dispatch, optout_link, split_numbers
 from govsms.sending.models import VirtualNumber
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
+from govsms.tenancy import owned_by
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Now, Form, form_list, form_text
 from govsms.web.guards import json_only, optout_limit, requires, users_only
@@ -55,7 +56,7 @@ def _send_at(value: str) -> datetime | None:
 
 def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
-    virtual = db.exec(select(VirtualNumber.number).where(VirtualNumber.account_id == actor.account_id)).all()
+    virtual = db.exec(select(VirtualNumber.number).where(owned_by(VirtualNumber, actor))).all()
     context.setdefault("form", {"sender": SHARED_REPLY_NUMBER})
     context.setdefault("errors", {})
     sample_link = optout_link(request.app.state.settings.public_url, "x" * TOKEN_LENGTH)  # what _BLOCKSMSLINK_ becomes
