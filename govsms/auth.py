@@ -117,6 +117,9 @@ class Actor:
     region: str | None = None
     """The account's default region for numbers typed without a country code, as read when the
     actor was resolved (None: look it up)."""
+    timezone: str | None = None
+    """The account's time zone (IANA name) pages show times in, as read when the actor was
+    resolved (None, or a name not known here: Europe/Stockholm, ``govsms.clock.zone``)."""
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 """The zone of an account that names none (or one this system does not know)."""
@@ -44,19 +45,21 @@ class FixedClock:
 SYSTEM_CLOCK: Clock = SystemClock()
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def is_timezone(name: str) -> bool:
-    """Whether ``name`` is an IANA zone this system knows (``Europe/Helsinki``; not ``CET+1`` or a path)."""
-    return name in available_timezones()
+    """Whether ``name`` is an IANA zone this system knows (``Europe/Helsinki``; not ``Europe``,
+    ``CET+1`` or a path)."""
+    return name in _known_zones()
 
 
 def zone(name: str | None) -> ZoneInfo:
-    """The zone named, or Europe/Stockholm when none is named or the name is unknown."""
-    if not name:
-        return LOCAL_TIME
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return LOCAL_TIME
+    """The zone named, or Europe/Stockholm when none is named or the name is no known zone (only
+    known names reach ZoneInfo, which would read a directory or a path it was given)."""
+    return ZoneInfo(name) if name and is_timezone(name) else LOCAL_TIME
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", timezone: str | None = None) -> str:

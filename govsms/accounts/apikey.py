@@ -111,6 +111,7 @@ def lookup_api_key(session: Session, key: str, *, now: datetime) -> tuple[Actor 
         display_name=api_key.name,
         is_provider=account.is_provider,
         region=account.default_region,
+        timezone=account.timezone,
     )
     return actor, api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_INTERVAL
 

@@ -10,12 +10,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from govsms.auth import Actor, parse_roles
+from govsms.clock import LOCAL_TIME
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
 from govsms.accounts.service import account_addresses, normalise_email
@@ -27,7 +27,6 @@ from govsms.textfield import CONTROL
 
 log = logging.getLogger(__name__)
 
-LOCAL_TIME = ZoneInfo("Europe/Stockholm")
 
 # Sliding expiry is written at most this often, not on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -300,6 +299,7 @@ def actor_for_user(user: User, account: Account) -> Actor:
         language=user.language,
         is_provider=account.is_provider,
         region=account.default_region,
+        timezone=account.timezone,
     )
 
 

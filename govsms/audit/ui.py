@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.params import FromQuery
@@ -19,7 +20,7 @@ from govsms.i18n import N_, _
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import MAX_ID, PageNumber
-from govsms.clock import LOCAL_TIME
+from govsms.clock import LOCAL_TIME, zone
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
@@ -27,8 +28,8 @@ AUDIT = [users_only, requires(Permission.AUDIT_READ)]
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
-def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime | None:
-    """A calendar day in Swedish time as a UTC bound (``end`` gives the start of the next day)."""
+def parse_day(value: str | None, field: str, *, end: bool = False, timezone: ZoneInfo = LOCAL_TIME) -> datetime | None:
+    """A calendar day in ``timezone`` (the account's) as a UTC bound (``end`` gives the start of the next day)."""
     if not value:
         return None
     try:
@@ -37,7 +38,7 @@ def parse_day(value: str | None, field: str, *, end: bool = False) -> datetime |
         raise InvalidInput(_("Dates are written YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
     if not FIRST_DAY <= day <= LAST_DAY:  # the calendar ends at 0001-01-01 and 9999-12-31 in UTC too
         raise InvalidInput(_("The date is out of range."), fields={field: _("Give a date from %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}})
-    moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=LOCAL_TIME)
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=timezone)
     return moment.astimezone(UTC)
 
 
@@ -54,7 +55,8 @@ def _log_page(
     if error is None:
         try:
             query = AuditFilter(
-                since=parse_day(form["since"], "since"), until=parse_day(form["until"], "until", end=True),
+                since=parse_day(form["since"], "since", timezone=zone(actor.timezone)),
+                until=parse_day(form["until"], "until", end=True, timezone=zone(actor.timezone)),
                 actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
             )
             context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
@@ -17,6 +16,7 @@ from litestar.response import Redirect, Template
 from sqlmodel import select
 
 from govsms.auth import Permission
+from govsms.clock import zone
 from govsms.contacts import groups
 from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.limits import UploadLimits
@@ -42,14 +42,12 @@ SEND = [users_only, requires(Permission.SEND)]
 READ = [users_only, requires(Permission.MESSAGES_READ)]
 BLOCK = [users_only, requires(Permission.BLOCKLIST)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-LOCAL = ZoneInfo("Europe/Stockholm")
-
-
-def _send_at(value: str) -> datetime | None:
+def _send_at(value: str, timezone: str | None) -> datetime | None:
+    """The form's send time, typed in the account's time zone, in UTC."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=LOCAL).astimezone(UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=zone(timezone)).astimezone(UTC)
     except (ValueError, OverflowError):  # year 1 in Stockholm is before year 1 in UTC
         raise InvalidInput(_("The send time is not valid."), fields={"send_at": _("Choose a date and time.")}) from None
 
@@ -105,10 +103,10 @@ def _form_of(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file: list[str]) -> DispatchRequest:
+def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file: list[str], *, timezone: str | None) -> DispatchRequest:
     return DispatchRequest(
         sender=form["sender"], text=form["text"], numbers=[*split_numbers(form["to"]), *numbers_from_file],
-        group_ids=form_ids(data, "group_ids"), send_at=_send_at(form["send_at"]), idempotency_key=form["idempotency_key"],
+        group_ids=form_ids(data, "group_ids"), send_at=_send_at(form["send_at"], timezone), idempotency_key=form["idempotency_key"],
     )
 
 
@@ -139,7 +137,7 @@ def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart, now: 
     form = _form_of(data)
     try:
         numbers, form["upload"] = _file_numbers(request, db, data, now=now)
-        dispatch_request = _request_from(data, form, numbers)
+        dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
         dispatch_request.dry_run = True
         summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
     except GovsmsError as refused:
@@ -156,7 +154,7 @@ def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) 
     form = _form_of(data)
     try:
         numbers, _upload = _file_numbers(request, db, data, now=now)
-        dispatch_request = _request_from(data, form, numbers)
+        dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
         summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
     except GovsmsError as refused:
         if refused.status_code != 422:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
 
@@ -50,6 +52,14 @@ def money(minor: int, currency: str = "SEK") -> str:
     return f"{sign}{kronor:,}".replace(",", "\u00a0") + f",{ore:02d}\u00a0kr" if currency == "SEK" else f"{minor / 100:.2f} {currency}"
 
 
+@pass_context
+def actor_localtime(context: Context, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The ``localtime`` filter: ``value`` in the time zone of the account of the page's actor
+    (Europe/Stockholm when the page has no actor, or its account names no zone known here)."""
+    actor: Actor | None = context.get("actor")
+    return localtime(value, fmt, actor.timezone if actor is not None else None)
+
+
 def make_environment(filters: dict[str, Any] | None = None) -> Environment:
     """The pages' environment; ``filters``: what domains add (the app passes, e.g., the labels of
     message statuses, kept with sending), so this module imports no domain."""
@@ -62,7 +72,7 @@ def make_environment(filters: dict[str, Any] | None = None) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["localtime"] = localtime
+    env.filters["localtime"] = actor_localtime
     env.filters["role_label"] = role_label
     env.filters["role_description"] = role_description
     env.filters["t"] = _
