@@ -6,9 +6,13 @@ fails the walk until a mapping is added below.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
 from collections.abc import Iterator
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -16,11 +20,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.testing import TestClient
 from sqlmodel import Session
 
-from govsms.auth import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.accounts.models import ApiKey, User
+from govsms.auth import CUSTOMER_ROLES, Permission, Role, permissions_for
 from govsms.contacts import groups, importing, service
-from govsms.keys.crypto import seal_field
 from govsms.dpa.models import DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaVersion
+from govsms.keys.crypto import seal_field
 from govsms.keys.store import vault_of
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
@@ -77,18 +81,18 @@ def request(client: TestClient, endpoint: Endpoint, path: str, headers: dict[str
     return client.request(endpoint.method, path, data=data, headers=headers, follow_redirects=False)
 
 
-def objects_of(session: Session, account) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def objects_of(session: Session, account, *, person: str = "Björn", group_name: str = "B-gruppen", number: str = "0709876543") -> dict[str, object]:  # type: ignore[no-untyped-def]
     """One object of every kind a path can name, in the given account."""
     user, _ = make_user(session, account, roles={Role.ADMIN})
     key, _ = make_api_key(session, account)
     actor = system(account)
-    contact = service.create_contact(session, actor, number="0709876543", name="Björn", now=now())
-    group = groups.create_group(session, actor, name="B-gruppen", now=now())
+    contact = service.create_contact(session, actor, number=number, name=person, now=now())
+    group = groups.create_group(session, actor, name=group_name, now=now())
     groups.add_members(session, actor, group.id, [contact.id], now=now())  # type: ignore[arg-type]
     token = importing.store_upload(session, actor, "b.csv", b"nummer\n0701234567\n", now=now())
     seed_default_prices(session, now=now())
     dispatch = create_dispatch(
-        session, actor, DispatchRequest(sender="Kund B", text="Hej", numbers=["0709876543"], send_at=now() + timedelta(days=1)),
+        session, actor, DispatchRequest(sender="Kund B", text="Hej", numbers=[number], send_at=now() + timedelta(days=1)),
         public_url="http://x", now=now(),
     )
     sender = request_code(session, actor, "0705557788", now=now())  # a mobile number waiting for its code
@@ -177,3 +181,143 @@ def test_auditor_sees_no_sending_pages(client: TestClient, session: Session) -> 
     for endpoint in endpoints(client.app):
         if not endpoint.is_api and endpoint.permissions & sending and endpoint.method == "GET" and "{" not in endpoint.path:
             assert client.get(endpoint.path, follow_redirects=False).status_code == 403
+
+
+# -- ids in query strings and bodies ----------------------------------------------------------------
+
+ID_NAME = re.compile(r"^\w+_ids?$")
+FORM_FIELD = re.compile(r"\bform_\w+\(data, \"(\w+_ids?)\"\)|body\.get\(\"(\w+_ids?)\"")
+CALL = re.compile(r"\b(_?[a-z]\w*)\(")
+OBJECT_OF_ID = {
+    "group_id": "group_id", "group_ids": "group_id", "contact_id": "contact_id", "contact_ids": "contact_id",
+    "dispatch_id": "dispatch_id", "user_id": "user_id", "key_id": "key_id", "version_id": "version_id", "sender_id": "sender_id",
+}
+"""Which object of account B an id named so in a query string or a body is filled with."""
+PLATFORM_IDS = {"account_id"}
+"""Ids only the operator's pages take (the platform, not a tenant): refused to a customer with 403."""
+
+
+def _source(function: Any) -> str:
+    try:
+        return inspect.getsource(inspect.unwrap(function))
+    except (OSError, TypeError):
+        return ""
+
+
+def _body_fields(annotation: Any) -> list[str]:
+    """The fields of a typed request body (a dataclass, a msgspec Struct or a pydantic model)."""
+    if dataclasses.is_dataclass(annotation):
+        return [field.name for field in dataclasses.fields(annotation)]
+    return list(getattr(annotation, "__struct_fields__", None) or getattr(annotation, "model_fields", None) or [])
+
+
+def id_inputs(endpoint: Endpoint) -> tuple[dict[str, str], dict[str, str]]:
+    """The ids a route takes outside its path: ``(query, body)``, each a name -> its parameter's
+    name in the query string or body. Read from the handler's parsed signature (query
+    parameters), its body type's fields, and, for an untyped form or JSON body, the fields its
+    code (and the module functions it calls) reads with ``form_*(data, "...")`` or ``body.get``."""
+    function = endpoint.handler.fn
+    while hasattr(function, "func"):  # run in a thread: litestar's AsyncCallable keeps the handler as .func
+        function = function.func
+    signature = endpoint.handler.parsed_fn_signature
+    path_names = set(re.findall(r"{(\w+)", endpoint.path))
+    query = {name: name for name in signature.parameters if ID_NAME.match(name) and name not in path_names}
+    body: dict[str, str] = {}
+    if "data" in signature.parameters:
+        annotation = signature.parameters["data"].annotation
+        body.update((name, name) for name in _body_fields(annotation) if ID_NAME.match(name))
+        source = _source(function)
+        module = inspect.getmodule(inspect.unwrap(function))
+        called = [getattr(module, name) for name in set(CALL.findall(source)) if inspect.isfunction(getattr(module, name, None))]
+        for text in [source, *map(_source, called)]:
+            body.update((name, name) for match in FORM_FIELD.finditer(text) for name in match.groups() if name)
+    return query, body
+
+
+def _as_value(name: str, object_id: int, *, form: bool) -> Any:
+    if name.endswith("_ids"):
+        return [str(object_id)] if form else [object_id]
+    return str(object_id) if form else object_id
+
+
+def test_no_id_of_account_b_in_a_query_string_or_body_reaches_account_b(client: TestClient, session: Session) -> None:
+    """Acting as account A, every route that takes an id outside its path (``?group_id=``,
+    ``?dispatch_id=``, ``contact_ids``, ``group_ids`` ...) is given account B's object: it answers
+    404 (or 422 naming the field), reveals nothing of B and changes nothing of B. A route whose id
+    this walk cannot fill fails it."""
+    account_a, account_b = make_account(session), make_account(session)
+    all_roles = set(CUSTOMER_ROLES)
+    granted = permissions_for(all_roles)
+    user_a, password_a = make_user(session, account_a, roles=all_roles)
+    _, key_a = make_api_key(session, account_a, roles=all_roles)
+    objects_a = objects_of(session, account_a, person="Anna", group_name="A-gruppen", number="0701112233")
+    objects_b = objects_of(session, account_b)
+    b_contact = service.get_contact(session, system(account_b), objects_b["contact_id"], now=now())  # type: ignore[arg-type]
+    b_secrets = ("Björn", "B-gruppen", b_contact.number, b_contact.number.replace("+46", "0"))
+    login(client, user_a.email, password_a)
+    walked = []
+    for endpoint in endpoints(client.app):
+        query_ids, body_ids = id_inputs(endpoint)
+        if not (query_ids or body_ids) or not endpoint.handler.resolve_guards():
+            continue
+        route = f"{endpoint.method} {endpoint.path}"
+        if set(query_ids) | set(body_ids) <= PLATFORM_IDS:
+            assert not endpoint.permissions <= granted, f"{route}: takes an account id but a customer may call it"
+            continue
+        for name in [*query_ids, *body_ids]:
+            assert name in OBJECT_OF_ID, f"tests/test_routes.py: {route} takes the id '{name}': add an object of account B for it"
+        path = fill(endpoint.path, objects_a)  # type: ignore[arg-type]
+        for name in [*query_ids, *body_ids]:
+            response = _request_with_id(client, endpoint, path, key_a, name, objects_b[OBJECT_OF_ID[name]], query=name in query_ids)  # type: ignore[arg-type]
+            assert response.status_code in (404, 422), f"{route} with account B's {name}: {response.status_code}"
+            if response.status_code == 422 and endpoint.is_api:
+                assert name in response.json().get("fields", {}), f"{route}: 422 for another reason than {name}: {response.text[:300]}"
+            for secret in b_secrets:
+                assert secret not in response.text, f"{route} with account B's {name} reveals B's data"
+            walked.append((endpoint.method, endpoint.path, name))
+    for expected in (
+        ("GET", "/api/v1/contacts", "group_id"), ("GET", "/api/v1/messages", "dispatch_id"),
+        ("POST", "/api/v1/messages", "group_ids"), ("POST", "/api/v1/groups/{group_id:int}/members", "contact_ids"),
+        ("DELETE", "/api/v1/groups/{group_id:int}/members", "contact_ids"), ("POST", "/contacts", "group_ids"),
+        ("GET", "/contacts/export", "group_id"), ("POST", "/api/v1/messages/search", "dispatch_id"),
+    ):
+        assert expected in walked, f"not walked: {expected}"
+    account_b_unchanged(session, account_b, objects_b)
+
+
+def _request_with_id(client: TestClient, endpoint: Endpoint, path: str, key: str, name: str, object_id: int, *, query: bool):  # type: ignore[no-untyped-def]
+    """A request that is valid but for the id of account B (named ``name``)."""
+    headers = {"Authorization": f"Bearer {key}"} if endpoint.is_api else {}
+    params = {name: _as_value(name, object_id, form=True)} if query else {}
+    if endpoint.method == "GET":
+        return client.get(path, params=params, headers=headers, follow_redirects=False)
+    if endpoint.is_api and _takes_a_file(endpoint):  # an upload: a valid file beside the id
+        files = {"file": ("a.csv", b"nummer\n0701234567\n", "text/csv")}
+        return client.request(endpoint.method, path, data={name: str(object_id)}, files=files, headers=headers, follow_redirects=False)
+    if endpoint.is_api:
+        body: dict[str, Any] = {"number": "0701234567", "name": "x", "from": "Kund A", "text": "Hej"}
+        if not query:
+            body[name] = _as_value(name, object_id, form=False)
+        return client.request(endpoint.method, path, params=params, json=body, headers=headers, follow_redirects=False)
+    data: dict[str, Any] = {
+        "_csrf_token": csrf_token(client, "/"), "name": "x", "number": "0701234567", "sender": "Kund A", "text": "Hej",
+        "group_name": "", "send_at": "",
+    }
+    if not query:
+        data[name] = _as_value(name, object_id, form=True)
+    files = {"file": ("a.csv", b"nummer\n0701234567\n", "text/csv")} if _takes_a_file(endpoint) else None
+    return client.request(endpoint.method, path, params=params, data=data, files=files, headers=headers, follow_redirects=False)
+
+
+def _takes_a_file(endpoint: Endpoint) -> bool:
+    data = endpoint.handler.parsed_fn_signature.parameters.get("data")
+    kwarg = data and data.kwarg_definition
+    return getattr(getattr(kwarg, "media_type", None), "value", None) == "multipart/form-data"
+
+
+def account_b_unchanged(session: Session, account_b, objects_b: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    contact = service.get_contact(session, system(account_b), objects_b["contact_id"], now=now())
+    assert contact.name == "Björn" and list(contact.group_ids) == [objects_b["group_id"]]  # type: ignore[attr-defined]
+    assert [summary.members for summary in groups.list_groups(session, system(account_b))] == [1]
+    assert session.get(Dispatch, objects_b["dispatch_id"]).status == "scheduled"  # type: ignore[union-attr]

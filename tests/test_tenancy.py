@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from govsms.contacts.service import create_contact
 from govsms.errors import NotFound
 from govsms.tenancy import AccountOwned, delete_scoped, get_scoped, scoped
-from govsms.contacts.service import create_contact
 from tests.factories import make_account, now, system
 
 ROOT = Path(__file__).resolve().parent.parent / "govsms"

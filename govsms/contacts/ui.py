@@ -157,6 +157,9 @@ def import_upload(request: Request[Any, Any, Any], db: Db, data: Upload, now: No
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput(_("Choose a file to upload."), fields={"file": _("Choose a CSV or Excel file.")})
+        group_id = form_id(data, "group_id")
+        if group_id is not None:  # carried to the preview: a group of another account is refused here too
+            groups.get_group(db, actor, group_id)
         content = upload.file.read()
         limits = UploadLimits.from_settings(request.app.state.settings)
         plan = importing.plan_import(db, actor, upload.filename, content, now=now, limits=limits)
