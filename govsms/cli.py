@@ -9,10 +9,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from govsms.auth import Actor, Role
+from govsms.clock import SYSTEM_CLOCK
 from govsms.errors import GovsmsError
 from govsms.settings import Settings
 
@@ -20,7 +21,8 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """The CLI's one read of the clock."""
+    return SYSTEM_CLOCK.now()
 
 
 def _session_factory(settings: Settings):  # type: ignore[no-untyped-def]

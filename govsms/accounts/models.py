@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
+from govsms.clock import DEFAULT_TIMEZONE
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
 from govsms.tenancy import AccountOwned
@@ -39,7 +40,9 @@ class Account(SQLModel, table=True):
     is_active: bool = Field(default=True)
     default_region: str = Field(default="SE", max_length=2)
     """Region used to read national numbers such as 070-123 45 67."""
-    timezone: str = Field(default="Europe/Stockholm", max_length=64)
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
+    """IANA name of the zone pages show this account's times in; a name not known here reads as
+    Europe/Stockholm (``govsms.clock.zone``)."""
     created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
 
 

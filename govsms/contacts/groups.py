@@ -15,13 +15,14 @@ import hashlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session
 
 from govsms.auth import Actor, Permission, require
+from govsms.clock import SYSTEM_CLOCK
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import GROUP_DESCRIPTION, GROUP_NAME, Contact, ContactGroup, GroupMember
@@ -109,7 +110,7 @@ class _Keys:
 def _keys(session: Session, account_id: int, now: datetime | None) -> _Keys:
     vault = vault_of(session)
     # ``now`` only stamps an account key made here (accounts made before keys came with them).
-    when = now or datetime.now(UTC)
+    when = now or SYSTEM_CLOCK.now()
     return _Keys(
         account_id, vault.account_key(session, account_id, DATA_PURPOSE, now=when), vault.account_key(session, account_id, INDEX_PURPOSE, now=when)
     )
@@ -127,7 +128,7 @@ def _claim(session: Session, account_id: int, indexes: Sequence[bytes]) -> None:
 
 
 def _taken(session: Session, account_id: int, index: bytes, except_id: int | None = None) -> bool:
-    query = select(GROUPS.c.id).where(GROUPS.c.account_id == account_id, GROUPS.c.name_index == index)
+    query = select(GROUPS.c.id).where(owned_by(GROUPS, account_id), GROUPS.c.name_index == index)
     if except_id is not None:
         query = query.where(GROUPS.c.id != except_id)
     return session.execute(query).first() is not None
@@ -154,7 +155,7 @@ def _views(session: Session, actor: Actor, rows: Sequence[Any], now: datetime | 
     views = {row.id: keys.open(row) for row in rows if row.name_ct is not None}
     unreadable = [UnreadableRow(TABLE, view.id, None, ALTERED) for view in views.values() if view.unreadable]
     if unreadable:
-        record_unreadable(session, actor, unreadable, now=now or datetime.now(UTC))
+        record_unreadable(session, actor, unreadable, now=now or SYSTEM_CLOCK.now())
     waiting = [row for row in rows if row.name_ct is None]
     if waiting:
         _seal_rows(session, keys, waiting)
@@ -234,7 +235,7 @@ def _seal_rows(session: Session, keys: _Keys, rows: Sequence[Any]) -> None:
     indexes = {row.id: keys.name_index(row.clear_name or "") for row in rows}
     _claim(session, keys.account_id, list(indexes.values()))
     taken = set(session.execute(
-        select(GROUPS.c.name_index).where(GROUPS.c.account_id == keys.account_id, GROUPS.c.name_index.is_not(None))
+        select(GROUPS.c.name_index).where(owned_by(GROUPS, keys.account_id), GROUPS.c.name_index.is_not(None))
     ).scalars())
     for row in sorted(rows, key=lambda row: row.id):
         index = indexes[row.id]
