@@ -20,6 +20,7 @@ from govsms.accounts.service import create_account  # noqa: E402
 from govsms.db import session_scope  # noqa: E402
 from govsms.sending.dispatch import DispatchRequest, create_dispatch  # noqa: E402
 from govsms.sending.models import OutboundMessage  # noqa: E402
+from govsms.sending.status import MessageStatus  # noqa: E402
 from govsms.sending.outbox import Outbox  # noqa: E402
 from govsms.sending.pricing import seed_default_prices  # noqa: E402
 from govsms.sending.transports.smpp import SmppTransport  # noqa: E402
@@ -55,7 +56,7 @@ def main() -> None:
             while True:
                 outbox.apply_reports()
                 with session_scope(factory) as session:
-                    delivered = session.execute(select(func.count()).where(OutboundMessage.status == "delivered")).scalar_one()
+                    delivered = session.execute(select(func.count()).where(OutboundMessage.status == MessageStatus.DELIVERED)).scalar_one()
                 if delivered == MESSAGES or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import DatabaseBusy, one_of, session_scope
 from govsms.sending.models import OutboundMessage
+from govsms.sending.status import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class Claimed:
 def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: timedelta = CLAIM_TTL) -> list[Claimed]:
     """Take up to ``limit`` due messages (or ones whose claim expired) for this worker."""
     due = or_(
-        and_(MESSAGES.c.status.in_(("queued", "scheduled")), MESSAGES.c.due_at <= now),
-        and_(MESSAGES.c.status == "sending", MESSAGES.c.claim_expires_at < now),
+        and_(MESSAGES.c.status.in_((MessageStatus.QUEUED, MessageStatus.SCHEDULED)), MESSAGES.c.due_at <= now),
+        and_(MESSAGES.c.status == MessageStatus.SENDING, MESSAGES.c.claim_expires_at < now),
     )
     candidates = select(MESSAGES.c.id).where(due).order_by(MESSAGES.c.due_at, MESSAGES.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -56,7 +57,7 @@ def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: t
     rows = session.execute(
         update(MESSAGES)
         .where(one_of(MESSAGES.c.id, list(ids), dialect))
-        .values(status="sending", claimed_by=worker_id, claim_expires_at=now + ttl)
+        .values(status=MessageStatus.SENDING, claimed_by=worker_id, claim_expires_at=now + ttl)
         .returning(
             MESSAGES.c.id, MESSAGES.c.dispatch_id, MESSAGES.c.account_id, MESSAGES.c.subject_id, MESSAGES.c.recipient_ct,
             MESSAGES.c.sender, MESSAGES.c.sender_kind, MESSAGES.c.optout_token, MESSAGES.c.attempts,
@@ -67,7 +68,7 @@ def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: t
 
 def held_by(worker_id: str) -> object:
     """This worker's live or lapsed claim that no other worker has taken since."""
-    return and_(MESSAGES.c.claimed_by == worker_id, MESSAGES.c.status == "sending")
+    return and_(MESSAGES.c.claimed_by == worker_id, MESSAGES.c.status == MessageStatus.SENDING)
 
 
 def extend_claims(session: Session, worker_id: str, ids: list[int], *, now: datetime, ttl: timedelta) -> set[int]:
@@ -86,7 +87,7 @@ def release_claims(session: Session, worker_id: str, ids: list[int], *, due: dat
     dialect = session.get_bind().dialect.name
     result = session.execute(
         update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), held_by(worker_id))
-        .values(status="queued", due_at=due, claimed_by=None, claim_expires_at=None)
+        .values(status=MessageStatus.QUEUED, due_at=due, claimed_by=None, claim_expires_at=None)
     )
     return result.rowcount or 0
 

@@ -57,6 +57,7 @@ from govsms.sending.dispatch import (
     optout_tokens,
 )
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
+from govsms.sending.status import DispatchStatus
 from govsms.sending.pricing import recent_prices
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, SenderChoice, resolve_sender
 from govsms.sending.text import TextAnalysis
@@ -313,7 +314,7 @@ def _write(session: Session, batch: list[PendingSend], public_url: str) -> list[
             dispatch_id, account_id, pending.actor.label, pending.request.channel, pending.sender.stored, text_ct,
             pending.analysis.encoding, pending.analysis.parts, len(pending.recipients),
             sum(costs[id(pending)][country] for country in pending.recipients.values()),
-            "scheduled" if send_at > pending.now else "queued", send_at, pending.now,
+            DispatchStatus.SCHEDULED if send_at > pending.now else DispatchStatus.QUEUED, send_at, pending.now,
         ))
     subjects: dict[int, dict[str, Any]] = {}
     for account_id, sends in by_account.items():

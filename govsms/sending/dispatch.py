@@ -35,6 +35,7 @@ from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import parse_many, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
+from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.sending.pricing import price_table
 from govsms.sending.senders import SenderChoice, resolve_sender, seal_sender
 from govsms.sending.text import TextAnalysis, check_text
@@ -265,7 +266,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     for country in accepted.values():
         by_country[country] = by_country.get(country, 0) + 1
         cost += prices[country].per_part_minor * analysis.parts
-    status = "scheduled" if send_at > now else "queued"
+    status = DispatchStatus.SCHEDULED if send_at > now else DispatchStatus.QUEUED
     summary = DispatchSummary(
         dispatch_id=None, accepted=len(accepted), blocked=len(blocked), invalid=invalid, parts=analysis.parts,
         encoding=analysis.encoding, characters=analysis.characters, cost_minor=cost, currency="SEK",
@@ -313,7 +314,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": sender_ct})
     subjects = vault.subjects(session, actor.account_id, list(accepted), now=now, indexes={number: indexes[number] for number in accepted})
     costs = {country: price.per_part_minor * analysis.parts for country, price in prices.items()}
-    constants = {"dispatch_id": dispatch_id, "account_id": actor.account_id, "parts": analysis.parts, "status": status,
+    constants = {"dispatch_id": dispatch_id, "account_id": actor.account_id, "parts": analysis.parts, "status": MessageStatus(status),
                  "attempts": 0, "due_at": send_at, "created_at": now}
 
     def rows(tokens: Iterable[str | None]) -> Iterator[tuple[Any, ...]]:

@@ -19,15 +19,17 @@ from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
 from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage
+from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
 from govsms.tenancy import owned_by, scoped
 
-STATUSES = ("scheduled", "queued", "sending", "sent", "delivered", "failed", "expired", "unknown", "blocked", "cancelled")
+STATUSES = tuple(MessageStatus)
 STATUS_LABELS = {
-    "scheduled": N_("scheduled"), "queued": N_("queued"), "sending": N_("sending"), "sent": N_("sent"),
-    "delivered": N_("delivered"), "failed": N_("failed"), "expired": N_("expired"), "unknown": N_("unknown"),
-    "blocked": N_("blocked"), "cancelled": N_("cancelled"),
+    MessageStatus.SCHEDULED: N_("scheduled"), MessageStatus.QUEUED: N_("queued"), MessageStatus.SENDING: N_("sending"),
+    MessageStatus.SENT: N_("sent"), MessageStatus.DELIVERED: N_("delivered"), MessageStatus.FAILED: N_("failed"),
+    MessageStatus.EXPIRED: N_("expired"), MessageStatus.UNKNOWN: N_("unknown"), MessageStatus.BLOCKED: N_("blocked"),
+    MessageStatus.CANCELLED: N_("cancelled"),
 }
 
 
@@ -196,13 +198,13 @@ def cancel_dispatch(session: Session, actor: Actor, dispatch_id: int, *, now: da
     """Cancel what has not been sent of a scheduled dispatch."""
     require(actor, Permission.SEND)
     dispatch = get_dispatch(session, actor, dispatch_id)
-    if dispatch.status != "scheduled" or dispatch.send_at <= now:
+    if dispatch.status != DispatchStatus.SCHEDULED or dispatch.send_at <= now:
         raise Conflict(_("Only a dispatch that waits for its send time can be cancelled."))
     cancelled = session.execute(
-        update(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch.id, OutboundMessage.status == "scheduled")
-        .values(status="cancelled", cost_minor=0, done_at=now)
+        update(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch.id, OutboundMessage.status == MessageStatus.SCHEDULED)
+        .values(status=MessageStatus.CANCELLED, cost_minor=0, done_at=now)
     ).rowcount
-    dispatch.status = "cancelled"
+    dispatch.status = DispatchStatus.CANCELLED
     session.add(dispatch)
     session.flush()
     record_event(session, actor, Action.DISPATCH_CANCELLED, now=now, target=("dispatch", dispatch.id), details={"cancelled": cancelled or 0})

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
 from govsms.keys.crypto import SealedField
+from govsms.sending.status import MessageStatus
 from govsms.tenancy import AccountOwned
 
 
@@ -75,7 +76,7 @@ class Dispatch(AccountOwned, table=True):
     cost_minor: int
     currency: str = Field(default="SEK", max_length=3)
     status: str = Field(max_length=10, index=True)
-    """``scheduled``, ``queued``, ``cancelled``."""
+    """A ``DispatchStatus``: ``scheduled``, ``queued``, ``cancelled``."""
     send_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     idempotency_key: str | None = Field(default=None, max_length=100)
     request_hash: str | None = Field(default=None, max_length=64)
@@ -106,7 +107,7 @@ class OutboundMessage(SQLModel, table=True):
     parts: int
     cost_minor: int
     status: str = Field(max_length=10)
-    """``scheduled``, ``queued``, ``sending``, ``sent``, ``delivered``, ``failed``, ``expired``,
+    """A ``MessageStatus``: ``scheduled``, ``queued``, ``sending``, ``sent``, ``delivered``, ``failed``, ``expired``,
     ``unknown`` (sent, no delivery report within ``message_unknown_hours``), ``blocked`` (blocked
     after queueing: cost 0), ``cancelled``."""
     reason: str | None = Field(default=None, max_length=40)
@@ -158,7 +159,7 @@ class MessagePart(SQLModel, table=True):
     part: int | None = Field(default=None)
     """0-based part of the message; None when the id stands for the whole message (a provider
     that splits it itself)."""
-    status: str = Field(default="sent", max_length=10)
+    status: str = Field(default=MessageStatus.SENT, max_length=10)
 
 
 class PendingReport(SQLModel, table=True):

@@ -31,6 +31,7 @@ from govsms.sending.dispatch import DATA_PURPOSE, render_text
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, MessagePart, SenderNumber, VirtualNumber
+from govsms.sending.status import MessageStatus
 from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.senders import REPLY_NUMBERS, open_senders
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 PARTS = MessagePart.__table__
 PENDING_RETRY_SECONDS = 5.0
-FINAL = ("delivered", "failed", "expired", "unknown", "blocked", "cancelled")
+FINAL = (MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNKNOWN, MessageStatus.BLOCKED, MessageStatus.CANCELLED)
 RECORD_RETRY_SECONDS = 10.0
 """How long one ``run_once`` retries a failed recording before it returns (the next one goes on)."""
 STOP_RECORD_SECONDS = 20.0

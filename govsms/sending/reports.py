@@ -13,6 +13,7 @@ from sqlmodel import Session
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import bulk_insert, one_of, session_scope
 from govsms.sending.models import MessagePart, OutboundMessage, PendingReport
+from govsms.sending.status import MessageStatus
 from govsms.sending.transports.base import DeliveryReport, ReportStatus
 
 MESSAGES = OutboundMessage.__table__
@@ -20,11 +21,13 @@ PARTS = MessagePart.__table__
 PENDING = PendingReport.__table__
 PENDING_REPORT_DAYS = 3
 UNKNOWN_CHUNK = 5000
-SETTLED_BY_REPORT = ("sent", "sending", "unknown")
+SETTLED_BY_REPORT = (MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.UNKNOWN)
 """A report that comes after the message was given up as ``unknown`` still tells the truth."""
 
 
-REPORT_STATUS = {ReportStatus.DELIVERED: "delivered", ReportStatus.FAILED: "failed", ReportStatus.EXPIRED: "expired"}
+REPORT_STATUS = {
+    ReportStatus.DELIVERED: MessageStatus.DELIVERED, ReportStatus.FAILED: MessageStatus.FAILED, ReportStatus.EXPIRED: MessageStatus.EXPIRED,
+}
 
 
 def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list[DeliveryReport], *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -79,10 +82,10 @@ def apply_delivery_reports(session_factory: sessionmaker[Session], reports: list
             counted[message_id] = counted.get(message_id, 0) + 1
             if part is None or counted[message_id] >= expected:  # an id for the whole message, or all parts
                 complete.add(message_id)
-        for final in ("failed", "expired", "delivered"):
+        for final in (MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.DELIVERED):
             ids = [
                 mid for mid, seen in states.items()
-                if (final in seen if final != "delivered" else seen == {"delivered"} and mid in complete)
+                if (final in seen if final != MessageStatus.DELIVERED else seen == {MessageStatus.DELIVERED} and mid in complete)
             ]
             if ids:
                 connection.execute(
@@ -107,7 +110,7 @@ def mark_unknown(session_factory: sessionmaker[Session], *, now: datetime, after
             stale = (
                 select(MESSAGES.c.id)
                 .where(
-                    MESSAGES.c.status == "sent", MESSAGES.c.due_at < cutoff,
+                    MESSAGES.c.status == MessageStatus.SENT, MESSAGES.c.due_at < cutoff,
                     or_(MESSAGES.c.submitted_at < cutoff, MESSAGES.c.submitted_at.is_(None)),
                 )
                 .limit(chunk)
@@ -117,8 +120,8 @@ def mark_unknown(session_factory: sessionmaker[Session], *, now: datetime, after
             ids = list(session.execute(stale).scalars().all())
             if ids:
                 session.execute(
-                    update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status == "sent")
-                    .values(status="unknown", done_at=now)
+                    update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), MESSAGES.c.status == MessageStatus.SENT)
+                    .values(status=MessageStatus.UNKNOWN, done_at=now)
                 )
         total += len(ids)
         if len(ids) < chunk:

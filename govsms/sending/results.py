@@ -14,6 +14,7 @@ from govsms.db import bulk_insert, one_of
 from govsms.textfield import CONTROL
 from govsms.sending.claims import ClaimKeeper, Claimed, held_by
 from govsms.sending.models import MessagePart, OutboundMessage
+from govsms.sending.status import MessageStatus
 from govsms.sending.transports.base import SubmitResult
 
 MESSAGES = OutboundMessage.__table__
@@ -62,7 +63,7 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch, *, w
     sent, parts, retry, failed = [], [], [], []
     for result in batch.results:
         parts.extend(
-            {"provider_id": provider_id, "message_id": result.message_id, "part": part, "status": "sent"}
+            {"provider_id": provider_id, "message_id": result.message_id, "part": part, "status": MessageStatus.SENT}
             for part, provider_id in _accepted_parts(result)
         )
         if result.accepted:
@@ -81,23 +82,23 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch, *, w
     if sent:
         lapsed = len(sent) - (connection.execute(
             update(MESSAGES).where(one_of(MESSAGES.c.id, sent, dialect), mine)
-            .values(status="sent", submitted_at=now, claimed_by=None, claim_expires_at=None)
+            .values(status=MessageStatus.SENT, submitted_at=now, claimed_by=None, claim_expires_at=None)
         ).rowcount or 0)
     if batch.blocked:
         connection.execute(
             update(MESSAGES).where(one_of(MESSAGES.c.id, list(batch.blocked), dialect), mine)
-            .values(status="blocked", reason="blocked", cost_minor=0, done_at=now, claimed_by=None, claim_expires_at=None)
+            .values(status=MessageStatus.BLOCKED, reason="blocked", cost_minor=0, done_at=now, claimed_by=None, claim_expires_at=None)
         )
     if retry:
         connection.execute(
             update(MESSAGES).where(MESSAGES.c.id == bindparam("mid"), mine)
-            .values(status="queued", attempts=bindparam("tries"), due_at=bindparam("due"), claimed_by=None, claim_expires_at=None),
+            .values(status=MessageStatus.QUEUED, attempts=bindparam("tries"), due_at=bindparam("due"), claimed_by=None, claim_expires_at=None),
             retry,
         )
     if failed:
         connection.execute(
             update(MESSAGES).where(MESSAGES.c.id == bindparam("mid"), mine)
-            .values(status="failed", reason=bindparam("reason"), done_at=now, claimed_by=None, claim_expires_at=None),
+            .values(status=MessageStatus.FAILED, reason=bindparam("reason"), done_at=now, claimed_by=None, claim_expires_at=None),
             failed,
         )
     return Recorded(sent=len(sent), retry=len(retry), failed=len(failed), lapsed=lapsed)

@@ -28,6 +28,7 @@ from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import mask, parse_number
 from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER, Dispatch, OutboundMessage, SenderNumber, VirtualNumber
+from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
 from govsms.sending.text import check_text
 from govsms.sending.wire import SenderKind
@@ -209,7 +210,7 @@ def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str,
     dispatch_id = session.execute(INSERT_DISPATCH, dict(
         account_id=actor.account_id, created_by=actor.label, channel=VERIFY_CHANNEL, sender=VERIFY_SENDER, sender_subject_id=None,
         text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=1, blocked=0, invalid=0, cost_minor=0, currency="SEK",
-        status="queued", send_at=now, idempotency_key=None, request_hash=None, created_at=now,
+        status=DispatchStatus.QUEUED, send_at=now, idempotency_key=None, request_hash=None, created_at=now,
     )).scalar_one()
     account_key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     text_ct = seal_field(account_key, DISPATCH_TEXT, actor.account_id, dispatch_id, text[:750])
@@ -218,7 +219,7 @@ def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str,
         dispatch_id=dispatch_id, account_id=actor.account_id, subject_id=subject.id,
         recipient_ct=subject.seal(MESSAGE_RECIPIENT, e164), sender=VERIFY_SENDER,
         sender_kind=SenderKind.ALPHANUMERIC.value, country=country_of(e164) or "", parts=analysis.parts, cost_minor=0,
-        status="queued", attempts=0, due_at=now, created_at=now,
+        status=MessageStatus.QUEUED, attempts=0, due_at=now, created_at=now,
     )])
     return dispatch_id  # type: ignore[no-any-return]
 

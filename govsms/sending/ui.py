@@ -25,6 +25,7 @@ from govsms.i18n import N_, _
 from govsms.sending import blocklist, history, optout
 from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_sending, create_dispatch, optout_link, split_numbers
 from govsms.sending.models import VirtualNumber
+from govsms.sending.status import DispatchStatus
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
 from govsms.tenancy import owned_by
 from govsms.web.context import separate_reader
@@ -197,7 +198,7 @@ def _dispatch_page(
         request, "sending/dispatch.html", status_code=422 if errors else 200, dispatch=dispatch, sender=senders[dispatch.id],
         counts=history.status_counts(db, dispatch_id), messages=messages, posted=posted,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
-        can_cancel=dispatch.status == "scheduled" and dispatch.send_at > now,
+        can_cancel=dispatch.status == DispatchStatus.SCHEDULED and dispatch.send_at > now,
     )
 
 
