@@ -31,9 +31,11 @@ def _account_column(model: Any) -> Any:
     return model.c.account_id if isinstance(model, FromClause) else model.account_id
 
 
-def owned_by(model: Any, actor: Actor) -> ColumnElement[bool]:
-    """The filter "rows of the actor's account" on ``model`` (an ORM class or a table)."""
-    return _account_column(model) == actor.account_id  # type: ignore[no-any-return]
+def owned_by(model: Any, owner: Actor | int) -> ColumnElement[bool]:
+    """The filter "rows of the actor's account" on ``model`` (an ORM class or a table); a job
+    without an actor (the worker, the scheduler) names the account by its id."""
+    account_id = owner.account_id if isinstance(owner, Actor) else owner
+    return _account_column(model) == account_id  # type: ignore[no-any-return]
 
 
 def scoped(model: Any, actor: Actor, *columns: Any) -> Any:

@@ -14,7 +14,17 @@ from govsms.tenancy import AccountOwned, delete_scoped, get_scoped, scoped
 from tests.factories import make_account, now, system
 
 ROOT = Path(__file__).resolve().parent.parent / "govsms"
-HAND_WRITTEN = re.compile(r"account_id\s*==\s*actor\.account_id")
+HAND_WRITTEN = re.compile(r"(\b[A-Z]\w*|\b\w+\.c)\.account_id\s*==\s*(\w+\.)?account_id\b")
+"""A model's or a table's ``account_id`` compared with an account id (the actor's, a job's):
+the account filter, which ``govsms.tenancy.owned_by`` writes. Joins (``== Account.id``) and
+comparisons of a fetched row (``row.account_id == ...``) are not filters and do not match."""
+
+
+def test_the_pattern_finds_the_account_filter_and_nothing_else():
+    for written in ("Dispatch.account_id == actor.account_id", "GROUPS.c.account_id == keys.account_id", "User.account_id == account_id"):
+        assert HAND_WRITTEN.search(written), written
+    for other in ("users.c.account_id == Account.id", "row.account_id == account_id", "Account.id == User.account_id"):
+        assert not HAND_WRITTEN.search(other), other
 
 
 def test_no_hand_written_account_filter_outside_the_tenancy_helpers():

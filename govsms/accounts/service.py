@@ -18,7 +18,7 @@ from govsms.db import add_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.paging import Page, clamp_page
-from govsms.tenancy import scoped
+from govsms.tenancy import owned_by, scoped
 from govsms.textfield import single_line
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -247,7 +247,7 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
 
 
 def _active_admins(session: Session, account_id: int) -> list[User]:
-    users = session.exec(select(User).where(User.account_id == account_id, User.is_active.is_(True))).all()
+    users = session.exec(select(User).where(owned_by(User, account_id), User.is_active.is_(True))).all()
     return [user for user in users if Role.ADMIN in parse_roles(user.roles)]
 
 

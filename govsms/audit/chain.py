@@ -35,6 +35,7 @@ from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEv
 from govsms.audit.record import canonical_json, event_body, event_texts
 from govsms.audit.witness import Witness, WitnessEntry, append_witness, replace_witness
 from govsms.db import bulk_insert, session_scope
+from govsms.tenancy import owned_by
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +364,7 @@ def export_lines(
     linked = select(func.count()).select_from(chain_table.join(events_table, events_table.c.seq == chain_table.c.seq))
     linked = linked.where(chain_table.c.seq <= sealed_head)
     if account_id is not None:
-        linked = linked.where(events_table.c.account_id == account_id)
+        linked = linked.where(owned_by(events_table, account_id))
     own = session.execute(linked).scalar_one()
     sealed_rows = session.execute(select(func.count()).select_from(chain_table).where(chain_table.c.seq <= sealed_head)).scalar_one()
     signed = session.execute(select(func.count()).select_from(checkpoints).where(checkpoints.c.seq <= sealed_head)).scalar_one()

@@ -26,7 +26,7 @@ from govsms.keys.ring import KeyRing
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import parse_number
-from govsms.tenancy import scoped
+from govsms.tenancy import owned_by, scoped
 from govsms.textfield import refuse_control
 
 
@@ -77,10 +77,10 @@ def parse_public_key(text: str) -> bytes:
 def actor_names(session: Session, account_id: int) -> dict[str, str]:
     """``user:12`` -> how the account knows that actor (staff, not data subjects)."""
     names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(
-        select(User.id, User.email, User.display_name).where(User.account_id == account_id)
+        select(User.id, User.email, User.display_name).where(owned_by(User, account_id))
     )}
     names.update({f"api_key:{key_id}": f"API: {name}" for key_id, name in session.execute(
-        select(ApiKey.id, ApiKey.name).where(ApiKey.account_id == account_id)
+        select(ApiKey.id, ApiKey.name).where(owned_by(ApiKey, account_id))
     )})
     names["system"] = "system"
     return names

@@ -25,6 +25,7 @@ from govsms.errors import ConfigurationError
 from govsms.keys.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.keys.ring import KeyRing
 from govsms.settings import Settings
+from govsms.tenancy import owned_by
 
 log = logging.getLogger(__name__)
 CHUNK = 5000
@@ -367,7 +368,7 @@ class Vault:
             deleted = 0
             for chunk in _chunks(subject_ids):
                 result = store.execute(
-                    delete(SubjectKey).where(SubjectKey.account_id == account_id, SubjectKey.id.in_(chunk))
+                    delete(SubjectKey).where(owned_by(SubjectKey, account_id), SubjectKey.id.in_(chunk))
                 )
                 deleted += result.rowcount or 0
         self.cache.forget([(account_id, subject_id) for subject_id in subject_ids])

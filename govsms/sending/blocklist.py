@@ -38,7 +38,7 @@ def _listed(session: Session, account_id: int, indexes: list[bytes]) -> set[byte
         # A big dispatch: reading the account's whole list (16 bytes an entry) once is cheaper
         # than many lookups, which PostgreSQL plans as scans on a small table.
         wanted = set(indexes)
-        listed = session.execute(select(BlockEntry.blind_index).where(BlockEntry.account_id == account_id)).scalars()
+        listed = session.execute(select(BlockEntry.blind_index).where(owned_by(BlockEntry, account_id))).scalars()
         return {index for index in listed if index in wanted}
     if not indexes:
         return set()

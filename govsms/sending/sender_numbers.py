@@ -169,7 +169,7 @@ def _codes_to_number(session: Session, account_id: int, subject: Subject, now: d
     count, last = session.execute(
         select(func.count(), func.max(messages.c.created_at))
         .select_from(messages.join(dispatches, dispatches.c.id == messages.c.dispatch_id))
-        .where(messages.c.account_id == account_id, messages.c.subject_id == subject.id,
+        .where(owned_by(messages, account_id), messages.c.subject_id == subject.id,
                dispatches.c.channel == VERIFY_CHANNEL, messages.c.created_at > now - CODE_WINDOW)
     ).one()
     return count, last

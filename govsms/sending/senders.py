@@ -22,6 +22,7 @@ from govsms.phone import calling_code, parse_number
 from govsms.sending.models import DISPATCH_SENDER, SenderNumber, VirtualNumber
 from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, UnreadableRow
+from govsms.tenancy import owned_by
 
 SHARED_REPLY_NUMBER = "72323"
 # Calling code -> the reply number recipients there can answer; "*" is every other country.
@@ -70,7 +71,7 @@ def verified_sender(session: Session, account_id: int, e164: str, *, now: dateti
     index = vault.blind_indexes(session, account_id, [e164], now=now)[e164]
     subject_id = session.execute(
         select_core(SenderNumber.subject_id).where(
-            SenderNumber.account_id == account_id, SenderNumber.blind_index == index, SenderNumber.verified_at.is_not(None)  # type: ignore[union-attr]
+            owned_by(SenderNumber, account_id), SenderNumber.blind_index == index, SenderNumber.verified_at.is_not(None)  # type: ignore[union-attr]
         )
     ).scalar()
     if subject_id is None:
