@@ -28,7 +28,7 @@ from govsms.i18n import LANGUAGES, _
 from govsms.keys.ring import KeyRing
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.settings import Settings
-from govsms.tenancy import owned_by
+from govsms.tenancy import get_scoped, owned_by, scoped
 from govsms.textfield import single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 
@@ -169,14 +169,14 @@ _WITHOUT_BLOBS = [defer(DpaVersion.pdf_ct), defer(DpaVersion.details_ct), defer(
 
 def list_versions(session: Session, actor: Actor) -> list[DpaVersion]:
     require(actor, Permission.DPA_READ)
-    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(owned_by(DpaVersion, actor))
+    query = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
     return list(session.exec(query.order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
 
 
 def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -> DpaVersion | None:
     """The account's newest version (in ``lang`` when given)."""
     require(actor, Permission.DPA_READ)
-    query = select(DpaVersion).options(*_WITHOUT_BLOBS).where(owned_by(DpaVersion, actor))
+    query = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
     if lang is not None:
         query = query.where(DpaVersion.language == _check_language(lang))
     return session.exec(query.order_by(DpaVersion.number.desc())).first()  # type: ignore[attr-defined]
@@ -184,10 +184,7 @@ def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -
 
 def get_version(session: Session, actor: Actor, version_id: int) -> DpaVersion:
     require(actor, Permission.DPA_READ)
-    version = session.get(DpaVersion, version_id)
-    if version is None or version.account_id != actor.account_id:
-        raise NotFound(_("No such version of the agreement."))
-    return version
+    return get_scoped(session, DpaVersion, version_id, actor, missing=_("No such version of the agreement."))
 
 
 def dpa_status(session: Session, settings: Settings, keys: KeyRing, actor: Actor) -> DpaStatus:
