@@ -287,11 +287,11 @@ def test_delivery_reports_wait_while_the_database_is_busy(db: Db, monkeypatch: p
     apply = outbox_module.apply_delivery_reports
     refused = [0]
 
-    def busy_once(factory: Any, reports: Any) -> None:
+    def busy_once(factory: Any, reports: Any, **options: Any) -> None:  # options: the outbox's clock
         if reports and not refused[0]:
             refused[0] += 1
             raise OperationalError("UPDATE", None, sqlite3.OperationalError("database is locked"))
-        apply(factory, reports)
+        apply(factory, reports, **options)
 
     monkeypatch.setattr(outbox_module, "apply_delivery_reports", busy_once)
     outbox = Outbox(db.factory, Counting(), public_url="http://x")
