@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import Parameters, Type
 from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session
 
+from govsms.accounts.password import HASH_PARAMETERS, use_hash_parameters
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory
 from govsms.i18n import language
@@ -32,6 +34,21 @@ from tests import sensitive
 
 POSTGRES_URL = os.environ.get("GOVSMS_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
+
+CHEAP_HASHING = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=8, parallelism=1)
+"""argon2id of the production shape at the least cost: at the production cost (64 MiB, about
+0.15 s a hash or a check) the tests' users and logins took minutes. Production keeps
+``HASH_PARAMETERS`` (tests/accounts/test_service.py checks them); processes the tests start hash
+at the production cost."""
+use_hash_parameters(CHEAP_HASHING)
+
+
+@pytest.fixture
+def production_hashing() -> Iterator[None]:
+    """For tests of argon2's real cost (many logins at once): the production parameters."""
+    use_hash_parameters(HASH_PARAMETERS)
+    yield
+    use_hash_parameters(CHEAP_HASHING)
 
 
 def _admin_url(url: str) -> str:

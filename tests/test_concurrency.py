@@ -63,9 +63,9 @@ def check_answers(answers: list[tuple[int, float]], allowed: set[int]) -> None:
     assert slowest < ANSWER_WITHIN, f"slowest answer took {slowest:.1f} s ({statuses})"
 
 
-def test_parallel_wrong_passwords_and_group_edits_never_hang(serve: Callable[..., Served]) -> None:
-    # With the default attempt limit, ten reach the database and argon2 together; the rest are
-    # refused at once (429) without a password check.
+def test_parallel_wrong_passwords_and_group_edits_never_hang(serve: Callable[..., Served], production_hashing: None) -> None:
+    # With the default attempt limit, ten reach the database and argon2 (at its production cost)
+    # together; the rest are refused at once (429) without a password check.
     served = serve()
     with served.session() as session:
         account = make_account(session)

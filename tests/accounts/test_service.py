@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from argon2 import Type, profiles
 from sqlmodel import Session, select
 
-from govsms.accounts import apikey, login, service
+from govsms.accounts import apikey, login, password, service
 from govsms.accounts.models import LoginSession, User
 from govsms.auth import Permission, Role
+from govsms.dpa.annexes import measures
 from govsms.errors import Conflict, Forbidden, InvalidInput, LoginRefused, NotFound
+from govsms.keys.ring import KeyRing
+from govsms.settings import Settings
 from tests.factories import make_account, make_api_key, make_user, now, system
 
 POLICY = login.LoginPolicy(max_failures=5, lockout=timedelta(minutes=15), session_lifetime=timedelta(hours=1))
@@ -32,6 +38,24 @@ def test_password_is_hashed_with_argon2id(session: Session) -> None:
     user, password = make_user(session, make_account(session))
     assert user.password_hash.startswith("$argon2id$")
     assert password not in user.password_hash
+
+
+def test_production_hashes_with_the_argon2id_parameters_the_readme_and_annex_iii_state(
+    production_hashing: None, settings: Settings, keys: KeyRing
+) -> None:
+    """The tests hash at the least cost (tests/conftest.py); production as documented."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"hashed with argon2id \((\d+) MiB of memory, (\d+) passes, (\d+) lanes", readme)
+    assert stated, "the README no longer states the argon2id parameters"
+    memory_mib, passes, lanes = (int(figure) for figure in stated.groups())
+    parameters = password.HASH_PARAMETERS
+    assert (parameters.type, parameters.memory_cost, parameters.time_cost, parameters.parallelism) == (Type.ID, memory_mib * 1024, passes, lanes)
+    assert parameters == profiles.RFC_9106_LOW_MEMORY
+    (access,) = [measure for measure in measures(settings, keys) if measure["key"] == "access_control"]
+    assert access["password_hash"] == "argon2id"
+    hashed = password.hash_password("Blåbär-Kanot-Fyrtorn-9")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert password.verify_password(hashed, "Blåbär-Kanot-Fyrtorn-9") and not password.needs_rehash(hashed)
 
 
 def test_user_roles_are_checked_against_the_account_kind(session: Session) -> None:
