@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from govsms.accounts.service import get_account_by_name
+from govsms.db import session_scope
+from govsms.dpa.service import save_details
+from govsms.sending.pricing import seed_default_prices
 from tests import sensitive
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database
+from tests.cli import cli_env, govsms, open_db  # noqa: F401  (fixture)
+from tests.factories import now, system
 from tests.web_helpers import free_port
 
 GOVSMS = Path(sys.executable).parent / "govsms"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def cli_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GOVSMS_")}
-    env["GOVSMS_DATA_DIR"] = str(tmp_path / "var")
-    url = None
-    if request.param == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
-        url = create_postgres_database("govsms_cli")
-        env["GOVSMS_DATABASE_URL"] = url
-    yield env
-    if url:
-        drop_postgres_database(url)
-
-
-def govsms(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GOVSMS), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
-
-
-def test_init_account_user_and_key(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_init_account_user_and_key(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     first = govsms(cli_env, "init")
     assert first.returncode == 0, first.stderr
     key_file = tmp_path / "var" / "keys.json"
@@ -73,14 +56,15 @@ def test_init_account_user_and_key(cli_env: dict[str, str], tmp_path: Path) -> N
     assert reset.returncode == 0
 
 
-def test_production_refuses_to_serve_without_keys(cli_env: dict[str, str]) -> None:
+def test_production_refuses_to_serve_without_keys(cli_env: dict[str, str]) -> None:  # noqa: F811
+    # A process of its own: a refusal that stopped working must not start a server in the tests.
     env = {**cli_env, "GOVSMS_ENV": "production"}
-    result = govsms(env, "serve", "--port", "1")
+    result = subprocess.run([str(GOVSMS), "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "GOVSMS_SECRET_KEY" in result.stderr and "Refusing to start in production" in result.stderr
 
 
-def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     assert govsms(cli_env, "init").returncode == 0
     assert govsms(cli_env, "account", "create", "Region Norr", "--org-number", "232100-0001").returncode == 0
     no_provider = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "sv", "-o", str(tmp_path / "x.pdf"))
@@ -88,15 +72,12 @@ def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert govsms(cli_env, "account", "create", "Leverantören AB", "--provider", "--org-number", "559900-1122").returncode == 0
     no_details = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "sv", "-o", str(tmp_path / "x.pdf"))
     assert no_details.returncode == 2 and "signatory_name" in no_details.stderr and not (tmp_path / "x.pdf").exists()
-    fill = (
-        "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n"
-        "from govsms.auth import Actor\nfrom govsms.accounts.service import get_account_by_name\nfrom govsms.dpa.service import save_details\n"
-        "with session_scope(_session_factory(Settings())) as s:\n"
-        "    a = get_account_by_name(s, 'Region Norr')\n"
-        "    save_details(s, Actor.system(a.id, a.name), {'signatory_name': 'Örjan Åkesson', 'signatory_title': 'Regiondirektör',"
-        " 'contact_name': 'Märta Lind', 'contact_email': 'marta@region.example'}, now=_now())\n"
-    )
-    assert subprocess.run([sys.executable, "-c", fill], env=cli_env, capture_output=True, text=True).returncode == 0
+    engine, factory = open_db(cli_env)
+    with session_scope(factory) as session:
+        account = get_account_by_name(session, "Region Norr")
+        details = {"signatory_name": "Örjan Åkesson", "signatory_title": "Regiondirektör", "contact_name": "Märta Lind", "contact_email": "marta@region.example"}
+        save_details(session, system(account), details, now=now())
+    engine.dispose()
     output = tmp_path / "dpa-en.pdf"
     rendered = govsms(cli_env, "dpa", "render", "--account", "Region Norr", "--lang", "en", "-o", str(output))
     assert rendered.returncode == 0, rendered.stderr
@@ -109,7 +90,7 @@ def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert govsms(cli_env, "dpa", "render", "--account", "Saknas", "--lang", "en", "-o", "-").returncode == 2
 
 
-def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str]) -> None:
+def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str]) -> None:  # noqa: F811
     """`serve --processes 2 --with-worker`: two web processes answer on one port, the worker runs
     once (in the parent), an API send is delivered, and Ctrl-C (SIGINT) stops everything."""
     import signal
@@ -120,9 +101,10 @@ def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str
     assert govsms(cli_env, "init").returncode == 0
     assert govsms(cli_env, "account", "create", "Flera AB").returncode == 0
     key = govsms(cli_env, "apikey", "create", "--account", "Flera AB", "--name", "last").stdout.strip().split()[-1]
-    seed = "from govsms.cli import _session_factory, _now\nfrom govsms.settings import Settings\nfrom govsms.db import session_scope\n" \
-        "from govsms.sending.pricing import seed_default_prices\nwith session_scope(_session_factory(Settings())) as s:\n    seed_default_prices(s, now=_now())\n"
-    assert subprocess.run([sys.executable, "-c", seed], env=cli_env, capture_output=True, text=True).returncode == 0
+    engine, factory = open_db(cli_env)
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=now())
+    engine.dispose()
     port = free_port()
     server = subprocess.Popen(
         [str(GOVSMS), "serve", "--processes", "2", "--with-worker", "--port", str(port)], env=cli_env,
@@ -146,7 +128,7 @@ def test_serve_with_several_processes_and_the_worker_once(cli_env: dict[str, str
         deadline = time.monotonic() + 20
         while httpx.get(f"{base}/api/v1/dispatches/{dispatch}", headers=headers, timeout=5).json()["messages"].get("delivered") != 1:
             assert time.monotonic() < deadline, "the worker did not deliver"
-            time.sleep(0.3)
+            time.sleep(0.05)
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)

@@ -11,22 +11,15 @@ from sqlalchemy import delete, insert, select, update
 from govsms.audit.models import AuditEvent
 from govsms.audit.service import public_key, public_key_text
 from govsms.contacts import service
-from govsms.db import make_engine, make_session_factory, session_scope
+from govsms.db import session_scope
 from govsms.keys.ring import load_key_ring
-from govsms.keys.store import make_vault
 from govsms.settings import Settings
 from tests import sensitive
+from tests.cli import cli_env, govsms, open_db  # noqa: F401  (fixture)
 from tests.factories import now, system
-from tests.test_cli import cli_env, govsms  # noqa: F401  (fixture)
 
 events = AuditEvent.__table__
 NUMBERS = ["+46701112233", "+46709998877", "+4741234567"]
-
-
-def open_db(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    settings = Settings(data_dir=Path(env["GOVSMS_DATA_DIR"]), database_url=env.get("GOVSMS_DATABASE_URL"))
-    engine = make_engine(settings.resolved_database_url)
-    return engine, make_session_factory(engine, vault=make_vault(settings, load_key_ring(settings)))
 
 
 def seed(env: dict[str, str]) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,8 @@ from govsms.audit.chain import seal_and_witness
 from govsms.contacts import groups
 from govsms.db import make_engine, session_scope
 from govsms.settings import Settings
+from tests.cli import govsms
 from tests.factories import make_account, now, system
-
-GOVSMS = Path(sys.executable).parent / "govsms"
 
 
 def _cli_env(data_dir: Path) -> dict[str, str]:
@@ -61,7 +58,7 @@ def test_a_fresh_data_dir_holds_nothing_group_or_others_can_read(tmp_path: Path)
     data_dir = tmp_path / "var"
     previous = os.umask(0o022)  # a usual umask: the service must not rely on a stricter one
     try:
-        result = subprocess.run([str(GOVSMS), "init"], env=_cli_env(data_dir), capture_output=True, text=True, timeout=120)
+        result = govsms(_cli_env(data_dir), "init")
         assert result.returncode == 0, result.stderr
         names = _start_and_write(data_dir)
     finally:
@@ -73,7 +70,7 @@ def test_a_fresh_data_dir_holds_nothing_group_or_others_can_read(tmp_path: Path)
 
 def test_loose_modes_of_an_existing_data_dir_are_tightened_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data_dir = tmp_path / "var"
-    result = subprocess.run([str(GOVSMS), "init"], env=_cli_env(data_dir), capture_output=True, text=True, timeout=120)
+    result = govsms(_cli_env(data_dir), "init")
     assert result.returncode == 0, result.stderr
     _start_and_write(data_dir)
     os.chmod(data_dir, 0o755)
@@ -93,7 +90,7 @@ def test_the_cli_creates_the_data_dir_0700_even_with_a_loose_umask(tmp_path: Pat
     data_dir = tmp_path / "deep" / "var"
     previous = os.umask(0o002)
     try:
-        result = subprocess.run([str(GOVSMS), "init"], env=_cli_env(data_dir), capture_output=True, text=True, timeout=120)
+        result = govsms(_cli_env(data_dir), "init")
     finally:
         os.umask(previous)
     assert result.returncode == 0, result.stderr

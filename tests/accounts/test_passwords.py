@@ -3,10 +3,7 @@ and the user's own e-mail, domain or account name are refused with a reason (bot
 
 from __future__ import annotations
 
-import io
-import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -18,13 +15,12 @@ from govsms.accounts import login, service
 from govsms.accounts.models import User
 from govsms.accounts.password import check_password_policy
 from govsms.auth import Role
-from govsms.cli import main as cli_main
 from govsms.demo import seed_demo
 from govsms.errors import InvalidInput
 from govsms.i18n import language
 from tests import sensitive
 from tests.factories import make_account, make_user, now, system
-from tests.test_cli import cli_env  # noqa: F401  (fixture)
+from tests.cli import cli_env, govsms  # noqa: F401  (fixture)
 from tests.web_helpers import login as log_in
 from tests.web_helpers import csrf_token, post_form
 
@@ -190,32 +186,19 @@ def test_ui_password_that_is_not_utf8_gets_a_reason_not_a_500(client: TestClient
     assert changed.status_code in (400, 422), changed.status_code
 
 
-def _run_cli(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], stdin: str, *args: str) -> int:
-    for name in [name for name in __import__("os").environ if name.startswith("GOVSMS_")]:
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        if name.startswith("GOVSMS_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    return cli_main(list(args))
-
-
-def test_cli_user_create_and_set_password_refuse(
-    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
-) -> None:
-    run: Callable[..., int] = lambda stdin, *args: _run_cli(monkeypatch, cli_env, stdin, *args)  # noqa: E731
-    assert run("", "init") == 0
-    assert run("", "account", "create", ACCOUNT) == 0
-    capsys.readouterr()
+def test_cli_user_create_and_set_password_refuse(cli_env: dict[str, str]) -> None:  # noqa: F811
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "account", "create", ACCOUNT).returncode == 0
     for weak in WEAK + OWN[:1]:
-        assert run(weak + "\n", "user", "create", "--account", ACCOUNT, "--email", EMAIL, "--role", "admin") == 2, weak
-        refusal = capsys.readouterr().err
-        assert "password:" in refusal and ("Use" in refusal or "Choose" in refusal), refusal
+        refused = govsms(cli_env, "user", "create", "--account", ACCOUNT, "--email", EMAIL, "--role", "admin", stdin=weak + "\n")
+        assert refused.returncode == 2, weak
+        assert "password:" in refused.stderr and ("Use" in refused.stderr or "Choose" in refused.stderr), refused.stderr
     strong = sensitive.register("Blåbär-Kanot-Fyrtorn-9")
-    assert run(strong + "\n", "user", "create", "--account", ACCOUNT, "--email", EMAIL, "--role", "admin") == 0
+    assert govsms(cli_env, "user", "create", "--account", ACCOUNT, "--email", EMAIL, "--role", "admin", stdin=strong + "\n").returncode == 0
     for weak in WEAK[:3] + ["karin.lund-Tv8#qzWp", "Tv8#qzWp\x00Ze91kLmN"]:
-        assert run(weak + "\n", "user", "set-password", "--email", EMAIL) == 2, weak
-        assert "password:" in capsys.readouterr().err
+        refused = govsms(cli_env, "user", "set-password", "--email", EMAIL, stdin=weak + "\n")
+        assert refused.returncode == 2, weak
+        assert "password:" in refused.stderr
 
 
 def test_demo_passwords_are_strong_and_log_in(session: Session) -> None:

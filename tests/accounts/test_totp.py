@@ -8,10 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import re
 import struct
-import sys
 import time
 from datetime import datetime, timedelta
 
@@ -24,11 +22,10 @@ from govsms.accounts.login import LoginLimiter
 from govsms.accounts.models import LoginSession, RecoveryCode, User
 from govsms.auth import Role
 from govsms.audit.models import AuditEvent
-from govsms.cli import main as cli_main
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from tests import sensitive
 from tests.factories import make_account, make_user, now
-from tests.test_cli import cli_env  # noqa: F401  (fixture)
+from tests.cli import cli_env, govsms  # noqa: F401  (fixture)
 from tests.test_routes import endpoints
 from tests.web_helpers import post_form
 from tests.web_helpers import login as log_in
@@ -412,29 +409,19 @@ def test_operator_sets_the_required_roles_in_the_console(client: TestClient, ses
     assert len(events(session, "platform.totp_required_changed")) == 1
 
 
-def test_cli_requires_per_role_and_resets(
-    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
-) -> None:
-    for name in [name for name in __import__("os").environ if name.startswith("GOVSMS_")]:
-        monkeypatch.delenv(name)
-    for name, value in cli_env.items():
-        if name.startswith("GOVSMS_"):
-            monkeypatch.setenv(name, value)
-
-    def run(*args: str, stdin: str = "") -> int:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        return cli_main(list(args))
-
-    assert run("init") == 0 and run("account", "create", "Kommunen") == 0
+def test_cli_requires_per_role_and_resets(cli_env: dict[str, str]) -> None:  # noqa: F811
+    assert govsms(cli_env, "init").returncode == 0 and govsms(cli_env, "account", "create", "Kommunen").returncode == 0
     strong = sensitive.register("Blåbär-Kanot-Fyrtorn-9")
-    assert run("user", "create", "--account", "Kommunen", "--email", "it@kommun.example", "--role", "admin", stdin=strong + "\n") == 0
-    capsys.readouterr()
-    assert run("user", "require-totp", "--role", "admin", "--role", "dpo") == 0
-    assert "admin, dpo" in capsys.readouterr().out
-    assert run("user", "require-totp") == 0 and "admin, dpo" in capsys.readouterr().out  # shows the setting
-    assert run("user", "require-totp", "--none") == 0 and "no role" in capsys.readouterr().out
-    assert run("user", "reset-totp", "--email", "it@kommun.example") == 0
-    assert run("user", "reset-totp", "--email", "nobody@kommun.example") == 2
+    created = govsms(cli_env, "user", "create", "--account", "Kommunen", "--email", "it@kommun.example", "--role", "admin", stdin=strong + "\n")
+    assert created.returncode == 0
+    required = govsms(cli_env, "user", "require-totp", "--role", "admin", "--role", "dpo")
+    assert required.returncode == 0 and "admin, dpo" in required.stdout
+    shown = govsms(cli_env, "user", "require-totp")
+    assert shown.returncode == 0 and "admin, dpo" in shown.stdout  # shows the setting
+    none = govsms(cli_env, "user", "require-totp", "--none")
+    assert none.returncode == 0 and "no role" in none.stdout
+    assert govsms(cli_env, "user", "reset-totp", "--email", "it@kommun.example").returncode == 0
+    assert govsms(cli_env, "user", "reset-totp", "--email", "nobody@kommun.example").returncode == 2
 
 
 # -- second round: a new secret per start, and the password to turn it on -----------------------------

@@ -13,14 +13,9 @@ from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEv
 from govsms.audit.service import public_key, public_key_text
 from govsms.db import make_engine
 from govsms.keys.ring import load_key_ring
-from govsms.settings import Settings
-from tests.test_cli import cli_env, govsms  # noqa: F401  (fixture)
+from tests.cli import cli_env, govsms, settings_of  # noqa: F401  (fixture)
 
 events, chain_rows, checkpoints, links = AuditEvent.__table__, AuditChain.__table__, AuditCheckpoint.__table__, AuditEventSubject.__table__
-
-
-def settings_of(env: dict[str, str]) -> Settings:
-    return Settings(data_dir=Path(env["GOVSMS_DATA_DIR"]), database_url=env.get("GOVSMS_DATABASE_URL"))
 
 
 def test_export_is_an_event_verify_never_seals_and_the_witness_finds_a_cut(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811

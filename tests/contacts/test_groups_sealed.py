@@ -6,8 +6,6 @@ name, sorted after decryption, and groups named in clear before are sealed by ``
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,12 +25,12 @@ from govsms.migrate import upgrade
 from tests.conftest import (
     BACKENDS, TEST_MASTER_KEYS, TEST_SECRET_KEY, TEST_SIGNING_KEY, drop_postgres_database, fresh_database_url, make_settings,
 )
+from tests.cli import govsms
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import login
 
 NAME, DESCRIPTION = "Vårdnadshavare till Elvira Gunnarsdotter", "Ring Elviras pappa 070-765 43 21"
 BEFORE_SEALING = "a10b0c0d0e03"
-GOVSMS = Path(sys.executable).parent / "govsms"
 
 
 def stored_row(session: Session, group_id: int) -> dict[str, object]:
@@ -188,7 +186,7 @@ def test_db_upgrade_seals_the_names_stored_in_clear_before(backend: str, tmp_pat
         env = {key: value for key, value in os.environ.items() if not key.startswith("GOVSMS_")}
         env.update(GOVSMS_DATA_DIR=str(tmp_path / "var"), GOVSMS_DATABASE_URL=url, GOVSMS_MASTER_KEYS=TEST_MASTER_KEYS,
                    GOVSMS_SECRET_KEY=TEST_SECRET_KEY, GOVSMS_AUDIT_SIGNING_KEY=TEST_SIGNING_KEY)
-        result = subprocess.run([str(GOVSMS), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+        result = govsms(env, "db", "upgrade")
         assert result.returncode == 0, result.stderr
         assert "3 group names" in result.stdout
         engine = make_engine(url)
@@ -203,7 +201,7 @@ def test_db_upgrade_seals_the_names_stored_in_clear_before(backend: str, tmp_pat
             with pytest.raises(Conflict):
                 groups.create_group(session, actor, name="Föräldrar till Elvira Gunnarsdotter", now=now())
         engine.dispose()
-        again = subprocess.run([str(GOVSMS), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+        again = govsms(env, "db", "upgrade")
         assert again.returncode == 0 and "group names" not in again.stdout  # nothing left to seal
         if backend == "sqlite":
             database = Path(url.removeprefix("sqlite:///"))
