@@ -14,6 +14,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from argon2 import Parameters, Type
@@ -34,6 +35,33 @@ from tests import sensitive
 
 POSTGRES_URL = os.environ.get("GOVSMS_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
+REQUIRE_ALL_TESTS = bool(os.environ.get("GOVSMS_REQUIRE_ALL_TESTS"))
+"""Set in CI (.ci/run): a test skipped for want of PostgreSQL, the npm SMSC, chromium or
+poppler fails instead; only ``not_applicable`` skips pass."""
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """Skip a variant that has nothing to test on this backend (not a missing install)."""
+    __tracebackhide__ = True
+    skip = pytest.skip.Exception(reason)
+    skip.not_applicable = True  # type: ignore[attr-defined]
+    raise skip
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """With GOVSMS_REQUIRE_ALL_TESTS, a skip (a fixture's, a mark's or the test's own) is a
+    failure, unless the test said it does not apply (``not_applicable``)."""
+    report: pytest.TestReport = yield
+    if not (REQUIRE_ALL_TESTS and report.skipped) or hasattr(report, "wasxfail"):
+        return report
+    if call.excinfo is not None and getattr(call.excinfo.value, "not_applicable", False):
+        return report
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped although GOVSMS_REQUIRE_ALL_TESTS is set: {reason}"
+    return report
+
 
 CHEAP_HASHING = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=8, parallelism=1)
 """argon2id of the production shape at the least cost: at the production cost (64 MiB, about

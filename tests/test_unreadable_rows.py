@@ -19,6 +19,7 @@ from govsms.audit.models import AuditEvent
 from govsms.contacts.models import Contact
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices
+from tests.conftest import not_applicable
 from tests.factories import make_account, make_api_key, make_user, now
 from tests.sending.test_outbox_recording import db  # noqa: F401  (the fixture: a database with committed data, as the worker needs)
 from tests.web_helpers import login, post_form
@@ -420,7 +421,7 @@ def test_text_in_a_blob_column_is_unreadable_not_a_crash(client: TestClient, ses
         with pytest.raises(DecryptionError):
             unseal(bytes(32), value, b"context")  # type: ignore[arg-type]
     if session.connection().dialect.name != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL's bytea does not take a text value")
+        not_applicable("SQLite only: PostgreSQL's bytea does not take a text value")
     world = Setup(client, session)
     session.execute(text("UPDATE contact SET number_ct = number_ct || 'a' WHERE id = :id"), {"id": world.bad_contact})
     session.flush()

@@ -36,7 +36,7 @@ from govsms.sending.outbox import Outbox
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.transports.base import Submission, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
-from tests.conftest import drop_postgres_database, fresh_database_url, make_settings
+from tests.conftest import drop_postgres_database, fresh_database_url, make_settings, not_applicable
 from tests.factories import now
 
 
@@ -191,7 +191,7 @@ def test_a_database_that_is_really_locked_delays_the_recording_only(db: Db, hold
     (``lock_timeout``)."""
     postgres = db.engine.dialect.name == "postgresql"
     if postgres and holder != "another connection":
-        pytest.skip("PostgreSQL has no write queue: row locks are the case")
+        not_applicable("PostgreSQL has no write queue: row locks are the case")
     queue_dispatch(db.factory, 100)
     factory = db.new_factory(lock_timeout_ms=200)
     if not postgres:  # SQLite's own wait for another connection's lock
