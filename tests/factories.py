@@ -1,4 +1,5 @@
-"""Plain functions that make objects and flush (``make_user(session, account, **overrides)``)."""
+"""Plain functions that make objects and flush (``make_user(session, account, **overrides)``), and
+read back what the access log recorded (``audit_events``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import itertools
 import secrets
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlmodel import Session
 
-from govsms.auth import Actor, Role
 from govsms.accounts.apikey import create_api_key
 from govsms.accounts.models import Account, ApiKey, User
 from govsms.accounts.service import create_account, create_user
+from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.auth import Actor, Role
+from govsms.contacts.service import ContactView, create_contact
+from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
 from tests import sensitive
 
 _serial = itertools.count(1)
@@ -56,3 +61,30 @@ def make_api_key(session: Session, account: Account, *, roles: set[Role] | None 
         session, system(account), name=name or f"key {next(_serial)}", roles=roles or {Role.SENDER}, now=now()
     )
     return api_key, sensitive.register(key)
+
+
+def make_contact(session: Session, account: Account, **overrides: object) -> ContactView:
+    """A contact of ``account``, added by the account itself (a number and a name unless given)."""
+    values: dict[str, object] = {"number": f"+4670{next(_serial):07d}", "name": "Åsa Öberg", "now": now()}
+    values.update(overrides)
+    return create_contact(session, system(account), **values)  # type: ignore[arg-type]
+
+
+def make_dispatch(session: Session, actor: Actor, *, public_url: str = "https://sms.example.se", **overrides: object) -> DispatchSummary:
+    """A dispatch sent by ``actor``; ``overrides`` are fields of the request (``numbers``, ``text``...)."""
+    values: dict[str, object] = {"sender": "Kommunen", "text": "Hej! Skolan stänger 12.00 idag.", "numbers": ["0701234567"]}
+    values.update(overrides)
+    return create_dispatch(session, actor, DispatchRequest(**values), public_url=public_url, now=now())  # type: ignore[arg-type]
+
+
+def audit_events(session: Session, action: str, account_id: int | None = None) -> list[AuditEvent]:
+    """The access log's events of ``action`` (of one account, if given), oldest first, read afresh."""
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+    if account_id is not None:
+        query = query.where(AuditEvent.account_id == account_id)
+    return list(session.execute(query.execution_options(populate_existing=True)).scalars().all())
+
+
+def linked_subjects(session: Session, event: AuditEvent) -> set[int]:
+    """The people (subject ids) an event is linked to, for a data subject's access report."""
+    return set(session.execute(select(AuditEventSubject.subject_id).where(AuditEventSubject.seq == event.seq)).scalars().all())

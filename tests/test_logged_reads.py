@@ -14,26 +14,15 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from govsms.auth import Role
-from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.audit.models import AuditEvent
 from govsms.contacts.models import Contact
 from govsms.keys.store import vault_of
-from tests.factories import make_account, make_api_key, make_user, now
+from tests.factories import audit_events, linked_subjects, make_account, make_api_key, make_user, now
 from tests.web_helpers import csrf_token, login, post_form
 
 NUMBER = "+46701234567"
 NATIONAL = "070-123 45 67"
 OTHER = "+46709876543"
-
-
-def events(session: Session, action: str, account_id: int | None = None) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-    if account_id is not None:
-        query = query.where(AuditEvent.account_id == account_id)
-    return list(session.execute(query.execution_options(populate_existing=True)).scalars().all())
-
-
-def linked_subjects(session: Session, event: AuditEvent) -> set[int]:
-    return set(session.execute(select(AuditEventSubject.subject_id).where(AuditEventSubject.seq == event.seq)).scalars().all())
 
 
 def subject_of(session: Session, account_id: int, number: str) -> int | None:
@@ -69,7 +58,7 @@ def test_api_blocklist_check_is_logged_naming_the_subject(client: TestClient, se
 
     answer = client.post("/api/v1/blocklist/search", json={"number": NATIONAL}, headers=headers_a)
     assert answer.status_code == 200 and answer.json()["blocked"] is True
-    [checked] = events(session, "blocklist.checked", account_a.id)
+    [checked] = audit_events(session, "blocklist.checked", account_a.id)
     assert checked.actor == actor_a and checked.account_id == account_a.id
     assert linked_subjects(session, checked) == {subject_a}
     assert_nothing_personal(checked, NUMBER, "Åsa")
@@ -77,8 +66,8 @@ def test_api_blocklist_check_is_logged_naming_the_subject(client: TestClient, se
     # Account B asks about A's number: B's own list answers (not blocked), logged under B only.
     other = client.post("/api/v1/blocklist/search", json={"number": NUMBER}, headers=headers_b)
     assert other.status_code == 200 and other.json()["blocked"] is False and other.json()["source"] is None
-    assert len(events(session, "blocklist.checked", account_a.id)) == 1
-    [checked_b] = events(session, "blocklist.checked", account_b.id)
+    assert len(audit_events(session, "blocklist.checked", account_a.id)) == 1
+    [checked_b] = audit_events(session, "blocklist.checked", account_b.id)
     assert checked_b.actor == actor_b and subject_a not in linked_subjects(session, checked_b)
     assert_nothing_personal(checked_b, NUMBER)
 
@@ -91,7 +80,7 @@ def test_ui_blocklist_check_is_logged(client: TestClient, session: Session) -> N
     assert post_form(client, "/blocklist", {"number": NUMBER, "action": "block"}, token_from="/blocklist").status_code == 200
     page = post_form(client, "/blocklist", {"number": NATIONAL, "action": "check"}, token_from="/blocklist")
     assert page.status_code == 200 and 'id="check-result"' in page.text
-    [checked] = events(session, "blocklist.checked", account.id)
+    [checked] = audit_events(session, "blocklist.checked", account.id)
     assert checked.actor == f"user:{user.id}"
     assert linked_subjects(session, checked) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
     assert_nothing_personal(checked, NUMBER)
@@ -110,7 +99,7 @@ def test_api_already_a_contact_is_logged_and_survives_the_refusal(client: TestCl
 
     again = client.post("/api/v1/contacts", json={"number": NATIONAL, "name": "Någon"}, headers=headers_a)
     assert again.status_code == 409 and "number" in again.json()["fields"]
-    [known] = events(session, "contact.already_exists", account_a.id)  # committed although the answer was 409
+    [known] = audit_events(session, "contact.already_exists", account_a.id)  # committed although the answer was 409
     assert known.actor == actor_a and known.target_type == "contact" and known.target_id == str(first.json()["id"])
     assert linked_subjects(session, known) == {subject_a}
     assert_nothing_personal(known, NUMBER, "Någon", "Åsa")
@@ -120,18 +109,18 @@ def test_api_already_a_contact_is_logged_and_survives_the_refusal(client: TestCl
     second = client.post("/api/v1/contacts", json={"number": OTHER}, headers=headers_a).json()
     moved = client.patch(f"/api/v1/contacts/{second['id']}", json={"number": NUMBER}, headers=headers_a)
     assert moved.status_code == 409
-    assert [event.target_id for event in events(session, "contact.already_exists", account_a.id)] == [str(first.json()["id"])] * 2
+    assert [event.target_id for event in audit_events(session, "contact.already_exists", account_a.id)] == [str(first.json()["id"])] * 2
 
     # Account B learns nothing about A's contacts: the number is new to B, and nothing is logged under A.
     own = client.post("/api/v1/contacts", json={"number": NUMBER}, headers=headers_b)
     assert own.status_code == 201
-    assert events(session, "contact.already_exists", account_b.id) == []
+    assert audit_events(session, "contact.already_exists", account_b.id) == []
     twice = client.post("/api/v1/contacts", json={"number": NUMBER}, headers=headers_b)
     assert twice.status_code == 409
-    [known_b] = events(session, "contact.already_exists", account_b.id)
+    [known_b] = audit_events(session, "contact.already_exists", account_b.id)
     assert known_b.actor == actor_b and linked_subjects(session, known_b) == {subject_of(session, account_b.id, NUMBER)}
     assert subject_a not in linked_subjects(session, known_b)
-    assert len(events(session, "contact.already_exists", account_a.id)) == 2
+    assert len(audit_events(session, "contact.already_exists", account_a.id)) == 2
 
 
 def test_ui_already_a_contact_is_logged(client: TestClient, session: Session) -> None:
@@ -142,7 +131,7 @@ def test_ui_already_a_contact_is_logged(client: TestClient, session: Session) ->
     assert created.status_code == 303
     duplicate = post_form(client, "/contacts", {"number": NATIONAL, "name": "Åsa"}, token_from="/contacts")
     assert duplicate.status_code == 409 and 'id="number-error"' in duplicate.text
-    [known] = events(session, "contact.already_exists", account.id)
+    [known] = audit_events(session, "contact.already_exists", account.id)
     assert known.actor == f"user:{user.id}"
     assert linked_subjects(session, known) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
     assert_nothing_personal(known, NUMBER, "Åsa")
@@ -150,7 +139,7 @@ def test_ui_already_a_contact_is_logged(client: TestClient, session: Session) ->
     other = post_form(client, "/contacts", {"number": OTHER}, token_from="/contacts")
     moved = post_form(client, other.headers["location"].split("?")[0], {"number": NUMBER}, token_from="/contacts")
     assert moved.status_code == 409
-    assert [event.target_id for event in events(session, "contact.already_exists", account.id)] == [contact_id] * 2
+    assert [event.target_id for event in audit_events(session, "contact.already_exists", account.id)] == [contact_id] * 2
 
 
 # -- the import check's "existing" count ----------------------------------------------------------
@@ -169,7 +158,7 @@ def test_api_import_dry_run_logs_the_known_numbers(client: TestClient, session: 
 
     dry = client.post("/api/v1/contacts/import", data={"dry_run": "true"}, files=file, headers=headers_a)
     assert dry.status_code == 201 and dry.json()["existing"] == 1 and dry.json()["valid"] == 2
-    [checked] = events(session, "contacts.import_checked", account_a.id)
+    [checked] = audit_events(session, "contacts.import_checked", account_a.id)
     assert checked.actor == actor_a and linked_subjects(session, checked) == {subject_a}
     assert json.loads(checked.details)["existing"] == 1
     assert_nothing_personal(checked, NUMBER, OTHER, "lista")
@@ -177,9 +166,9 @@ def test_api_import_dry_run_logs_the_known_numbers(client: TestClient, session: 
     # B's check of the same file finds none of A's contacts, and names no subject of A's.
     other = client.post("/api/v1/contacts/import", data={"dry_run": "true"}, files=file, headers=headers_b)
     assert other.status_code == 201 and other.json()["existing"] == 0
-    [checked_b] = events(session, "contacts.import_checked", account_b.id)
+    [checked_b] = audit_events(session, "contacts.import_checked", account_b.id)
     assert checked_b.actor == actor_b and linked_subjects(session, checked_b) == set()
-    assert len(events(session, "contacts.import_checked", account_a.id)) == 1
+    assert len(audit_events(session, "contacts.import_checked", account_a.id)) == 1
 
 
 def test_ui_import_preview_logs_the_known_numbers(client: TestClient, session: Session) -> None:
@@ -192,7 +181,7 @@ def test_ui_import_preview_logs_the_known_numbers(client: TestClient, session: S
         "/contacts/import", data={"_csrf_token": token}, files={"file": ("lista.csv", _csv(NUMBER, OTHER), "text/csv")}
     )
     assert preview.status_code == 200
-    [checked] = events(session, "contacts.import_checked", account.id)
+    [checked] = audit_events(session, "contacts.import_checked", account.id)
     assert checked.actor == f"user:{user.id}"
     assert linked_subjects(session, checked) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
     assert_nothing_personal(checked, NUMBER, OTHER)
@@ -200,7 +189,7 @@ def test_ui_import_preview_logs_the_known_numbers(client: TestClient, session: S
     action = re.search(r'action="(/contacts/import/[0-9a-f]+)"', preview.text).group(1)  # type: ignore[union-attr]
     refused = post_form(client, action, {"group_name": ""}, token_from="/contacts/import")
     assert refused.status_code == 422 and action in refused.text
-    assert len(events(session, "contacts.import_checked", account.id)) == 2
+    assert len(audit_events(session, "contacts.import_checked", account.id)) == 2
 
 
 # -- staff lists ----------------------------------------------------------------------------------
@@ -216,13 +205,13 @@ def test_listing_users_is_logged_and_stays_in_the_account(client: TestClient, se
     login(client, admin_a.email, password_a)
     users = client.get("/settings/users")
     assert users.status_code == 200 and "kollega@kommun-a.se" in users.text
-    [listed] = events(session, "users.listed", account_a.id)
+    [listed] = audit_events(session, "users.listed", account_a.id)
     assert listed.actor == f"user:{admin_a.id}" and linked_subjects(session, listed) == set()
     assert json.loads(listed.details)["shown"] == 2
     assert_nothing_personal(listed, "kollega", "Kalle", "chef", "Astrid")
     one = client.get(f"/settings/users/{colleague.id}")
     assert one.status_code == 200
-    [viewed] = events(session, "user.viewed", account_a.id)
+    [viewed] = audit_events(session, "user.viewed", account_a.id)
     assert viewed.actor == f"user:{admin_a.id}" and viewed.target_type == "user" and viewed.target_id == str(colleague.id)
     assert_nothing_personal(viewed, "kollega", "Kalle")
     post_form(client, "/logout", {}, token_from="/")
@@ -232,9 +221,9 @@ def test_listing_users_is_logged_and_stays_in_the_account(client: TestClient, se
     users_b = client.get("/settings/users")
     assert users_b.status_code == 200 and "kommun-a.se" not in users_b.text
     assert client.get(f"/settings/users/{colleague.id}").status_code == 404
-    [listed_b] = events(session, "users.listed", account_b.id)
+    [listed_b] = audit_events(session, "users.listed", account_b.id)
     assert listed_b.actor == f"user:{admin_b.id}" and json.loads(listed_b.details)["shown"] == 1
-    assert len(events(session, "users.listed", account_a.id)) == 1 and len(events(session, "user.viewed", account_a.id)) == 1
+    assert len(audit_events(session, "users.listed", account_a.id)) == 1 and len(audit_events(session, "user.viewed", account_a.id)) == 1
 
 
 # -- a send refused because every number is blocked -----------------------------------------------
@@ -254,14 +243,14 @@ def test_api_send_refused_as_all_blocked_is_logged_and_survives_the_refusal(clie
     body = {"from": "Kommunen", "to": [NATIONAL], "text": "Hej"}
     refused = client.post("/api/v1/messages", json=body, headers=headers_a)
     assert refused.status_code == 422 and "to" in refused.json()["fields"]
-    [looked] = events(session, "dispatch.previewed", account_a.id)  # committed although the answer was 422
+    [looked] = audit_events(session, "dispatch.previewed", account_a.id)  # committed although the answer was 422
     assert looked.actor == actor_a and linked_subjects(session, looked) == {subject_a}
     assert json.loads(looked.details)["blocked"] == 1
     assert_nothing_personal(looked, NUMBER)
     assert session.execute(select(Dispatch.id).where(Dispatch.account_id == account_a.id)).all() == []
     # Account B: the number is not blocked there; A's log gets nothing.
     assert client.post("/api/v1/messages", json=body, headers=headers_b).status_code == 201
-    assert len(events(session, "dispatch.previewed", account_a.id)) == 1
+    assert len(audit_events(session, "dispatch.previewed", account_a.id)) == 1
 
 
 def test_ui_send_refused_as_all_blocked_is_logged(client: TestClient, session: Session) -> None:
@@ -273,10 +262,10 @@ def test_ui_send_refused_as_all_blocked_is_logged(client: TestClient, session: S
     login(client, user.email, password)
     assert post_form(client, "/contacts", {"number": NUMBER}, token_from="/contacts").status_code == 303
     assert post_form(client, "/blocklist", {"number": NUMBER, "action": "block"}, token_from="/blocklist").status_code == 200
-    before = len(events(session, "dispatch.previewed", account.id))
+    before = len(audit_events(session, "dispatch.previewed", account.id))
     page = post_form(client, "/send/confirm", {"sender": "Kommunen", "to": NATIONAL, "text": "Hej", "idempotency_key": "k1"}, token_from="/send")
     assert page.status_code == 422
-    looked = events(session, "dispatch.previewed", account.id)
+    looked = audit_events(session, "dispatch.previewed", account.id)
     assert len(looked) == before + 1 and looked[-1].actor == f"user:{user.id}"
     assert linked_subjects(session, looked[-1]) == {subject_of(session, account.id, NUMBER)}  # type: ignore[arg-type]
     assert_nothing_personal(looked[-1], NUMBER)
@@ -298,12 +287,12 @@ def test_an_idempotency_key_answered_again_or_refused_is_logged(client: TestClie
     assert first.status_code == 201
     dispatch_id = str(first.json()["dispatch_id"])
     assert client.post("/api/v1/messages", json=body, headers=headers_a).json()["dispatch_id"] == int(dispatch_id)
-    [replayed] = events(session, "dispatch.replayed", account_a.id)
+    [replayed] = audit_events(session, "dispatch.replayed", account_a.id)
     assert (replayed.target_type, replayed.target_id, replayed.actor) == ("dispatch", dispatch_id, replayed.actor)
     wrong = client.post("/api/v1/messages", json={**body, "to": [OTHER]}, headers=headers_a)
     assert wrong.status_code == 409
-    [conflict] = events(session, "dispatch.key_conflict", account_a.id)
+    [conflict] = audit_events(session, "dispatch.key_conflict", account_a.id)
     assert conflict.target_id == dispatch_id and OTHER not in conflict.details and NUMBER not in conflict.details
     other = client.post("/api/v1/messages", json=body, headers={"Authorization": f"Bearer {key_b}", "Idempotency-Key": "tid-7"})
     assert other.status_code == 201 and other.json()["dispatch_id"] != int(dispatch_id)
-    assert events(session, "dispatch.replayed", account_b.id) == [] and len(events(session, "dispatch.replayed", account_a.id)) == 1
+    assert audit_events(session, "dispatch.replayed", account_b.id) == [] and len(audit_events(session, "dispatch.replayed", account_a.id)) == 1

@@ -24,7 +24,7 @@ from govsms.auth import Role
 from govsms.audit.models import AuditEvent
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from tests import sensitive
-from tests.factories import make_account, make_user, now
+from tests.factories import audit_events, make_account, make_user, now
 from tests.cli import cli_env, govsms  # noqa: F401  (fixture)
 from tests.test_routes import endpoints
 from tests.web_helpers import post_form
@@ -59,10 +59,6 @@ def enrol(session: Session, user: User, at: datetime) -> tuple[str, list[str]]:
     for code in codes:
         sensitive.register(code)
     return enrolment.secret, codes
-
-
-def events(session: Session, action: str) -> list[AuditEvent]:
-    return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
 
 
 # -- service level -------------------------------------------------------------------------------
@@ -145,7 +141,7 @@ def test_recovery_codes_work_once_each(session: Session) -> None:
     assert totp.verify_code(session, user, codes[0], now=at) is None
     assert totp.verify_code(session, user, f"  {codes[1].lower().replace('-', ' ')} ", now=at) == "recovery_code"
     assert totp.recovery_codes_left(session, user) == 8
-    used = events(session, "user.recovery_code_used")
+    used = audit_events(session, "user.recovery_code_used")
     assert len(used) == 2 and all(event.target_id == str(user.id) for event in used)
     everything = " ".join(event.details for event in session.exec(select(AuditEvent)).all())
     assert secret.replace(" ", "") not in everything and not any(code in everything for code in codes)
@@ -171,7 +167,7 @@ def test_disable_needs_password_and_code_and_is_refused_when_the_role_requires_i
     session.refresh(user)
     assert user.totp_enabled_at is None and user.totp_secret_ct is None
     assert session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).first() is None
-    assert len(events(session, "user.totp_disabled")) == 1 and len(events(session, "user.totp_enrolled")) == 1
+    assert len(audit_events(session, "user.totp_disabled")) == 1 and len(audit_events(session, "user.totp_enrolled")) == 1
 
 
 def test_admin_resets_a_user_of_the_same_account_only(session: Session) -> None:
@@ -193,7 +189,7 @@ def test_admin_resets_a_user_of_the_same_account_only(session: Session) -> None:
     session.refresh(user_a)
     assert user_a.totp_enabled_at is None and user_a.totp_secret_ct is None
     assert login.resolve_login_session(session, token, policy=POLICY, now=now()) is None  # logged out everywhere
-    reset = events(session, "user.totp_reset")
+    reset = audit_events(session, "user.totp_reset")
     assert [(event.actor, event.target_id, event.account_id) for event in reset] == [(f"user:{admin_a.id}", str(user_a.id), account_a.id)]
 
 
@@ -237,7 +233,7 @@ def test_login_takes_a_code_and_the_half_login_reaches_nothing(client: TestClien
     rows = session.exec(select(LoginSession).where(LoginSession.user_id == user.id)).all()
     assert [row.stage for row in rows] == [""]  # the half login is gone; a new token was issued
     assert rows[0].token_hash != pending[0].token_hash
-    assert len(events(session, "user.logged_in")) == 1
+    assert len(audit_events(session, "user.logged_in")) == 1
 
 
 def test_code_page_without_a_half_login_goes_to_login(client: TestClient) -> None:
@@ -254,7 +250,7 @@ def test_recovery_code_logs_in_once(client: TestClient, session: Session) -> Non
     post_form(client, "/logout", {}, token_from="/")
     log_in(client, user.email, password)
     assert post_form(client, "/login/code", {"code": codes[3]}, token_from="/login/code").status_code == 401
-    assert len(events(session, "user.recovery_code_used")) == 1
+    assert len(audit_events(session, "user.recovery_code_used")) == 1
 
 
 def test_wrong_codes_count_towards_the_lockout_across_password_logins(client: TestClient, session: Session) -> None:
@@ -342,7 +338,7 @@ def test_required_role_goes_to_enrolment_and_can_do_nothing_else(client: TestCli
     codes = RECOVERY_ON_PAGE.findall(done.text)
     assert len(codes) == 10
     assert client.get("/", follow_redirects=False).status_code == 200
-    assert len(events(session, "user.totp_enrolled")) == 1
+    assert len(audit_events(session, "user.totp_enrolled")) == 1
     other = TestClient(client.app)
     with other:
         assert log_in(other, sender.email, sender_password).headers["location"] == "/"  # senders are not required
@@ -394,7 +390,7 @@ def test_admin_reset_through_the_ui_and_not_across_accounts(client: TestClient, 
     assert reset.status_code == 303
     session.refresh(user_a)
     assert user_a.totp_enabled_at is None
-    assert len(events(session, "user.totp_reset")) == 1
+    assert len(audit_events(session, "user.totp_reset")) == 1
 
 
 def test_operator_sets_the_required_roles_in_the_console(client: TestClient, session: Session) -> None:
@@ -406,7 +402,7 @@ def test_operator_sets_the_required_roles_in_the_console(client: TestClient, ses
     saved = post_form(client, "/operator/security", {"roles": ["admin", "dpo", "nonsense"]}, token_from="/operator/security")
     assert saved.status_code == 303
     assert totp.required_roles(session) == {Role.ADMIN, Role.DPO}
-    assert len(events(session, "platform.totp_required_changed")) == 1
+    assert len(audit_events(session, "platform.totp_required_changed")) == 1
 
 
 def test_cli_requires_per_role_and_resets(cli_env: dict[str, str]) -> None:  # noqa: F811
@@ -481,4 +477,4 @@ def test_turning_it_on_in_the_profile_needs_the_current_password(client: TestCli
     assert confirmed.status_code == 200 and len(RECOVERY_ON_PAGE.findall(confirmed.text)) == 10
     session.refresh(user)
     assert user.totp_enabled_at is not None
-    assert len(events(session, "user.totp_enrolled")) == 1
+    assert len(audit_events(session, "user.totp_enrolled")) == 1

@@ -16,10 +16,9 @@ from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event
 from govsms.audit.service import public_key, public_key_text
-from govsms.contacts import service
 from govsms.keys.ring import KeyRing
 from govsms.keys.store import vault_of
-from tests.factories import make_account, make_api_key, make_user, now, system
+from tests.factories import make_account, make_api_key, make_contact, make_user, now, system
 from tests.web_helpers import login, post_form
 
 NUMBER, E164 = "070-123 45 67", "+46701234567"
@@ -30,8 +29,8 @@ events = AuditEvent.__table__
 def person_with_history(session: Session, views: int = 0):  # type: ignore[no-untyped-def]
     account = make_account(session)
     actor = system(account)
-    service.create_contact(session, actor, number=E164, name="Åsa", now=now())
-    service.create_contact(session, actor, number="+46709999999", name="Per", now=now())
+    make_contact(session, account, number=E164, name="Åsa")
+    make_contact(session, account, number="+46709999999", name="Per")
     subject = vault_of(session).find_subjects(session, account.id, [E164], now=now())[E164].id  # type: ignore[arg-type]
     for _ in range(views):
         record_event(session, actor, Action.CONTACT_VIEWED, now=now(), target=("contact", 1), subjects=[subject])

@@ -9,8 +9,7 @@ from sqlmodel import Session
 
 from govsms.auth import Role
 from govsms.audit.models import AuditEvent
-from govsms.contacts import service
-from tests.factories import make_account, make_api_key, make_user, now, system
+from tests.factories import make_account, make_api_key, make_contact, make_user
 from tests.web_helpers import login, post_form
 
 
@@ -20,8 +19,8 @@ def searches(session: Session) -> int:
 
 def two_accounts(session: Session):  # type: ignore[no-untyped-def]
     mine, theirs = make_account(session), make_account(session)
-    service.create_contact(session, system(mine), number="070-123 45 67", name="Åsa Öberg", now=now())
-    service.create_contact(session, system(theirs), number="070-765 43 21", name="Björn Berg", now=now())
+    make_contact(session, mine, number="070-123 45 67", name="Åsa Öberg")
+    make_contact(session, theirs, number="070-765 43 21", name="Björn Berg")
     return mine, theirs
 
 

@@ -10,22 +10,18 @@ from sqlmodel import Session
 
 from govsms.auth import Role
 from govsms.accounts.login import actor_for_user
-from govsms.audit.models import AuditEvent, AuditEventSubject
+from govsms.audit.models import AuditEventSubject
 from govsms.contacts import groups, importing, service
 from govsms.contacts.filereader import write_csv, write_xlsx
 from govsms.contacts.models import Contact
 from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests.factories import make_account, make_user, now
+from tests.factories import audit_events, make_account, make_user, now
 
 
 def sender(session: Session, account=None):  # type: ignore[no-untyped-def]
     account = account or make_account(session)
     user, _ = make_user(session, account, roles={Role.SENDER})
     return actor_for_user(user, account)
-
-
-def events(session: Session, action: str) -> list[AuditEvent]:
-    return list(session.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)).scalars())
 
 
 def test_create_read_update_delete(session: Session) -> None:
@@ -60,13 +56,13 @@ def test_reads_are_audited_with_the_people_shown(session: Session) -> None:
     service.get_contact(session, actor, first.id, now=now())
     page = service.list_contacts(session, actor, now=now())
     assert {view.name for view in page.items} == {"Ett", "Två"}
-    viewed = events(session, "contact.viewed")[-1]
+    viewed = audit_events(session, "contact.viewed")[-1]
     assert viewed.actor == actor.label and json.loads(viewed.subject_ids) == [first.subject_id]
-    listed = events(session, "contacts.listed")[-1]
+    listed = audit_events(session, "contacts.listed")[-1]
     assert set(json.loads(listed.subject_ids)) == {first.subject_id, second.subject_id}
     linked = session.execute(select(AuditEventSubject.seq).where(AuditEventSubject.subject_id == first.subject_id)).scalars().all()
     assert viewed.seq in linked and listed.seq in linked
-    for event in events(session, "contact.viewed") + events(session, "contacts.listed"):
+    for event in audit_events(session, "contact.viewed") + audit_events(session, "contacts.listed"):
         assert "Ett" not in event.details and "070" not in event.details
 
 
@@ -77,7 +73,7 @@ def test_search_by_number_finds_exactly_that_contact(session: Session) -> None:
     found = service.list_contacts(session, actor, number="+46 70 300 00 00", now=now())
     assert [view.number for view in found.items] == ["+46703000000"]
     assert service.list_contacts(session, actor, number="0709999999", now=now()).total == 0
-    assert events(session, "contacts.searched")
+    assert audit_events(session, "contacts.searched")
 
 
 def test_contacts_are_scoped_to_the_account(session: Session) -> None:
@@ -144,7 +140,7 @@ def test_import_preview_then_import_into_a_group(session: Session, fmt: str) -> 
     members = service.list_contacts(session, actor, group_id=result.group_id, now=now())
     assert {view.number for view in members.items} == {"+46701000001", "+46701000002", "+4741234567"}
     assert service.list_contacts(session, actor, now=now()).total == before + 2
-    imported = events(session, "contacts.imported")[-1]
+    imported = audit_events(session, "contacts.imported")[-1]
     assert len(json.loads(imported.subject_ids)) == 3
 
 
@@ -171,5 +167,5 @@ def test_export_is_audited(session: Session) -> None:
         service.create_contact(session, actor, number=f"07055{n}0000", name=f"Namn {n}", now=now())
     name, content = service.export_contacts(session, actor, file_format="csv", now=now())
     assert name.endswith(".csv") and "+46705500000".encode() in content and "Namn 2".encode() in content
-    exported = events(session, "contacts.exported")[-1]
+    exported = audit_events(session, "contacts.exported")[-1]
     assert len(json.loads(exported.subject_ids)) == 3 and json.loads(exported.details)["rows"] == 3

@@ -20,7 +20,7 @@ from govsms.errors import Conflict, InvalidInput
 from govsms.keys.store import Vault
 from govsms.sending import blocklist
 from govsms.sending import dispatch as dispatch_module
-from govsms.sending.dispatch import DispatchRequest, create_dispatch, split_numbers
+from govsms.sending.dispatch import split_numbers
 from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
 from govsms.sending.outbox import Outbox, apply_delivery_reports
 from govsms.sending.pricing import seed_default_prices
@@ -28,7 +28,7 @@ from govsms.sending.senders import resolve_sender
 from govsms.sending.transports.base import DeliveryReport, ReportStatus, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
 from govsms.sending.wire import SenderKind
-from tests.factories import make_account, make_user, now
+from tests.factories import make_account, make_dispatch, make_user, now
 
 URL = "https://sms.example.se"
 
@@ -38,12 +38,6 @@ def sender_actor(session: Session):  # type: ignore[no-untyped-def]
     account = make_account(session)
     user, _ = make_user(session, account, roles={Role.SENDER})
     return actor_for_user(user, account)
-
-
-def send(session: Session, actor, **overrides):  # type: ignore[no-untyped-def]
-    values = {"sender": "Kommunen", "text": "Hej! Skolan stänger 12.00 idag.", "numbers": ["0701234567"]}
-    values.update(overrides)
-    return create_dispatch(session, actor, DispatchRequest(**values), public_url=URL, now=now())
 
 
 def messages(session: Session, dispatch_id: int) -> list[OutboundMessage]:
@@ -66,7 +60,7 @@ def test_sender_rules(session: Session) -> None:
 
 def test_72323_switches_by_country(session: Session) -> None:
     actor = sender_actor(session)
-    summary = send(session, actor, sender="72323", numbers=["+46701234567", "+4741234567", "+4520123456"])
+    summary = make_dispatch(session, actor, sender="72323", numbers=["+46701234567", "+4741234567", "+4520123456"])
     assert summary.accepted == 3
     by_country = {message.country: (message.sender, message.sender_kind) for message in messages(session, summary.dispatch_id)}  # type: ignore[arg-type]
     assert by_country == {
@@ -77,7 +71,7 @@ def test_72323_switches_by_country(session: Session) -> None:
 def test_recipients_are_merged_and_invalid_ones_explained(session: Session) -> None:
     actor = sender_actor(session)
     typed = split_numbers("070-123 45 67; +46 70 123 45 67\n0702223344, nonsens,0701")
-    summary = send(session, actor, numbers=typed)
+    summary = make_dispatch(session, actor, numbers=typed)
     assert summary.accepted == 2
     assert [item["input"] for item in summary.invalid] == ["nonsens", "0701"] and all(item["reason"] for item in summary.invalid)
     assert summary.cost_minor == 2 * 45 and summary.parts == 1 and summary.encoding == "gsm7"
@@ -85,7 +79,7 @@ def test_recipients_are_merged_and_invalid_ones_explained(session: Session) -> N
 
 def test_destination_without_price_is_refused_with_reason(session: Session) -> None:
     actor = sender_actor(session)
-    summary = send(session, actor, numbers=["0701234567", "+5511987654321"], dry_run=True)
+    summary = make_dispatch(session, actor, numbers=["0701234567", "+5511987654321"], dry_run=True)
     assert summary.accepted == 1 and "BR" in summary.invalid[0]["reason"]
 
 
@@ -94,33 +88,33 @@ def test_group_recipients(session: Session) -> None:
     group = groups.create_group(session, actor, name="Föräldrar", now=now())
     for number in ("0701111111", "0702222222"):
         service.create_contact(session, actor, number=number, group_ids=[group.id], now=now())  # type: ignore[list-item]
-    summary = send(session, actor, numbers=["0701111111"], group_ids=[group.id])
+    summary = make_dispatch(session, actor, numbers=["0701111111"], group_ids=[group.id])
     assert summary.accepted == 2
 
 
 def test_dry_run_writes_nothing_and_refusal_writes_nothing(session: Session) -> None:
     actor = sender_actor(session)
     before = session.execute(select(func.count()).select_from(Dispatch)).scalar_one()
-    summary = send(session, actor, dry_run=True, text="x" * 200)
+    summary = make_dispatch(session, actor, dry_run=True, text="x" * 200)
     assert summary.dispatch_id is None and summary.parts == 2 and summary.cost_minor == 90
     with pytest.raises(InvalidInput) as refused:
-        send(session, actor, sender="Förskolan", text="y" * 751)
+        make_dispatch(session, actor, sender="Förskolan", text="y" * 751)
     assert set(refused.value.fields) == {"from", "text"}
     assert session.execute(select(func.count()).select_from(Dispatch)).scalar_one() == before
 
 
 def test_idempotency_key_returns_the_same_dispatch(session: Session) -> None:
     actor = sender_actor(session)
-    first = send(session, actor, idempotency_key="abc-123")
-    again = send(session, actor, idempotency_key="abc-123")
+    first = make_dispatch(session, actor, idempotency_key="abc-123")
+    again = make_dispatch(session, actor, idempotency_key="abc-123")
     assert again.dispatch_id == first.dispatch_id
     with pytest.raises(Conflict):
-        send(session, actor, idempotency_key="abc-123", text="Annan text")
+        make_dispatch(session, actor, idempotency_key="abc-123", text="Annan text")
 
 
 def test_optout_link_is_counted_and_rendered(session: Session, connection: Connection, vault: Vault) -> None:
     actor = sender_actor(session)
-    summary = send(session, actor, text="Rea på lördag! Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567", "0702345678"])
+    summary = make_dispatch(session, actor, text="Rea på lördag! Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567", "0702345678"])
     rows = messages(session, summary.dispatch_id)  # type: ignore[arg-type]
     assert all(row.optout_token and len(row.optout_token) == 12 for row in rows)  # 72 bits (issue 10, item 9)
     assert len({row.optout_token for row in rows}) == 2
@@ -138,7 +132,7 @@ def test_optout_link_is_counted_and_rendered(session: Session, connection: Conne
 def test_optout_token_collision_draws_new_tokens(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     """48-bit tokens can meet one already stored: the dispatch draws again instead of failing."""
     actor = sender_actor(session)
-    first = send(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567"])
+    first = make_dispatch(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0701234567"])
     taken = messages(session, first.dispatch_id)[0].optout_token  # type: ignore[arg-type]
     draws = []
     real = dispatch_module.optout_tokens
@@ -148,7 +142,7 @@ def test_optout_token_collision_draws_new_tokens(session: Session, monkeypatch: 
         return [taken] * count if len(draws) == 1 else real(count)  # type: ignore[list-item]
 
     monkeypatch.setattr(dispatch_module, "optout_tokens", colliding)
-    second = send(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0702345678", "0703456789"])
+    second = make_dispatch(session, actor, text="Avregistrera: _BLOCKSMSLINK_", numbers=["0702345678", "0703456789"])
     rows = messages(session, second.dispatch_id)  # type: ignore[arg-type]
     assert draws == [2, 2]
     assert len(rows) == 2 and taken not in {row.optout_token for row in rows}
@@ -157,7 +151,7 @@ def test_optout_token_collision_draws_new_tokens(session: Session, monkeypatch: 
 
 def test_worker_sends_and_reports_delivery(session: Session, connection: Connection, vault: Vault) -> None:
     actor = sender_actor(session)
-    summary = send(session, actor, numbers=[f"070{n:07d}" for n in range(1, 30)], text="Ä" * 200)
+    summary = make_dispatch(session, actor, numbers=[f"070{n:07d}" for n in range(1, 30)], text="Ä" * 200)
     session.flush()
     outbox = Outbox(make_session_factory(connection, vault=vault), LoopbackTransport(report_delay=0), public_url=URL, batch_size=10)
     while outbox.run_once():
@@ -174,7 +168,7 @@ def test_a_report_before_its_part_is_recorded_waits_and_applies(session: Session
     """Another worker's receipt or a fast provider webhook can come before the submitting worker
     has recorded the part: the report waits instead of being lost."""
     actor = sender_actor(session)
-    summary = send(session, actor, numbers=["0701234567"])
+    summary = make_dispatch(session, actor, numbers=["0701234567"])
     session.flush()
     factory = make_session_factory(connection, vault=vault)
     apply_delivery_reports(factory, [DeliveryReport(provider_id="early-1", status=ReportStatus.DELIVERED)])
@@ -196,7 +190,7 @@ def test_a_report_before_its_part_is_recorded_waits_and_applies(session: Session
 
 def test_block_applies_at_once_even_after_queueing(session: Session, connection: Connection, vault: Vault) -> None:
     actor = sender_actor(session)
-    queued = send(session, actor, numbers=["0701234567", "0707654321"])
+    queued = make_dispatch(session, actor, numbers=["0701234567", "0707654321"])
     blocklist.block_number(session, actor, "070-123 45 67", source="manual", now=now())
     session.flush()
     outbox = Outbox(make_session_factory(connection, vault=vault), LoopbackTransport(report_delay=0), public_url=URL)
@@ -204,14 +198,14 @@ def test_block_applies_at_once_even_after_queueing(session: Session, connection:
     session.expire_all()
     statuses = {row.status: row.cost_minor for row in messages(session, queued.dispatch_id)}  # type: ignore[arg-type]
     assert statuses["blocked"] == 0 and statuses.keys() - {"blocked"} & {"sent", "delivered"}
-    again = send(session, actor, numbers=["0701234567", "0707654321"])
+    again = make_dispatch(session, actor, numbers=["0701234567", "0707654321"])
     assert again.blocked == 1 and again.accepted == 1 and again.cost_minor == 45
 
 
 def test_scheduled_dispatch_waits(session: Session, connection: Connection, vault: Vault) -> None:
     actor = sender_actor(session)
     later = now() + timedelta(hours=2)
-    summary = send(session, actor, send_at=later)
+    summary = make_dispatch(session, actor, send_at=later)
     assert summary.status == "scheduled"
     session.flush()
     outbox = Outbox(make_session_factory(connection, vault=vault), LoopbackTransport(report_delay=0), public_url=URL)
@@ -221,7 +215,7 @@ def test_scheduled_dispatch_waits(session: Session, connection: Connection, vaul
 
 def test_dispatch_is_audited_with_its_recipients(session: Session) -> None:
     actor = sender_actor(session)
-    summary = send(session, actor, numbers=["0701234567", "0702345678"])
+    summary = make_dispatch(session, actor, numbers=["0701234567", "0702345678"])
     event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.created")).scalars().all()[-1]
     assert len(json.loads(event.subject_ids)) == 2 and event.target_id == str(summary.dispatch_id)
     assert "070" not in event.details
@@ -231,15 +225,15 @@ def test_dry_run_is_audited_naming_the_numbers_it_looked_up(session: Session, va
     """The summary's 'blocked' count tells whether a number is blocked (issue 10, item 3): every
     dry run is an event naming the known people it looked up; it makes no one new."""
     actor = sender_actor(session)
-    known = send(session, actor, numbers=["0701234567", "0702345678"])
+    known = make_dispatch(session, actor, numbers=["0701234567", "0702345678"])
     blocklist.block_number(session, actor, "0701234567", source="manual", now=now())
-    summary = send(session, actor, numbers=["0701234567", "0702345678", "0703456789"], dry_run=True)
+    summary = make_dispatch(session, actor, numbers=["0701234567", "0702345678", "0703456789"], dry_run=True)
     assert summary.blocked == 1 and summary.accepted == 2 and summary.dispatch_id is None
     event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.previewed")).scalars().all()[-1]
     subjects = {message.subject_id for message in messages(session, known.dispatch_id)}  # type: ignore[arg-type]
     assert set(json.loads(event.subject_ids)) == subjects
     assert json.loads(event.details) == {"accepted": 2, "blocked": 1, "invalid": 0, "parts": 1}
     assert vault.find_subjects(session, actor.account_id, ["+46703456789"], now=now()) == {}  # none made by a look
-    created = send(session, actor, numbers=["0701234567", "0702345678"])
+    created = make_dispatch(session, actor, numbers=["0701234567", "0702345678"])
     event = session.execute(select(AuditEvent).where(AuditEvent.action == "dispatch.created")).scalars().all()[-1]
     assert created.blocked == 1 and set(json.loads(event.subject_ids)) == subjects  # the blocked one is named too

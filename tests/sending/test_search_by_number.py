@@ -10,17 +10,15 @@ import re
 from datetime import timedelta
 
 from litestar.testing import TestClient
-from sqlalchemy import select
 from sqlmodel import Session
 
 from govsms.auth import Role
-from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.contacts import service
 from govsms.keys.store import vault_of
 from govsms.sending import blocklist
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.pricing import seed_default_prices
-from tests.factories import make_account, make_api_key, make_user, now, system
+from tests.factories import audit_events, linked_subjects, make_account, make_api_key, make_contact, make_user, now, system
 from tests.web_helpers import login, post_form
 
 NUMBER = "+46701234567"
@@ -39,15 +37,6 @@ WRONG_BODIES = (
 def post_json(client: TestClient, path: str, body: object, headers: dict[str, str]):  # type: ignore[no-untyped-def]
     """Any JSON value as the body (``null`` too, which ``json=None`` would leave out)."""
     return client.post(path, content=json.dumps(body), headers={**headers, "Content-Type": "application/json"})
-
-
-def events(session: Session, action: str, account_id: int) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.account_id == account_id).order_by(AuditEvent.seq)
-    return list(session.execute(query.execution_options(populate_existing=True)).scalars().all())
-
-
-def linked(session: Session, event: AuditEvent) -> set[int]:
-    return set(session.execute(select(AuditEventSubject.subject_id).where(AuditEventSubject.seq == event.seq)).scalars().all())
 
 
 def subject_of(session: Session, account_id: int, number: str) -> int:
@@ -81,29 +70,29 @@ def no_number_in_links(html: str, *numbers: str) -> None:
 def test_api_blocklist_is_checked_by_post_and_the_old_get_is_refused(client: TestClient, session: Session) -> None:
     account_a, actor_a, headers_a = api_account(session)
     account_b, actor_b, headers_b = api_account(session)
-    service.create_contact(session, system(account_a), number=NUMBER, name="Åsa Öberg", now=now())
+    make_contact(session, account_a, number=NUMBER, name="Åsa Öberg")
     blocklist.block_number(session, system(account_a), NUMBER, source="manual", now=now())
     subject_a = subject_of(session, account_a.id, NUMBER)  # type: ignore[arg-type]
 
     old = client.get("/api/v1/blocklist", params={"number": NUMBER}, headers=headers_a)
     assert old.status_code == 400 and "POST /api/v1/blocklist/search" in old.json()["message"]
-    assert "blocked" not in old.json() and events(session, "blocklist.checked", account_a.id) == []  # nothing was looked up
+    assert "blocked" not in old.json() and audit_events(session, "blocklist.checked", account_a.id) == []  # nothing was looked up
     counts = client.get("/api/v1/blocklist", headers=headers_a)
     assert counts.status_code == 200 and counts.json()["counts"]["manual"] == 1
 
     found = client.post("/api/v1/blocklist/search", json={"number": NATIONAL}, headers=headers_a)
     assert found.status_code == 200, found.text
     assert found.json()["blocked"] is True and found.json()["source"] == "manual" and found.json()["since"]
-    [checked] = events(session, "blocklist.checked", account_a.id)
-    assert checked.actor == actor_a and linked(session, checked) == {subject_a}
+    [checked] = audit_events(session, "blocklist.checked", account_a.id)
+    assert checked.actor == actor_a and linked_subjects(session, checked) == {subject_a}
     assert "701234567" not in checked.details + str(checked.target_id)
 
     # Account B asks about A's number: its own (empty) list answers, logged under B, not naming A's person.
     other = client.post("/api/v1/blocklist/search", json={"number": NUMBER}, headers=headers_b)
     assert other.status_code == 200 and other.json() == {"blocked": False, "source": None, "since": None}
-    [checked_b] = events(session, "blocklist.checked", account_b.id)
-    assert checked_b.actor == actor_b and subject_a not in linked(session, checked_b)
-    assert len(events(session, "blocklist.checked", account_a.id)) == 1
+    [checked_b] = audit_events(session, "blocklist.checked", account_b.id)
+    assert checked_b.actor == actor_b and subject_a not in linked_subjects(session, checked_b)
+    assert len(audit_events(session, "blocklist.checked", account_a.id)) == 1
     schema = client.get("/api/schema/openapi.json").json()["paths"]
     assert "post" in schema["/api/v1/blocklist/search"] and "post" in schema["/api/v1/blocklist/unblock"]
 
@@ -116,18 +105,18 @@ def test_api_blocklist_unblocks_by_post_and_the_old_delete_is_refused(client: Te
     old = client.delete("/api/v1/blocklist", params={"number": NUMBER}, headers=headers_a)
     assert old.status_code == 400 and "POST /api/v1/blocklist/unblock" in old.json()["message"]
     assert blocklist.check_number(session, system(account_a), NUMBER, now=now()).blocked  # still blocked
-    assert events(session, "blocklist.removed", account_a.id) == []
+    assert audit_events(session, "blocklist.removed", account_a.id) == []
 
     # B cannot unblock A's number: its own list has nothing to remove.
     theirs = client.post("/api/v1/blocklist/unblock", json={"number": NUMBER}, headers=headers_b)
     assert theirs.status_code == 200 and theirs.json() == {"removed": False}
     assert blocklist.check_number(session, system(account_a), NUMBER, now=now()).blocked
-    assert len(events(session, "blocklist.removed", account_b.id)) == 1
+    assert len(audit_events(session, "blocklist.removed", account_b.id)) == 1
 
     removed = client.post("/api/v1/blocklist/unblock", json={"number": NATIONAL}, headers=headers_a)
     assert removed.status_code == 200 and removed.json() == {"removed": True}
     assert not blocklist.check_number(session, system(account_a), NUMBER, now=now()).blocked
-    [event] = events(session, "blocklist.removed", account_a.id)
+    [event] = audit_events(session, "blocklist.removed", account_a.id)
     assert event.actor == actor_a
 
 
@@ -171,12 +160,12 @@ def test_api_messages_are_searched_by_post_and_the_old_get_is_refused(client: Te
     theirs = send(session, account_b, [THEIRS])
     subject_a = subject_of(session, account_a.id, NUMBER)  # type: ignore[arg-type]
 
-    listed_before = len(events(session, "messages.listed", account_a.id))
+    listed_before = len(audit_events(session, "messages.listed", account_a.id))
     old = client.get("/api/v1/messages", params={"number": NUMBER}, headers=headers_a)
     assert old.status_code == 400 and "POST /api/v1/messages/search" in old.json()["message"] and "items" not in old.json()
     old_filtered = client.get("/api/v1/messages", params={"dispatch_id": first, "number": NATIONAL}, headers=headers_a)
     assert old_filtered.status_code == 400
-    assert len(events(session, "messages.listed", account_a.id)) == listed_before  # nothing was read
+    assert len(audit_events(session, "messages.listed", account_a.id)) == listed_before  # nothing was read
     assert client.get("/api/v1/messages", params={"dispatch_id": first}, headers=headers_a).json()["total"] == 2  # the rest stays
     listed_before += 1
 
@@ -184,8 +173,8 @@ def test_api_messages_are_searched_by_post_and_the_old_get_is_refused(client: Te
     assert found.status_code == 200, found.text
     body = found.json()
     assert body["total"] == 3 and {item["to"] for item in body["items"]} == {"+46 70 *** ** 67"}
-    [listed] = events(session, "messages.listed", account_a.id)[listed_before:]
-    assert listed.actor == actor_a and subject_a in linked(session, listed)
+    [listed] = audit_events(session, "messages.listed", account_a.id)[listed_before:]
+    assert listed.actor == actor_a and subject_a in linked_subjects(session, listed)
     assert "701234567" not in listed.details
 
     narrowed = client.post("/api/v1/messages/search", json={"number": NUMBER, "dispatch_id": second}, headers=headers_a).json()
@@ -196,18 +185,18 @@ def test_api_messages_are_searched_by_post_and_the_old_get_is_refused(client: Te
     assert paged["total"] == 3 and paged["page"] == 2 and paged["per_page"] == 2 and len(paged["items"]) == 1
     revealed = client.post("/api/v1/messages/search", json={"number": NUMBER, "dispatch_id": third, "reveal": True}, headers=headers_a)
     assert revealed.json()["items"][0]["to"] == NUMBER
-    [shown] = events(session, "message.number_shown", account_a.id)
-    assert shown.actor == actor_a and linked(session, shown) == {subject_a}
+    [shown] = audit_events(session, "message.number_shown", account_a.id)
+    assert shown.actor == actor_a and linked_subjects(session, shown) == {subject_a}
     assert client.post("/api/v1/messages/search", json={"number": SECOND, "dispatch_id": second}, headers=headers_a).json()["total"] == 0
 
     # Account B: A's dispatch is not there; A's number finds nothing and is logged under B only.
-    a_events = len(events(session, "messages.listed", account_a.id))
+    a_events = len(audit_events(session, "messages.listed", account_a.id))
     assert client.post("/api/v1/messages/search", json={"number": NUMBER, "dispatch_id": first}, headers=headers_b).status_code == 404
     other = client.post("/api/v1/messages/search", json={"number": NUMBER}, headers=headers_b)
     assert other.status_code == 200 and other.json()["total"] == 0 and other.json()["items"] == []
-    assert len(events(session, "messages.listed", account_a.id)) == a_events
-    [listed_b] = events(session, "messages.listed", account_b.id)
-    assert listed_b.actor == actor_b and subject_a not in linked(session, listed_b)
+    assert len(audit_events(session, "messages.listed", account_a.id)) == a_events
+    [listed_b] = audit_events(session, "messages.listed", account_b.id)
+    assert listed_b.actor == actor_b and subject_a not in linked_subjects(session, listed_b)
     own = client.post("/api/v1/messages/search", json={"number": THEIRS, "dispatch_id": theirs}, headers=headers_b).json()
     assert own["total"] == 1
 
@@ -215,11 +204,11 @@ def test_api_messages_are_searched_by_post_and_the_old_get_is_refused(client: Te
 def test_api_message_search_names_a_known_person_even_when_nothing_was_sent(client: TestClient, session: Session) -> None:
     """The answer 'no messages to this number' is about that person too."""
     account, actor, headers = api_account(session)
-    service.create_contact(session, system(account), number=SECOND, name="Björn", now=now())
+    make_contact(session, account, number=SECOND, name="Björn")
     found = client.post("/api/v1/messages/search", json={"number": SECOND}, headers=headers)
     assert found.status_code == 200 and found.json()["total"] == 0
-    [listed] = events(session, "messages.listed", account.id)
-    assert listed.actor == actor and linked(session, listed) == {subject_of(session, account.id, SECOND)}  # type: ignore[arg-type]
+    [listed] = audit_events(session, "messages.listed", account.id)
+    assert listed.actor == actor and linked_subjects(session, listed) == {subject_of(session, account.id, SECOND)}  # type: ignore[arg-type]
 
 
 def test_api_message_search_refuses_hostile_bodies(client: TestClient, session: Session) -> None:
@@ -273,18 +262,18 @@ def test_ui_dispatch_page_searches_by_post_and_refuses_the_old_get(client: TestC
     shown = client.get(f"/messages/{dispatch}")
     assert shown.status_code == 200
     assert f'method="post" action="/messages/{dispatch}/search"' in shown.text and 'method="get"' not in shown.text
-    listed_before = len(events(session, "messages.listed", account_a.id))
+    listed_before = len(audit_events(session, "messages.listed", account_a.id))
     old = client.get(f"/messages/{dispatch}", params={"number": NUMBER})
     assert old.status_code == 400 and "*** ** 67" not in old.text and "70 123 45 67" not in old.text
-    assert len(events(session, "messages.listed", account_a.id)) == listed_before  # nothing was read
+    assert len(audit_events(session, "messages.listed", account_a.id)) == listed_before  # nothing was read
     assert client.get(f"/messages/{dispatch}", params={"status": "queued"}).status_code == 200  # status alone still filters
 
     found = post_form(client, f"/messages/{dispatch}/search", {"number": NATIONAL, "status": ""}, token_from=f"/messages/{dispatch}")
     assert found.status_code == 200, found.text[:300]
     assert "+46 70 *** ** 67" in found.text and "+46 70 *** ** 78" not in found.text
     no_number_in_links(found.text, NUMBER)
-    listed = events(session, "messages.listed", account_a.id)[-1]  # (the CSRF token's page load is one before it)
-    assert listed.actor == f"user:{user.id}" and linked(session, listed) == {subject_a}
+    listed = audit_events(session, "messages.listed", account_a.id)[-1]  # (the CSRF token's page load is one before it)
+    assert listed.actor == f"user:{user.id}" and linked_subjects(session, listed) == {subject_a}
     # The reveal of a search result posts the number too, and shows it in clear there only.
     revealed = post_form(client, f"/messages/{dispatch}/reveal", {"number": NATIONAL, "status": "", "page": "1"}, token_from=f"/messages/{dispatch}")
     assert revealed.status_code == 200 and NUMBER in revealed.text and SECOND not in revealed.text
@@ -308,8 +297,8 @@ def test_ui_dispatch_page_searches_by_post_and_refuses_the_old_get(client: TestC
     login(client, user_b.email, password_b)
     other = post_form(client, f"/messages/{dispatch_b}/search", {"number": NUMBER, "status": ""}, token_from="/messages")
     assert other.status_code == 200 and "*** ** 67" not in other.text and "*** ** 89" not in other.text
-    listed_b = events(session, "messages.listed", account_b.id)[-1]
-    assert listed_b.actor == f"user:{user_b.id}" and subject_a not in linked(session, listed_b)
+    listed_b = audit_events(session, "messages.listed", account_b.id)[-1]
+    assert listed_b.actor == f"user:{user_b.id}" and subject_a not in linked_subjects(session, listed_b)
 
 
 def test_ui_search_results_page_by_post(client: TestClient, session: Session) -> None:
