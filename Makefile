@@ -27,6 +27,7 @@ $(SMSC_MODULES): tests/smsc/package-lock.json
 
 test: $(STAMP) $(SMSC_MODULES)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check govsms tests bench migrations
 	$(BIN)/python -m pytest -v
 
 bench: $(STAMP)

@@ -200,7 +200,7 @@ async def load(port: int, key: str, requests: int, clients: int, deadline: float
                 if connection is None:
                     connection = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), REQUEST_TIMEOUT)
                 status, close = await asyncio.wait_for(exchange(*connection, request(index)), REQUEST_TIMEOUT)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 outcomes["time-out"] += 1
                 close = True
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):

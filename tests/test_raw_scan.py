@@ -259,7 +259,7 @@ def race_identical_creates(url: str, tmp_path: Path) -> None:
     for create in creates:
         outcome: list[BaseException | None] = []
 
-        def second() -> None:
+        def second(create=create, outcome=outcome) -> None:  # type: ignore[no-untyped-def]  (bound now, not at the loop's end)
             try:
                 with session_scope(factory) as session:
                     create(session)

@@ -319,7 +319,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
 
     def rows(tokens: Iterable[str | None]) -> Iterator[tuple[Any, ...]]:
         # Built while the database takes the earlier ones (one streaming COPY on PostgreSQL).
-        for (number, country), token in zip(accepted.items(), tokens):
+        for (number, country), token in zip(accepted.items(), tokens):  # noqa: B905 - tokens may be an endless repeat(None)
             subject = subjects[number]
             sender_value, sender_kind = sender.for_recipient(number)
             yield (subject.id, subject.seal(MESSAGE_RECIPIENT, number), sender_value, sender_kind.value,

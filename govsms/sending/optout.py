@@ -21,7 +21,7 @@ from govsms.sending.models import OutboundMessage
 
 SENT_SMS = "outbound_messages"  # the retention category of sent SMS
 
-OPTOUT_TOKEN = re.compile(r"[A-Za-z0-9_-]{%d}|[A-Za-z0-9_-]{8}" % TOKEN_LENGTH)
+OPTOUT_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}|[A-Za-z0-9_-]{{8}}")
 """URL-safe base64 as dispatch makes them: 12 characters (72 bits); messages sent before that
 have 8 (48 bits), which keep working until they expire like any other."""
 

@@ -1,7 +1,7 @@
 """accounts, users, login sessions, api keys
 
 Revision ID: 2921e4a7ece6
-Revises: 
+Revises:
 Create Date: 2026-11-27 00:21:03.670577
 """
 

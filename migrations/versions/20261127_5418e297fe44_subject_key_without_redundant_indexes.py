@@ -7,7 +7,6 @@ Create Date: 2026-11-27 01:37:26.646599
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel types)
 from alembic import op
 

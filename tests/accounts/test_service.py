@@ -83,7 +83,7 @@ def test_authenticate_and_lockout(session: Session) -> None:
     user, password = make_user(session, make_account(session))
     moment = now()
     assert login.authenticate(session, email=user.email.upper(), password=password, policy=POLICY, now=moment).id == user.id
-    for attempt in range(4):
+    for _attempt in range(4):
         with pytest.raises(LoginRefused, match="Wrong"):
             login.authenticate(session, email=user.email, password="fel-lösenord-123", policy=POLICY, now=moment)
     with pytest.raises(LoginRefused, match="locked for 15 more minutes"):

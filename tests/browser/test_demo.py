@@ -52,7 +52,7 @@ def test_demo_logins_work_and_data_survives_a_restart(page: Page, tmp_path: Path
         logins = {role: (email, sensitive.register(password)) for role, email, password in LOGIN_LINE.findall(output)}
         assert set(logins) == {"admin", "sender", "dpo", "auditor", "operator"}, output
         assert oct((tmp_path / "var" / "keys.json").stat().st_mode & 0o777) == "0o600"
-        for role, (email, password) in logins.items():
+        for _role, (email, password) in logins.items():
             page.goto(f"{url}/login")
             page.get_by_label("E-postadress").fill(email)
             page.get_by_label("Lösenord").fill(password)

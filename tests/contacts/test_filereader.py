@@ -78,7 +78,7 @@ def test_xlsx_without_headings_finds_the_number_and_name_columns() -> None:
 def test_format_is_taken_from_the_content_whatever_the_name_says() -> None:
     parsed = read_contact_file("lista.csv", write_xlsx([("0701234567", "Anna")]))
     assert parsed.format == "xlsx"
-    parsed = read_contact_file("lista", "Nummer\n0701234567\n".encode())
+    parsed = read_contact_file("lista", b"Nummer\n0701234567\n")
     assert parsed.format == "csv"
 
 
@@ -170,7 +170,7 @@ def test_a_row_with_a_name_but_no_number_is_kept_for_the_validator_to_report() -
 
 
 def test_quoted_fields_and_utf16_text_export() -> None:
-    content = 'Nummer,Namn\n"0701234567","Berg, ""Bo"""\n'.encode()
+    content = b'Nummer,Namn\n"0701234567","Berg, ""Bo"""\n'
     assert pairs(read_contact_file("a.csv", content)) == [(2, "0701234567", 'Berg, "Bo"')]
     content = "Nummer\tNamn\r\n0701234567\tÅsa\r\n".encode("utf-16")
     assert pairs(read_contact_file("a.txt", content)) == [(2, "0701234567", "Åsa")]

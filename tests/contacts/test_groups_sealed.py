@@ -206,7 +206,7 @@ def test_db_upgrade_seals_the_names_stored_in_clear_before(backend: str, tmp_pat
         if backend == "sqlite":
             database = Path(url.removeprefix("sqlite:///"))
             raw = b"".join(file.read_bytes() for file in database.parent.glob(database.name + "*"))
-            assert "Gunnarsdotter".encode() not in raw and b"765 43 21" not in raw
+            assert b"Gunnarsdotter" not in raw and b"765 43 21" not in raw
     finally:
         if backend == "postgresql":
             drop_postgres_database(url)

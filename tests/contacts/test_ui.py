@@ -84,7 +84,7 @@ def test_api_contacts_and_groups(client: TestClient, session: Session) -> None:
     assert changed.status_code == 200 and changed.json()["name"] == "Örjan Ö"
     dry = client.post(
         "/api/v1/contacts/import", data={"dry_run": "true"}, headers=headers,
-        files={"file": ("a.csv", "nummer;namn\n0702223344;Per\nxyz;Fel\n".encode(), "text/csv")},
+        files={"file": ("a.csv", b"nummer;namn\n0702223344;Per\nxyz;Fel\n", "text/csv")},
     )
     assert dry.status_code == 201 and dry.json()["valid"] == 1 and dry.json()["invalid"][0]["row"] == 3
     assert client.delete(f"/api/v1/contacts/{contact.json()['id']}", headers=headers).status_code == 204

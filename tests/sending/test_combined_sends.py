@@ -237,7 +237,7 @@ def test_many_one_number_sends_at_once_are_combined_and_stored_as_if_sent_one_by
             request_id=answer.headers["X-Request-ID"],
         )
     person = {entry["messages"][0]["recipient"]: entry["messages"][0]["subject_id"] for entry in stored.values()}
-    assert all(stored[dispatch_id]["messages"][0]["subject_id"] == person[body["to"][0]] for body, dispatch_id in zip(bodies, dispatch_ids))
+    assert all(stored[dispatch_id]["messages"][0]["subject_id"] == person[body["to"][0]] for body, dispatch_id in zip(bodies, dispatch_ids, strict=True))
 
     # What the API shows of them: the dispatch, and the messages found by their number.
     with api(served, key) as client:

@@ -237,7 +237,7 @@ def test_resends_are_limited_per_number_and_per_account(session: Session) -> Non
         resend_code(session, actor, sent.sender_id, now=now() + timedelta(seconds=5))
     assert "wait" in soon.value.message.lower()
     moment = now()
-    for index in range(1, sender_numbers.MAX_CODES_PER_NUMBER):
+    for _index in range(1, sender_numbers.MAX_CODES_PER_NUMBER):
         moment += sender_numbers.RESEND_AFTER + timedelta(seconds=1)
         resend_code(session, actor, sent.sender_id, now=moment)
     with pytest.raises(InvalidInput) as daily:
@@ -407,7 +407,7 @@ def test_upgrade_seals_existing_clear_senders_and_forgets_request_hashes(backend
                     {"id": dispatch_id, "sender": sender, "ct": b"\x01", "at": stamp, "key": f"k{dispatch_id}", "hash": "ab" * 32})
                 wire = sender.lstrip("+")
                 kind = "alphanumeric" if sender == "Kommunen" else "short_code" if sender == "72323" else "number"
-                for message in range(2):
+                for _message in range(2):
                     db.execute(text(
                         "INSERT INTO outbound_message (dispatch_id, account_id, subject_id, recipient_ct, sender, sender_kind, country, parts,"
                         " cost_minor, status, attempts, due_at, created_at) VALUES (:dispatch, 7, 1, :ct, :sender, :kind, 'SE', 1, 45, 'sent', 0, :at, :at)"),

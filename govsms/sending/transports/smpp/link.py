@@ -96,7 +96,7 @@ class _Link(smpp_client.Client):
         while len(self._buffer) < exact_size:
             try:
                 chunk = self._socket.recv(65536)  # type: ignore[union-attr]
-            except socket.timeout:
+            except TimeoutError:
                 raise
             except (OSError, AttributeError) as error:
                 raise exceptions.ConnectionError(str(error)) from error
