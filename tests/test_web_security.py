@@ -17,7 +17,7 @@ from govsms.auth import CUSTOMER_ROLES, Role
 from govsms.app import create_app
 from govsms.sending.models import Dispatch
 from govsms.sending.pricing import seed_default_prices
-from govsms.web.render import TEMPLATE_DIR
+from govsms.templating import TEMPLATE_DIR
 from tests.conftest import make_settings
 from tests.dpa.test_dpa import provider_and_customer
 from tests.factories import make_account, make_api_key, make_user, now

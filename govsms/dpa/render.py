@@ -12,18 +12,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2 import Environment
 
 from govsms.dpa.registry import EEA, country_name
 from govsms.clock import LOCAL_TIME, localtime
-from govsms.i18n import _, language, ngettext
+from govsms.i18n import _, language
+from govsms.templating import base_environment
 from govsms.retention.categories import BY_KEY, describe_days
 
-TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
-STATIC_DIR = Path(__file__).parent.parent / "static"
 
 LOCAL = LOCAL_TIME
 
@@ -42,14 +40,7 @@ def _css_string(value: object) -> str:
 def environment() -> Environment:
     """The agreement's own environment: its templates, its stylesheet (inlined), gettext, and the
     two filters it uses; nothing of the pages'."""
-    env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(TEMPLATE_DIR), PrefixLoader({"static": FileSystemLoader(STATIC_DIR)})]),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env = base_environment()
     env.filters["localtime"] = localtime
     env.filters["css_string"] = _css_string
     return env

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, pass_context, select_autoescape
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
 
 from govsms.clock import localtime
 from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
-from govsms.i18n import LANGUAGES, N_, _, current_language, ngettext
+from govsms.i18n import LANGUAGES, N_, _, current_language
+from govsms.templating import base_environment
 
-TEMPLATE_DIR = Path(__file__).parent.parent / "templates"
-STATIC_DIR = Path(__file__).parent.parent / "static"
 
 
 @dataclass(frozen=True)
@@ -63,15 +61,7 @@ def actor_localtime(context: Context, value: datetime | None, fmt: str = "%Y-%m-
 def make_environment(filters: dict[str, Any] | None = None) -> Environment:
     """The pages' environment; ``filters``: what domains add (the app passes, e.g., the labels of
     message statuses, kept with sending), so this module imports no domain."""
-    env = Environment(
-        # static/ too: the DPA's stylesheet is linked from the preview and inlined in the PDF.
-        loader=ChoiceLoader([FileSystemLoader(TEMPLATE_DIR), PrefixLoader({"static": FileSystemLoader(STATIC_DIR)})]),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env = base_environment()
     env.filters["localtime"] = actor_localtime
     env.filters["role_label"] = role_label
     env.filters["role_description"] = role_description
