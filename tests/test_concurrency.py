@@ -153,7 +153,7 @@ def test_32_api_clients_at_once_each_sms_reaches_the_smsc_once(serve: Callable[.
     assert answers == {201: len(numbers)}, answers
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(smsc.accepted()) < len(numbers):
-        time.sleep(0.2)
+        time.sleep(0.05)
     time.sleep(1)  # anything more that would arrive
     received = Counter(entry["destination_addr"] for entry in smsc.accepted())
     assert set(received) == {number[1:] for number in numbers} or set(received) == set(numbers), sorted(received)[:3]
@@ -216,7 +216,7 @@ def test_a_request_that_fails_late_commits_nothing_and_its_retry_sends_once(
     expected = Counter(["46701112233", "46701112234"] if combined else ["46701112233"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and sum(destinations(smsc).values()) < sum(expected.values()):
-        time.sleep(0.2)
+        time.sleep(0.05)
     time.sleep(1)
     assert destinations(smsc) == expected
 

@@ -33,7 +33,7 @@ def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
-            time.sleep(0.2)
+            time.sleep(0.05)
     process.kill()
     raise AssertionError(f"govsms demo did not start:\n{log.read_text()}")
 

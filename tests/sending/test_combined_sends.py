@@ -581,7 +581,7 @@ def test_combined_sends_each_reach_the_smsc_once_with_their_own_text(serve: Call
     assert combiner(served).sends == len(bodies) and combiner(served).batches < len(bodies)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(smsc.accepted()) < len(bodies):
-        time.sleep(0.2)
+        time.sleep(0.05)
     time.sleep(1)  # anything more that would arrive
     received = Counter(
         (entry["destination_addr"].lstrip("+"), entry["source_addr"], decode_part(entry["data_coding"], entry["short_message"], has_header=False))

@@ -95,7 +95,7 @@ def test_kill_9_mid_dispatch_then_a_new_worker_finishes_it(smsc, database_url: s
             deadline = time.monotonic() + 60
             while (counts := statuses(factory)).get("delivered", 0) + counts.get("sent", 0) < TOTAL:
                 assert time.monotonic() < deadline and restarted.poll() is None, counts
-                time.sleep(0.2)
+                time.sleep(0.05)
             time.sleep(1.5)  # the receipts of the last batches
         finally:
             restarted.send_signal(signal.SIGTERM)

@@ -167,7 +167,7 @@ def test_kill_9_of_the_worker_then_restart_sends_everything(smsc, tmp_path: Path
         deadline = time.monotonic() + 180
         while statuses(factory).get("delivered", 0) + statuses(factory).get("sent", 0) < total:
             assert time.monotonic() < deadline and restarted.poll() is None, statuses(factory)
-            time.sleep(0.2)
+            time.sleep(0.05)
     finally:
         restarted.send_signal(signal.SIGTERM)
         restarted.wait(timeout=30)
