@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Table, event
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
@@ -553,3 +554,15 @@ def rows_in(session: Session, sql: str, fixed: list[Any], values: list[Any]) -> 
         return connection.exec_driver_sql(statement, (*fixed, list(values))).all()
     statement = sql.replace("{p}", "?").replace("{in}", f"IN ({', '.join('?' * len(values))})")
     return connection.exec_driver_sql(statement, (*fixed, *values)).all()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table of a table model, typed (SQLModel does not declare ``__table__``), for SQLAlchemy Core."""
+    table = model.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's declarative mapping at class creation
+    assert isinstance(table, Table)
+    return table
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (0 when the driver does not say)."""
+    return cast(CursorResult[Any], result).rowcount or 0
