@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles, require
 from govsms.accounts.models import Account, ApiKey
@@ -39,7 +39,7 @@ def create_api_key(
     if not roles or not set(roles) <= set(CUSTOMER_ROLES):
         raise InvalidInput(_("The key was not created."), fields={"roles": _("Choose at least one role.")})
     if session.exec(
-        select(ApiKey.id).where(owned_by(ApiKey, actor), ApiKey.name == name, ApiKey.revoked_at.is_(None))
+        select(ApiKey.id).where(owned_by(ApiKey, actor), col(ApiKey.name) == name, col(ApiKey.revoked_at).is_(None))
     ).first():
         raise Conflict(_("An active key with this name exists already."), fields={"name": _("Choose another name.")})
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -61,12 +61,12 @@ def create_api_key(
 def list_api_keys(session: Session, actor: Actor) -> list[ApiKey]:
     require(actor, Permission.API_KEYS_MANAGE)
     query = scoped(ApiKey, actor)
-    return list(session.exec(query.order_by(ApiKey.revoked_at.is_not(None), ApiKey.name)))
+    return list(session.exec(query.order_by(col(ApiKey.revoked_at).is_not(None), ApiKey.name)))
 
 
 def get_api_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
     require(actor, Permission.API_KEYS_MANAGE)
-    api_key = session.exec(scoped(ApiKey, actor).where(ApiKey.id == key_id)).first()
+    api_key: ApiKey | None = session.exec(scoped(ApiKey, actor).where(col(ApiKey.id) == key_id)).first()
     if api_key is None:
         raise NotFound(_("No such API key in your account."))
     return api_key
@@ -86,7 +86,8 @@ def resolve_api_key(session: Session, key: str, *, now: datetime) -> Actor | Non
     """The actor behind a bearer key, or None if it is unknown, revoked or its account disabled."""
     actor, touch = lookup_api_key(session, key, now=now)
     if touch:
-        touch_api_key(session, actor.id, now=now)  # type: ignore[union-attr,arg-type]
+        assert actor is not None and actor.id is not None  # a key to touch was found: a stored row
+        touch_api_key(session, actor.id, now=now)
     return actor
 
 
@@ -95,13 +96,14 @@ def lookup_api_key(session: Session, key: str, *, now: datetime) -> tuple[Actor 
     if not key.startswith(KEY_PREFIX):
         return None, False
     row = session.exec(
-        select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id).where(ApiKey.key_hash == _hash(key))
+        select(ApiKey, Account).join(Account, col(Account.id) == ApiKey.account_id).where(col(ApiKey.key_hash) == _hash(key))
     ).first()
     if row is None:
         return None, False
     api_key, account = row
     if api_key.revoked_at is not None or not account.is_active:
         return None, False
+    assert account.id is not None  # a stored account
     actor = Actor(
         kind="api_key",
         id=api_key.id,
@@ -119,6 +121,7 @@ def lookup_api_key(session: Session, key: str, *, now: datetime) -> tuple[Actor 
 def touch_api_key(session: Session, key_id: int, *, now: datetime) -> None:
     """Write the key's last use (at most once per ``LAST_USED_INTERVAL``)."""
     session.execute(
-        update(ApiKey).where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_INTERVAL))
+        update(ApiKey)
+        .where(col(ApiKey.id) == key_id, or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) <= now - LAST_USED_INTERVAL))
         .values(last_used_at=now)
     )

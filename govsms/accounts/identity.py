@@ -28,9 +28,11 @@ def resolve_actor(state: Any, bearer: str | None, session_token: str | None) -> 
             with session_scope(state.session_factory) as session:
                 session.connection(execution_options={WAIT_OPTION: 0.05})
                 if bearer:
-                    touch_api_key(session, actor.id, now=now)  # type: ignore[arg-type]
+                    assert actor.id is not None  # an API key's actor: the key's id
+                    touch_api_key(session, actor.id, now=now)
                 else:
-                    touch_login_session(session, session_token, policy=state.login_policy, now=now)  # type: ignore[arg-type]
+                    assert session_token is not None
+                    touch_login_session(session, session_token, policy=state.login_policy, now=now)
         except Exception as error:
             if not is_busy(error):
                 raise

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, parse_roles
 from govsms.clock import LOCAL_TIME
+from govsms.db import rowcount
 from govsms.accounts.models import Account, LoginSession, User
 from govsms.accounts.password import check_password_policy, hash_password, needs_rehash, verify_password
 from govsms.accounts.service import account_addresses, normalise_email
@@ -111,7 +112,7 @@ def _spellings(email: str) -> set[str]:
 def check_password(session: Session, *, email: str, password: str) -> PasswordCheck:
     """Read the user's hash and check the password against it: the slow part of a login (argon2),
     done with a reading session so that no write transaction waits on it."""
-    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(User.email.in_(_spellings(email)))).first()  # type: ignore[attr-defined]
+    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(col(User.email).in_(_spellings(email)))).first()
     user_id, password_hash = (row[0], row[1]) if row else (None, None)
     return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
 
@@ -161,7 +162,7 @@ def authenticate(
     login are locked out like real ones (the web process keeps one).
     """
     # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
-    user = None if CONTROL.search(email) else session.exec(select(User).where(User.email.in_(_spellings(email)))).first()  # type: ignore[attr-defined]
+    user = None if CONTROL.search(email) else session.exec(select(User).where(col(User.email).in_(_spellings(email)))).first()
     if user is not None:
         refuse_if_locked(session, user, now=now)
     if user is None and unknown is not None and (until := unknown.locked_until(email, now)) is not None:
@@ -206,7 +207,7 @@ def count_failed_login(session: Session, user: User, *, policy: LoginPolicy, now
         user.locked_until = now + policy.lockout
         user.failed_logins = 0
         session.add(user)
-        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.stage != ""))
+        session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id, col(LoginSession.stage) != ""))
         session.flush()
         record_event(session, None, Action.LOGIN_LOCKED, now=now, account_id=user.account_id, target=("user", user.id), details=details)
         log.warning("login locked", extra={"event": "login.locked", "user_id": user.id})
@@ -239,6 +240,7 @@ def start_login_session(session: Session, user: User, *, policy: LoginPolicy, no
 
         discard_enrolment(session, user)  # a set-up begun earlier is never shown to this login
     token = secrets.token_urlsafe(32)
+    assert user.id is not None  # a stored user
     session.add(
         LoginSession(
             token_hash=token_hash(token),
@@ -266,9 +268,9 @@ def pending_login(session: Session, token: str, *, now: datetime) -> PendingLogi
     """The half login behind a cookie, or None (unknown, expired, a full session, a disabled user)."""
     row = session.exec(
         select(LoginSession, User, Account)
-        .join(User, User.id == LoginSession.user_id)
-        .join(Account, Account.id == User.account_id)
-        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage != "")
+        .join(User, col(User.id) == LoginSession.user_id)
+        .join(Account, col(Account.id) == User.account_id)
+        .where(col(LoginSession.token_hash) == token_hash(token), col(LoginSession.stage) != "")
     ).first()
     if row is None:
         return None
@@ -283,12 +285,13 @@ def complete_login(session: Session, pending: PendingLogin, *, policy: LoginPoli
     token seen during the half login is worth nothing)."""
     account = session.get(Account, pending.user.account_id)
     assert account is not None
-    session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(pending.token)))
+    session.execute(delete(LoginSession).where(col(LoginSession.token_hash) == token_hash(pending.token)))
     _logged_in(session, pending.user, account, now=now, details=details)
     return start_login_session(session, pending.user, policy=policy, now=now, stage="")
 
 
 def actor_for_user(user: User, account: Account) -> Actor:
+    assert account.id is not None  # a stored account
     return Actor(
         kind="user",
         id=user.id,
@@ -315,9 +318,9 @@ def lookup_login_session(session: Session, token: str, *, now: datetime) -> tupl
     """The actor behind a session cookie (a read), and whether its expiry should slide now."""
     row = session.exec(
         select(LoginSession, User, Account)
-        .join(User, User.id == LoginSession.user_id)
-        .join(Account, Account.id == User.account_id)
-        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage == "")
+        .join(User, col(User.id) == LoginSession.user_id)
+        .join(Account, col(Account.id) == User.account_id)
+        .where(col(LoginSession.token_hash) == token_hash(token), col(LoginSession.stage) == "")
     ).first()
     if row is None:
         return None, False
@@ -331,13 +334,16 @@ def touch_login_session(session: Session, token: str, *, policy: LoginPolicy, no
     """Slide the session's expiry (written at most once per ``TOUCH_INTERVAL``)."""
     session.execute(
         update(LoginSession)
-        .where(LoginSession.token_hash == token_hash(token), LoginSession.stage == "", LoginSession.last_seen_at <= now - TOUCH_INTERVAL)
+        .where(
+            col(LoginSession.token_hash) == token_hash(token), col(LoginSession.stage) == "",
+            col(LoginSession.last_seen_at) <= now - TOUCH_INTERVAL,
+        )
         .values(last_seen_at=now, expires_at=now + policy.session_lifetime)
     )
 
 
 def end_login_session(session: Session, token: str) -> None:
-    session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(token)))
+    session.execute(delete(LoginSession).where(col(LoginSession.token_hash) == token_hash(token)))
 
 
 def change_password(
@@ -362,14 +368,14 @@ def change_password(
     user.password_hash = hash_password(new)
     user.password_changed_at = now
     session.add(user)
-    others = delete(LoginSession).where(LoginSession.user_id == user.id)
+    others = delete(LoginSession).where(col(LoginSession.user_id) == user.id)
     if keep_token:
-        others = others.where(LoginSession.token_hash != token_hash(keep_token))
+        others = others.where(col(LoginSession.token_hash) != token_hash(keep_token))
     session.execute(others)
     session.flush()
     record_event(session, actor, Action.PASSWORD_CHANGED, now=now, target=("user", user.id))
 
 
 def purge_expired_sessions(session: Session, *, now: datetime) -> int:
-    result = session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
-    return result.rowcount or 0
+    result = session.execute(delete(LoginSession).where(col(LoginSession.expires_at) <= now))
+    return rowcount(result)

@@ -4,6 +4,7 @@ codes of the two-step login and the operator's policy per role."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import LargeBinary
 from sqlmodel import Column, Field, SQLModel
@@ -14,8 +15,10 @@ from govsms.keys.crypto import SealedField
 from govsms.tenancy import AccountOwned
 
 
-def _utc(**kwargs: object) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+def _utc(**kwargs: Any) -> Any:
+    """A UTC time column (``UTCDateTime``); typed ``Any`` like SQLModel's own ``Field``, so that it
+    can stand as the default of a ``datetime`` attribute."""
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
 
 
 class Account(SQLModel, table=True):
@@ -43,7 +46,7 @@ class Account(SQLModel, table=True):
     timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
     """IANA name of the zone pages show this account's times in; a name not known here reads as
     Europe/Stockholm (``govsms.clock.zone``)."""
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
 
 
 class User(AccountOwned, table=True):
@@ -63,14 +66,14 @@ class User(AccountOwned, table=True):
     is_active: bool = Field(default=True)
     failed_logins: int = Field(default=0)
     """Wrong passwords since the last successful login."""
-    locked_until: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    last_login_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    password_changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    locked_until: datetime | None = _utc(nullable=True)
+    last_login_at: datetime | None = _utc(nullable=True)
+    password_changed_at: datetime = _utc(nullable=False)
+    created_at: datetime = _utc(nullable=False)
     totp_secret_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
     """The TOTP secret (RFC 6238), sealed under the account's data key and bound to this row; set
     when an enrolment starts, cleared when two-step login is turned off or reset."""
-    totp_enabled_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    totp_enabled_at: datetime | None = _utc(nullable=True)
     """When a first valid code confirmed the enrolment: from then on a login takes a code."""
     totp_last_step: int | None = Field(default=None)
     """The time step (Unix time // 30) of the last code accepted: no code of that step or an
@@ -84,9 +87,9 @@ class LoginSession(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True, max_length=64)
     user_id: int = Field(foreign_key="app_user.id", index=True)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    last_seen_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    expires_at: datetime = _utc(nullable=False, index=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    last_seen_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False, index=True)
     stage: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     """Empty for a login; ``code`` or ``enrol`` while the password was right but the second step
     is still due: such a row is nobody's session (it reaches nothing but that step)."""
@@ -104,9 +107,9 @@ class ApiKey(AccountOwned, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     roles: str = Field(default="sender", max_length=100)
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    last_used_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    revoked_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    last_used_at: datetime | None = _utc(nullable=True)
+    revoked_at: datetime | None = _utc(nullable=True)
 
 
 class RecoveryCode(SQLModel, table=True):
@@ -118,8 +121,8 @@ class RecoveryCode(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     code_hash: str = Field(max_length=64)
-    created_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
-    used_at: datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _utc(nullable=False)
+    used_at: datetime | None = _utc(nullable=True)
 
 
 class RolePolicy(SQLModel, table=True):
@@ -131,7 +134,7 @@ class RolePolicy(SQLModel, table=True):
     totp_required: bool = Field(default=False)
     """Users with this role must use two-step login: one without it is sent to enrolment after
     the password and reaches nothing else until enrolled."""
-    changed_at: datetime = _utc(nullable=False)  # type: ignore[assignment]
+    changed_at: datetime = _utc(nullable=False)
 
 
 # Sealed columns: the table and column names are part of every stored value's associated data.

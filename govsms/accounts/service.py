@@ -7,7 +7,7 @@ import unicodedata
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles, require
 from govsms.accounts.models import Account, LoginSession, User
@@ -126,7 +126,7 @@ def create_account(
         raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
     # A conflict-free insert: a create racing this one is refused here, never by the database
     # (whose log would quote the name).
-    stored = add_unless_taken(session, account)
+    stored: Account | None = add_unless_taken(session, account)
     if stored is None:
         raise Conflict(_("An account with this name exists already."), fields={"name": _("Choose another name.")})
     account = stored
@@ -146,11 +146,11 @@ def get_account_by_name(session: Session, name: str) -> Account:
 def list_account_summaries(session: Session, actor: Actor) -> list[tuple[Account, int]]:
     """Every account with its number of users: the operator's overview (one query)."""
     require(actor, Permission.PLATFORM)
-    users = select(User.account_id, func.count().label("users")).group_by(User.account_id).subquery()
+    users = select(User.account_id, func.count().label("users")).group_by(col(User.account_id)).subquery()
     rows = session.exec(
         select(Account, func.coalesce(users.c.users, 0))
         .outerjoin(users, users.c.account_id == Account.id)
-        .order_by(Account.is_provider.desc(), Account.name)
+        .order_by(col(Account.is_provider).desc(), Account.name)
     ).all()
     return [(account, count) for account, count in rows]
 
@@ -191,11 +191,12 @@ def create_user(
     if errors:
         raise InvalidInput(_("The user could not be created."), fields=errors)
     _validate_roles(account, roles)
-    if session.exec(select(User.id).where(User.email == email)).first():
+    if session.exec(select(User.id).where(col(User.email) == email)).first():
         raise Conflict(
             _("A user with this e-mail address exists already."),
             fields={"email": _("Use another address.")},
         )
+    assert account.id is not None  # a stored account
     user = User(
         account_id=account.id,
         email=email,
@@ -208,7 +209,7 @@ def create_user(
     )
     # A conflict-free insert: a create racing this one with the same address is refused here,
     # never by the database (whose log would quote the address).
-    stored = add_unless_taken(session, user)
+    stored: User | None = add_unless_taken(session, user)
     if stored is None:
         raise Conflict(_("A user with this e-mail address exists already."), fields={"email": _("Use another address.")})
     user = stored
@@ -240,14 +241,14 @@ def view_user(session: Session, actor: Actor, user_id: int, *, now: datetime) ->
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """A user of the actor's own account; any other id is simply not found."""
     require(actor, Permission.USERS_MANAGE)
-    user = session.exec(scoped(User, actor).where(User.id == user_id)).first()
+    user: User | None = session.exec(scoped(User, actor).where(col(User.id) == user_id)).first()
     if user is None:
         raise NotFound(_("No such user in your account."))
     return user
 
 
 def _active_admins(session: Session, account_id: int) -> list[User]:
-    users = session.exec(select(User).where(owned_by(User, account_id), User.is_active.is_(True))).all()
+    users = session.exec(select(User).where(owned_by(User, account_id), col(User.is_active).is_(True))).all()
     return [user for user in users if Role.ADMIN in parse_roles(user.roles)]
 
 
@@ -295,7 +296,7 @@ def set_user_active(session: Session, actor: Actor, user_id: int, *, active: boo
 
 def set_password_by_email(session: Session, *, email: str, password: str, now: datetime) -> User:
     """The operator's reset (CLI): new password, sessions ended, lockout lifted."""
-    user = session.exec(select(User).where(User.email.in_({email.strip().lower(), normalise_email(email)}))).first()  # type: ignore[attr-defined]
+    user = session.exec(select(User).where(col(User.email).in_({email.strip().lower(), normalise_email(email)}))).first()
     if user is None:
         raise NotFound(_("No user has that e-mail address."))
     account = session.get(Account, user.account_id)

@@ -21,7 +21,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import delete, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.accounts import login
 from govsms.auth import Actor, Permission, Role, format_roles, parse_roles, require
@@ -30,6 +30,7 @@ from govsms.accounts.password import verify_password
 from govsms.accounts.service import get_user, normalise_email
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
+from govsms.db import rowcount
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from govsms.i18n import _
@@ -65,7 +66,8 @@ def _account_key(session: Session, user: User, now: datetime) -> bytes:
 
 
 def _user_id(user: User) -> int:
-    return user.id  # type: ignore[return-value]  # a stored user: its id is set
+    assert user.id is not None  # a stored user: its id is set
+    return user.id
 
 
 def _secret(session: Session, user: User, now: datetime) -> bytes:
@@ -111,9 +113,10 @@ def _recovery_hash(user: User, code: str) -> str:
 
 
 def _new_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
-    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
     codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH)) for _ in range(RECOVERY_CODE_COUNT)]
-    session.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(user, code), created_at=now) for code in codes)  # type: ignore[arg-type]
+    user_id = _user_id(user)
+    session.add_all(RecoveryCode(user_id=user_id, code_hash=_recovery_hash(user, code), created_at=now) for code in codes)
     session.flush()
     return ["-".join(code[start : start + 4] for start in range(0, RECOVERY_LENGTH, 4)) for code in codes]
 
@@ -123,7 +126,7 @@ def _clear(session: Session, user: User) -> None:
     user.totp_enabled_at = None
     user.totp_last_step = None
     session.add(user)
-    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
     session.flush()
 
 
@@ -180,9 +183,9 @@ def confirm_enrolment(
     user.totp_last_step = step
     session.add(user)
     codes = _new_recovery_codes(session, user, now)
-    others = delete(LoginSession).where(LoginSession.user_id == user.id)
+    others = delete(LoginSession).where(col(LoginSession.user_id) == user.id)
     if keep_token:
-        others = others.where(LoginSession.token_hash != login.token_hash(keep_token))
+        others = others.where(col(LoginSession.token_hash) != login.token_hash(keep_token))
     session.execute(others)
     session.flush()
     record_event(session, _as_actor(session, user), Action.TOTP_ENROLLED, now=now, target=("user", user.id))
@@ -199,19 +202,22 @@ def verify_code(session: Session, user: User, code: str, *, now: datetime) -> st
         # Conditional, so that two requests with one code cannot both pass (replay in a race).
         used = session.execute(
             update(User)
-            .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))  # type: ignore[union-attr,operator]
+            .where(col(User.id) == user.id, or_(col(User.totp_last_step).is_(None), col(User.totp_last_step) < step))
             .values(totp_last_step=step)
         )
-        return "totp" if used.rowcount == 1 else None  # type: ignore[attr-defined]
+        return "totp" if rowcount(used) == 1 else None
     recovery = re.sub(r"[\s-]", "", cleaned).upper()
     if not _RECOVERY_CODE.fullmatch(recovery):
         return None
     used = session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _recovery_hash(user, recovery), RecoveryCode.used_at.is_(None))  # type: ignore[union-attr]
+        .where(
+            col(RecoveryCode.user_id) == user.id, col(RecoveryCode.code_hash) == _recovery_hash(user, recovery),
+            col(RecoveryCode.used_at).is_(None),
+        )
         .values(used_at=now)
     )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(used) != 1:
         return None
     record_event(
         session, _as_actor(session, user), Action.RECOVERY_CODE_USED, now=now, target=("user", user.id),
@@ -222,7 +228,7 @@ def verify_code(session: Session, user: User, code: str, *, now: datetime) -> st
 
 def recovery_codes_left(session: Session, user: User) -> int:
     return session.exec(
-        select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))  # type: ignore[union-attr]
+        select(func.count()).select_from(RecoveryCode).where(col(RecoveryCode.user_id) == user.id, col(RecoveryCode.used_at).is_(None))
     ).one()
 
 
@@ -278,19 +284,19 @@ def reset_totp(session: Session, actor: Actor, user_id: int, *, now: datetime) -
         raise Conflict(_("Turn your own two-step login off under your profile."))
     was_on = user.totp_enabled_at is not None
     _clear(session, user)
-    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
     record_event(session, actor, Action.TOTP_RESET, now=now, target=("user", user.id), details={"was_on": was_on})
     return user
 
 
 def reset_totp_by_email(session: Session, *, email: str, now: datetime) -> User:
     """The operator's reset on the server (CLI), for when no administrator of the account can."""
-    user = session.exec(select(User).where(User.email.in_({email.strip().lower(), normalise_email(email)}))).first()  # type: ignore[attr-defined]
+    user = session.exec(select(User).where(col(User.email).in_({email.strip().lower(), normalise_email(email)}))).first()
     if user is None:
         raise NotFound(_("No user has that e-mail address."))
     was_on = user.totp_enabled_at is not None
     _clear(session, user)
-    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
     record_event(
         session, None, Action.TOTP_RESET, now=now, account_id=user.account_id, target=("user", user.id), details={"by": "cli", "was_on": was_on}
     )
@@ -301,7 +307,7 @@ def reset_totp_by_email(session: Session, *, email: str, now: datetime) -> User:
 
 
 def required_roles(session: Session) -> frozenset[Role]:
-    names = session.exec(select(RolePolicy.role).where(RolePolicy.totp_required.is_(True))).all()  # type: ignore[attr-defined]
+    names = session.exec(select(RolePolicy.role).where(col(RolePolicy.totp_required).is_(True))).all()
     return parse_roles(",".join(names))
 
 
@@ -331,10 +337,10 @@ def set_required_roles(session: Session, actor: Actor | None, roles: set[Role] |
     session.flush()
     wanted = frozenset(roles)
     if wanted:
-        without = session.exec(select(User.id, User.roles).where(User.totp_enabled_at.is_(None))).all()  # type: ignore[union-attr]
+        without = session.exec(select(User.id, User.roles).where(col(User.totp_enabled_at).is_(None))).all()
         ids = [user_id for user_id, names in without if parse_roles(names) & wanted]
         for start in range(0, len(ids), 500):
-            session.execute(delete(LoginSession).where(LoginSession.user_id.in_(ids[start : start + 500])))  # type: ignore[attr-defined]
+            session.execute(delete(LoginSession).where(col(LoginSession.user_id).in_(ids[start : start + 500])))
     record_event(session, actor, Action.TOTP_REQUIREMENT_CHANGED, now=now, account_id=actor.account_id if actor else None,
                  details={"roles": format_roles(wanted)})
     return wanted
@@ -343,5 +349,5 @@ def set_required_roles(session: Session, actor: Actor | None, roles: set[Role] |
 def end_sessions_if_now_required(session: Session, user: User) -> None:
     """After a change of roles: a user who now needs two-step login and has none logs in anew."""
     if user.totp_enabled_at is None and required_for(session, user):
-        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
 
