@@ -6,7 +6,7 @@ messages the web process translates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -65,7 +65,7 @@ def _looks_like_number(value: str) -> bool:
     return digits >= 5 and allowed >= 0.8 * len(value)
 
 
-def _cell(row: list, index: int | None) -> str:
+def _cell(row: Sequence[object], index: int | None) -> str:
     return _text(row[index]) if index is not None and index < len(row) else ""
 
 
@@ -101,9 +101,9 @@ def _guess_name_column(sample: list[list[str]], number_column: int) -> int | Non
     return None
 
 
-def find_columns(table: Iterable[tuple[int, list]], limits: UploadLimits) -> Columns:
+def find_columns(table: Iterable[tuple[int, Sequence[object]]], limits: UploadLimits) -> Columns:
     """The recipients of a table given as (row number, cells); rows without text are skipped."""
-    filled: Iterator[tuple[int, list]] = (
+    filled: Iterator[tuple[int, Sequence[object]]] = (
         (number, row) for number, row in table if any(_text(value) for value in row))
     first = next(filled, None)
     if first is None:
@@ -112,7 +112,7 @@ def find_columns(table: Iterable[tuple[int, list]], limits: UploadLimits) -> Col
     number_column = next((i for i, v in enumerate(top) if _heading(v) in NUMBER_HEADINGS), None)
     had_header = number_column is not None
     looked_at = [first]
-    if had_header:
+    if number_column is not None:
         name_columns = _name_columns(top)
     else:
         looked_at += [row for _skip, row in zip(range(SAMPLE_ROWS - 1), filled, strict=False)]
@@ -136,7 +136,8 @@ def find_columns(table: Iterable[tuple[int, list]], limits: UploadLimits) -> Col
 
     rows: list[tuple[int, str, str]] = []
     append = rows.append
-    name_column, *more_name_columns = name_columns or [None]
+    name_column = name_columns[0] if name_columns else None
+    more_name_columns = name_columns[1:]
     for row_number, row in chain(looked_at[1:] if had_header else looked_at, filled):
         number = _cell(row, number_column)
         name = _cell(row, name_column)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import xlsxwriter
 from babel.numbers import format_decimal
@@ -139,7 +139,7 @@ def _read_in_child(content: bytes, file_format: str, extension: str, limits: Upl
                   for key, value in result["params"].items()}
         message = _(result["refused"])
         raise InvalidInput(message % params if params else message)
-    return result["columns"]  # type: ignore[no-any-return]
+    return cast(dict[str, Any], result["columns"])
 
 
 def _column_label(index: int) -> str:

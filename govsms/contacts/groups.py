@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.clock import SYSTEM_CLOCK
@@ -27,7 +27,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import GROUP_DESCRIPTION, GROUP_NAME, Contact, ContactGroup, GroupMember
 from govsms.keys.crypto import DecryptionError, blind_index, seal_field, unseal_field
-from govsms.db import bulk_insert, insert_unless_taken
+from govsms.db import bulk_insert, insert_unless_taken, rowcount, table_of
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, vault_of
@@ -38,7 +38,7 @@ from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, reco
 CHUNK = 5000
 SEAL_BATCH = 500
 TABLE = "contact_group"
-GROUPS = ContactGroup.__table__
+GROUPS = table_of(ContactGroup)
 MAX_NAME, MAX_DESCRIPTION = 100, 500
 
 
@@ -169,7 +169,7 @@ def _views(session: Session, actor: Actor, rows: Sequence[Any], now: datetime | 
 def list_groups(session: Session, actor: Actor, *, now: datetime | None = None) -> list[GroupSummary]:
     """The account's groups with their member counts (one query), sorted by name."""
     require(actor, Permission.CONTACTS)
-    counts = select(GroupMember.group_id, func.count().label("members")).group_by(GroupMember.group_id).subquery()
+    counts = select(col(GroupMember.group_id), func.count().label("members")).group_by(col(GroupMember.group_id)).subquery()
     rows = session.execute(
         select(GROUPS, func.coalesce(counts.c.members, 0).label("members"))
         .outerjoin(counts, counts.c.group_id == GROUPS.c.id)
@@ -221,7 +221,7 @@ def update_group(session: Session, actor: Actor, group_id: int, *, name: str, de
 def delete_group(session: Session, actor: Actor, group_id: int, *, now: datetime) -> None:
     """The group goes; its contacts stay in the register."""
     row = _load(session, actor, group_id)
-    session.execute(delete(GroupMember).where(GroupMember.group_id == row.id))
+    session.execute(delete(GroupMember).where(col(GroupMember.group_id) == row.id))
     session.execute(delete_scoped(GROUPS, actor).where(GROUPS.c.id == row.id))
     record_event(session, actor, Action.GROUP_DELETED, now=now, target=("group", group_id))
 
@@ -266,19 +266,19 @@ def seal_clear_groups(session: Session, *, now: datetime, batch: int = SEAL_BATC
 
 def _insert_members(session: Session, rows: list[dict[str, object]]) -> None:
     for start in range(0, len(rows), CHUNK):
-        bulk_insert(session, GroupMember.__table__, rows[start : start + CHUNK], ignore_conflicts=True)
+        bulk_insert(session, table_of(GroupMember), rows[start : start + CHUNK], ignore_conflicts=True)
 
 
 def add_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequence[int], *, now: datetime) -> int:
     """Add contacts of the account to the group (already members stay); returns how many were asked."""
     group = _load(session, actor, group_id)
     wanted = sorted(set(contact_ids))
-    rows = []
-    subject_ids = []
+    rows: list[dict[str, object]] = []
+    subject_ids: list[int] = []
     for start in range(0, len(wanted), CHUNK):
         found = session.execute(
-            select(Contact.id, Contact.subject_id).where(
-                owned_by(Contact, actor), Contact.id.in_(wanted[start : start + CHUNK])
+            select(col(Contact.id), col(Contact.subject_id)).where(
+                owned_by(Contact, actor), col(Contact.id).in_(wanted[start : start + CHUNK])
             )
         ).all()
         rows.extend({"group_id": group.id, "contact_id": contact_id, "added_at": now} for contact_id, _subject in found)
@@ -296,13 +296,15 @@ def add_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequ
 def remove_members(session: Session, actor: Actor, group_id: int, contact_ids: Sequence[int], *, now: datetime) -> int:
     group = _load(session, actor, group_id)
     wanted = sorted(set(contact_ids))
-    found = session.execute(select(Contact.id, Contact.subject_id).where(owned_by(Contact, actor), Contact.id.in_(wanted))).all()
+    found = session.execute(select(col(Contact.id), col(Contact.subject_id)).where(owned_by(Contact, actor), col(Contact.id).in_(wanted))).all()
     if len(found) != len(wanted):  # as adding: an id of no contact of the account is refused, not ignored
         raise NotFound(_("No such contact in your account."))
     subject_ids = [subject for _contact, subject in found]
-    result = session.execute(delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.contact_id.in_(wanted)))
+    removed = rowcount(
+        session.execute(delete(GroupMember).where(col(GroupMember.group_id) == group.id, col(GroupMember.contact_id).in_(wanted)))
+    )
     record_event(
         session, actor, Action.GROUP_MEMBERS_REMOVED, now=now, target=("group", group.id), subjects=subject_ids,
-        details={"contacts": result.rowcount or 0},
+        details={"contacts": removed},
     )
-    return result.rowcount or 0
+    return removed

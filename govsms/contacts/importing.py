@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
@@ -21,7 +21,7 @@ from govsms.contacts.models import CONTACT_NAME, CONTACT_NUMBER, UPLOAD_CONTENT,
 from govsms.contacts.service import MAX_NAME
 from govsms.accounts.service import account_region
 from govsms.keys.crypto import DecryptionError, SealedField, seal, unseal
-from govsms.db import bulk_insert, one_of
+from govsms.db import bulk_insert, one_of, rowcount, table_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -96,21 +96,21 @@ def plan_import(
     first_row: dict[str, int] = {}
     for row in parsed.rows:
         number = parse_number(row.number, region)
-        if not number.ok:
+        if number.e164 is None:
             plan.invalid.append(RefusedRow(row.row_number, row.number, number.reason or ""))
         elif number.e164 in first_row:
-            plan.duplicates.append(DuplicateRow(row.row_number, row.number, first_row[number.e164]))  # type: ignore[index]
+            plan.duplicates.append(DuplicateRow(row.row_number, row.number, first_row[number.e164]))
         else:
-            first_row[number.e164] = row.row_number  # type: ignore[index]
-            plan.valid.append(ImportRow(row.row_number, number.e164, printable(row.name)[:MAX_NAME]))  # type: ignore[arg-type]
+            first_row[number.e164] = row.row_number
+            plan.valid.append(ImportRow(row.row_number, number.e164, printable(row.name)[:MAX_NAME]))
     known = vault_of(session).find_subjects(session, actor.account_id, list(first_row), now=now)
     subject_ids = [subject.id for subject in known.values()]
     for start in range(0, len(subject_ids), CHUNK):
         plan.existing_subjects.extend(
             session.execute(
-                select(Contact.subject_id).where(
+                select(col(Contact.subject_id)).where(
                     owned_by(Contact, actor),
-                    one_of(Contact.subject_id, subject_ids[start : start + CHUNK], session.get_bind().dialect.name),
+                    one_of(col(Contact.subject_id), subject_ids[start : start + CHUNK], session.get_bind().dialect.name),
                 )
             ).scalars().all()
         )
@@ -142,7 +142,7 @@ def run_import(
     else:
         raise InvalidInput(_("Choose a group to import into, or name a new one."), fields={"group": _("Choose a group.")})
     subjects = vault_of(session).subjects(session, actor.account_id, [row.number for row in plan.valid], now=now)
-    table = Contact.__table__
+    table = table_of(Contact)
     dialect = session.get_bind().dialect.name
     contact_of: dict[int, int] = {}
     subject_ids = [subject.id for subject in subjects.values()]
@@ -191,7 +191,7 @@ def run_import(
         details={"created": len(new_rows), "existing": existing, "invalid": len(plan.invalid), "duplicates": len(plan.duplicates)},
     )
     return ImportResult(
-        group_id=group.id,  # type: ignore[arg-type]
+        group_id=group.id,
         created=len(new_rows),
         existing=existing,
         in_group=len(contact_of),
@@ -243,7 +243,7 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
     if not UPLOAD_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     upload = session.execute(
-        scoped(ImportUpload, actor).where(ImportUpload.id == token)
+        scoped(ImportUpload, actor).where(col(ImportUpload.id) == token)
     ).scalars().first()
     if upload is None or upload.expires_at <= now:
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
@@ -253,13 +253,14 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
         return filename, unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, actor.account_id, token))
     except (DecryptionError, UnicodeDecodeError):
         # The event names the upload by its token (no file name, no content).
-        record_unreadable(writer or session, actor, [UnreadableRow("import_upload", token, None, ALTERED)], now=now)  # type: ignore[arg-type]
+        row = UnreadableRow("import_upload", token, None, ALTERED)  # type: ignore[arg-type]  # the upload's id is its token; UnreadableRow.row_id says int only
+        record_unreadable(writer or session, actor, [row], now=now)
         raise UploadUnreadable() from None
 
 
 def discard_upload(session: Session, actor: Actor, token: str) -> None:
-    session.execute(delete_scoped(ImportUpload, actor).where(ImportUpload.id == token))
+    session.execute(delete_scoped(ImportUpload, actor).where(col(ImportUpload.id) == token))
 
 
 def purge_expired_uploads(session: Session, *, now: datetime) -> int:
-    return session.execute(delete(ImportUpload).where(ImportUpload.expires_at <= now)).rowcount or 0
+    return rowcount(session.execute(delete(ImportUpload).where(col(ImportUpload.expires_at) <= now)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
@@ -60,26 +60,34 @@ def clean_text(value: str | None, limit: int, field: str, label: str) -> str:
     return value
 
 
-def decrypt(contact: Contact | object, subject: Subject | None, group_ids: Sequence[int] = ()) -> ContactView:
+def _stored_id(contact: Contact) -> int:
+    """The id of a contact read from the database or flushed (only a new object has none)."""
+    assert contact.id is not None
+    return contact.id
+
+
+def decrypt(contact: Contact, subject: Subject | None, group_ids: Sequence[int] = ()) -> ContactView:
     """The contact in clear; without its person's key, or with a value that does not decrypt,
     an ``unreadable`` view holding nothing."""
-    values: tuple[str | None, ...] = (None,)
+    number: str | None = None
+    name: str | None = None
+    note: str | None = None
     if subject is not None:
-        values = (
-            subject.unseal_or_none(CONTACT_NUMBER, contact.number_ct),  # type: ignore[attr-defined]
-            subject.unseal_or_none(CONTACT_NAME, contact.name_ct) if contact.name_ct else "",  # type: ignore[attr-defined]
-            subject.unseal_or_none(CONTACT_NOTE, contact.note_ct) if contact.note_ct else "",  # type: ignore[attr-defined]
-        )
-    unreadable = None in values
-    number, name, note = ("", "", "") if unreadable else values
+        number = subject.unseal_or_none(CONTACT_NUMBER, contact.number_ct)
+        name = subject.unseal_or_none(CONTACT_NAME, contact.name_ct) if contact.name_ct else ""
+        note = subject.unseal_or_none(CONTACT_NOTE, contact.note_ct) if contact.note_ct else ""
+    if number is None or name is None or note is None:
+        number, name, note, unreadable = "", "", "", True
+    else:
+        unreadable = False
     return ContactView(
-        id=contact.id,  # type: ignore[attr-defined]
-        subject_id=contact.subject_id,  # type: ignore[attr-defined]
-        number=number,  # type: ignore[arg-type]
-        name=name,  # type: ignore[arg-type]
-        note=note,  # type: ignore[arg-type]
-        created_at=contact.created_at,  # type: ignore[attr-defined]
-        updated_at=contact.updated_at,  # type: ignore[attr-defined]
+        id=_stored_id(contact),
+        subject_id=contact.subject_id,
+        number=number,
+        name=name,
+        note=note,
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
         group_ids=tuple(group_ids),
         unreadable=unreadable,
     )
@@ -89,7 +97,7 @@ def _decrypt_rows(session: Session, actor: Actor, contacts: Sequence[Contact]) -
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [contact.subject_id for contact in contacts])
     views = [decrypt(contact, subjects.get(contact.subject_id)) for contact in contacts]
     unreadable = [
-        UnreadableRow(TABLE, contact.id, contact.subject_id, ALTERED if contact.subject_id in subjects else NO_KEY)  # type: ignore[arg-type]
+        UnreadableRow(TABLE, view.id, contact.subject_id, ALTERED if contact.subject_id in subjects else NO_KEY)
         for contact, view in zip(contacts, views, strict=True) if view.unreadable
     ]
     return views, unreadable
@@ -112,7 +120,7 @@ def _check_groups(session: Session, actor: Actor, group_ids: Sequence[int]) -> l
     if not wanted:
         return []
     found = session.execute(
-        select(ContactGroup.id).where(owned_by(ContactGroup, actor), ContactGroup.id.in_(wanted))
+        select(col(ContactGroup.id)).where(owned_by(ContactGroup, actor), col(ContactGroup.id).in_(wanted))
     ).scalars().all()
     if len(found) != len(wanted):
         raise NotFound(_("No such group in your account."))
@@ -120,7 +128,7 @@ def _check_groups(session: Session, actor: Actor, group_ids: Sequence[int]) -> l
 
 
 def _group_ids(session: Session, contact_id: int) -> tuple[int, ...]:
-    return tuple(session.execute(select(GroupMember.group_id).where(GroupMember.contact_id == contact_id)).scalars().all())
+    return tuple(session.execute(select(col(GroupMember.group_id)).where(col(GroupMember.contact_id) == contact_id)).scalars().all())
 
 
 def list_contacts(
@@ -140,17 +148,17 @@ def list_contacts(
     action = Action.CONTACTS_LISTED
     if group_id is not None:
         _check_groups(session, actor, [group_id])
-        query = query.join(GroupMember, GroupMember.contact_id == Contact.id).where(GroupMember.group_id == group_id)
+        query = query.join(GroupMember, col(GroupMember.contact_id) == col(Contact.id)).where(col(GroupMember.group_id) == group_id)
     if number:
         action = Action.CONTACTS_SEARCHED
         parsed = parse_number(number, account_region(session, actor))
-        if not parsed.ok:
+        if parsed.e164 is None:
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
-        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
-        subject = found.get(parsed.e164)  # type: ignore[arg-type]
-        query = query.where(Contact.subject_id == (subject.id if subject else -1))
+        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)
+        subject = found.get(parsed.e164)
+        query = query.where(col(Contact.subject_id) == (subject.id if subject else -1))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(Contact.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    rows = session.execute(query.order_by(col(Contact.id).desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     views = decrypt_many(session, actor, rows, now=now)
     shown = [view.subject_id for view in views if not view.unreadable]
     record_event(
@@ -166,14 +174,14 @@ def get_contact(session: Session, actor: Actor, contact_id: int, *, now: datetim
     [view] = decrypt_many(session, actor, [contact], now=now)
     if not view.unreadable:
         record_event(session, actor, Action.CONTACT_VIEWED, now=now, target=("contact", contact.id), subjects=[contact.subject_id])
-    return replace(view, group_ids=_group_ids(session, contact.id))
+    return replace(view, group_ids=_group_ids(session, view.id))
 
 
 def _parse_or_refuse(session: Session, actor: Actor, number: str) -> str:
     parsed = parse_number(number, account_region(session, actor))
-    if not parsed.ok:
+    if parsed.e164 is None:
         raise InvalidInput(_("The contact was not saved."), fields={"number": parsed.reason or ""})
-    return parsed.e164  # type: ignore[return-value]
+    return parsed.e164
 
 
 def _refuse_a_contact(session: Session, actor: Actor, e164: str, message: str, *, now: datetime) -> None:
@@ -183,7 +191,7 @@ def _refuse_a_contact(session: Session, actor: Actor, e164: str, message: str, *
     subject = vault_of(session).find_subjects(session, actor.account_id, [e164], now=now).get(e164)
     if subject is None:
         return
-    existing = session.execute(select(Contact.id).where(owned_by(Contact, actor), Contact.subject_id == subject.id)).scalar()
+    existing = session.execute(select(col(Contact.id)).where(owned_by(Contact, actor), col(Contact.subject_id) == subject.id)).scalar()
     if existing is None:
         return
     record_event(session, actor, Action.CONTACT_ALREADY_EXISTS, now=now, target=("contact", existing), subjects=[subject.id])
@@ -252,7 +260,7 @@ def update_contact(
         if e164 != current.number:
             _refuse_a_contact(session, actor, e164, _("Another contact has this number."), now=now)
             subject = vault.subject(session, actor.account_id, e164, now=now)
-            contact.subject_id = subject.id  # type: ignore[assignment]
+            contact.subject_id = subject.id
             contact.number_ct = subject.seal(CONTACT_NUMBER, e164)
             subjects.add(subject.id)
     contact.name_ct = subject.seal(CONTACT_NAME, new_name) if new_name else None
@@ -261,18 +269,18 @@ def update_contact(
     session.add(contact)
     if group_ids is not None:
         groups = _check_groups(session, actor, group_ids)
-        session.execute(delete(GroupMember).where(GroupMember.contact_id == contact.id))
+        session.execute(delete(GroupMember).where(col(GroupMember.contact_id) == contact.id))
         for group_id in groups:
-            session.add(GroupMember(group_id=group_id, contact_id=contact.id, added_at=now))
+            session.add(GroupMember(group_id=group_id, contact_id=_stored_id(contact), added_at=now))
     session.flush()
     record_event(session, actor, Action.CONTACT_UPDATED, now=now, target=("contact", contact.id), subjects=subjects)
-    return decrypt(contact, subject, _group_ids(session, contact.id))  # type: ignore[arg-type]
+    return decrypt(contact, subject, _group_ids(session, _stored_id(contact)))
 
 
 def delete_contact(session: Session, actor: Actor, contact_id: int, *, now: datetime) -> None:
     require(actor, Permission.CONTACTS)
     contact = _load(session, actor, contact_id)
-    session.execute(delete(GroupMember).where(GroupMember.contact_id == contact.id))
+    session.execute(delete(GroupMember).where(col(GroupMember.contact_id) == contact.id))
     session.delete(contact)
     session.flush()
     record_event(session, actor, Action.CONTACT_DELETED, now=now, target=("contact", contact_id), subjects=[contact.subject_id])
@@ -282,14 +290,14 @@ def iter_contacts(session: Session, actor: Actor, *, group_id: int | None = None
     """All the account's contacts (or a group's) in chunks, oldest first, by keyset paging."""
     last = 0
     while True:
-        query = scoped(Contact, actor).where(Contact.id > last)
+        query = scoped(Contact, actor).where(col(Contact.id) > last)
         if group_id is not None:
-            query = query.join(GroupMember, GroupMember.contact_id == Contact.id).where(GroupMember.group_id == group_id)
-        rows = session.execute(query.order_by(Contact.id).limit(CHUNK)).scalars().all()
+            query = query.join(GroupMember, col(GroupMember.contact_id) == col(Contact.id)).where(col(GroupMember.group_id) == group_id)
+        rows = session.execute(query.order_by(col(Contact.id)).limit(CHUNK)).scalars().all()
         if not rows:
             return
         yield list(rows)
-        last = rows[-1].id  # type: ignore[assignment]
+        last = _stored_id(rows[-1])
 
 
 def export_contacts(

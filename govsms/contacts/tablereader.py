@@ -17,7 +17,7 @@ import re
 import resource
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from govsms.contacts import workbook
 from govsms.contacts.columns import find_columns
@@ -46,14 +46,14 @@ _DELIMITERS = ("\t", ";", ",")  # on a tie the one least likely inside a value w
 _MARKUP = re.compile(r"\s*<")
 
 
-def read_table(content: bytes, file_format: str, extension: str, limits: UploadLimits) -> Iterator[tuple[int, list]]:
+def read_table(content: bytes, file_format: str, extension: str, limits: UploadLimits) -> Iterator[tuple[int, Sequence[object]]]:
     """The rows of the file, numbered as in Excel or an editor (the heading row counts)."""
     if file_format == "xlsx":
         return _xlsx_rows(content, limits)
     return _csv_rows(content, extension, limits)
 
 
-def _xlsx_rows(content: bytes, limits: UploadLimits) -> Iterator[tuple[int, list]]:
+def _xlsx_rows(content: bytes, limits: UploadLimits) -> Iterator[tuple[int, Sequence[object]]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as error:
@@ -130,7 +130,7 @@ class _Lines:
         return line
 
 
-def _csv_rows(content: bytes, extension: str, limits: UploadLimits) -> Iterator[tuple[int, list]]:
+def _csv_rows(content: bytes, extension: str, limits: UploadLimits) -> Iterator[tuple[int, Sequence[object]]]:
     text = _decode(content)
     if _MARKUP.match(text):
         # HTML or XML 2003 "Excel" files, as some systems export under the name .xls.
