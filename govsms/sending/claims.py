@@ -14,16 +14,17 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from govsms.clock import SYSTEM_CLOCK, Clock
-from govsms.db import DatabaseBusy, one_of, session_scope
+from govsms.db import DatabaseBusy, one_of, rowcount, session_scope, table_of
 from govsms.sending.models import OutboundMessage
 from govsms.sending.status import MessageStatus
 
 log = logging.getLogger(__name__)
 
-MESSAGES = OutboundMessage.__table__
+MESSAGES = table_of(OutboundMessage)
 CLAIM_TTL = timedelta(seconds=120)
 
 
@@ -66,7 +67,7 @@ def claim(session: Session, worker_id: str, *, now: datetime, limit: int, ttl: t
     return sorted((Claimed(*row) for row in rows), key=lambda item: item.id)
 
 
-def held_by(worker_id: str) -> object:
+def held_by(worker_id: str) -> ColumnElement[bool]:
     """This worker's live or lapsed claim that no other worker has taken since."""
     return and_(MESSAGES.c.claimed_by == worker_id, MESSAGES.c.status == MessageStatus.SENDING)
 
@@ -89,7 +90,7 @@ def release_claims(session: Session, worker_id: str, ids: list[int], *, due: dat
         update(MESSAGES).where(one_of(MESSAGES.c.id, ids, dialect), held_by(worker_id))
         .values(status=MessageStatus.QUEUED, due_at=due, claimed_by=None, claim_expires_at=None)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def is_transient(error: BaseException) -> bool:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
@@ -44,7 +43,7 @@ def link_expired(session: Session, message: OutboundMessage, *, now: datetime) -
 def _message(session: Session, token: str, *, now: datetime) -> OutboundMessage:
     if not OPTOUT_TOKEN.fullmatch(token):  # never one of ours; and PostgreSQL refuses a NUL in a query
         raise NotFound(_("This link is not valid (any more)."))
-    message = session.execute(select(OutboundMessage).where(OutboundMessage.optout_token == token)).scalars().first()
+    message = session.exec(select(OutboundMessage).where(col(OutboundMessage.optout_token) == token)).first()
     if message is None:
         raise NotFound(_("This link is not valid (any more)."))
     if link_expired(session, message, now=now):  # nothing more is read: not whose it was, not the person

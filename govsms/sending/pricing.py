@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
-from govsms.db import add_unless_taken
+from govsms.db import add_unless_taken, table_of
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Price, VirtualNumber
@@ -23,7 +23,7 @@ DEFAULT_PRICES = {"SE": 45, "NO": 55, "DK": 55, "FI": 60, "DE": 75, "GB": 70, "U
 def price_table(session: Session) -> dict[str, Any]:
     """Country -> its price row (``country``, ``per_part_minor``, ``currency``, ``updated_at``):
     read on every dispatch, so as plain rows rather than ORM objects."""
-    return {row.country: row for row in session.execute(sa_select(Price.__table__))}
+    return {row.country: row for row in session.execute(sa_select(table_of(Price)))}
 
 
 PRICES_FRESH_SECONDS = 2.0
@@ -34,7 +34,7 @@ def recent_prices(session: Session) -> dict[str, Any]:
     """The price list as read at most ``PRICES_FRESH_SECONDS`` ago by this process (for combined
     API sends, which would otherwise read it for every batch): a price the operator changes
     applies to dispatches accepted from at most that long after."""
-    database = session.get_bind().url.render_as_string(hide_password=True)
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
     seen = _recent.get(database)
     if seen is not None and time.monotonic() - seen[0] < PRICES_FRESH_SECONDS:
         return seen[1]
@@ -74,19 +74,20 @@ def assign_virtual_number(session: Session, actor: Actor, *, account_id: int, nu
 
     require(actor, Permission.PLATFORM)
     parsed = parse_number(number)
-    if not parsed.ok:
+    e164 = parsed.e164
+    if e164 is None:
         raise InvalidInput(_("The number is not valid."), fields={"number": parsed.reason or ""})
     if session.get(Account, account_id) is None:
         raise InvalidInput(_("Choose an account."), fields={"account_id": _("Choose an account.")})
-    existing = session.get(VirtualNumber, parsed.e164)
+    existing = session.get(VirtualNumber, e164)
     if existing is not None:
         raise Conflict(_("The number is assigned already."), fields={"number": _("Remove it from its account first.")})
     # Conflict-free: an assignment racing this one is refused here, never by the database (whose
     # log would quote the number).
-    virtual = add_unless_taken(session, VirtualNumber(number=parsed.e164, account_id=account_id, created_at=now))  # type: ignore[arg-type]
+    virtual = cast(VirtualNumber | None, add_unless_taken(session, VirtualNumber(number=e164, account_id=account_id, created_at=now)))
     if virtual is None:
         raise Conflict(_("The number is assigned already."), fields={"number": _("Remove it from its account first.")})
-    return virtual  # type: ignore[no-any-return]
+    return virtual
 
 
 def remove_virtual_number(session: Session, actor: Actor, number: str) -> None:
@@ -102,5 +103,5 @@ def remove_virtual_number(session: Session, actor: Actor, number: str) -> None:
 
 def list_virtual_numbers(session: Session, actor: Actor) -> list[tuple[VirtualNumber, str]]:
     require(actor, Permission.PLATFORM)
-    rows = session.exec(select(VirtualNumber, Account.name).join(Account, Account.id == VirtualNumber.account_id).order_by(VirtualNumber.number))
+    rows = session.exec(select(VirtualNumber, Account.name).join(Account, col(Account.id) == col(VirtualNumber.account_id)).order_by(VirtualNumber.number))
     return list(rows)

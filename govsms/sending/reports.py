@@ -11,14 +11,14 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.clock import SYSTEM_CLOCK, Clock
-from govsms.db import bulk_insert, one_of, session_scope
+from govsms.db import bulk_insert, one_of, session_scope, table_of
 from govsms.sending.models import MessagePart, OutboundMessage, PendingReport
 from govsms.sending.status import MessageStatus
 from govsms.sending.transports.base import DeliveryReport, ReportStatus
 
-MESSAGES = OutboundMessage.__table__
-PARTS = MessagePart.__table__
-PENDING = PendingReport.__table__
+MESSAGES = table_of(OutboundMessage)
+PARTS = table_of(MessagePart)
+PENDING = table_of(PendingReport)
 PENDING_REPORT_DAYS = 3
 UNKNOWN_CHUNK = 5000
 SETTLED_BY_REPORT = (MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.UNKNOWN)

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
-from govsms.db import bulk_insert, one_of
+from govsms.db import bulk_insert, one_of, rowcount, table_of
 from govsms.textfield import CONTROL
 from govsms.sending.claims import ClaimKeeper, Claimed, held_by
 from govsms.sending.models import MessagePart, OutboundMessage
 from govsms.sending.status import MessageStatus
 from govsms.sending.transports.base import SubmitResult
 
-MESSAGES = OutboundMessage.__table__
-PARTS = MessagePart.__table__
+MESSAGES = table_of(OutboundMessage)
+PARTS = table_of(MessagePart)
 MAX_ATTEMPTS = 12
 PROVIDER_ID_MAX = 80
 
@@ -60,7 +61,10 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch, *, w
     messages get no delivery report and end ``unknown``, but they are not sent again."""
     now = batch.submitted_at
     attempts = {item.id: item.attempts for item in batch.claimed}
-    sent, parts, retry, failed = [], [], [], []
+    sent: list[int] = []
+    parts: list[dict[str, Any]] = []
+    retry: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for result in batch.results:
         parts.extend(
             {"provider_id": provider_id, "message_id": result.message_id, "part": part, "status": MessageStatus.SENT}
@@ -80,10 +84,10 @@ def record_results(session: Session, worker_id: str, batch: SubmittedBatch, *, w
     if parts and with_parts:  # also the parts of messages that will be retried: the retry skips them
         bulk_insert(session, PARTS, parts, ignore_conflicts=True)
     if sent:
-        lapsed = len(sent) - (connection.execute(
+        lapsed = len(sent) - rowcount(connection.execute(
             update(MESSAGES).where(one_of(MESSAGES.c.id, sent, dialect), mine)
             .values(status=MessageStatus.SENT, submitted_at=now, claimed_by=None, claim_expires_at=None)
-        ).rowcount or 0)
+        ))
     if batch.blocked:
         connection.execute(
             update(MESSAGES).where(one_of(MESSAGES.c.id, list(batch.blocked), dialect), mine)

@@ -32,7 +32,7 @@ class HttpTransport(Transport):
         return cls(settings.http_url, settings.http_token)
 
     def submit(self, batch: list[Submission]) -> list[SubmitResult]:
-        results = []
+        results: list[SubmitResult] = []
         for submission in batch:
             has_header = len(submission.parts) > 1
             text = "".join(decode_part(submission.data_coding, part, has_header=has_header) for part in submission.parts)

@@ -10,7 +10,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smpplib import client as smpp_client
 from smpplib import consts, exceptions
@@ -40,7 +40,32 @@ class _Sequence:
             return self._value
 
 
-class _Link(smpp_client.Client):
+if TYPE_CHECKING:
+
+    class _Client:
+        """What this package uses of smpplib's ``Client`` (which has no types): its base at run time."""
+
+        _socket: socket.socket | None
+        state: str
+
+        def __init__(
+            self, host: str, port: int, timeout: float = 5, sequence_generator: Any = None, logger_name: str | None = None,
+            ssl_context: Any = None, allow_unknown_opt_params: bool | None = None,
+        ) -> None: ...
+
+        def connect(self) -> None: ...
+
+        def disconnect(self) -> None: ...
+
+        def bind_transceiver(self, **kwargs: Any) -> Any: ...
+
+        def read_pdu(self) -> Any: ...
+
+else:
+    _Client = smpp_client.Client
+
+
+class _Link(_Client):
     """One connection: smpplib's client with a thread-safe send and a buffered reader that
     never loses a partly received PDU to a timeout."""
 
@@ -94,11 +119,14 @@ class _Link(smpp_client.Client):
 
     def _recv_exact(self, exact_size: int) -> bytes:
         while len(self._buffer) < exact_size:
+            sock = self._socket
+            if sock is None:
+                raise exceptions.ConnectionError("not connected")
             try:
-                chunk = self._socket.recv(65536)  # type: ignore[union-attr]
+                chunk = sock.recv(65536)
             except TimeoutError:
                 raise
-            except (OSError, AttributeError) as error:
+            except OSError as error:
                 raise exceptions.ConnectionError(str(error)) from error
             if not chunk:
                 raise exceptions.ConnectionError("closed by the SMSC")

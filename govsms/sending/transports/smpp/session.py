@@ -81,7 +81,8 @@ class _Session:
     def _response(link: _Link, command: str, request: Any, status: int = ESME_ROK) -> bytes:
         response = smpp.make_pdu(command, client=link, status=status)
         response.sequence = request.sequence
-        return response.generate()
+        generated: bytes = response.generate()
+        return generated
 
     def _read(self, link: _Link) -> None:
         last_received = time.monotonic()
@@ -153,7 +154,8 @@ class _Session:
             try:
                 link.connect()
                 # Small PDUs both ways (submits out, responses and receipt acks back): no Nagle.
-                link._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+                assert link._socket is not None  # connect() made it, or raised
+                link._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 link.bind_transceiver(system_id=self._system_id, password=self._password, system_type=self._system_type or None)
             except exceptions.PDUError as error:
                 link.disconnect()
