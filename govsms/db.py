@@ -190,7 +190,7 @@ def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs:
     database = parsed.database or ""
     queue = WriteQueue.of(str(Path(database).resolve()) if database and database != ":memory:" else f"memory:{id(engine)}")
     timeout = lock_timeout_ms / 1000
-    dialect = engine.dialect
+    dialect: Any = engine.dialect  # this engine's own: its commit and rollback are wrapped below
     plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
 
     def do_commit(dbapi_connection: Any) -> None:
@@ -205,8 +205,8 @@ def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs:
         finally:
             queue.end(dbapi_connection)
 
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    dialect.do_commit = do_commit
+    dialect.do_rollback = do_rollback
     def begin(conn: Any) -> None:
         options = conn.get_execution_options()
         queue.begin(conn.connection.dbapi_connection, options.get(WAIT_OPTION, timeout), read_first=options.get(READ_FIRST_OPTION, False))
@@ -217,7 +217,7 @@ def _sqlite_engine(url: str, *, read_only: bool, lock_timeout_ms: int, **kwargs:
 
     event.listen(engine, "begin", begin)
     event.listen(engine, "before_cursor_execute", before_execute)
-    engine.govsms_write_queue = (queue, timeout)  # type: ignore[attr-defined]  (raw writes in _copy claim the turn)
+    dialect.govsms_write_queue = (queue, timeout)  # raw writes in _copy claim the turn
     # A connection given back with its transaction still open was rolled back by the pool; one
     # that is invalidated (closed without a rollback) gives its turn back too.
     event.listen(engine, "checkin", lambda dbapi_connection, _record: queue.end(dbapi_connection))
@@ -369,12 +369,14 @@ def insert_unless_taken(session: Session, table: Any, row: dict[str, Any]) -> An
     when one of its unique values is taken (also by a transaction that commits while this one
     waits for it). A duplicate is never refused by the database, so nothing quotes the value:
     PostgreSQL's log would otherwise say ``Key (email)=(...) already exists``."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     key = next(iter(table.primary_key.columns))
-    return session.execute(insert(table).values(**row).on_conflict_do_nothing().returning(key)).scalar()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return session.execute(pg_insert(table).values(**row).on_conflict_do_nothing().returning(key)).scalar()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return session.execute(sqlite_insert(table).values(**row).on_conflict_do_nothing().returning(key)).scalar()
 
 
 def add_unless_taken(session: Session, instance: Any) -> Any | None:
@@ -470,8 +472,9 @@ def pipelined(session: Session, *, when: bool = True) -> Iterator[None]:
         yield
         return
     dbapi = connection.dialect.loaded_dbapi
+    driver: Any = connection.connection.driver_connection  # a psycopg connection
     try:
-        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        with driver.pipeline():
             yield
     except dbapi.Error as error:
         raise DBAPIError.instance("pipelined statements", None, error, dbapi.Error) from error
@@ -480,7 +483,7 @@ def pipelined(session: Session, *, when: bool = True) -> Iterator[None]:
 def _copy(connection: Any, table: Any, columns: list[str], names: str, values: Iterable[Sequence[Any]], *, postgres: bool,
           ignore_conflicts: bool) -> int | None:
     if postgres:
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = connection.connection.driver_connection.cursor()
         # A few rows (one SMS, one audit link) go as one INSERT: COPY takes three round trips.
         iterator = iter(values)
         head = list(itertools.islice(iterator, SMALL_BATCH))
@@ -512,12 +515,13 @@ def _copy(connection: Any, table: Any, columns: list[str], names: str, values: I
         return None
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)}){conflict}'
-    if (queue := getattr(connection.engine, "govsms_write_queue", None)) is not None:
+    if (queue := getattr(connection.dialect, "govsms_write_queue", None)) is not None:
         queue[0].before_write(connection.connection.dbapi_connection, queue[1])  # past SQLAlchemy's events
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(statement, values)  # sqlite3 takes the rows as they come
-        return cursor.rowcount
+        inserted: int = cursor.rowcount
+        return inserted
     finally:
         cursor.close()
 
@@ -525,7 +529,8 @@ def _copy(connection: Any, table: Any, columns: list[str], names: str, values: I
 def _pg_type(column_type: Any) -> str:
     from sqlalchemy.dialects import postgresql
 
-    name = column_type.compile(dialect=postgresql.dialect()).lower()
+    dialect: Any = postgresql.dialect  # its constructor is not typed
+    name: str = column_type.compile(dialect=dialect()).lower()
     name = name.split("(")[0].strip()
     return {"timestamp without time zone": "timestamp", "integer": "int4", "bigint": "int8", "boolean": "bool"}.get(name, name)
 
@@ -542,18 +547,22 @@ def rows_in(session: Session, sql: str, fixed: list[Any], values: list[Any]) -> 
     fixed parameter, straight on the driver: a 2,000-value IN list costs SQLAlchemy more to
     compile than the database to answer. PostgreSQL gets one array parameter."""
     connection = session.connection()
+    parameters: tuple[Any, ...]
     if connection.dialect.name == "postgresql":
         # Sent as one text parameter: psycopg builds bytea[]/int[] arrays value by value in Python.
         if values and isinstance(values[0], bytes):
             statement = sql.replace("{p}", "%s").replace("{in}", "IN (SELECT decode(unnest(string_to_array(%s, ',')), 'hex'))")
-            return connection.exec_driver_sql(statement, (*fixed, ",".join(value.hex() for value in values))).all()
-        if values and isinstance(values[0], int):
+            parameters = (*fixed, ",".join(value.hex() for value in values))
+        elif values and isinstance(values[0], int):
             statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s::bigint[])")
-            return connection.exec_driver_sql(statement, (*fixed, "{" + ",".join(str(value) for value in values) + "}")).all()
-        statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s)")
-        return connection.exec_driver_sql(statement, (*fixed, list(values))).all()
-    statement = sql.replace("{p}", "?").replace("{in}", f"IN ({', '.join('?' * len(values))})")
-    return connection.exec_driver_sql(statement, (*fixed, *values)).all()
+            parameters = (*fixed, "{" + ",".join(str(value) for value in values) + "}")
+        else:
+            statement = sql.replace("{p}", "%s").replace("{in}", "= ANY(%s)")
+            parameters = (*fixed, list(values))
+    else:
+        statement = sql.replace("{p}", "?").replace("{in}", f"IN ({', '.join('?' * len(values))})")
+        parameters = (*fixed, *values)
+    return cast(list[Any], connection.exec_driver_sql(statement, parameters).all())  # all() makes a list
 
 
 def table_of(model: type[SQLModel]) -> Table:

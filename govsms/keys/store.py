@@ -9,18 +9,18 @@ without a foreign key for that reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint, bindparam, delete, event, func, select, update
+from sqlalchemy import Column, LargeBinary, Table, UniqueConstraint, bindparam, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
-from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rows_in
+from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rowcount, rows_in, table_of
 from govsms.errors import ConfigurationError
 from govsms.keys.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.keys.ring import KeyRing
@@ -35,6 +35,7 @@ ACCOUNT_PURPOSES = (INDEX_PURPOSE, DATA_PURPOSE)
 """The blind-index key and the account data key: made with the account (``create_account_keys``)."""
 SUBJECT_COLUMNS = ["id", "blind_index", "wrapped_key"]
 """What differs per new subject; account, master key and time are the same for a whole batch."""
+Item = TypeVar("Item")
 
 
 class SubjectKey(SQLModel, table=True):
@@ -67,7 +68,7 @@ class AccountKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-SUBJECTS = SubjectKey.__table__
+SUBJECTS = table_of(SubjectKey)
 
 
 def subject_wrap_context(account_id: int, index: bytes) -> bytes:
@@ -78,19 +79,19 @@ def account_wrap_context(account_id: int, purpose: str) -> bytes:
     return f"account_key|{account_id}|{purpose}".encode()
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:  # type: ignore[type-arg]
+def _chunks(items: list[Item], size: int = CHUNK) -> Iterator[list[Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _subject_rows(store: Session, account_id: int, column: str, values: list) -> list:  # type: ignore[type-arg]
+def _subject_rows(store: Session, account_id: int, column: str, values: list[Any]) -> list[Any]:
     return rows_in(
         store, f"SELECT id, account_id, blind_index, wrapped_key, kek_id FROM subject_key WHERE account_id = {{p}} AND {column} {{in}}",
         [account_id], values,
     )
 
 
-def _insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int | None:  # type: ignore[no-untyped-def,type-arg]
+def _insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> int | None:
     return bulk_insert(session, table, rows, ignore_conflicts=True)
 
 
@@ -152,10 +153,12 @@ class Vault:
         if pending is None:
             pending = store.info["vault_uncommitted"] = []
             event.listen(store, "after_commit", lambda session: session.info["vault_uncommitted"].clear())
-            event.listen(
-                store, "after_transaction_end",
-                lambda session, transaction: transaction.parent is None and self._forget_pending(session),
-            )
+
+            def after_transaction_end(session: Session, transaction: Any) -> None:
+                if transaction.parent is None:
+                    self._forget_pending(session)
+
+            event.listen(store, "after_transaction_end", after_transaction_end)
         pending.extend(names)
 
     def _forget_pending(self, session: Session) -> None:
@@ -184,9 +187,9 @@ class Vault:
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             with bind.begin() as own:
-                own.execute(pg_insert(AccountKey.__table__).on_conflict_do_nothing(), [row])
+                own.execute(pg_insert(table_of(AccountKey)).on_conflict_do_nothing(), [row])
             return True
-        _insert_ignoring_duplicates(store, AccountKey.__table__, [row])
+        _insert_ignoring_duplicates(store, table_of(AccountKey), [row])
         return False
 
     def blind_indexes(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, bytes]:
@@ -202,7 +205,7 @@ class Vault:
                 self._kek(row.kek_id), row.wrapped_key, subject_wrap_context(row.account_id, row.blind_index)
             )
             self.cache.put((row.account_id, row.id), cached)
-        return Subject(id=row.id, account_id=row.account_id, key=cached)  # type: ignore[arg-type]
+        return Subject(id=row.id, account_id=row.account_id, key=cached)
 
     def find_subjects(self, session: Session, account_id: int, numbers: Iterable[str], *, now: datetime) -> dict[str, Subject]:
         """Subjects that exist for these E.164 numbers; unknown numbers are absent."""
@@ -346,7 +349,7 @@ class Vault:
                 for chunk in _chunks(uncached):
                     for row in _subject_rows(store, account_id, "id", chunk):
                         try:
-                            found[row.id] = self._unwrap(row)  # type: ignore[index]
+                            found[row.id] = self._unwrap(row)
                         except DecryptionError:
                             # A damaged wrapped key: that person's rows cannot be read (absent, as
                             # if erased); every other row of the page still can.
@@ -368,9 +371,9 @@ class Vault:
             deleted = 0
             for chunk in _chunks(subject_ids):
                 result = store.execute(
-                    delete(SubjectKey).where(owned_by(SubjectKey, account_id), SubjectKey.id.in_(chunk))
+                    delete(SubjectKey).where(owned_by(SubjectKey, account_id), col(SubjectKey.id).in_(chunk))
                 )
-                deleted += result.rowcount or 0
+                deleted += rowcount(result)
         self.cache.forget([(account_id, subject_id) for subject_id in subject_ids])
         return deleted
 
@@ -386,7 +389,7 @@ def make_vault(settings: Settings, keys: KeyRing) -> Vault:
 
 def vault_of(session: Session) -> Vault:
     """The vault travels with every session the app, the CLI and the jobs open."""
-    vault = session.info.get("vault")
+    vault: Vault | None = session.info.get("vault")
     if vault is None:
         raise RuntimeError("this session was opened without a vault (make_session_factory(..., vault=))")
     return vault
@@ -399,11 +402,12 @@ def rewrap_step(store: Session, keys: KeyRing, *, limit: int = CHUNK) -> int:
     was and a finished one does nothing: the data itself is never re-encrypted.
     """
     done = 0
-    for table, context_of in (
+    tables: list[tuple[type[SubjectKey] | type[AccountKey], Callable[[Any], bytes]]] = [
         (SubjectKey, lambda row: subject_wrap_context(row.account_id, row.blind_index)),
         (AccountKey, lambda row: account_wrap_context(row.account_id, row.purpose)),
-    ):
-        rows = store.execute(select(table).where(table.kek_id != keys.active_id).limit(limit - done)).scalars().all()
+    ]
+    for table, context_of in tables:
+        rows = store.execute(select(table).where(col(table.kek_id) != keys.active_id).limit(limit - done)).scalars().all()
         if not rows:
             continue
         updates = []
@@ -413,7 +417,7 @@ def rewrap_step(store: Session, keys: KeyRing, *, limit: int = CHUNK) -> int:
             key = unseal(keys.master_keys[row.kek_id], row.wrapped_key, context_of(row))
             updates.append({"wrapped": seal(keys.active_key, key, context_of(row)), "kek": keys.active_id, **_pk(table, row)})
         statement = update(table).values(wrapped_key=bindparam("wrapped"), kek_id=bindparam("kek"))
-        for column in table.__table__.primary_key.columns:
+        for column in table_of(table).primary_key.columns:
             statement = statement.where(column == bindparam(f"pk_{column.name}"))
         store.connection().execute(statement, updates)
         done += len(rows)
@@ -422,14 +426,14 @@ def rewrap_step(store: Session, keys: KeyRing, *, limit: int = CHUNK) -> int:
     return done
 
 
-def _pk(table, row) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {f"pk_{column.name}": getattr(row, column.name) for column in table.__table__.primary_key.columns}
+def _pk(table: type[SQLModel], row: SQLModel) -> dict[str, object]:
+    return {f"pk_{column.name}": getattr(row, column.name) for column in table_of(table).primary_key.columns}
 
 
 def keys_by_master_key(store: Session) -> dict[str, int]:
     """How many data keys each master key wraps (``keys rotate`` progress and safety check)."""
     counts: dict[str, int] = {}
     for table in (SubjectKey, AccountKey):
-        for kek_id, count in store.execute(select(table.kek_id, func.count()).group_by(table.kek_id)):
+        for kek_id, count in store.execute(select(col(table.kek_id), func.count()).group_by(col(table.kek_id))):
             counts[kek_id] = counts.get(kek_id, 0) + count
     return counts
