@@ -20,21 +20,23 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
-from govsms.audit.record import canonical_json, event_body, event_texts
+from govsms.audit.record import EventRow, canonical_json, event_body, event_texts
 from govsms.audit.witness import Witness, WitnessEntry, append_witness, replace_witness
-from govsms.db import bulk_insert, session_scope
+from govsms.db import bulk_insert, session_scope, table_of
 from govsms.tenancy import owned_by
 
 log = logging.getLogger(__name__)
@@ -50,26 +52,29 @@ EXPORT_VERSIONS = (1, 2, 3)
 """Version 2 adds witness lines and event MACs; version 3 counts its lines in the header and
 gives each checkpoint its signing time. Versions 1 and 2 still verify."""
 
+_EVENTS, _CHAIN = table_of(AuditEvent), table_of(AuditChain)
+_CHECKPOINTS, _LINKS = table_of(AuditCheckpoint), table_of(AuditEventSubject)
+
 EVENT_COLUMNS = (
-    AuditEvent.__table__.c.seq,
-    AuditEvent.__table__.c.occurred_at,
-    AuditEvent.__table__.c.account_id,
-    AuditEvent.__table__.c.actor,
-    AuditEvent.__table__.c.action,
-    AuditEvent.__table__.c.target_type,
-    AuditEvent.__table__.c.target_id,
-    AuditEvent.__table__.c.request_id,
-    AuditEvent.__table__.c.subject_ids,
-    AuditEvent.__table__.c.details,
-    AuditEvent.__table__.c.mac,
+    _EVENTS.c.seq,
+    _EVENTS.c.occurred_at,
+    _EVENTS.c.account_id,
+    _EVENTS.c.actor,
+    _EVENTS.c.action,
+    _EVENTS.c.target_type,
+    _EVENTS.c.target_id,
+    _EVENTS.c.request_id,
+    _EVENTS.c.subject_ids,
+    _EVENTS.c.details,
+    _EVENTS.c.mac,
 )
 
 
-def event_document(row: object) -> dict[str, object]:
+def event_document(row: EventRow) -> dict[str, object]:
     """The canonical form of an event: what its hash covers (format 1 has no ``mac``)."""
-    document: dict[str, object] = {"seq": row.seq, **event_body(row)}  # type: ignore[attr-defined]
-    if row.mac is not None:  # type: ignore[attr-defined]
-        document["mac"] = row.mac.hex()  # type: ignore[attr-defined]
+    document: dict[str, object] = {"seq": row.seq, **event_body(row)}
+    if row.mac is not None:
+        document["mac"] = row.mac.hex()
     return document
 
 
@@ -85,9 +90,10 @@ def checkpoint_message(seq: int, head: bytes) -> bytes:
     return f"{EXPORT_FORMAT}|{seq}|{head.hex()}".encode()
 
 
-def _events_after(session: Session, seq: int, limit: int) -> list:  # type: ignore[type-arg]
+def _events_after(session: Session, seq: int, limit: int) -> Sequence[Row[Any]]:
+    """Rows of ``EVENT_COLUMNS``: each an ``EventRow``."""
     return session.execute(
-        select(*EVENT_COLUMNS).where(AuditEvent.__table__.c.seq > seq).order_by(AuditEvent.__table__.c.seq).limit(limit)
+        select(*EVENT_COLUMNS).where(_EVENTS.c.seq > seq).order_by(_EVENTS.c.seq).limit(limit)
     ).all()
 
 
@@ -97,7 +103,7 @@ _RAW_EVENTS = (
 )
 
 
-def _raw_events_after(session: Session, seq: int, limit: int) -> list:  # type: ignore[type-arg]
+def _raw_events_after(session: Session, seq: int, limit: int) -> Sequence[Row[Any]]:
     """``_events_after`` as the driver gives the rows, without SQLAlchemy's conversions (verify reads
     every event; ``_at_text`` writes the time as the event's body does)."""
     connection = session.connection()
@@ -119,7 +125,7 @@ def _at_text(value: str | datetime) -> str:
 
 def head(session: Session) -> tuple[int, bytes]:
     row = session.execute(
-        select(AuditChain.__table__.c.seq, AuditChain.__table__.c.chain_hash).order_by(AuditChain.__table__.c.seq.desc()).limit(1)
+        select(_CHAIN.c.seq, _CHAIN.c.chain_hash).order_by(_CHAIN.c.seq.desc()).limit(1)
     ).first()
     return (row.seq, row.chain_hash) if row else (0, GENESIS)
 
@@ -152,20 +158,20 @@ def seal_events(session: Session, signing_seed: bytes, *, now: datetime, limit: 
             last_seq = row.seq
             links.append({"seq": row.seq, "content_hash": content, "chain_hash": last_hash})
         if links:
-            bulk_insert(session, AuditChain.__table__, links)
+            bulk_insert(session, _CHAIN, links)
             sealed += len(links)
         if len(links) < len(rows) or len(rows) < CHUNK:
             break
     if not sealed:
         return SealResult(sealed=0, head_seq=last_seq)
-    earlier = session.execute(select(func.count()).select_from(AuditCheckpoint.__table__)).scalar_one()
+    earlier = session.execute(select(func.count()).select_from(_CHECKPOINTS)).scalar_one()
     key = Ed25519PrivateKey.from_private_bytes(signing_seed)
     checkpoint = WitnessEntry(
         seq=last_seq, head_hash=last_hash, public_key=key.public_key().public_bytes_raw(),
         signature=key.sign(checkpoint_message(last_seq, last_hash)), signed_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     session.execute(
-        insert(AuditCheckpoint.__table__).values(
+        insert(_CHECKPOINTS).values(
             seq=checkpoint.seq, head_hash=checkpoint.head_hash, signed_at=now,
             public_key=checkpoint.public_key, signature=checkpoint.signature,
         )
@@ -266,8 +272,8 @@ def verify_database(
     the trusted key, the index of events by person against the events, every event's MAC (when
     ``mac_key`` is given; sealed or not), and the database against the witness. Seals nothing."""
     result = Verification()
-    chain_table, links_table = AuditChain.__table__, AuditEventSubject.__table__
-    checkpoints = session.execute(select(AuditCheckpoint.__table__).order_by(AuditCheckpoint.__table__.c.seq)).all()
+    chain_table, links_table = _CHAIN, _LINKS
+    checkpoints = session.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.seq)).all()
     wanted = {checkpoint.seq for checkpoint in checkpoints} | {entry.seq for entry in (witness.entries if witness else [])}
     at_checkpoints: dict[int, bytes] = {}
     previous = GENESIS
@@ -324,17 +330,17 @@ def verify_database(
     leftover = session.execute(select(chain_table.c.seq).where(chain_table.c.seq > last_seq).order_by(chain_table.c.seq).limit(1)).first()
     if leftover:
         result.fail(leftover.seq, f"event {leftover.seq} was sealed but is missing")
-    orphan = session.execute(select(links_table.c.seq).where(links_table.c.seq > last_seq).order_by(links_table.c.seq).limit(1)).first()
-    if orphan:
-        result.fail(orphan.seq, f"the index of events by person names event {orphan.seq}, which does not exist")
+    orphan_link = session.execute(select(links_table.c.seq).where(links_table.c.seq > last_seq).order_by(links_table.c.seq).limit(1)).first()
+    if orphan_link:
+        result.fail(orphan_link.seq, f"the index of events by person names event {orphan_link.seq}, which does not exist")
     for checkpoint in checkpoints:
         _check_checkpoint(
             result, checkpoint.public_key, trusted_public_key, checkpoint.seq, checkpoint.head_hash, checkpoint.signature,
             at_checkpoints, sealed_head,
         )
-    macs = AuditEvent.__table__.c.mac
+    macs = _EVENTS.c.mac
     replays = session.execute(
-        select(macs, func.min(AuditEvent.__table__.c.seq), func.max(AuditEvent.__table__.c.seq), func.count())
+        select(macs, func.min(_EVENTS.c.seq), func.max(_EVENTS.c.seq), func.count())
         .where(macs.is_not(None)).group_by(macs).having(func.count() > 1).limit(20)
     ).all()
     for _mac, first, last, count in replays:
@@ -360,7 +366,7 @@ def export_lines(
     runs ahead of it), every sealed event (another account's only as its content hash), and the
     checkpoints. The header counts each kind of line. ``verify_export`` checks it with no database."""
     sealed_head, _ = head(session)
-    chain_table, events_table, checkpoints = AuditChain.__table__, AuditEvent.__table__, AuditCheckpoint.__table__
+    chain_table, events_table, checkpoints = _CHAIN, _EVENTS, _CHECKPOINTS
     linked = select(func.count()).select_from(chain_table.join(events_table, events_table.c.seq == chain_table.c.seq))
     linked = linked.where(chain_table.c.seq <= sealed_head)
     if account_id is not None:
@@ -400,8 +406,8 @@ def export_lines(
         )
 
 
-def _seq_of(item: dict[str, object], kind: str) -> int:
-    seq = item["event"]["seq"] if kind == "event" else item["seq"]  # type: ignore[index]
+def _seq_of(item: dict[str, Any], kind: str) -> int:
+    seq = item["event"]["seq"] if kind == "event" else item["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise TypeError("seq")
     return seq
@@ -418,7 +424,7 @@ def verify_export(
     result = Verification()
     previous, last_seq = GENESIS, 0
     at_seq: dict[int, bytes] = {}
-    checkpoints: list[dict[str, object]] = []
+    checkpoints: list[dict[str, Any]] = []  # parsed JSON: each member checked as it is used
     carried = Witness(path="the export")
     header = None
     counted = {"event": 0, "sealed": 0, "checkpoint": 0, "witness": 0}
@@ -481,16 +487,16 @@ def verify_export(
     times: dict[int, str] = {entry.seq: entry.signed_at for entry in carried.entries}
     for item in checkpoints:
         try:
-            seq, head_hash = item["seq"], bytes.fromhex(item["head_hash"])  # type: ignore[arg-type]
+            seq, head_hash = item["seq"], bytes.fromhex(item["head_hash"])
             if not isinstance(seq, int) or isinstance(seq, bool):
                 raise TypeError("seq")
             _check_checkpoint(
-                result, bytes.fromhex(item["public_key"]), trusted_public_key, seq, head_hash,  # type: ignore[arg-type]
-                bytes.fromhex(item["signature"]), at_seq, last_seq,  # type: ignore[arg-type]
+                result, bytes.fromhex(item["public_key"]), trusted_public_key, seq, head_hash,
+                bytes.fromhex(item["signature"]), at_seq, last_seq,
             )
             stored[seq] = head_hash
             if isinstance(item.get("signed_at"), str):
-                times[seq] = item["signed_at"]  # type: ignore[assignment]
+                times[seq] = item["signed_at"]
         except (KeyError, TypeError, ValueError):
             result.fail(None, "a checkpoint is not valid")
     signed_to = max(stored, default=0)
@@ -535,10 +541,10 @@ def check_export(
     """``govsms audit verify --file``: against the published key, or against an export saved
     earlier (``since``): that one's checkpoints must verify under its own key, and this one must
     be signed by the same key and extend it. A key found only in the file proves nothing."""
-    if public_key is None and since is None:
-        raise NoTrustedKey("give the published public key, or an export saved earlier")
     if since is None:
-        return verify_export(lines, public_key, witness=witness)  # type: ignore[arg-type]
+        if public_key is None:
+            raise NoTrustedKey("give the published public key, or an export saved earlier")
+        return verify_export(lines, public_key, witness=witness)
     key = public_key or header_public_key(since)
     if key is None:
         result = Verification()
@@ -613,7 +619,7 @@ def rebuild_witness(session: Session, signing_seed: bytes, witness_path: Path, o
     problems = [problem for problem in result.problems if not any(text in problem for text in lacking)]
     if problems or (not result.ok and len(result.problems) >= 20):
         raise WitnessNotRebuilt("the log does not verify, so its checkpoints are not written to a new witness: " + "; ".join(problems[:5]))
-    rows = session.execute(select(AuditCheckpoint.__table__).order_by(AuditCheckpoint.__table__.c.seq)).all()
+    rows = session.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.seq)).all()
     replace_witness(witness_path, [
         WitnessEntry(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature,
                      signed_at=row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"))

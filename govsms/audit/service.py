@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import ApiKey, User
@@ -19,6 +19,7 @@ from govsms.audit.chain import Verification, export_lines, head, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
 from govsms.audit.witness import Witness, read_witness
+from govsms.db import table_of
 from govsms.accounts.service import account_region
 from govsms.errors import InvalidInput
 from govsms.i18n import _
@@ -77,10 +78,10 @@ def parse_public_key(text: str) -> bytes:
 def actor_names(session: Session, account_id: int) -> dict[str, str]:
     """``user:12`` -> how the account knows that actor (staff, not data subjects)."""
     names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(
-        select(User.id, User.email, User.display_name).where(owned_by(User, account_id))
+        select(col(User.id), col(User.email), col(User.display_name)).where(owned_by(User, account_id))
     )}
     names.update({f"api_key:{key_id}": f"API: {name}" for key_id, name in session.execute(
-        select(ApiKey.id, ApiKey.name).where(owned_by(ApiKey, account_id))
+        select(col(ApiKey.id), col(ApiKey.name)).where(owned_by(ApiKey, account_id))
     )})
     names["system"] = "system"
     return names
@@ -91,7 +92,7 @@ def list_events(
 ) -> Page[EventView]:
     require(actor, Permission.AUDIT_READ)
     page, per_page = clamp_page(page, per_page)
-    events = AuditEvent.__table__
+    events = table_of(AuditEvent)
     statement = scoped(events, actor)
     if query.since:
         statement = statement.where(events.c.occurred_at >= query.since)
@@ -105,12 +106,12 @@ def list_events(
         statement = statement.where(events.c.action == query.action)
     if query.number:
         parsed = parse_number(query.number, account_region(session, actor))
-        if not parsed.ok:
+        if parsed.e164 is None:  # not ``parsed.ok`` (the same test), so the number below is known to be there
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
         # The log holds no numbers: the number leads to its subject through the blind index.
-        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
-        subject_id = found[parsed.e164].id if parsed.e164 in found else -1  # type: ignore[index]
-        links = AuditEventSubject.__table__
+        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)
+        subject_id = found[parsed.e164].id if parsed.e164 in found else -1
+        links = table_of(AuditEventSubject)
         statement = statement.where(events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)))
         # The search names the person it found (and is itself among the events shown).
         record_event(

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from govsms.audit.record import canonical_json
 
@@ -39,16 +40,17 @@ class WitnessEntry:
         }
 
     @classmethod
-    def from_item(cls, item: dict[str, object]) -> WitnessEntry:
-        """Raises KeyError, TypeError or ValueError for anything but a well-formed entry."""
+    def from_item(cls, item: dict[str, Any]) -> WitnessEntry:
+        """Raises KeyError, TypeError or ValueError for anything but a well-formed entry (``item``
+        is parsed JSON: each member is checked here)."""
         seq = item["seq"]
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
             raise ValueError("seq")
         entry = cls(
             seq=seq,
-            head_hash=bytes.fromhex(item["head_hash"]),  # type: ignore[arg-type]
-            public_key=bytes.fromhex(item["public_key"]),  # type: ignore[arg-type]
-            signature=bytes.fromhex(item["signature"]),  # type: ignore[arg-type]
+            head_hash=bytes.fromhex(item["head_hash"]),
+            public_key=bytes.fromhex(item["public_key"]),
+            signature=bytes.fromhex(item["signature"]),
             signed_at=str(item.get("signed_at", "")),
         )
         if len(entry.head_hash) != 32 or len(entry.public_key) != 32 or len(entry.signature) != 64:
