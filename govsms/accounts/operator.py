@@ -12,6 +12,7 @@ from govsms.accounts import service, totp
 from govsms.auth import Actor, Permission, Role, require
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
+from govsms.web.controller import PageController
 from govsms.web.forms import Db, Now, Form, form_list, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
@@ -20,7 +21,6 @@ NAV = [
     NavItem(N_("Customer accounts"), "/operator/accounts", Permission.PLATFORM),
     NavItem(N_("Security"), "/operator/security", Permission.PLATFORM),
 ]
-OPERATE = [users_only, requires(Permission.PLATFORM)]
 ACCOUNT_FIELDS = ("name", "org_number", "billing_address", "billing_email", "admin_email", "ops_email")
 FIRST_ADMIN_FIELDS = {"email": "first_admin_email", "password": "first_admin_password", "display_name": "first_admin_name"}
 
@@ -34,62 +34,64 @@ def _accounts_page(request: Request[Any, Any, Any], db: Db, *, status_code: int 
     )
 
 
-@get("/operator/accounts", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def accounts_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    created = request.query_params.get("created") == "1"
-    return _accounts_page(request, db, notice=N_("The account and its first administrator were created.") if created else None)
+class OperatorAccountPages(PageController):
+    """The provider operator's pages of accounts: customer accounts and the security policy."""
 
+    guards = (users_only, requires(Permission.PLATFORM))
 
-@post("/operator/accounts", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def accounts_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    actor: Actor = request.scope["user"]
-    form = {name: form_text(data, name) for name in (*ACCOUNT_FIELDS, "first_admin_email", "first_admin_name")}
-    try:
-        require(actor, Permission.PLATFORM)
-        account = service.create_account(
-            db,
-            name=form["name"],
-            org_number=form["org_number"],
-            billing_address=form["billing_address"],
-            billing_email=form["billing_email"],
-            admin_email=form["admin_email"],
-            ops_email=form["ops_email"],
-            now=now,
-            actor=actor,
+    @get("/operator/accounts")
+    def accounts_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
+        created = request.query_params.get("created") == "1"
+        return _accounts_page(request, db, notice=N_("The account and its first administrator were created.") if created else None)
+
+    @post("/operator/accounts")
+    def accounts_create(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        actor: Actor = request.scope["user"]
+        form = {name: form_text(data, name) for name in (*ACCOUNT_FIELDS, "first_admin_email", "first_admin_name")}
+        try:
+            require(actor, Permission.PLATFORM)
+            account = service.create_account(
+                db,
+                name=form["name"],
+                org_number=form["org_number"],
+                billing_address=form["billing_address"],
+                billing_email=form["billing_email"],
+                admin_email=form["admin_email"],
+                ops_email=form["ops_email"],
+                now=now,
+                actor=actor,
+            )
+            service.create_user(
+                db,
+                Actor.system(account.id, account.name),  # type: ignore[arg-type]
+                email=form["first_admin_email"],
+                display_name=form["first_admin_name"],
+                password=form_text(data, "first_admin_password"),
+                roles={Role.ADMIN},
+                now=now,
+            )
+        except GovsmsError as refused:
+            if refused.status_code not in (409, 422):
+                raise
+            db.rollback()
+            errors = {FIRST_ADMIN_FIELDS.get(key, key): value for key, value in refused.fields.items()}
+            return _accounts_page(request, db, status_code=refused.status_code, form=form, errors=errors, error=refused.message)
+        return Redirect("/operator/accounts?created=1", status_code=303)
+
+    @get("/operator/security")
+    def security_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
+        saved = request.query_params.get("saved") == "1"
+        return page(
+            request, "accounts/operator_security.html", roles=list(Role), required=[role.value for role in totp.required_roles(db)],
+            notice=N_("Saved. Users of these roles without two-step login were logged out.") if saved else None,
         )
-        service.create_user(
-            db,
-            Actor.system(account.id, account.name),  # type: ignore[arg-type]
-            email=form["first_admin_email"],
-            display_name=form["first_admin_name"],
-            password=form_text(data, "first_admin_password"),
-            roles={Role.ADMIN},
-            now=now,
-        )
-    except GovsmsError as refused:
-        if refused.status_code not in (409, 422):
-            raise
-        db.rollback()
-        errors = {FIRST_ADMIN_FIELDS.get(key, key): value for key, value in refused.fields.items()}
-        return _accounts_page(request, db, status_code=refused.status_code, form=form, errors=errors, error=refused.message)
-    return Redirect("/operator/accounts?created=1", status_code=303)
+
+    @post("/operator/security")
+    def security_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Redirect:
+        known = {role.value for role in Role}
+        roles = {Role(name) for name in form_list(data, "roles") if name in known}
+        totp.set_required_roles(db, request.scope["user"], roles, now=now)
+        return Redirect("/operator/security?saved=1", status_code=303)
 
 
-@get("/operator/security", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def security_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    saved = request.query_params.get("saved") == "1"
-    return page(
-        request, "accounts/operator_security.html", roles=list(Role), required=[role.value for role in totp.required_roles(db)],
-        notice=N_("Saved. Users of these roles without two-step login were logged out.") if saved else None,
-    )
-
-
-@post("/operator/security", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def security_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Redirect:
-    known = {role.value for role in Role}
-    roles = {Role(name) for name in form_list(data, "roles") if name in known}
-    totp.set_required_roles(db, request.scope["user"], roles, now=now)
-    return Redirect("/operator/security?saved=1", status_code=303)
-
-
-ROUTES = [accounts_page, accounts_create, security_page, security_save]
+ROUTES = [OperatorAccountPages]

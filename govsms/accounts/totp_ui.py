@@ -18,13 +18,12 @@ from govsms.auth import Actor, Permission
 from govsms.accounts.models import User
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import _
+from govsms.web.controller import PageController
 from govsms.web.context import SESSION_COOKIE, expired_session_cookie, session_cookie
 from govsms.web.forms import Db, Now, Form, form_text, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import page
-
-MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 
 def _no_store(response: Template) -> Template:
@@ -85,73 +84,73 @@ def profile_context(db: Session, actor: Actor) -> dict[str, Any]:
 # -- the second step of a login -----------------------------------------------------------------
 
 
-@get("/login/code", sync_to_thread=True, include_in_schema=False)
-def code_page(request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
-    if _pending(request, db, "code", now=now) is None:
-        return _to_login(request)
-    return page(request, "accounts/login_code.html", next=safe_next(next), error=None)
+class SecondStepPages(PageController):
+    """The second step of a login, open to a half login: the code, or enrolment when the role requires it."""
 
+    @get("/login/code")
+    def code_page(self, request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
+        if _pending(request, db, "code", now=now) is None:
+            return _to_login(request)
+        return page(request, "accounts/login_code.html", next=safe_next(next), error=None)
 
-@post("/login/code", sync_to_thread=True, include_in_schema=False)
-def code_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    state = request.app.state
-    target = safe_next(form_text(data, "next"))
-    pending = _pending(request, db, "code", now=now)
-    if pending is None:
-        return _to_login(request)
-    if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
-        return _too_many(request, "accounts/login_code.html", wait, next=target)
-    try:
-        token = totp.log_in_with_code(db, pending, form_text(data, "code"), policy=state.login_policy, now=now)
-    except LoginRefused as refused:
-        # Returned, not raised: the failure count must be committed with this request.
-        return page(request, "accounts/login_code.html", status_code=401, next=target, error=refused.message)
-    state.login_limiter.succeeded(_address(request), pending.user.email)
-    response = Redirect(target, status_code=303)
-    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
-    return response
-
-
-@get("/login/enrol", sync_to_thread=True, include_in_schema=False)
-def enrol_page(request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
-    pending = _pending(request, db, "enrol", now=now)
-    if pending is None:
-        return _to_login(request)
-    try:
-        enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)  # begun by this login's password step
-    except LoginRefused as refused:
-        return page(request, "accounts/login.html", status_code=401, next=safe_next(next), email="", error=refused.message)
-    return _enrol_page(request, enrolment, action="/login/enrol", next=safe_next(next), required=True)
-
-
-@post("/login/enrol", sync_to_thread=True, include_in_schema=False)
-def enrol_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    state = request.app.state
-    target = safe_next(form_text(data, "next"))
-    pending = _pending(request, db, "enrol", now=now)
-    if pending is None:
-        return _to_login(request)
-    try:
+    @post("/login/code")
+    def code_submit(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        state = request.app.state
+        target = safe_next(form_text(data, "next"))
+        pending = _pending(request, db, "code", now=now)
+        if pending is None:
+            return _to_login(request)
         if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
-            enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
-            response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
-                                   error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
-            response.headers["Retry-After"] = str(wait)
-            return response
+            return _too_many(request, "accounts/login_code.html", wait, next=target)
         try:
-            codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=now)
-        except InvalidInput as invalid:
-            enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
-            return _enrol_page(
-                request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
-            )
-    except LoginRefused as refused:
-        return page(request, "accounts/login.html", status_code=401, next=target, email="", error=refused.message)
-    token = login.complete_login(db, pending, policy=state.login_policy, now=now, details={"second_step": "enrolled"})
-    state.login_limiter.succeeded(_address(request), pending.user.email)
-    response = _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next=target))
-    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
-    return response
+            token = totp.log_in_with_code(db, pending, form_text(data, "code"), policy=state.login_policy, now=now)
+        except LoginRefused as refused:
+            # Returned, not raised: the failure count must be committed with this request.
+            return page(request, "accounts/login_code.html", status_code=401, next=target, error=refused.message)
+        state.login_limiter.succeeded(_address(request), pending.user.email)
+        response = Redirect(target, status_code=303)
+        response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
+        return response
+
+    @get("/login/enrol")
+    def enrol_page(self, request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
+        pending = _pending(request, db, "enrol", now=now)
+        if pending is None:
+            return _to_login(request)
+        try:
+            enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)  # begun by this login's password step
+        except LoginRefused as refused:
+            return page(request, "accounts/login.html", status_code=401, next=safe_next(next), email="", error=refused.message)
+        return _enrol_page(request, enrolment, action="/login/enrol", next=safe_next(next), required=True)
+
+    @post("/login/enrol")
+    def enrol_submit(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        state = request.app.state
+        target = safe_next(form_text(data, "next"))
+        pending = _pending(request, db, "enrol", now=now)
+        if pending is None:
+            return _to_login(request)
+        try:
+            if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
+                enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
+                response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
+                                       error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
+                response.headers["Retry-After"] = str(wait)
+                return response
+            try:
+                codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=now)
+            except InvalidInput as invalid:
+                enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
+                return _enrol_page(
+                    request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
+                )
+        except LoginRefused as refused:
+            return page(request, "accounts/login.html", status_code=401, next=target, email="", error=refused.message)
+        token = login.complete_login(db, pending, policy=state.login_policy, now=now, details={"second_step": "enrolled"})
+        state.login_limiter.succeeded(_address(request), pending.user.email)
+        response = _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next=target))
+        response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
+        return response
 
 
 def second_step_location(stage: str, target: str) -> str:
@@ -179,53 +178,60 @@ def _profile_refusal(request: Request[Any, Any, Any], db: Session, refused: Govs
     )
 
 
-@post("/settings/profile/totp/start", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_start(request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
-    enrolment = totp.begin_enrolment(db, _user(request, db), now=now)
-    return _enrol_page(request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False)
+class TotpProfilePages(PageController):
+    """The user's own two-step login, in the profile."""
 
+    guards = (users_only,)
 
-@post("/settings/profile/totp/confirm", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_confirm(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    user = _user(request, db)
-    try:
-        codes = totp.confirm_enrolment(
-            db, user, form_text(data, "code"), now=now, keep_token=request.cookies.get(SESSION_COOKIE), password=form_text(data, "password")
-        )
-    except InvalidInput as invalid:
-        enrolment = totp.begin_enrolment(db, user, now=now, anew=False)  # the same set-up: the app has it already
-        return _enrol_page(
-            request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
-            errors=invalid.fields, error=invalid.message,
-        )
-    return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile?done=totp_on"))
+    @post("/settings/profile/totp/start")
+    def totp_start(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
+        enrolment = totp.begin_enrolment(db, _user(request, db), now=now)
+        return _enrol_page(request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False)
 
+    @post("/settings/profile/totp/confirm")
+    def totp_confirm(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        user = _user(request, db)
+        try:
+            codes = totp.confirm_enrolment(
+                db, user, form_text(data, "code"), now=now, keep_token=request.cookies.get(SESSION_COOKIE), password=form_text(data, "password")
+            )
+        except InvalidInput as invalid:
+            enrolment = totp.begin_enrolment(db, user, now=now, anew=False)  # the same set-up: the app has it already
+            return _enrol_page(
+                request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
+                errors=invalid.fields, error=invalid.message,
+            )
+        return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile?done=totp_on"))
 
-@post("/settings/profile/totp/disable", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_disable(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    try:
-        totp.disable_totp(db, request.scope["user"], password=form_text(data, "password"), code=form_text(data, "code"), now=now)
-    except GovsmsError as refused:
-        return _profile_refusal(request, db, refused, "totp")
-    return Redirect("/settings/profile?done=totp_off", status_code=303)
+    @post("/settings/profile/totp/disable")
+    def totp_disable(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        try:
+            totp.disable_totp(db, request.scope["user"], password=form_text(data, "password"), code=form_text(data, "code"), now=now)
+        except GovsmsError as refused:
+            return _profile_refusal(request, db, refused, "totp")
+        return Redirect("/settings/profile?done=totp_off", status_code=303)
 
-
-@post("/settings/profile/totp/recovery-codes", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def totp_recovery_codes(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    try:
-        codes = totp.renew_recovery_codes(db, request.scope["user"], code=form_text(data, "code"), now=now)
-    except GovsmsError as refused:
-        return _profile_refusal(request, db, refused, "renew")
-    return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile"))
+    @post("/settings/profile/totp/recovery-codes")
+    def totp_recovery_codes(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        try:
+            codes = totp.renew_recovery_codes(db, request.scope["user"], code=form_text(data, "code"), now=now)
+        except GovsmsError as refused:
+            return _profile_refusal(request, db, refused, "renew")
+        return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile"))
 
 
 # -- an administrator's reset --------------------------------------------------------------------
 
 
-@post("/settings/users/{user_id:int}/totp/reset", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_totp_reset(request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Redirect:
-    totp.reset_totp(db, request.scope["user"], user_id, now=now)
-    return Redirect(f"/settings/users/{user_id}?done=totp_reset", status_code=303)
+class TotpResetPages(PageController):
+    """An administrator's reset of another user's two-step login."""
+
+    guards = (users_only, requires(Permission.USERS_MANAGE))
+
+    @post("/settings/users/{user_id:int}/totp/reset")
+    def user_totp_reset(self, request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Redirect:
+        totp.reset_totp(db, request.scope["user"], user_id, now=now)
+        return Redirect(f"/settings/users/{user_id}?done=totp_reset", status_code=303)
 
 
-ROUTES = [code_page, code_submit, enrol_page, enrol_submit, totp_start, totp_confirm, totp_disable, totp_recovery_codes, user_totp_reset]
+ROUTES = [SecondStepPages, TotpProfilePages, TotpResetPages]

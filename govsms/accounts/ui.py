@@ -16,6 +16,7 @@ from govsms.accounts.models import User
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.db import session_scope
 from govsms.i18n import N_, _, pick_language
+from govsms.web.controller import PageController
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
 from govsms.web.forms import Db, Now, Form, form_list, form_text, safe_next
 from govsms.web.guards import requires, users_only
@@ -53,96 +54,98 @@ def _roles(data: dict[str, Any]) -> set[Role]:
 # -- login ---------------------------------------------------------------------------------------
 
 
-@get("/login", sync_to_thread=False, include_in_schema=False)
-def login_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template | Redirect:
-    if request.scope.get("user") is not None:
-        return Redirect(safe_next(next))
-    return page(request, "accounts/login.html", next=safe_next(next), email="", error=None)
+class LoginPages(PageController):
+    """Logging in and out: open to anyone."""
 
+    @get("/login", sync_to_thread=False)
+    def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template | Redirect:
+        if request.scope.get("user") is not None:
+            return Redirect(safe_next(next))
+        return page(request, "accounts/login.html", next=safe_next(next), email="", error=None)
 
-@post("/login", sync_to_thread=True, include_in_schema=False)
-def login_submit(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    state = request.app.state
-    email, password, target = form_text(data, "email"), form_text(data, "password"), safe_next(form_text(data, "next"))
-    address = request.client.host if request.client else "-"
-    if (wait := state.login_limiter.attempt(address, email)) is not None:
-        message = _("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait}
-        refused = page(request, "accounts/login.html", status_code=429, next=target, email=email, error=message)
-        refused.headers["Retry-After"] = str(wait)
-        return refused
-    # The password is checked (argon2, the slow part) before the write transaction starts.
-    with session_scope(state.read_factory) as reader:
-        checked = login.check_password(reader, email=email, password=password)
-    try:
-        user = login.authenticate(
-            db, email=email, password=password, policy=state.login_policy, now=now, checked=checked, unknown=state.unknown_logins
-        )
-    except LoginRefused as refused:
-        # Returned, not raised: the failure count must be committed with this request.
-        return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
-    # A user with two-step login (or whose role requires it) gets a half login that reaches only
-    # the code or enrolment step; the attempt is given back when that step is passed.
-    stage = totp.login_stage(db, user)
-    token = login.start_login_session(db, user, policy=state.login_policy, now=now, stage=stage)
-    if stage:
-        response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
-    else:
-        state.login_limiter.succeeded(address, email)
-        response = Redirect(target, status_code=303)
-    response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
-    return response
+    @post("/login")
+    def login_submit(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        state = request.app.state
+        email, password, target = form_text(data, "email"), form_text(data, "password"), safe_next(form_text(data, "next"))
+        address = request.client.host if request.client else "-"
+        if (wait := state.login_limiter.attempt(address, email)) is not None:
+            message = _("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait}
+            refused = page(request, "accounts/login.html", status_code=429, next=target, email=email, error=message)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        # The password is checked (argon2, the slow part) before the write transaction starts.
+        with session_scope(state.read_factory) as reader:
+            checked = login.check_password(reader, email=email, password=password)
+        try:
+            user = login.authenticate(
+                db, email=email, password=password, policy=state.login_policy, now=now, checked=checked, unknown=state.unknown_logins
+            )
+        except LoginRefused as refused:
+            # Returned, not raised: the failure count must be committed with this request.
+            return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
+        # A user with two-step login (or whose role requires it) gets a half login that reaches only
+        # the code or enrolment step; the attempt is given back when that step is passed.
+        stage = totp.login_stage(db, user)
+        token = login.start_login_session(db, user, policy=state.login_policy, now=now, stage=stage)
+        if stage:
+            response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
+        else:
+            state.login_limiter.succeeded(address, email)
+            response = Redirect(target, status_code=303)
+        response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
+        return response
 
-
-@post("/logout", sync_to_thread=True, include_in_schema=False)
-def logout(request: Request[Any, Any, Any], db: Db) -> Redirect:
-    if token := request.cookies.get(SESSION_COOKIE):
-        login.end_login_session(db, token)
-    response = Redirect("/login", status_code=303)
-    response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
-    return response
+    @post("/logout")
+    def logout(self, request: Request[Any, Any, Any], db: Db) -> Redirect:
+        if token := request.cookies.get(SESSION_COOKIE):
+            login.end_login_session(db, token)
+        response = Redirect("/login", status_code=303)
+        response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
+        return response
 
 
 # -- own profile ---------------------------------------------------------------------------------
 
 
-@get("/settings/profile", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
-    return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={}, **totp_ui.profile_context(db, _actor(request)))
+class ProfilePages(PageController):
+    """The user's own profile: language and password."""
 
+    guards = (users_only,)
 
-@post("/settings/profile/language", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_language(request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
-    user = db.get(User, _actor(request).user_id)
-    assert user is not None
-    user.language = pick_language(form_text(data, "language"))
-    db.add(user)
-    response = Redirect("/settings/profile?done=language", status_code=303)
-    response.set_cookie(LANGUAGE_COOKIE, user.language, httponly=True, samesite="lax", path="/")
-    return response
+    @get("/settings/profile")
+    def profile_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
+        return page(request, "accounts/profile.html", notice=NOTICES.get(done or ""), errors={}, **totp_ui.profile_context(db, _actor(request)))
 
+    @post("/settings/profile/language")
+    def profile_language(self, request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
+        user = db.get(User, _actor(request).user_id)
+        assert user is not None
+        user.language = pick_language(form_text(data, "language"))
+        db.add(user)
+        response = Redirect("/settings/profile?done=language", status_code=303)
+        response.set_cookie(LANGUAGE_COOKIE, user.language, httponly=True, samesite="lax", path="/")
+        return response
 
-@post("/settings/profile/password", guards=[users_only], sync_to_thread=True, include_in_schema=False)
-def profile_password(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    try:
-        login.change_password(
-            db,
-            _actor(request),
-            current=form_text(data, "current"),
-            new=form_text(data, "new"),
-            keep_token=request.cookies.get(SESSION_COOKIE),
-            now=now,
-        )
-    except InvalidInput as invalid:
-        return page(
-            request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields,
-            **totp_ui.profile_context(db, _actor(request)),
-        )
-    return Redirect("/settings/profile?done=password", status_code=303)
+    @post("/settings/profile/password")
+    def profile_password(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        try:
+            login.change_password(
+                db,
+                _actor(request),
+                current=form_text(data, "current"),
+                new=form_text(data, "new"),
+                keep_token=request.cookies.get(SESSION_COOKIE),
+                now=now,
+            )
+        except InvalidInput as invalid:
+            return page(
+                request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields,
+                **totp_ui.profile_context(db, _actor(request)),
+            )
+        return Redirect("/settings/profile?done=password", status_code=303)
 
 
 # -- users of the account ------------------------------------------------------------------------
-
-MANAGE_USERS = [users_only, requires(Permission.USERS_MANAGE)]
 
 
 def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, status_code: int = 200, now: datetime, **context: Any) -> Template:
@@ -154,66 +157,65 @@ def _users_page(request: Request[Any, Any, Any], db: Db, *, page_number: int, st
     )
 
 
-@get("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def users_page(
-    request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1, done: FromQuery[str | None] = None
-) -> Template:
-    return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""), now=now)
+class UserPages(PageController):
+    """The users of the account, for those who manage them."""
 
+    guards = (users_only, requires(Permission.USERS_MANAGE))
 
-@post("/settings/users", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def users_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    form = {
-        "email": form_text(data, "email"),
-        "display_name": form_text(data, "display_name"),
-        "language": form_text(data, "language") or "sv",
-        "roles": form_list(data, "roles"),
-    }
-    try:
-        service.create_user(
-            db,
-            _actor(request),
-            email=form["email"],
-            display_name=form["display_name"],
-            password=form_text(data, "password"),
-            roles=_roles(data),
-            language=form["language"],
-            now=now,
+    @get("/settings/users")
+    def users_page(
+        self, request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1, done: FromQuery[str | None] = None
+    ) -> Template:
+        return _users_page(request, db, page_number=page_number, notice=NOTICES.get(done or ""), now=now)
+
+    @post("/settings/users")
+    def users_create(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        form = {
+            "email": form_text(data, "email"),
+            "display_name": form_text(data, "display_name"),
+            "language": form_text(data, "language") or "sv",
+            "roles": form_list(data, "roles"),
+        }
+        try:
+            service.create_user(
+                db,
+                _actor(request),
+                email=form["email"],
+                display_name=form["display_name"],
+                password=form_text(data, "password"),
+                roles=_roles(data),
+                language=form["language"],
+                now=now,
+            )
+        except GovsmsError as refused:
+            if refused.status_code not in (409, 422):
+                raise
+            db.rollback()
+            return _users_page(
+                request, db, page_number=1, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message
+            , now=now)
+        return Redirect("/settings/users?done=created", status_code=303)
+
+    @get("/settings/users/{user_id:int}")
+    def user_page(self, request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now, done: FromQuery[str | None] = None) -> Template:
+        user = service.view_user(db, _actor(request), user_id, now=now)
+        return page(
+            request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=now, notice=NOTICES.get(done or ""), errors={}
         )
-    except GovsmsError as refused:
-        if refused.status_code not in (409, 422):
-            raise
-        db.rollback()
-        return _users_page(
-            request, db, page_number=1, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message
-        , now=now)
-    return Redirect("/settings/users?done=created", status_code=303)
 
+    @post("/settings/users/{user_id:int}/roles")
+    def user_roles(self, request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
+        service.update_user_roles(db, _actor(request), user_id, _roles(data), now=now)
+        return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
 
-@get("/settings/users/{user_id:int}", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_page(request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now, done: FromQuery[str | None] = None) -> Template:
-    user = service.view_user(db, _actor(request), user_id, now=now)
-    return page(
-        request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=now, notice=NOTICES.get(done or ""), errors={}
-    )
-
-
-@post("/settings/users/{user_id:int}/roles", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_roles(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
-    service.update_user_roles(db, _actor(request), user_id, _roles(data), now=now)
-    return Redirect(f"/settings/users/{user_id}?done=saved", status_code=303)
-
-
-@post("/settings/users/{user_id:int}/active", guards=MANAGE_USERS, sync_to_thread=True, include_in_schema=False)
-def user_active(request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
-    active = form_text(data, "active") == "1"
-    service.set_user_active(db, _actor(request), user_id, active=active, now=now)
-    return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
+    @post("/settings/users/{user_id:int}/active")
+    def user_active(self, request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
+        active = form_text(data, "active") == "1"
+        service.set_user_active(db, _actor(request), user_id, active=active, now=now)
+        return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
 
 
 # -- API keys ------------------------------------------------------------------------------------
-
-MANAGE_KEYS = [users_only, requires(Permission.API_KEYS_MANAGE)]
 
 
 def _keys_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
@@ -223,52 +225,39 @@ def _keys_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 20
     return page(request, "accounts/api_keys.html", status_code=status_code, keys=keys, roles=CUSTOMER_ROLES, **context)
 
 
-@get("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
-    return _keys_page(request, db, notice=NOTICES.get(done or ""))
+class ApiKeyPages(PageController):
+    """The account's API keys, for those who manage them."""
+
+    guards = (users_only, requires(Permission.API_KEYS_MANAGE))
+
+    @get("/settings/api-keys")
+    def api_keys_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str | None] = None) -> Template:
+        return _keys_page(request, db, notice=NOTICES.get(done or ""))
+
+    @post("/settings/api-keys")
+    def api_keys_create(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
+        try:
+            created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=now)
+        except GovsmsError as refused:
+            if refused.status_code not in (409, 422):
+                raise
+            db.rollback()
+            return _keys_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
+        # The key is in this one response body only: never in a URL, a log or the database.
+        response = _keys_page(request, db, created=created, new_key=key)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @post("/settings/api-keys/{key_id:int}/revoke")
+    def api_keys_revoke(self, request: Request[Any, Any, Any], db: Db, key_id: Id, now: Now) -> Redirect:
+        apikey.revoke_api_key(db, _actor(request), key_id, now=now)
+        # The key stops working at once in this process: the cache is emptied now and once more when
+        # the revocation has committed (a request in between could have cached the key again).
+        cache = request.app.state.actor_cache
+        cache.clear()
+        event.listen(db, "after_commit", lambda _session: cache.clear(), once=True)
+        return Redirect("/settings/api-keys?done=revoked", status_code=303)
 
 
-@post("/settings/api-keys", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_create(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
-    try:
-        created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=now)
-    except GovsmsError as refused:
-        if refused.status_code not in (409, 422):
-            raise
-        db.rollback()
-        return _keys_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
-    # The key is in this one response body only: never in a URL, a log or the database.
-    response = _keys_page(request, db, created=created, new_key=key)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@post("/settings/api-keys/{key_id:int}/revoke", guards=MANAGE_KEYS, sync_to_thread=True, include_in_schema=False)
-def api_keys_revoke(request: Request[Any, Any, Any], db: Db, key_id: Id, now: Now) -> Redirect:
-    apikey.revoke_api_key(db, _actor(request), key_id, now=now)
-    # The key stops working at once in this process: the cache is emptied now and once more when
-    # the revocation has committed (a request in between could have cached the key again).
-    cache = request.app.state.actor_cache
-    cache.clear()
-    event.listen(db, "after_commit", lambda _session: cache.clear(), once=True)
-    return Redirect("/settings/api-keys?done=revoked", status_code=303)
-
-
-ROUTES = [
-    login_page,
-    login_submit,
-    logout,
-    profile_page,
-    profile_language,
-    profile_password,
-    users_page,
-    users_create,
-    user_page,
-    user_roles,
-    user_active,
-    api_keys_page,
-    api_keys_create,
-    api_keys_revoke,
-    *totp_ui.ROUTES,
-]
+ROUTES = [LoginPages, ProfilePages, UserPages, ApiKeyPages, *totp_ui.ROUTES]

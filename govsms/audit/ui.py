@@ -17,6 +17,7 @@ from govsms.audit.service import AuditFilter, actor_names, export_for, list_even
 from govsms.audit.witness import read_witness
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
+from govsms.web.controller import PageController
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import MAX_ID, PageNumber
@@ -24,7 +25,6 @@ from govsms.clock import LOCAL_TIME, zone
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
-AUDIT = [users_only, requires(Permission.AUDIT_READ)]
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
@@ -77,57 +77,59 @@ def _log_page(
     )
 
 
-@get("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_page(
-    request: Request[Any, Any, Any],
-    db: Db, now: Now,
-    since: FromQuery[str | None] = None,
-    until: FromQuery[str | None] = None,
-    who: FromQuery[str | None] = None,
-    action: FromQuery[str | None] = None,
-    page_number: PageNumber = 1,
-) -> Template:
-    form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": ""}
-    if "number" in request.query_params:
-        # A number in an address stays in proxy logs and browser histories: search with the form.
-        message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
-        return _log_page(request, db, form, 1, status=400, error=message, now=now)
-    return _log_page(request, db, form, page_number, now=now)
+class AuditPages(PageController):
+    """The access log, its verification and its export, for auditors."""
+
+    guards = (users_only, requires(Permission.AUDIT_READ))
+
+    @get("/audit")
+    def audit_page(
+        self, request: Request[Any, Any, Any],
+        db: Db, now: Now,
+        since: FromQuery[str | None] = None,
+        until: FromQuery[str | None] = None,
+        who: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None,
+        page_number: PageNumber = 1,
+    ) -> Template:
+        form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": ""}
+        if "number" in request.query_params:
+            # A number in an address stays in proxy logs and browser histories: search with the form.
+            message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
+            return _log_page(request, db, form, 1, status=400, error=message, now=now)
+        return _log_page(request, db, form, page_number, now=now)
+
+    @post("/audit")
+    def audit_search(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        """The filter form, posted: the number travels in the body only."""
+        form = {name: form_text(data, name).strip() for name in FILTER_FIELDS}
+        try:
+            page_number = min(max(int(form_text(data, "page") or 1), 1), MAX_ID)
+        except ValueError:
+            page_number = 1
+        return _log_page(request, db, form, page_number, now=now)
+
+    @post("/audit/verify")
+    def audit_verify(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
+        state = request.app.state
+        result = verify_now(db, request.scope["user"], state.key_ring, now=now, witness_path=state.settings.audit_witness_file)
+        return page(request, "audit/verified.html", result=result, public_key=public_key_text(public_key(state.key_ring)))
+
+    @get("/audit/export")
+    def audit_export(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Response[bytes]:
+        state = request.app.state
+        witness = read_witness(state.settings.audit_witness_file)  # first: the log is read after it
+        with state.read_factory() as reader:
+            lines = export_for(db, request.scope["user"], state.key_ring, now=now, witness=witness, reader=reader)
+            content = "\n".join(lines) + "\n"
+        return Response(
+            content.encode(),
+            media_type="application/jsonl",
+            headers={
+                "Content-Disposition": f'attachment; filename="audit-{now.strftime("%Y%m%d-%H%M")}.jsonl"',
+                "Cache-Control": "no-store",
+            },
+        )
 
 
-@post("/audit", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_search(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    """The filter form, posted: the number travels in the body only."""
-    form = {name: form_text(data, name).strip() for name in FILTER_FIELDS}
-    try:
-        page_number = min(max(int(form_text(data, "page") or 1), 1), MAX_ID)
-    except ValueError:
-        page_number = 1
-    return _log_page(request, db, form, page_number, now=now)
-
-
-@post("/audit/verify", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_verify(request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
-    state = request.app.state
-    result = verify_now(db, request.scope["user"], state.key_ring, now=now, witness_path=state.settings.audit_witness_file)
-    return page(request, "audit/verified.html", result=result, public_key=public_key_text(public_key(state.key_ring)))
-
-
-@get("/audit/export", guards=AUDIT, sync_to_thread=True, include_in_schema=False)
-def audit_export(request: Request[Any, Any, Any], db: Db, now: Now) -> Response[bytes]:
-    state = request.app.state
-    witness = read_witness(state.settings.audit_witness_file)  # first: the log is read after it
-    with state.read_factory() as reader:
-        lines = export_for(db, request.scope["user"], state.key_ring, now=now, witness=witness, reader=reader)
-        content = "\n".join(lines) + "\n"
-    return Response(
-        content.encode(),
-        media_type="application/jsonl",
-        headers={
-            "Content-Disposition": f'attachment; filename="audit-{now.strftime("%Y%m%d-%H%M")}.jsonl"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-ROUTES = [audit_page, audit_search, audit_verify, audit_export]
+ROUTES = [AuditPages]

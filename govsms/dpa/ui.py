@@ -18,6 +18,7 @@ from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.retention.categories import describe_days
 from govsms.retention.service import set_storage_time, storage_times
 from govsms.audit.unreadable import CANNOT_BE_READ
+from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
@@ -28,10 +29,6 @@ NAV = [
     NavItem(N_("Data processing agreement"), "/dpa", Permission.DPA_READ),
     NavItem(N_("Sub-processors and storage times"), "/operator/dpa", Permission.PLATFORM),
 ]
-READ = [users_only, requires(Permission.DPA_READ)]
-ACCEPT = [users_only, requires(Permission.DPA_ACCEPT)]
-OPERATE = [users_only, requires(Permission.PLATFORM)]
-
 NOTICES = {
     "saved": N_("The details are saved. Preview the agreement, then generate the PDF."),
     "generated": N_("A new version is generated. Download it, read it, and accept it below."),
@@ -84,66 +81,72 @@ def change_text(change: Any) -> str:
     return _("The agreement's terms changed.")
 
 
-@get("/dpa", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_page(request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
-    return _dpa_page(request, db, notice=NOTICES.get(done), now=now)
+class DpaPages(PageController):
+    """The agreement as every role of the account reads it: the page, the preview, the PDFs."""
 
+    guards = (users_only, requires(Permission.DPA_READ))
 
-@post("/dpa/details", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_details(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    values = {field: form_text(data, field) for field in service.DETAIL_FIELDS}
-    try:
-        service.save_details(db, request.scope["user"], values, now=now)
-    except GovsmsError as refused:
-        db.rollback()
-        return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message, now=now)
-    return Redirect("/dpa?done=saved", status_code=303)
+    @get("/dpa")
+    def dpa_page(self, request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
+        return _dpa_page(request, db, notice=NOTICES.get(done), now=now)
 
+    @get("/dpa/preview")
+    def dpa_preview(self, request: Request[Any, Any, Any], db: Db, now: Now, lang: FromQuery[str] = "sv") -> Response[str]:
+        state = request.app.state
+        html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=now)
+        return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
-@get("/dpa/preview", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_preview(request: Request[Any, Any, Any], db: Db, now: Now, lang: FromQuery[str] = "sv") -> Response[str]:
-    state = request.app.state
-    html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=now)
-    return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
-
-
-@post("/dpa/generate", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_generate(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    state = request.app.state
-    try:
-        with separate_reader(state) as reader:
-            _version, created = service.generate(
-                db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader
-            )
-    except GovsmsError as refused:
-        db.rollback()
-        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, now=now)
-    return Redirect(f"/dpa?done={'generated' if created else 'unchanged'}", status_code=303)
-
-
-@get("/dpa/versions/{version_id:int}/pdf", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dpa_download(request: Request[Any, Any, Any], db: Db, version_id: Id, now: Now) -> Response[bytes]:
-    name, pdf = service.download(db, request.scope["user"], version_id, now=now)
-    return Response(
-        pdf, media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
-    )
-
-
-@post("/dpa/versions/{version_id:int}/accept", guards=ACCEPT, sync_to_thread=True, include_in_schema=False)
-def dpa_accept(request: Request[Any, Any, Any], db: Db, version_id: Id, data: Form, now: Now) -> Template | Redirect:
-    try:
-        service.accept(
-            db, request.scope["user"], version_id, name=form_text(data, "name"), title=form_text(data, "title"),
-            confirmed=form_text(data, "confirm") == "yes", now=now,
+    @get("/dpa/versions/{version_id:int}/pdf")
+    def dpa_download(self, request: Request[Any, Any, Any], db: Db, version_id: Id, now: Now) -> Response[bytes]:
+        name, pdf = service.download(db, request.scope["user"], version_id, now=now)
+        return Response(
+            pdf, media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
-    except GovsmsError as refused:
-        if refused.status_code == 404:
-            raise
-        db.rollback()
-        return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message,
-                         accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")}, now=now)
-    return Redirect("/dpa?done=accepted", status_code=303)
+
+
+class DpaAcceptPages(PageController):
+    """What only those who may accept the agreement do: fill in Annex I, generate, accept."""
+
+    guards = (users_only, requires(Permission.DPA_ACCEPT))
+
+    @post("/dpa/details")
+    def dpa_details(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        values = {field: form_text(data, field) for field in service.DETAIL_FIELDS}
+        try:
+            service.save_details(db, request.scope["user"], values, now=now)
+        except GovsmsError as refused:
+            db.rollback()
+            return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message, now=now)
+        return Redirect("/dpa?done=saved", status_code=303)
+
+    @post("/dpa/generate")
+    def dpa_generate(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        state = request.app.state
+        try:
+            with separate_reader(state) as reader:
+                _version, created = service.generate(
+                    db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader
+                )
+        except GovsmsError as refused:
+            db.rollback()
+            return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, now=now)
+        return Redirect(f"/dpa?done={'generated' if created else 'unchanged'}", status_code=303)
+
+    @post("/dpa/versions/{version_id:int}/accept")
+    def dpa_accept(self, request: Request[Any, Any, Any], db: Db, version_id: Id, data: Form, now: Now) -> Template | Redirect:
+        try:
+            service.accept(
+                db, request.scope["user"], version_id, name=form_text(data, "name"), title=form_text(data, "title"),
+                confirmed=form_text(data, "confirm") == "yes", now=now,
+            )
+        except GovsmsError as refused:
+            if refused.status_code == 404:
+                raise
+            db.rollback()
+            return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message,
+                             accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")}, now=now)
+        return Redirect("/dpa?done=accepted", status_code=303)
 
 
 # -- the operator: sub-processors and storage times ------------------------------------------------
@@ -163,46 +166,49 @@ def _operator_page(request: Request[Any, Any, Any], db: Db, *, status_code: int 
     )
 
 
-@get("/operator/dpa", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def operator_page(request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
-    notices = {"saved": N_("Saved. Customers' DPA pages now say that a new version is available.")}
-    return _operator_page(request, db, notice=notices.get(done))
+class DpaOperatorPages(PageController):
+    """The operator's sub-processors and storage times."""
+
+    guards = (users_only, requires(Permission.PLATFORM))
+
+    @get("/operator/dpa")
+    def operator_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
+        notices = {"saved": N_("Saved. Customers' DPA pages now say that a new version is available.")}
+        return _operator_page(request, db, notice=notices.get(done))
+
+    @post("/operator/subprocessors")
+    def subprocessor_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        actor = request.scope["user"]
+        values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
+        try:
+            if (remove := form_id(data, "remove")) is not None:
+                registry.remove_subprocessor(db, actor, remove, now=now)
+            elif (entry_id := form_id(data, "id")) is not None:
+                registry.change_subprocessor(db, actor, entry_id, **values, now=now)
+            else:
+                registry.add_subprocessor(db, actor, **values, now=now)
+        except GovsmsError as refused:
+            db.rollback()
+            return _operator_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, form=values)
+        return Redirect("/operator/dpa?done=saved", status_code=303)
+
+    @post("/operator/retention")
+    def retention_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        raw = form_text(data, "days").strip()
+        key = form_text(data, "category")
+        # ASCII digits only: int() also reads "١" (an Arabic-Indic one) and "1_000".
+        if raw not in ("", "-") and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+            return _operator_page(request, db, status_code=422, errors={f"days-{key}": _("Give a whole number of days.")}, error=None)
+        days = None if raw in ("", "-") else int(raw)
+        try:
+            set_storage_time(db, request.scope["user"], key, days, now=now)
+        except GovsmsError as refused:
+            db.rollback()
+            return _operator_page(
+                request, db, status_code=refused.status_code, error=refused.message,
+                errors={f"days-{key}": message for message in refused.fields.values()},
+            )
+        return Redirect("/operator/dpa?done=saved", status_code=303)
 
 
-@post("/operator/subprocessors", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def subprocessor_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    actor = request.scope["user"]
-    values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
-    try:
-        if (remove := form_id(data, "remove")) is not None:
-            registry.remove_subprocessor(db, actor, remove, now=now)
-        elif (entry_id := form_id(data, "id")) is not None:
-            registry.change_subprocessor(db, actor, entry_id, **values, now=now)
-        else:
-            registry.add_subprocessor(db, actor, **values, now=now)
-    except GovsmsError as refused:
-        db.rollback()
-        return _operator_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, form=values)
-    return Redirect("/operator/dpa?done=saved", status_code=303)
-
-
-@post("/operator/retention", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def retention_save(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    raw = form_text(data, "days").strip()
-    key = form_text(data, "category")
-    # ASCII digits only: int() also reads "١" (an Arabic-Indic one) and "1_000".
-    if raw not in ("", "-") and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
-        return _operator_page(request, db, status_code=422, errors={f"days-{key}": _("Give a whole number of days.")}, error=None)
-    days = None if raw in ("", "-") else int(raw)
-    try:
-        set_storage_time(db, request.scope["user"], key, days, now=now)
-    except GovsmsError as refused:
-        db.rollback()
-        return _operator_page(
-            request, db, status_code=refused.status_code, error=refused.message,
-            errors={f"days-{key}": message for message in refused.fields.values()},
-        )
-    return Redirect("/operator/dpa?done=saved", status_code=303)
-
-
-ROUTES = [dpa_page, dpa_details, dpa_preview, dpa_generate, dpa_download, dpa_accept, operator_page, subprocessor_save, retention_save]
+ROUTES = [DpaPages, DpaAcceptPages, DpaOperatorPages]

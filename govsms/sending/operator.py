@@ -13,14 +13,13 @@ from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.sending import pricing
+from govsms.web.controller import PageController
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import form_id
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Prices and numbers"), "/operator/prices", Permission.PLATFORM)]
-OPERATE = [users_only, requires(Permission.PLATFORM)]
-
 
 def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
@@ -32,41 +31,44 @@ def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **
     )
 
 
-@get("/operator/prices", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def prices_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    return _page(request, db)
+class PriceOperatorPages(PageController):
+    """The operator's price list and virtual numbers."""
+
+    guards = (users_only, requires(Permission.PLATFORM))
+
+    @get("/operator/prices")
+    def prices_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
+        return _page(request, db)
+
+    @post("/operator/prices")
+    def prices_set(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        try:
+            price = form_text(data, "price").strip().replace(",", ".")
+            # float() also reads "1e400" (infinity), "nan" and non-ASCII digits; a price is none of them.
+            if price and not price.isascii():
+                raise ValueError(price)
+            minor = int(round(float(price) * 100)) if price else -1
+            pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=now)
+        except (GovsmsError, ValueError, OverflowError) as refused:
+            db.rollback()
+            fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
+            return _page(request, db, status_code=422, errors=fields, error=getattr(refused, "message", None))
+        return Redirect("/operator/prices", status_code=303)
+
+    @post("/operator/numbers")
+    def numbers_assign(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        actor = request.scope["user"]
+        try:
+            if form_text(data, "remove"):
+                pricing.remove_virtual_number(db, actor, form_text(data, "remove"))
+            else:
+                pricing.assign_virtual_number(
+                    db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=now
+                )
+        except GovsmsError as refused:
+            db.rollback()
+            return _page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
+        return Redirect("/operator/prices", status_code=303)
 
 
-@post("/operator/prices", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def prices_set(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    try:
-        price = form_text(data, "price").strip().replace(",", ".")
-        # float() also reads "1e400" (infinity), "nan" and non-ASCII digits; a price is none of them.
-        if price and not price.isascii():
-            raise ValueError(price)
-        minor = int(round(float(price) * 100)) if price else -1
-        pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=now)
-    except (GovsmsError, ValueError, OverflowError) as refused:
-        db.rollback()
-        fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
-        return _page(request, db, status_code=422, errors=fields, error=getattr(refused, "message", None))
-    return Redirect("/operator/prices", status_code=303)
-
-
-@post("/operator/numbers", guards=OPERATE, sync_to_thread=True, include_in_schema=False)
-def numbers_assign(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    actor = request.scope["user"]
-    try:
-        if form_text(data, "remove"):
-            pricing.remove_virtual_number(db, actor, form_text(data, "remove"))
-        else:
-            pricing.assign_virtual_number(
-                db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=now
-            )
-    except GovsmsError as refused:
-        db.rollback()
-        return _page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
-    return Redirect("/operator/prices", status_code=303)
-
-
-ROUTES = [prices_page, prices_set, numbers_assign]
+ROUTES = [PriceOperatorPages]

@@ -17,13 +17,13 @@ from govsms.i18n import N_, _
 from govsms.sending import sender_numbers
 from govsms.sending.sender_numbers import CodeSent, Outcome
 from govsms.settings import Settings
+from govsms.web.controller import PageController
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Senders"), "/settings/senders", Permission.ACCOUNT_SETTINGS)]
-MANAGE = [users_only, requires(Permission.ACCOUNT_SETTINGS)]
 NOTICES = {"verified": N_("The number is verified: it can be used as a sender now."), "removed": N_("The number is no longer a sender.")}
 OUTCOMES = {
     Outcome.WRONG: N_("That is not the code. Tries left: %(left)d."),
@@ -59,47 +59,48 @@ def _refused(request: Request[Any, Any, Any], db: Db, refused: GovsmsError, *, n
     return _page(request, db, status_code=422, errors=refused.fields, error=refused.message, **context, now=now)
 
 
-@get("/settings/senders", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_page(request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
-    return _page(request, db, notice=NOTICES.get(done), now=now)
+class SenderPages(PageController):
+    """The account's mobile-number senders, for those who manage the account's settings."""
+
+    guards = (users_only, requires(Permission.ACCOUNT_SETTINGS))
+
+    @get("/settings/senders")
+    def senders_page(self, request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
+        return _page(request, db, notice=NOTICES.get(done), now=now)
+
+    @post("/settings/senders")
+    def senders_add(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        number = form_text(data, "number")
+        try:
+            sent = sender_numbers.request_code(db, request.scope["user"], number, now=now)
+        except GovsmsError as refused:
+            return _refused(request, db, refused, form={"number": number[:64]}, now=now)
+        return _page(request, db, sent=sent, now=now)
+
+    @post("/settings/senders/{sender_id:int}/resend")
+    def senders_resend(self, request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Template:
+        try:
+            sent = sender_numbers.resend_code(db, request.scope["user"], sender_id, now=now)
+        except GovsmsError as refused:
+            return _refused(request, db, refused, now=now)
+        return _page(request, db, sent=sent, now=now)
+
+    @post("/settings/senders/{sender_id:int}/confirm")
+    def senders_confirm(self, request: Request[Any, Any, Any], db: Db, sender_id: Id, data: Form, now: Now) -> Template | Redirect:
+        try:
+            result = sender_numbers.confirm_code(db, request.scope["user"], sender_id, form_text(data, "code"), now=now)
+        except GovsmsError as refused:
+            return _refused(request, db, refused, failed_id=sender_id, now=now)
+        if result.outcome is Outcome.VERIFIED:
+            return Redirect("/settings/senders?done=verified", status_code=303)
+        # A wrong code is kept (counted and recorded): the page answers 422 without rolling back.
+        message = _(OUTCOMES[result.outcome]) % {"left": result.attempts_left}
+        return _page(request, db, status_code=422, errors={"code": message}, error=message, failed_id=sender_id, now=now)
+
+    @post("/settings/senders/{sender_id:int}/remove")
+    def senders_remove(self, request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Redirect:
+        sender_numbers.remove_sender_number(db, request.scope["user"], sender_id, now=now)
+        return Redirect("/settings/senders?done=removed", status_code=303)
 
 
-@post("/settings/senders", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_add(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    number = form_text(data, "number")
-    try:
-        sent = sender_numbers.request_code(db, request.scope["user"], number, now=now)
-    except GovsmsError as refused:
-        return _refused(request, db, refused, form={"number": number[:64]}, now=now)
-    return _page(request, db, sent=sent, now=now)
-
-
-@post("/settings/senders/{sender_id:int}/resend", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_resend(request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Template:
-    try:
-        sent = sender_numbers.resend_code(db, request.scope["user"], sender_id, now=now)
-    except GovsmsError as refused:
-        return _refused(request, db, refused, now=now)
-    return _page(request, db, sent=sent, now=now)
-
-
-@post("/settings/senders/{sender_id:int}/confirm", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_confirm(request: Request[Any, Any, Any], db: Db, sender_id: Id, data: Form, now: Now) -> Template | Redirect:
-    try:
-        result = sender_numbers.confirm_code(db, request.scope["user"], sender_id, form_text(data, "code"), now=now)
-    except GovsmsError as refused:
-        return _refused(request, db, refused, failed_id=sender_id, now=now)
-    if result.outcome is Outcome.VERIFIED:
-        return Redirect("/settings/senders?done=verified", status_code=303)
-    # A wrong code is kept (counted and recorded): the page answers 422 without rolling back.
-    message = _(OUTCOMES[result.outcome]) % {"left": result.attempts_left}
-    return _page(request, db, status_code=422, errors={"code": message}, error=message, failed_id=sender_id, now=now)
-
-
-@post("/settings/senders/{sender_id:int}/remove", guards=MANAGE, sync_to_thread=True, include_in_schema=False)
-def senders_remove(request: Request[Any, Any, Any], db: Db, sender_id: Id, now: Now) -> Redirect:
-    sender_numbers.remove_sender_number(db, request.scope["user"], sender_id, now=now)
-    return Redirect("/settings/senders?done=removed", status_code=303)
-
-
-ROUTES = [senders_page, senders_add, senders_resend, senders_confirm, senders_remove]
+ROUTES = [SenderPages]

@@ -28,6 +28,7 @@ from govsms.sending.models import VirtualNumber
 from govsms.sending.status import DispatchStatus
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
 from govsms.tenancy import owned_by
+from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Now, Form, form_list, form_text
 from govsms.web.guards import json_only, optout_limit, requires, users_only
@@ -39,10 +40,9 @@ NAV = [
     NavItem(N_("Sent"), "/messages", Permission.MESSAGES_READ),
     NavItem(N_("Blocklist"), "/blocklist", Permission.BLOCKLIST),
 ]
-SEND = [users_only, requires(Permission.SEND)]
-READ = [users_only, requires(Permission.MESSAGES_READ)]
-BLOCK = [users_only, requires(Permission.BLOCKLIST)]
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
 def _send_at(value: str, timezone: str | None) -> datetime | None:
     """The form's send time, typed in the account's time zone, in UTC."""
     if not value:
@@ -63,35 +63,6 @@ def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 20
         request, "sending/send.html", status_code=status_code, groups=groups.list_groups(db, actor),
         virtual_numbers=list(virtual), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link, **context,
     )
-
-
-@get("/send", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def send_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    return _form_page(request, db)
-
-
-@post("/send/analyse", guards=[*SEND, json_only], sync_to_thread=True, include_in_schema=False)
-def send_analyse(request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]], now: Now) -> dict[str, Any]:
-    """The live counter: characters, parts and encoding of the text as recipients will get it."""
-    text, sender = str(data.get("text", "")), str(data.get("sender", ""))
-    body: dict[str, Any] = {}
-    try:
-        analysis = analyse_for_sending(text, request.app.state.settings.public_url)
-        body.update(characters=analysis.characters, parts=analysis.parts, encoding=analysis.encoding,
-                    remaining=analysis.remaining, non_gsm="".join(analysis.non_gsm))
-    except InvalidInput as refused:
-        body["error"] = refused.fields.get("text", refused.message)
-    try:
-        # The format only: whether a mobile number is verified is told by sending (which refuses
-        # an unverified one with a reason), not by this counter, which records no event.
-        choice = resolve_sender(db, request.scope["user"], sender, now=now, check_verified=False) if sender.strip() else None
-        body["can_reply"] = choice.can_reply if choice else None
-        if choice is not None and choice.kind == "number":
-            body["sender_note"] = _("A mobile number can be the sender only once an administrator has verified it for your account "
-                                    "(Settings, Senders: /settings/senders).")
-    except InvalidInput as refused:
-        body["sender_error"] = refused.fields.get("from", refused.message)
-    return body
 
 
 def _form_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -131,51 +102,78 @@ def _file_numbers(request: Request[Any, Any, Any], db: Db, data: dict[str, Any],
     return [], ""
 
 
-@post("/send", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def send_preview(request: Request[Any, Any, Any], db: Db, data: Multipart, now: Now) -> Template:
-    """Step 1: the summary (a dry run: recipients, blocked, invalid, parts, cost); nothing is sent."""
-    actor = request.scope["user"]
-    form = _form_of(data)
-    try:
-        numbers, form["upload"] = _file_numbers(request, db, data, now=now)
-        dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
-        dispatch_request.dry_run = True
-        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
-    except GovsmsError as refused:
-        if refused.status_code != 422:
-            raise
-        return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
-    return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply)
+class SendPages(PageController):
+    """Sending: the form, its live counter, the summary, the confirmation; cancelling a scheduled dispatch."""
 
+    guards = (users_only, requires(Permission.SEND))
 
-@post("/send/confirm", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def send_confirm(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-    """Step 2: the same request for real; the idempotency key makes a double click harmless."""
-    actor = request.scope["user"]
-    form = _form_of(data)
-    try:
-        numbers, _upload = _file_numbers(request, db, data, now=now)
-        dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
-        summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
-    except GovsmsError as refused:
-        if refused.status_code != 422:
-            raise
-        if not refused.recorded:  # "every number is blocked" keeps its access-log event
-            db.rollback()
-        return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
-    return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
+    @get("/send")
+    def send_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
+        return _form_page(request, db)
+
+    @post("/send/analyse", guards=[json_only])
+    def send_analyse(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]], now: Now) -> dict[str, Any]:
+        """The live counter: characters, parts and encoding of the text as recipients will get it."""
+        text, sender = str(data.get("text", "")), str(data.get("sender", ""))
+        body: dict[str, Any] = {}
+        try:
+            analysis = analyse_for_sending(text, request.app.state.settings.public_url)
+            body.update(characters=analysis.characters, parts=analysis.parts, encoding=analysis.encoding,
+                        remaining=analysis.remaining, non_gsm="".join(analysis.non_gsm))
+        except InvalidInput as refused:
+            body["error"] = refused.fields.get("text", refused.message)
+        try:
+            # The format only: whether a mobile number is verified is told by sending (which refuses
+            # an unverified one with a reason), not by this counter, which records no event.
+            choice = resolve_sender(db, request.scope["user"], sender, now=now, check_verified=False) if sender.strip() else None
+            body["can_reply"] = choice.can_reply if choice else None
+            if choice is not None and choice.kind == "number":
+                body["sender_note"] = _("A mobile number can be the sender only once an administrator has verified it for your account "
+                                        "(Settings, Senders: /settings/senders).")
+        except InvalidInput as refused:
+            body["sender_error"] = refused.fields.get("from", refused.message)
+        return body
+
+    @post("/send")
+    def send_preview(self, request: Request[Any, Any, Any], db: Db, data: Multipart, now: Now) -> Template:
+        """Step 1: the summary (a dry run: recipients, blocked, invalid, parts, cost); nothing is sent."""
+        actor = request.scope["user"]
+        form = _form_of(data)
+        try:
+            numbers, form["upload"] = _file_numbers(request, db, data, now=now)
+            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
+            dispatch_request.dry_run = True
+            summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
+        except GovsmsError as refused:
+            if refused.status_code != 422:
+                raise
+            return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+        return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply)
+
+    @post("/send/confirm")
+    def send_confirm(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        """Step 2: the same request for real; the idempotency key makes a double click harmless."""
+        actor = request.scope["user"]
+        form = _form_of(data)
+        try:
+            numbers, _upload = _file_numbers(request, db, data, now=now)
+            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
+            summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
+        except GovsmsError as refused:
+            if refused.status_code != 422:
+                raise
+            if not refused.recorded:  # "every number is blocked" keeps its access-log event
+                db.rollback()
+            return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+        return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
+
+    @post("/messages/{dispatch_id:int}/cancel")
+    def dispatch_cancel(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Redirect:
+        history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=now)
+        return Redirect(f"/messages/{dispatch_id}?done=cancelled", status_code=303)
 
 
 # -- history -------------------------------------------------------------------------------------
-
-
-@get("/messages", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatches_page(request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1) -> Template:
-    actor = request.scope["user"]
-    dispatches = history.list_dispatches(db, actor, page=page_number)
-    counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
-    senders = history.dispatch_senders(db, actor, dispatches.items, now=now)
-    return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 
 
 def _dispatch_page(
@@ -202,42 +200,47 @@ def _dispatch_page(
     )
 
 
-@get("/messages/{dispatch_id:int}", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_page(
-    request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now, page_number: PageNumber = 1,
-    status: FromQuery[str] = "", done: FromQuery[str] = "",
-) -> Template:
-    if "number" in request.query_params:  # the old filter: refused before anything is read
-        raise ClientException(_(
-            "A search by number is sent with the form on the dispatch page (POST), never in the address, where browser "
-            "histories and proxy logs would keep it. Use the form there."
-        ), status_code=400)
-    notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
-    return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done), now=now)
+class MessagePages(PageController):
+    """What was sent: the dispatches and their messages."""
 
+    guards = (users_only, requires(Permission.MESSAGES_READ))
 
-@post("/messages/{dispatch_id:int}/search", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_search(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
-    """The messages filter (status, number): the number comes in the form, so no URL holds it."""
-    return _dispatch_page(
-        request, db, dispatch_id, reveal=False, status=form_text(data, "status"), number=form_text(data, "number").strip(),
-        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/search", now=now,
-    )
+    @get("/messages")
+    def dispatches_page(self, request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1) -> Template:
+        actor = request.scope["user"]
+        dispatches = history.list_dispatches(db, actor, page=page_number)
+        counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
+        senders = history.dispatch_senders(db, actor, dispatches.items, now=now)
+        return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 
+    @get("/messages/{dispatch_id:int}")
+    def dispatch_page(
+        self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now, page_number: PageNumber = 1,
+        status: FromQuery[str] = "", done: FromQuery[str] = "",
+    ) -> Template:
+        if "number" in request.query_params:  # the old filter: refused before anything is read
+            raise ClientException(_(
+                "A search by number is sent with the form on the dispatch page (POST), never in the address, where browser "
+                "histories and proxy logs would keep it. Use the form there."
+            ), status_code=400)
+        notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
+        return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done), now=now)
 
-@post("/messages/{dispatch_id:int}/reveal", guards=READ, sync_to_thread=True, include_in_schema=False)
-def dispatch_reveal(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
-    """Numbers in clear: an explicit action, and recorded in the access log."""
-    return _dispatch_page(
-        request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number").strip(),
-        page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/reveal", now=now,
-    )
+    @post("/messages/{dispatch_id:int}/search")
+    def dispatch_search(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
+        """The messages filter (status, number): the number comes in the form, so no URL holds it."""
+        return _dispatch_page(
+            request, db, dispatch_id, reveal=False, status=form_text(data, "status"), number=form_text(data, "number").strip(),
+            page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/search", now=now,
+        )
 
-
-@post("/messages/{dispatch_id:int}/cancel", guards=SEND, sync_to_thread=True, include_in_schema=False)
-def dispatch_cancel(request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Redirect:
-    history.cancel_dispatch(db, request.scope["user"], dispatch_id, now=now)
-    return Redirect(f"/messages/{dispatch_id}?done=cancelled", status_code=303)
+    @post("/messages/{dispatch_id:int}/reveal")
+    def dispatch_reveal(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, data: Form, now: Now) -> Template:
+        """Numbers in clear: an explicit action, and recorded in the access log."""
+        return _dispatch_page(
+            request, db, dispatch_id, reveal=True, status=form_text(data, "status"), number=form_text(data, "number").strip(),
+            page_number=form_id(data, "page") or 1, posted=f"/messages/{dispatch_id}/reveal", now=now,
+        )
 
 
 # -- blocklist -----------------------------------------------------------------------------------
@@ -248,27 +251,31 @@ def _blocklist_page(request: Request[Any, Any, Any], db: Db, *, status_code: int
     return page(request, "sending/blocklist.html", status_code=status_code, counts=blocklist.counts_by_source(db, request.scope["user"]), **context)
 
 
-@get("/blocklist", guards=BLOCK, sync_to_thread=True, include_in_schema=False)
-def blocklist_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    return _blocklist_page(request, db)
+class BlocklistPages(PageController):
+    """The account's blocklist: check, block, unblock a number."""
 
+    guards = (users_only, requires(Permission.BLOCKLIST))
 
-@post("/blocklist", guards=BLOCK, sync_to_thread=True, include_in_schema=False)
-def blocklist_action(request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-    actor = request.scope["user"]
-    number, action = form_text(data, "number"), form_text(data, "action")
-    try:
-        if action == "block":
-            blocklist.block_number(db, actor, number, source="manual", now=now)
-            notice = N_("The number is blocked. Nothing more is sent to it from this account.")
-        elif action == "unblock":
-            notice = N_("The number is no longer blocked.") if blocklist.unblock_number(db, actor, number, now=now) else N_("The number was not blocked.")
-        else:
-            status = blocklist.check_number(db, actor, number, now=now)
-            return _blocklist_page(request, db, checked=status, number=number)
-    except InvalidInput as refused:
-        return _blocklist_page(request, db, status_code=422, errors=refused.fields, number=number)
-    return _blocklist_page(request, db, notice=notice)
+    @get("/blocklist")
+    def blocklist_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
+        return _blocklist_page(request, db)
+
+    @post("/blocklist")
+    def blocklist_action(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
+        actor = request.scope["user"]
+        number, action = form_text(data, "number"), form_text(data, "action")
+        try:
+            if action == "block":
+                blocklist.block_number(db, actor, number, source="manual", now=now)
+                notice = N_("The number is blocked. Nothing more is sent to it from this account.")
+            elif action == "unblock":
+                notice = N_("The number is no longer blocked.") if blocklist.unblock_number(db, actor, number, now=now) else N_("The number was not blocked.")
+            else:
+                status = blocklist.check_number(db, actor, number, now=now)
+                return _blocklist_page(request, db, checked=status, number=number)
+        except InvalidInput as refused:
+            return _blocklist_page(request, db, status_code=422, errors=refused.fields, number=number)
+        return _blocklist_page(request, db, notice=notice)
 
 
 # -- the public opt-out page ---------------------------------------------------------------------
@@ -278,26 +285,27 @@ def _expired_link(request: Request[Any, Any, Any]) -> Template:
     return page(request, "sending/optout.html", status_code=410, expired=True, account="", token="", done=False)
 
 
-@get("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
-def optout_page(request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
-    """Shows what the button does; a GET alone never blocks (link scanners open links)."""
-    try:
-        account = optout.optout_account_name(db, token, now=now)
-    except optout.LinkExpired:
-        return _expired_link(request)
-    return page(request, "sending/optout.html", account=account, token=token, done=False)
+class OptOutPages(PageController):
+    """The public opt-out page a recipient's link opens: no login, a limit per address."""
+
+    guards = (optout_limit,)
+
+    @get("/u/{token:str}")
+    def optout_page(self, request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
+        """Shows what the button does; a GET alone never blocks (link scanners open links)."""
+        try:
+            account = optout.optout_account_name(db, token, now=now)
+        except optout.LinkExpired:
+            return _expired_link(request)
+        return page(request, "sending/optout.html", account=account, token=token, done=False)
+
+    @post("/u/{token:str}")
+    def optout_confirm(self, request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
+        try:
+            account = optout.opt_out(db, token, now=now)
+        except optout.LinkExpired:
+            return _expired_link(request)
+        return page(request, "sending/optout.html", account=account, token=token, done=True)
 
 
-@post("/u/{token:str}", guards=[optout_limit], sync_to_thread=True, include_in_schema=False)
-def optout_confirm(request: Request[Any, Any, Any], db: Db, token: FromPath[str], now: Now) -> Template:
-    try:
-        account = optout.opt_out(db, token, now=now)
-    except optout.LinkExpired:
-        return _expired_link(request)
-    return page(request, "sending/optout.html", account=account, token=token, done=True)
-
-
-ROUTES = [
-    send_page, send_analyse, send_preview, send_confirm, dispatches_page, dispatch_page, dispatch_search, dispatch_reveal, dispatch_cancel,
-    blocklist_page, blocklist_action, optout_page, optout_confirm,
-]
+ROUTES = [SendPages, MessagePages, BlocklistPages, OptOutPages]

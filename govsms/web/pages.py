@@ -25,6 +25,7 @@ from govsms.errors import GovsmsError
 from govsms.i18n import _
 from govsms.log import request_id
 from govsms.web.api import ErrorBody
+from govsms.web.controller import PageController
 from govsms.web.guards import users_only
 from govsms.web.render import page
 
@@ -33,9 +34,14 @@ log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/hooks/", "/health")
 
 
-@get("/", guards=[users_only], sync_to_thread=False, include_in_schema=False)
-def dashboard(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "web/dashboard.html")
+class DashboardPages(PageController):
+    """The start page of a logged-in user."""
+
+    guards = (users_only,)
+
+    @get("/", sync_to_thread=False)
+    def dashboard(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "web/dashboard.html")
 
 
 @get("/health", sync_to_thread=True, tags=["service"], summary="Liveness and database check")
@@ -163,7 +169,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _error_page(request, 500, _("Something went wrong"), message)
 
 
-ROUTES = [dashboard, health]
+ROUTES = [DashboardPages, health]
 EXCEPTION_HANDLERS = {
     GovsmsError: handle_govsms_error,
     SQLAlchemyError: handle_database_error,
