@@ -1,0 +1,198 @@
+"""``govsms audit``: verify, seal and export the access log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from govsms.cli.command import Commands, account_actor, add_command, add_group, now, session_factory
+from govsms.errors import GovsmsError
+from govsms.settings import Settings
+
+
+def _read_lines(path: str) -> list[bytes]:
+    try:
+        with open(path, "rb") as file:
+            return file.read().splitlines()
+    except OSError as error:
+        raise GovsmsError(f"Cannot read {path}: {error.strerror}.") from None
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when intact; 1 when altered (naming the first bad sequence number); 2 when nothing
+    trustworthy to check against was given. Never seals: what waits for the sealer is counted."""
+    from pathlib import Path
+
+    from govsms.audit.chain import NoTrustedKey, check_export, verify_database
+    from govsms.audit.record import mac_key
+    from govsms.audit.service import parse_public_key, public_key
+    from govsms.audit.witness import read_witness, witness_to_compare
+    from govsms.db import session_scope
+    from govsms.keys.ring import load_key_ring
+
+    try:
+        trusted = parse_public_key(args.public_key) if args.public_key else None
+    except ValueError:
+        raise GovsmsError("--public-key takes the whole public key: 64 hex digits (spaces allowed), as the access log page shows it.") from None
+    witness_path = Path(args.witness) if args.witness else None
+    witness = read_witness(witness_path)
+    if witness_path is not None and witness is None:
+        raise GovsmsError(f"No witness file at {witness_path}.")
+    if args.file:
+        since = _read_lines(args.since) if args.since else None
+        try:
+            result = check_export(_read_lines(args.file), public_key=trusted, since=since, witness=witness)
+        except NoTrustedKey:
+            print(
+                "govsms: an export proves nothing against the key it carries itself. Give the published key "
+                "(--public-key KEY, as the access log page and the DPA show it) or an export you saved earlier "
+                "(--since EARLIER-FILE).",
+                file=sys.stderr,
+            )
+            return 2
+        source = args.file
+    else:
+        if args.since:
+            raise GovsmsError("--since compares two exports: give the newer one with --file.")
+        keys = load_key_ring(settings)
+        trusted = trusted or public_key(keys)
+        witness_path = witness_path or settings.audit_witness_file
+        witness = witness or witness_to_compare(witness_path)  # missing: fails once the database has checkpoints
+        with session_scope(session_factory(settings)) as session:
+            result = verify_database(session, trusted, mac_key=mac_key(keys.audit_signing_seed), witness=witness)
+        source = "the database"
+    if result.ok:
+        print(f"OK: {result.events} sealed events and {result.checkpoints} signed checkpoints in {source} verify.")
+        print(
+            f"Verified up to seq {result.signed_seq}, the last signed checkpoint ({result.signed_at or 'signing time not recorded'})"
+            + (": whatever came later is not covered; only --since OLD or --witness COPY proves nothing was cut after it." if args.file else ".")
+        )
+        if args.since:
+            print(f"It extends {args.since}: the same events and chain up to that export's head, signed with the same key.")
+    if result.unsealed:
+        print(
+            f"{result.unsealed} events not yet sealed: each matches its MAC, but no signed checkpoint covers them yet "
+            "(the scheduler seals them; verify never does)."
+            if result.ok else f"{result.unsealed} events not yet sealed."
+        )
+    if witness is not None and witness.missing:
+        if result.ok:  # nothing signed yet; once there is, a missing witness fails (named above)
+            print(f"Warning: no witness file at {witness_path} yet: the sealer starts it with the first checkpoint.", file=sys.stderr)
+    elif result.witnessed is not None:
+        kept = f"the witness {witness.path}" if witness is not None else "the witness lines in the export"
+        print(f"Compared with {kept}: {result.witnessed} checkpoints.")
+    elif not args.file:
+        print(
+            f"Warning: no witness file at {witness_path}: a log cut short, or deleted with its checkpoints, is not detected "
+            "without it. Verify where the scheduler runs, or pass --witness COPY.",
+            file=sys.stderr,
+        )
+    if result.ok:
+        return 0
+    where = f"first bad sequence number {result.first_bad_seq}" if result.first_bad_seq is not None else "see below"
+    print(f"ALTERED: the audit log in {source} does not verify: {where}.", file=sys.stderr)
+    for problem in result.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
+    """What the scheduler does every 30 seconds: chain waiting events, sign a checkpoint, and
+    append it to the witness."""
+    from govsms.audit.actions import Action
+    from govsms.audit.chain import WitnessNotRebuilt, rebuild_witness, seal_and_witness
+    from govsms.audit.record import record_event
+    from govsms.audit.witness import read_witness
+    from govsms.db import session_scope
+    from govsms.keys.ring import load_key_ring
+
+    keys = load_key_ring(settings)
+    path = settings.audit_witness_file
+    factory = session_factory(settings)
+    result = seal_and_witness(factory, keys.audit_signing_seed, path, now=now())
+    if result is None:
+        print("Another sealer sealed the same events just now; nothing done.")
+    elif result.sealed and (path.exists() or not result.earlier_checkpoints):
+        print(f"Sealed {result.sealed} events up to seq {result.head_seq}; the checkpoint is in the witness {path}.")
+    elif result.sealed:
+        print(f"Sealed {result.sealed} events up to seq {result.head_seq}, in the database only.")
+    else:
+        print("Nothing to seal.")
+    if args.rebuild_witness:
+        old = read_witness(path)
+        with session_scope(factory) as session:
+            try:
+                count = rebuild_witness(session, keys.audit_signing_seed, path, old)
+            except WitnessNotRebuilt as error:
+                raise GovsmsError(f"The witness {path} was not written anew: {error}.") from None
+            record_event(session, None, Action.AUDIT_WITNESS_REBUILT, now=now(), details={
+                "cli": True, "checkpoints": count, "had": len(old.entries) if old else 0, "was_missing": old is None,
+            })
+        print(f"Wrote the witness {path} anew: {count} signed checkpoints from the database (an audit event says so).")
+        return 0
+    if not path.exists() and result is not None and result.earlier_checkpoints:
+        print(
+            f"govsms: the witness {path} is missing although the database has signed checkpoints: not recreated. "
+            "Restore it from its copy, or write it anew with govsms audit seal --rebuild-witness.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """The sealed log with its checkpoints and the witness; the export is itself an audit event
+    (counts only). Seals nothing: ``govsms audit seal`` or the scheduler does."""
+    from govsms.accounts.service import get_account_by_name
+    from govsms.audit.actions import Action
+    from govsms.audit.chain import export_lines
+    from govsms.audit.record import record_event
+    from govsms.audit.service import public_key
+    from govsms.audit.witness import read_witness
+    from govsms.db import session_scope
+    from govsms.keys.ring import load_key_ring
+
+    keys = load_key_ring(settings)
+    factory = session_factory(settings)
+    witness = read_witness(settings.audit_witness_file)  # before the log is read: never ahead of it
+    counts = {"events": 0, "hashes": 0, "checkpoints": 0, "witness": 0}
+    kinds = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", '"type":"checkpoint"}': "checkpoints", '"type":"witness"}': "witness"}
+    with session_scope(factory) as session:
+        account = get_account_by_name(session, args.account) if args.account else None
+        account_id = account.id if account else None
+        out = open(args.output, "w", encoding="utf-8") if args.output != "-" else sys.stdout
+        lines = 0
+        try:
+            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=now(), witness=witness):
+                out.write(line + "\n")
+                lines += 1
+                kind = next((name for suffix, name in kinds.items() if line.endswith(suffix)), None)
+                if kind:
+                    counts[kind] += 1
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    with session_scope(factory) as session:
+        actor = account_actor(account) if account else None
+        record_event(session, actor, Action.AUDIT_EXPORTED, now=now(), account_id=account_id, details={"cli": True, **counts})
+    if args.output != "-":
+        print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output} --public-key KEY")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    audit = add_group(commands, "audit", "The access log.")
+    verify = add_command(audit, "verify", cmd_verify, "Verify the log as it is; never seals (exit 0 intact, 1 altered, 2 nothing to check against).")
+    verify.add_argument("--file", help="Verify an export offline, with no database (needs --public-key or --since).")
+    verify.add_argument("--public-key", help="The published signing key: 64 hex digits, spaces allowed, as the access log page shows it.")
+    verify.add_argument("--since", metavar="EARLIER_EXPORT", help="With --file: prove the export extends this one, saved earlier.")
+    verify.add_argument("--witness", help="A copy of the witness file to compare with (default for the database: GOVSMS_AUDIT_WITNESS).")
+    verify.add_argument("--no-seal", action="store_true", help=argparse.SUPPRESS)  # verify never seals; kept for old scripts
+    seal = add_command(audit, "seal", cmd_seal, "Seal waiting events now and append the checkpoint to the witness (the scheduler does this every 30 s).")
+    seal.add_argument(
+        "--rebuild-witness", action="store_true",
+        help="Write the witness anew from the database's checkpoints (only if the log verifies and the old witness has nothing the database lacks); an audit event.",
+    )
+    export = add_command(audit, "export", cmd_export, "Export the sealed log as JSON lines with checkpoints, the witness and the public key.")
+    export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
+    export.add_argument("--account", help="Only this account's events in full; the others as hashes.")

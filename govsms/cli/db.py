@@ -1,0 +1,143 @@
+"""``govsms init`` and ``govsms db upgrade``: the data directory, the key file and the schema,
+with the data steps of the migrations that need the keys (which Alembic does not hold)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from govsms.cli.command import Commands, add_command, add_group, now
+from govsms.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from govsms.db import protect_data_dir
+    from govsms.keys.ring import write_key_file
+
+    protect_data_dir(settings.data_dir, create=True)  # 0700, whatever the umask
+    if settings.master_keys and settings.secret_key and settings.audit_signing_key:
+        print("Keys come from GOVSMS_MASTER_KEYS, GOVSMS_SECRET_KEY and GOVSMS_AUDIT_SIGNING_KEY; no key file written.")
+    elif write_key_file(settings.key_file):
+        print(f"Wrote new keys to {settings.key_file} (mode 0600). Back it up apart from the database.")
+    else:
+        print(f"Keys exist already in {settings.key_file}; left as they are.")
+    upgrade_all(settings, "head")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade_all(settings, args.revision)
+    return 0
+
+
+def upgrade_all(settings: Settings, revision: str) -> None:
+    """The main database, and the key store's own database when there is one (it carries the
+    same schema; only its key tables are used)."""
+    from govsms.migrate import upgrade
+
+    upgrade(settings.resolved_database_url, revision)
+    print("Database schema is up to date.")
+    if settings.keystore_url:
+        upgrade(settings.keystore_url, revision)
+        print("Key store schema is up to date.")
+    if revision == "head":
+        from govsms.errors import ConfigurationError
+
+        try:
+            sealed = seal_clear_senders_step(settings)
+        except ConfigurationError as missing:
+            print(f"Mobile-number senders stored in clear before this release stay so until this runs with the keys: {missing.message}")
+        else:
+            if sealed:
+                print(f"Sealed the mobile-number sender of {sealed} earlier dispatches.")
+    seal_clear_groups_step(settings, revision)
+
+
+def _truncate_sqlite_wal(engine: Engine) -> None:
+    """After a data step replaced clear values: on SQLite, checkpoint the WAL and truncate it, so
+    the clear values leave it too (secure_delete overwrites the freed pages of the database)."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
+def seal_clear_senders_step(settings: Settings) -> int:
+    """The data part of the senders migration, which holds no keys: seal the mobile-number
+    senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
+    then checkpointed and truncated, so the clear numbers leave it too. Clients' Idempotency-Keys
+    stored in clear before are replaced by their keyed form in the same pass. Returns how many
+    dispatches it sealed; 0 once done."""
+    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import make_vault
+    from govsms.sending.dispatch import key_clear_idempotency_keys
+    from govsms.sending.sender_numbers import seal_clear_senders
+
+    keys = load_key_ring(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        factory = make_session_factory(engine, vault=make_vault(settings, keys))
+        total, changed = 0, False
+        while True:
+            with session_scope(factory) as session:
+                done = seal_clear_senders(session, now=now())
+                keyed = key_clear_idempotency_keys(session, now=now())  # clear client keys of the same rows
+            if not done and not keyed:
+                break
+            total += done
+            changed = True
+        if changed:
+            _truncate_sqlite_wal(engine)
+    finally:
+        engine.dispose()
+    return total
+
+
+def seal_clear_groups_step(settings: Settings, revision: str) -> int:
+    """The data part of the group-names migration, which holds no keys: seal the group names and
+    descriptions stored in clear before, a batch per transaction (resumable); on SQLite the WAL
+    is then checkpointed and truncated, so the clear names leave it too. Returns how many."""
+    from govsms.contacts.groups import seal_clear_groups
+    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.errors import ConfigurationError
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import make_vault
+
+    if revision != "head":
+        return 0
+    try:
+        keys = load_key_ring(settings)
+    except ConfigurationError as missing:
+        print(f"Group names stored in clear before this release stay so until this runs with the keys: {missing.message}")
+        return 0
+    engine = make_engine(settings.resolved_database_url)
+    total = 0
+    try:
+        factory = make_session_factory(engine, vault=make_vault(settings, keys))
+        while True:
+            with session_scope(factory) as session:
+                done = seal_clear_groups(session, now=now())
+            if not done:
+                break
+            total += done
+        if total:
+            _truncate_sqlite_wal(engine)
+    finally:
+        engine.dispose()
+    if total:
+        print(f"Sealed {total} group names stored in clear before.")
+    return total
+
+
+def register(commands: Commands) -> None:
+    add_command(commands, "init", cmd_init, "Create the data directory, the key file and the database schema.")
+    db = add_group(commands, "db", "Database schema.", dest="db_command")
+    upgrade = add_command(db, "upgrade", cmd_upgrade, "Apply the Alembic migrations.")
+    upgrade.add_argument("revision", nargs="?", default="head")
