@@ -69,11 +69,13 @@ NAV: list[NavItem] = [
 def provide_db(state: State) -> Session:
     """The request's session. It opens no connection until the handler's first query, so its
     transaction starts in the handler's thread, and ``in_transaction`` ends it there."""
-    return state.session_factory()  # type: ignore[no-any-return]
+    session: Session = state.session_factory()
+    return session
 
 def provide_now(state: State) -> datetime:
     """The request's time, from the app's clock (a test sets ``app.state.clock`` to a fixed one)."""
-    return state.clock.now()  # type: ignore[no-any-return]
+    now: datetime = state.clock.now()
+    return now
 
 def _transactional_handlers(app: Litestar) -> None:
     """Every threaded handler that takes ``db`` runs inside ``in_transaction``."""
@@ -204,7 +206,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             security=[{"BearerAuth": []}],
             components=Components(security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key from /settings/api-keys")}),
         ),
-        exception_handlers=pages.EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=pages.EXCEPTION_HANDLERS,
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),
         state=state,
         # A larger body is refused while it arrives (422 with the size limit, web/pages.py).

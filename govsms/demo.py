@@ -28,6 +28,12 @@ class DemoLogin:
     password: str
 
 
+def _system(account: Account) -> Actor:
+    """The system acting in this (stored) account."""
+    assert account.id is not None
+    return Actor.system(account.id, account.name)
+
+
 def demo_exists(session: Session) -> bool:
     return session.exec(select(Account.id).where(Account.name == DEMO_ACCOUNT)).first() is not None
 
@@ -68,7 +74,7 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         password = demo_password(email, account)
         create_user(
             session,
-            Actor.system(account.id, account.name),  # type: ignore[arg-type]
+            _system(account),
             email=email,
             password=password,
             roles={role},
@@ -78,11 +84,11 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         logins.append(DemoLogin(account=account.name, role=role, email=email, password=password))
     # What the DPA needs: the operator's sub-processor registry and the customer's Annex I.
     add_subprocessor(
-        session, Actor.system(provider.id, provider.name), name="Exempeloperatören AB", org_number="556000-0000",  # type: ignore[arg-type]
+        session, _system(provider), name="Exempeloperatören AB", org_number="556000-0000",
         country="SE", city="Stockholm", purpose="Levererar sms till mobilnäten och tar emot svar (SMSC)", now=now,
     )
     save_details(
-        session, Actor.system(demo.id, demo.name),  # type: ignore[arg-type]
+        session, _system(demo),
         {"signatory_name": "Åsa Administratör", "signatory_title": "IT-chef", "contact_name": "Åsa Administratör",
          "contact_email": "admin@demo-ab.example", "dpo_name": "Dagny Dataskyddsombud", "dpo_email": "dpo@demo-ab.example"},
         now=now,

@@ -11,6 +11,7 @@ import logging
 import re
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -85,24 +86,31 @@ class JsonFormatter(logging.Formatter):
         for key in ("event", "status", "method", "route", "duration_ms", "account_id", "user_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        if record.exc_text or record.exc_info:
-            entry["exception"] = record.exc_text or redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
+class _Handler(logging.StreamHandler[TextIO]):
+    """The handler ``configure_logging`` installs: marked, so that a second call replaces it."""
+
+    _govsms = True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Route every logger (ours, Litestar's, uvicorn's) through one redacting handler."""
-    handler = logging.StreamHandler()
+    handler = _Handler()
     handler.addFilter(RedactFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_govsms", False):
             root.removeHandler(old)
-    handler._govsms = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

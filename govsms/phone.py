@@ -46,7 +46,9 @@ _PLUS_AND_DIGITS = re.compile(r"\+?\d*")
 # Fast path. The mobile pattern comes from phonenumbers' own metadata (today 7[023689]\d{7}), so
 # the fast path accepts exactly the Swedish mobiles phonenumbers calls valid, also after an
 # upgrade of its data. re.ASCII keeps non-ASCII digits out of the E.164 we build by hand.
-_SWEDISH_MOBILE = phonenumbers.PhoneMetadata.metadata_for_region("SE").mobile.national_number_pattern
+_SWEDISH_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("SE")
+assert _SWEDISH_METADATA is not None and _SWEDISH_METADATA.mobile is not None  # shipped with phonenumbers
+_SWEDISH_MOBILE = _SWEDISH_METADATA.mobile.national_number_pattern
 _SWEDISH_MOBILE_FROM_SWEDEN = re.compile(rf"(?:0|\+460?|00460?)({_SWEDISH_MOBILE})", re.ASCII)
 # Outside Sweden, 0 is not the Swedish trunk prefix and 00 is not everywhere the way abroad.
 _SWEDISH_MOBILE_FROM_ANYWHERE = re.compile(rf"\+460?({_SWEDISH_MOBILE})", re.ASCII)
@@ -199,7 +201,8 @@ def _not_valid_reason(number: phonenumbers.PhoneNumber, region: str) -> str:
 
 def _country_name(region: str) -> str:
     """The country's name in the request's language (from CLDR via Babel), e.g. Sweden / Sverige."""
-    return Locale.parse(current_language.get()).territories.get(region, region)
+    name: str = Locale.parse(current_language.get()).territories.get(region, region)
+    return name
 
 
 def _split_e164(e164: str) -> tuple[int, str]:

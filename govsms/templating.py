@@ -5,6 +5,7 @@ DPA (``dpa/render.py``) each add their own filters to one of their own."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 
@@ -23,5 +24,7 @@ def base_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # The i18n extension adds install_gettext_callables to the environment (Environment.extend),
+    # which Environment's type does not declare.
+    cast(Any, env).install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
     return env

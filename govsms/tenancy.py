@@ -7,7 +7,7 @@ rows), ``owned_by`` (the same filter for a join, a column select or a bulk state
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy
 from sqlalchemy import Delete, delete
@@ -35,7 +35,8 @@ def owned_by(model: Any, owner: Actor | int) -> ColumnElement[bool]:
     """The filter "rows of the actor's account" on ``model`` (an ORM class or a table); a job
     without an actor (the worker, the scheduler) names the account by its id."""
     account_id = owner.account_id if isinstance(owner, Actor) else owner
-    return _account_column(model) == account_id  # type: ignore[no-any-return]
+    condition: ColumnElement[bool] = _account_column(model) == account_id
+    return condition
 
 
 def scoped(model: Any, actor: Actor, *columns: Any) -> Any:
@@ -50,10 +51,10 @@ def scoped(model: Any, actor: Actor, *columns: Any) -> Any:
 def get_scoped(session: Session, model: type[Owned], row_id: Any, actor: Actor, *, missing: str) -> Owned:
     """The row ``row_id`` of the actor's account; ``NotFound(missing)`` for none, or for another
     account's (the two are not told apart)."""
-    row = session.execute(scoped(model, actor).where(model.id == row_id)).scalars().first()  # type: ignore[attr-defined]
+    row: Owned | None = session.execute(scoped(model, actor).where(cast(Any, model).id == row_id)).scalars().first()
     if row is None:
         raise NotFound(missing)
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def delete_scoped(model: Any, actor: Actor) -> Delete:
