@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.accounts.models import Account
 from govsms.accounts.password import MIN_SCORE
@@ -59,7 +59,7 @@ class ProviderNotConfigured(Conflict):
 
 def provider_of(session: Session, settings: Settings) -> Provider:
     """The processor: settings first, else the provider's own account."""
-    account = session.exec(select(Account).where(Account.is_provider.is_(True)).order_by(Account.id)).first()  # type: ignore[attr-defined]
+    account = session.exec(select(Account).where(col(Account.is_provider).is_(True)).order_by(col(Account.id))).first()
     name = settings.provider_name or (account.name if account else "")
     org_number = settings.provider_org_number or (account.org_number if account else "")
     if not name or not org_number:

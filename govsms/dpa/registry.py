@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict, cast
 
 from babel import Locale
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
@@ -23,19 +24,32 @@ EEA = frozenset(
 
 
 def country_name(code: str, language: str) -> str:
-    return Locale.parse(language).territories.get(code.upper(), code.upper())
+    return cast(str, Locale.parse(language).territories.get(code.upper(), code.upper()))
 
 
 def active_subprocessors(session: Session) -> list[SubProcessor]:
     return list(
-        session.exec(select(SubProcessor).where(SubProcessor.removed_at.is_(None)).order_by(SubProcessor.name, SubProcessor.id))  # type: ignore[union-attr]
+        session.exec(select(SubProcessor).where(col(SubProcessor.removed_at).is_(None)).order_by(col(SubProcessor.name), col(SubProcessor.id)))
     )
 
 
-def _checked(name: str, org_number: str, country: str, city: str, purpose: str, safeguard: str) -> dict[str, str]:
-    given = {"name": name, "org_number": org_number, "country": country, "city": city, "purpose": purpose, "safeguard": safeguard}
-    values = {field: single_line(value, field) for field, value in given.items()}
-    values["country"] = values["country"].upper()
+class _Entry(TypedDict):
+    """A sub-processor's fields as the operator gives them (checked)."""
+
+    name: str
+    org_number: str
+    country: str
+    city: str
+    purpose: str
+    safeguard: str
+
+
+def _checked(name: str, org_number: str, country: str, city: str, purpose: str, safeguard: str) -> _Entry:
+    values: _Entry = {
+        "name": single_line(name, "name"), "org_number": single_line(org_number, "org_number"),
+        "country": single_line(country, "country").upper(), "city": single_line(city, "city"),
+        "purpose": single_line(purpose, "purpose"), "safeguard": single_line(safeguard, "safeguard"),
+    }
     errors: dict[str, str] = {}
     if not values["name"] or len(values["name"]) > 200:
         errors["name"] = _("Give the company's name (at most 200 characters).")

@@ -9,11 +9,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
@@ -85,10 +86,10 @@ class VersionUnreadable(Conflict):
         )
 
 
-def _unseal_json(key: bytes, field: SealedField, account_id: int, owner_id: int, blob: bytes | None) -> Any:
+def _unseal_json(key: bytes, field: SealedField, account_id: int, owner_id: int, blob: bytes) -> Any:
     """The sealed JSON value, or None when it cannot be read."""
     try:
-        return json.loads(unseal_field(key, field, account_id, owner_id, blob))  # type: ignore[arg-type]
+        return json.loads(unseal_field(key, field, account_id, owner_id, blob))
     except (DecryptionError, UnicodeDecodeError, ValueError):
         return None
 
@@ -164,22 +165,30 @@ def save_details(session: Session, actor: Actor, values: dict[str, str], *, now:
 
 
 # Lists show versions; their sealed PDFs and details load only when one is opened.
-_WITHOUT_BLOBS = [defer(DpaVersion.pdf_ct), defer(DpaVersion.details_ct), defer(DpaVersion.annexes)]  # type: ignore[arg-type]
+# (SQLModel types the columns as their values; on the class they are ORM attributes.)
+_WITHOUT_BLOBS = [
+    defer(cast(QueryableAttribute[Any], column)) for column in (DpaVersion.pdf_ct, DpaVersion.details_ct, DpaVersion.annexes)
+]
 
 
 def list_versions(session: Session, actor: Actor) -> list[DpaVersion]:
     require(actor, Permission.DPA_READ)
-    query = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
-    return list(session.exec(query.order_by(DpaVersion.number.desc())))  # type: ignore[attr-defined]
+    query: SelectOfScalar[DpaVersion] = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
+    return list(session.exec(query.order_by(col(DpaVersion.number).desc())))
 
 
 def newest_version(session: Session, actor: Actor, *, lang: str | None = None) -> DpaVersion | None:
     """The account's newest version (in ``lang`` when given)."""
     require(actor, Permission.DPA_READ)
-    query = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
+    query: SelectOfScalar[DpaVersion] = scoped(DpaVersion, actor).options(*_WITHOUT_BLOBS)
     if lang is not None:
         query = query.where(DpaVersion.language == _check_language(lang))
-    return session.exec(query.order_by(DpaVersion.number.desc())).first()  # type: ignore[attr-defined]
+    return session.exec(query.order_by(col(DpaVersion.number).desc())).first()
+
+
+def _id_of(version: DpaVersion) -> int:
+    assert version.id is not None  # a stored version: read from the database, or flushed
+    return version.id
 
 
 def get_version(session: Session, actor: Actor, version_id: int) -> DpaVersion:
@@ -249,7 +258,7 @@ def generate(
         except (DecryptionError, UnicodeDecodeError):
             old_details = None  # that version cannot be read: a new one is made
         if old_details == details_json:
-            return (newest if reader is None else get_version(session, actor, newest.id)), False  # type: ignore[arg-type]
+            return (newest if reader is None else get_version(session, actor, _id_of(newest))), False
     number = newest.number + 1 if newest is not None else 1
     if reader is not None:
         reader.close()
@@ -282,7 +291,7 @@ def download(session: Session, actor: Actor, version_id: int, *, now: datetime) 
     try:
         pdf = unseal_field(_key(session, actor.account_id, now), DPA_VERSION_PDF, actor.account_id, version.number, version.pdf_ct)
     except DecryptionError:
-        _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+        _record_unreadable(session, actor, "dpa_version", _id_of(version), now)
         raise VersionUnreadable() from None
     record_event(
         session, actor, Action.DPA_DOWNLOADED, now=now, target=("dpa_version", version.id),
@@ -339,7 +348,7 @@ def acceptance_of(session: Session, actor: Actor, version: DpaVersion, *, now: d
         _key(session, actor.account_id, now), DPA_VERSION_ACCEPTANCE, actor.account_id, version.number, version.acceptance_ct
     )
     if not isinstance(stored, dict):
-        _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+        _record_unreadable(session, actor, "dpa_version", _id_of(version), now)
         return {"name": _(CANNOT_BE_READ), "title": _(CANNOT_BE_READ), "unreadable": True}
     return stored
 
@@ -357,8 +366,10 @@ def unreadable_versions(session: Session, actor: Actor, versions: list[DpaVersio
             select(DpaVersion.pdf_ct).where(DpaVersion.id == version.id, owned_by(DpaVersion, actor))
         ).first()
         try:
-            unseal_field(key, DPA_VERSION_PDF, actor.account_id, version.number, blob)  # type: ignore[arg-type]
+            if blob is None:  # the row is gone: as unreadable as a document that does not decrypt
+                raise DecryptionError("not a stored ciphertext")
+            unseal_field(key, DPA_VERSION_PDF, actor.account_id, version.number, blob)
         except DecryptionError:
-            unreadable.add(version.id)  # type: ignore[arg-type]
-            _record_unreadable(session, actor, "dpa_version", version.id, now)  # type: ignore[arg-type]
+            unreadable.add(_id_of(version))
+            _record_unreadable(session, actor, "dpa_version", _id_of(version), now)
     return unreadable
