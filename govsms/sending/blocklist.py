@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.db import bulk_insert, rows_in
+from govsms.db import bulk_insert, rowcount, rows_in, table_of
 from govsms.errors import InvalidInput
 from govsms.keys.store import vault_of
 from govsms.phone import parse_number
@@ -38,7 +38,7 @@ def _listed(session: Session, account_id: int, indexes: list[bytes]) -> set[byte
         # A big dispatch: reading the account's whole list (16 bytes an entry) once is cheaper
         # than many lookups, which PostgreSQL plans as scans on a small table.
         wanted = set(indexes)
-        listed = session.execute(select(BlockEntry.blind_index).where(owned_by(BlockEntry, account_id))).scalars()
+        listed = session.execute(select(col(BlockEntry.blind_index)).where(owned_by(BlockEntry, account_id))).scalars()
         return {index for index in listed if index in wanted}
     if not indexes:
         return set()
@@ -63,10 +63,10 @@ def blocked_subjects(session: Session, account_id: int, subject_ids: list[int]) 
 
 def _index_of(session: Session, actor: Actor, number: str, now: datetime) -> tuple[str, bytes]:
     parsed = parse_number(number, account_region(session, actor))  # typed as the account's people write it
-    if not parsed.ok:
-        raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
     e164 = parsed.e164
-    return e164, vault_of(session).blind_indexes(session, actor.account_id, [e164], now=now)[e164]  # type: ignore[index,list-item]
+    if e164 is None:
+        raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
+    return e164, vault_of(session).blind_indexes(session, actor.account_id, [e164], now=now)[e164]
 
 
 def _subject_ids(session: Session, actor: Actor, e164: str, now: datetime) -> list[int]:
@@ -76,7 +76,7 @@ def _subject_ids(session: Session, actor: Actor, e164: str, now: datetime) -> li
 
 def block_index(session: Session, account_id: int, index: bytes, *, source: str, now: datetime) -> None:
     bulk_insert(
-        session, BlockEntry.__table__, [{"account_id": account_id, "blind_index": index, "source": source, "created_at": now}],
+        session, table_of(BlockEntry), [{"account_id": account_id, "blind_index": index, "source": source, "created_at": now}],
         ignore_conflicts=True,
     )
 
@@ -91,7 +91,7 @@ def block_number(session: Session, actor: Actor, number: str, *, source: str, no
 def unblock_number(session: Session, actor: Actor, number: str, *, now: datetime) -> bool:
     require(actor, Permission.BLOCKLIST)
     e164, index = _index_of(session, actor, number, now)
-    removed = session.execute(delete_scoped(BlockEntry, actor).where(BlockEntry.blind_index == index)).rowcount
+    removed = rowcount(session.execute(delete_scoped(BlockEntry, actor).where(col(BlockEntry.blind_index) == index)))
     record_event(session, actor, Action.BLOCKLIST_REMOVED, now=now, subjects=_subject_ids(session, actor, e164, now), details={"removed": bool(removed)})
     return bool(removed)
 
@@ -109,7 +109,7 @@ def check_number(session: Session, actor: Actor, number: str, *, now: datetime) 
 def counts_by_source(session: Session, actor: Actor) -> dict[str, int]:
     require(actor, Permission.BLOCKLIST)
     rows = session.execute(
-        select(BlockEntry.source, func.count()).where(owned_by(BlockEntry, actor)).group_by(BlockEntry.source)
+        select(col(BlockEntry.source), func.count()).where(owned_by(BlockEntry, actor)).group_by(col(BlockEntry.source))
     ).all()
     counts = {source: 0 for source in SOURCES}
     counts.update({source: count for source, count in rows})

@@ -3,17 +3,20 @@ shown in clear; cancelling a scheduled dispatch."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.errors import Conflict, InvalidInput, NotFound
+from govsms.db import rowcount
+from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import N_, _
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
@@ -22,10 +25,10 @@ from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
-from govsms.tenancy import owned_by, scoped
+from govsms.tenancy import get_scoped, owned_by, scoped
 
 STATUSES = tuple(MessageStatus)
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, str] = {
     MessageStatus.SCHEDULED: N_("scheduled"), MessageStatus.QUEUED: N_("queued"), MessageStatus.SENDING: N_("sending"),
     MessageStatus.SENT: N_("sent"), MessageStatus.DELIVERED: N_("delivered"), MessageStatus.FAILED: N_("failed"),
     MessageStatus.EXPIRED: N_("expired"), MessageStatus.UNKNOWN: N_("unknown"), MessageStatus.BLOCKED: N_("blocked"),
@@ -60,10 +63,7 @@ class MessageView:
 
 def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
     require(actor, Permission.MESSAGES_READ)
-    dispatch = session.execute(scoped(Dispatch, actor).where(Dispatch.id == dispatch_id)).scalars().first()
-    if dispatch is None:
-        raise NotFound(_("No such dispatch in your account."))
-    return dispatch
+    return get_scoped(session, Dispatch, dispatch_id, actor, missing=_("No such dispatch in your account."))
 
 
 def status_counts(session: Session, dispatch_id: int) -> dict[str, int]:
@@ -75,9 +75,9 @@ def status_counts_of(session: Session, dispatch_ids: list[int]) -> dict[int, dic
     counts: dict[int, dict[str, int]] = {}
     if dispatch_ids:
         rows = session.execute(
-            select(OutboundMessage.dispatch_id, OutboundMessage.status, func.count())
-            .where(OutboundMessage.dispatch_id.in_(dispatch_ids))  # type: ignore[attr-defined]
-            .group_by(OutboundMessage.dispatch_id, OutboundMessage.status)
+            select(col(OutboundMessage.dispatch_id), col(OutboundMessage.status), func.count())
+            .where(col(OutboundMessage.dispatch_id).in_(dispatch_ids))
+            .group_by(col(OutboundMessage.dispatch_id), col(OutboundMessage.status))
         )
         for dispatch_id, status, count in rows:
             counts.setdefault(dispatch_id, {})[status] = count
@@ -86,17 +86,17 @@ def status_counts_of(session: Session, dispatch_ids: list[int]) -> dict[int, dic
 
 def _sealed_senders(
     session: Session, actor: Actor, dispatch_ids: set[int], unreadable: list[UnreadableRow] | None = None
-) -> tuple[dict[int, str], dict[int, int]]:
+) -> tuple[dict[int, str], dict[int, int | None]]:
     """The mobile-number senders of these dispatches of the account, opened in one go:
     (dispatch id -> E.164, dispatch id -> the sender's subject id); those that do not open while
     their key is there are added to ``unreadable``."""
     if not dispatch_ids:
         return {}, {}
-    rows = session.execute(
-        select(Dispatch.id, Dispatch.sender_subject_id, Dispatch.sender_ct)
-        .where(owned_by(Dispatch, actor), Dispatch.id.in_(dispatch_ids), Dispatch.sender_ct.is_not(None))  # type: ignore[union-attr,attr-defined]
-    ).all()
-    return open_senders(session, actor.account_id, rows, unreadable), {row[0]: row[1] for row in rows}  # type: ignore[misc]
+    rows = cast("Sequence[tuple[int, int | None, bytes | None]]", session.execute(  # stored rows: their ids are set
+        select(col(Dispatch.id), col(Dispatch.sender_subject_id), col(Dispatch.sender_ct))
+        .where(owned_by(Dispatch, actor), col(Dispatch.id).in_(dispatch_ids), col(Dispatch.sender_ct).is_not(None))
+    ).all())
+    return open_senders(session, actor.account_id, rows, unreadable), {row[0]: row[1] for row in rows}
 
 
 def sender_label(number: str | None, *, reveal: bool) -> str:
@@ -108,9 +108,10 @@ def sender_label(number: str | None, *, reveal: bool) -> str:
 def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch], *, now: datetime, reveal: bool = False) -> dict[int, str]:
     """How each dispatch's sender is shown: as chosen, or a mobile number masked (in clear with
     ``reveal``). Showing any mobile number is recorded, naming its person."""
-    sealed = {dispatch.id for dispatch in dispatches if dispatch.sender is None}
+    by_id = {_stored_id(dispatch): dispatch for dispatch in dispatches}
+    sealed = {dispatch_id for dispatch_id, dispatch in by_id.items() if dispatch.sender is None}
     unreadable: list[UnreadableRow] = []
-    opened, subjects = _sealed_senders(session, actor, sealed, unreadable)  # type: ignore[arg-type]
+    opened, subjects = _sealed_senders(session, actor, sealed, unreadable)
     record_unreadable(session, actor, unreadable, now=now)  # "cannot be read" (an event), not "(erased)" (a key gone on purpose)
     cannot_be_read = {row.row_id for row in unreadable}
     if subjects:
@@ -120,10 +121,15 @@ def dispatch_senders(session: Session, actor: Actor, dispatches: list[Dispatch],
             subjects=[subject for subject in subjects.values() if subject is not None], details={"senders": len(subjects), "in_clear": reveal},
         )
     return {
-        dispatch.id: dispatch.sender if dispatch.sender is not None
-        else _(CANNOT_BE_READ) if dispatch.id in cannot_be_read else sender_label(opened.get(dispatch.id), reveal=reveal)  # type: ignore[misc]
-        for dispatch in dispatches
+        dispatch_id: dispatch.sender if dispatch.sender is not None
+        else _(CANNOT_BE_READ) if dispatch_id in cannot_be_read else sender_label(opened.get(dispatch_id), reveal=reveal)
+        for dispatch_id, dispatch in by_id.items()
     }
+
+
+def _stored_id(dispatch: Dispatch) -> int:
+    assert dispatch.id is not None  # a stored row
+    return dispatch.id
 
 
 def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:
@@ -131,7 +137,7 @@ def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: 
     page, per_page = clamp_page(page, per_page)
     query = scoped(Dispatch, actor)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    items = session.execute(query.order_by(Dispatch.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    items = session.execute(query.order_by(col(Dispatch.id).desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     return Page(items=list(items), total=total, page=page, per_page=per_page)
 
 
@@ -157,28 +163,30 @@ def list_messages(
         query = query.where(OutboundMessage.created_at >= day, OutboundMessage.created_at < day + timedelta(days=1))
     if number:
         parsed = parse_number(number, account_region(session, actor))  # typed as the account's people write it
-        if not parsed.ok:
+        e164 = parsed.e164
+        if e164 is None:
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
-        found = vault_of(session).find_subjects(session, actor.account_id, [parsed.e164], now=now)  # type: ignore[list-item]
-        searched = [found[parsed.e164].id] if parsed.e164 in found else []  # type: ignore[index,list-item]
+        found = vault_of(session).find_subjects(session, actor.account_id, [e164], now=now)
+        searched = [found[e164].id] if e164 in found else []
         query = query.where(OutboundMessage.subject_id == (searched[0] if searched else -1))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(OutboundMessage.id.desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    rows: Sequence[OutboundMessage] = session.execute(query.order_by(col(OutboundMessage.id).desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
     senders, sender_subjects = _sealed_senders(session, actor, {row.dispatch_id for row in rows if row.sender is None})
     items = []
     unreadable: list[UnreadableRow] = []
     for row in rows:
+        assert row.id is not None  # a stored row
         subject = subjects.get(row.subject_id)
         clear = subject.unseal_or_none(MESSAGE_RECIPIENT, row.recipient_ct) if subject is not None else None
         if clear is None:  # this row is marked; the rest of the page is shown
-            unreadable.append(UnreadableRow("outbound_message", row.id, row.subject_id, ALTERED if subject else NO_KEY))  # type: ignore[arg-type]
+            unreadable.append(UnreadableRow("outbound_message", row.id, row.subject_id, ALTERED if subject else NO_KEY))
             recipient = _(CANNOT_BE_READ)
         else:
             recipient = clear if reveal else mask(clear)
         items.append(
             MessageView(
-                id=row.id, recipient=recipient, country=row.country, status=row.status,  # type: ignore[arg-type]
+                id=row.id, recipient=recipient, country=row.country, status=row.status,
                 sender=row.sender if row.sender is not None else sender_label(senders.get(row.dispatch_id), reveal=reveal),
                 reason=row.reason, parts=row.parts, cost_minor=row.cost_minor, submitted_at=row.submitted_at, done_at=row.done_at,
                 unreadable=clear is None,
@@ -200,12 +208,12 @@ def cancel_dispatch(session: Session, actor: Actor, dispatch_id: int, *, now: da
     dispatch = get_dispatch(session, actor, dispatch_id)
     if dispatch.status != DispatchStatus.SCHEDULED or dispatch.send_at <= now:
         raise Conflict(_("Only a dispatch that waits for its send time can be cancelled."))
-    cancelled = session.execute(
-        update(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch.id, OutboundMessage.status == MessageStatus.SCHEDULED)
+    cancelled = rowcount(session.execute(
+        update(OutboundMessage).where(col(OutboundMessage.dispatch_id) == dispatch.id, col(OutboundMessage.status) == MessageStatus.SCHEDULED)
         .values(status=MessageStatus.CANCELLED, cost_minor=0, done_at=now)
-    ).rowcount
+    ))
     dispatch.status = DispatchStatus.CANCELLED
     session.add(dispatch)
     session.flush()
-    record_event(session, actor, Action.DISPATCH_CANCELLED, now=now, target=("dispatch", dispatch.id), details={"cancelled": cancelled or 0})
-    return cancelled or 0
+    record_event(session, actor, Action.DISPATCH_CANCELLED, now=now, target=("dispatch", dispatch.id), details={"cancelled": cancelled})
+    return cancelled

@@ -9,19 +9,20 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.accounts.service import account_region
 from govsms.keys.crypto import Subject, seal_field
-from govsms.db import bulk_insert, one_of
+from govsms.db import bulk_insert, one_of, rowcount, table_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -33,7 +34,7 @@ from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_send
 from govsms.sending.text import check_text
 from govsms.sending.wire import SenderKind
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
-from govsms.tenancy import owned_by, scoped
+from govsms.tenancy import get_scoped, owned_by, scoped
 
 CODE_PURPOSE = "sender_code"
 """The account key the codes' HMACs are made with: a six-digit code hashed without a key is
@@ -97,12 +98,7 @@ def _code_hash(session: Session, row: SenderNumber, code: str, now: datetime) ->
 
 
 def _get(session: Session, actor: Actor, sender_id: int) -> SenderNumber:
-    row = session.execute(
-        scoped(SenderNumber, actor).where(SenderNumber.id == sender_id)
-    ).scalars().first()
-    if row is None:
-        raise NotFound(_("No such sender number in your account."))
-    return row
+    return get_scoped(session, SenderNumber, sender_id, actor, missing=_("No such sender number in your account."))
 
 
 def _number_of(session: Session, actor: Actor, row: SenderNumber) -> tuple[str, Subject]:
@@ -116,9 +112,9 @@ def _parse(session: Session, actor: Actor, number: str) -> str:
     if len(number) > MAX_NUMBER_INPUT:
         raise InvalidInput(_("The number is too long."), fields={"number": _("Give one mobile number, e.g. 070-123 45 67.")})
     parsed = parse_number(number, account_region(session, actor))
-    if not parsed.ok:
+    e164 = parsed.e164
+    if e164 is None:
         raise InvalidInput(parsed.reason or _("The number is not valid."), fields={"number": parsed.reason or ""})
-    e164: str = parsed.e164  # type: ignore[assignment]
     if e164.lstrip("+") in (SHARED_REPLY_NUMBER, *REPLY_NUMBERS.values()):
         raise InvalidInput(_("This is the shared reply number."), fields={"number": _("Send from %(reply)s without verifying it.") % {"reply": SHARED_REPLY_NUMBER}})
     owner = virtual_number_owner(session, e164)
@@ -137,13 +133,13 @@ def request_code(session: Session, actor: Actor, number: str, *, now: datetime) 
     subject = vault.subject(session, actor.account_id, e164, now=now)
     index = vault.blind_indexes(session, actor.account_id, [e164], now=now)[e164]
     bulk_insert(
-        session, SenderNumber.__table__,
+        session, table_of(SenderNumber),
         [{"account_id": actor.account_id, "subject_id": subject.id, "blind_index": index, "code_attempts": 0, "codes_sent": 0,
           "number_ct": subject.seal(SENDER_NUMBER, e164), "created_at": now}],
         ignore_conflicts=True,  # two admins adding one number at once: one row
     )
-    row = session.execute(
-        scoped(SenderNumber, actor).where(SenderNumber.blind_index == index)
+    row: SenderNumber = session.execute(
+        scoped(SenderNumber, actor).where(col(SenderNumber.blind_index) == index)
     ).scalars().one()
     if row.verified_at is not None:
         raise InvalidInput(_("This number is verified already."), fields={"number": _("It can be used as a sender now.")})
@@ -164,8 +160,8 @@ def _codes_to_number(session: Session, account_id: int, subject: Subject, now: d
     """Codes sent to this number (its subject, one per blind index) in the last day, and when the
     last went: counted from the code SMS themselves, so removing the number and adding it again
     does not start the count afresh."""
-    messages = OutboundMessage.__table__
-    dispatches = Dispatch.__table__
+    messages = table_of(OutboundMessage)
+    dispatches = table_of(Dispatch)
     count, last = session.execute(
         select(func.count(), func.max(messages.c.created_at))
         .select_from(messages.join(dispatches, dispatches.c.id == messages.c.dispatch_id))
@@ -185,7 +181,7 @@ def _send_code(session: Session, actor: Actor, row: SenderNumber, e164: str, sub
         raise InvalidInput(_("At most %(count)d codes a day go to one number; try again tomorrow.") % {"count": MAX_CODES_PER_NUMBER})
     sent_today = session.execute(
         select(func.count()).select_from(Dispatch)
-        .where(owned_by(Dispatch, actor), Dispatch.channel == VERIFY_CHANNEL, Dispatch.created_at > now - CODE_WINDOW)
+        .where(owned_by(Dispatch, actor), col(Dispatch.channel) == VERIFY_CHANNEL, col(Dispatch.created_at) > now - CODE_WINDOW)
     ).scalar_one()
     if sent_today >= MAX_CODES_PER_ACCOUNT:
         raise InvalidInput(_("Your account has sent %(count)d codes today, the most a day; try again tomorrow.") % {"count": MAX_CODES_PER_ACCOUNT})
@@ -199,7 +195,8 @@ def _send_code(session: Session, actor: Actor, row: SenderNumber, e164: str, sub
     session.flush()
     dispatch_id = _queue_code_sms(session, actor, subject, e164, code, now)
     record_event(session, actor, action, now=now, target=("sender", row.id), subjects=[subject.id], details={"dispatch": dispatch_id})
-    return CodeSent(sender_id=row.id, number=mask(e164), code=code, expires_at=row.code_expires_at)  # type: ignore[arg-type]
+    assert row.id is not None  # a stored row
+    return CodeSent(sender_id=row.id, number=mask(e164), code=code, expires_at=row.code_expires_at)
 
 
 def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str, code: str, now: datetime) -> int:
@@ -207,7 +204,7 @@ def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str,
     text = _("%(code)s is the code that lets %(account)s send SMS from this number. It is valid for %(minutes)d minutes. "
              "Did you not expect it? Then do nothing.") % {"code": code, "account": actor.account_name, "minutes": CODE_TTL.seconds // 60}
     analysis = check_text(text[:750])
-    dispatch_id = session.execute(INSERT_DISPATCH, dict(
+    dispatch_id: int = session.execute(INSERT_DISPATCH, dict(
         account_id=actor.account_id, created_by=actor.label, channel=VERIFY_CHANNEL, sender=VERIFY_SENDER, sender_subject_id=None,
         text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=1, blocked=0, invalid=0, cost_minor=0, currency="SEK",
         status=DispatchStatus.QUEUED, send_at=now, idempotency_key=None, request_hash=None, created_at=now,
@@ -215,13 +212,13 @@ def _queue_code_sms(session: Session, actor: Actor, subject: Subject, e164: str,
     account_key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     text_ct = seal_field(account_key, DISPATCH_TEXT, actor.account_id, dispatch_id, text[:750])
     session.execute(SET_DISPATCH_TEXT, {"dispatch": dispatch_id, "text": text_ct, "sealed_sender": None})
-    session.execute(insert(OutboundMessage.__table__), [dict(
+    session.execute(insert(table_of(OutboundMessage)), [dict(
         dispatch_id=dispatch_id, account_id=actor.account_id, subject_id=subject.id,
         recipient_ct=subject.seal(MESSAGE_RECIPIENT, e164), sender=VERIFY_SENDER,
         sender_kind=SenderKind.ALPHANUMERIC.value, country=country_of(e164) or "", parts=analysis.parts, cost_minor=0,
         status=MessageStatus.QUEUED, attempts=0, due_at=now, created_at=now,
     )])
-    return dispatch_id  # type: ignore[no-any-return]
+    return dispatch_id
 
 
 def confirm_code(session: Session, actor: Actor, sender_id: int, code: str, *, now: datetime) -> Verification:
@@ -237,14 +234,14 @@ def confirm_code(session: Session, actor: Actor, sender_id: int, code: str, *, n
         return Verification(Outcome.NO_CODE, 0)
     if now >= row.code_expires_at:
         return Verification(Outcome.EXPIRED, 0)
-    counted = session.execute(
-        update(SenderNumber).where(SenderNumber.id == row.id, SenderNumber.code_attempts < MAX_CODE_ATTEMPTS)
-        .values(code_attempts=SenderNumber.code_attempts + 1)
-    ).rowcount
+    counted = rowcount(session.execute(
+        update(SenderNumber).where(col(SenderNumber.id) == row.id, col(SenderNumber.code_attempts) < MAX_CODE_ATTEMPTS)
+        .values(code_attempts=col(SenderNumber.code_attempts) + 1)
+    ))
     session.refresh(row)
     if not counted:
         return Verification(Outcome.LOCKED, 0)
-    if hmac.compare_digest(_code_hash(session, row, typed, now), row.code_hash):  # type: ignore[arg-type]
+    if hmac.compare_digest(_code_hash(session, row, typed, now), row.code_hash):
         row.verified_at = now
         row.code_hash = row.code_expires_at = None
         row.code_attempts = 0
@@ -274,22 +271,23 @@ def remove_sender_number(session: Session, actor: Actor, sender_id: int, *, now:
 def list_sender_numbers(session: Session, actor: Actor, *, now: datetime) -> list[SenderNumberView]:
     """The account's sender numbers, masked; showing them is recorded."""
     require(actor, Permission.ACCOUNT_SETTINGS)
-    rows = session.execute(scoped(SenderNumber, actor).order_by(SenderNumber.id)).scalars().all()
+    rows: Sequence[SenderNumber] = session.execute(scoped(SenderNumber, actor).order_by(col(SenderNumber.id))).scalars().all()
     if not rows:
         return []
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
     views = []
     unreadable: list[UnreadableRow] = []
     for row in rows:
+        assert row.id is not None  # a stored row
         subject = subjects.get(row.subject_id)
         clear = subject.unseal_or_none(SENDER_NUMBER, row.number_ct) if subject else None
         if subject is not None and clear is None:  # altered or moved in: that row says so, the page stays
-            unreadable.append(UnreadableRow("sender_number", row.id, row.subject_id, ALTERED))  # type: ignore[arg-type]
+            unreadable.append(UnreadableRow("sender_number", row.id, row.subject_id, ALTERED))
             number = _(CANNOT_BE_READ)
         else:
             number = mask(clear) if clear is not None else _("(erased)")
         waiting = row.code_hash is not None and row.code_attempts < MAX_CODE_ATTEMPTS and row.code_expires_at is not None and now < row.code_expires_at
-        views.append(SenderNumberView(id=row.id, number=number, verified_at=row.verified_at,  # type: ignore[arg-type]
+        views.append(SenderNumberView(id=row.id, number=number, verified_at=row.verified_at,
                                       code_expires_at=row.code_expires_at if waiting else None, created_at=row.created_at))
     record_event(session, actor, Action.SENDERS_LISTED, now=now, subjects=[row.subject_id for row in rows], details={"shown": len(rows)})
     record_unreadable(session, actor, unreadable, now=now)
@@ -305,8 +303,8 @@ def seal_clear_senders(session: Session, *, now: datetime, batch: int = SEAL_BAT
     (0: nothing left). A virtual number (of any account) is the provider's, no one's personal
     number, and stays: the worker refuses one assigned to another account when it sends. The
     caller commits each batch, so a stopped run resumes where it was."""
-    table = Dispatch.__table__
-    virtual = select(VirtualNumber.number)
+    table = table_of(Dispatch)
+    virtual = select(col(VirtualNumber.number))
     rows = session.execute(
         select(table.c.id, table.c.account_id, table.c.sender)
         .where(table.c.sender.like("+%"), table.c.sender.not_in(virtual.scalar_subquery()))
@@ -319,7 +317,7 @@ def seal_clear_senders(session: Session, *, now: datetime, batch: int = SEAL_BAT
     for dispatch_id, account_id, sender in rows:
         by_account.setdefault(account_id, []).append((dispatch_id, sender))
     dialect = session.get_bind().dialect.name
-    messages = OutboundMessage.__table__
+    messages = table_of(OutboundMessage)
     for account_id, items in by_account.items():
         subjects = vault.subjects(session, account_id, {sender for _id, sender in items}, now=now)
         session.execute(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select as select_core
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govsms.auth import Actor
 from govsms.keys.crypto import DecryptionError, Subject
@@ -70,8 +70,8 @@ def verified_sender(session: Session, account_id: int, e164: str, *, now: dateti
     vault = vault_of(session)
     index = vault.blind_indexes(session, account_id, [e164], now=now)[e164]
     subject_id = session.execute(
-        select_core(SenderNumber.subject_id).where(
-            owned_by(SenderNumber, account_id), SenderNumber.blind_index == index, SenderNumber.verified_at.is_not(None)  # type: ignore[union-attr]
+        select_core(col(SenderNumber.subject_id)).where(
+            owned_by(SenderNumber, account_id), col(SenderNumber.blind_index) == index, col(SenderNumber.verified_at).is_not(None)
         )
     ).scalar()
     if subject_id is None:
@@ -100,9 +100,9 @@ def resolve_sender(
     digits = value.replace(" ", "").replace("-", "")
     if digits.lstrip("+").isdigit():
         parsed = parse_number(value, region)
-        if not parsed.ok:
+        e164 = parsed.e164
+        if e164 is None:
             raise InvalidInput(_("The sender is not a valid number."), fields={"from": parsed.reason or ""})
-        e164: str = parsed.e164  # type: ignore[assignment]
         if e164.lstrip("+") in REPLY_NUMBERS.values():
             return SenderChoice("reply", SHARED_REPLY_NUMBER)
         owner = virtual_number_owner(session, e164)
@@ -160,14 +160,14 @@ def open_senders(
     rows = [(dispatch_id, subject_id, blob) for dispatch_id, subject_id, blob in sealed if subject_id is not None and blob]
     if not rows:
         return {}
-    subjects = vault_of(session).subjects_by_id(session, account_id, {subject_id for _id, subject_id, _blob in rows})  # type: ignore[misc]
+    subjects = vault_of(session).subjects_by_id(session, account_id, {subject_id for _id, subject_id, _blob in rows})
     opened: dict[int, str] = {}
     for dispatch_id, subject_id, blob in rows:
-        subject = subjects.get(subject_id)  # type: ignore[arg-type]
+        subject = subjects.get(subject_id)
         if subject is None:
             continue
         try:
-            opened[dispatch_id] = subject.unseal(DISPATCH_SENDER, blob, owner_id=dispatch_id)  # type: ignore[arg-type]
+            opened[dispatch_id] = subject.unseal(DISPATCH_SENDER, blob, owner_id=dispatch_id)
         except (DecryptionError, UnicodeDecodeError):
             if unreadable is not None:
                 unreadable.append(UnreadableRow("dispatch", dispatch_id, subject_id, ALTERED))
