@@ -13,7 +13,7 @@ from govsms.auth import Actor, Permission, Role, require
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.web.controller import PageController
-from govsms.web.forms import Db, Now, Form, form_list, form_text
+from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form
 from govsms.web.guards import requires, users_only
 from govsms.web.render import NavItem, page
 
@@ -71,11 +71,9 @@ class OperatorAccountPages(PageController):
                 now=now,
             )
         except GovsmsError as refused:
-            if refused.status_code not in (409, 422):
-                raise
-            db.rollback()
-            errors = {FIRST_ADMIN_FIELDS.get(key, key): value for key, value in refused.fields.items()}
-            return _accounts_page(request, db, status_code=refused.status_code, form=form, errors=errors, error=refused.message)
+            reasons = refused_form(refused, db)
+            reasons["errors"] = {FIRST_ADMIN_FIELDS.get(key, key): value for key, value in reasons["errors"].items()}
+            return _accounts_page(request, db, form=form, **reasons)
         return Redirect("/operator/accounts?created=1", status_code=303)
 
     @get("/operator/security")

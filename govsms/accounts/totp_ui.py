@@ -20,7 +20,7 @@ from govsms.errors import GovsmsError, InvalidInput, LoginRefused
 from govsms.i18n import _
 from govsms.web.controller import PageController
 from govsms.web.context import SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Now, Form, form_text, safe_next
+from govsms.web.forms import Db, Now, Form, form_text, refused_form, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import page
@@ -141,9 +141,7 @@ class SecondStepPages(PageController):
                 codes = totp.confirm_enrolment(db, pending.user, form_text(data, "code"), now=now)
             except InvalidInput as invalid:
                 enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
-                return _enrol_page(
-                    request, enrolment, action="/login/enrol", next=target, required=True, status_code=422, errors=invalid.fields, error=invalid.message
-                )
+                return _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, **refused_form(invalid))
         except LoginRefused as refused:
             return page(request, "accounts/login.html", status_code=401, next=target, email="", error=refused.message)
         token = login.complete_login(db, pending, policy=state.login_policy, now=now, details={"second_step": "enrolled"})
@@ -168,14 +166,9 @@ def _user(request: Request[Any, Any, Any], db: Session) -> User:
 
 
 def _profile_refusal(request: Request[Any, Any, Any], db: Session, refused: GovsmsError, prefix: str) -> Template:
-    if refused.status_code not in (409, 422):
-        raise refused
-    actor: Actor = request.scope["user"]
-    errors = {f"{prefix}_{name}": problem for name, problem in refused.fields.items()}
-    return page(
-        request, "accounts/profile.html", status_code=refused.status_code, notice=None, error=refused.message, errors=errors,
-        **profile_context(db, actor),
-    )
+    reasons = refused_form(refused)
+    reasons["errors"] = {f"{prefix}_{name}": problem for name, problem in reasons["errors"].items()}
+    return page(request, "accounts/profile.html", notice=None, **reasons, **profile_context(db, request.scope["user"]))
 
 
 class TotpProfilePages(PageController):
@@ -198,8 +191,7 @@ class TotpProfilePages(PageController):
         except InvalidInput as invalid:
             enrolment = totp.begin_enrolment(db, user, now=now, anew=False)  # the same set-up: the app has it already
             return _enrol_page(
-                request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, status_code=422,
-                errors=invalid.fields, error=invalid.message,
+                request, enrolment, action="/settings/profile/totp/confirm", next="/settings/profile", required=False, **refused_form(invalid),
             )
         return _no_store(page(request, "accounts/recovery_codes.html", codes=codes, next="/settings/profile?done=totp_on"))
 

@@ -13,12 +13,12 @@ from sqlalchemy import event
 from govsms.accounts import apikey, login, service, totp, totp_ui
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role
 from govsms.accounts.models import User
-from govsms.errors import GovsmsError, InvalidInput, LoginRefused
+from govsms.errors import GovsmsError, LoginRefused
 from govsms.db import session_scope
 from govsms.i18n import N_, _, pick_language
 from govsms.web.controller import PageController
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
-from govsms.web.forms import Db, Now, Form, form_list, form_text, safe_next
+from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form, safe_next
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id, PageNumber
 from govsms.web.render import NavItem, page
@@ -137,9 +137,9 @@ class ProfilePages(PageController):
                 keep_token=request.cookies.get(SESSION_COOKIE),
                 now=now,
             )
-        except InvalidInput as invalid:
+        except GovsmsError as refused:
             return page(
-                request, "accounts/profile.html", status_code=422, notice=None, error=invalid.message, errors=invalid.fields,
+                request, "accounts/profile.html", notice=None, **refused_form(refused, shown=(422,)),
                 **totp_ui.profile_context(db, _actor(request)),
             )
         return Redirect("/settings/profile?done=password", status_code=303)
@@ -188,12 +188,7 @@ class UserPages(PageController):
                 now=now,
             )
         except GovsmsError as refused:
-            if refused.status_code not in (409, 422):
-                raise
-            db.rollback()
-            return _users_page(
-                request, db, page_number=1, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message
-            , now=now)
+            return _users_page(request, db, page_number=1, form=form, now=now, **refused_form(refused, db))
         return Redirect("/settings/users?done=created", status_code=303)
 
     @get("/settings/users/{user_id:int}")
@@ -240,10 +235,7 @@ class ApiKeyPages(PageController):
         try:
             created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=now)
         except GovsmsError as refused:
-            if refused.status_code not in (409, 422):
-                raise
-            db.rollback()
-            return _keys_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message)
+            return _keys_page(request, db, form=form, **refused_form(refused, db))
         # The key is in this one response body only: never in a URL, a log or the database.
         response = _keys_page(request, db, created=created, new_key=key)
         response.headers["Cache-Control"] = "no-store"

@@ -19,7 +19,7 @@ from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Now, Form, form_text
+from govsms.web.forms import FORM_REFUSALS, Db, Now, Form, form_text, refused_form
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Count, Id, IdFilter, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
@@ -42,10 +42,6 @@ NOTICES = {
 }
 
 
-def _refusable(error: GovsmsError) -> bool:
-    return error.status_code in (409, 422)
-
-
 def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, now: datetime, **context: Any) -> Template:
     actor = request.scope["user"]
     context.setdefault("form", {})
@@ -54,7 +50,7 @@ def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int 
     try:
         contacts = service.list_contacts(db, actor, now=now, page=page_number, number=number or None)
     except GovsmsError as refused:
-        if not _refusable(refused):
+        if refused.status_code not in FORM_REFUSALS:
             raise
         context["errors"] = {**context["errors"], "search": refused.fields.get("number", refused.message)}
         status_code = 422
@@ -88,12 +84,8 @@ class ContactPages(PageController):
         form = {"number": form_text(data, "number"), "name": form_text(data, "name"), "note": form_text(data, "note")}
         try:
             created = service.create_contact(db, request.scope["user"], group_ids=form_ids(data, "group_ids"), now=now, **form)
-        except GovsmsError as refused:
-            if not _refusable(refused):
-                raise
-            if not refused.recorded:  # "already a contact" keeps its access-log event
-                db.rollback()
-            return _contacts_page(request, db, status_code=refused.status_code, form=form, errors=refused.fields, error=refused.message, now=now)
+        except GovsmsError as refused:  # "already a contact" keeps its access-log event
+            return _contacts_page(request, db, form=form, now=now, **refused_form(refused, db))
         return Redirect(f"/contacts/{created.id}?done=created", status_code=303)
 
     @get("/contacts/{contact_id:int}")
@@ -113,15 +105,9 @@ class ContactPages(PageController):
                 note=form_text(data, "note"), group_ids=form_ids(data, "group_ids"), now=now,
             )
         except GovsmsError as refused:
-            if not _refusable(refused):
-                raise
-            if not refused.recorded:  # "already a contact" keeps its access-log event
-                db.rollback()
+            reasons = refused_form(refused, db)  # "already a contact" keeps its access-log event
             contact = service.get_contact(db, actor, contact_id, now=now)
-            return page(
-                request, "contacts/contact.html", status_code=refused.status_code, contact=contact,
-                groups=groups.list_groups(db, actor), errors=refused.fields, error=refused.message,
-            )
+            return page(request, "contacts/contact.html", contact=contact, groups=groups.list_groups(db, actor), **reasons)
         return Redirect(f"/contacts/{contact_id}?done=saved", status_code=303)
 
     @post("/contacts/{contact_id:int}/delete")
@@ -167,12 +153,9 @@ class ImportPages(PageController):
             limits = UploadLimits.from_settings(request.app.state.settings)
             plan = importing.plan_import(db, actor, upload.filename, content, now=now, limits=limits)
         except GovsmsError as refused:
-            if not _refusable(refused):
-                raise
-            return page(
-                request, "contacts/import.html", status_code=422, groups=groups.list_groups(db, actor),
-                errors=refused.fields or {"file": refused.message}, error=refused.message,
-            )
+            reasons = refused_form(refused)
+            reasons["errors"] = reasons["errors"] or {"file": refused.message}  # the file as a whole
+            return page(request, "contacts/import.html", groups=groups.list_groups(db, actor), **reasons)
         token = importing.store_upload(db, actor, upload.filename, content, now=now)
         return page(
             request, "contacts/import_preview.html", plan=plan, token=token, groups=groups.list_groups(db, actor),
@@ -195,14 +178,11 @@ class ImportPages(PageController):
                 db, actor, plan, group_id=form_id(data, "group_id"), group_name=form_text(data, "group_name"), now=now,
             )
         except GovsmsError as refused:
-            if not _refusable(refused):
-                raise
-            db.rollback()
+            reasons = refused_form(refused, db)
             importing.record_checked(db, actor, plan, now=now)  # the preview is shown again: so is its count
             return page(
-                request, "contacts/import_preview.html", status_code=refused.status_code, plan=plan, token=token,
-                groups=groups.list_groups(db, actor), group_id=group_id, group_name=form_text(data, "group_name"),
-                preview_rows=PREVIEW_ROWS, errors=refused.fields, error=refused.message,
+                request, "contacts/import_preview.html", plan=plan, token=token, groups=groups.list_groups(db, actor),
+                group_id=group_id, group_name=form_text(data, "group_name"), preview_rows=PREVIEW_ROWS, **reasons,
             )
         importing.discard_upload(db, actor, token)
         return Redirect(
@@ -229,13 +209,8 @@ class GroupPages(PageController):
         try:
             group = groups.create_group(db, actor, now=now, **form)
         except GovsmsError as refused:
-            if not _refusable(refused):
-                raise
-            db.rollback()
-            return page(
-                request, "contacts/groups.html", status_code=refused.status_code, groups=groups.list_groups(db, actor),
-                form=form, errors=refused.fields, error=refused.message,
-            )
+            reasons = refused_form(refused, db)
+            return page(request, "contacts/groups.html", groups=groups.list_groups(db, actor), form=form, **reasons)
         return Redirect(f"/groups/{group.id}?done=group_created", status_code=303)
 
     @get("/groups/{group_id:int}")

@@ -20,7 +20,7 @@ from govsms.retention.service import set_storage_time, storage_times
 from govsms.audit.unreadable import CANNOT_BE_READ
 from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Now, Form, form_text
+from govsms.web.forms import EVERY_REFUSAL, Db, Now, Form, form_text, refused_form
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id, form_id
 from govsms.web.render import NavItem, page
@@ -29,6 +29,9 @@ NAV = [
     NavItem(N_("Data processing agreement"), "/dpa", Permission.DPA_READ),
     NavItem(N_("Sub-processors and storage times"), "/operator/dpa", Permission.PLATFORM),
 ]
+ACCEPT_REFUSALS = frozenset(EVERY_REFUSAL) - {404}
+"""The acceptance form shows every refusal but a version of another account (404)."""
+
 NOTICES = {
     "saved": N_("The details are saved. Preview the agreement, then generate the PDF."),
     "generated": N_("A new version is generated. Download it, read it, and accept it below."),
@@ -116,8 +119,7 @@ class DpaAcceptPages(PageController):
         try:
             service.save_details(db, request.scope["user"], values, now=now)
         except GovsmsError as refused:
-            db.rollback()
-            return _dpa_page(request, db, status_code=refused.status_code, form=values, errors=refused.fields, error=refused.message, now=now)
+            return _dpa_page(request, db, form=values, now=now, **refused_form(refused, db, shown=EVERY_REFUSAL))
         return Redirect("/dpa?done=saved", status_code=303)
 
     @post("/dpa/generate")
@@ -129,8 +131,7 @@ class DpaAcceptPages(PageController):
                     db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader
                 )
         except GovsmsError as refused:
-            db.rollback()
-            return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, now=now)
+            return _dpa_page(request, db, now=now, **refused_form(refused, db, shown=EVERY_REFUSAL))
         return Redirect(f"/dpa?done={'generated' if created else 'unchanged'}", status_code=303)
 
     @post("/dpa/versions/{version_id:int}/accept")
@@ -141,11 +142,10 @@ class DpaAcceptPages(PageController):
                 confirmed=form_text(data, "confirm") == "yes", now=now,
             )
         except GovsmsError as refused:
-            if refused.status_code == 404:
-                raise
-            db.rollback()
-            return _dpa_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message,
-                             accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")}, now=now)
+            return _dpa_page(
+                request, db, accept_form={"name": form_text(data, "name"), "title": form_text(data, "title")}, now=now,
+                **refused_form(refused, db, shown=ACCEPT_REFUSALS),
+            )
         return Redirect("/dpa?done=accepted", status_code=303)
 
 
@@ -188,8 +188,7 @@ class DpaOperatorPages(PageController):
             else:
                 registry.add_subprocessor(db, actor, **values, now=now)
         except GovsmsError as refused:
-            db.rollback()
-            return _operator_page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message, form=values)
+            return _operator_page(request, db, form=values, **refused_form(refused, db, shown=EVERY_REFUSAL))
         return Redirect("/operator/dpa?done=saved", status_code=303)
 
     @post("/operator/retention")
@@ -203,11 +202,9 @@ class DpaOperatorPages(PageController):
         try:
             set_storage_time(db, request.scope["user"], key, days, now=now)
         except GovsmsError as refused:
-            db.rollback()
-            return _operator_page(
-                request, db, status_code=refused.status_code, error=refused.message,
-                errors={f"days-{key}": message for message in refused.fields.values()},
-            )
+            reasons = refused_form(refused, db, shown=EVERY_REFUSAL)
+            reasons["errors"] = {f"days-{key}": message for message in reasons["errors"].values()}
+            return _operator_page(request, db, **reasons)
         return Redirect("/operator/dpa?done=saved", status_code=303)
 
 

@@ -14,7 +14,7 @@ from govsms.errors import GovsmsError
 from govsms.i18n import N_
 from govsms.sending import pricing
 from govsms.web.controller import PageController
-from govsms.web.forms import Db, Now, Form, form_text
+from govsms.web.forms import EVERY_REFUSAL, Db, Now, Form, form_text, refused_form
 from govsms.web.guards import requires, users_only
 from govsms.web.params import form_id
 from govsms.web.render import NavItem, page
@@ -31,6 +31,15 @@ def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **
     )
 
 
+def _price_minor(typed: str) -> int:
+    """A price typed in kronor (``0,45``) in öre; -1 when none is typed. ValueError for anything
+    else: float() also reads "1e400" (infinity), "nan" and non-ASCII digits, which no price is."""
+    price = typed.strip().replace(",", ".")
+    if price and not price.isascii():
+        raise ValueError(price)
+    return int(round(float(price) * 100)) if price else -1
+
+
 class PriceOperatorPages(PageController):
     """The operator's price list and virtual numbers."""
 
@@ -43,16 +52,13 @@ class PriceOperatorPages(PageController):
     @post("/operator/prices")
     def prices_set(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
         try:
-            price = form_text(data, "price").strip().replace(",", ".")
-            # float() also reads "1e400" (infinity), "nan" and non-ASCII digits; a price is none of them.
-            if price and not price.isascii():
-                raise ValueError(price)
-            minor = int(round(float(price) * 100)) if price else -1
+            minor = _price_minor(form_text(data, "price"))
+        except (ValueError, OverflowError):
+            return _page(request, db, status_code=422, errors={"price": "0,45"}, error=None)  # how a price is written
+        try:
             pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=now)
-        except (GovsmsError, ValueError, OverflowError) as refused:
-            db.rollback()
-            fields = refused.fields if isinstance(refused, GovsmsError) else {"price": "0,45"}
-            return _page(request, db, status_code=422, errors=fields, error=getattr(refused, "message", None))
+        except GovsmsError as refused:
+            return _page(request, db, **refused_form(refused, db, shown=(422,)))
         return Redirect("/operator/prices", status_code=303)
 
     @post("/operator/numbers")
@@ -66,8 +72,7 @@ class PriceOperatorPages(PageController):
                     db, actor, account_id=form_id(data, "account_id") or 0, number=form_text(data, "number"), now=now
                 )
         except GovsmsError as refused:
-            db.rollback()
-            return _page(request, db, status_code=refused.status_code, errors=refused.fields, error=refused.message)
+            return _page(request, db, **refused_form(refused, db, shown=EVERY_REFUSAL))
         return Redirect("/operator/prices", status_code=303)
 
 

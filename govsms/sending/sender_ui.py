@@ -18,7 +18,7 @@ from govsms.sending import sender_numbers
 from govsms.sending.sender_numbers import CodeSent, Outcome
 from govsms.settings import Settings
 from govsms.web.controller import PageController
-from govsms.web.forms import Db, Now, Form, form_text
+from govsms.web.forms import Db, Now, Form, form_text, refused_form
 from govsms.web.guards import requires, users_only
 from govsms.web.params import Id
 from govsms.web.render import NavItem, page
@@ -53,10 +53,8 @@ def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, se
 
 
 def _refused(request: Request[Any, Any, Any], db: Db, refused: GovsmsError, *, now: datetime, **context: Any) -> Template:
-    if refused.status_code != 422:
-        raise refused
-    db.rollback()  # nothing of a refused request stays (a subject or row made on the way)
-    return _page(request, db, status_code=422, errors=refused.fields, error=refused.message, **context, now=now)
+    # Nothing of a refused request stays (a subject or row made on the way).
+    return _page(request, db, now=now, **context, **refused_form(refused, db, shown=(422,)))
 
 
 class SenderPages(PageController):

@@ -30,7 +30,7 @@ from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
 from govsms.tenancy import owned_by
 from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
-from govsms.web.forms import Db, Now, Form, form_list, form_text
+from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form
 from govsms.web.guards import json_only, optout_limit, requires, users_only
 from govsms.web.params import Id, PageNumber, form_id, form_ids
 from govsms.web.render import NavItem, page
@@ -144,10 +144,8 @@ class SendPages(PageController):
             dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
             dispatch_request.dry_run = True
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
-        except GovsmsError as refused:
-            if refused.status_code != 422:
-                raise
-            return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+        except GovsmsError as refused:  # a dry run: nothing to roll back
+            return _form_page(request, db, form=form, **refused_form(refused, shown=(422,)))
         return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply)
 
     @post("/send/confirm")
@@ -159,12 +157,8 @@ class SendPages(PageController):
             numbers, _upload = _file_numbers(request, db, data, now=now)
             dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
-        except GovsmsError as refused:
-            if refused.status_code != 422:
-                raise
-            if not refused.recorded:  # "every number is blocked" keeps its access-log event
-                db.rollback()
-            return _form_page(request, db, status_code=422, form=form, errors=refused.fields, error=refused.message)
+        except GovsmsError as refused:  # "every number is blocked" keeps its access-log event
+            return _form_page(request, db, form=form, **refused_form(refused, db, shown=(422,)))
         return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
 
     @post("/messages/{dispatch_id:int}/cancel")

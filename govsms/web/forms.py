@@ -1,14 +1,18 @@
-"""Handler parameters: the request's database session, and url-encoded forms read as asked."""
+"""Handler parameters: the request's database session, url-encoded forms read as asked, and a
+refused form's reasons to show it again with."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from sqlmodel import Session
+
+from govsms.errors import GovsmsError
 
 Db = NamedDependency[Session]
 """The request's session; committed after the handler, rolled back if it raised."""
@@ -39,3 +43,31 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+class Reasons(TypedDict):
+    """What a refused form is shown again with: the answer's status, each field's problem, and
+    the message above the form."""
+
+    status_code: int
+    errors: dict[str, str]
+    error: str
+
+
+FORM_REFUSALS = (409, 422)
+"""What a form is shown again for: input that is not valid, or that conflicts with what exists."""
+EVERY_REFUSAL = range(400, 600)
+"""For pages that show every refusal of their service on the form (a 404 of a named row too)."""
+
+
+def refused_form(refused: GovsmsError, db: Session | None = None, *, shown: Container[int] = FORM_REFUSALS) -> Reasons:
+    """The reasons to show a refused form again with, as a page renders them:
+    ``return _page(request, db, form=form, **refused_form(refused, db))`` in the handler's
+    ``except GovsmsError as refused``. A refusal of another status (``shown``) is raised on, to the
+    error pages. With ``db``, what the request wrote before it was refused is rolled back, unless
+    the refusal is itself recorded in the access log ("already a contact"): that event stays."""
+    if refused.status_code not in shown:
+        raise refused
+    if db is not None and not refused.recorded:
+        db.rollback()
+    return Reasons(status_code=refused.status_code, errors=refused.fields, error=refused.message)
