@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class UnreadableRow:
     table: str
-    row_id: int
+    row_id: int | str
+    """The row's id; a row named by a token (an import upload) gives the token."""
     subject_id: int | None
     reason: str
     """``no_key`` (the person's key is gone) or ``does_not_decrypt``."""

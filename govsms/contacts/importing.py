@@ -253,7 +253,7 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
         return filename, unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, actor.account_id, token))
     except (DecryptionError, UnicodeDecodeError):
         # The event names the upload by its token (no file name, no content).
-        row = UnreadableRow("import_upload", token, None, ALTERED)  # type: ignore[arg-type]  # the upload's id is its token; UnreadableRow.row_id says int only
+        row = UnreadableRow("import_upload", token, None, ALTERED)
         record_unreadable(writer or session, actor, [row], now=now)
         raise UploadUnreadable() from None
 
