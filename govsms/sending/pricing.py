@@ -15,6 +15,7 @@ from govsms.db import add_unless_taken, table_of
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Price, VirtualNumber
+from govsms.tenancy import owned_by
 
 # A start for a fresh installation (öre per part, SEK); the operator edits it at /operator/prices.
 DEFAULT_PRICES = {"SE": 45, "NO": 55, "DK": 55, "FI": 60, "DE": 75, "GB": 70, "US": 60}
@@ -105,3 +106,14 @@ def list_virtual_numbers(session: Session, actor: Actor) -> list[tuple[VirtualNu
     require(actor, Permission.PLATFORM)
     rows = session.exec(select(VirtualNumber, Account.name).join(Account, col(Account.id) == col(VirtualNumber.account_id)).order_by(VirtualNumber.number))
     return list(rows)
+
+
+def assignable_accounts(session: Session, actor: Actor) -> list[Account]:
+    """The customer accounts a virtual number can be assigned to, by name (the operator's form)."""
+    require(actor, Permission.PLATFORM)
+    return list(session.exec(select(Account).where(col(Account.is_provider).is_(False)).order_by(col(Account.name))).all())
+
+
+def account_virtual_numbers(session: Session, actor: Actor) -> list[str]:
+    """The virtual numbers assigned to the actor's account: senders a reply can reach (the send form)."""
+    return list(session.exec(select(col(VirtualNumber.number)).where(owned_by(VirtualNumber, actor))).all())
