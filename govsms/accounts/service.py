@@ -16,7 +16,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import add_unless_taken
 from govsms.errors import Conflict, InvalidInput, NotFound
-from govsms.i18n import LANGUAGES, _
+from govsms.i18n import LANGUAGES, _, pick_language
 from govsms.paging import Page, clamp_page
 from govsms.tenancy import owned_by, scoped
 from govsms.textfield import single_line
@@ -245,6 +245,23 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
     if user is None:
         raise NotFound(_("No such user in your account."))
     return user
+
+
+def own_user(session: Session, actor: Actor) -> User:
+    """The acting person's own login (the profile pages); an API key has none."""
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise NotFound(_("No such user in your account."))
+    return user
+
+
+def set_language(session: Session, actor: Actor, language: str) -> str:
+    """The acting person's language for the pages; one not offered becomes the default. Returns
+    the language saved."""
+    user = own_user(session, actor)
+    user.language = pick_language(language)
+    session.add(user)
+    return user.language
 
 
 def _active_admins(session: Session, account_id: int) -> list[User]:
