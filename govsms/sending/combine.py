@@ -39,7 +39,7 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_events
 from govsms.keys.crypto import seal_field
-from govsms.db import SMALL_BATCH, DatabaseBusy, copy_rows, is_busy, pipelined
+from govsms.db import SMALL_BATCH, DatabaseBusy, copy_rows, is_busy, pipelined, table_of
 from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -68,7 +68,8 @@ MAX_NUMBERS = 10
 """A request with more recipients than this is a dispatch of its own (``create_dispatch``)."""
 MAX_BATCH = 200
 """Sends written in one transaction at most."""
-_DISPATCHES = Dispatch.__table__
+_DISPATCHES = table_of(Dispatch)
+_MESSAGES = table_of(OutboundMessage)
 DISPATCH_COLUMNS = [
     "id", "account_id", "created_by", "channel", "sender", "text_ct", "encoding", "parts", "accepted", "cost_minor", "status", "send_at",
     "created_at",
@@ -118,7 +119,8 @@ class PendingSend:
                 "The database stopped answering while this was being saved, so it may or may not have been saved. "
                 "Look before you try again."
             ))
-        return None if self.answer is FALLBACK else self.answer  # type: ignore[return-value]
+        answer = self.answer
+        return None if isinstance(answer, _Fallback) else answer
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -139,7 +141,7 @@ def prepare(actor: Actor, request: DispatchRequest, *, public_url: str, now: dat
     try:
         require(actor, Permission.SEND)
         analysis = analyse_for_sending(request.text, public_url)
-        sender = resolve_sender(None, actor, value, now=now, region=actor.region)  # type: ignore[arg-type]
+        sender = resolve_sender(None, actor, value, now=now, region=actor.region)  # not a number: no database
     except GovsmsError:
         return None
     if sender.kind not in ("text", "reply"):
@@ -148,12 +150,13 @@ def prepare(actor: Actor, request: DispatchRequest, *, public_url: str, now: dat
         return None
     recipients: dict[str, str] = {}
     for parsed in parse_many(list(request.numbers), actor.region):
-        if not parsed.ok:
+        e164 = parsed.e164
+        if e164 is None:
             return None
-        country = country_of(parsed.e164)  # type: ignore[arg-type]
+        country = country_of(e164)
         if country is None:
             return None
-        recipients.setdefault(parsed.e164, country)  # type: ignore[arg-type]
+        recipients.setdefault(e164, country)
     return PendingSend(actor, request, analysis, sender, recipients, now, request_id.get())
 
 
@@ -319,9 +322,9 @@ def _write(session: Session, batch: list[PendingSend], public_url: str) -> list[
     subjects: dict[int, dict[str, Any]] = {}
     for account_id, sends in by_account.items():
         if sends:
-            numbers = list(dict.fromkeys(number for pending in sends for number in pending.recipients))
+            in_order = list(dict.fromkeys(number for pending in sends for number in pending.recipients))
             subjects[account_id] = vault.subjects(
-                session, account_id, numbers, now=sends[0].now, indexes={number: indexes[account_id][number] for number in numbers}
+                session, account_id, in_order, now=sends[0].now, indexes={number: indexes[account_id][number] for number in in_order}
             )
     # Nothing below needs an answer from the database: on PostgreSQL the dispatches, their
     # messages, the events and their links go in one round trip when each is a short INSERT.
@@ -360,14 +363,13 @@ def _write_rows(
                     costs[id(pending)][country], token, row[0], row[1], row[7], row[10], row[11], pending.now,
                 )
 
-    message_table = OutboundMessage.__table__
     if not tokens_needed:
-        copy_rows(session, message_table, BATCH_MESSAGE_COLUMNS, message_rows(itertools.repeat(None)), constants={"attempts": 0})
+        copy_rows(session, _MESSAGES, BATCH_MESSAGE_COLUMNS, message_rows(itertools.repeat(None)), constants={"attempts": 0})
     else:
         for attempt in range(TOKEN_ATTEMPTS):
             try:
                 with session.begin_nested():
-                    copy_rows(session, message_table, BATCH_MESSAGE_COLUMNS, message_rows(iter(optout_tokens(count))), constants={"attempts": 0})
+                    copy_rows(session, _MESSAGES, BATCH_MESSAGE_COLUMNS, message_rows(iter(optout_tokens(count))), constants={"attempts": 0})
                 break
             except IntegrityError:
                 # Two 72-bit opt-out tokens met (next to impossible, but cheap to handle): new tokens.

@@ -18,7 +18,7 @@ from typing import Any
 import phonenumbers
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
@@ -28,7 +28,7 @@ from govsms.contacts.models import Contact, GroupMember
 from govsms.contacts.service import decrypt_many
 from govsms.accounts.service import account_region
 from govsms.keys.crypto import seal_field
-from govsms.db import copy_rows, insert_unless_taken, rows_in
+from govsms.db import copy_rows, insert_unless_taken, rows_in, table_of
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -53,7 +53,8 @@ TOKEN_ATTEMPTS = 3
 REQUEST_PURPOSE = "request"
 """The account key that fingerprints requests for Idempotency-Key checks (an HMAC: without the
 key, a fingerprint tells nothing of the numbers or the text in it)."""
-_DISPATCHES = Dispatch.__table__
+_DISPATCHES = table_of(Dispatch)
+_MESSAGES = table_of(OutboundMessage)
 INSERT_DISPATCH = _DISPATCHES.insert().returning(_DISPATCHES.c.id)
 SET_DISPATCH_TEXT = (
     _DISPATCHES.update().where(_DISPATCHES.c.id == bindparam("dispatch")).values(text_ct=bindparam("text"), sender_ct=bindparam("sealed_sender"))
@@ -197,15 +198,16 @@ def _group_numbers(session: Session, actor: Actor, group_ids: Sequence[int], now
         last = 0
         while True:
             contacts = session.execute(
-                select(Contact).join(GroupMember, GroupMember.contact_id == Contact.id)
-                .where(GroupMember.group_id == group_id, owned_by(Contact, actor), Contact.id > last)
-                .order_by(Contact.id).limit(CHUNK)
+                select(Contact).join(GroupMember, col(GroupMember.contact_id) == col(Contact.id))
+                .where(col(GroupMember.group_id) == group_id, owned_by(Contact, actor), col(Contact.id) > last)
+                .order_by(col(Contact.id)).limit(CHUNK)
             ).scalars().all()
             if not contacts:
                 break
             # A member that cannot be read is recorded as such (decrypt_many) and not sent to.
             numbers.extend(view.number for view in decrypt_many(session, actor, contacts, now=now) if not view.unreadable)
-            last = contacts[-1].id  # type: ignore[assignment]
+            assert contacts[-1].id is not None  # a stored row
+            last = contacts[-1].id
     return numbers
 
 
@@ -247,16 +249,17 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     invalid: list[dict[str, str]] = []
     recipients: dict[str, str] = {}  # e164 -> country, first occurrence kept
     for item, parsed in zip(raw, parse_many(raw, region), strict=True):
-        if not parsed.ok:
+        e164 = parsed.e164
+        if e164 is None:
             invalid.append({"input": item, "reason": parsed.reason or ""})
             continue
-        if parsed.e164 in recipients:
+        if e164 in recipients:
             continue
-        country = country_of(parsed.e164)  # type: ignore[arg-type]
+        country = country_of(e164)
         if country not in prices:
             invalid.append({"input": item, "reason": _("No price for this destination (%(country)s); ask your provider.") % {"country": country or "?"}})
             continue
-        recipients[parsed.e164] = country  # type: ignore[index]
+        recipients[e164] = country
     vault = vault_of(session)
     indexes = vault.blind_indexes(session, actor.account_id, recipients, now=now)
     blocked = blocked_numbers(session, actor.account_id, recipients, now=now, indexes=indexes)
@@ -327,12 +330,12 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
 
     for attempt in range(TOKEN_ATTEMPTS):
         if OPTOUT_PLACEHOLDER not in request.text:  # no tokens, nothing that can collide
-            copy_rows(session, OutboundMessage.__table__, MESSAGE_COLUMNS, rows(itertools.repeat(None)), constants=constants)
+            copy_rows(session, _MESSAGES, MESSAGE_COLUMNS, rows(itertools.repeat(None)), constants=constants)
             break
         tokens = optout_tokens(len(accepted))
         try:
             with session.begin_nested():
-                copy_rows(session, OutboundMessage.__table__, MESSAGE_COLUMNS, rows(tokens), constants=constants)
+                copy_rows(session, _MESSAGES, MESSAGE_COLUMNS, rows(tokens), constants=constants)
             break
         except IntegrityError:
             # Two 72-bit opt-out tokens met (next to impossible, but cheap to handle): new tokens.
@@ -354,7 +357,7 @@ def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest,
     assert request.idempotency_key is not None
     stored = stored_idempotency_key(session, actor.account_id, request.idempotency_key, now=now)
     existing = session.execute(  # the clear key: a row from before keys were stored keyed
-        scoped(Dispatch, actor).where(Dispatch.idempotency_key.in_([stored, request.idempotency_key]))  # type: ignore[union-attr]
+        scoped(Dispatch, actor).where(col(Dispatch.idempotency_key).in_([stored, request.idempotency_key]))
         .order_by(Dispatch.id)
     ).scalars().first()
     if existing is None:

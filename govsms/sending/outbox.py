@@ -19,15 +19,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.keys.crypto import DecryptionError, unseal_field
-from govsms.db import one_of, session_scope
-from govsms.keys.store import vault_of
+from govsms.db import one_of, session_scope, table_of
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.sending.blocklist import blocked_subjects
 from govsms.sending.claims import CLAIM_TTL, ClaimKeeper, Claimed, claim, is_transient, release_claims
-from govsms.sending.dispatch import DATA_PURPOSE, render_text
+from govsms.sending.dispatch import render_text
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, MessagePart, SenderNumber, VirtualNumber
@@ -44,7 +44,10 @@ __all__ = ["FINAL", "Claimed", "Outbox", "apply_delivery_reports", "claim"]
 
 log = logging.getLogger(__name__)
 
-PARTS = MessagePart.__table__
+PARTS = table_of(MessagePart)
+_DISPATCHES = table_of(Dispatch)
+_SENDER_NUMBERS = table_of(SenderNumber)
+_VIRTUAL_NUMBERS = table_of(VirtualNumber)
 PENDING_RETRY_SECONDS = 5.0
 FINAL = (MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNKNOWN, MessageStatus.BLOCKED, MessageStatus.CANCELLED)
 RECORD_RETRY_SECONDS = 10.0
@@ -212,8 +215,8 @@ class Outbox:
         dialect = session.get_bind().dialect.name
         numbers = sorted({number for _account, number in senders.values()})
         owners = dict(session.execute(
-            select(VirtualNumber.number, VirtualNumber.account_id).where(one_of(VirtualNumber.__table__.c.number, numbers, dialect))
-        ).all())
+            select(col(VirtualNumber.number), col(VirtualNumber.account_id)).where(one_of(_VIRTUAL_NUMBERS.c.number, numbers, dialect))
+        ).tuples().all())
         mobile: dict[int, set[str]] = {}
         for account_id, number in senders.values():
             if number not in owners:
@@ -223,7 +226,7 @@ class Outbox:
         verified: set[tuple[int, bytes]] = set()
         every_index = sorted({index for by_number in indexes.values() for index in by_number.values()})
         if every_index:
-            table = SenderNumber.__table__
+            table = _SENDER_NUMBERS
             verified = {(account_id, bytes(index)) for account_id, index in session.execute(
                 select(table.c.account_id, table.c.blind_index)
                 .where(one_of(table.c.blind_index, every_index, dialect), table.c.verified_at.is_not(None))
@@ -266,7 +269,7 @@ class Outbox:
             wanted = {item.dispatch_id: item.account_id for item in claimed}  # the batch's cached ones went too
         vault = vault_of(session)
         dialect = session.get_bind().dialect.name
-        table = Dispatch.__table__
+        table = _DISPATCHES
         sealed: dict[int, list[tuple[int, int | None, bytes | None]]] = {}
         for dispatch_id, account_id, text_ct, sender_subject_id, sender_ct in session.execute(
             select(table.c.id, table.c.account_id, table.c.text_ct, table.c.sender_subject_id, table.c.sender_ct)
@@ -284,7 +287,7 @@ class Outbox:
             unreadable: list[UnreadableRow] = []
             opened = open_senders(session, account_id, rows, unreadable)
             self._senders.update((dispatch_id, opened[dispatch_id].lstrip("+") if dispatch_id in opened else None) for dispatch_id, _, _ in rows)
-            self._senders.update((row.row_id, UNREADABLE_SENDER) for row in unreadable)
+            self._senders.update((row.row_id, UNREADABLE_SENDER) for row in unreadable if isinstance(row.row_id, int))  # dispatch ids
             record_unreadable(session, None, unreadable, now=now, account_id=account_id)
 
     def _record_until(self, deadline: float) -> bool:

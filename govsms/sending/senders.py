@@ -85,13 +85,14 @@ def virtual_number_owner(session: Session, e164: str) -> int | None:
 
 
 def resolve_sender(
-    session: Session, actor: Actor, value: str, *, now: datetime, region: str = "SE", check_verified: bool = True
+    session: Session | None, actor: Actor, value: str, *, now: datetime, region: str = "SE", check_verified: bool = True
 ) -> SenderChoice:
     """What the customer typed as sender, checked; refused with a reason. A virtual number only
     for the account it is assigned to; a mobile number only once verified for this account.
     ``check_verified=False`` (the live counter): a mobile number's format only, its verification
     is not looked up (that would tell anyone who can send whether a number is verified, with no
-    event); the choice then has no subject."""
+    event); the choice then has no subject. ``session`` None: only for a value that is no number
+    (a text sender, the reply number), which needs no database."""
     value = value.strip()
     if not value:
         raise InvalidInput(_("Choose a sender."), fields={"from": _("Choose a sender.")})
@@ -105,6 +106,7 @@ def resolve_sender(
             raise InvalidInput(_("The sender is not a valid number."), fields={"from": parsed.reason or ""})
         if e164.lstrip("+") in REPLY_NUMBERS.values():
             return SenderChoice("reply", SHARED_REPLY_NUMBER)
+        assert session is not None, "a number as sender is looked up in the database"
         owner = virtual_number_owner(session, e164)
         if owner == actor.account_id:
             return SenderChoice("virtual", e164)
