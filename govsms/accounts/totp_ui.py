@@ -13,7 +13,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
-from govsms.accounts import login, totp
+from govsms.accounts import login, service, totp
 from govsms.auth import Actor, Permission
 from govsms.accounts.models import User
 from govsms.errors import GovsmsError, InvalidInput, LoginRefused
@@ -72,8 +72,7 @@ def _enrol_page(
 
 def profile_context(db: Session, actor: Actor) -> dict[str, Any]:
     """What the profile page shows about the user's two-step login."""
-    user = db.get(User, actor.user_id)
-    assert user is not None
+    user = service.own_user(db, actor)
     return {
         "totp_since": user.totp_enabled_at,
         "totp_required": totp.required_for(db, user),
@@ -160,9 +159,7 @@ def second_step_location(stage: str, target: str) -> str:
 
 
 def _user(request: Request[Any, Any, Any], db: Session) -> User:
-    user = db.get(User, request.scope["user"].user_id)
-    assert user is not None
-    return user
+    return service.own_user(db, request.scope["user"])
 
 
 def _profile_refusal(request: Request[Any, Any, Any], db: Session, refused: GovsmsError, prefix: str) -> Template:

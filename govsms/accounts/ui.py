@@ -12,10 +12,9 @@ from sqlalchemy import event
 
 from govsms.accounts import apikey, login, service, totp, totp_ui
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role
-from govsms.accounts.models import User
 from govsms.errors import GovsmsError, LoginRefused
 from govsms.db import session_scope
-from govsms.i18n import N_, _, pick_language
+from govsms.i18n import N_, _
 from govsms.web.controller import PageController
 from govsms.web.context import LANGUAGE_COOKIE, SESSION_COOKIE, expired_session_cookie, session_cookie
 from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form, safe_next
@@ -118,12 +117,9 @@ class ProfilePages(PageController):
 
     @post("/settings/profile/language")
     def profile_language(self, request: Request[Any, Any, Any], db: Db, data: Form) -> Redirect:
-        user = db.get(User, _actor(request).user_id)
-        assert user is not None
-        user.language = pick_language(form_text(data, "language"))
-        db.add(user)
+        language = service.set_language(db, _actor(request), form_text(data, "language"))
         response = Redirect("/settings/profile?done=language", status_code=303)
-        response.set_cookie(LANGUAGE_COOKIE, user.language, httponly=True, samesite="lax", path="/")
+        response.set_cookie(LANGUAGE_COOKIE, language, httponly=True, samesite="lax", path="/")
         return response
 
     @post("/settings/profile/password")

@@ -6,9 +6,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
-from sqlmodel import select
 
-from govsms.accounts.models import Account
 from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_
@@ -24,10 +22,9 @@ NAV = [NavItem(N_("Prices and numbers"), "/operator/prices", Permission.PLATFORM
 def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
     context.setdefault("errors", {})
-    accounts = db.exec(select(Account).where(Account.is_provider.is_(False)).order_by(Account.name)).all()
     return page(
         request, "sending/operator_prices.html", status_code=status_code, prices=sorted(pricing.price_table(db).values(), key=lambda p: p.country),
-        numbers=pricing.list_virtual_numbers(db, actor), accounts=accounts, **context,
+        numbers=pricing.list_virtual_numbers(db, actor), accounts=pricing.assignable_accounts(db, actor), **context,
     )
 
 

@@ -13,7 +13,6 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from sqlmodel import select
 
 from govsms.auth import Permission
 from govsms.clock import zone
@@ -22,12 +21,10 @@ from govsms.contacts.filereader import read_contact_file
 from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
-from govsms.sending import blocklist, history, optout
+from govsms.sending import blocklist, history, optout, pricing
 from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_sending, create_dispatch, optout_link, split_numbers
-from govsms.sending.models import VirtualNumber
 from govsms.sending.status import DispatchStatus
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
-from govsms.tenancy import owned_by
 from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form
@@ -55,13 +52,12 @@ def _send_at(value: str, timezone: str | None) -> datetime | None:
 
 def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
-    virtual = db.exec(select(VirtualNumber.number).where(owned_by(VirtualNumber, actor))).all()
     context.setdefault("form", {"sender": SHARED_REPLY_NUMBER})
     context.setdefault("errors", {})
     sample_link = optout_link(request.app.state.settings.public_url, "x" * TOKEN_LENGTH)  # what _BLOCKSMSLINK_ becomes
     return page(
         request, "sending/send.html", status_code=status_code, groups=groups.list_groups(db, actor),
-        virtual_numbers=list(virtual), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link, **context,
+        virtual_numbers=pricing.account_virtual_numbers(db, actor), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link, **context,
     )
 
 
