@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -323,6 +323,20 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def truncate_sqlite_wal(bind: Engine | Connection) -> None:
+    """After a data step replaced clear values: on SQLite, checkpoint the WAL and truncate it, so
+    the clear values leave it too (secure_delete overwrites the freed pages of the database).
+    Nothing on PostgreSQL. ``bind`` is an engine or one of its connections (a session's bind)."""
+    if bind.dialect.name != "sqlite":
+        return
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

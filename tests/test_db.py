@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from govsms.db import copy_rows
+from govsms.db import copy_rows, make_engine, truncate_sqlite_wal
 from govsms.keys.store import SubjectKey
 from govsms.models import metadata
 from tests.factories import make_account
@@ -44,3 +45,22 @@ def test_bulk_insert_conflict_is_sqlalchemy_integrity_error(session: Session) ->
         copy_rows(session, SubjectKey.__table__, ["account_id", "blind_index", "wrapped_key", "kek_id", "created_at"], rows)
     copy_rows(session, SubjectKey.__table__, ["account_id", "blind_index", "wrapped_key", "kek_id", "created_at"], rows[:2])
     assert session.execute(select(func.count()).select_from(SubjectKey).where(SubjectKey.account_id == account.id)).scalar_one() == 2
+
+
+def test_truncate_sqlite_wal_leaves_no_clear_values_in_the_wal(tmp_path: Path) -> None:
+    """The data steps of ``govsms db upgrade`` end with it: what they replaced is in the WAL until
+    it is checkpointed and truncated."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    wal = tmp_path / "wal.db-wal"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE note (body TEXT)"))
+            connection.execute(text("INSERT INTO note VALUES ('written in clear')"))
+        assert wal.stat().st_size > 0 and b"written in clear" in wal.read_bytes()
+        with engine.connect() as connection:  # a session's bind may be a connection of the engine
+            truncate_sqlite_wal(connection)
+        assert not wal.exists() or wal.stat().st_size == 0
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT body FROM note")).scalar() == "written in clear"
+    finally:
+        engine.dispose()

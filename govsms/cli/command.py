@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 from govsms.auth import Actor, Role
-from govsms.clock import SYSTEM_CLOCK
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.errors import GovsmsError
 from govsms.settings import Settings
 
@@ -43,9 +43,13 @@ def add_group(commands: Commands, name: str, help: str, *, dest: str = "sub") ->
     return commands.add_parser(name, help=help).add_subparsers(dest=dest, required=True, metavar="COMMAND")
 
 
+CLOCK: Clock = SYSTEM_CLOCK
+"""The CLI's clock, for the services that read it themselves."""
+
+
 def now() -> datetime:
     """The CLI's one read of the clock."""
-    return SYSTEM_CLOCK.now()
+    return CLOCK.now()
 
 
 def session_factory(settings: Settings) -> sessionmaker[Session]:

@@ -4,13 +4,9 @@ with the data steps of the migrations that need the keys (which Alembic does not
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from govsms.cli.command import Commands, add_command, add_group, now
+from govsms.cli.command import CLOCK, Commands, add_command, add_group, now
 from govsms.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,25 +52,13 @@ def upgrade_all(settings: Settings, revision: str) -> None:
     seal_clear_groups_step(settings, revision)
 
 
-def _truncate_sqlite_wal(engine: Engine) -> None:
-    """After a data step replaced clear values: on SQLite, checkpoint the WAL and truncate it, so
-    the clear values leave it too (secure_delete overwrites the freed pages of the database)."""
-    if engine.dialect.name != "sqlite":
-        return
-    raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
-
-
 def seal_clear_senders_step(settings: Settings) -> int:
     """The data part of the senders migration, which holds no keys: seal the mobile-number
     senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
     then checkpointed and truncated, so the clear numbers leave it too. Clients' Idempotency-Keys
     stored in clear before are replaced by their keyed form in the same pass. Returns how many
     dispatches it sealed; 0 once done."""
-    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.db import make_engine, make_session_factory, session_scope, truncate_sqlite_wal
     from govsms.keys.ring import load_key_ring
     from govsms.keys.store import make_vault
     from govsms.sending.dispatch import key_clear_idempotency_keys
@@ -94,18 +78,17 @@ def seal_clear_senders_step(settings: Settings) -> int:
             total += done
             changed = True
         if changed:
-            _truncate_sqlite_wal(engine)
+            truncate_sqlite_wal(engine)
     finally:
         engine.dispose()
     return total
 
 
 def seal_clear_groups_step(settings: Settings, revision: str) -> int:
-    """The data part of the group-names migration, which holds no keys: seal the group names and
-    descriptions stored in clear before, a batch per transaction (resumable); on SQLite the WAL
-    is then checkpointed and truncated, so the clear names leave it too. Returns how many."""
-    from govsms.contacts.groups import seal_clear_groups
-    from govsms.db import make_engine, make_session_factory, session_scope
+    """The data part of the group-names migration (``govsms.contacts.groups.seal_all_clear_groups``),
+    run after an upgrade to head with the keys. Returns how many group names it sealed."""
+    from govsms.contacts.groups import seal_all_clear_groups
+    from govsms.db import make_engine, make_session_factory
     from govsms.errors import ConfigurationError
     from govsms.keys.ring import load_key_ring
     from govsms.keys.store import make_vault
@@ -118,17 +101,8 @@ def seal_clear_groups_step(settings: Settings, revision: str) -> int:
         print(f"Group names stored in clear before this release stay so until this runs with the keys: {missing.message}")
         return 0
     engine = make_engine(settings.resolved_database_url)
-    total = 0
     try:
-        factory = make_session_factory(engine, vault=make_vault(settings, keys))
-        while True:
-            with session_scope(factory) as session:
-                done = seal_clear_groups(session, now=now())
-            if not done:
-                break
-            total += done
-        if total:
-            _truncate_sqlite_wal(engine)
+        total = seal_all_clear_groups(make_session_factory(engine, vault=make_vault(settings, keys)), CLOCK)
     finally:
         engine.dispose()
     if total:

@@ -19,15 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
-from govsms.clock import SYSTEM_CLOCK
+from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts.models import GROUP_DESCRIPTION, GROUP_NAME, Contact, ContactGroup, GroupMember
 from govsms.keys.crypto import DecryptionError, blind_index, seal_field, unseal_field
-from govsms.db import bulk_insert, insert_unless_taken, rowcount, table_of
+from govsms.db import bulk_insert, insert_unless_taken, rowcount, session_scope, table_of, truncate_sqlite_wal
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, vault_of
@@ -250,7 +251,7 @@ def _seal_rows(session: Session, keys: _Keys, rows: Sequence[Any]) -> None:
 
 def seal_clear_groups(session: Session, *, now: datetime, batch: int = SEAL_BATCH) -> int:
     """Seal up to ``batch`` groups named in clear (before names were sealed) and empty their
-    clear columns; returns how many (0: nothing left). The data step of ``govsms db upgrade``:
+    clear columns; returns how many (0: nothing left). One batch of ``seal_all_clear_groups``:
     the caller commits each batch, so a stopped run resumes where it was."""
     rows = session.execute(select(GROUPS).where(GROUPS.c.name_ct.is_(None)).order_by(GROUPS.c.id).limit(batch)).all()
     by_account: dict[int, list[Any]] = {}
@@ -259,6 +260,24 @@ def seal_clear_groups(session: Session, *, now: datetime, batch: int = SEAL_BATC
     for account_id, waiting in by_account.items():
         _seal_rows(session, _keys(session, account_id, now), waiting)
     return len(rows)
+
+
+def seal_all_clear_groups(factory: sessionmaker[Session], clock: Clock = SYSTEM_CLOCK) -> int:
+    """The data step of ``govsms db upgrade`` for the group-names migration, which holds no keys:
+    seal every group still named in clear, a batch per transaction (resumable); on SQLite the
+    WAL is then checkpointed and truncated, so the clear names leave it too. Returns how many
+    (0 once done)."""
+    total = 0
+    while True:
+        with session_scope(factory) as session:
+            done = seal_clear_groups(session, now=clock.now())
+            bind = session.get_bind()
+        if not done:
+            break
+        total += done
+    if total:
+        truncate_sqlite_wal(bind)
+    return total
 
 
 # -- membership -------------------------------------------------------------------------------------
