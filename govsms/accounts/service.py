@@ -143,6 +143,12 @@ def get_account_by_name(session: Session, name: str) -> Account:
     return account
 
 
+def list_accounts(session: Session, actor: Actor) -> list[Account]:
+    """Every account, by name (``govsms account list``); the provider's operators only."""
+    require(actor, Permission.PLATFORM)
+    return list(session.exec(select(Account).order_by(Account.name)).all())
+
+
 def list_account_summaries(session: Session, actor: Actor) -> list[tuple[Account, int]]:
     """Every account with its number of users: the operator's overview (one query)."""
     require(actor, Permission.PLATFORM)

@@ -31,13 +31,11 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlmodel import select
-
-    from govsms.accounts.models import Account
+    from govsms.accounts.service import list_accounts
     from govsms.db import session_scope
 
     with session_scope(session_factory(settings)) as session:
-        for account in session.exec(select(Account).order_by(Account.name)):
+        for account in list_accounts(session, Actor.platform()):
             kind = "provider" if account.is_provider else "customer"
             print(f"{account.id:>5}  {kind:<8}  {account.org_number:<14} {account.name}")
     return 0
