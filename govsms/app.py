@@ -36,7 +36,6 @@ from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
 from govsms.sending import api as sending_api
-from govsms.sending import hooks as sending_hooks
 from govsms.sending.history import status_label
 from govsms.sending import operator as sending_operator
 from govsms.sending import sender_ui as sending_sender_ui
@@ -177,7 +176,6 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_ui.ROUTES,
                     *sending_sender_ui.ROUTES,
                     *sending_api.ROUTES,
-                    *sending_hooks.ROUTES,
                     *sending_operator.ROUTES,
                     *dpa_ui.ROUTES,
                     *dpa_api.ROUTES,

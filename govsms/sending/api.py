@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, delete, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, NotAuthorizedException
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import Body, FromQuery, HeaderParameter, JSONBody
 from msgspec import Struct
@@ -18,7 +18,7 @@ from msgspec import Struct
 from govsms.auth import Permission
 from govsms.errors import InvalidInput
 from govsms.i18n import _
-from govsms.sending import blocklist, history
+from govsms.sending import blocklist, history, hooks
 from govsms.sending.combine import SendCombiner
 from govsms.sending.dispatch import (
     MAX_RECIPIENTS,
@@ -26,6 +26,7 @@ from govsms.sending.dispatch import (
     DispatchSummary,
     create_dispatch,
 )
+from govsms.sending.outbox import apply_delivery_reports
 from govsms.sending.senders import MAX_TEXT_SENDER
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.web.api import ApiController, Timestamp, errors
@@ -386,4 +387,30 @@ class BlocklistApi(ApiController):
         ), status_code=400)
 
 
-ROUTES = [SendApi, HistoryApi, BlocklistApi]
+class ReportsApplied(Struct):
+    applied: int
+    """How many reports were read: each is applied now, or once its message part is recorded."""
+
+
+class DeliveryReportHook(ApiController):
+    """The HTTP provider's delivery reports, with the provider's shared token (not an API key)."""
+
+    tags = TAGS
+    common_errors = (400, 422, 503)
+
+    @post(
+        "/hooks/http/dlr", summary="Delivery reports of the HTTP provider", status_code=200,
+        responses=errors(401, described={401: "No valid token: send `Authorization: Bearer <GOVSMS_HTTP_TOKEN>`."}),
+    )
+    def http_delivery_report(self, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any] | list[dict[str, Any]]]) -> ReportsApplied:
+        """``{"id": "<provider id>", "status": "delivered|failed|expired"}`` (or a list of them),
+        with ``Authorization: Bearer <GOVSMS_HTTP_TOKEN>``."""
+        state = request.app.state
+        if not hooks.token_accepted(state.settings, request.headers.get("authorization", "")):
+            raise NotAuthorizedException("bad token")
+        reports = hooks.read_reports(data)
+        apply_delivery_reports(state.session_factory, reports, clock=state.clock)
+        return ReportsApplied(applied=len(reports))
+
+
+ROUTES = [SendApi, HistoryApi, BlocklistApi, DeliveryReportHook]

@@ -9,7 +9,7 @@ handler. A handler adds its own errors with ``responses=errors(404, 422)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, ClassVar
 
 from litestar.handlers import HTTPRouteHandler
@@ -50,9 +50,11 @@ ERRORS: dict[int, str] = {
 }
 
 
-def errors(*codes: int) -> dict[int, ResponseSpec]:
-    """The error responses of these status codes, each with the error body."""
-    return {code: ResponseSpec(ErrorBody, description=ERRORS[code], generate_examples=False) for code in sorted(codes)}
+def errors(*codes: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The error responses of these status codes, each with the error body; ``described`` words
+    one differently from ``ERRORS`` (a webhook's 401 asks for its token, not an API key)."""
+    descriptions = {**ERRORS, **(described or {})}
+    return {code: ResponseSpec(ErrorBody, description=descriptions[code], generate_examples=False) for code in sorted(codes)}
 
 
 class ApiController(HandlerGroup):
