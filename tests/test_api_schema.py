@@ -100,6 +100,23 @@ def test_the_error_body_is_as_the_api_answers(schema: dict[str, Any], app: Lites
     assert refused.status_code == 401 and set(refused.json()) == {"error", "message", "request_id"}
 
 
+def test_the_delivery_report_hook_declares_the_error_body(schema: dict[str, Any], app: Litestar) -> None:
+    """The HTTP provider's webhook answers errors as the API does, and says so (not Litestar's
+    default ``{status_code, detail, extra}``)."""
+    responses = schema["paths"]["/hooks/http/dlr"]["post"]["responses"]
+    assert {"400", "401", "422", "503"} <= set(responses)
+    for code, response in responses.items():
+        if code[0] in "45":
+            assert response["content"]["application/json"]["schema"] == ERROR_BODY, code
+    assert "GOVSMS_HTTP_TOKEN" in responses["401"]["description"]
+    assert is_typed(schema, responses["200"]["content"]["application/json"]["schema"])
+    with TestClient(app) as client:
+        unreadable = client.post("/hooks/http/dlr", content=b"{x", headers={"content-type": "application/json"})
+        refused = client.post("/hooks/http/dlr", json={"id": "p-1", "status": "delivered"}, headers={"Authorization": "Bearer fel"})
+    assert unreadable.status_code == 400 and set(unreadable.json()) == {"error", "message", "request_id"}
+    assert refused.status_code == 401 and set(refused.json()) == {"error", "message", "request_id"}
+
+
 def test_pdfs_are_declared_as_pdfs(schema: dict[str, Any]) -> None:
     for path in ("/api/v1/dpa/pdf", "/api/v1/dpa/versions/{version_id}/pdf"):
         content = schema["paths"][path]["get"]["responses"]["200"]["content"]
