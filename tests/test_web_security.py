@@ -5,7 +5,9 @@ Both backends."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from litestar.testing import TestClient
@@ -14,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from govsms.auth import CUSTOMER_ROLES, Role
+from govsms.clock import FixedClock
 from govsms.app import create_app
 from govsms.sending.models import Dispatch
 from govsms.sending.pricing import seed_default_prices
@@ -21,7 +24,7 @@ from govsms.templating import TEMPLATE_DIR
 from tests.conftest import make_settings
 from tests.dpa.test_dpa import provider_and_customer
 from tests.factories import make_account, make_api_key, make_user, now
-from tests.web_helpers import csrf_token, login
+from tests.web_helpers import csrf_token, login, post_form
 
 CSP = "default-src 'self'; frame-ancestors 'none'"
 MESSAGE = '{"from": "Butiken", "to": ["0701234567"], "text": "Rea på lördag"}'
@@ -317,3 +320,26 @@ def test_pages_and_api_answers_are_not_stored_by_caches(client: TestClient, sess
     for path in ("/static/app.css", "/static/send.js"):
         static = client.get(path)
         assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", ""), path
+
+
+def test_a_lockout_tells_its_end_in_the_default_time_zone_whoever_is_locked_out(client: TestClient, session: Session) -> None:
+    """The login page has no actor yet: a lockout's end is shown in Europe/Stockholm (the default)
+    even for a login of an account in Helsinki, so that the message for an address without a login
+    (locked out alike) is the same, and tells no one which logins exist, or in which zone."""
+    at = (now() - timedelta(hours=3)).replace(second=0, microsecond=0)
+    client.app.state.clock = FixedClock(at)
+    account = make_account(session)
+    account.timezone = "Europe/Helsinki"
+    session.add(account)
+    session.flush()
+    user, _password = make_user(session, account, language="en")
+    client.cookies.set("govsms_lang", "en")
+    locked = {}
+    for email in (user.email, "ingen-sadan@example.org"):
+        for _attempt in range(5):
+            locked[email] = post_form(client, "/login", {"email": email, "password": "inte-rätt-lösen"})
+    until = at + timedelta(minutes=15)
+    in_stockholm, in_helsinki = until.astimezone(ZoneInfo("Europe/Stockholm")), until.astimezone(ZoneInfo("Europe/Helsinki"))
+    for email, answer in locked.items():
+        assert answer.status_code == 401 and "locked for 15 more minutes" in answer.text, email
+        assert f"(until {in_stockholm:%H:%M})" in answer.text and f"(until {in_helsinki:%H:%M})" not in answer.text, email
