@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import ApiKey, User
 from govsms.audit.actions import Action
-from govsms.audit.chain import Verification, export_lines, head, verify_database
+from govsms.audit.chain import Verification, export_lines, head, rebuild_witness, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
 from govsms.audit.witness import Witness, read_witness
-from govsms.db import table_of
-from govsms.accounts.service import account_region
+from govsms.db import session_scope, table_of
+from govsms.accounts.service import account_region, get_account_by_name
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.keys.ring import KeyRing
@@ -166,3 +169,48 @@ def export_for(
     require(actor, Permission.AUDIT_READ)
     record_event(session, actor, Action.AUDIT_EXPORTED, now=now)
     return export_lines(reader or session, account_id=actor.account_id, public_key=public_key(keys), now=now, witness=witness)
+
+
+EXPORT_LINE_KINDS = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", '"type":"checkpoint"}': "checkpoints", '"type":"witness"}': "witness"}
+"""How an export line of each kind the export event counts ends (its canonical JSON)."""
+
+
+def write_export(
+    factory: sessionmaker[Session], keys: KeyRing, output: Path | TextIO, *, now: datetime, witness_path: Path | None,
+    account_name: str | None = None,
+) -> int:
+    """``govsms audit export``: the sealed log with its checkpoints and the witness (read before
+    the log, so it never runs ahead of it), written to ``output`` (a file, created once the
+    account is known, or an open stream); with ``account_name`` only that account's events in
+    full, the others as hashes. The export is then itself an audit event (counts of each kind of
+    line), in a transaction of its own. Seals nothing. Returns how many lines were written."""
+    witness = read_witness(witness_path)
+    counts = dict.fromkeys(EXPORT_LINE_KINDS.values(), 0)
+    lines = 0
+    with session_scope(factory) as session:
+        account = get_account_by_name(session, account_name) if account_name else None
+        account_id = account.id if account else None
+        with open(output, "w", encoding="utf-8") if isinstance(output, Path) else nullcontext(output) as out:
+            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=now, witness=witness):
+                out.write(line + "\n")
+                lines += 1
+                kind = next((name for suffix, name in EXPORT_LINE_KINDS.items() if line.endswith(suffix)), None)
+                if kind:
+                    counts[kind] += 1
+    with session_scope(factory) as session:
+        actor = Actor.system(account_id, account.name) if account and account_id is not None else None
+        record_event(session, actor, Action.AUDIT_EXPORTED, now=now, account_id=account_id, details={"cli": True, **counts})
+    return lines
+
+
+def write_witness_anew(session: Session, keys: KeyRing, witness_path: Path, *, now: datetime) -> int:
+    """``govsms audit seal --rebuild-witness``: the witness written anew from the database's
+    checkpoints (refused with ``WitnessNotRebuilt`` as ``chain.rebuild_witness`` says), and an
+    audit event saying so: how many checkpoints it holds, how many the old one had, and whether
+    it was missing. Returns how many checkpoints it holds."""
+    old = read_witness(witness_path)
+    count = rebuild_witness(session, keys.audit_signing_seed, witness_path, old)
+    record_event(session, None, Action.AUDIT_WITNESS_REBUILT, now=now, details={
+        "cli": True, "checkpoints": count, "had": len(old.entries) if old else 0, "was_missing": old is None,
+    })
+    return count

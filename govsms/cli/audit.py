@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from govsms.cli.command import Commands, account_actor, add_command, add_group, now, session_factory
+from govsms.cli.command import Commands, add_command, add_group, now, session_factory
 from govsms.errors import GovsmsError
 from govsms.settings import Settings
 
@@ -99,10 +99,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     """What the scheduler does every 30 seconds: chain waiting events, sign a checkpoint, and
     append it to the witness."""
-    from govsms.audit.actions import Action
-    from govsms.audit.chain import WitnessNotRebuilt, rebuild_witness, seal_and_witness
-    from govsms.audit.record import record_event
-    from govsms.audit.witness import read_witness
+    from govsms.audit.chain import WitnessNotRebuilt, seal_and_witness
+    from govsms.audit.service import write_witness_anew
     from govsms.db import session_scope
     from govsms.keys.ring import load_key_ring
 
@@ -119,15 +117,11 @@ def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("Nothing to seal.")
     if args.rebuild_witness:
-        old = read_witness(path)
-        with session_scope(factory) as session:
-            try:
-                count = rebuild_witness(session, keys.audit_signing_seed, path, old)
-            except WitnessNotRebuilt as error:
-                raise GovsmsError(f"The witness {path} was not written anew: {error}.") from None
-            record_event(session, None, Action.AUDIT_WITNESS_REBUILT, now=now(), details={
-                "cli": True, "checkpoints": count, "had": len(old.entries) if old else 0, "was_missing": old is None,
-            })
+        try:
+            with session_scope(factory) as session:
+                count = write_witness_anew(session, keys, path, now=now())
+        except WitnessNotRebuilt as error:
+            raise GovsmsError(f"The witness {path} was not written anew: {error}.") from None
         print(f"Wrote the witness {path} anew: {count} signed checkpoints from the database (an audit event says so).")
         return 0
     if not path.exists() and result is not None and result.earlier_checkpoints:
@@ -143,38 +137,16 @@ def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """The sealed log with its checkpoints and the witness; the export is itself an audit event
     (counts only). Seals nothing: ``govsms audit seal`` or the scheduler does."""
-    from govsms.accounts.service import get_account_by_name
-    from govsms.audit.actions import Action
-    from govsms.audit.chain import export_lines
-    from govsms.audit.record import record_event
-    from govsms.audit.service import public_key
-    from govsms.audit.witness import read_witness
-    from govsms.db import session_scope
+    from pathlib import Path
+
+    from govsms.audit.service import write_export
     from govsms.keys.ring import load_key_ring
 
     keys = load_key_ring(settings)
-    factory = session_factory(settings)
-    witness = read_witness(settings.audit_witness_file)  # before the log is read: never ahead of it
-    counts = {"events": 0, "hashes": 0, "checkpoints": 0, "witness": 0}
-    kinds = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", '"type":"checkpoint"}': "checkpoints", '"type":"witness"}': "witness"}
-    with session_scope(factory) as session:
-        account = get_account_by_name(session, args.account) if args.account else None
-        account_id = account.id if account else None
-        out = open(args.output, "w", encoding="utf-8") if args.output != "-" else sys.stdout
-        lines = 0
-        try:
-            for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=now(), witness=witness):
-                out.write(line + "\n")
-                lines += 1
-                kind = next((name for suffix, name in kinds.items() if line.endswith(suffix)), None)
-                if kind:
-                    counts[kind] += 1
-        finally:
-            if out is not sys.stdout:
-                out.close()
-    with session_scope(factory) as session:
-        actor = account_actor(account) if account else None
-        record_event(session, actor, Action.AUDIT_EXPORTED, now=now(), account_id=account_id, details={"cli": True, **counts})
+    output = Path(args.output) if args.output != "-" else sys.stdout
+    lines = write_export(
+        session_factory(settings), keys, output, now=now(), witness_path=settings.audit_witness_file, account_name=args.account,
+    )
     if args.output != "-":
         print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output} --public-key KEY")
     return 0
