@@ -1,4 +1,5 @@
-"""``govsms keys``: rotate and retire master keys (the re-wrapping is govsms.keys.rotation's)."""
+"""``govsms keys``: rotate and retire master keys (the re-wrapping and the retiring rules are
+govsms.keys.rotation's)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.db import session_scope
     from govsms.keys.ring import add_master_key_to_file, load_key_ring
     from govsms.keys.rotation import rewrap_data_keys
-    from govsms.keys.store import make_vault
+    from govsms.keys.store import keystore_factory
 
     keys = load_key_ring(settings)
     if settings.master_keys:
@@ -24,9 +25,8 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
         new_id = add_master_key_to_file(settings.key_file)
         keys = load_key_ring(settings)
         print(f"New master key {new_id} added to {settings.key_file} and made active.")
-    store_factory = make_vault(settings, keys).keystore or session_factory(settings)
     rotation = rewrap_data_keys(
-        store_factory, keys, progress=lambda done, total: print(f"  re-wrapped {done} of {total} data keys", flush=True)
+        keystore_factory(settings, keys), keys, progress=lambda done, total: print(f"  re-wrapped {done} of {total} data keys", flush=True)
     )
     with session_scope(session_factory(settings)) as session:
         record_event(session, None, Action.KEYS_ROTATED, now=now(), details={"active": keys.active_id, "rewrapped": rotation.rewrapped})
@@ -38,18 +38,10 @@ def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retire(args: argparse.Namespace, settings: Settings) -> int:
-    from govsms.errors import Conflict
     from govsms.keys.ring import load_key_ring, remove_master_key_from_file
-    from govsms.keys.store import keys_by_master_key, make_vault
+    from govsms.keys.rotation import check_retirable
 
-    keys = load_key_ring(settings)
-    if args.key_id == keys.active_id:
-        raise Conflict(f"{args.key_id} is the active master key; rotate to a new one first.")
-    store_factory = make_vault(settings, keys).keystore or session_factory(settings)
-    with store_factory() as store:
-        still = keys_by_master_key(store).get(args.key_id, 0)
-    if still:
-        raise Conflict(f"{still} data keys are still wrapped under {args.key_id}; run `govsms keys rotate --resume` first.")
+    check_retirable(settings, load_key_ring(settings), args.key_id)
     if settings.master_keys:
         print(f"Remove {args.key_id} from GOVSMS_MASTER_KEYS; nothing depends on it any more.")
     else:

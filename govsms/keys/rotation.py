@@ -1,4 +1,5 @@
-"""Master-key rotation: re-wrap every data key under the active master key, chunk by chunk."""
+"""Master-key rotation: re-wrap every data key under the active master key, chunk by chunk, and
+when an old master key may be retired."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from govsms.errors import Conflict
 from govsms.keys.ring import KeyRing
-from govsms.keys.store import keys_by_master_key, rewrap_step
+from govsms.keys.store import keys_by_master_key, keystore_factory, rewrap_step
+from govsms.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,14 @@ def rewrap_data_keys(
         counts = keys_by_master_key(store)
     unused = [key_id for key_id in keys.master_keys if key_id != keys.active_id and not counts.get(key_id)]
     return Rotation(rewrapped=done, unused=unused)
+
+
+def check_retirable(settings: Settings, keys: KeyRing, key_id: str) -> None:
+    """Refuse (``Conflict``) to retire the active master key, or one that still wraps data keys
+    (an interrupted rotation: resume it first); return when nothing depends on ``key_id`` any more."""
+    if key_id == keys.active_id:
+        raise Conflict(f"{key_id} is the active master key; rotate to a new one first.")
+    with keystore_factory(settings, keys)() as store:
+        still = keys_by_master_key(store).get(key_id, 0)
+    if still:
+        raise Conflict(f"{still} data keys are still wrapped under {key_id}; run `govsms keys rotate --resume` first.")

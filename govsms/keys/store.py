@@ -387,6 +387,17 @@ def make_vault(settings: Settings, keys: KeyRing) -> Vault:
     return Vault(keys, keystore=make_session_factory(make_engine(settings.keystore_url)))
 
 
+def keystore_factory(settings: Settings, keys: KeyRing) -> sessionmaker[Session]:
+    """Sessions on the database that holds the data keys: ``GOVSMS_KEYSTORE_URL``'s, else the
+    main database's (with the vault, like every session on it)."""
+    vault = make_vault(settings, keys)
+    if vault.keystore is not None:
+        return vault.keystore
+    from govsms.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings.resolved_database_url), vault=vault)
+
+
 def vault_of(session: Session) -> Vault:
     """The vault travels with every session the app, the CLI and the jobs open."""
     vault: Vault | None = session.info.get("vault")
