@@ -61,9 +61,10 @@ class OperatorAccountPages(PageController):
                 now=now,
                 actor=actor,
             )
+            assert account.id is not None  # created and flushed
             service.create_user(
                 db,
-                Actor.system(account.id, account.name),  # type: ignore[arg-type]
+                Actor.system(account.id, account.name),
                 email=form["first_admin_email"],
                 display_name=form["first_admin_name"],
                 password=form_text(data, "first_admin_password"),

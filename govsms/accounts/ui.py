@@ -42,7 +42,8 @@ NOTICES = {
 
 
 def _actor(request: Request[Any, Any, Any]) -> Actor:
-    return request.scope["user"]
+    actor: Actor = request.scope["user"]
+    return actor
 
 
 def _roles(data: dict[str, Any]) -> set[Role]:
@@ -166,21 +167,18 @@ class UserPages(PageController):
 
     @post("/settings/users")
     def users_create(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
-        form = {
-            "email": form_text(data, "email"),
-            "display_name": form_text(data, "display_name"),
-            "language": form_text(data, "language") or "sv",
-            "roles": form_list(data, "roles"),
-        }
+        email, display_name = form_text(data, "email"), form_text(data, "display_name")
+        language = form_text(data, "language") or "sv"
+        form = {"email": email, "display_name": display_name, "language": language, "roles": form_list(data, "roles")}
         try:
             service.create_user(
                 db,
                 _actor(request),
-                email=form["email"],
-                display_name=form["display_name"],
+                email=email,
+                display_name=display_name,
                 password=form_text(data, "password"),
                 roles=_roles(data),
-                language=form["language"],
+                language=language,
                 now=now,
             )
         except GovsmsError as refused:
@@ -227,9 +225,10 @@ class ApiKeyPages(PageController):
 
     @post("/settings/api-keys")
     def api_keys_create(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
-        form = {"name": form_text(data, "name"), "roles": form_list(data, "roles")}
+        name = form_text(data, "name")
+        form = {"name": name, "roles": form_list(data, "roles")}
         try:
-            created, key = apikey.create_api_key(db, _actor(request), name=form["name"], roles=_roles(data), now=now)
+            created, key = apikey.create_api_key(db, _actor(request), name=name, roles=_roles(data), now=now)
         except GovsmsError as refused:
             return _keys_page(request, db, form=form, **refused_form(refused, db))
         # The key is in this one response body only: never in a URL, a log or the database.

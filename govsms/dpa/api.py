@@ -124,7 +124,8 @@ class DpaApi(ApiController):
         version = service.newest_version(db, actor, lang=lang)
         if version is None:
             raise NotFound(_("No agreement has been generated in this language yet; an administrator generates it at /dpa."))
-        name, pdf = service.download(db, actor, version.id, now=now)  # type: ignore[arg-type]
+        assert version.id is not None  # a stored version
+        name, pdf = service.download(db, actor, version.id, now=now)
         return _pdf(name, pdf, version)
 
     @post(

@@ -207,9 +207,11 @@ def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> 
     sender = body.get("from")
     if not isinstance(sender, str) or not sender.strip():
         errors["from"] = _("Give a sender: a text of at most 11 characters, a number, or 72323.")
+        sender = ""
     text = body.get("text")
     if not isinstance(text, str):
         errors["text"] = _("Give the text of the SMS.")
+        text = ""
     numbers = _text_list(body, "to", errors)
     group_ids = body.get("group_ids", [])
     if not isinstance(group_ids, list) or not all(_is_id(item) for item in group_ids):
@@ -232,7 +234,7 @@ def parse_message_request(body: dict[str, Any], idempotency_key: str | None) -> 
     if errors:
         raise InvalidInput(_("The request is not valid; see the fields for what is wrong."), fields=errors)
     return DispatchRequest(
-        sender=sender, text=text, numbers=numbers, group_ids=group_ids, send_at=send_at,  # type: ignore[arg-type]
+        sender=sender, text=text, numbers=numbers, group_ids=group_ids, send_at=send_at,
         dry_run=dry_run, idempotency_key=(idempotency_key or "").strip()[:100] or None, channel="api",
     )
 
@@ -256,7 +258,8 @@ def _create_dispatch(state: Any, actor: Any, dispatch_request: DispatchRequest, 
     """``create_dispatch`` in a transaction of its own, begun and ended in this thread."""
     public_url = state.settings.public_url
     run = in_transaction(lambda db: create_dispatch(db, actor, dispatch_request, public_url=public_url, now=now))
-    return run(db=state.session_factory())  # type: ignore[no-any-return]
+    summary: DispatchSummary = run(db=state.session_factory())
+    return summary
 
 
 def dispatch_json(db: Db, dispatch: Any, sender: str | None = None) -> Dispatch:
@@ -316,7 +319,7 @@ class HistoryApi(ApiController):
     def get_dispatch(self, request: Request[Any, Any, Any], db: Db, dispatch_id: Id, now: Now) -> Dispatch:
         actor = request.scope["user"]
         dispatch = history.get_dispatch(db, actor, dispatch_id)
-        return dispatch_json(db, dispatch, history.dispatch_senders(db, actor, [dispatch], now=now)[dispatch.id])
+        return dispatch_json(db, dispatch, history.dispatch_senders(db, actor, [dispatch], now=now)[dispatch_id])
 
     @get("/api/v1/messages", summary="Messages with status, cost and parts", responses=errors(400, 404, 422))
     def list_messages(

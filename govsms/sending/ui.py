@@ -183,7 +183,7 @@ def _dispatch_page(
         errors = refused.fields
     senders = history.dispatch_senders(db, actor, [dispatch], now=now, reveal=reveal)
     return page(
-        request, "sending/dispatch.html", status_code=422 if errors else 200, dispatch=dispatch, sender=senders[dispatch.id],
+        request, "sending/dispatch.html", status_code=422 if errors else 200, dispatch=dispatch, sender=senders[dispatch_id],
         counts=history.status_counts(db, dispatch_id), messages=messages, posted=posted,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice,
         can_cancel=dispatch.status == DispatchStatus.SCHEDULED and dispatch.send_at > now,
@@ -199,7 +199,7 @@ class MessagePages(PageController):
     def dispatches_page(self, request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1) -> Template:
         actor = request.scope["user"]
         dispatches = history.list_dispatches(db, actor, page=page_number)
-        counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items])  # type: ignore[misc]
+        counts = history.status_counts_of(db, [dispatch.id for dispatch in dispatches.items if dispatch.id is not None])
         senders = history.dispatch_senders(db, actor, dispatches.items, now=now)
         return page(request, "sending/dispatches.html", dispatches=dispatches, counts=counts, senders=senders)
 

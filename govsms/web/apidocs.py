@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 
 from govsms.i18n import current_language
 
@@ -136,9 +137,11 @@ class ApiDocsPlugin(OpenAPIRenderPlugin):
         super().__init__(path=["/", "/docs"])
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        template = request.app.template_engine.engine.get_template("web/api_docs.html")  # type: ignore[union-attr]
+        engine = request.app.template_engine
+        assert isinstance(engine, JinjaTemplateEngine)  # the app's (app.py)
         info = openapi_schema.get("info", {})
-        return template.render(
+        html: str = engine.engine.get_template("web/api_docs.html").render(
             actor=None, nav=[], path=request.url.path, lang=current_language.get(), info=info,
             tags=operations_by_tag(openapi_schema), schemas=schemas_of(openapi_schema),
-        ).encode()
+        )
+        return html.encode()

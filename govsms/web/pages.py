@@ -14,6 +14,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.response import Redirect, Template
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 from msgspec import UNSET
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -71,7 +72,7 @@ def _json_error(status: int, code: str, message: str, fields: dict[str, str] | N
 
 def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
     template = page(request, "web/error.html", status_code=status, title=title, message=message, request_id=request_id.get())
-    return template  # type: ignore[return-value]
+    return template
 
 
 def handle_govsms_error(request: Request[Any, Any, Any], exc: GovsmsError) -> Response[Any]:
@@ -87,7 +88,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         if _wants_json(request):
             return _json_error(401, "unauthorized", _("Send a valid API key as 'Authorization: Bearer <key>'."))
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"/login?next={target}" if target != "/" else "/login", status_code=303)  # type: ignore[return-value]
+        return Redirect(f"/login?next={target}" if target != "/" else "/login", status_code=303)
     if isinstance(exc, PermissionDeniedException) or status == 403:
         if "CSRF" in (exc.detail or ""):
             message = _("The form had expired or came from another site. Go back, reload the page and send it again.")
@@ -169,8 +170,8 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _error_page(request, 500, _("Something went wrong"), message)
 
 
-ROUTES = [DashboardPages, health]
-EXCEPTION_HANDLERS = {
+ROUTES: list[ControllerRouterHandler] = [DashboardPages, health]
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     GovsmsError: handle_govsms_error,
     SQLAlchemyError: handle_database_error,
     PoolTimeout: handle_database_error,

@@ -50,6 +50,11 @@ def money(minor: int, currency: str = "SEK") -> str:
     return f"{sign}{kronor:,}".replace(",", "\u00a0") + f",{ore:02d}\u00a0kr" if currency == "SEK" else f"{minor / 100:.2f} {currency}"
 
 
+def source_label(source: str) -> str:
+    """How a blocked number came to be blocked, in the page's language."""
+    return _(SOURCE_LABELS.get(source, source))
+
+
 @pass_context
 def actor_localtime(context: Context, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """The ``localtime`` filter: ``value`` in the time zone of the account of the page's actor
@@ -67,7 +72,7 @@ def make_environment(filters: dict[str, Any] | None = None) -> Environment:
     env.filters["role_description"] = role_description
     env.filters["t"] = _
     env.filters["money"] = money
-    env.filters["source_label"] = lambda value: _(SOURCE_LABELS.get(value, value))
+    env.filters["source_label"] = source_label
     env.globals["languages"] = LANGUAGES
     env.filters.update(filters or {})
     return env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
@@ -14,7 +14,16 @@ from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 
 
-def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Callable[..., Any]:
+class Transactional(Protocol):
+    """A function run in a transaction of its own; ``transactional`` marks it so (``app.py`` wraps
+    each handler once)."""
+
+    transactional: bool
+
+    def __call__(self, **kwargs: Any) -> Any: ...
+
+
+def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Transactional:
     """One request, one transaction, begun and ended in the thread that runs the handler: commit
     when it returns, roll back if it raised. Nothing a request holds (a row lock, SQLite's write
     turn) then waits for another thread, and a handler that answered committed what it says.
@@ -51,8 +60,9 @@ def in_transaction(fn: Callable[..., Any], *, read_first: bool = False) -> Calla
         finally:
             session.close()
 
-    run.transactional = True  # type: ignore[attr-defined]
-    return run
+    marked = cast(Transactional, run)
+    marked.transactional = True
+    return marked
 
 
 def _commit(session: Session) -> None:
