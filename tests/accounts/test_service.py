@@ -266,3 +266,21 @@ def test_only_the_provider_creates_accounts(session: Session) -> None:
     created = service.create_account(session, name="Ny kund AB", now=now(), actor=login.actor_for_user(operator, provider))
     assert created.id is not None
     assert service.create_account(session, name="Från CLI AB", now=now(), actor=Actor.platform()).id is not None
+
+
+def test_only_the_provider_lists_every_account(session: Session) -> None:
+    """The list of every account (``govsms account list``) is the operator's: a customer's
+    administrator is refused; the provider's operator and the CLI get every account by name."""
+    from govsms.auth import Actor
+
+    customer = make_account(session)
+    admin, _ = make_user(session, customer, roles={Role.ADMIN})
+    with pytest.raises(Forbidden):
+        service.list_accounts(session, login.actor_for_user(admin, customer))
+    provider = make_account(session, is_provider=True)
+    operator, _ = make_user(session, provider, roles={Role.OPERATOR})
+    names = [account.name for account in service.list_accounts(session, login.actor_for_user(operator, provider))]
+    assert names == sorted(names) and {customer.name, provider.name} <= set(names)
+    assert [account.id for account in service.list_accounts(session, Actor.platform())] == [
+        account.id for account in service.list_accounts(session, login.actor_for_user(operator, provider))
+    ]
