@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+from typing import Any
+from unittest.mock import Mock
 
 import pytest
 from litestar.testing import TestClient
 from sqlmodel import Session
 
 from govsms.auth import Role
+from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.log import redact
+from govsms.web.controller import HandlerGroup, PageController
+from govsms.web.forms import EVERY_REFUSAL, refused_form
 from tests import sensitive
 from tests.conftest import leaked
 from tests.factories import make_account, make_api_key, make_user
@@ -92,3 +98,45 @@ def test_api_clients_get_the_language_they_ask_for(client: TestClient, session: 
     default = client.post("/api/v1/contacts", json={"number": "abc"}, headers=headers)
     assert "letters" in english.json()["fields"]["number"]
     assert "bokstäver" in swedish.json()["fields"]["number"] and "bokstäver" in default.json()["fields"]["number"]
+
+
+def _group_of(handler: Any) -> object:
+    """The controller a handler was declared in (its function is a bound method of it), under the
+    wrappers that run it in a thread (``.func``) and in a transaction (``__wrapped__``)."""
+    function = handler.fn
+    while hasattr(function, "func"):
+        function = function.func
+    return getattr(inspect.unwrap(function), "__self__", None)
+
+
+def test_every_page_and_api_handler_belongs_to_a_handler_group(client: TestClient) -> None:
+    """Pages and API operations are declared in groups (``web/controller.py``) that give each
+    handler its guards and sync_to_thread once; pages stay out of the API schema."""
+    loose = []
+    for route in client.app.routes:
+        if route.path.startswith(("/static", "/api/schema")) or route.path == "/health":
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
+                continue  # Litestar's own answer to OPTIONS
+            group = _group_of(handler)
+            if not isinstance(group, HandlerGroup):
+                loose.append(f"{route.path} {sorted(handler.http_methods)}")
+            elif isinstance(group, PageController):
+                assert handler.resolve_include_in_schema() is False, route.path
+                assert not route.path.startswith("/api/"), route.path
+    assert not loose, "handlers outside a handler group:\n" + "\n".join(loose)
+
+
+def test_a_refused_form_is_shown_again_with_its_reasons() -> None:
+    db = Mock()
+    invalid = InvalidInput("Check the form.", fields={"name": "Give a name."})
+    assert refused_form(invalid, db) == {"status_code": 422, "errors": {"name": "Give a name."}, "error": "Check the form."}
+    assert db.rollback.call_count == 1  # what the request wrote before it was refused
+    assert refused_form(Conflict("Exists.", recorded=True), db)["status_code"] == 409
+    assert db.rollback.call_count == 1  # a refusal recorded in the access log keeps its event
+    with pytest.raises(NotFound):
+        refused_form(NotFound("No such thing."), db)  # to the error page
+    assert refused_form(NotFound("No such thing."), shown=EVERY_REFUSAL)["status_code"] == 404
+    with pytest.raises(Conflict):
+        refused_form(Conflict("Exists."), shown=(422,))
