@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from govsms.cli.command import CLOCK, Commands, add_command, add_group, now
+from govsms.cli.command import CLOCK, Commands, add_command, add_group
 from govsms.settings import Settings
 
 
@@ -53,35 +53,19 @@ def upgrade_all(settings: Settings, revision: str) -> None:
 
 
 def seal_clear_senders_step(settings: Settings) -> int:
-    """The data part of the senders migration, which holds no keys: seal the mobile-number
-    senders stored in clear before, a batch per transaction (resumable); on SQLite the WAL is
-    then checkpointed and truncated, so the clear numbers leave it too. Clients' Idempotency-Keys
-    stored in clear before are replaced by their keyed form in the same pass. Returns how many
-    dispatches it sealed; 0 once done."""
-    from govsms.db import make_engine, make_session_factory, session_scope, truncate_sqlite_wal
+    """The data part of the senders migration (``govsms.sending.sender_numbers.seal_all_clear_senders``),
+    which holds no keys. Returns how many dispatches it sealed; 0 once done."""
+    from govsms.db import make_engine, make_session_factory
     from govsms.keys.ring import load_key_ring
     from govsms.keys.store import make_vault
-    from govsms.sending.dispatch import key_clear_idempotency_keys
-    from govsms.sending.sender_numbers import seal_clear_senders
+    from govsms.sending.sender_numbers import seal_all_clear_senders
 
     keys = load_key_ring(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
-        factory = make_session_factory(engine, vault=make_vault(settings, keys))
-        total, changed = 0, False
-        while True:
-            with session_scope(factory) as session:
-                done = seal_clear_senders(session, now=now())
-                keyed = key_clear_idempotency_keys(session, now=now())  # clear client keys of the same rows
-            if not done and not keyed:
-                break
-            total += done
-            changed = True
-        if changed:
-            truncate_sqlite_wal(engine)
+        return seal_all_clear_senders(make_session_factory(engine, vault=make_vault(settings, keys)), CLOCK)
     finally:
         engine.dispose()
-    return total
 
 
 def seal_clear_groups_step(settings: Settings, revision: str) -> int:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from govsms.auth import Actor, Permission, require
@@ -22,12 +23,13 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.accounts.service import account_region
 from govsms.keys.crypto import Subject, seal_field
-from govsms.db import bulk_insert, one_of, rowcount, table_of
+from govsms.clock import SYSTEM_CLOCK, Clock
+from govsms.db import bulk_insert, one_of, rowcount, session_scope, table_of, truncate_sqlite_wal
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import mask, parse_number
-from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of
+from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of, key_clear_idempotency_keys
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER, Dispatch, OutboundMessage, SenderNumber, VirtualNumber
 from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER, seal_sender, virtual_number_owner
@@ -332,3 +334,24 @@ def seal_clear_senders(session: Session, *, now: datetime, batch: int = SEAL_BAT
             .values(sender=None)
         )
     return len(rows)
+
+
+def seal_all_clear_senders(factory: sessionmaker[Session], clock: Clock = SYSTEM_CLOCK) -> int:
+    """The data step of ``govsms db upgrade`` for the senders migration, which holds no keys:
+    seal the mobile-number senders stored in clear before, a batch per transaction (resumable),
+    and replace clients' Idempotency-Keys stored in clear before by their keyed form in the same
+    pass; on SQLite the WAL is then checkpointed and truncated, so the clear values leave it too.
+    Returns how many dispatches it sealed (0 once done)."""
+    total, changed = 0, False
+    while True:
+        with session_scope(factory) as session:
+            done = seal_clear_senders(session, now=clock.now())
+            keyed = key_clear_idempotency_keys(session, now=clock.now())  # clear client keys of the same rows
+            bind = session.get_bind()
+        if not done and not keyed:
+            break
+        total += done
+        changed = True
+    if changed:
+        truncate_sqlite_wal(bind)
+    return total
