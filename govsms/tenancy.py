@@ -7,12 +7,13 @@ rows), ``owned_by`` (the same filter for a join, a column select or a bulk state
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 import sqlalchemy
-from sqlalchemy import Delete, delete
+from sqlalchemy import Delete, Select, delete
 from sqlalchemy.sql import ColumnElement, FromClause
 from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from govsms.auth import Actor
 from govsms.errors import NotFound
@@ -39,6 +40,12 @@ def owned_by(model: Any, owner: Actor | int) -> ColumnElement[bool]:
     return condition
 
 
+@overload
+def scoped(model: type[Owned], actor: Actor) -> SelectOfScalar[Owned]: ...
+@overload
+def scoped(model: FromClause, actor: Actor) -> Select[Any]: ...
+@overload
+def scoped(model: Any, actor: Actor, *columns: Any) -> Any: ...
 def scoped(model: Any, actor: Actor, *columns: Any) -> Any:
     """``select(model)`` (or of ``columns``) of the actor's account's rows only: SQLModel's
     select for a model, so ``session.exec`` gives the objects; SQLAlchemy's for a table's rows."""

@@ -358,7 +358,7 @@ def _idempotent_answer(session: Session, actor: Actor, request: DispatchRequest,
     stored = stored_idempotency_key(session, actor.account_id, request.idempotency_key, now=now)
     existing = session.execute(  # the clear key: a row from before keys were stored keyed
         scoped(Dispatch, actor).where(col(Dispatch.idempotency_key).in_([stored, request.idempotency_key]))
-        .order_by(Dispatch.id)
+        .order_by(col(Dispatch.id))
     ).scalars().first()
     if existing is None:
         return None
