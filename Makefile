@@ -28,6 +28,7 @@ $(SMSC_MODULES): tests/smsc/package-lock.json
 test: $(STAMP) $(SMSC_MODULES)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check govsms tests bench migrations
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -v
 
 bench: $(STAMP)
