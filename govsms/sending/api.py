@@ -1,4 +1,4 @@
-"""HTTP API of sending: POST /api/v1/messages, dispatches, messages, the blocklist."""
+"""HTTP API of sending: POST /api/v1/messages, dispatches, messages, the blocklist; and the HTTP provider's delivery reports (POST /hooks/http/dlr)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, se
 
 
 def _refused(request: Request[Any, Any, Any], db: Db, refused: GovsmsError, *, now: datetime, **context: Any) -> Template:
-    # Nothing of a refused request stays (a subject or row made on the way).
+    # Nothing of a refused request stays (a subject or row made on the way) but a recorded refusal.
     return _page(request, db, now=now, **context, **refused_form(refused, db, shown=(422,)))
 
 
