@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, event
+from sqlalchemy import DateTime, Table, event, text
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -272,6 +272,11 @@ def engines_for(settings: Any) -> tuple[Engine, Engine]:
 BUSY_SQLSTATES = frozenset({"55P03", "57014", "40001", "40P01", "53300", "57P03"})
 """lock_not_available, query_canceled (statement_timeout), serialization_failure, deadlock,
 too_many_connections, cannot_connect_now."""
+
+
+def ping(session: Session) -> None:
+    """One round trip to the database (``/health``); raises what the driver raises when it is down."""
+    session.execute(text("SELECT 1"))
 
 
 def is_stale_read(error: BaseException) -> bool:

@@ -140,3 +140,27 @@ def test_a_refused_form_is_shown_again_with_its_reasons() -> None:
     assert refused_form(NotFound("No such thing."), shown=EVERY_REFUSAL)["status_code"] == 404
     with pytest.raises(Conflict):
         refused_form(Conflict("Exists."), shown=(422,))
+
+
+def test_web_adapters_run_no_queries() -> None:
+    """Handlers call a domain's service; no page or API module builds or runs a query itself
+    (the tenancy scoping, the audit events and the types live in the services)."""
+    import ast
+    from pathlib import Path
+
+    import govsms
+
+    root = Path(govsms.__file__).parent
+    adapters = [*root.glob("*/ui.py"), *root.glob("*/*_ui.py"), *root.glob("*/api.py"), *root.glob("*/operator.py"), *root.glob("web/*.py")]
+    assert len(adapters) >= 15, adapters
+    found = []
+    for path in adapters:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlmodel", "sqlalchemy.sql"):
+                names = {alias.name for alias in node.names} & {"select", "insert", "update", "delete", "text"}
+                if names:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} imports {sorted(names)}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("exec", "execute", "scalar", "scalars"):
+                found.append(f"{path.relative_to(root)}:{node.lineno} calls .{node.func.attr}()")
+    assert not found, "queries in web adapters:\n" + "\n".join(found)
