@@ -278,8 +278,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("-n", type=int, default=10_000, help="requests (default 10,000)")
     parser.add_argument("-c", type=int, default=32, help="keep-alive clients (default 32)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a backend's run may take (default 300): no request starts later, the wait for the SMSC ends then "
-                        "(or 15 s after the last request); requests under way get their 30 s")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0,
+        help="seconds a backend's run may take (default 300): no request starts later, the wait for the SMSC ends then "
+        "(or 15 s after the last request); requests under way get their 30 s",
+    )
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent, help="checkout whose govsms is served")
     args = parser.parse_args()
     args.repo = args.repo.resolve()

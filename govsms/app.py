@@ -202,7 +202,9 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             render_plugins=[ApiDocsPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
             description="Send SMS, follow delivery and manage recipients. Authenticate with `Authorization: Bearer <key>`.",
             security=[{"BearerAuth": []}],
-            components=Components(security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key from /settings/api-keys")}),
+            components=Components(
+                security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key from /settings/api-keys")},
+            ),
         ),
         exception_handlers=pages.EXCEPTION_HANDLERS,
         logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never", disable_stack_trace={404}),
@@ -213,5 +215,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
         on_shutdown=on_shutdown,
     )
     _transactional_handlers(app)
-    app.asgi_handler = RequestContext(SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://"), secure_cookies=settings.secure_cookies))
+    app.asgi_handler = RequestContext(
+        SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://"), secure_cookies=settings.secure_cookies),
+    )
     return app

@@ -59,7 +59,10 @@ def clean_email(value: str | None, field: str, errors: dict[str, str]) -> str:
         return email
     local, _at, domain = email.rpartition("@")
     if len(_scripts(local)) > 1 or len(_scripts(domain)) > 1:
-        errors[field] = _("The address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address. Type it in one alphabet.")
+        errors[field] = _(
+            "The address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address. "
+            "Type it in one alphabet."
+        )
     return email
 
 

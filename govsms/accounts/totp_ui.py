@@ -132,8 +132,10 @@ class SecondStepPages(PageController):
         try:
             if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
                 enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)
-                response = _enrol_page(request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
-                                       error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait})
+                response = _enrol_page(
+                    request, enrolment, action="/login/enrol", next=target, required=True, status_code=429,
+                    error=_("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait},
+                )
                 response.headers["Retry-After"] = str(wait)
                 return response
             try:

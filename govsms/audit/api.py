@@ -123,7 +123,13 @@ class AuditApi(ApiController):
         """Newest first. To find every event about one person, POST the number to ``/api/v1/audit/search``."""
         if "number" in request.query_params:
             # A number in a URL stays in proxy logs: refused, not searched.
-            raise HTTPException(status_code=400, detail=_("Search the access log by number with POST /api/v1/audit/search and the body {\"number\": \"...\"}: a number in the URL would stay in proxy logs and browser histories."))
+            raise HTTPException(
+                status_code=400,
+                detail=_(
+                    "Search the access log by number with POST /api/v1/audit/search and the body {\"number\": \"...\"}: "
+                    "a number in the URL would stay in proxy logs and browser histories."
+                ),
+            )
         query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
         return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page))
 

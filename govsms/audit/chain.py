@@ -250,13 +250,15 @@ def _check_witness(
             witnessed = {entry.seq: entry.head_hash for entry in witness.entries}
             lacking = [seq for seq in sorted(stored) if witnessed.get(seq) != stored[seq]]
             for seq in lacking[:5]:
-                result.fail(None, f"checkpoint at seq {seq} is in the database but missing from the witness {witness.path} (the witness was trimmed or replaced)")
+                result.fail(None, f"checkpoint at seq {seq} is in the database but missing from the witness {witness.path} "
+                            "(the witness was trimmed or replaced)")
             if len(lacking) > 5:
                 result.fail(None, f"{len(lacking) - 5} more checkpoints are in the database but missing from the witness")
     for entry in witness.entries:
         result.witnessed += 1
         if not _signed_by(entry.public_key, trusted, entry.seq, entry.head_hash, entry.signature):
-            result.fail(None, f"the witness's checkpoint at seq {entry.seq} is not signed by the trusted key (the witness was changed, or is another installation's)")
+            result.fail(None, f"the witness's checkpoint at seq {entry.seq} is not signed by the trusted key "
+                        "(the witness was changed, or is another installation's)")
         elif entry.seq > end:
             result.fail(end + 1, f"the {log_name} ends at seq {end} but the witness has a checkpoint at seq {entry.seq}")
         elif stored.get(entry.seq) != entry.head_hash:
@@ -349,7 +351,8 @@ def verify_database(
     if checkpoints:
         result.signed_seq, result.signed_at = signed_to, checkpoints[-1].signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if sealed_head > signed_to:
-        result.fail(signed_to + 1, f"events up to seq {sealed_head} are sealed but no signed checkpoint covers those after seq {signed_to} (checkpoints deleted?)")
+        result.fail(signed_to + 1, f"events up to seq {sealed_head} are sealed but no signed checkpoint covers those after seq {signed_to} "
+                    "(checkpoints deleted?)")
     if witness is not None:
         stored_heads = {checkpoint.seq: checkpoint.head_hash for checkpoint in checkpoints}
         _check_witness(

@@ -37,7 +37,10 @@ def parse_day(value: str | None, field: str, *, end: bool = False, timezone: Zon
     except ValueError:
         raise InvalidInput(_("Dates are written YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
     if not FIRST_DAY <= day <= LAST_DAY:  # the calendar ends at 0001-01-01 and 9999-12-31 in UTC too
-        raise InvalidInput(_("The date is out of range."), fields={field: _("Give a date from %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}})
+        raise InvalidInput(
+            _("The date is out of range."),
+            fields={field: _("Give a date from %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}},
+        )
     moment = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=timezone)
     return moment.astimezone(UTC)
 

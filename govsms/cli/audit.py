@@ -163,7 +163,8 @@ def register(commands: Commands) -> None:
     seal = add_command(audit, "seal", cmd_seal, "Seal waiting events now and append the checkpoint to the witness (the scheduler does this every 30 s).")
     seal.add_argument(
         "--rebuild-witness", action="store_true",
-        help="Write the witness anew from the database's checkpoints (only if the log verifies and the old witness has nothing the database lacks); an audit event.",
+        help="Write the witness anew from the database's checkpoints "
+        "(only if the log verifies and the old witness has nothing the database lacks); an audit event.",
     )
     export = add_command(audit, "export", cmd_export, "Export the sealed log as JSON lines with checkpoints, the witness and the public key.")
     export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")

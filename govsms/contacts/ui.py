@@ -42,7 +42,9 @@ NOTICES = {
 }
 
 
-def _contacts_page(request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, now: datetime, **context: Any) -> Template:
+def _contacts_page(
+    request: Request[Any, Any, Any], db: Db, *, page_number: int = 1, number: str = "", status_code: int = 200, now: datetime, **context: Any
+) -> Template:
     actor = request.scope["user"]
     context.setdefault("form", {})
     context.setdefault("errors", {})

@@ -40,7 +40,9 @@ NOTICES = {
 }
 
 
-def _dpa_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, form: dict[str, str] | None = None, now: datetime, **context: Any) -> Template:
+def _dpa_page(
+    request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, form: dict[str, str] | None = None, now: datetime, **context: Any
+) -> Template:
     actor = request.scope["user"]
     state = request.app.state
     status = service.dpa_status(db, state.settings, state.key_ring, actor)

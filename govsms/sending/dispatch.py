@@ -294,8 +294,8 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     # Core statements built once, not the ORM: one dispatch per API request is the hot path.
     row = dict(
         account_id=actor.account_id, created_by=actor.label, channel=request.channel, sender=sender.stored,
-        sender_subject_id=sender.subject.id if sender.subject else None, text_ct=b"", encoding=analysis.encoding, parts=analysis.parts, accepted=len(accepted), blocked=len(blocked),
-        invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
+        sender_subject_id=sender.subject.id if sender.subject else None, text_ct=b"", encoding=analysis.encoding, parts=analysis.parts,
+        accepted=len(accepted), blocked=len(blocked), invalid=len(invalid), cost_minor=cost, currency="SEK", status=status, send_at=send_at,
         idempotency_key=request.idempotency_key,
         request_hash=_request_hash(session, actor, request, now) if request.idempotency_key else None,
         created_at=now,

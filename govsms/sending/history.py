@@ -170,7 +170,9 @@ def list_messages(
         searched = [found[e164].id] if e164 in found else []
         query = query.where(OutboundMessage.subject_id == (searched[0] if searched else -1))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows: Sequence[OutboundMessage] = session.execute(query.order_by(col(OutboundMessage.id).desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    rows: Sequence[OutboundMessage] = session.execute(
+        query.order_by(col(OutboundMessage.id).desc()).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
     subjects = vault_of(session).subjects_by_id(session, actor.account_id, [row.subject_id for row in rows])
     senders, sender_subjects = _sealed_senders(session, actor, {row.dispatch_id for row in rows if row.sender is None})
     items = []

@@ -33,7 +33,10 @@ def read_reports(data: dict[str, Any] | list[dict[str, Any]]) -> list[DeliveryRe
         if isinstance(provider_id, int) and not isinstance(provider_id, bool):
             provider_id = str(provider_id)
         if not isinstance(provider_id, str) or not 1 <= len(provider_id) <= MAX_PROVIDER_ID or CONTROL.search(provider_id):
-            raise InvalidInput(_("Each report needs an id and a status (delivered, failed or expired)."), fields={"id": _("The provider's message id: at most %(max)d characters.") % {"max": MAX_PROVIDER_ID}})
+            raise InvalidInput(
+                _("Each report needs an id and a status (delivered, failed or expired)."),
+                fields={"id": _("The provider's message id: at most %(max)d characters.") % {"max": MAX_PROVIDER_ID}},
+            )
         if not isinstance(status, str) or status not in statuses:
             raise InvalidInput(_("Each report needs an id and a status (delivered, failed or expired)."), fields={"status": _("delivered, failed or expired")})
         reports.append(DeliveryReport(provider_id=provider_id, status=ReportStatus(status)))

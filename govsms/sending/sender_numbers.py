@@ -118,7 +118,10 @@ def _parse(session: Session, actor: Actor, number: str) -> str:
     if e164 is None:
         raise InvalidInput(parsed.reason or _("The number is not valid."), fields={"number": parsed.reason or ""})
     if e164.lstrip("+") in (SHARED_REPLY_NUMBER, *REPLY_NUMBERS.values()):
-        raise InvalidInput(_("This is the shared reply number."), fields={"number": _("Send from %(reply)s without verifying it.") % {"reply": SHARED_REPLY_NUMBER}})
+        raise InvalidInput(
+            _("This is the shared reply number."),
+            fields={"number": _("Send from %(reply)s without verifying it.") % {"reply": SHARED_REPLY_NUMBER}},
+        )
     owner = virtual_number_owner(session, e164)
     if owner == actor.account_id:
         raise InvalidInput(_("This is your account's virtual number."), fields={"number": _("You can send from it already; it needs no code.")})

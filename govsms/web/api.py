@@ -33,7 +33,9 @@ class ErrorBody(Struct):
     ))]
     message: Annotated[str, KwargDefinition(description="What went wrong and what to do, for people (in the request's language).")]
     request_id: Annotated[str, KwargDefinition(description="The request's reference in the service's logs (the X-Request-ID header).")]
-    fields: Annotated[dict[str, str] | UnsetType, KwargDefinition(description="Only when the input had problems: each field and what is wrong with it.")] = UNSET
+    fields: Annotated[dict[str, str] | UnsetType, KwargDefinition(
+        description="Only when the input had problems: each field and what is wrong with it.",
+    )] = UNSET
 
 
 ERRORS: dict[int, str] = {
