@@ -208,7 +208,10 @@ def test_user_rows_hold_no_clear_password(session: Session) -> None:
 
 # -- look-alike staff addresses (second round, finding 5) ------------------------------------------
 
-INVISIBLE = ["anna\u200b@kommun.se", "an\u200dna@kommun.se", "anna@kom\u00admun.se", "anna@kommun.se\u2060", "\ufeffanna@kommun.se", "an\u00a0na@kommun.se", "anna@kommun\u3000.se"]
+INVISIBLE = [
+    "anna\u200b@kommun.se", "an\u200dna@kommun.se", "anna@kom\u00admun.se", "anna@kommun.se\u2060", "\ufeffanna@kommun.se", "an\u00a0na@kommun.se",
+    "anna@kommun\u3000.se",
+]
 MIXED = ["\u0430nna@kommun.se", "anna@k\u043emmun.se", "ann\u03b1@kommun.se", "anna@kommun.\u0455e"]
 
 
