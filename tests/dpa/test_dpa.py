@@ -259,7 +259,10 @@ def test_operator_edits_registry_and_storage_times(client: TestClient, session: 
     operator, password = make_user(session, provider, roles={Role.OPERATOR})
     login(client, operator.email, password)
     assert "Underbiträden och lagringstider" in client.get("/operator/dpa").text
-    added = post_form(client, "/operator/subprocessors", {"name": "Nya Operatören AB", "org_number": "556", "country": "se", "city": "Luleå", "purpose": "SMSC"}, token_from="/operator/dpa")
+    added = post_form(
+        client, "/operator/subprocessors", {"name": "Nya Operatören AB", "org_number": "556", "country": "se", "city": "Luleå", "purpose": "SMSC"},
+        token_from="/operator/dpa",
+    )
     assert added.status_code == 303
     bad = post_form(client, "/operator/subprocessors", {"name": "", "country": "XX", "purpose": ""}, token_from="/operator/dpa")
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
