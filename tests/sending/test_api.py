@@ -98,7 +98,9 @@ def test_send_page_summary_then_send(client: TestClient, session: Session) -> No
     assert summary.status_code == 200, summary.text[:500]
     assert 'id="accepted">2<' in summary.text and 'id="invalid">1<' in summary.text and "1,00" in summary.text
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', summary.text))
-    sent = post_form(client, "/send/confirm", {key: fields.get(key, "") for key in ("sender", "to", "text", "send_at", "idempotency_key", "upload")}, token_from="/send")
+    sent = post_form(
+        client, "/send/confirm", {key: fields.get(key, "") for key in ("sender", "to", "text", "send_at", "idempotency_key", "upload")}, token_from="/send"
+    )
     assert sent.status_code == 303
     dispatch = client.get(sent.headers["location"])
     assert "+46 70 *** ** 67" in dispatch.text and "+46701234567" not in dispatch.text
