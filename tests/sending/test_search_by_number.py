@@ -286,7 +286,9 @@ def test_ui_dispatch_page_searches_by_post_and_refuses_the_old_get(client: TestC
     for hostile in (*HOSTILE_NUMBERS, *ODD_NUMBERS):
         response = post_form(client, f"/messages/{dispatch}/search", {"number": hostile, "status": ""}, token_from=f"/messages/{dispatch}")
         assert response.status_code in (200, 422), repr(hostile)[:30]
-    for form in ({"number": NUMBER, "status": "nope"}, {"number": NUMBER, "page": "x"}, {"number": NUMBER, "page": str(2**40)}, {"number": NUMBER, "page": "0"}):
+    for form in (
+        {"number": NUMBER, "status": "nope"}, {"number": NUMBER, "page": "x"}, {"number": NUMBER, "page": str(2**40)}, {"number": NUMBER, "page": "0"},
+    ):
         response = post_form(client, f"/messages/{dispatch}/search", form, token_from=f"/messages/{dispatch}")
         assert 400 <= response.status_code < 500, form
     assert client.post(f"/messages/{dispatch}/search", data={"number": NUMBER}).status_code == 403  # no CSRF token
