@@ -75,7 +75,9 @@ def test_dpa_render(cli_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F
     engine, factory = open_db(cli_env)
     with session_scope(factory) as session:
         account = get_account_by_name(session, "Region Norr")
-        details = {"signatory_name": "Örjan Åkesson", "signatory_title": "Regiondirektör", "contact_name": "Märta Lind", "contact_email": "marta@region.example"}
+        details = {
+            "signatory_name": "Örjan Åkesson", "signatory_title": "Regiondirektör", "contact_name": "Märta Lind", "contact_email": "marta@region.example",
+        }
         save_details(session, system(account), details, now=now())
     engine.dispose()
     output = tmp_path / "dpa-en.pdf"
