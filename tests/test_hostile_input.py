@@ -166,8 +166,13 @@ def test_id_form_fields_take_ascii_digits_only(client: TestClient, session: Sess
 def test_operator_id_fields_take_ascii_digits_only(client: TestClient, session: Session, digit: str) -> None:
     operator, password = make_user(session, make_account(session, is_provider=True), roles={Role.OPERATOR})
     login(client, operator.email, password)
-    for path, field in (("/operator/numbers", "account_id"), ("/operator/subprocessors", "remove"), ("/operator/subprocessors", "id"), ("/operator/retention", "days")):
-        data = {"_csrf_token": csrf_token(client, "/"), "number": "+46701234599", "name": "X AB", "country": "SE", "purpose": "SMS", "category": "contacts", field: digit}
+    for path, field in (
+        ("/operator/numbers", "account_id"), ("/operator/subprocessors", "remove"), ("/operator/subprocessors", "id"), ("/operator/retention", "days"),
+    ):
+        data = {
+            "_csrf_token": csrf_token(client, "/"), "number": "+46701234599", "name": "X AB", "country": "SE", "purpose": "SMS", "category": "contacts",
+            field: digit,
+        }
         assert_refused(client.post(path, data=data, follow_redirects=False), f"{path} {field}={digit!r}")
     for price in ("1e400", "inf", "nan", "١"):
         assert_refused(client.post("/operator/prices", data={"_csrf_token": csrf_token(client, "/"), "country": "SE", "price": price}), f"price {price!r}")
