@@ -187,7 +187,10 @@ def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
         race_identical_creates(url, tmp_path)
         parsed = make_url(url)
         dump = subprocess.run(
-            ["pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", parsed.database or ""],
+            [
+                "pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres",
+                parsed.database or "",
+            ],
             capture_output=True, check=True, timeout=120,
             env={**os.environ, "PGPASSWORD": parsed.password or ""},
         ).stdout
