@@ -64,7 +64,9 @@ class Setup:
             recipient_ct = bytearray(message_ct)
             recipient_ct[20] ^= 1
             session.execute(update(Contact.__table__).where(Contact.__table__.c.id == self.bad_contact).values(name_ct=bytes(name_ct)))
-            session.execute(update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=bytes(recipient_ct)))
+            session.execute(
+                update(OutboundMessage.__table__).where(OutboundMessage.__table__.c.id == self.bad_message).values(recipient_ct=bytes(recipient_ct))
+            )
         elif mode == "moved":  # another person's ciphertext copied into this row
             other = session.execute(select(Contact.__table__.c.number_ct).where(Contact.__table__.c.id == self.contacts[0])).scalar_one()
             other_message = session.execute(
