@@ -13,17 +13,21 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+from unittest import mock
 
 import pytest
 from argon2 import Parameters, Type
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session
 
 from govsms.accounts.password import HASH_PARAMETERS, use_hash_parameters
+from govsms import app as govsms_app
 from govsms.app import create_app
 from govsms.db import make_engine, make_session_factory
 from govsms.i18n import language
@@ -181,10 +185,52 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+class _StateBuilt(Exception):
+    """``create_app`` stopped where it hands its arguments to ``Litestar``: they are here."""
+
+    def __init__(self, arguments: dict[str, Any]) -> None:
+        super().__init__("create_app stopped before building the routes")
+        self.arguments = arguments
+
+
+def _stop_before_litestar(*_args: Any, **arguments: Any) -> NoReturn:
+    raise _StateBuilt(arguments)
+
+
+_BUILT_APPS: dict[str, Litestar] = {}
+"""Apps ``create_app`` built for the ``client`` fixture, one per settings (all but the data directory)."""
+
+
+def app_on_connection(settings: Settings, connection: Connection) -> Litestar:
+    """``create_app(settings, bind=connection)``, without building its routes again for every test.
+
+    Building the routes (Litestar copies and inspects every handler: about 0.2 s) was a third of
+    the suite's time. The routes, middleware and configuration depend on the settings only, so
+    the first app built for equal settings (the data directory aside) is kept. For each test
+    ``create_app`` still runs and builds everything the test's app holds (settings, key ring,
+    vault, session factory on the test's connection, limiters, caches: ``app.state``) and is
+    stopped where it would build the routes; that fresh state replaces the kept app's. Nothing
+    of an earlier test stays: what an app keeps between requests is all in its state."""
+    key = settings.model_dump_json(exclude={"data_dir"})
+    built = _BUILT_APPS.get(key)
+    if built is None:
+        built = _BUILT_APPS[key] = create_app(settings, bind=connection)
+        return built
+    with ExitStack() as patches:
+        patches.enter_context(mock.patch.object(govsms_app, "Litestar", _stop_before_litestar))
+        patches.enter_context(mock.patch.object(govsms_app, "Router", lambda *_args, **_kwargs: None))
+        try:
+            create_app(settings, bind=connection)
+        except _StateBuilt as stopped:
+            built.state = stopped.arguments["state"]
+            return built
+    raise AssertionError("create_app returned without calling Litestar(...)")
+
+
 @pytest.fixture
 def client(settings: Settings, connection: Connection) -> Iterator[TestClient]:
     """The app on the test's connection: what the test's ``session`` writes, requests see."""
-    with TestClient(create_app(settings, bind=connection)) as client:
+    with TestClient(app_on_connection(settings, connection)) as client:
         yield client
 
 
