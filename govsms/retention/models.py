@@ -1,12 +1,15 @@
-"""The provider's storage-time limits, where the operator changed a category's default."""
+"""The provider's storage-time limits, where the operator changed a category's default, and each
+account's own shorter choices."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from govsms.db import UTCDateTime
+from govsms.tenancy import AccountOwned
 
 
 class RetentionLimit(SQLModel, table=True):
@@ -17,5 +20,21 @@ class RetentionLimit(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=40)
     days: int | None = Field(default=None)
     """``None``: until the customer deletes the data (where the category allows it)."""
+    updated_by: str = Field(max_length=40)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RetentionChoice(AccountOwned, table=True):
+    """An account's own storage time of one data category, chosen by its admin or DPO: shorter
+    than the provider's maximum or equal to it. The time in force is this capped by the maximum
+    (``service.storage_time_in_force``), so a later, lower maximum wins without touching it."""
+
+    __tablename__ = "retention_choice"
+    __table_args__ = (UniqueConstraint("account_id", "category"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=40)
+    days: int
+    """Whole days from the moment the category counts from."""
     updated_by: str = Field(max_length=40)
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
