@@ -26,6 +26,8 @@ class Permission(StrEnum):
     DPA_ACCEPT = "dpa.accept"
     SUBJECTS = "subjects"
     RETENTION = "retention"
+    STORAGE_TIMES = "storage_times"
+    """The account's own storage times (``/settings/retention``): its admin and its DPO."""
     AUDIT_READ = "audit.read"
     PLATFORM = "platform"
 
@@ -47,6 +49,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DPA_READ,
             Permission.DPA_ACCEPT,
             Permission.STATS,
+            Permission.STORAGE_TIMES,
         }
     ),
     Role.SENDER: frozenset(
@@ -60,7 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.DPO: frozenset(
-        {Permission.SUBJECTS, Permission.RETENTION, Permission.BLOCKLIST, Permission.DPA_READ}
+        {Permission.SUBJECTS, Permission.RETENTION, Permission.STORAGE_TIMES, Permission.BLOCKLIST, Permission.DPA_READ}
     ),
     # The auditor reviews who accessed what; no permission here shows message content.
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.DPA_READ}),
