@@ -61,6 +61,7 @@ class Action(StrEnum):
     MESSAGES_LISTED = "messages.listed"
     MESSAGE_NUMBER_SHOWN = "message.number_shown"
     STORAGE_TIME_CHANGED = "retention.storage_time_changed"
+    ACCOUNT_STORAGE_TIME_CHANGED = "retention.account_storage_time_changed"
     SUBPROCESSOR_ADDED = "subprocessor.added"
     SUBPROCESSOR_CHANGED = "subprocessor.changed"
     SUBPROCESSOR_REMOVED = "subprocessor.removed"
@@ -131,6 +132,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.MESSAGES_LISTED: N_("Sent messages listed"),
     Action.MESSAGE_NUMBER_SHOWN: N_("Recipient number shown"),
     Action.STORAGE_TIME_CHANGED: N_("Storage time changed"),
+    Action.ACCOUNT_STORAGE_TIME_CHANGED: N_("The account's own storage time changed"),
     Action.SUBPROCESSOR_ADDED: N_("Sub-processor added"),
     Action.SUBPROCESSOR_CHANGED: N_("Sub-processor changed"),
     Action.SUBPROCESSOR_REMOVED: N_("Sub-processor removed"),
