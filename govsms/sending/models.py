@@ -3,9 +3,9 @@ dispatches, messages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Column, Date, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
@@ -172,6 +172,46 @@ class PendingReport(SQLModel, table=True):
     status: str = Field(max_length=10)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
+
+
+class StatisticsDay(AccountOwned, table=True):
+    """What one account sent on one day (in the account's time zone), by country, sender kind and
+    status: counts and cost only, no numbers or texts, so it outlives the messages it sums
+    (retention category ``statistics``). Written by ``sending.statistics.roll_up``, which replaces
+    a day's rows whole."""
+
+    __tablename__ = "statistics_day"
+    __table_args__ = (UniqueConstraint("account_id", "day", "country", "sender_kind", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(sa_column=Column(Date(), nullable=False))
+    country: str = Field(max_length=2)
+    """ISO 3166 region of the destination; empty for recipients refused as blocked when the
+    dispatch was made (no message, no country)."""
+    sender_kind: str = Field(max_length=12)
+    """A ``SenderKind`` value; empty for recipients refused as blocked at the dispatch."""
+    status: str = Field(max_length=10)
+    """A ``MessageStatus`` value."""
+    messages: int = 0
+    parts: int = 0
+    cost_minor: int = 0
+    delivered: int = 0
+    failed: int = 0
+    """Failed or expired."""
+    blocked: int = 0
+    """Blocked after queueing, or refused as blocked when the dispatch was made."""
+
+
+class StatisticsProgress(SQLModel, table=True):
+    """How far one account's statistics are rolled up: every day up to ``complete_through`` was
+    rolled up after it ended, so a purge may delete that day's messages."""
+
+    __tablename__ = "statistics_progress"
+
+    account_id: int = Field(primary_key=True, foreign_key="account.id")
+    complete_through: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    """When the last roll-up read the messages: a message finished after it marks its day for the next."""
 
 # Sealed columns: the table and column names are part of every stored value's associated data.
 DISPATCH_TEXT = SealedField("dispatch", "text")
