@@ -68,3 +68,19 @@ class AuditCheckpoint(SQLModel, table=True):
     signed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     public_key: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
+
+
+class AuditAnchor(SQLModel, table=True):
+    """Where the access log starts after pruning: events up to ``seq`` were deleted, and the chain
+    of the rest starts from ``head_hash`` (the chain hash of event ``seq``, as a signed checkpoint
+    stated it). Signed with the audit key (``chain.anchor_message``: seq, head and ``signed_at``), so
+    only the pruner, not a database writer, can move the start of the log. The newest anchor counts."""
+
+    __tablename__ = "audit_anchor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_column=Column(Integer, nullable=False, unique=True))
+    head_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    signed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    public_key: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
