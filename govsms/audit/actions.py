@@ -43,6 +43,7 @@ class Action(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_WITNESS_REBUILT = "audit.witness_rebuilt"
+    AUDIT_PRUNED = "audit.pruned"
     KEYS_ROTATED = "keys.rotated"
     BLOCKLIST_ADDED = "blocklist.added"
     BLOCKLIST_REMOVED = "blocklist.removed"
@@ -114,6 +115,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.AUDIT_EXPORTED: N_("Access log exported"),
     Action.AUDIT_VERIFIED: N_("Access log verified"),
     Action.AUDIT_WITNESS_REBUILT: N_("Access log witness written anew"),
+    Action.AUDIT_PRUNED: N_("Access log pruned (oldest sealed segments)"),
     Action.KEYS_ROTATED: N_("Master key rotated"),
     Action.BLOCKLIST_ADDED: N_("Number blocked"),
     Action.BLOCKLIST_REMOVED: N_("Number unblocked"),
