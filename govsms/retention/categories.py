@@ -96,6 +96,15 @@ CATEGORIES: tuple[DataCategory, ...] = (
         counted_from=N_("counted from the removal of the user"),
         default_days=30,
     ),
+    DataCategory(
+        key="statistics",
+        label=N_("Statistics"),
+        data=N_("Sent SMS counted per day, country, sender kind and status, with parts and cost; no numbers, names or texts"),
+        subjects=N_("None: the counts name no one"),
+        counted_from=N_("counted from the day"),
+        default_days=1096,
+        lists_subjects=False,
+    ),
 )
 
 BY_KEY = {category.key: category for category in CATEGORIES}
