@@ -2,7 +2,8 @@
 (keys and figures), that the templates put into words. Each part has one source of truth:
 
 - I  parties: the provider from settings (or its account), the customer from its account;
-- II the processing: ``govsms.retention`` categories with the storage times in force;
+- II the processing: ``govsms.retention`` categories with the account's storage times in force
+  (its own choice capped by the provider's maximum);
 - III measures: the deployed configuration (key ring, key store, login policy, audit signing
   key, database, hosting country, transport, public address);
 - IV sub-processors: the operator's registry.
@@ -31,7 +32,7 @@ from govsms.errors import Conflict
 from govsms.i18n import _
 from govsms.keys.ring import KeyRing
 from govsms.retention.categories import CATEGORIES
-from govsms.retention.service import storage_times
+from govsms.retention.service import account_storage_times
 from govsms.settings import Settings
 
 TEMPLATE_VERSION = "2026.1"
@@ -107,11 +108,12 @@ def build_annexes(session: Session, settings: Settings, keys: KeyRing, account: 
          "safeguard": entry.safeguard}
         for entry in active_subprocessors(session)
     ]
+    assert account.id is not None  # a stored account
     return {
         "template_version": TEMPLATE_VERSION,
         "provider": {"name": provider.name, "org_number": provider.org_number, "address": provider.address, "email": provider.email},
         "customer": {"name": account.name, "org_number": account.org_number, "address": account.billing_address},
-        "categories": [{"key": time.category.key, "days": time.days} for time in storage_times(session)],
+        "categories": [{"key": time.category.key, "days": time.in_force} for time in account_storage_times(session, account.id)],
         "measures": measures(settings, keys, totp_roles=[role.value for role in required_roles(session)]),
         "subprocessors": subprocessors,
         "transfers_outside_eea": settings.hosting_country.upper() not in EEA or any(entry["country"] not in EEA for entry in subprocessors),
