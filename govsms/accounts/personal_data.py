@@ -1,0 +1,28 @@
+"""The accounts domain's tables that hold personal data: the customer's users, their logins and
+their API keys (see ``govsms.personal_data``)."""
+
+from __future__ import annotations
+
+from govsms.i18n import N_
+from govsms.personal_data import Holding, Link
+
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        table="app_user", link=Link.ACCOUNT, category="users",
+        description=N_("Users: name, work e-mail address, roles, password hash, login times, two-step login secret"),
+        sealed=("totp_secret_ct",), clear=("email", "display_name"),
+    ),
+    Holding(
+        table="login_session", link=Link.ACCOUNT, category="users", via="app_user",
+        description=N_("Login sessions: a hash of the session token and its times"),
+    ),
+    Holding(
+        table="recovery_code", link=Link.ACCOUNT, category="users", via="app_user",
+        description=N_("Recovery codes for two-step login (hashed)"),
+    ),
+    Holding(
+        table="api_key", link=Link.ACCOUNT, category="users",
+        description=N_("API keys: their names (which may name a person) and who made them"),
+        clear=("name",),
+    ),
+)

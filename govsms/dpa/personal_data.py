@@ -1,0 +1,20 @@
+"""The DPA's tables that hold personal data: the customer's signatory, contact person and DPO,
+and the acceptance of each version (see ``govsms.personal_data``)."""
+
+from __future__ import annotations
+
+from govsms.i18n import N_
+from govsms.personal_data import Holding, Link
+
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        table="dpa_details", link=Link.ACCOUNT, category="users",
+        description=N_("The agreement's signatory, contact person and data protection officer: names, titles, e-mail, phone (encrypted)"),
+        sealed=("details_ct",),
+    ),
+    Holding(
+        table="dpa_version", link=Link.ACCOUNT, category="users",
+        description=N_("Each version of the agreement with those details and who accepted it (encrypted)"),
+        sealed=("details_ct", "pdf_ct", "acceptance_ct"),
+    ),
+)

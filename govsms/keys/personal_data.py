@@ -1,0 +1,15 @@
+"""The key store's table that holds personal data: one data key per person, found by a keyed hash
+of the number (see ``govsms.personal_data``)."""
+
+from __future__ import annotations
+
+from govsms.i18n import N_
+from govsms.personal_data import Holding, Link
+
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        table="subject_key", link=Link.BLIND_INDEX, category="contacts",
+        description=N_("A data key per person (wrapped) and a keyed hash of the number; destroyed with the person's last data"),
+        subject_columns=("id",), blind_indexes=("blind_index",),
+    ),
+)
