@@ -6,6 +6,7 @@ from govsms.accounts.models import Account, ApiKey, LoginSession, User
 from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
+from govsms.jobs import JobRun
 from govsms.keys.store import AccountKey, SubjectKey
 from govsms.retention.models import RetentionLimit
 from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, VirtualNumber
@@ -36,6 +37,7 @@ __all__ = [
     "ContactGroup",
     "GroupMember",
     "ImportUpload",
+    "JobRun",
     "LoginSession",
     "SubjectKey",
     "User",
