@@ -72,6 +72,7 @@ class Action(StrEnum):
     DPA_DOWNLOADED = "dpa.downloaded"
     DPA_ACCEPTED = "dpa.accepted"
     BLOCKLIST_CHECKED = "blocklist.checked"
+    BLOCKLIST_CLEANED = "blocklist.cleaned"
     CONTACT_ALREADY_EXISTS = "contact.already_exists"
     CONTACTS_IMPORT_CHECKED = "contacts.import_checked"
     USERS_LISTED = "users.listed"
@@ -144,6 +145,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DPA_DOWNLOADED: N_("DPA downloaded"),
     Action.DPA_ACCEPTED: N_("DPA accepted"),
     Action.BLOCKLIST_CHECKED: N_("Blocklist checked for a number"),
+    Action.BLOCKLIST_CLEANED: N_("Blocked numbers removed from groups and contacts (nightly clean-up)"),
     Action.CONTACT_ALREADY_EXISTS: N_("Told that a number is a contact already"),
     Action.CONTACTS_IMPORT_CHECKED: N_("Import file compared with the contacts"),
     Action.USERS_LISTED: N_("Users listed"),
