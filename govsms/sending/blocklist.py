@@ -3,20 +3,24 @@ at once: dispatches filter it, and the worker checks again just before each subm
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
+from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event
-from govsms.db import bulk_insert, rowcount, rows_in, table_of
+from govsms.contacts.models import Contact, GroupMember
+from govsms.db import bulk_insert, rowcount, rows_in, session_scope, table_of
 from govsms.errors import InvalidInput
-from govsms.keys.store import vault_of
+from govsms.keys.store import SubjectKey, vault_of
 from govsms.phone import parse_number
 from govsms.sending.models import BlockEntry
 from govsms.tenancy import delete_scoped, owned_by, scoped
@@ -114,3 +118,81 @@ def counts_by_source(session: Session, actor: Actor) -> dict[str, int]:
     counts = {source: 0 for source in SOURCES}
     counts.update({source: count for source, count in rows})
     return counts
+
+
+GROUP_DETAIL = "group."
+"""The clean-up event's details name each group it touched as ``group.<id>``: members removed."""
+
+
+@dataclass(frozen=True)
+class CleanUp:
+    """What the nightly clean-up removed from one account: counts and group ids, no numbers."""
+
+    account_id: int
+    numbers: int
+    """Blocked numbers found among the contacts: each contact removed, with its memberships."""
+    groups: dict[int, int] = field(default_factory=dict)
+    """Group id: members removed from it."""
+    at: datetime | None = None
+
+
+def clean_up_account(session: Session, account_id: int, *, now: datetime) -> CleanUp:
+    """Remove the account's blocked numbers from its groups and its contacts (blind index match:
+    the contact's subject row against the blocklist), in bulk, with one audit event of counts."""
+    found = session.execute(
+        select(col(Contact.id), col(Contact.subject_id))
+        .join(SubjectKey, col(SubjectKey.id) == col(Contact.subject_id))
+        .join(BlockEntry, col(BlockEntry.blind_index) == col(SubjectKey.blind_index))
+        .where(owned_by(Contact, account_id), owned_by(SubjectKey, account_id), owned_by(BlockEntry, account_id))
+    ).all()
+    if not found:
+        return CleanUp(account_id, 0)
+    groups: dict[int, int] = {}
+    contact_ids = sorted({contact_id for contact_id, _subject in found})
+    for start in range(0, len(contact_ids), CHUNK):
+        chunk = contact_ids[start : start + CHUNK]
+        members = session.execute(
+            select(col(GroupMember.group_id), func.count()).where(col(GroupMember.contact_id).in_(chunk)).group_by(col(GroupMember.group_id))
+        ).all()
+        for group_id, count in members:
+            groups[group_id] = groups.get(group_id, 0) + count
+        session.execute(delete(GroupMember).where(col(GroupMember.contact_id).in_(chunk)))
+        session.execute(delete(Contact).where(owned_by(Contact, account_id), col(Contact.id).in_(chunk)))
+    details: dict[str, object] = {"numbers": len(contact_ids), "groups": len(groups)}
+    details.update({f"{GROUP_DETAIL}{group_id}": count for group_id, count in sorted(groups.items())})
+    record_event(
+        session, None, Action.BLOCKLIST_CLEANED, now=now, account_id=account_id, subjects=[subject for _contact, subject in found], details=details
+    )
+    return CleanUp(account_id, len(contact_ids), groups, now)
+
+
+def clean_up_blocked(session_factory: sessionmaker[Session], *, now: datetime) -> dict[str, int]:
+    """The nightly step: every account with a blocklist cleaned in a transaction of its own.
+    Returns the counts for the job's report (accounts, numbers, group memberships)."""
+    with session_scope(session_factory) as session:
+        account_ids = list(session.execute(select(col(BlockEntry.account_id)).distinct().order_by(col(BlockEntry.account_id))).scalars())
+    report = {"accounts": 0, "numbers": 0, "memberships": 0}
+    for account_id in account_ids:
+        with session_scope(session_factory) as session:
+            result = clean_up_account(session, account_id, now=now)
+        if result.numbers:
+            report["accounts"] += 1
+            report["numbers"] += result.numbers
+            report["memberships"] += sum(result.groups.values())
+    return report
+
+
+def last_clean_up(session: Session, actor: Actor) -> CleanUp | None:
+    """The latest clean-up that removed something from the actor's account, read from its event."""
+    require(actor, Permission.BLOCKLIST)
+    event = session.execute(
+        select(AuditEvent)
+        .where(owned_by(AuditEvent, actor), col(AuditEvent.action) == Action.BLOCKLIST_CLEANED.value)
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
+    ).scalars().first()
+    if event is None:
+        return None
+    details = json.loads(event.details)
+    groups = {int(name.removeprefix(GROUP_DETAIL)): int(count) for name, count in details.items() if name.startswith(GROUP_DETAIL)}
+    return CleanUp(actor.account_id, int(details.get("numbers", 0)), groups, event.occurred_at)
