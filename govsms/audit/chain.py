@@ -33,7 +33,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.record import EventRow, canonical_json, event_body, event_texts
 from govsms.audit.witness import Witness, WitnessEntry, append_witness, replace_witness
 from govsms.db import bulk_insert, session_scope, table_of
@@ -48,12 +48,14 @@ GAP_GRACE = timedelta(seconds=60)
 is this old: a transaction still running then would commit an event inside the sealed range."""
 EXPORT_FORMAT = "govsms-audit-export"
 
-EXPORT_VERSIONS = (1, 2, 3)
+EXPORT_VERSIONS = (1, 2, 3, 4)
 """Version 2 adds witness lines and event MACs; version 3 counts its lines in the header and
-gives each checkpoint its signing time. Versions 1 and 2 still verify."""
+gives each checkpoint its signing time; version 4 (written only for a pruned log) carries the
+anchor the events chain from, and names its seq in the header. Versions 1 to 3 still verify."""
 
 _EVENTS, _CHAIN = table_of(AuditEvent), table_of(AuditChain)
 _CHECKPOINTS, _LINKS = table_of(AuditCheckpoint), table_of(AuditEventSubject)
+_ANCHORS = table_of(AuditAnchor)
 
 EVENT_COLUMNS = (
     _EVENTS.c.seq,
@@ -90,6 +92,71 @@ def checkpoint_message(seq: int, head: bytes) -> bytes:
     return f"{EXPORT_FORMAT}|{seq}|{head.hex()}".encode()
 
 
+def anchor_message(seq: int, head: bytes, signed_at: str) -> bytes:
+    """What an anchor's signature covers: unlike a checkpoint's, it says "the log starts after
+    ``seq``", so a copied checkpoint signature cannot serve as one."""
+    return f"{EXPORT_FORMAT}|anchor|{seq}|{head.hex()}|{signed_at}".encode()
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a pruned log starts: events up to ``seq`` were deleted, and the chain of the rest
+    starts from ``head_hash`` (the chain hash of event ``seq``, which a signed checkpoint stated
+    when it was pruned). Signed with the audit key at ``signed_at`` (``anchor_message``)."""
+
+    seq: int
+    head_hash: bytes
+    public_key: bytes
+    signature: bytes
+    signed_at: str
+
+    def item(self) -> dict[str, object]:
+        return {
+            "type": "anchor", "seq": self.seq, "head_hash": self.head_hash.hex(), "public_key": self.public_key.hex(),
+            "signature": self.signature.hex(), "signed_at": self.signed_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Anchor:
+        """Raises KeyError, TypeError or ValueError for anything but a well-formed anchor line."""
+        seq, signed_at = item["seq"], item["signed_at"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or not isinstance(signed_at, str):
+            raise ValueError("anchor")
+        anchor = cls(seq=seq, head_hash=bytes.fromhex(item["head_hash"]), public_key=bytes.fromhex(item["public_key"]),
+                     signature=bytes.fromhex(item["signature"]), signed_at=signed_at)
+        if len(anchor.head_hash) != 32 or len(anchor.public_key) != 32 or len(anchor.signature) != 64:
+            raise ValueError("length")
+        return anchor
+
+    def signed_by(self, trusted: bytes) -> bool:
+        if self.public_key != trusted:
+            return False
+        try:
+            Ed25519PublicKey.from_public_bytes(trusted).verify(self.signature, anchor_message(self.seq, self.head_hash, self.signed_at))
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def sign_anchor(signing_seed: bytes, seq: int, head_hash: bytes, *, now: datetime) -> Anchor:
+    key = Ed25519PrivateKey.from_private_bytes(signing_seed)
+    signed_at = now.astimezone(UTC).strftime(TIME_FORMAT)
+    return Anchor(seq=seq, head_hash=head_hash, public_key=key.public_key().public_bytes_raw(),
+                  signature=key.sign(anchor_message(seq, head_hash, signed_at)), signed_at=signed_at)
+
+
+def current_anchor(session: Session) -> Anchor | None:
+    """The newest anchor (the log starts after its seq); None when nothing was ever pruned."""
+    row = session.execute(select(_ANCHORS).order_by(_ANCHORS.c.seq.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return Anchor(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature,
+                  signed_at=row.signed_at.astimezone(UTC).strftime(TIME_FORMAT))
+
+
 def _events_after(session: Session, seq: int, limit: int) -> Sequence[Row[Any]]:
     """Rows of ``EVENT_COLUMNS``: each an ``EventRow``."""
     return session.execute(
@@ -124,9 +191,13 @@ def _at_text(value: str | datetime) -> str:
 
 
 def head(session: Session) -> tuple[int, bytes]:
+    """The last sealed event's seq and chain hash; once everything sealed was pruned, the
+    anchor's (the sealer goes on from there)."""
     row = session.execute(
         select(_CHAIN.c.seq, _CHAIN.c.chain_hash).order_by(_CHAIN.c.seq.desc()).limit(1)
     ).first()
+    if row is None:
+        row = session.execute(select(_ANCHORS.c.seq, _ANCHORS.c.head_hash.label("chain_hash")).order_by(_ANCHORS.c.seq.desc()).limit(1)).first()
     return (row.seq, row.chain_hash) if row else (0, GENESIS)
 
 
@@ -195,6 +266,10 @@ class Verification:
     """The last sequence number a signed checkpoint covers: what this verification vouches for."""
     signed_at: str | None = None
     """When that checkpoint was signed (UTC), when known."""
+    anchor_seq: int = 0
+    """The log was pruned up to this seq: verified from the next one, chained from the anchor."""
+    anchor_signed_at: str | None = None
+    """When the anchor was signed (UTC), for a pruned log."""
     first_bad_seq: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -233,10 +308,11 @@ def _check_checkpoint(
 
 def _check_witness(
     result: Verification, witness: Witness, trusted: bytes, stored: dict[int, bytes], computed: dict[int, bytes], end: int,
-    log_name: str, store_name: str, *, complete: bool = False,
+    log_name: str, store_name: str, *, complete: bool = False, anchor_seq: int = 0,
 ) -> None:
     """Every checkpoint the witness kept must still be there, and the log must reach it; with
-    ``complete`` (the database), every stored checkpoint must be in the witness too."""
+    ``complete`` (the database), every stored checkpoint must be in the witness too. A checkpoint
+    of a pruned segment (before ``anchor_seq``) stays in the witness: only its signature is checked."""
     result.witnessed = 0
     for problem in witness.problems:
         result.fail(None, problem)
@@ -259,12 +335,24 @@ def _check_witness(
         if not _signed_by(entry.public_key, trusted, entry.seq, entry.head_hash, entry.signature):
             result.fail(None, f"the witness's checkpoint at seq {entry.seq} is not signed by the trusted key "
                         "(the witness was changed, or is another installation's)")
+        elif entry.seq < anchor_seq:
+            continue  # pruned: the anchor, signed, says where the log starts now
         elif entry.seq > end:
             result.fail(end + 1, f"the {log_name} ends at seq {end} but the witness has a checkpoint at seq {entry.seq}")
         elif stored.get(entry.seq) != entry.head_hash:
             result.fail(entry.seq, f"checkpoint at seq {entry.seq} missing from the {store_name} (the witness has it)")
         elif computed.get(entry.seq) != entry.head_hash:
             result.fail(entry.seq, f"events up to seq {entry.seq} do not match the witness's checkpoint")
+
+
+def _check_anchor(result: Verification, anchor: Anchor, trusted: bytes) -> None:
+    """A pruned log is verified from its anchor on: the anchor must be signed by the trusted key
+    (a database writer cannot move the start of the log)."""
+    result.anchor_seq, result.anchor_signed_at = anchor.seq, anchor.signed_at
+    if anchor.public_key != trusted:
+        result.fail(anchor.seq + 1, f"the anchor at seq {anchor.seq} (where the pruned log starts) is signed by an unknown key")
+    elif not anchor.signed_by(trusted):
+        result.fail(anchor.seq + 1, f"the anchor at seq {anchor.seq} (where the pruned log starts) has a bad signature: forged or altered")
 
 
 def verify_database(
@@ -275,11 +363,14 @@ def verify_database(
     ``mac_key`` is given; sealed or not), and the database against the witness. Seals nothing."""
     result = Verification()
     chain_table, links_table = _CHAIN, _LINKS
-    checkpoints = session.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.seq)).all()
+    start = current_anchor(session)
+    previous, last_seq = (start.head_hash, start.seq) if start else (GENESIS, 0)
+    checkpoints = session.execute(select(_CHECKPOINTS).where(_CHECKPOINTS.c.seq >= last_seq).order_by(_CHECKPOINTS.c.seq)).all()
     wanted = {checkpoint.seq for checkpoint in checkpoints} | {entry.seq for entry in (witness.entries if witness else [])}
     at_checkpoints: dict[int, bytes] = {}
-    previous = GENESIS
-    last_seq = 0
+    if start is not None:
+        _check_anchor(result, start, trusted_public_key)
+        at_checkpoints[start.seq] = start.head_hash
     macs_begin: int | None = None
     sealed_head, sealed_hash = head(session)
     while True:
@@ -343,20 +434,24 @@ def verify_database(
     macs = _EVENTS.c.mac
     replays = session.execute(
         select(macs, func.min(_EVENTS.c.seq), func.max(_EVENTS.c.seq), func.count())
-        .where(macs.is_not(None)).group_by(macs).having(func.count() > 1).limit(20)
+        .where(macs.is_not(None), _EVENTS.c.seq > (start.seq if start else 0)).group_by(macs).having(func.count() > 1).limit(20)
     ).all()
     for _mac, first, last, count in replays:
         result.fail(last, f"event {last} is a replay: it is event {first} again, MAC and all ({count} events carry that MAC)")
     signed_to = checkpoints[-1].seq if checkpoints else 0
     if checkpoints:
         result.signed_seq, result.signed_at = signed_to, checkpoints[-1].signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if start is not None and start.seq > signed_to:  # pruned up to the newest checkpoint, whose row is gone: the anchor signs it
+        signed_to = result.signed_seq = start.seq
+        result.signed_at = start.signed_at
     if sealed_head > signed_to:
         result.fail(signed_to + 1, f"events up to seq {sealed_head} are sealed but no signed checkpoint covers those after seq {signed_to} "
                     "(checkpoints deleted?)")
     if witness is not None:
         stored_heads = {checkpoint.seq: checkpoint.head_hash for checkpoint in checkpoints}
         _check_witness(
-            result, witness, trusted_public_key, stored_heads, at_checkpoints, sealed_head, "sealed log", "database", complete=True
+            result, witness, trusted_public_key, stored_heads, at_checkpoints, sealed_head, "sealed log", "database", complete=True,
+            anchor_seq=start.seq if start else 0,
         )
     result.head_seq, result.head_hash = sealed_head, sealed_hash
     return result
@@ -369,22 +464,32 @@ def export_lines(
     runs ahead of it), every sealed event (another account's only as its content hash), and the
     checkpoints. The header counts each kind of line. ``verify_export`` checks it with no database."""
     sealed_head, _ = head(session)
+    start = current_anchor(session)
+    first = start.seq if start else 0
     chain_table, events_table, checkpoints = _CHAIN, _EVENTS, _CHECKPOINTS
     linked = select(func.count()).select_from(chain_table.join(events_table, events_table.c.seq == chain_table.c.seq))
-    linked = linked.where(chain_table.c.seq <= sealed_head)
+    linked = linked.where(chain_table.c.seq > first, chain_table.c.seq <= sealed_head)
     if account_id is not None:
         linked = linked.where(owned_by(events_table, account_id))
     own = session.execute(linked).scalar_one()
-    sealed_rows = session.execute(select(func.count()).select_from(chain_table).where(chain_table.c.seq <= sealed_head)).scalar_one()
-    signed = session.execute(select(func.count()).select_from(checkpoints).where(checkpoints.c.seq <= sealed_head)).scalar_one()
-    yield canonical_json(
-        {"type": "header", "format": EXPORT_FORMAT, "version": 3, "account": account_id, "public_key": public_key.hex(),
-         "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "witness": len(witness.entries) if witness else None,
-         "events": own, "sealed": sealed_rows - own, "checkpoints": signed}
-    )
+    sealed_rows = session.execute(
+        select(func.count()).select_from(chain_table).where(chain_table.c.seq > first, chain_table.c.seq <= sealed_head)
+    ).scalar_one()
+    in_range = (checkpoints.c.seq >= first, checkpoints.c.seq <= sealed_head)
+    signed = session.execute(select(func.count()).select_from(checkpoints).where(*in_range)).scalar_one()
+    header: dict[str, object] = {
+        "type": "header", "format": EXPORT_FORMAT, "version": 3, "account": account_id, "public_key": public_key.hex(),
+        "exported_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "witness": len(witness.entries) if witness else None,
+        "events": own, "sealed": sealed_rows - own, "checkpoints": signed,
+    }
+    if start is not None:
+        header.update(version=4, anchor=start.seq)  # a log never pruned exports as before
+    yield canonical_json(header)
     for entry in witness.entries if witness else []:
         yield canonical_json(entry.item("witness"))
-    last_seq = 0
+    if start is not None:
+        yield canonical_json(start.item())
+    last_seq = first
     while last_seq < sealed_head:
         events = {row.seq: row for row in _events_after(session, last_seq, CHUNK)}
         links = session.execute(
@@ -401,7 +506,7 @@ def export_lines(
                     {"type": "sealed", "seq": link.seq, "content_hash": link.content_hash.hex(), "chain_hash": link.chain_hash.hex()}
                 )
             last_seq = link.seq
-    for checkpoint in session.execute(select(checkpoints).where(checkpoints.c.seq <= sealed_head).order_by(checkpoints.c.seq)).all():
+    for checkpoint in session.execute(select(checkpoints).where(*in_range).order_by(checkpoints.c.seq)).all():
         yield canonical_json(
             {"type": "checkpoint", "seq": checkpoint.seq, "head_hash": checkpoint.head_hash.hex(),
              "public_key": checkpoint.public_key.hex(), "signature": checkpoint.signature.hex(),
@@ -430,6 +535,7 @@ def verify_export(
     checkpoints: list[dict[str, Any]] = []  # parsed JSON: each member checked as it is used
     carried = Witness(path="the export")
     header = None
+    start: Anchor | None = None
     counted = {"event": 0, "sealed": 0, "checkpoint": 0, "witness": 0}
     for number, line in enumerate(lines, start=1):
         try:
@@ -461,6 +567,19 @@ def verify_export(
                 previous = claimed
             at_seq[seq] = previous
             last_seq = max(last_seq, seq)
+        elif kind == "anchor":
+            try:
+                found = Anchor.from_item(item)
+            except (KeyError, TypeError, ValueError):
+                result.fail(None, f"line {number} is not a valid anchor")
+                continue
+            if start is not None or result.events:
+                result.fail(found.seq + 1, f"line {number} is an anchor after {'another' if start else 'the events'}: it must come before them")
+                continue
+            start = found
+            _check_anchor(result, start, trusted_public_key)
+            previous, last_seq = start.head_hash, start.seq
+            at_seq[start.seq] = start.head_hash
         elif kind == "checkpoint":
             checkpoints.append(item)
         elif kind == "witness":
@@ -486,6 +605,9 @@ def verify_export(
                 said = 0  # exported with no witness at hand
         if said != counted[kind]:
             result.fail(None, f"the header counts {said} {kind} lines but the export has {counted[kind]} (lines were removed or added)")
+    said_anchor = header.get("anchor") if header["version"] == 4 else None
+    if said_anchor != (start.seq if start else None):
+        result.fail(None, f"the header names the anchor {said_anchor} but the export has {start.seq if start else 'none'} (lines were removed or added)")
     stored: dict[int, bytes] = {}
     times: dict[int, str] = {entry.seq: entry.signed_at for entry in carried.entries}
     for item in checkpoints:
@@ -504,17 +626,23 @@ def verify_export(
             result.fail(None, "a checkpoint is not valid")
     signed_to = max(stored, default=0)
     result.signed_seq, result.signed_at = signed_to, times.get(signed_to) or None
-    if not stored:
+    if start is not None and start.seq > signed_to:  # pruned up to the newest checkpoint: the anchor signs it
+        signed_to = result.signed_seq = start.seq
+        result.signed_at = start.signed_at
+    if not stored and start is None:
         result.fail(None, "nothing signed to verify: the export has no signed checkpoint")
     elif last_seq > signed_to:
         result.fail(signed_to + 1, f"events after seq {signed_to} are covered by no signed checkpoint (the export was cut or changed)")
     for kept in (carried, witness):
         if kept is not None and (kept.entries or kept.problems):
-            _check_witness(result, kept, trusted_public_key, stored, at_seq, last_seq, "export", "export")
+            _check_witness(result, kept, trusted_public_key, stored, at_seq, last_seq, "export", "export", anchor_seq=start.seq if start else 0)
     if extends is not None:
         earlier_seq, earlier_hash = extends
         if last_seq < earlier_seq:
             result.fail(last_seq + 1, f"the export ends at seq {last_seq}, before the earlier export's head at seq {earlier_seq}")
+        elif start is not None and earlier_seq < start.seq:
+            result.fail(None, f"the log was pruned up to seq {start.seq}, past the earlier export's head at seq {earlier_seq}: "
+                        "this export cannot show it extends that one (verify it with --public-key)")
         elif earlier_seq and at_seq.get(earlier_seq) != earlier_hash:
             result.fail(earlier_seq, f"the events up to seq {earlier_seq} differ from the earlier export's")
     result.head_seq, result.head_hash = last_seq, at_seq.get(last_seq, GENESIS)
@@ -623,9 +751,15 @@ def rebuild_witness(session: Session, signing_seed: bytes, witness_path: Path, o
     if problems or (not result.ok and len(result.problems) >= 20):
         raise WitnessNotRebuilt("the log does not verify, so its checkpoints are not written to a new witness: " + "; ".join(problems[:5]))
     rows = session.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.seq)).all()
-    replace_witness(witness_path, [
-        WitnessEntry(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature,
-                     signed_at=row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    entries = {
+        row.seq: WitnessEntry(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature,
+                              signed_at=row.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
         for row in rows
-    ])
-    return len(rows)
+    }
+    start = current_anchor(session)
+    for entry in old.entries if old is not None and start is not None else []:
+        # The checkpoints of pruned segments live on in the witness only: they are kept.
+        if start is not None and entry.seq < start.seq and _signed_by(entry.public_key, trusted, entry.seq, entry.head_hash, entry.signature):
+            entries.setdefault(entry.seq, entry)
+    replace_witness(witness_path, [entries[seq] for seq in sorted(entries)])
+    return len(entries)

@@ -1,0 +1,193 @@
+"""Pruning the access log: its oldest sealed segments go, and a signed anchor says where the rest starts.
+
+A segment is the run of events a signed checkpoint closes. ``prune_access_log`` deletes whole
+segments whose every event is older than ``before`` (never an unsealed event, never past the
+newest checkpoint): the events, their chain rows, their links in the index of events by person,
+and the checkpoints before the new start (earlier anchors stay: the history of prunes). First it checks the segments it is about to delete
+against their signed checkpoint (a log that does not verify is not pruned: that would destroy the
+evidence), then it signs and commits the anchor (seq, chain hash) of the last pruned event, and
+only then deletes, oldest first, in short transactions of at most ``BATCH_ROWS`` rows. ``verify``
+starts from the anchor and ignores whatever still lies before it, so a run stopped half way
+leaves a log that verifies, and the next run finishes the deleting. The checkpoints of pruned
+segments stay in the witness file. The run is itself an audit event (counts and the anchor).
+
+The retention category ``access_log`` (``govsms.retention.categories``) gives ``before``; the
+purge job calls this with its session factory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from govsms.audit.actions import Action
+from govsms.audit.chain import (
+    CHUNK, GENESIS, Anchor, _raw_events_after, _at_text, _signed_by, chain_hash, current_anchor, sign_anchor,
+)
+from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.audit.record import event_texts, mac_key, record_event
+from govsms.db import rowcount, session_scope, table_of
+from govsms.errors import GovsmsError
+
+BATCH_ROWS = 5_000
+"""Rows deleted per transaction (one table at a time): each transaction stays short."""
+
+_EVENTS, _CHAIN, _LINKS = table_of(AuditEvent), table_of(AuditChain), table_of(AuditEventSubject)
+_CHECKPOINTS, _ANCHORS = table_of(AuditCheckpoint), table_of(AuditAnchor)
+
+
+class PruneRefused(GovsmsError):
+    """The segments to prune do not verify against their signed checkpoint: nothing deleted."""
+
+    status_code = 409
+    code = "audit_prune_refused"
+
+
+@dataclass
+class PruneReport:
+    """What a prune run deleted (or, with ``dry_run``, would delete)."""
+
+    before: datetime
+    dry_run: bool
+    anchor_seq: int | None = None
+    """The log starts after this seq now (None: nothing old enough lies in a whole signed segment)."""
+    previous_anchor_seq: int = 0
+    events: int = 0
+    links: int = 0
+    chain_rows: int = 0
+    checkpoints: int = 0
+    batches: int = 0
+    """Transactions that deleted rows."""
+    seconds: float = 0.0
+
+
+def _plan(session: Session, before: datetime) -> tuple[Anchor | None, Anchor | None, int]:
+    """The current anchor, the checkpoint the log will start after (as an unsigned anchor), and
+    the seq of the first event not older than ``before`` (0: none)."""
+    previous = current_anchor(session)
+    start = previous.seq if previous else 0
+    young = session.execute(select(func.min(_EVENTS.c.seq)).where(_EVENTS.c.seq > start, _EVENTS.c.occurred_at >= before)).scalar()
+    target = select(_CHECKPOINTS).where(_CHECKPOINTS.c.seq > start)
+    if young is not None:
+        target = target.where(_CHECKPOINTS.c.seq < young)
+    row = session.execute(target.order_by(_CHECKPOINTS.c.seq.desc(), _CHECKPOINTS.c.id.desc()).limit(1)).first()
+    if row is None:
+        return previous, None, young or 0
+    checkpoint = Anchor(seq=row.seq, head_hash=row.head_hash, public_key=row.public_key, signature=row.signature, signed_at="")
+    return previous, checkpoint, young or 0
+
+
+def _count(session: Session, table: Table, upto: int, start: int = 0) -> int:
+    counted: int = session.execute(select(func.count()).select_from(table).where(table.c.seq > start, table.c.seq <= upto)).scalar_one()
+    return counted
+
+
+def _check_segments(factory: sessionmaker[Session], signing_seed: bytes, previous: Anchor | None, checkpoint: Anchor) -> None:
+    """Recompute the chain of the events to prune, from the current start to the checkpoint, and
+    check each event's MAC: raises ``PruneRefused`` unless they are what the checkpoint signed."""
+    trusted = Ed25519PrivateKey.from_private_bytes(signing_seed).public_key().public_bytes_raw()
+    if not _signed_by(checkpoint.public_key, trusted, checkpoint.seq, checkpoint.head_hash, checkpoint.signature):
+        raise PruneRefused(f"The checkpoint at seq {checkpoint.seq} is not signed by the audit key: nothing pruned. Run govsms audit verify.")
+    key = mac_key(signing_seed)
+    previous_hash, last_seq = (previous.head_hash, previous.seq) if previous else (GENESIS, 0)
+    while last_seq < checkpoint.seq:
+        with session_scope(factory) as session:  # one short read per chunk
+            events = [row for row in _raw_events_after(session, last_seq, CHUNK) if row.seq <= checkpoint.seq]
+            if not events:
+                break
+            links = {
+                row.seq: row for row in session.execute(
+                    select(_CHAIN).where(_CHAIN.c.seq > last_seq, _CHAIN.c.seq <= events[-1].seq)
+                ).all()
+            }
+        for row in events:
+            body, document, _subjects = event_texts(row, _at_text(row.occurred_at))
+            if row.mac is not None and not hmac.compare_digest(row.mac, hmac.digest(key, body.encode(), "sha256")):
+                raise PruneRefused(f"Event {row.seq} does not match its MAC: the log does not verify, nothing pruned. Run govsms audit verify.")
+            previous_hash = chain_hash(previous_hash, hashlib.sha256(document.encode()).digest())
+            link = links.get(row.seq)
+            if link is None or link.chain_hash != previous_hash:
+                raise PruneRefused(f"Event {row.seq} does not match the chain: the log does not verify, nothing pruned. Run govsms audit verify.")
+            last_seq = row.seq
+        if len(events) < CHUNK:
+            break
+    if previous_hash != checkpoint.head_hash:
+        raise PruneRefused(
+            f"The events up to seq {checkpoint.seq} do not match its signed checkpoint: the log does not verify, nothing pruned. "
+            "Run govsms audit verify."
+        )
+
+
+def _delete_upto(factory: sessionmaker[Session], table: Table, upto: int, batch_rows: int, *, below: bool = False) -> tuple[int, int]:
+    """Delete the rows of ``table`` with seq up to ``upto`` (below it with ``below``), oldest
+    first, at most about ``batch_rows`` per transaction. Returns (rows, transactions)."""
+    bound = table.c.seq < upto if below else table.c.seq <= upto
+    deleted = batches = 0
+    while True:
+        with session_scope(factory) as session:
+            edge = session.execute(select(table.c.seq).where(bound).order_by(table.c.seq).offset(batch_rows - 1).limit(1)).scalar()
+            limit = bound if edge is None else table.c.seq <= edge
+            count = rowcount(session.execute(delete(table).where(limit)))
+        if count:
+            deleted, batches = deleted + count, batches + 1
+        if edge is None:
+            return deleted, batches
+
+
+def prune_access_log(
+    factory: sessionmaker[Session], signing_seed: bytes, *, before: datetime, now: datetime, dry_run: bool = False,
+    batch_rows: int = BATCH_ROWS, cli: bool = False,
+) -> PruneReport:
+    """Delete the access log's whole sealed segments older than ``before`` (see the module's
+    docstring), sign the anchor the rest starts from, and record an audit event. ``dry_run``:
+    count only. Raises ``PruneRefused`` when the segments do not verify (nothing deleted)."""
+    started = time.monotonic()
+    report = PruneReport(before=before, dry_run=dry_run)
+    with session_scope(factory) as session:
+        previous, checkpoint, _young = _plan(session, before)
+        report.previous_anchor_seq = previous.seq if previous else 0
+        if checkpoint is not None:
+            report.anchor_seq = checkpoint.seq
+            start = report.previous_anchor_seq
+            report.events = _count(session, _EVENTS, checkpoint.seq, start)
+            report.chain_rows = _count(session, _CHAIN, checkpoint.seq, start)
+            report.links = _count(session, _LINKS, checkpoint.seq, start)
+            report.checkpoints = session.execute(
+                select(func.count()).select_from(_CHECKPOINTS).where(_CHECKPOINTS.c.seq < checkpoint.seq)
+            ).scalar_one()
+    if dry_run or checkpoint is None:
+        report.seconds = time.monotonic() - started
+        return report
+    _check_segments(factory, signing_seed, previous, checkpoint)
+    anchor = sign_anchor(signing_seed, checkpoint.seq, checkpoint.head_hash, now=now)
+    try:
+        with session_scope(factory) as session:
+            session.execute(insert(_ANCHORS).values(
+                seq=anchor.seq, head_hash=anchor.head_hash, signed_at=now, public_key=anchor.public_key, signature=anchor.signature,
+            ))
+    except IntegrityError:
+        pass  # another run anchored the log here at the same moment: it stands, and the deleting below is the same
+    # From here on verify starts after the anchor; the rows before it go oldest first, table by table.
+    report.events = report.links = report.chain_rows = report.checkpoints = 0
+    for table, name in ((_LINKS, "links"), (_CHAIN, "chain_rows"), (_EVENTS, "events")):
+        count, batches = _delete_upto(factory, table, anchor.seq, batch_rows)
+        setattr(report, name, count)
+        report.batches += batches
+    report.checkpoints, batches = _delete_upto(factory, _CHECKPOINTS, anchor.seq, batch_rows, below=True)
+    report.batches += batches
+    report.seconds = time.monotonic() - started
+    with session_scope(factory) as session:
+        record_event(session, None, Action.AUDIT_PRUNED, now=now, details={
+            "anchor_seq": anchor.seq, "previous_anchor_seq": report.previous_anchor_seq, "events": report.events, "links": report.links,
+            "checkpoints": report.checkpoints, "batches": report.batches, "cli": cli,
+        })
+    return report
