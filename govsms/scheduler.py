@@ -1,14 +1,20 @@
 """The APScheduler instance of ``govsms worker`` (and ``govsms demo``) with every domain's jobs.
 
-Jobs are thin: open a session, call one service with the current time, commit.
+Jobs are thin: open a session, call one service with the current time, commit. The nightly job
+(03:00 Europe/Stockholm) runs once across all workers: each run takes its night's lease in
+``job_run`` (``govsms.jobs``), and a worker that starts after a night whose run is not done
+runs it then (catch-up after downtime).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -17,7 +23,9 @@ from govsms.audit.chain import seal_and_witness
 from govsms.clock import DEFAULT_TIMEZONE, SYSTEM_CLOCK, Clock
 from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
+from govsms.jobs import NIGHTLY, JobRun, run_once
 from govsms.keys.ring import KeyRing
+from govsms.sending.blocklist import clean_up_blocked
 from govsms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,55 @@ def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..
     return run
 
 
+StepReport = dict[str, int]
+"""What one step of a job did: counts only (the run adds ``ms``, its duration)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the nightly job: a name in the report and the work, which commits its own
+    transactions and returns its counts."""
+
+    name: str
+    run: Callable[[], StepReport]
+
+
+def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, clock: Clock) -> list[Step]:
+    """The nightly job's steps, in order. The statistics roll-up and the purge (issue 12 items 3
+    and 4) go between the clean-up and the checkpoint: the roll-up before the purge (a purge
+    never removes a day that is not rolled up), the checkpoint last (it seals the steps' events)."""
+
+    def checkpoint() -> StepReport:
+        result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=clock.now())
+        return {"sealed": result.sealed if result else 0, "head_seq": result.head_seq if result else 0}
+
+    return [
+        Step("blocklist_cleanup", lambda: clean_up_blocked(session_factory, now=clock.now())),
+        Step("audit_checkpoint", checkpoint),
+    ]
+
+
+def run_steps(steps: list[Step]) -> dict[str, object]:
+    """Run the steps in order; the report holds each step's counts and duration."""
+    report: dict[str, object] = {}
+    for step in steps:
+        started = time.monotonic()
+        counts = step.run()
+        report[step.name] = {**counts, "ms": round((time.monotonic() - started) * 1000)}
+    return report
+
+
+def run_nightly(
+    settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, clock: Clock = SYSTEM_CLOCK, *, period: str | None = None,
+) -> JobRun | None:
+    """The nightly job of ``period`` (default: the latest night due), unless another worker has it
+    or it is done: the finished run, or None when skipped."""
+    steps = nightly_steps(settings, session_factory, keys, clock)
+    return run_once(
+        session_factory, NIGHTLY.job, period or NIGHTLY.period_due(clock.now()), lambda: run_steps(steps), now=clock.now,
+    )
+
+
 def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, clock: Clock = SYSTEM_CLOCK) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=LOCAL_TIMEZONE, job_defaults={"coalesce": True, "max_instances": 1})
 
@@ -50,6 +107,15 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
     ]
+    def nightly() -> None:
+        run_nightly(settings, session_factory, keys, clock)
+
+    nightly.__name__ = NIGHTLY.job
+    # Run once at start too: the night just past is done by then, unless the workers were down.
+    scheduler.add_job(
+        nightly, CronTrigger(hour=NIGHTLY.at.hour, minute=NIGHTLY.at.minute, timezone=LOCAL_TIMEZONE), id=NIGHTLY.job,
+        name=NIGHTLY.job, next_run_time=clock.now(), misfire_grace_time=None,
+    )
     for name, service, every_seconds in jobs:
         scheduler.add_job(
             _job(session_factory, name, service, clock), "interval", seconds=every_seconds, id=name, name=name,

@@ -1,0 +1,99 @@
+"""Jobs that run once across workers: the lease in ``job_run`` (one claimer wins, a dead run is
+taken over, a done one never), the nightly schedule (03:00 Europe/Stockholm, catch-up of the
+night just past) and the nightly job's report; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from govsms.clock import LOCAL_TIME, FixedClock
+from govsms.db import make_session_factory
+from govsms.jobs import DONE, FAILED, LEASE, NIGHTLY, RUNNING, JobRun, claim, finish, last_runs, run_history, run_of, run_once
+from govsms.keys.ring import KeyRing
+from govsms.scheduler import build_scheduler, run_nightly
+from govsms.settings import Settings
+
+T0 = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)
+
+
+def _factory(session: Session):  # type: ignore[no-untyped-def]
+    """Sessions on the test's connection (each commit a savepoint of the test's transaction)."""
+    return make_session_factory(session.connection(), vault=session.info["vault"])
+
+
+def _runs(session: Session, job: str = "nightly") -> int:
+    return session.execute(select(func.count()).select_from(JobRun).where(JobRun.job == job)).scalar_one()
+
+
+def test_of_two_claimers_one_wins(session: Session) -> None:
+    first = claim(session, "nightly", "2026-11-29", now=T0, holder="a:1")
+    second = claim(session, "nightly", "2026-11-29", now=T0, holder="b:2")
+    assert first is not None and second is None
+    assert claim(session, "nightly", "2026-11-30", now=T0, holder="b:2") not in (None, first)  # another night: its own lease
+
+
+def test_a_dead_lease_is_taken_over_once_and_a_done_run_never(session: Session) -> None:
+    run_id = claim(session, "nightly", "2026-11-29", now=T0, holder="a:1")
+    assert claim(session, "nightly", "2026-11-29", now=T0 + LEASE - timedelta(minutes=1), holder="b:2") is None  # alive
+    later = T0 + LEASE + timedelta(minutes=1)
+    assert claim(session, "nightly", "2026-11-29", now=later, holder="b:2") == run_id  # dead: taken over
+    assert claim(session, "nightly", "2026-11-29", now=later, holder="c:3") is None  # by one claimer only
+    run = run_of(session, "nightly", "2026-11-29")
+    assert run is not None and run.holder == "b:2" and run.status == RUNNING
+    finish(session, run_id, status=DONE, report={"x": 1}, now=later)  # type: ignore[arg-type]
+    assert claim(session, "nightly", "2026-11-29", now=later + 10 * LEASE, holder="c:3") is None
+    assert _runs(session) == 1
+
+
+def test_a_failed_run_is_marked_and_taken_again(session: Session) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        run_once(_factory(session), "nightly", "2026-11-29", broken, now=lambda: T0, holder="a:1")
+    run = run_of(session, "nightly", "2026-11-29")
+    assert run is not None and run.status == FAILED and run.report == {"error": "RuntimeError"}  # the kind, no message
+    done = run_once(_factory(session), "nightly", "2026-11-29", lambda: {"steps": 1}, now=lambda: T0, holder="b:2")
+    assert done is not None and done.status == DONE and done.report == {"steps": 1} and _runs(session) == 1
+
+
+def test_the_schedule_is_3_am_in_stockholm_and_the_night_due_follows_it() -> None:
+    before = datetime(2026, 11, 30, 2, 59, tzinfo=LOCAL_TIME)
+    after = datetime(2026, 11, 30, 3, 0, tzinfo=LOCAL_TIME)
+    assert NIGHTLY.period_due(before) == "2026-11-29" and NIGHTLY.period_due(after) == "2026-11-30"
+    assert NIGHTLY.next_run(before) == after
+    assert NIGHTLY.next_run(after) == datetime(2026, 12, 1, 3, 0, tzinfo=LOCAL_TIME)
+    # Across the change to summer time (2027-03-28 02:00 -> 03:00): still 03:00 local, 01:00 UTC.
+    assert NIGHTLY.next_run(datetime(2027, 3, 27, 12, 0, tzinfo=UTC)).astimezone(UTC) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+
+
+def test_catch_up_runs_a_missed_night_once(session: Session, settings: Settings, keys: KeyRing) -> None:
+    # The workers were down at 03:00; one starts at 09:00 that day, then another, then a restart.
+    clock = FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=LOCAL_TIME))
+    run = run_nightly(settings, _factory(session), keys, clock)
+    assert run is not None and run.period == "2026-11-30" and run.status == DONE
+    assert set(run.report) == {"blocklist_cleanup", "audit_checkpoint"}
+    assert run.report["blocklist_cleanup"]["numbers"] == 0 and "ms" in run.report["audit_checkpoint"]
+    assert run_nightly(settings, _factory(session), keys, clock) is None
+    clock.step(timedelta(hours=12))  # 21:00: the next night is not due yet
+    assert run_nightly(settings, _factory(session), keys, clock) is None
+    assert _runs(session) == 1
+    assert last_runs(session)["nightly"].period == "2026-11-30"
+    clock.step(timedelta(hours=6, minutes=1))  # 03:01 the next day
+    assert run_nightly(settings, _factory(session), keys, clock) is not None
+    history = run_history(session, page=1, per_page=1)
+    assert history.total == 2 and history.items[0].period == "2026-12-01"
+
+
+def test_the_worker_schedules_the_nightly_job_at_3_and_at_start(session: Session, settings: Settings, keys: KeyRing) -> None:
+    clock = FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=LOCAL_TIME))
+    scheduler = build_scheduler(settings, _factory(session), keys, clock)
+    job = scheduler.get_job("nightly")
+    assert job is not None
+    assert job.next_run_time == clock.now()  # catch-up at start
+    following = job.trigger.get_next_fire_time(None, clock.now())
+    assert following == datetime(2026, 12, 1, 3, 0, tzinfo=LOCAL_TIME)
