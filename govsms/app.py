@@ -35,6 +35,8 @@ from govsms.dpa import api as dpa_api
 from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
+from govsms.retention import api as retention_api
+from govsms.retention import ui as retention_ui
 from govsms.sending import api as sending_api
 from govsms.sending.history import status_label
 from govsms.sending import operator as sending_operator
@@ -43,6 +45,7 @@ from govsms.sending import ui as sending_ui
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keys.ring import load_key_ring
+from govsms.registry import all_holdings
 from govsms.keys.store import make_vault
 from govsms.sending.combine import SendCombiner
 from govsms.clock import SYSTEM_CLOCK, Clock
@@ -61,7 +64,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's other fields
 
 NAV: list[NavItem] = [
-    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *sending_sender_ui.NAV, *accounts_operator.NAV, *sending_operator.NAV,
+    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
+    *accounts_operator.NAV, *sending_operator.NAV,
     *dpa_ui.NAV[1:],
 ]
 
@@ -124,6 +128,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                 session_lifetime=timedelta(hours=settings.session_hours),
             ),
             "nav": NAV,
+            "holdings": all_holdings(),  # the personal-data registry, for what iterates it (the DPA's Annex II)
             "actor_cache": ActorCache(),
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
             "optout_limiter": AddressLimiter(settings.optout_lookups_per_minute),
@@ -179,6 +184,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_operator.ROUTES,
                     *dpa_ui.ROUTES,
                     *dpa_api.ROUTES,
+                    *retention_ui.ROUTES,
+                    *retention_api.ROUTES,
                 ],
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

@@ -1,0 +1,76 @@
+"""HTTP API of the account's own storage times: ``GET|PUT /api/v1/retention`` (admin or DPO keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Request, get, put
+from litestar.params import JSONBody, KwargDefinition
+from msgspec import Struct
+
+from govsms.auth import Permission
+from govsms.i18n import _
+from govsms.retention.service import AccountStorageTime, set_storage_times_for, storage_times_for
+from govsms.web.api import ApiController, errors
+from govsms.web.forms import Db, Now
+from govsms.web.guards import requires
+
+
+class StorageTime(Struct):
+    category: str
+    """The data category's key (``outbound_messages``, ``contacts``, ...)."""
+    label: str
+    """What the category is called, in the request's language."""
+    maximum_days: int | None
+    """The provider's maximum; null: until the customer deletes the data."""
+    chosen_days: int | None
+    """The account's own choice; null: none, the maximum applies."""
+    days_in_force: int | None
+    """The choice capped by the maximum: how long the account's data of this category is kept; null: until deleted."""
+    least_days: int
+    most_days: int
+    """A choice is a whole number of days from ``least_days`` to ``most_days``."""
+
+
+class StorageTimes(Struct):
+    categories: list[StorageTime]
+
+
+@dataclass
+class StorageChoices:
+    storage_times: Annotated[dict[str, int | None], KwargDefinition(
+        description="Category key -> whole days (shorter than or equal to the provider's maximum), or null to drop the "
+                    "account's choice so that the maximum applies. Categories not named keep their choice.",
+    )]
+
+
+def _answer(times: list[AccountStorageTime]) -> StorageTimes:
+    return StorageTimes(categories=[
+        StorageTime(
+            category=time.category.key, label=_(time.category.label), maximum_days=time.maximum, chosen_days=time.chosen,
+            days_in_force=time.in_force, least_days=time.category.min_days, most_days=time.longest,
+        )
+        for time in times
+    ])
+
+
+class RetentionApi(ApiController):
+    guards = (requires(Permission.STORAGE_TIMES),)
+    tags = ("retention",)
+
+    @get("/api/v1/retention", summary="The account's storage times: the provider's maximum, the account's choice, the time in force")
+    def retention_show(self, request: Request[Any, Any, Any], db: Db) -> StorageTimes:
+        return _answer(storage_times_for(db, request.scope["user"]))
+
+    @put(
+        "/api/v1/retention", summary="Choose the account's own storage times (admin or DPO keys)",
+        responses=errors(400, 415, 422),
+    )
+    def retention_set(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[StorageChoices], now: Now) -> StorageTimes:
+        """Nothing is saved when any value is refused (422, ``fields`` names each category). Each
+        change is recorded in the access log; the DPA then offers a new version (``GET /api/v1/dpa``)."""
+        return _answer(set_storage_times_for(db, request.scope["user"], data.storage_times, now=now))
+
+
+ROUTES = [RetentionApi]

@@ -1,0 +1,84 @@
+"""The /settings/retention page: the account's admin or DPO sees each data category with the
+provider's maximum and chooses the account's own, shorter storage time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from govsms.auth import Permission
+from govsms.errors import GovsmsError
+from govsms.i18n import N_, _
+from govsms.retention.categories import describe_days
+from govsms.retention.service import set_storage_times_for, storage_times_for
+from govsms.web.controller import PageController
+from govsms.web.forms import Db, Form, Now, form_text, refused_form
+from govsms.web.guards import requires, users_only
+from govsms.web.render import NavItem, page
+
+NAV = [NavItem(N_("Storage times"), "/settings/retention", Permission.STORAGE_TIMES)]
+
+NOTICES = {
+    "saved": N_("The storage times are saved. Annex II of the data processing agreement now states them: "
+                "an administrator generates and accepts the new version on the page Data processing agreement."),
+}
+
+FIELD = "days-"
+"""The form's field of a category: ``days-<category key>``."""
+
+
+def parse_days(raw: str) -> int | None | str:
+    """A typed number of days: the number, ``None`` for an empty field (the maximum applies), or
+    what is wrong with it. ASCII digits only: int() also reads "١" (an Arabic-Indic one) and "1_000"."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        return _("Give a whole number of days.")
+    return int(raw)
+
+
+def _retention_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return page(
+        request, "retention/settings.html", status_code=status_code, times=storage_times_for(db, request.scope["user"]),
+        describe_days=describe_days, field=FIELD, **context,
+    )
+
+
+class RetentionPages(PageController):
+    """The account's own storage times, for its admin and its DPO."""
+
+    guards = (users_only, requires(Permission.STORAGE_TIMES))
+
+    @get("/settings/retention")
+    def retention_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
+        return _retention_page(request, db, notice=NOTICES.get(done))
+
+    @post("/settings/retention")
+    def retention_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        form = {name: form_text(data, name) for name in data if name.startswith(FIELD)}
+        choices: dict[str, int | None] = {}
+        errors: dict[str, str] = {}
+        for name, raw in form.items():
+            days = parse_days(raw)
+            if isinstance(days, str):
+                errors[name] = days
+            else:
+                choices[name.removeprefix(FIELD)] = days
+        if errors:
+            return _retention_page(request, db, status_code=422, form=form, errors=errors, error=_("The storage times were not saved."))
+        try:
+            set_storage_times_for(db, request.scope["user"], choices, now=now)
+        except GovsmsError as refused:
+            reasons = refused_form(refused, db)
+            reasons["errors"] = {FIELD + key: message for key, message in reasons["errors"].items()}
+            return _retention_page(request, db, form=form, **reasons)
+        return Redirect("/settings/retention?done=saved", status_code=303)
+
+
+ROUTES = [RetentionPages]
