@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table
+from dataclasses import replace
 
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table
+from sqlmodel import Session
+
+from govsms.dpa import service
+from govsms.dpa.annexes import build_annexes, changes_between
+from govsms.i18n import language
+from govsms.keys.ring import KeyRing
 from govsms.models import metadata
 from govsms.personal_data import Holding, Link
 from govsms.registry import all_holdings
 from govsms.retention.categories import BY_KEY
+from govsms.settings import Settings
+from tests.dpa.test_dpa import provider_and_customer
+from tests.factories import now, system
 
 # Column names that mark personal data: a data subject's id, a sealed field, a keyed hash.
 MARKERS = re.compile(r"(^|_)subject_ids?$|_ct$|(^|_)blind_index$|_index$")
@@ -72,3 +82,23 @@ def test_declarations_name_every_marked_column() -> None:
     for holding in all_holdings():
         missing = set(marked_columns(metadata.tables[holding.table])) - set(holding.columns)
         assert not missing, f"{holding.table}: {sorted(missing)} not declared"
+
+
+def test_annex_two_says_what_the_registry_holds(session: Session, settings: Settings, keys: KeyRing) -> None:
+    """Annex II lists, under each category, what the registry declares is held in it; a newly
+    declared table shows there, and the DPA page tells the customer that Annex II changed."""
+    _, customer = provider_and_customer(session)
+    holdings = all_holdings()
+    annexes = build_annexes(session, settings, keys, customer, holdings=holdings)
+    held = {entry["key"]: entry["held"] for entry in annexes["categories"]}
+    for holding in holdings:
+        assert holding.description in held[holding.category]
+    assert held["inbound_messages"] == []  # a category nothing holds yet (no inbox): named, with nothing listed
+    with language("sv"):
+        html = service.preview(session, settings, keys, system(customer), lang="sv", now=now(), holdings=holdings)
+    assert "Gruppers namn och beskrivningar" in html and "Avtalets undertecknare, kontaktperson och dataskyddsombud" in html
+    inbox = replace(holdings[0], table="inbound_message", category="inbound_messages", description="Received SMS (encrypted)")
+    later = build_annexes(session, settings, keys, customer, holdings=(*holdings, inbox))
+    assert [(change.kind, change.subject) for change in changes_between(annexes, later)] == [("processing", "inbound_messages")]
+    # Without the registry (an older caller) Annex II is what it was: the categories and their times.
+    assert all("held" not in entry for entry in build_annexes(session, settings, keys, customer)["categories"])

@@ -16,11 +16,14 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.db import session_scope
     from govsms.dpa import service
     from govsms.keys.store import vault_of
+    from govsms.registry import all_holdings
 
     with session_scope(session_factory(settings)) as session:
         account = get_account_by_name(session, args.account)
         actor = account_actor(account)
-        version, created = service.generate(session, settings, vault_of(session).keys, actor, lang=args.lang, now=now())
+        version, created = service.generate(
+            session, settings, vault_of(session).keys, actor, lang=args.lang, now=now(), holdings=all_holdings()
+        )
         assert version.id is not None, "generate returns a stored version"
         _name, pdf = service.download(session, actor, version.id, now=now())
     if args.output == "-":

@@ -31,6 +31,7 @@ from govsms.dpa.registry import EEA, active_subprocessors
 from govsms.errors import Conflict
 from govsms.i18n import _
 from govsms.keys.ring import KeyRing
+from govsms.personal_data import Holding
 from govsms.retention.categories import CATEGORIES
 from govsms.retention.service import account_storage_times
 from govsms.settings import Settings
@@ -100,8 +101,25 @@ def measures(settings: Settings, keys: KeyRing, *, totp_roles: Sequence[str] = (
     ]
 
 
-def build_annexes(session: Session, settings: Settings, keys: KeyRing, account: Account) -> dict[str, Any]:
-    """Today's annexes for this account (nothing here is personal data)."""
+def annex_categories(session: Session, account_id: int, holdings: Sequence[Holding]) -> list[dict[str, Any]]:
+    """Annex II's rows: each category with the account's storage time in force and, given the
+    personal-data registry, what the service holds in it (the holdings' descriptions, as their
+    untranslated text: the templates translate them)."""
+    rows: list[dict[str, Any]] = []
+    for time in account_storage_times(session, account_id):
+        row: dict[str, Any] = {"key": time.category.key, "days": time.in_force}
+        if holdings:
+            row["held"] = [holding.description for holding in holdings if holding.category == time.category.key]
+        rows.append(row)
+    return rows
+
+
+def build_annexes(
+    session: Session, settings: Settings, keys: KeyRing, account: Account, *, holdings: Sequence[Holding] = ()
+) -> dict[str, Any]:
+    """Today's annexes for this account (nothing here is personal data). ``holdings``: the
+    personal-data registry (``govsms.registry.all_holdings()``, handed down by the caller, since
+    a domain does not import the entry points); without it Annex II names the categories only."""
     provider = provider_of(session, settings)
     subprocessors = [
         {"name": entry.name, "org_number": entry.org_number, "country": entry.country, "city": entry.city, "purpose": entry.purpose,
@@ -113,7 +131,7 @@ def build_annexes(session: Session, settings: Settings, keys: KeyRing, account: 
         "template_version": TEMPLATE_VERSION,
         "provider": {"name": provider.name, "org_number": provider.org_number, "address": provider.address, "email": provider.email},
         "customer": {"name": account.name, "org_number": account.org_number, "address": account.billing_address},
-        "categories": [{"key": time.category.key, "days": time.in_force} for time in account_storage_times(session, account.id)],
+        "categories": annex_categories(session, account.id, holdings),
         "measures": measures(settings, keys, totp_roles=[role.value for role in required_roles(session)]),
         "subprocessors": subprocessors,
         "transfers_outside_eea": settings.hosting_country.upper() not in EEA or any(entry["country"] not in EEA for entry in subprocessors),
@@ -135,7 +153,7 @@ class Change:
     words it."""
 
     kind: str
-    """``template``, ``party``, ``storage_time``, ``measure``, ``subprocessor_added``,
+    """``template``, ``party``, ``storage_time``, ``processing`` (what a category holds), ``measure``, ``subprocessor_added``,
     ``subprocessor_removed``, ``subprocessor_changed``, ``transfers``, ``terms``."""
     subject: str
     before: Any = None
@@ -156,6 +174,11 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> list[Chang
     for key in [*new_days, *(key for key in old_days if key not in new_days)]:
         if key not in old_days or key not in new_days or old_days[key] != new_days[key]:
             found.append(Change("storage_time", key, old_days.get(key), new_days.get(key)))
+    old_held = {entry["key"]: entry["held"] for entry in before.get("categories", []) if "held" in entry}
+    new_held = {entry["key"]: entry["held"] for entry in after.get("categories", []) if "held" in entry}
+    for key in new_held:
+        if key in old_held and old_held[key] != new_held[key]:
+            found.append(Change("processing", key, old_held[key], new_held[key]))
     old_measures = {entry["key"]: entry for entry in before.get("measures", [])}
     new_measures = {entry["key"]: entry for entry in after.get("measures", [])}
     for key in [*new_measures, *(key for key in old_measures if key not in new_measures)]:

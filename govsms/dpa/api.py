@@ -104,7 +104,7 @@ class DpaApi(ApiController):
     def dpa_status(self, request: Request[Any, Any, Any], db: Db, now: Now) -> AgreementStatus:
         state = request.app.state
         actor = request.scope["user"]
-        status = service.dpa_status(db, state.settings, state.key_ring, actor)
+        status = service.dpa_status(db, state.settings, state.key_ring, actor, holdings=state.holdings)
         unreadable = service.unreadable_versions(db, actor, status.versions, now=now)
         return AgreementStatus(
             versions=[AgreementVersion(**_version_fields(version, unreadable=version.id in unreadable)) for version in status.versions],
@@ -140,7 +140,8 @@ class DpaApi(ApiController):
         state = request.app.state
         with separate_reader(state) as reader:
             version, created = service.generate(
-                db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=now, reader=reader
+                db, state.settings, state.key_ring, request.scope["user"], lang=data.lang, now=now, reader=reader,
+                holdings=state.holdings,
             )
         return Response(GeneratedVersion(**_version_fields(version), created=created), status_code=201 if created else 200)
 

@@ -53,7 +53,10 @@ def _context(annexes: dict[str, Any], details: dict[str, str], lang: str) -> dic
         category = BY_KEY.get(entry["key"])
         if category is None:  # a category an older version had and the code no longer knows
             continue
-        categories.append({"category": category, "days": entry["days"], "duration": describe_days(entry["days"])})
+        categories.append({
+            "category": category, "days": entry["days"], "duration": describe_days(entry["days"]),
+            "held": [_(text) for text in entry.get("held", [])],
+        })
         if category.lists_subjects and _(category.subjects) not in subjects:
             subjects.append(_(category.subjects))
     measures = {entry["key"]: entry for entry in annexes["measures"]}

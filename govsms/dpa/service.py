@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -28,6 +29,7 @@ from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _
 from govsms.keys.ring import KeyRing
 from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.personal_data import Holding
 from govsms.settings import Settings
 from govsms.tenancy import get_scoped, owned_by, scoped
 from govsms.textfield import single_line
@@ -196,12 +198,12 @@ def get_version(session: Session, actor: Actor, version_id: int) -> DpaVersion:
     return get_scoped(session, DpaVersion, version_id, actor, missing=_("No such version of the agreement."))
 
 
-def dpa_status(session: Session, settings: Settings, keys: KeyRing, actor: Actor) -> DpaStatus:
+def dpa_status(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, holdings: Sequence[Holding] = ()) -> DpaStatus:
     versions = list_versions(session, actor)
     latest = versions[0] if versions else None
     accepted = next((version for version in versions if version.accepted_at is not None), None)
     try:
-        current = build_annexes(session, settings, keys, _account(session, actor))
+        current = build_annexes(session, settings, keys, _account(session, actor), holdings=holdings)
         configured = True
     except ProviderNotConfigured:
         current, configured = None, False
@@ -215,17 +217,21 @@ def _check_language(lang: str) -> str:
     return lang
 
 
-def preview(session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime) -> str:
-    """The document as it would be generated now, as an HTML page."""
+def preview(
+    session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime, holdings: Sequence[Holding] = ()
+) -> str:
+    """The document as it would be generated now, as an HTML page. ``holdings``: the personal-data
+    registry, for Annex II (``build_annexes``)."""
     require(actor, Permission.DPA_READ)
     lang = _check_language(lang)
-    annexes = build_annexes(session, settings, keys, _account(session, actor))
+    annexes = build_annexes(session, settings, keys, _account(session, actor), holdings=holdings)
     details = get_details(session, actor, now=now)
     return render_html(annexes, details, lang=lang, version_number=_("draft"), generated_at=now, pdf=False).html
 
 
 def generate(
-    session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime, reader: Session | None = None
+    session: Session, settings: Settings, keys: KeyRing, actor: Actor, *, lang: str, now: datetime, reader: Session | None = None,
+    holdings: Sequence[Holding] = (),
 ) -> tuple[DpaVersion, bool]:
     """A PDF of today's agreement in ``lang``; the newest version when it is in ``lang`` and nothing
     has changed since (the same document is not issued twice). Returns (version, created).
@@ -237,7 +243,7 @@ def generate(
     lang = _check_language(lang)
     source = reader or session
     account = _account(source, actor)
-    annexes = build_annexes(source, settings, keys, account)
+    annexes = build_annexes(source, settings, keys, account, holdings=holdings)
     row = source.get(DpaDetails, actor.account_id)
     details = _decrypt_details(source, actor, row, now)
     if details is None:

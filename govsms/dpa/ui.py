@@ -45,7 +45,7 @@ def _dpa_page(
 ) -> Template:
     actor = request.scope["user"]
     state = request.app.state
-    status = service.dpa_status(db, state.settings, state.key_ring, actor)
+    status = service.dpa_status(db, state.settings, state.key_ring, actor, holdings=state.holdings)
     stored, details_unreadable = service.read_details(db, actor, now=now)  # audited: the page shows people's names
     details = form if form is not None else stored
     acceptance = service.acceptance_of(db, actor, status.accepted, now=now) if status.accepted else None
@@ -69,6 +69,9 @@ def change_text(change: Any) -> str:
         return _("Annex II: storage time of %(category)s changed from %(before)s to %(after)s.") % {
             "category": label, "before": describe_days(change.before), "after": describe_days(change.after),
         }
+    if change.kind == "processing":
+        category = BY_KEY.get(change.subject)
+        return _("Annex II: what the service holds in %(category)s changed.") % {"category": _(category.label) if category else change.subject}
     if change.kind == "subprocessor_added":
         return _("Annex IV: new sub-processor %(name)s.") % {"name": change.subject}
     if change.kind == "subprocessor_removed":
@@ -98,7 +101,7 @@ class DpaPages(PageController):
     @get("/dpa/preview")
     def dpa_preview(self, request: Request[Any, Any, Any], db: Db, now: Now, lang: FromQuery[str] = "sv") -> Response[str]:
         state = request.app.state
-        html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=now)
+        html = service.preview(db, state.settings, state.key_ring, request.scope["user"], lang=lang, now=now, holdings=state.holdings)
         return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
     @get("/dpa/versions/{version_id:int}/pdf")
@@ -130,7 +133,8 @@ class DpaAcceptPages(PageController):
         try:
             with separate_reader(state) as reader:
                 _version, created = service.generate(
-                    db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader
+                    db, state.settings, state.key_ring, request.scope["user"], lang=form_text(data, "lang"), now=now, reader=reader,
+                    holdings=state.holdings,
                 )
         except GovsmsError as refused:
             return _dpa_page(request, db, now=now, **refused_form(refused, db, shown=EVERY_REFUSAL))
