@@ -69,6 +69,11 @@ class AuditVerification(Struct):
     checkpoints: int
     first_bad_seq: int | None
     problems: list[str]
+    pruned_to: int = 0
+    """Events up to this seq were pruned (0: none): the log verifies from the next one, chained
+    from a signed anchor."""
+    anchor_signed_at: str | None = None
+    """When that anchor was signed (UTC); null when nothing was pruned."""
 
 
 def _events(result: ResultPage[EventView]) -> AuditEvents:
@@ -159,6 +164,8 @@ class AuditApi(ApiController):
             checkpoints=result.checkpoints,
             first_bad_seq=result.first_bad_seq,
             problems=result.problems,
+            pruned_to=result.anchor_seq,
+            anchor_signed_at=result.anchor_signed_at,
         )
 
 

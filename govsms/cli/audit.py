@@ -1,9 +1,10 @@
-"""``govsms audit``: verify, seal and export the access log."""
+"""``govsms audit``: verify, seal, export and prune the access log."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime, timedelta
 
 from govsms.cli.command import Commands, add_command, add_group, now, session_factory
 from govsms.errors import GovsmsError
@@ -63,6 +64,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         source = "the database"
     if result.ok:
         print(f"OK: {result.events} sealed events and {result.checkpoints} signed checkpoints in {source} verify.")
+        if result.anchor_seq:
+            print(
+                f"Verified from sequence {result.anchor_seq + 1} (anchor signed at {result.anchor_signed_at}): events up to seq "
+                f"{result.anchor_seq} were pruned, and the rest chains from the signed anchor at seq {result.anchor_seq}."
+            )
         print(
             f"Verified up to seq {result.signed_seq}, the last signed checkpoint ({result.signed_at or 'signing time not recorded'})"
             + (": whatever came later is not covered; only --since OLD or --witness COPY proves nothing was cut after it." if args.file else ".")
@@ -152,6 +158,54 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _before(text: str) -> datetime:
+    """``--before``: a date (midnight UTC) or a time with its zone, in ISO 8601."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise GovsmsError(f"--before takes a date (2025-01-31) or a time with its zone (2025-01-31T12:00:00+01:00), not {text!r}.") from None
+    if moment.tzinfo is None:
+        if len(text) > 10:
+            raise GovsmsError("--before: give the time with its zone (e.g. +01:00 or Z), or just a date (midnight UTC).")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete the access log's whole sealed segments older than --before (never an unsealed
+    event, never past the newest signed checkpoint), keeping a signed anchor so the rest still
+    verifies. Refused for events the access log's shortest storage time still keeps."""
+    from govsms.audit.prune import prune_access_log
+    from govsms.keys.ring import load_key_ring
+    from govsms.retention.categories import BY_KEY
+
+    before = _before(args.before)
+    moment = now()
+    shortest = BY_KEY["access_log"].min_days
+    if before > moment - timedelta(days=shortest):
+        raise GovsmsError(
+            f"--before {args.before} would prune events younger than {shortest} days, the access log's shortest storage time. "
+            f"Give a date on or before {(moment - timedelta(days=shortest)).date().isoformat()}."
+        )
+    keys = load_key_ring(settings)
+    report = prune_access_log(session_factory(settings), keys.audit_signing_seed, before=before, now=moment, dry_run=args.dry_run, cli=True)
+    if report.anchor_seq is None:
+        print(f"Nothing to prune: no whole signed segment of the access log lies before {before:%Y-%m-%d %H:%M} UTC.")
+        return 0
+    what = (
+        f"{report.events} events (seq {report.previous_anchor_seq + 1} to {report.anchor_seq}), {report.links} links of the index "
+        f"of events by person and {report.checkpoints} checkpoints"
+    )
+    if args.dry_run:
+        print(f"Would prune {what}; the log would then verify from sequence {report.anchor_seq + 1}. Nothing deleted (--dry-run).")
+        return 0
+    print(
+        f"Pruned {what} in {report.batches} transactions ({report.seconds:.1f} s). The log now verifies from sequence "
+        f"{report.anchor_seq + 1}, chained from the signed anchor at seq {report.anchor_seq}; the pruned checkpoints stay in the witness."
+    )
+    return 0
+
+
 def register(commands: Commands) -> None:
     audit = add_group(commands, "audit", "The access log.")
     verify = add_command(audit, "verify", cmd_verify, "Verify the log as it is; never seals (exit 0 intact, 1 altered, 2 nothing to check against).")
@@ -169,3 +223,9 @@ def register(commands: Commands) -> None:
     export = add_command(audit, "export", cmd_export, "Export the sealed log as JSON lines with checkpoints, the witness and the public key.")
     export.add_argument("-o", "--output", default="-", help="File to write (default: standard output).")
     export.add_argument("--account", help="Only this account's events in full; the others as hashes.")
+    prune = add_command(
+        audit, "prune", cmd_prune,
+        "Delete the oldest whole sealed segments older than a date, keeping a signed anchor so the rest still verifies; an audit event.",
+    )
+    prune.add_argument("--before", required=True, help="Prune whole segments whose every event is older than this date (UTC) or time.")
+    prune.add_argument("--dry-run", action="store_true", help="Only say what would be pruned.")
