@@ -211,7 +211,7 @@ class StatisticsProgress(SQLModel, table=True):
     account_id: int = Field(primary_key=True, foreign_key="account.id")
     complete_through: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    """When the last roll-up read the messages: a message finished after it marks its day for the next."""
+    """When the account was last rolled up."""
 
 # Sealed columns: the table and column names are part of every stored value's associated data.
 DISPATCH_TEXT = SealedField("dispatch", "text")

@@ -1,0 +1,252 @@
+"""Statistics of sent SMS: the roll-up per account, day (the account's time zone), country, sender
+kind and status, which outlives the messages it counts, and the figures read from it.
+
+``roll_up`` reads the messages in a few aggregate queries per account (one GROUP BY per run of up
+to 31 days: each message's local day is a CASE over the UTC instants the account's days begin at,
+so SQLite and PostgreSQL bucket alike, daylight saving included) and replaces those days' rows.
+A day is complete once it has ended and none of its messages waits (scheduled, queued, sending,
+or sent without a report); ``rolled_up_through`` names the last day up to which every day is
+complete and rolled up: the purge of sent SMS deletes no later day. A complete day is not rolled
+up again (its messages may be purged), so a report that changes an ``unknown`` message of a
+complete day to ``delivered`` is not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, case, delete, func, insert, literal, select
+from sqlmodel import Session, col
+
+from govsms.accounts.models import Account
+from govsms.auth import Actor, Permission, require
+from govsms.clock import zone
+from govsms.db import table_of
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.sending.models import Dispatch, OutboundMessage, StatisticsDay, StatisticsProgress
+from govsms.sending.status import MessageStatus
+from govsms.tenancy import owned_by, scoped
+
+PENDING = (MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT)
+"""Statuses a message leaves later: a day with such a message is not complete."""
+FAILED = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+CHUNK_DAYS = 31
+"""Days per aggregate query (the CASE has one branch per day)."""
+MAX_RANGE_DAYS = 1100
+"""The longest range a page or the API reads (the statistics are kept 36 months by default)."""
+GROUPS = ("day", "country", "sender_kind", "status")
+
+
+def day_start(day: date, timezone: ZoneInfo) -> datetime:
+    """The UTC instant ``day`` begins at in ``timezone``."""
+    return datetime.combine(day, time(), tzinfo=timezone).astimezone(UTC)
+
+
+def local_day(moment: datetime, timezone: ZoneInfo) -> date:
+    return moment.astimezone(timezone).date()
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    for offset in range((last - first).days + 1):
+        yield first + timedelta(days=offset)
+
+
+def _day_of(column: Any, days: list[date], timezone: ZoneInfo) -> tuple[Any, datetime, datetime]:
+    """A CASE giving the index in ``days`` (consecutive) of the local day ``column`` falls on, and
+    the UTC range the days cover."""
+    bounds = [day_start(day, timezone) for day in [*days, days[-1] + timedelta(days=1)]]
+    last = literal(len(days) - 1, Integer)
+    if len(days) == 1:
+        return last, bounds[0], bounds[-1]
+    index = case(*((column < bounds[position + 1], literal(position, Integer)) for position in range(len(days) - 1)), else_=last)
+    return index, bounds[0], bounds[-1]
+
+
+def _roll_up_days(session: Session, account_id: int, days: list[date], timezone: ZoneInfo) -> tuple[int, set[date]]:
+    """Replace the rows of ``days`` (consecutive) of one account; the rows written and the days
+    that have a message still waiting."""
+    created = col(OutboundMessage.created_at)
+    index, start, end = _day_of(created, days, timezone)
+    inner = (
+        select(index.label("day_index"), col(OutboundMessage.country), col(OutboundMessage.sender_kind), col(OutboundMessage.status),
+               col(OutboundMessage.parts), col(OutboundMessage.cost_minor))
+        .where(owned_by(OutboundMessage, account_id), created >= start, created < end)
+        .subquery()
+    )
+    messages = session.execute(
+        select(inner.c.day_index, inner.c.country, inner.c.sender_kind, inner.c.status, func.count(), func.sum(inner.c.parts),
+               func.sum(inner.c.cost_minor))
+        .group_by(inner.c.day_index, inner.c.country, inner.c.sender_kind, inner.c.status)
+    ).all()
+    dispatch_created = col(Dispatch.created_at)
+    dispatch_index, _start, _end = _day_of(dispatch_created, days, timezone)
+    refused = (
+        select(dispatch_index.label("day_index"), col(Dispatch.blocked))
+        .where(owned_by(Dispatch, account_id), dispatch_created >= start, dispatch_created < end, col(Dispatch.blocked) > 0)
+        .subquery()
+    )
+    blocked_at_dispatch = session.execute(select(refused.c.day_index, func.sum(refused.c.blocked)).group_by(refused.c.day_index)).all()
+    rows: list[dict[str, Any]] = []
+    waiting: set[date] = set()
+    for day_index, country, sender_kind, status, count, parts, cost in messages:
+        day = days[int(day_index)]
+        if status in PENDING:
+            waiting.add(day)
+        rows.append({
+            "account_id": account_id, "day": day, "country": country, "sender_kind": sender_kind, "status": status,
+            "messages": int(count), "parts": int(parts or 0), "cost_minor": int(cost or 0),
+            "delivered": int(count) if status == MessageStatus.DELIVERED else 0,
+            "failed": int(count) if status in FAILED else 0, "blocked": int(count) if status == MessageStatus.BLOCKED else 0,
+        })
+    for day_index, blocked in blocked_at_dispatch:
+        rows.append({
+            "account_id": account_id, "day": days[int(day_index)], "country": "", "sender_kind": "", "status": MessageStatus.BLOCKED,
+            "messages": 0, "parts": 0, "cost_minor": 0, "delivered": 0, "failed": 0, "blocked": int(blocked or 0),
+        })
+    day_column = col(StatisticsDay.day)
+    session.execute(delete(StatisticsDay).where(owned_by(StatisticsDay, account_id), day_column >= days[0], day_column <= days[-1]))
+    if rows:
+        session.execute(insert(table_of(StatisticsDay)), rows)
+    return len(rows), waiting
+
+
+def _first_day(session: Session, account_id: int, timezone: ZoneInfo, today: date) -> date:
+    """The day of the account's first dispatch still stored (today when there is none)."""
+    first = session.execute(select(func.min(col(Dispatch.created_at))).where(owned_by(Dispatch, account_id))).scalar_one_or_none()
+    if first is None:
+        return today
+    if isinstance(first, datetime) and first.tzinfo is None:  # an aggregate bypasses the column's type on SQLite
+        first = first.replace(tzinfo=UTC)
+    elif isinstance(first, str):
+        first = datetime.fromisoformat(first).replace(tzinfo=UTC)
+    return min(local_day(cast(datetime, first), timezone), today)
+
+
+def roll_up_account(session: Session, account_id: int, timezone_name: str | None, *, now: datetime) -> int:
+    """Roll up one account from the day after its last complete day (yesterday at the latest)
+    through today; the rows written."""
+    timezone = zone(timezone_name)
+    today = local_day(now, timezone)
+    progress = session.get(StatisticsProgress, account_id) or StatisticsProgress(account_id=account_id)
+    if progress.complete_through is None:
+        first = _first_day(session, account_id, timezone, today)
+    else:
+        first = min(progress.complete_through + timedelta(days=1), today - timedelta(days=1))
+    written = 0
+    waiting: set[date] = set()
+    all_days = list(_days(first, today))
+    for chunk_start in range(0, len(all_days), CHUNK_DAYS):
+        count, pending = _roll_up_days(session, account_id, all_days[chunk_start:chunk_start + CHUNK_DAYS], timezone)
+        written += count
+        waiting |= pending
+    complete = progress.complete_through
+    for day in all_days[:-1]:  # today has not ended
+        if day in waiting:
+            break
+        if complete is None or day > complete:
+            complete = day
+    progress.complete_through = complete
+    progress.checked_at = now
+    session.add(progress)
+    session.flush()
+    return written
+
+
+def roll_up(session: Session, *, now: datetime, account_id: int | None = None) -> int:
+    """Roll up every account (or one): the days since each one's last complete day through
+    today, in its time zone. Running it again replaces the same days. The rows written."""
+    accounts = select(col(Account.id), col(Account.timezone)).order_by(col(Account.id))
+    if account_id is not None:
+        accounts = accounts.where(col(Account.id) == account_id)
+    written = 0
+    for found_id, timezone_name in session.execute(accounts).all():
+        written += roll_up_account(session, found_id, timezone_name, now=now)
+    return written
+
+
+def rolled_up_through(session: Session, account_id: int) -> date | None:
+    """The last day (the account's time zone) up to which every day has ended, has no message
+    still waiting, and is rolled up: a purge deletes no message of a later day. None: no day yet."""
+    progress = session.get(StatisticsProgress, account_id)
+    return progress.complete_through if progress is not None else None
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """Sums over some rows of the roll-up."""
+
+    key: str = ""
+    """The day (ISO), country, sender kind or status the figures are for; empty for totals."""
+    messages: int = 0
+    parts: int = 0
+    cost_minor: int = 0
+    delivered: int = 0
+    failed: int = 0
+    blocked: int = 0
+
+    def add(self, other: Figures) -> None:
+        for name in ("messages", "parts", "cost_minor", "delivered", "failed", "blocked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Report:
+    start: date
+    end: date
+    group_by: str
+    rows: list[Figures] = field(default_factory=list)
+    totals: Figures = field(default_factory=Figures)
+
+
+def check_range(start: date, end: date) -> None:
+    if end < start:
+        raise InvalidInput(_("The end date is before the start date."), fields={"to": _("Choose a date on or after the start date.")})
+    if (end - start).days >= MAX_RANGE_DAYS:
+        raise InvalidInput(_("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS},
+                           fields={"from": _("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS}})
+
+
+def report(session: Session, actor: Actor, *, start: date, end: date, group_by: str = "day") -> Report:
+    """The actor's account's figures from ``start`` through ``end`` (its days), one row per day
+    (every day, empty ones too), country, sender kind or status, and their totals."""
+    require(actor, Permission.STATS)
+    check_range(start, end)
+    if group_by not in GROUPS:
+        raise InvalidInput(_("Unknown grouping."), fields={"group_by": _("Choose day, country, sender_kind or status.")})
+    table = table_of(StatisticsDay)
+    key_column = table.c[group_by]
+    query = (
+        scoped(table, actor, key_column, func.sum(table.c.messages), func.sum(table.c.parts), func.sum(table.c.cost_minor),
+               func.sum(table.c.delivered), func.sum(table.c.failed), func.sum(table.c.blocked))
+        .where(table.c.day >= start, table.c.day <= end)
+        .group_by(key_column).order_by(key_column)
+    )
+    found: dict[str, Figures] = {}
+    for key, *sums in session.execute(query).all():
+        text = key.isoformat() if isinstance(key, date) else str(key)
+        found[text] = Figures(text, *(int(value or 0) for value in sums))
+    result = Report(start=start, end=end, group_by=group_by)
+    result.rows = [found.get(day.isoformat(), Figures(day.isoformat())) for day in _days(start, end)] if group_by == "day" else list(found.values())
+    for row in result.rows:
+        result.totals.add(row)
+    return result
+
+
+def month_so_far(session: Session, actor: Actor, *, now: datetime) -> Figures:
+    """This month's totals (the account's days up to today), for the dashboard."""
+    today = local_day(now, zone(actor.timezone))
+    return report(session, actor, start=today.replace(day=1), end=today).totals
+
+
+def day_range(day: date, timezone_name: str | None) -> tuple[datetime, datetime]:
+    """The UTC instants the account's ``day`` begins and ends at."""
+    timezone = zone(timezone_name)
+    return day_start(day, timezone), day_start(day + timedelta(days=1), timezone)

@@ -1,0 +1,124 @@
+"""Statistics (issue 12 item 4): the roll-up per account, day (the account's time zone), country,
+sender kind and status; re-running replaces a day; complete days for the purge. Both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlmodel import Session, col
+
+from govsms.sending.dispatch import DispatchRequest, create_dispatch
+from govsms.sending.models import OutboundMessage, StatisticsDay
+from govsms.sending.pricing import seed_default_prices
+from govsms.sending.statistics import report, roll_up, rolled_up_through
+from govsms.sending.status import MessageStatus
+from tests.factories import make_account, system
+
+WINTER_EVENING = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
+"""00:30 on 15 January in Stockholm."""
+
+
+def send(session: Session, account, numbers: list[str], *, at: datetime, text: str = "Hej", blocked: list[str] | None = None) -> int:  # type: ignore[no-untyped-def]
+    request = DispatchRequest(sender="Skolan", text=text, numbers=numbers)
+    return create_dispatch(session, system(account), request, public_url="https://sms.example", now=at).dispatch_id  # type: ignore[return-value]
+
+
+def rows(session: Session, account_id: int) -> list[tuple[date, str, str, str, int, int, int, int, int, int]]:
+    table = StatisticsDay
+    return [tuple(row) for row in session.execute(  # type: ignore[misc]
+        select(table.day, table.country, table.sender_kind, table.status, table.messages, table.parts, table.cost_minor,
+               table.delivered, table.failed, table.blocked)
+        .where(col(table.account_id) == account_id).order_by(table.day, table.country, table.status)
+    ).all()]
+
+
+def set_status(session: Session, dispatch_id: int, status: str, limit: int) -> None:
+    query = select(OutboundMessage.id).where(OutboundMessage.dispatch_id == dispatch_id).order_by(OutboundMessage.id).limit(limit)
+    ids = session.execute(query).scalars().all()
+    session.execute(update(OutboundMessage).where(col(OutboundMessage.id).in_(ids)).values(status=status))
+
+
+def test_a_message_at_half_past_eleven_utc_in_winter_counts_on_the_next_stockholm_day(session: Session) -> None:
+    seed_default_prices(session, now=WINTER_EVENING)
+    account = make_account(session)
+    send(session, account, ["0701234567"], at=WINTER_EVENING)
+    send(session, account, ["0701234568"], at=WINTER_EVENING - timedelta(hours=1))  # 23:30 on the 14th in Stockholm
+    roll_up(session, now=WINTER_EVENING + timedelta(days=2))
+    days = {row[0]: row[4] for row in rows(session, account.id)}  # type: ignore[arg-type]
+    assert days == {date(2026, 1, 14): 1, date(2026, 1, 15): 1}
+
+
+def test_a_summer_day_and_another_time_zone(session: Session) -> None:
+    summer = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # 00:30 on 2 July in Stockholm (UTC+2)
+    seed_default_prices(session, now=summer)
+    stockholm, new_york = make_account(session), make_account(session)
+    new_york.timezone = "America/New_York"
+    session.add(new_york)
+    session.flush()
+    send(session, stockholm, ["0701234567"], at=summer)
+    send(session, new_york, ["0701234567"], at=summer)  # 18:30 on 1 July in New York
+    roll_up(session, now=summer + timedelta(days=3))
+    assert [row[0] for row in rows(session, stockholm.id)] == [date(2026, 7, 2)]  # type: ignore[arg-type]
+    assert [row[0] for row in rows(session, new_york.id)] == [date(2026, 7, 1)]  # type: ignore[arg-type]
+
+
+def test_counts_parts_cost_and_statuses_and_a_rerun_replaces_the_day(session: Session) -> None:
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    seed_default_prices(session, now=day)
+    account, other = make_account(session), make_account(session)
+    long_text = "Hej! " * 60  # several parts
+    first = send(session, account, ["0701000001", "0701000002", "0701000003", "+4791234567"], at=day, text=long_text)
+    send(session, other, ["0701000001"], at=day)
+    set_status(session, first, MessageStatus.DELIVERED, 2)
+    roll_up(session, now=day + timedelta(days=1))
+    stored = rows(session, account.id)  # type: ignore[arg-type]
+    messages = session.execute(select(OutboundMessage).where(OutboundMessage.dispatch_id == first)).scalars().all()
+    assert sum(row[4] for row in stored) == 4
+    assert sum(row[5] for row in stored) == sum(message.parts for message in messages) > 4
+    assert sum(row[6] for row in stored) == sum(message.cost_minor for message in messages) > 0
+    assert sum(row[7] for row in stored) == 2
+    assert {row[1] for row in stored} == {"SE", "NO"}
+    assert {row[2] for row in stored} == {"alphanumeric"}
+    again = rows(session, account.id)  # type: ignore[arg-type]
+    roll_up(session, now=day + timedelta(days=1), account_id=account.id)
+    assert rows(session, account.id) == again  # type: ignore[arg-type]
+    set_status(session, first, MessageStatus.FAILED, 4)  # a later run of the same (unfinished) day replaces it
+    roll_up(session, now=day + timedelta(hours=2))
+    stored = rows(session, account.id)  # type: ignore[arg-type]
+    assert sum(row[8] for row in stored) == 4 and sum(row[7] for row in stored) == 0 and sum(row[4] for row in stored) == 4
+    assert sum(row[4] for row in rows(session, other.id)) == 1  # type: ignore[arg-type]
+    figures = report(session, system(account), start=day.date(), end=day.date())
+    assert figures.totals.messages == 4 and figures.totals.failed == 4
+    assert report(session, system(other), start=day.date(), end=day.date()).totals.messages == 1
+
+
+def test_blocked_recipients_are_counted(session: Session) -> None:
+    from govsms.sending.blocklist import block_number
+
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    seed_default_prices(session, now=day)
+    account = make_account(session)
+    block_number(session, system(account), "0701000002", source="manual", now=day)
+    dispatch_id = send(session, account, ["0701000001", "0701000002"], at=day)
+    set_status(session, dispatch_id, MessageStatus.BLOCKED, 1)
+    roll_up(session, now=day + timedelta(days=1))
+    stored = rows(session, account.id)  # type: ignore[arg-type]
+    assert sum(row[9] for row in stored) == 2  # one refused at the dispatch, one blocked after queueing
+    assert sum(row[4] for row in stored) == 1
+
+
+def test_complete_days_for_the_purge(session: Session) -> None:
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    seed_default_prices(session, now=day)
+    account = make_account(session)
+    assert rolled_up_through(session, account.id) is None  # type: ignore[arg-type]
+    dispatch_id = send(session, account, ["0701000001"], at=day)
+    roll_up(session, now=day + timedelta(hours=1))
+    assert rolled_up_through(session, account.id) is None  # type: ignore[arg-type]  # the day has not ended
+    roll_up(session, now=day + timedelta(days=3))
+    assert rolled_up_through(session, account.id) is None  # type: ignore[arg-type]  # its message is still queued
+    set_status(session, dispatch_id, MessageStatus.DELIVERED, 1)
+    roll_up(session, now=day + timedelta(days=3))
+    assert rolled_up_through(session, account.id) == date(2026, 3, 12)  # type: ignore[arg-type]
+    assert sum(row[7] for row in rows(session, account.id)) == 1  # type: ignore[arg-type]
