@@ -25,6 +25,7 @@ from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, JobRun, run_once
 from govsms.keys.ring import KeyRing
+from govsms.sending.statistics import roll_up as roll_up_statistics
 from govsms.sending.blocklist import clean_up_blocked
 from govsms.settings import Settings
 
@@ -106,6 +107,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     jobs: list[tuple[str, Callable[..., int], int]] = [
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
+        ("sending.roll_up_statistics", roll_up_statistics, 15 * 60),  # yesterday and today (and any day not complete)
     ]
     def nightly() -> None:
         run_nightly(settings, session_factory, keys, clock)
