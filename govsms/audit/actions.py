@@ -61,6 +61,7 @@ class Action(StrEnum):
     SENDERS_LISTED = "senders.listed"
     MESSAGES_LISTED = "messages.listed"
     MESSAGE_NUMBER_SHOWN = "message.number_shown"
+    MESSAGE_TEXT_SHOWN = "message.text_shown"
     STORAGE_TIME_CHANGED = "retention.storage_time_changed"
     ACCOUNT_STORAGE_TIME_CHANGED = "retention.account_storage_time_changed"
     SUBPROCESSOR_ADDED = "subprocessor.added"
@@ -134,6 +135,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.SENDERS_LISTED: N_("Sender numbers listed"),
     Action.MESSAGES_LISTED: N_("Sent messages listed"),
     Action.MESSAGE_NUMBER_SHOWN: N_("Recipient number shown"),
+    Action.MESSAGE_TEXT_SHOWN: N_("SMS text shown"),
     Action.STORAGE_TIME_CHANGED: N_("Storage time changed"),
     Action.ACCOUNT_STORAGE_TIME_CHANGED: N_("The account's own storage time changed"),
     Action.SUBPROCESSOR_ADDED: N_("Sub-processor added"),
