@@ -25,11 +25,14 @@ $(SMSC_MODULES): tests/smsc/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix tests/smsc --no-audit --no-fund --silent; \
 	else echo "npm not found: the SMPP tests will be skipped"; fi
 
+# The tests run on one process per CPU (pytest-xdist); TEST_WORKERS=0 runs them all in one.
+TEST_WORKERS ?= logical
+
 test: $(STAMP) $(SMSC_MODULES)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check govsms tests bench migrations
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -v
+	$(BIN)/python -m pytest -v -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done

@@ -67,6 +67,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+ONE_PROCESS = {
+    "tests/contacts/test_hostile_files.py": "its last test checks the process's peak memory over all its files",
+    "tests/browser/": "one chromium for all browser tests",
+}
+"""Tests that run in one process, one after the other, when the suite runs on several
+(``make test``: pytest-xdist, ``--dist loadgroup``): path prefix -> why. Every other test is
+sent on its own to whichever process is free."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the groups of ``ONE_PROCESS``. (xdist's own ``xdist_group``
+    marks do nothing with pytest 9.2: xdist 3.8 renames ``item._nodeid``, which pytest no
+    longer reads.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class OneProcessGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((prefix for prefix in ONE_PROCESS if nodeid.startswith(prefix)), nodeid)
+
+    return OneProcessGroups(config, log)
+
+
 CHEAP_HASHING = Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1, memory_cost=8, parallelism=1)
 """argon2id of the production shape at the least cost: at the production cost (64 MiB, about
 0.15 s a hash or a check) the tests' users and logins took minutes. Production keeps
