@@ -1,0 +1,212 @@
+"""Pruning the access log (issue 12 item 3), on SQLite and PostgreSQL: whole sealed segments older
+than a date go, a signed anchor says where the rest starts, and `govsms audit verify` (the
+database and an export, offline) still passes and names the anchor; tampering with what remains,
+or with the anchor, still fails."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from govsms.accounts.service import get_account_by_name
+from govsms.audit.actions import Action
+from govsms.audit.chain import GAP_GRACE, seal_events, witness_checkpoint
+from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.audit.prune import PruneRefused, prune_access_log
+from govsms.audit.record import record_event
+from govsms.audit.service import public_key, public_key_text
+from govsms.auth import Actor
+from govsms.db import session_scope
+from govsms.keys.ring import KeyRing, load_key_ring
+from tests.cli import cli_env, govsms, open_db, settings_of  # noqa: F401  (fixture)
+
+events, links, chain_rows, checkpoints, anchors = (
+    AuditEvent.__table__, AuditEventSubject.__table__, AuditChain.__table__, AuditCheckpoint.__table__, AuditAnchor.__table__,
+)
+NOW = datetime.now(UTC)
+OLD, RECENT = NOW - timedelta(days=800), NOW - timedelta(days=100)
+BEFORE = (NOW - timedelta(days=400)).date().isoformat()
+
+
+@dataclass
+class Log:
+    env: dict[str, str]
+    engine: Engine
+    factory: sessionmaker[Session]
+    keys: KeyRing
+    witness: Path
+    old: list[int]
+    recent: list[int]
+
+
+def write(log: Log, count: int, at: datetime, *, seal: bool = True, platform: bool = False) -> list[int]:
+    with session_scope(log.factory) as session:
+        account = None if platform else get_account_by_name(session, "Kommun AB")
+        actor = Actor.system(account.id, account.name) if account is not None and account.id is not None else None
+        seqs = [
+            record_event(session, actor, Action.CONTACT_VIEWED, now=at + timedelta(seconds=n), target=("contact", n),
+                         subjects=[n, n + 1000], details={"n": n})
+            for n in range(count)
+        ]
+    if seal:
+        with session_scope(log.factory) as session:
+            result = seal_events(session, log.keys.audit_signing_seed, now=at + timedelta(seconds=count) + 2 * GAP_GRACE)
+        witness_checkpoint(log.witness, result)
+    return seqs
+
+
+@pytest.fixture
+def log(cli_env: dict[str, str]) -> Iterator[Log]:  # noqa: F811
+    """An installation whose access log has an old segment (800 days) and a recent one (100 days),
+    both sealed and witnessed."""
+    assert govsms(cli_env, "init").returncode == 0
+    settings = settings_of(cli_env)
+    engine, factory = open_db(cli_env)
+    made = Log(cli_env, engine, factory, load_key_ring(settings), settings.audit_witness_file, [], [])
+    made.old = write(made, 4, OLD, platform=True)  # platform events (no account yet)
+    assert govsms(cli_env, "account", "create", "Kommun AB").returncode == 0  # an event of today, sealed with the recent ones
+    made.recent = write(made, 3, RECENT)
+    yield made
+    engine.dispose()
+
+
+def count(engine: Engine, table: Any, *where: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def test_prune_the_oldest_segment_verify_names_the_anchor_and_tampering_still_fails(log: Log, tmp_path: Path) -> None:
+    anchor_seq = log.old[-1]
+    assert govsms(log.env, "audit", "verify").returncode == 0
+    dry = govsms(log.env, "audit", "prune", "--before", BEFORE, "--dry-run")
+    assert dry.returncode == 0 and f"Would prune {anchor_seq} events (seq 1 to {anchor_seq})" in dry.stdout, dry.stdout + dry.stderr
+    assert count(log.engine, events, events.c.seq <= anchor_seq) == anchor_seq and count(log.engine, anchors) == 0
+    too_new = govsms(log.env, "audit", "prune", "--before", (NOW - timedelta(days=30)).date().isoformat())
+    assert too_new.returncode == 2 and "shortest storage time" in too_new.stderr
+
+    pruned = govsms(log.env, "audit", "prune", "--before", BEFORE)
+    assert pruned.returncode == 0 and f"Pruned {anchor_seq} events" in pruned.stdout, pruned.stdout + pruned.stderr
+    assert f"verifies from sequence {anchor_seq + 1}" in pruned.stdout
+    for table in (events, links, chain_rows):
+        assert count(log.engine, table, table.c.seq <= anchor_seq) == 0, table.name
+    assert count(log.engine, events, events.c.seq > anchor_seq, events.c.action != "audit.pruned") == 4
+    assert count(log.engine, links, links.c.seq.in_(log.recent)) == 6
+    assert count(log.engine, checkpoints, checkpoints.c.seq < anchor_seq) == 0
+    with log.engine.connect() as connection:
+        event = connection.execute(select(events).where(events.c.action == "audit.pruned")).one()
+    assert event.seq > log.recent[-1]  # a new event, not pruned
+    assert json.loads(event.details) == {
+        "anchor_seq": anchor_seq, "previous_anchor_seq": 0, "events": 4, "links": 8, "checkpoints": 0, "batches": 3, "cli": True,
+    }
+    assert len(log.witness.read_text().splitlines()) == 2  # the pruned segment's checkpoint stays in the witness
+
+    verified = govsms(log.env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"Verified from sequence {anchor_seq + 1} (anchor signed at {NOW:%Y-%m-%d}" in verified.stdout
+    assert "Compared with the witness" in verified.stdout
+    assert govsms(log.env, "audit", "seal").returncode == 0  # the sealer goes on after the anchor
+    again = govsms(log.env, "audit", "verify")
+    assert again.returncode == 0 and f"Verified from sequence {anchor_seq + 1}" in again.stdout, again.stderr
+    nothing = govsms(log.env, "audit", "prune", "--before", BEFORE)
+    assert nothing.returncode == 0 and "Nothing to prune" in nothing.stdout
+
+    # Exports of the pruned log verify offline: the whole log and one account's.
+    published = public_key_text(public_key(log.keys))
+    offline = {"PATH": "/usr/bin:/bin"}
+    full, own = tmp_path / "full.jsonl", tmp_path / "own.jsonl"
+    assert govsms(log.env, "audit", "export", "-o", str(full)).returncode == 0
+    assert govsms(log.env, "audit", "export", "-o", str(own), "--account", "Kommun AB").returncode == 0
+    for export in (full, own):
+        checked = govsms(offline, "audit", "verify", "--file", str(export), "--public-key", published)
+        assert checked.returncode == 0, checked.stderr
+        assert f"Verified from sequence {anchor_seq + 1} (anchor signed at" in checked.stdout
+    lines = full.read_text().splitlines()
+    assert json.loads(lines[0])["anchor"] == anchor_seq and sum('"type":"anchor"' in line for line in lines) == 1
+    forged_line = [json.dumps({**json.loads(line), "head_hash": "00" * 32}) if '"type":"anchor"' in line else line for line in lines]
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("\n".join(forged_line) + "\n")
+    bad = govsms(offline, "audit", "verify", "--file", str(forged), "--public-key", published)
+    assert bad.returncode == 1 and "anchor" in bad.stderr
+    without = tmp_path / "without.jsonl"
+    without.write_text("\n".join(line for line in lines if '"type":"anchor"' not in line) + "\n")
+    assert govsms(offline, "audit", "verify", "--file", str(without), "--public-key", published).returncode == 1
+
+    # Tampering with a remaining event still fails.
+    middle = log.recent[1]
+    with log.engine.begin() as connection:
+        connection.execute(update(events).where(events.c.seq == middle).values(details='{"n":99}'))
+    changed = govsms(log.env, "audit", "verify")
+    assert changed.returncode == 1 and f"first bad sequence number {middle}" in changed.stderr
+    with log.engine.begin() as connection:
+        connection.execute(update(events).where(events.c.seq == middle).values(details='{"n":1}'))
+    assert govsms(log.env, "audit", "verify").returncode == 0
+    # So does a forged or altered anchor.
+    with log.engine.connect() as connection:
+        anchor = connection.execute(select(anchors)).one()
+    for change in (
+        {"signature": bytes(64)}, {"head_hash": bytes(32)}, {"signed_at": anchor.signed_at - timedelta(days=1)},
+        {"seq": anchor.seq - 1}, {"seq": log.recent[0]},
+    ):
+        with log.engine.begin() as connection:
+            connection.execute(update(anchors).values(**change))
+        forged_db = govsms(log.env, "audit", "verify")
+        assert forged_db.returncode == 1, change
+        with log.engine.begin() as connection:
+            connection.execute(update(anchors).values(seq=anchor.seq, head_hash=anchor.head_hash, signed_at=anchor.signed_at,
+                                                      signature=anchor.signature))
+    assert govsms(log.env, "audit", "verify").returncode == 0
+    with log.engine.begin() as connection:  # no anchor at all: the log starts at an event that follows nothing
+        connection.execute(delete(anchors))
+    assert govsms(log.env, "audit", "verify").returncode == 1
+    with log.engine.begin() as connection:
+        connection.execute(anchors.insert().values(**anchor._mapping))
+    # A deleted event in the middle of the remaining log still fails.
+    with log.engine.begin() as connection:
+        for table in (links, events, chain_rows):
+            connection.execute(delete(table).where(table.c.seq == middle))
+    cut = govsms(log.env, "audit", "verify")
+    assert cut.returncode == 1 and f"first bad sequence number {log.recent[2]}" in cut.stderr, cut.stderr
+
+
+def test_unsealed_events_and_the_newest_checkpoint_bound_the_prune_in_batches(log: Log) -> None:
+    waiting = write(log, 5, OLD, seal=False)  # old, but not sealed: no checkpoint covers them
+    seed = log.keys.audit_signing_seed
+    later_on = datetime.now(UTC) + timedelta(minutes=5)  # after the account's creation too
+    report = prune_access_log(log.factory, seed, before=later_on, now=later_on, batch_rows=3)
+    newest = log.recent[-1]
+    assert report.anchor_seq == newest and report.events == newest and report.checkpoints == 1
+    assert report.batches >= 3 + 3 + 3 + 1  # links (14 rows), chain rows (8), events (8), the older checkpoint: about 3 at a time
+    assert count(log.engine, events) == len(waiting) + 1  # the unsealed ones, and the prune's own event
+    assert count(log.engine, events, events.c.seq.in_(waiting)) == len(waiting)
+    assert count(log.engine, chain_rows) == 0 and count(log.engine, checkpoints) == 1
+    verified = govsms(log.env, "audit", "verify")
+    assert verified.returncode == 0 and f"Verified from sequence {newest + 1}" in verified.stdout, verified.stderr
+    assert f"{len(waiting) + 1} events not yet sealed" in verified.stdout
+    sealed = govsms(log.env, "audit", "seal")  # chains on from the anchor: the log had no chain row left
+    assert sealed.returncode == 0 and f"Sealed {len(waiting) + 1} events" in sealed.stdout, sealed.stderr
+    assert govsms(log.env, "audit", "verify").returncode == 0
+    later = prune_access_log(log.factory, seed, before=later_on + timedelta(minutes=1), now=later_on + timedelta(minutes=1))
+    assert later.previous_anchor_seq == newest and later.anchor_seq is not None and later.anchor_seq > newest
+    final = govsms(log.env, "audit", "verify")
+    assert final.returncode == 0 and f"Verified from sequence {later.anchor_seq + 1}" in final.stdout, final.stderr
+    assert len(log.witness.read_text().splitlines()) == 3  # every checkpoint ever signed stays in the witness
+
+
+def test_a_log_that_does_not_verify_is_not_pruned(log: Log) -> None:
+    with log.engine.begin() as connection:
+        connection.execute(update(events).where(events.c.seq == log.old[1]).values(details='{"n":7}'))
+    with pytest.raises(PruneRefused):
+        prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW)
+    assert count(log.engine, anchors) == 0 and count(log.engine, events, events.c.seq <= log.old[-1]) == log.old[-1]
+    dry = prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW, dry_run=True)
+    assert dry.anchor_seq == log.old[-1] and count(log.engine, anchors) == 0
