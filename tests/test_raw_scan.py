@@ -1,10 +1,15 @@
 """Scans the raw database (the SQLite file with its WAL, a pg_dump of PostgreSQL) after storing
 known numbers and names every way the service stores them: none may appear in any form. The
 app's log output is scanned too, and on PostgreSQL the server's own log (two identical creates
-racing must not make it quote a value)."""
+racing must not make it quote a value).
+
+What "every way" means comes from the personal-data registry (``govsms.registry``): each declared
+table, and each of its sealed, blind-index and clear columns, must hold something when the scan
+runs, so a newly declared table fails here until this test stores data in it."""
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import os
@@ -31,6 +36,7 @@ from govsms.errors import Conflict
 from govsms.keys.store import Vault
 from govsms.log import TEXT_FORMAT, JsonFormatter, RedactFilter
 from govsms.migrate import upgrade
+from govsms.registry import all_holdings
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.pricing import assign_virtual_number
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
@@ -94,12 +100,14 @@ def store_everything(url: str, tmp_path: Path) -> str:
         save_details(session, actor, DPA_DETAILS, now=now())  # the DPA's signatory and DPO
         get_details(session, actor, now=now())
         _key, api_key = make_api_key(session, account, roles={Role.SENDER})
+        plant_the_rest(session, account, actor)
     with app_log() as log, TestClient(create_app(settings, bind=engine)) as client:
         headers = {"Authorization": f"Bearer {api_key}", "X-Request-ID": REQUEST_ID}
         assert client.post("/api/v1/groups", json=API_GROUP, headers=headers).status_code == 201
         assert client.get("/api/v1/groups", headers=headers).status_code == 200
         assert client.get("/api/v1/contacts", headers=headers).status_code == 200
     plant_mobile_sender(factory, actor)
+    plant_agreement(factory, settings, keys, actor)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
@@ -136,6 +144,64 @@ def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
     outbox.apply_reports()
 
 
+def plant_the_rest(session, account, actor) -> None:  # type: ignore[no-untyped-def]
+    """What the registry declares and the steps above leave empty: a blocked number, a login
+    session, a two-step login secret with its recovery codes."""
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    from govsms.accounts import totp
+    from govsms.accounts.login import LoginPolicy, start_login_session
+    from govsms.sending.blocklist import block_number
+
+    block_number(session, actor, PEOPLE[2][0], source="manual", now=now())
+    user, _password = make_user(session, account, roles={Role.ADMIN})
+    enrolment = totp.begin_enrolment(session, user, now=now())
+    secret = base64.b32decode(enrolment.secret + "=" * (-len(enrolment.secret) % 8))
+    code = TOTP(secret, totp.DIGITS, SHA1(), totp.STEP_SECONDS).generate(int(now().timestamp())).decode()
+    totp.confirm_enrolment(session, user, code, now=now())
+    start_login_session(session, user, policy=LoginPolicy(), now=now())
+
+
+def plant_agreement(factory, settings, keys, actor) -> None:  # type: ignore[no-untyped-def]
+    """The DPA generated and accepted by its signatory (the version keeps the details and the
+    acceptance), a dispatch with an idempotency key (its keyed fingerprint), and a delivery report
+    that finds no message yet (``pending_report``)."""
+    from govsms.dpa import service as dpa
+    from govsms.sending.reports import apply_delivery_reports
+    from govsms.sending.transports.base import DeliveryReport, ReportStatus
+
+    with session_scope(factory) as session:
+        make_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True)
+        version, _created = dpa.generate(session, settings, keys, actor, lang="sv", now=now(), holdings=all_holdings())
+        assert version.id is not None
+        dpa.accept(session, actor, version.id, name=DPA_DETAILS["signatory_name"], title="Kommundirektör", confirmed=True, now=now())
+        request = DispatchRequest(
+            sender="Kommunen", text="Hej Tindra. Inga fler sms: _BLOCKSMSLINK_", numbers=[PEOPLE[0][0]], idempotency_key=RACE_IDEMPOTENCY_KEY,
+        )
+        create_dispatch(session, actor, request, public_url="https://sms.example.se", now=now())
+    apply_delivery_reports(factory, [DeliveryReport(provider_id="okänd-1", status=ReportStatus.DELIVERED, done_at=now())])
+
+
+def assert_every_holding_stored(url: str) -> None:
+    """Each table the registry declares, and each column it names, holds something: the scan saw
+    every way personal data is stored (``contact_group``'s clear columns only hold groups made
+    before names were sealed, and the upgrade seals them)."""
+    engine = make_engine(url)
+    empty = []
+    with engine.connect() as connection:
+        for holding in all_holdings():
+            if not connection.execute(text(f"SELECT count(*) FROM {holding.table}")).scalar():
+                empty.append(holding.table)
+            for column in holding.columns:
+                if (holding.table, column) in {("contact_group", "clear_name"), ("contact_group", "clear_description")}:
+                    continue
+                if not connection.execute(text(f"SELECT count(*) FROM {holding.table} WHERE {column} IS NOT NULL")).scalar():
+                    empty.append(f"{holding.table}.{column}")
+    engine.dispose()
+    assert not empty, f"the scan stored nothing in {empty}: store personal data there too"
+
+
 class app_log:
     """The app's log output while the block runs, through the handler ``configure_logging`` sets
     up (the mask included), in both formats."""
@@ -167,6 +233,7 @@ def test_sqlite_file_holds_no_number_or_name(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     upgrade(url)
     logged = store_everything(url, tmp_path)
+    assert_every_holding_stored(url)
     files = [file for file in tmp_path.iterdir() if file.name.startswith("raw.db")]
     assert path in files
     everything = b"".join(file.read_bytes() for file in files)
@@ -184,6 +251,7 @@ def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
     try:
         upgrade(url)
         logged = store_everything(url, tmp_path)
+        assert_every_holding_stored(url)
         race_identical_creates(url, tmp_path)
         parsed = make_url(url)
         dump = subprocess.run(
@@ -194,7 +262,8 @@ def test_postgres_dump_holds_no_number_or_name(tmp_path: Path) -> None:
             capture_output=True, check=True, timeout=120,
             env={**os.environ, "PGPASSWORD": parsed.password or ""},
         ).stdout
-        assert b"COPY public.contact" in dump and b"COPY public.subject_key" in dump
+        for holding in all_holdings():
+            assert f"COPY public.{holding.table} ".encode() in dump, f"{holding.table} is not in the dump"
         assert CLEAR_ACCOUNT.encode() in dump  # the scan does see what is stored in clear (an organisation's name)
         assert_nothing_readable(dump, "pg_dump")
         assert "POST /api/v1/groups 201" in logged
