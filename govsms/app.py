@@ -51,6 +51,7 @@ from govsms.sending.combine import SendCombiner
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.db import engines_for, make_session_factory, protect_data_dir
 from govsms.settings import Settings
+from govsms.web import jobs as web_jobs
 from govsms.web import pages
 from govsms.web.apidocs import ApiDocsPlugin
 from govsms.web.transactions import in_transaction
@@ -65,7 +66,7 @@ UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's
 
 NAV: list[NavItem] = [
     *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
-    *accounts_operator.NAV, *sending_operator.NAV,
+    *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
 
@@ -182,6 +183,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_sender_ui.ROUTES,
                     *sending_api.ROUTES,
                     *sending_operator.ROUTES,
+                    *web_jobs.ROUTES,
                     *dpa_ui.ROUTES,
                     *dpa_api.ROUTES,
                     *retention_ui.ROUTES,

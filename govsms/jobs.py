@@ -49,6 +49,10 @@ class JobRun(SQLModel, table=True):
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
     """Counts per step (and the error's kind when it failed): never personal data."""
 
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
 
 RUNS = table_of(JobRun)
 

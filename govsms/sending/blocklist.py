@@ -17,6 +17,7 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event
+from govsms.contacts.groups import list_groups
 from govsms.contacts.models import Contact, GroupMember
 from govsms.db import bulk_insert, rowcount, rows_in, session_scope, table_of
 from govsms.errors import InvalidInput
@@ -182,8 +183,20 @@ def clean_up_blocked(session_factory: sessionmaker[Session], *, now: datetime) -
     return report
 
 
-def last_clean_up(session: Session, actor: Actor) -> CleanUp | None:
-    """The latest clean-up that removed something from the actor's account, read from its event."""
+@dataclass(frozen=True)
+class LastCleanUp:
+    """The latest clean-up that removed something from an account, as its admin sees it."""
+
+    at: datetime
+    numbers: int
+    groups: list[tuple[int, str | None]]
+    """Each group it touched: its id and its name now (None when the group is gone since, or the
+    reader may not see groups: a DPO)."""
+
+
+def last_clean_up(session: Session, actor: Actor) -> LastCleanUp | None:
+    """The latest clean-up that removed something from the actor's account (read from its
+    event), with the groups' names resolved now: the event holds ids only."""
     require(actor, Permission.BLOCKLIST)
     event = session.execute(
         select(AuditEvent)
@@ -194,5 +207,6 @@ def last_clean_up(session: Session, actor: Actor) -> CleanUp | None:
     if event is None:
         return None
     details = json.loads(event.details)
-    groups = {int(name.removeprefix(GROUP_DETAIL)): int(count) for name, count in details.items() if name.startswith(GROUP_DETAIL)}
-    return CleanUp(actor.account_id, int(details.get("numbers", 0)), groups, event.occurred_at)
+    group_ids = sorted(int(name.removeprefix(GROUP_DETAIL)) for name in details if name.startswith(GROUP_DETAIL))
+    names = {summary.group.id: summary.group.name for summary in list_groups(session, actor)} if actor.can(Permission.CONTACTS) else {}
+    return LastCleanUp(event.occurred_at, int(details.get("numbers", 0)), [(group_id, names.get(group_id)) for group_id in group_ids])

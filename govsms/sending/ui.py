@@ -238,7 +238,11 @@ class MessagePages(PageController):
 
 def _blocklist_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     context.setdefault("errors", {})
-    return page(request, "sending/blocklist.html", status_code=status_code, counts=blocklist.counts_by_source(db, request.scope["user"]), **context)
+    actor = request.scope["user"]
+    return page(
+        request, "sending/blocklist.html", status_code=status_code, counts=blocklist.counts_by_source(db, actor),
+        cleanup=blocklist.last_clean_up(db, actor), **context,
+    )
 
 
 class BlocklistPages(PageController):
