@@ -7,6 +7,7 @@ many clients at once. Import the fixtures where they are used::
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,6 @@ from govsms.settings import Settings
 from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
 from tests.factories import now
 from tests.smsc.fixture import Smsc
-from tests.web_helpers import free_port
 
 
 @dataclass
@@ -55,7 +55,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def serve(backend: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """``serve(**settings)`` starts the app on a fresh database of the backend (and a data
     directory of its own: two apps of one test share nothing); stopped at the end."""
-    started: list[tuple[uvicorn.Server, threading.Thread, Any]] = []
+    started: list[tuple[uvicorn.Server, threading.Thread, Any, socket.socket]] = []
     databases: list[str] = []
     serial = itertools.count(1)
 
@@ -71,12 +71,15 @@ def serve(backend: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
         factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
         with session_scope(factory) as session:
             seed_default_prices(session, now=now())
-        port = free_port()
+        # The server gets its socket bound already: a port picked free and bound later could be
+        # taken in between by a test in another process (make test runs several).
+        listening = socket.create_server(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
         app = create_app(settings, worker=settings.scheduler_enabled)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
         thread.start()
-        started.append((server, thread, engine))
+        started.append((server, thread, engine, listening))
         deadline = time.monotonic() + 15
         while not server.started:
             assert time.monotonic() < deadline, "server did not start"
@@ -84,9 +87,10 @@ def serve(backend: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
         return Served(url=f"http://127.0.0.1:{port}", settings=settings, factory=factory, app=app)
 
     yield start
-    for server, thread, engine in started:
+    for server, thread, engine, listening in started:
         server.should_exit = True
         thread.join(timeout=30)
+        listening.close()
         engine.dispose()
     for url in databases:
         drop_postgres_database(url)
