@@ -41,6 +41,8 @@ from govsms.sending import api as sending_api
 from govsms.sending.history import status_label
 from govsms.sending import operator as sending_operator
 from govsms.sending import sender_ui as sending_sender_ui
+from govsms.sending import statistics_api as sending_statistics_api
+from govsms.sending import statistics_ui as sending_statistics_ui
 from govsms.sending import ui as sending_ui
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
@@ -65,7 +67,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's other fields
 
 NAV: list[NavItem] = [
-    *sending_ui.NAV, *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
+    *sending_ui.NAV, *sending_statistics_ui.NAV,
+    *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
     *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
@@ -181,6 +184,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *audit_api.ROUTES,
                     *sending_ui.ROUTES,
                     *sending_sender_ui.ROUTES,
+                    *sending_statistics_ui.ROUTES,
+                    *sending_statistics_api.ROUTES,
                     *sending_api.ROUTES,
                     *sending_operator.ROUTES,
                     *web_jobs.ROUTES,

@@ -250,3 +250,36 @@ def day_range(day: date, timezone_name: str | None) -> tuple[datetime, datetime]
     """The UTC instants the account's ``day`` begins and ends at."""
     timezone = zone(timezone_name)
     return day_start(day, timezone), day_start(day + timedelta(days=1), timezone)
+
+
+def excel_of(figures: Report) -> bytes:
+    """The days (or groups) of ``figures`` and their totals as an Excel workbook (xlsxwriter):
+    a date per day, cost in kronor."""
+    import io
+
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet(_("Statistics")[:31])
+    bold = workbook.add_format({"bold": True})
+    day_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    money_format = workbook.add_format({"num_format": "#,##0.00"})
+    headings = [_("Day") if figures.group_by == "day" else _("Group"), _("Messages"), _("Parts"), _("Cost (SEK)"),
+                _("Delivered"), _("Failed"), _("Blocked")]
+    sheet.write_row(0, 0, headings, bold)
+    for line, row in enumerate([*figures.rows, figures.totals], start=1):
+        if row is figures.totals:
+            sheet.write_string(line, 0, _("Total"), bold)
+        elif figures.group_by == "day":
+            sheet.write_datetime(line, 0, datetime.combine(date.fromisoformat(row.key), time()), day_format)
+        else:
+            sheet.write_string(line, 0, row.key)
+        sheet.write_number(line, 1, row.messages)
+        sheet.write_number(line, 2, row.parts)
+        sheet.write_number(line, 3, row.cost_minor / 100, money_format)
+        sheet.write_row(line, 4, [row.delivered, row.failed, row.blocked])
+    sheet.set_column(0, 0, 12)
+    sheet.set_column(1, 6, 12)
+    workbook.close()
+    return buffer.getvalue()

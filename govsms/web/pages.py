@@ -1,4 +1,5 @@
-"""Pages that belong to no domain: the dashboard, the health check, and the error pages."""
+"""Pages that belong to no domain: the health check and the error pages. (The dashboard shows
+sending's figures, so it is a page of sending: ``sending/statistics_ui.py``.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 from msgspec import UNSET
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,23 +26,11 @@ from govsms.errors import GovsmsError
 from govsms.i18n import _
 from govsms.log import request_id
 from govsms.web.api import ErrorBody
-from govsms.web.controller import PageController
-from govsms.web.guards import users_only
 from govsms.web.render import page
 
 log = logging.getLogger(__name__)
 
 JSON_PREFIXES = ("/api/", "/hooks/", "/health")
-
-
-class DashboardPages(PageController):
-    """The start page of a logged-in user."""
-
-    guards = (users_only,)
-
-    @get("/", sync_to_thread=False)
-    def dashboard(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "web/dashboard.html")
 
 
 @get("/health", sync_to_thread=True, tags=["service"], summary="Liveness and database check")
@@ -169,7 +158,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _error_page(request, 500, _("Something went wrong"), message)
 
 
-ROUTES: list[ControllerRouterHandler] = [DashboardPages, health]
+ROUTES: list[ControllerRouterHandler] = [health]
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     GovsmsError: handle_govsms_error,
     SQLAlchemyError: handle_database_error,
