@@ -13,22 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts.service import get_account_by_name
 from govsms.audit.actions import Action
-from govsms.audit.chain import GAP_GRACE, seal_events, witness_checkpoint
+from govsms.audit.chain import GAP_GRACE, seal_events, verify_export, witness_checkpoint
 from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.audit.prune import PruneRefused, prune_access_log
 from govsms.audit.record import record_event
 from govsms.audit.service import public_key, public_key_text
-from govsms.auth import Actor
-from govsms.db import session_scope
+from govsms.auth import Actor, Role
+from govsms.db import make_session_factory, session_scope
 from govsms.keys.ring import KeyRing, load_key_ring
+from govsms.keys.store import Vault
 from tests.cli import cli_env, govsms, open_db, settings_of  # noqa: F401  (fixture)
+from tests.factories import make_account, make_api_key, make_user
+from tests.web_helpers import login, post_form
 
 events, links, chain_rows, checkpoints, anchors = (
     AuditEvent.__table__, AuditEventSubject.__table__, AuditChain.__table__, AuditCheckpoint.__table__, AuditAnchor.__table__,
@@ -210,3 +214,26 @@ def test_a_log_that_does_not_verify_is_not_pruned(log: Log) -> None:
     assert count(log.engine, anchors) == 0 and count(log.engine, events, events.c.seq <= log.old[-1]) == log.old[-1]
     dry = prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW, dry_run=True)
     assert dry.anchor_seq == log.old[-1] and count(log.engine, anchors) == 0
+
+
+def test_verify_now_and_the_api_name_the_anchor(client: TestClient, session: Session, connection: Connection, vault: Vault) -> None:
+    account = make_account(session)
+    auditor, password = make_user(session, account, roles={Role.AUDITOR})
+    _key, token = make_api_key(session, account, roles={Role.AUDITOR})
+    seed = vault.keys.audit_signing_seed
+    at = datetime.now(UTC)
+    seal_events(session, seed, now=at + 2 * GAP_GRACE)
+    session.flush()
+    report = prune_access_log(make_session_factory(connection, vault=vault), seed, before=at + timedelta(minutes=1), now=at)
+    assert report.anchor_seq is not None and report.events >= 1
+    answer = client.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["ok"] and body["pruned_to"] == report.anchor_seq and body["anchor_signed_at"] == f"{at:%Y-%m-%dT%H:%M:%SZ}"
+    login(client, auditor.email, password)
+    page = post_form(client, "/audit/verify", {}, token_from="/audit").text
+    assert "Loggen är intakt" in page and f"Verifierad från löpnummer {report.anchor_seq + 1} (ankaret signerat {at:%Y-%m-%dT%H:%M:%SZ})" in page
+    export = client.get("/audit/export")
+    lines = export.text.splitlines()
+    assert json.loads(lines[0])["anchor"] == report.anchor_seq
+    assert verify_export(lines, public_key(vault.keys)).ok
