@@ -3,6 +3,7 @@ their API keys (see ``govsms.personal_data``)."""
 
 from __future__ import annotations
 
+from govsms.accounts.login import purge_expired_sessions
 from govsms.i18n import N_
 from govsms.personal_data import Holding, Link
 
@@ -15,6 +16,7 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding(
         table="login_session", link=Link.ACCOUNT, category="users", via="app_user",
         description=N_("Login sessions: a hash of the session token and its times"),
+        purge=purge_expired_sessions,
     ),
     Holding(
         table="recovery_code", link=Link.ACCOUNT, category="users", via="app_user",
