@@ -113,8 +113,13 @@ def claim(session: Session, job: str, period: str, *, now: datetime, holder: str
     return int(row.id) if rowcount(taken) == 1 else None
 
 
-def finish(session: Session, run_id: int, *, status: str, report: dict[str, Any], now: datetime) -> None:
-    session.execute(update(RUNS).where(RUNS.c.id == run_id).values(status=status, report=report, finished_at=now))
+def finish(session: Session, run_id: int, *, status: str, report: dict[str, Any], now: datetime, holder: str | None = None) -> bool:
+    """Close the run with its result; with ``holder``, only while that process still holds the
+    lease (a run that overran it and was taken over leaves the new holder's row alone)."""
+    query = update(RUNS).where(RUNS.c.id == run_id)
+    if holder is not None:
+        query = query.where(RUNS.c.holder == holder, RUNS.c.status == RUNNING)
+    return rowcount(session.execute(query.values(status=status, report=report, finished_at=now))) == 1
 
 
 def run_once(
@@ -124,8 +129,9 @@ def run_once(
     """Run ``work`` for (job, period) unless another worker has it or it is done: the finished
     run, or None when skipped. ``work`` returns the report; when it raises, the run is marked
     failed (with the error's kind, no message: it could quote data) and the error goes on."""
+    holder = holder or holder_name()
     with session_scope(session_factory) as session:
-        run_id = claim(session, job, period, now=now(), holder=holder or holder_name(), lease=lease)
+        run_id = claim(session, job, period, now=now(), holder=holder, lease=lease)
     if run_id is None:
         log.info("job %s %s: skipped (another worker has it, or it is done)", job, period, extra={"event": "job.skipped"})
         return None
@@ -133,10 +139,11 @@ def run_once(
         report = work()
     except Exception as error:
         with session_scope(session_factory) as session:
-            finish(session, run_id, status=FAILED, report={"error": type(error).__name__}, now=now())
+            finish(session, run_id, status=FAILED, report={"error": type(error).__name__}, now=now(), holder=holder)
         raise
     with session_scope(session_factory) as session:
-        finish(session, run_id, status=DONE, report=report, now=now())
+        if not finish(session, run_id, status=DONE, report=report, now=now(), holder=holder):
+            log.warning("job %s %s: finished after another worker took its lease over", job, period, extra={"event": "job.overran"})
         stored = session.get(JobRun, run_id)
     log.info("job %s %s done", job, period, extra={"event": "job.done"})
     return stored

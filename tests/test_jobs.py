@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.clock import LOCAL_TIME, FixedClock
@@ -20,7 +21,7 @@ from govsms.settings import Settings
 T0 = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)
 
 
-def _factory(session: Session):  # type: ignore[no-untyped-def]
+def _factory(session: Session) -> sessionmaker[Session]:
     """Sessions on the test's connection (each commit a savepoint of the test's transaction)."""
     return make_session_factory(session.connection(), vault=session.info["vault"])
 
@@ -44,7 +45,9 @@ def test_a_dead_lease_is_taken_over_once_and_a_done_run_never(session: Session) 
     assert claim(session, "nightly", "2026-11-29", now=later, holder="c:3") is None  # by one claimer only
     run = run_of(session, "nightly", "2026-11-29")
     assert run is not None and run.holder == "b:2" and run.status == RUNNING
-    finish(session, run_id, status=DONE, report={"x": 1}, now=later)  # type: ignore[arg-type]
+    assert run_id is not None
+    assert not finish(session, run_id, status=DONE, report={"x": 0}, now=later, holder="a:1")  # the dead holder's late finish
+    assert finish(session, run_id, status=DONE, report={"x": 1}, now=later, holder="b:2")
     assert claim(session, "nightly", "2026-11-29", now=later + 10 * LEASE, holder="c:3") is None
     assert _runs(session) == 1
 

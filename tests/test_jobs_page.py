@@ -30,9 +30,10 @@ def test_the_operator_sees_the_jobs_and_their_runs(client: TestClient, session: 
     response = client.get("/operator/jobs")
     assert response.status_code == 200
     text = response.text
-    assert "Nightly job" in text and "2026-11-29" in text and "worker-a:4242" in text
-    assert "Every night at 03:00 (Europe/Stockholm)" in text and "2.0 s" in text
-    assert "3 numbers" in text and "4 group memberships" in text and "done" in text
+    # In Swedish, the users' default language.
+    assert "Nattligt jobb" in text and "2026-11-29" in text and "worker-a:4242" in text
+    assert "Varje natt kl. 03:00 (Europe/Stockholm)" in text and "2.0 s" in text
+    assert "3 nummer" in text and "4 gruppmedlemskap" in text and "klar" in text
     assert client.get("/operator/jobs?page=2").status_code == 200
 
 
@@ -56,7 +57,7 @@ def test_the_blocklist_page_shows_the_last_clean_up_without_numbers(client: Test
     admin, password = make_user(session, account, roles={Role.ADMIN, Role.SENDER})
     login(client, admin.email, password)
     text = client.get("/blocklist").text
-    assert 'id="cleanup"' in text and "1 blocked number was removed" in text and "Klubben" in text and "Skolan" in text
+    assert 'id="cleanup"' in text and "1 blockerat nummer togs bort" in text and "Klubben" in text and "Skolan" in text
     assert number not in text and number[3:] not in text
     other_admin, other_password = make_user(session, other, roles={Role.ADMIN, Role.SENDER})
     client.cookies.clear()
