@@ -58,9 +58,14 @@ class Step:
 
 
 def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, clock: Clock) -> list[Step]:
-    """The nightly job's steps, in order. The statistics roll-up and the purge (issue 12 items 3
-    and 4) go between the clean-up and the checkpoint: the roll-up before the purge (a purge
-    never removes a day that is not rolled up), the checkpoint last (it seals the steps' events)."""
+    """The nightly job's steps, in order: the clean-up, the statistics roll-up (also every 15
+    minutes; here it completes yesterday before anything is purged), then the purge (issue 12
+    item 3: its place is after the roll-up, as a purge never removes a day not rolled up), and
+    the audit checkpoint last (it seals the events of the steps before it)."""
+
+    def statistics() -> StepReport:
+        with session_scope(session_factory) as session:
+            return {"rows": roll_up_statistics(session, now=clock.now())}
 
     def checkpoint() -> StepReport:
         result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=clock.now())
@@ -68,6 +73,7 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
 
     return [
         Step("blocklist_cleanup", lambda: clean_up_blocked(session_factory, now=clock.now())),
+        Step("statistics_roll_up", statistics),
         Step("audit_checkpoint", checkpoint),
     ]
 
@@ -109,6 +115,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
         ("sending.roll_up_statistics", roll_up_statistics, 15 * 60),  # yesterday and today (and any day not complete)
     ]
+
     def nightly() -> None:
         run_nightly(settings, session_factory, keys, clock)
 

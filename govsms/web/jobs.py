@@ -21,10 +21,13 @@ from govsms.web.render import NavItem, page
 NAV = [NavItem(N_("Jobs"), "/operator/jobs", Permission.PLATFORM)]
 PER_PAGE = 50
 JOB_LABELS = {"nightly": N_("Nightly job")}
-STEP_LABELS = {"blocklist_cleanup": N_("Blocklist clean-up"), "audit_checkpoint": N_("Audit checkpoint"), "error": N_("Error")}
+STEP_LABELS = {
+    "blocklist_cleanup": N_("Blocklist clean-up"), "statistics_roll_up": N_("Statistics roll-up"), "audit_checkpoint": N_("Audit checkpoint"),
+    "error": N_("Error"),
+}
 COUNT_LABELS = {
-    "accounts": N_("accounts"), "numbers": N_("numbers"), "memberships": N_("group memberships"), "sealed": N_("events sealed"),
-    "head_seq": N_("last sequence"), "ms": N_("ms"),
+    "accounts": N_("accounts"), "numbers": N_("numbers"), "memberships": N_("group memberships"), "rows": N_("rows"),
+    "sealed": N_("events sealed"), "head_seq": N_("last sequence"), "ms": N_("ms"),
 }
 STATUS_LABELS = {jobs.RUNNING: N_("running"), jobs.DONE: N_("done"), jobs.FAILED: N_("failed")}
 
