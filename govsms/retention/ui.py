@@ -36,9 +36,9 @@ def parse_days(raw: str) -> int | None | str:
     raw = raw.strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+    if not (raw.isascii() and raw.isdigit()):
         return _("Give a whole number of days.")
-    return int(raw)
+    return int(raw) if len(raw) <= 9 else 10**9  # longer than any storage time: the service names the range
 
 
 def _retention_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:

@@ -54,7 +54,8 @@ def test_the_dpo_may_and_a_sender_may_not(client: TestClient, session: Session) 
 
 def test_a_refused_form_is_shown_again_with_each_problem(client: TestClient, session: Session) -> None:
     account = _logged_in(client, session, Role.ADMIN)
-    for value, problem in (("91", "från 1 till 90"), ("0", "från 1 till 90"), ("3.5", "helt antal dagar"), ("١٢", "helt antal dagar")):
+    for value, problem in (("91", "från 1 till 90"), ("0", "från 1 till 90"), ("3.5", "helt antal dagar"), ("١٢", "helt antal dagar"), ("-3", "helt antal dagar"),
+                           ("9" * 5000, "från 1 till 90")):
         refused = post_form(
             client, "/settings/retention", {"days-outbound_messages": value, "days-users": "5"}, token_from="/settings/retention"
         )
@@ -89,7 +90,9 @@ def test_the_api_reads_and_sets_the_storage_times(client: TestClient, session: S
     refused = client.put("/api/v1/retention", headers=headers, json={"storage_times": {"outbound_messages": 91, "nonsense": 3}})
     assert refused.status_code == 422
     assert set(refused.json()["fields"]) == {"outbound_messages", "nonsense"}
-    assert client.put("/api/v1/retention", headers=headers, json={"storage_times": {"users": 2.5}}).status_code == 422
+    for wrong in (2.5, True, "seven", -1, 0, 2**31, 2**63, 2**64, 2**70):
+        answer = client.put("/api/v1/retention", headers=headers, json={"storage_times": {"users": wrong}})
+        assert answer.status_code == 422 and answer.json()["fields"], (wrong, answer.text)
     dropped = client.put("/api/v1/retention", headers=headers, json={"storage_times": {"outbound_messages": None}})
     assert {entry["category"]: entry for entry in dropped.json()["categories"]}["outbound_messages"]["days_in_force"] == 90
     sender_headers = {"Authorization": f"Bearer {sender}"}
