@@ -1,5 +1,5 @@
 """``govsms jobs run nightly [--period DATE]``: runs the night once under its lease; a second run
-of the same night is refused (exit 1); a bad period is refused (exit 2)."""
+of the same night is refused (exit 1); a bad period, or a night to come, is refused (exit 2)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def test_jobs_run_nightly_once_per_period(cli_env: dict[str, str]) -> None:  # n
     assert again.returncode == 1 and "not run" in again.stdout
     bad = govsms(cli_env, "jobs", "run", "nightly", "--period", "29/11")
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    future = govsms(cli_env, "jobs", "run", "nightly", "--period", "2999-01-01")
+    assert future.returncode == 2 and "has not come yet" in future.stderr
     engine, factory = open_db(cli_env)
     try:
         with factory() as session:

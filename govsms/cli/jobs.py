@@ -16,10 +16,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from govsms.keys.ring import load_key_ring
     from govsms.scheduler import run_nightly
 
+    due = NIGHTLY.period_due(CLOCK.now())
     try:
-        period = valid_period(args.period) if args.period else NIGHTLY.period_due(CLOCK.now())
+        period = valid_period(args.period) if args.period else due
     except ValueError:
         raise InvalidInput("A period is a date: YYYY-MM-DD.", fields={"period": "YYYY-MM-DD"}) from None
+    if period > due:  # its lease would stop the real night's run
+        raise InvalidInput(f"That night has not come yet: the latest night due is {due}.", fields={"period": due})
     run = run_nightly(settings, session_factory(settings), load_key_ring(settings), CLOCK, period=period)
     if run is None:
         print(f"{NIGHTLY.job} {period}: not run (done already, or another worker holds its lease).")
