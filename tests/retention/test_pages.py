@@ -54,8 +54,10 @@ def test_the_dpo_may_and_a_sender_may_not(client: TestClient, session: Session) 
 
 def test_a_refused_form_is_shown_again_with_each_problem(client: TestClient, session: Session) -> None:
     account = _logged_in(client, session, Role.ADMIN)
-    for value, problem in (("91", "från 1 till 90"), ("0", "från 1 till 90"), ("3.5", "helt antal dagar"), ("١٢", "helt antal dagar"), ("-3", "helt antal dagar"),
-                           ("9" * 5000, "från 1 till 90")):
+    for value, problem in (
+        ("91", "från 1 till 90"), ("0", "från 1 till 90"), ("9" * 5000, "från 1 till 90"),
+        ("3.5", "helt antal dagar"), ("١٢", "helt antal dagar"), ("-3", "helt antal dagar"),
+    ):
         refused = post_form(
             client, "/settings/retention", {"days-outbound_messages": value, "days-users": "5"}, token_from="/settings/retention"
         )
