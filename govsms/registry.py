@@ -10,9 +10,10 @@ from govsms.contacts import personal_data as contacts
 from govsms.dpa import personal_data as dpa
 from govsms.keys import personal_data as keys
 from govsms.personal_data import Holding
+from govsms.retention import personal_data as retention
 from govsms.sending import personal_data as sending
 
-DOMAINS = (keys, accounts, audit, contacts, sending, dpa)
+DOMAINS = (keys, accounts, retention, audit, contacts, sending, dpa)
 
 
 def all_holdings() -> tuple[Holding, ...]:
