@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from markupsafe import Markup, escape
 
@@ -22,12 +22,13 @@ from govsms.sending.statistics_detail import day_messages
 from govsms.web.controller import PageController
 from govsms.web.forms import Db, Form, Now, form_text
 from govsms.web.guards import requires, users_only
-from govsms.web.params import form_id
+from govsms.web.params import PageNumber, form_id
 from govsms.web.render import NavItem, money, page
 
 NAV = [NavItem(N_("Statistics"), "/statistics", Permission.STATS)]
 DateQuery = Annotated[str, QueryParameter(name="from")]
 UntilQuery = Annotated[str, QueryParameter(name="to")]
+DayQuery = Annotated[str, QueryParameter(name="day")]
 
 
 def parse_day(value: str, field: str) -> date:
@@ -112,7 +113,7 @@ class StatisticsPages(PageController):
         )
 
 
-def _day_page(request: Request[Any, Any, Any], db: Db, day: FromPath[str], *, now: datetime, number: str = "", texts: bool = False,
+def _day_page(request: Request[Any, Any, Any], db: Db, day: str, *, now: datetime, number: str = "", texts: bool = False,
               page_number: int = 1, posted: str = "") -> Template:
     actor = request.scope["user"]
     shown = parse_day(day, "day")
@@ -132,22 +133,22 @@ class StatisticsDayPages(PageController):
 
     guards = (users_only, requires(Permission.STATS), requires(Permission.MESSAGES_READ))
 
-    @get("/statistics/{day:str}")
-    def statistics_day(self, request: Request[Any, Any, Any], db: Db, day: FromPath[str], now: Now, page_number: Annotated[
-            int, QueryParameter(name="page", ge=1, le=2**31 - 1)] = 1) -> Template:
+    @get("/statistics/day")
+    def statistics_day(self, request: Request[Any, Any, Any], db: Db, now: Now, day: DayQuery = "", page_number: PageNumber = 1) -> Template:
+        """A day is no object of an account (each account has its own), so it goes in the query."""
         return _day_page(request, db, day, now=now, page_number=page_number)
 
-    @post("/statistics/{day:str}/search")
-    def statistics_day_search(self, request: Request[Any, Any, Any], db: Db, day: FromPath[str], data: Form, now: Now) -> Template:
+    @post("/statistics/day/search")
+    def statistics_day_search(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
         """The number comes in the form: no address holds it."""
-        return _day_page(request, db, day, now=now, number=form_text(data, "number").strip(), page_number=form_id(data, "page") or 1,
-                         posted=f"/statistics/{day}/search")
+        return _day_page(request, db, form_text(data, "day"), now=now, number=form_text(data, "number").strip(),
+                         page_number=form_id(data, "page") or 1, posted="/statistics/day/search")
 
-    @post("/statistics/{day:str}/texts")
-    def statistics_day_texts(self, request: Request[Any, Any, Any], db: Db, day: FromPath[str], data: Form, now: Now) -> Template:
+    @post("/statistics/day/texts")
+    def statistics_day_texts(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template:
         """The texts in clear: an explicit action, recorded in the access log."""
-        return _day_page(request, db, day, now=now, number=form_text(data, "number").strip(), texts=True,
-                         page_number=form_id(data, "page") or 1, posted=f"/statistics/{day}/texts")
+        return _day_page(request, db, form_text(data, "day"), now=now, number=form_text(data, "number").strip(), texts=True,
+                         page_number=form_id(data, "page") or 1, posted="/statistics/day/texts")
 
 
 class DashboardPages(PageController):
