@@ -44,7 +44,8 @@ class AuditEventSubject(SQLModel, table=True):
     __tablename__ = "audit_event_subject"
 
     subject_id: int = Field(primary_key=True)
-    seq: int = Field(primary_key=True)
+    seq: int = Field(primary_key=True, index=True)
+    """Indexed on its own too: verify reads the links of a range of events, and pruning deletes them."""
 
 
 class AuditChain(SQLModel, table=True):
