@@ -52,7 +52,8 @@ def test_two_workers_started_together_run_the_nightly_job_once(database_url: str
     factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
     with session_scope(factory) as session:
         account = create_account(session, name="Natt AB", now=now(), actor=Actor.platform())
-        actor = Actor.system(account.id, account.name)  # type: ignore[arg-type]
+        assert account.id is not None
+        actor = Actor.system(account.id, account.name)
         contact = create_contact(session, actor, number=BLOCKED, name="Åsa", now=now())
         for name in ("Skolan", "Klubben"):
             add_members(session, actor, create_group(session, actor, name=name, now=now()).id, [contact.id], now=now())
