@@ -237,3 +237,34 @@ def test_verify_now_and_the_api_name_the_anchor(client: TestClient, session: Ses
     lines = export.text.splitlines()
     assert json.loads(lines[0])["anchor"] == report.anchor_seq
     assert verify_export(lines, public_key(vault.keys)).ok
+
+
+def test_the_witness_rebuilt_after_pruning_keeps_the_pruned_checkpoints_and_since_across_the_anchor(
+    log: Log, tmp_path: Path,
+) -> None:
+    earlier = tmp_path / "earlier.jsonl"
+    assert govsms(log.env, "audit", "export", "-o", str(earlier)).returncode == 0
+    assert govsms(log.env, "audit", "prune", "--before", BEFORE).returncode == 0
+    assert govsms(log.env, "audit", "seal").returncode == 0
+    newer = tmp_path / "newer.jsonl"
+    assert govsms(log.env, "audit", "export", "-o", str(newer)).returncode == 0
+    since = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(newer), "--since", str(earlier))
+    assert since.returncode == 0, since.stderr  # the earlier head (the recent checkpoint) lies after the anchor
+    witnessed = log.witness.read_text().splitlines()
+    assert len(witnessed) == 3
+    log.witness.write_text("\n".join(witnessed[:2]) + "\n")  # the newest checkpoint lost from the witness
+    assert govsms(log.env, "audit", "verify").returncode == 1
+    rebuilt = govsms(log.env, "audit", "seal", "--rebuild-witness")
+    assert rebuilt.returncode == 0 and "4 signed checkpoints" in rebuilt.stdout, rebuilt.stdout + rebuilt.stderr  # seal sealed one more
+    assert log.witness.read_text().splitlines()[0] == witnessed[0]  # the pruned segment's checkpoint is kept
+    assert govsms(log.env, "audit", "verify").returncode == 0
+
+    later_on = datetime.now(UTC) + timedelta(minutes=5)  # a prune past the earlier export's head
+    report = prune_access_log(log.factory, log.keys.audit_signing_seed, before=later_on, now=later_on)
+    assert report.anchor_seq is not None and report.anchor_seq > log.recent[-1]
+    latest = tmp_path / "latest.jsonl"
+    assert govsms(log.env, "audit", "export", "-o", str(latest)).returncode == 0
+    cannot = govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(latest), "--since", str(earlier))
+    assert cannot.returncode == 1 and f"pruned up to seq {report.anchor_seq}, past the earlier export's head" in cannot.stderr
+    published = public_key_text(public_key(log.keys))
+    assert govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(latest), "--public-key", published).returncode == 0
