@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.errors import InvalidInput, NotFound
+from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.retention.categories import BY_KEY, CATEGORIES, DataCategory
 from govsms.retention.models import RetentionChoice, RetentionLimit
@@ -163,14 +164,20 @@ def set_storage_times_for(
         before = choice.days if choice is not None else None
         if before == days:
             continue
-        if days is None:
-            assert choice is not None  # before != days
-            session.delete(choice)
-        else:
-            choice = choice or RetentionChoice(account_id=actor.account_id, category=key, days=days, updated_by=actor.label, updated_at=now)
-            choice.days, choice.updated_by, choice.updated_at = days, actor.label, now
-            session.add(choice)
-        session.flush()
+        try:
+            with session.begin_nested():  # a choice made at the same moment by another request
+                if days is None:
+                    assert choice is not None  # before != days
+                    session.delete(choice)
+                else:
+                    choice = choice or RetentionChoice(
+                        account_id=actor.account_id, category=key, days=days, updated_by=actor.label, updated_at=now
+                    )
+                    choice.days, choice.updated_by, choice.updated_at = days, actor.label, now
+                    session.add(choice)
+                session.flush()
+        except IntegrityError:
+            raise Conflict(_("The storage times were changed at the same moment by someone else. Reload the page and look at them.")) from None
         times[key] = AccountStorageTime(times[key].category, times[key].maximum, days)
         record_event(
             session, actor, Action.ACCOUNT_STORAGE_TIME_CHANGED, now=now, target=("data_category", key),

@@ -122,3 +122,28 @@ def test_one_accounts_choice_never_touches_another_account(session: Session) -> 
     assert {time.category.key: time.chosen for time in storage_times_for(session, system(second))}["outbound_messages"] is None
     assert audit_events(session, "retention.account_storage_time_changed", first.id)[0].account_id == first.id
     assert len(audit_events(session, "retention.account_storage_time_changed", second.id)) == 2
+
+
+def test_a_choice_made_at_the_same_moment_is_a_conflict(session: Session) -> None:
+    from sqlalchemy import event, insert
+
+    from govsms.db import table_of
+    from govsms.errors import Conflict
+    from govsms.retention.models import RetentionChoice
+
+    account = make_account(session)
+
+    def other_request_first(flushing: Session, _context: object, _instances: object) -> None:
+        if any(isinstance(row, RetentionChoice) for row in flushing.new):
+            flushing.connection().execute(insert(table_of(RetentionChoice)).values(
+                account_id=account.id, category="users", days=3, updated_by="user:2", updated_at=now(),
+            ))
+
+    event.listen(session, "before_flush", other_request_first)
+    try:
+        with pytest.raises(Conflict, match="same moment"):
+            set_storage_times_for(session, system(account), {"users": 5}, now=now())
+    finally:
+        event.remove(session, "before_flush", other_request_first)
+    assert storage_time_in_force(session, account.id, "users") == 30  # the session goes on: nothing half-written
+    assert audit_events(session, "retention.account_storage_time_changed", account.id) == []
