@@ -65,7 +65,7 @@ class RetentionApi(ApiController):
 
     @put(
         "/api/v1/retention", summary="Choose the account's own storage times (admin or DPO keys)",
-        responses=errors(400, 415, 422),
+        responses=errors(400, 409, 415, 422),
     )
     def retention_set(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[StorageChoices], now: Now) -> StorageTimes:
         """Nothing is saved when any value is refused (422, ``fields`` names each category). Each
