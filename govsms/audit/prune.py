@@ -68,6 +68,9 @@ class PruneReport:
     batches: int = 0
     """Transactions that deleted rows."""
     seconds: float = 0.0
+    finished_earlier_run: bool = False
+    """Nothing new to prune, but an earlier run had stopped before deleting everything up to its
+    anchor: this run deleted the rest (``anchor_seq`` is that anchor)."""
 
 
 def _plan(session: Session, before: datetime) -> tuple[Anchor | None, Anchor | None, int]:
@@ -127,6 +130,15 @@ def _check_segments(factory: sessionmaker[Session], signing_seed: bytes, previou
         )
 
 
+def _left_before(factory: sessionmaker[Session], seq: int) -> bool:
+    """Whether rows an earlier run meant to delete are still there (it stopped half way)."""
+    with session_scope(factory) as session:
+        return any(
+            session.execute(select(table.c.seq).where(table.c.seq < seq if table is _CHECKPOINTS else table.c.seq <= seq).limit(1)).first()
+            for table in (_LINKS, _CHAIN, _EVENTS, _CHECKPOINTS)
+        )
+
+
 def _delete_upto(factory: sessionmaker[Session], table: Table, upto: int, batch_rows: int, *, below: bool = False) -> tuple[int, int]:
     """Delete the rows of ``table`` with seq up to ``upto`` (below it with ``below``), oldest
     first, at most about ``batch_rows`` per transaction. Returns (rows, transactions)."""
@@ -164,30 +176,38 @@ def prune_access_log(
             report.checkpoints = session.execute(
                 select(func.count()).select_from(_CHECKPOINTS).where(_CHECKPOINTS.c.seq < checkpoint.seq)
             ).scalar_one()
-    if dry_run or checkpoint is None:
+    if dry_run:
         report.seconds = time.monotonic() - started
         return report
-    _check_segments(factory, signing_seed, previous, checkpoint)
-    anchor = sign_anchor(signing_seed, checkpoint.seq, checkpoint.head_hash, now=now)
-    try:
-        with session_scope(factory) as session:
-            session.execute(insert(_ANCHORS).values(
-                seq=anchor.seq, head_hash=anchor.head_hash, signed_at=now, public_key=anchor.public_key, signature=anchor.signature,
-            ))
-    except IntegrityError:
-        pass  # another run anchored the log here at the same moment: it stands, and the deleting below is the same
+    if checkpoint is not None:
+        _check_segments(factory, signing_seed, previous, checkpoint)
+        anchor = sign_anchor(signing_seed, checkpoint.seq, checkpoint.head_hash, now=now)
+        try:
+            with session_scope(factory) as session:
+                session.execute(insert(_ANCHORS).values(
+                    seq=anchor.seq, head_hash=anchor.head_hash, signed_at=now, public_key=anchor.public_key, signature=anchor.signature,
+                ))
+        except IntegrityError:
+            pass  # another run anchored the log here at the same moment: it stands, and the deleting below is the same
+        upto = anchor.seq
+    elif previous is not None and _left_before(factory, previous.seq):
+        upto = report.anchor_seq = previous.seq  # an earlier run stopped half way: finish its deleting
+        report.finished_earlier_run = True
+    else:
+        report.seconds = time.monotonic() - started
+        return report
     # From here on verify starts after the anchor; the rows before it go oldest first, table by table.
     report.events = report.links = report.chain_rows = report.checkpoints = 0
     for table, name in ((_LINKS, "links"), (_CHAIN, "chain_rows"), (_EVENTS, "events")):
-        count, batches = _delete_upto(factory, table, anchor.seq, batch_rows)
+        count, batches = _delete_upto(factory, table, upto, batch_rows)
         setattr(report, name, count)
         report.batches += batches
-    report.checkpoints, batches = _delete_upto(factory, _CHECKPOINTS, anchor.seq, batch_rows, below=True)
+    report.checkpoints, batches = _delete_upto(factory, _CHECKPOINTS, upto, batch_rows, below=True)
     report.batches += batches
     report.seconds = time.monotonic() - started
     with session_scope(factory) as session:
         record_event(session, None, Action.AUDIT_PRUNED, now=now, details={
-            "anchor_seq": anchor.seq, "previous_anchor_seq": report.previous_anchor_seq, "events": report.events, "links": report.links,
-            "checkpoints": report.checkpoints, "batches": report.batches, "cli": cli,
+            "anchor_seq": upto, "previous_anchor_seq": report.previous_anchor_seq, "events": report.events, "links": report.links,
+            "checkpoints": report.checkpoints, "batches": report.batches, "finished_earlier_run": report.finished_earlier_run, "cli": cli,
         })
     return report

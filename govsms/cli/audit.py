@@ -199,6 +199,10 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         print(f"Would prune {what}; the log would then verify from sequence {report.anchor_seq + 1}. Nothing deleted (--dry-run).")
         return 0
+    if report.finished_earlier_run:
+        what = f"{report.events} events, {report.links} links and {report.checkpoints} checkpoints left before the anchor at seq {report.anchor_seq}"
+        print(f"Nothing new to prune; finished an earlier run that had stopped half way: deleted {what}.")
+        return 0
     print(
         f"Pruned {what} in {report.batches} transactions ({report.seconds:.1f} s). The log now verifies from sequence "
         f"{report.anchor_seq + 1}, chained from the signed anchor at seq {report.anchor_seq}; the pruned checkpoints stay in the witness."

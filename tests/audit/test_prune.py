@@ -110,7 +110,8 @@ def test_prune_the_oldest_segment_verify_names_the_anchor_and_tampering_still_fa
         event = connection.execute(select(events).where(events.c.action == "audit.pruned")).one()
     assert event.seq > log.recent[-1]  # a new event, not pruned
     assert json.loads(event.details) == {
-        "anchor_seq": anchor_seq, "previous_anchor_seq": 0, "events": 4, "links": 8, "checkpoints": 0, "batches": 3, "cli": True,
+        "anchor_seq": anchor_seq, "previous_anchor_seq": 0, "events": 4, "links": 8, "checkpoints": 0, "batches": 3,
+        "finished_earlier_run": False, "cli": True,
     }
     assert len(log.witness.read_text().splitlines()) == 2  # the pruned segment's checkpoint stays in the witness
 
@@ -268,3 +269,28 @@ def test_the_witness_rebuilt_after_pruning_keeps_the_pruned_checkpoints_and_sinc
     assert cannot.returncode == 1 and f"pruned up to seq {report.anchor_seq}, past the earlier export's head" in cannot.stderr
     published = public_key_text(public_key(log.keys))
     assert govsms({"PATH": "/usr/bin:/bin"}, "audit", "verify", "--file", str(latest), "--public-key", published).returncode == 0
+
+
+def test_a_run_stopped_half_way_leaves_a_log_that_verifies_and_the_next_run_finishes_it(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    from govsms.audit import prune
+
+    delete_upto = prune._delete_upto
+
+    def stops_at_the_events(factory: Any, table: Any, *args: Any, **kwargs: Any) -> tuple[int, int]:
+        if table.name == "audit_event":
+            raise KeyboardInterrupt  # killed after the links and chain rows went
+        return delete_upto(factory, table, *args, **kwargs)
+
+    monkeypatch.setattr(prune, "_delete_upto", stops_at_the_events)
+    with pytest.raises(KeyboardInterrupt):
+        prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW)
+    monkeypatch.undo()
+    anchor_seq = log.old[-1]
+    assert count(log.engine, events, events.c.seq <= anchor_seq) == 4 and count(log.engine, chain_rows, chain_rows.c.seq <= anchor_seq) == 0
+    verified = govsms(log.env, "audit", "verify")
+    assert verified.returncode == 0 and f"Verified from sequence {anchor_seq + 1}" in verified.stdout, verified.stderr
+    finished = govsms(log.env, "audit", "prune", "--before", BEFORE)
+    assert finished.returncode == 0 and "finished an earlier run" in finished.stdout and "deleted 4 events" in finished.stdout, finished.stdout
+    assert count(log.engine, events, events.c.seq <= anchor_seq) == 0
+    assert govsms(log.env, "audit", "verify").returncode == 0
+    assert "Nothing to prune" in govsms(log.env, "audit", "prune", "--before", BEFORE).stdout
