@@ -69,7 +69,7 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
 
     def checkpoint() -> StepReport:
         result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=clock.now())
-        return {"sealed": result.sealed if result else 0, "head_seq": result.head_seq if result else 0}
+        return {"sealed": result.sealed if result else 0}
 
     return [
         Step("blocklist_cleanup", lambda: clean_up_blocked(session_factory, now=clock.now())),

@@ -27,7 +27,7 @@ STEP_LABELS = {
 }
 COUNT_LABELS = {
     "accounts": N_("accounts"), "numbers": N_("numbers"), "memberships": N_("group memberships"), "rows": N_("rows"),
-    "sealed": N_("events sealed"), "head_seq": N_("last sequence"), "ms": N_("ms"),
+    "sealed": N_("events sealed"), "ms": N_("ms"),
 }
 STATUS_LABELS = {jobs.RUNNING: N_("running"), jobs.DONE: N_("done"), jobs.FAILED: N_("failed")}
 
