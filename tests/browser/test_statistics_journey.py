@@ -44,6 +44,7 @@ def test_sender_downloads_the_statistics_and_finds_an_sms_of_a_day(live_server: 
     expect(page.get_by_role("heading", level=1)).to_have_text("Statistik")
     expect(page.locator("#total-messages")).to_have_text("3")
     expect(page.locator("#statistics-chart rect")).not_to_have_count(0)
+    page.screenshot(path=str(tmp_path / "statistics.png"), full_page=True)
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Ladda ner som Excel").click()
