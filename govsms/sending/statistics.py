@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.auth import Actor, Permission, require
 from govsms.clock import zone
-from govsms.db import table_of
+from govsms.db import rowcount, table_of
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Dispatch, OutboundMessage, StatisticsDay, StatisticsProgress
@@ -174,6 +174,12 @@ def rolled_up_through(session: Session, account_id: int) -> date | None:
     still waiting, and is rolled up: a purge deletes no message of a later day. None: no day yet."""
     progress = session.get(StatisticsProgress, account_id)
     return progress.complete_through if progress is not None else None
+
+
+def purge_statistics(session: Session, account_id: int, *, before: date) -> int:
+    """Delete one account's statistics of the days before ``before`` (their storage time, category
+    ``statistics``, is up); the rows deleted."""
+    return rowcount(session.execute(delete(StatisticsDay).where(owned_by(StatisticsDay, account_id), col(StatisticsDay.day) < before)))
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from sqlmodel import Session, col
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage, StatisticsDay
 from govsms.sending.pricing import seed_default_prices
-from govsms.sending.statistics import report, roll_up, rolled_up_through
+from govsms.db import table_of
+from govsms.sending.statistics import purge_statistics, report, roll_up, rolled_up_through
 from govsms.sending.status import MessageStatus
 from tests.factories import make_account, system
 
@@ -122,3 +123,19 @@ def test_complete_days_for_the_purge(session: Session) -> None:
     roll_up(session, now=day + timedelta(days=3))
     assert rolled_up_through(session, account.id) == date(2026, 3, 12)  # type: ignore[arg-type]
     assert sum(row[7] for row in rows(session, account.id)) == 1  # type: ignore[arg-type]
+
+
+def test_the_roll_up_holds_no_number_or_text_and_its_old_days_can_be_purged(session: Session) -> None:
+    columns = set(table_of(StatisticsDay).c.keys())
+    assert columns == {"id", "account_id", "day", "country", "sender_kind", "status", "messages", "parts", "cost_minor", "delivered",
+                       "failed", "blocked"}
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    seed_default_prices(session, now=day)
+    account, other = make_account(session), make_account(session)
+    for when in (day, day + timedelta(days=1)):
+        send(session, account, ["0701000001"], at=when)
+        send(session, other, ["0701000001"], at=when)
+    roll_up(session, now=day + timedelta(days=2))
+    assert purge_statistics(session, account.id, before=date(2026, 3, 11)) == 1  # type: ignore[arg-type]
+    assert [row[0] for row in rows(session, account.id)] == [date(2026, 3, 11)]  # type: ignore[arg-type]
+    assert len(rows(session, other.id)) == 2  # type: ignore[arg-type]
