@@ -2,44 +2,52 @@
 
 from sqlmodel import SQLModel
 
-from govsms.accounts.models import Account, ApiKey, LoginSession, User
+from govsms.accounts.models import Account, ApiKey, LoginSession, RecoveryCode, RolePolicy, User
 from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpload
-from govsms.audit.models import AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
+from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.jobs import JobRun
 from govsms.keys.store import AccountKey, SubjectKey
-from govsms.retention.models import RetentionLimit
-from govsms.sending.models import BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, VirtualNumber
+from govsms.retention.models import RetentionChoice, RetentionLimit
+from govsms.sending.models import (
+    BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
+)
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Account",
     "AccountKey",
-    "BlockEntry",
-    "Dispatch",
-    "DpaDetails",
-    "DpaVersion",
-    "MessagePart",
-    "OutboundMessage",
-    "PendingReport",
-    "Price",
-    "RetentionLimit",
-    "SenderNumber",
-    "SubProcessor",
-    "VirtualNumber",
     "ApiKey",
+    "AuditAnchor",
     "AuditChain",
     "AuditCheckpoint",
     "AuditEvent",
     "AuditEventSubject",
+    "BlockEntry",
     "Contact",
     "ContactGroup",
+    "Dispatch",
+    "DpaDetails",
+    "DpaVersion",
     "GroupMember",
     "ImportUpload",
     "JobRun",
     "LoginSession",
+    "MessagePart",
+    "OutboundMessage",
+    "PendingReport",
+    "Price",
+    "RecoveryCode",
+    "RetentionChoice",
+    "RetentionLimit",
+    "RolePolicy",
+    "SenderNumber",
+    "StatisticsDay",
+    "StatisticsProgress",
+    "SubProcessor",
     "SubjectKey",
     "User",
+    "VirtualNumber",
     "metadata",
 ]
