@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -44,6 +45,7 @@ def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..
     return run
 
 
+ROLL_UP_ATTEMPTS = 3
 StepReport = dict[str, int]
 """What one step of a job did: counts only (the run adds ``ms``, its duration)."""
 
@@ -63,9 +65,21 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
     item 3: its place is after the roll-up, as a purge never removes a day not rolled up), and
     the audit checkpoint last (it seals the events of the steps before it)."""
 
-    def statistics() -> StepReport:
+    def roll_up() -> StepReport:
         with session_scope(session_factory) as session:
             return {"rows": roll_up_statistics(session, now=clock.now())}
+
+    def statistics() -> StepReport:
+        # The 15-minute roll-up (of this worker or another) may write the same account's rows at
+        # the same moment (its first run is at start too), and one of the two is refused a
+        # duplicate. A roll-up replaces the days it writes, so running it again is safe.
+        for attempt in range(1, ROLL_UP_ATTEMPTS):
+            try:
+                return roll_up()
+            except IntegrityError:
+                log.info("nightly roll-up met a concurrent roll-up; again (attempt %d)", attempt + 1, extra={"event": "job.retry"})
+                time.sleep(attempt)
+        return roll_up()
 
     def checkpoint() -> StepReport:
         result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=clock.now())
