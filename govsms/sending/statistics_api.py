@@ -1,5 +1,6 @@
-"""The statistics API: ``GET /api/v1/statistics?from=&to=&group_by=`` (the roll-up's figures; no
-numbers or texts)."""
+"""The statistics API: ``GET /api/v1/statistics?since=&until=&group_by=`` (the roll-up's figures; no
+numbers or texts). The range is ``since``/``until``: ``from`` and ``to`` name phone numbers
+everywhere else, and no URL parameter may (``tests/test_no_numbers_in_urls.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Annotated, Any, Literal
 from litestar import Request, get
 from litestar.exceptions import LitestarWarning
 from litestar.params import QueryParameter
-import msgspec
 from msgspec import Struct
 
 from govsms.auth import Permission
@@ -44,8 +44,8 @@ class Figures(Struct):
 
 
 class Statistics(Struct):
-    start: str = msgspec.field(name="from")
-    end: str = msgspec.field(name="to")
+    since: str
+    until: str
     group_by: GroupBy
     rows: list[Figures]
     totals: Figures
@@ -63,8 +63,8 @@ class StatisticsApi(ApiController):
     @get("/api/v1/statistics", summary="Sent SMS counted per day, country, sender kind or status", responses=errors(400, 422))
     def get_statistics(
         self, request: Request[Any, Any, Any], db: Db, now: Now,
-        start: Annotated[date | None, QueryParameter(name="from", description="First day (YYYY-MM-DD); the 1st of this month by default.")] = None,
-        end: Annotated[date | None, QueryParameter(name="to", description="Last day (YYYY-MM-DD); today by default.")] = None,
+        start: Annotated[date | None, QueryParameter(name="since", description="First day (YYYY-MM-DD); the 1st of this month by default.")] = None,
+        end: Annotated[date | None, QueryParameter(name="until", description="Last day (YYYY-MM-DD), included; today by default.")] = None,
         group_by: Annotated[GroupBy, QueryParameter(description="day (every day of the range), country, sender_kind or status.")] = "day",
     ) -> Statistics:
         """The account's figures from the roll-up (updated every 15 minutes), in its time zone's
@@ -74,7 +74,7 @@ class StatisticsApi(ApiController):
         first = start or today.replace(day=1)
         last = end or max(today, first)
         figures = statistics.report(db, actor, start=first, end=last, group_by=group_by)
-        return Statistics(start=first.isoformat(), end=last.isoformat(), group_by=group_by,
+        return Statistics(since=first.isoformat(), until=last.isoformat(), group_by=group_by,
                           rows=[_figures(row) for row in figures.rows], totals=_figures(figures.totals))
 
 

@@ -32,8 +32,8 @@ from govsms.web.render import NavItem, money, page
 warnings.filterwarnings("ignore", message="Use of a synchronous callable", category=LitestarWarning, module=r"govsms\.sending\.statistics_ui\Z")
 
 NAV = [NavItem(N_("Statistics"), "/statistics", Permission.STATS)]
-DateQuery = Annotated[str, QueryParameter(name="from")]
-UntilQuery = Annotated[str, QueryParameter(name="to")]
+DateQuery = Annotated[str, QueryParameter(name="since")]
+UntilQuery = Annotated[str, QueryParameter(name="until")]
 DayQuery = Annotated[str, QueryParameter(name="day")]
 
 
@@ -47,8 +47,8 @@ def parse_day(value: str, field: str) -> date:
 def date_range(start: str, end: str, *, now: datetime, timezone: str | None) -> tuple[date, date]:
     """The range asked for; this month (through today) by default."""
     today = statistics.local_day(now, zone(timezone))
-    first = parse_day(start, "from") if start else today.replace(day=1)
-    last = parse_day(end, "to") if end else max(today, first)
+    first = parse_day(start, "since") if start else today.replace(day=1)
+    last = parse_day(end, "until") if end else max(today, first)
     statistics.check_range(first, last)
     return first, last
 
