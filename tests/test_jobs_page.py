@@ -68,3 +68,11 @@ def test_the_blocklist_page_shows_the_last_clean_up_without_numbers(client: Test
     client.cookies.clear()
     login(client, other_admin.email, other_password)
     assert 'id="cleanup"' not in client.get("/blocklist").text
+
+
+def test_a_page_number_out_of_range_is_refused_with_its_name(client: TestClient, session: Session) -> None:
+    operator, password = make_user(session, make_account(session, is_provider=True), roles={Role.OPERATOR})
+    login(client, operator.email, password)
+    for value in ("0", "-1", str(2**31), str(2**64), "x"):
+        response = client.get("/operator/jobs", params={"page": value})
+        assert response.status_code == 400 and "page" in response.text, value
