@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.auth import Actor, Permission, require
 from govsms.clock import zone
-from govsms.db import rowcount, table_of
+from govsms.db import insert_unless_taken, rowcount, table_of
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Dispatch, OutboundMessage, StatisticsDay, StatisticsProgress
@@ -132,7 +132,12 @@ def roll_up_account(session: Session, account_id: int, timezone_name: str | None
     through today; the rows written."""
     timezone = zone(timezone_name)
     today = local_day(now, timezone)
-    progress = session.get(StatisticsProgress, account_id) or StatisticsProgress(account_id=account_id)
+    # One roll-up of an account at a time (the 15-minute job and the nightly one, on any number of
+    # workers): the second waits here for the first to commit, then replaces what it wrote.
+    insert_unless_taken(session, table_of(StatisticsProgress), {"account_id": account_id})
+    progress = session.execute(
+        select(StatisticsProgress).where(owned_by(StatisticsProgress, account_id)).with_for_update().execution_options(populate_existing=True)
+    ).scalars().one()
     if progress.complete_through is None:
         first = _first_day(session, account_id, timezone, today)
     else:

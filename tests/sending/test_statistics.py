@@ -3,7 +3,9 @@ sender kind and status; re-running replaces a day; complete days for the purge. 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -11,9 +13,12 @@ from sqlmodel import Session, col
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage, StatisticsDay
 from govsms.sending.pricing import seed_default_prices
-from govsms.db import table_of
+from govsms.db import make_engine, make_session_factory, session_scope, table_of
+from govsms.keys.store import Vault
+from govsms.migrate import upgrade
 from govsms.sending.statistics import purge_statistics, report, roll_up, rolled_up_through
 from govsms.sending.status import MessageStatus
+from tests.conftest import drop_postgres_database, fresh_database_url
 from tests.factories import make_account, system
 
 WINTER_EVENING = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
@@ -139,3 +144,43 @@ def test_the_roll_up_holds_no_number_or_text_and_its_old_days_can_be_purged(sess
     assert purge_statistics(session, account.id, before=date(2026, 3, 11)) == 1  # type: ignore[arg-type]
     assert [row[0] for row in rows(session, account.id)] == [date(2026, 3, 11)]  # type: ignore[arg-type]
     assert len(rows(session, other.id)) == 2  # type: ignore[arg-type]
+
+
+def test_two_roll_ups_of_an_account_at_once_both_succeed(tmp_path: Path, vault: Vault) -> None:
+    """The 15-minute job and the nightly one (or two workers) at the same moment: the second waits
+    for the first and replaces its rows; neither is refused a duplicate. PostgreSQL (SQLite has one
+    writer at a time)."""
+    url = fresh_database_url("postgresql", tmp_path)
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        factory = make_session_factory(engine, vault=vault)
+        day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+        with session_scope(factory) as session:
+            seed_default_prices(session, now=day)
+            account = make_account(session)
+            account_id = account.id
+            for _ in range(20):
+                send(session, account, ["0701000001", "0701000002"], at=day)
+        start = threading.Barrier(4)
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with session_scope(factory) as session:
+                    start.wait()
+                    roll_up(session, now=day + timedelta(hours=3))
+            except BaseException as failure:  # noqa: BLE001  (the test reports it)
+                failures.append(failure)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not failures, failures
+        with session_scope(factory) as session:
+            assert sum(row[4] for row in rows(session, account_id)) == 40  # type: ignore[arg-type]
+        engine.dispose()
+    finally:
+        drop_postgres_database(url)
