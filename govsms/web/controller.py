@@ -20,10 +20,11 @@ from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from litestar.utils.predicates import is_async_callable
 
 # A handler of a group leaves sync_to_thread to its group, and Litestar warns, when it is
-# declared, about every synchronous handler that does not say: not for the web adapters' modules.
+# declared, about every synchronous handler that does not say: not for the web adapters' modules
+# (a domain's api, ui, *_api, *_ui and operator modules, and web/'s own pages).
 warnings.filterwarnings(
     "ignore", message="Use of a synchronous callable", category=LitestarWarning,
-    module=r"govsms\.(\w+\.(api|ui|totp_ui|sender_ui|operator)|web\.pages)\Z",
+    module=r"govsms\.(\w+\.(\w+_)?(api|ui)|\w+\.operator|web\.\w+)\Z",
 )
 
 

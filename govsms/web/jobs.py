@@ -37,7 +37,7 @@ class JobOperatorPages(PageController):
 
     guards = (users_only, requires(Permission.PLATFORM))
 
-    @get("/operator/jobs", sync_to_thread=True)  # as the group says; given here, as web/ is no adapter module
+    @get("/operator/jobs")
     def jobs_page(self, request: Request[Any, Any, Any], db: Db, now: Now, page_number: PageNumber = 1) -> Template:
         last = jobs.last_runs(db)
         names = sorted({*jobs.SCHEDULES, *last})
