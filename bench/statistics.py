@@ -108,7 +108,7 @@ def bench_page(url: str) -> tuple[float, float, int]:
     with TestClient(create_app(app_settings)) as client:
         token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"email": email, "password": password, "_csrf_token": token}, follow_redirects=False)
-        params = {"since": (today - timedelta(days=DAYS - 1)).isoformat(), "until": today.isoformat()}
+        params = {"from": (today - timedelta(days=DAYS - 1)).isoformat(), "to": today.isoformat()}
         size = 0
         for _probe in range(PAGE_PROBES):
             with Timer() as timer:

@@ -219,10 +219,10 @@ class Report:
 
 def check_range(start: date, end: date) -> None:
     if end < start:
-        raise InvalidInput(_("The end date is before the start date."), fields={"until": _("Choose a date on or after the start date.")})
+        raise InvalidInput(_("The end date is before the start date."), fields={"to": _("Choose a date on or after the start date.")})
     if (end - start).days >= MAX_RANGE_DAYS:
         raise InvalidInput(_("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS},
-                           fields={"since": _("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS}})
+                           fields={"from": _("Choose at most %(days)d days.") % {"days": MAX_RANGE_DAYS}})
 
 
 def report(session: Session, actor: Actor, *, start: date, end: date, group_by: str = "day") -> Report:

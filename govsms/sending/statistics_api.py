@@ -1,17 +1,15 @@
-"""The statistics API: ``GET /api/v1/statistics?since=&until=&group_by=`` (the roll-up's figures; no
-numbers or texts). The range is ``since``/``until``: ``from`` and ``to`` name phone numbers
-everywhere else, and no URL parameter may (``tests/test_no_numbers_in_urls.py``)."""
+"""The statistics API: ``GET /api/v1/statistics?from=&to=&group_by=`` (the roll-up's figures; no
+numbers or texts). ``from`` and ``to`` are dates (``format: date``), which
+``tests/test_no_numbers_in_urls.py`` tells from the phone numbers those names carry elsewhere."""
 
 from __future__ import annotations
 
-import warnings
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get
-from litestar.exceptions import LitestarWarning
 from litestar.params import QueryParameter
-from msgspec import Struct
+from msgspec import Struct, field
 
 from govsms.auth import Permission
 from govsms.clock import zone
@@ -20,10 +18,6 @@ from govsms.sending.api import Cost
 from govsms.web.api import ApiController, errors
 from govsms.web.forms import Db, Now
 from govsms.web.guards import requires
-
-# The group gives each handler sync_to_thread (web/controller.py), whose filter of Litestar's
-# warning names the adapter modules it knows (api, ui, ...): this one's name is not among them.
-warnings.filterwarnings("ignore", message="Use of a synchronous callable", category=LitestarWarning, module=r"govsms\.sending\.statistics_api\Z")
 
 TAGS = ("statistics",)
 GroupBy = Literal["day", "country", "sender_kind", "status"]
@@ -44,8 +38,10 @@ class Figures(Struct):
 
 
 class Statistics(Struct):
-    since: str
-    until: str
+    from_: str = field(name="from")
+    """The first day (ISO 8601 date)."""
+    to: str
+    """The last day, included."""
     group_by: GroupBy
     rows: list[Figures]
     totals: Figures
@@ -63,8 +59,8 @@ class StatisticsApi(ApiController):
     @get("/api/v1/statistics", summary="Sent SMS counted per day, country, sender kind or status", responses=errors(400, 422))
     def get_statistics(
         self, request: Request[Any, Any, Any], db: Db, now: Now,
-        start: Annotated[date | None, QueryParameter(name="since", description="First day (YYYY-MM-DD); the 1st of this month by default.")] = None,
-        end: Annotated[date | None, QueryParameter(name="until", description="Last day (YYYY-MM-DD), included; today by default.")] = None,
+        start: Annotated[date | None, QueryParameter(name="from", description="First day (YYYY-MM-DD); the 1st of this month by default.")] = None,
+        end: Annotated[date | None, QueryParameter(name="to", description="Last day (YYYY-MM-DD), included; today by default.")] = None,
         group_by: Annotated[GroupBy, QueryParameter(description="day (every day of the range), country, sender_kind or status.")] = "day",
     ) -> Statistics:
         """The account's figures from the roll-up (updated every 15 minutes), in its time zone's
@@ -74,7 +70,7 @@ class StatisticsApi(ApiController):
         first = start or today.replace(day=1)
         last = end or max(today, first)
         figures = statistics.report(db, actor, start=first, end=last, group_by=group_by)
-        return Statistics(since=first.isoformat(), until=last.isoformat(), group_by=group_by,
+        return Statistics(from_=first.isoformat(), to=last.isoformat(), group_by=group_by,
                           rows=[_figures(row) for row in figures.rows], totals=_figures(figures.totals))
 
 

@@ -4,13 +4,11 @@ shown on request), and the dashboard's figures of this month."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import LitestarWarning
 from litestar.params import QueryParameter
 from litestar.response import Template
 from markupsafe import Markup, escape
@@ -27,13 +25,10 @@ from govsms.web.guards import requires, users_only
 from govsms.web.params import PageNumber, form_id
 from govsms.web.render import NavItem, money, page
 
-# The group gives each handler sync_to_thread (web/controller.py), whose filter of Litestar's
-# warning names the adapter modules it knows (api, ui, ...): this one's name is not among them.
-warnings.filterwarnings("ignore", message="Use of a synchronous callable", category=LitestarWarning, module=r"govsms\.sending\.statistics_ui\Z")
-
 NAV = [NavItem(N_("Statistics"), "/statistics", Permission.STATS)]
-DateQuery = Annotated[str, QueryParameter(name="since")]
-UntilQuery = Annotated[str, QueryParameter(name="until")]
+FromQuery = Annotated[str, QueryParameter(name="from", format="date")]
+"""A date (``<input type="date">``; parsed here, so a wrong one gets the form back with a reason)."""
+ToQuery = Annotated[str, QueryParameter(name="to", format="date")]
 DayQuery = Annotated[str, QueryParameter(name="day")]
 
 
@@ -47,8 +42,8 @@ def parse_day(value: str, field: str) -> date:
 def date_range(start: str, end: str, *, now: datetime, timezone: str | None) -> tuple[date, date]:
     """The range asked for; this month (through today) by default."""
     today = statistics.local_day(now, zone(timezone))
-    first = parse_day(start, "since") if start else today.replace(day=1)
-    last = parse_day(end, "until") if end else max(today, first)
+    first = parse_day(start, "from") if start else today.replace(day=1)
+    last = parse_day(end, "to") if end else max(today, first)
     statistics.check_range(first, last)
     return first, last
 
@@ -94,7 +89,7 @@ class StatisticsPages(PageController):
     guards = (users_only, requires(Permission.STATS))
 
     @get("/statistics")
-    def statistics_page(self, request: Request[Any, Any, Any], db: Db, now: Now, start: DateQuery = "", end: UntilQuery = "") -> Template:
+    def statistics_page(self, request: Request[Any, Any, Any], db: Db, now: Now, start: FromQuery = "", end: ToQuery = "") -> Template:
         actor = request.scope["user"]
         try:
             first, last = date_range(start, end, now=now, timezone=actor.timezone)
@@ -108,7 +103,7 @@ class StatisticsPages(PageController):
                     start=first.isoformat(), end=last.isoformat(), can_open=actor.can(Permission.MESSAGES_READ))
 
     @get("/statistics.xlsx")
-    def statistics_excel(self, request: Request[Any, Any, Any], db: Db, now: Now, start: DateQuery = "", end: UntilQuery = "") -> Response[bytes]:
+    def statistics_excel(self, request: Request[Any, Any, Any], db: Db, now: Now, start: FromQuery = "", end: ToQuery = "") -> Response[bytes]:
         actor = request.scope["user"]
         first, last = date_range(start, end, now=now, timezone=actor.timezone)
         workbook = statistics.excel_of(statistics.report(db, actor, start=first, end=last))

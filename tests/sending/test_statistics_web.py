@@ -48,8 +48,10 @@ def test_the_sender_sees_the_accounts_figures_and_the_auditor_is_refused(client:
     assert f'href="/statistics/day?day={today}"' in page.text
     dashboard = client.get("/")
     assert dashboard.status_code == 200 and '<dd id="month-messages">2</dd>' in dashboard.text
-    assert client.get("/statistics", params={"since": "2026-13-01"}).status_code == 422
-    assert client.get("/statistics", params={"since": "2026-02-01", "until": "2026-01-01"}).status_code == 422
+    assert f'href="/statistics.xlsx?from={today[:8]}01&amp;to={today}"' in page.text
+    refused = client.get("/statistics", params={"from": "2026-13-01"})
+    assert refused.status_code == 422 and 'id="from-error"' in refused.text
+    assert client.get("/statistics", params={"from": "2026-02-01", "to": "2026-01-01"}).status_code == 422
 
     auditor, auditor_password = make_user(session, ours, roles={Role.AUDITOR})
     client.cookies.clear()
@@ -66,7 +68,7 @@ def test_the_excel_export_has_the_days_and_totals_of_the_roll_up(client: TestCli
     login(client, admin.email, password)
     today = local_day(now(), zone(None))
     first = today - timedelta(days=3)
-    response = client.get("/statistics.xlsx", params={"since": first.isoformat(), "until": today.isoformat()})
+    response = client.get("/statistics.xlsx", params={"from": first.isoformat(), "to": today.isoformat()})
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/vnd.openxmlformats")
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))  # type: ignore[union-attr]
@@ -101,15 +103,15 @@ def test_the_api_groups_by_day_country_sender_kind_and_status(client: TestClient
     _key, secret = make_api_key(session, ours, roles={Role.SENDER})
     headers = {"Authorization": f"Bearer {secret}"}
     today = local_day(now(), zone(None)).isoformat()
-    by_day = client.get("/api/v1/statistics", params={"since": today, "until": today}, headers=headers)
+    by_day = client.get("/api/v1/statistics", params={"from": today, "to": today}, headers=headers)
     assert by_day.status_code == 200, by_day.text
     body = by_day.json()
-    assert body["since"] == today and body["rows"][0]["key"] == today and body["totals"]["messages"] == 2
+    assert body["from"] == today and body["to"] == today and body["rows"][0]["key"] == today and body["totals"]["messages"] == 2
     assert body["totals"]["cost"]["unit"] == "minor"
     for group_by, keys in (("country", {"SE"}), ("sender_kind", {"alphanumeric"}), ("status", {"queued"})):
-        grouped = client.get("/api/v1/statistics", params={"since": today, "until": today, "group_by": group_by}, headers=headers).json()
+        grouped = client.get("/api/v1/statistics", params={"from": today, "to": today, "group_by": group_by}, headers=headers).json()
         assert {row["key"] for row in grouped["rows"]} == keys and grouped["totals"]["messages"] == 2
     assert client.get("/api/v1/statistics", params={"group_by": "number"}, headers=headers).status_code in (400, 422)
-    assert client.get("/api/v1/statistics", params={"since": "2020-01-01", "until": "2026-01-01"}, headers=headers).status_code == 422
+    assert client.get("/api/v1/statistics", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=headers).status_code == 422
     _auditor_key, auditor_secret = make_api_key(session, ours, roles={Role.AUDITOR})
     assert client.get("/api/v1/statistics", headers={"Authorization": f"Bearer {auditor_secret}"}).status_code == 403
