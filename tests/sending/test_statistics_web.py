@@ -115,3 +115,32 @@ def test_the_api_groups_by_day_country_sender_kind_and_status(client: TestClient
     assert client.get("/api/v1/statistics", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=headers).status_code == 422
     _auditor_key, auditor_secret = make_api_key(session, ours, roles={Role.AUDITOR})
     assert client.get("/api/v1/statistics", headers={"Authorization": f"Bearer {auditor_secret}"}).status_code == 403
+
+
+def test_the_statistics_adapters_leave_the_sync_warning_to_the_controller() -> None:
+    """web/controller.py's filter covers every *_ui/*_api module: these two set none of their own,
+    and with the controller's filter in place (pytest resets filters between tests, so its module
+    runs again here) declaring their handlers warns of no synchronous callable."""
+    import inspect
+    import types
+    import warnings
+
+    from litestar.exceptions import LitestarWarning
+
+    from govsms.sending import statistics_api, statistics_ui
+    from govsms.web import controller
+
+    def run(module: types.ModuleType) -> None:
+        exec(compile(inspect.getsource(module), inspect.getfile(module), "exec"), {"__name__": module.__name__})  # noqa: S102  (a module's own source)
+
+    for module in (statistics_ui, statistics_api):
+        assert "filterwarnings" not in inspect.getsource(module), module.__name__
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", category=LitestarWarning)
+            run(controller)
+            run(module)
+        assert not [str(warning.message) for warning in caught if "synchronous callable" in str(warning.message)], module.__name__
+    with warnings.catch_warnings(record=True) as caught:  # the check sees the warning where no filter covers it
+        warnings.filterwarnings("always", category=LitestarWarning)
+        run(statistics_ui)
+    assert [warning for warning in caught if "synchronous callable" in str(warning.message)]
