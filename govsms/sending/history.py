@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import func, select, update
@@ -143,9 +143,12 @@ def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: 
 
 def list_messages(
     session: Session, actor: Actor, *, now: datetime, dispatch_id: int | None = None, status: str | None = None,
-    day: datetime | None = None, number: str | None = None, reveal: bool = False, page: int = 1, per_page: int = 50,
+    created_between: tuple[datetime, datetime] | None = None, number: str | None = None, reveal: bool = False, page: int = 1,
+    per_page: int = 50,
 ) -> Page[MessageView]:
     """Messages of the account, filtered; numbers masked, or in clear when ``reveal`` (audited).
+    ``created_between``: the UTC instants a local day begins and ends at (``statistics.day_range``;
+    23 or 25 hours apart on the days clocks change), the end excluded.
     A search by ``number`` names the account's person with that number in the event even when
     no message matches: "nothing was sent to them" is about them too."""
     require(actor, Permission.MESSAGES_READ)
@@ -159,8 +162,9 @@ def list_messages(
         if status not in STATUSES:
             raise InvalidInput(_("Unknown status."), fields={"status": _("Choose a status from the list.")})
         query = query.where(OutboundMessage.status == status)
-    if day is not None:
-        query = query.where(OutboundMessage.created_at >= day, OutboundMessage.created_at < day + timedelta(days=1))
+    if created_between is not None:
+        start, end = created_between
+        query = query.where(OutboundMessage.created_at >= start, OutboundMessage.created_at < end)
     if number:
         parsed = parse_number(number, account_region(session, actor))  # typed as the account's people write it
         e164 = parsed.e164

@@ -43,8 +43,7 @@ def day_messages(
     """The SMS of the account's ``day``, newest first (those to ``number`` only, when given);
     with ``texts`` their texts in clear, recorded in the access log naming each recipient."""
     require(actor, Permission.MESSAGES_READ)
-    start, _end = day_range(day, actor.timezone)
-    listed = history.list_messages(session, actor, now=now, day=start, number=number or None, page=page, per_page=per_page)
+    listed = history.list_messages(session, actor, now=now, created_between=day_range(day, actor.timezone), number=number or None, page=page, per_page=per_page)
     ids = [item.id for item in listed.items]
     stored: dict[int, tuple[int, int, datetime]] = {}
     if ids:

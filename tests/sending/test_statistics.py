@@ -186,3 +186,37 @@ def test_two_roll_ups_of_an_account_at_once_both_succeed(tmp_path: Path, vault: 
     finally:
         if backend == "postgresql":
             drop_postgres_database(url)
+
+
+@pytest.mark.parametrize(("day", "inside", "outside"), [
+    # 23 hours: Stockholm's day begins at 23:00 UTC (CET) and ends at 22:00 UTC (CEST)
+    (date(2026, 3, 29), [datetime(2026, 3, 28, 23, 0, tzinfo=UTC), datetime(2026, 3, 29, 21, 59, tzinfo=UTC)],
+     [datetime(2026, 3, 28, 22, 59, tzinfo=UTC), datetime(2026, 3, 29, 22, 30, tzinfo=UTC)]),  # 23:59 on the 28th, 00:30 on the 30th
+    # 25 hours: it begins at 22:00 UTC (CEST) and ends at 23:00 UTC (CET)
+    (date(2026, 10, 25), [datetime(2026, 10, 24, 22, 0, tzinfo=UTC), datetime(2026, 10, 25, 22, 30, tzinfo=UTC)],  # 00:00, 23:30
+     [datetime(2026, 10, 24, 21, 59, tzinfo=UTC), datetime(2026, 10, 25, 23, 0, tzinfo=UTC)]),  # 23:59 on the 24th, 00:00 on the 26th
+])
+def test_a_day_when_the_clocks_change_lists_its_own_messages(session: Session, day: date, inside: list[datetime],
+                                                             outside: list[datetime]) -> None:
+    """The day's SMS (statistics_detail, history.list_messages) are those of the Stockholm day,
+    23 or 25 hours long, as the roll-up counts them."""
+    from govsms.sending.history import list_messages
+    from govsms.sending.statistics import day_range
+    from govsms.sending.statistics_detail import day_messages
+
+    seed_default_prices(session, now=min(outside))
+    account = make_account(session)
+    numbers = iter(f"07012340{index:02d}" for index in range(10))
+    dispatches = [send(session, account, [next(numbers)], at=at) for at in inside]
+    for at in outside:
+        send(session, account, [next(numbers)], at=at)
+    expected = set(session.execute(select(OutboundMessage.id).where(col(OutboundMessage.dispatch_id).in_(dispatches))).scalars())
+    start, end = day_range(day, None)
+    assert end - start == (timedelta(hours=23) if day.month == 3 else timedelta(hours=25))
+    actor = system(account)
+    listed = list_messages(session, actor, now=max(outside), created_between=(start, end))
+    assert {item.id for item in listed.items} == expected and listed.total == 2
+    shown = day_messages(session, actor, day, now=max(outside))
+    assert {item.message.id for item in shown.items} == expected and shown.total == 2
+    roll_up(session, now=max(outside) + timedelta(days=2))
+    assert report(session, actor, start=day, end=day).totals.messages == 2  # the roll-up's day is the same
