@@ -220,3 +220,18 @@ def test_a_day_when_the_clocks_change_lists_its_own_messages(session: Session, d
     assert {item.message.id for item in shown.items} == expected and shown.total == 2
     roll_up(session, now=max(outside) + timedelta(days=2))
     assert report(session, actor, start=day, end=day).totals.messages == 2  # the roll-up's day is the same
+
+
+def test_an_accounts_messages_are_read_by_time_through_one_index(session: Session) -> None:
+    """(account_id, created_at), on both backends, and no second index that starts with
+    account_id; SQLite's plan for a day's messages searches it by both columns."""
+    from sqlalchemy import inspect, text
+
+    indexes = inspect(session.connection()).get_indexes("outbound_message")
+    by_account = [index["column_names"] for index in indexes if index["column_names"][0] == "account_id"]
+    assert by_account == [["account_id", "created_at"]], indexes
+    if session.get_bind().dialect.name == "sqlite":
+        plan = " ".join(str(row[-1]) for row in session.execute(text(
+            "EXPLAIN QUERY PLAN SELECT id FROM outbound_message WHERE account_id = 1 AND created_at >= '2026-03-28' AND created_at < '2026-03-29'"
+        )))
+        assert "ix_outbound_message_account_created (account_id=? AND created_at>? AND created_at<?)" in plan, plan
