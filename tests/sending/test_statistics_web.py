@@ -86,7 +86,7 @@ def test_a_day_lists_its_sms_finds_one_by_number_and_shows_texts_on_request(clie
     login(client, user.email, password)
     today = local_day(now(), zone(None)).isoformat()
     day = client.get("/statistics/day", params={"day": today})
-    assert day.status_code == 200
+    assert day.status_code == 200 and f'href="/statistics?from={today}&amp;to={today}"' in day.text  # back to the day's figures
     assert "+46 70 *** ** 67" in day.text and NUMBER not in day.text and "Hej från skolan" not in day.text
     assert "+46 70 *** 03 00" not in day.text  # the other account's message
     found = post_form(client, "/statistics/day/search", {"day": today, "number": "070-123 45 67"}, token_from="/statistics")
