@@ -150,6 +150,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         drop_postgres_database(url)
 
 
+@pytest.fixture(params=BACKENDS)
+def own_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own, per backend, for tests that start processes on it
+    (workers killed and restarted, workers started together)."""
+    url = fresh_database_url(request.param, tmp_path)
+    upgrade(url)
+    yield url
+    if request.param == "postgresql":
+        drop_postgres_database(url)
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)

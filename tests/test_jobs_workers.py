@@ -9,10 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from govsms.audit.actions import Action
@@ -24,31 +22,21 @@ from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.jobs import DONE, NIGHTLY, JobRun
 from govsms.keys.ring import load_key_ring, write_key_file
 from govsms.keys.store import Vault
-from govsms.migrate import upgrade
 from govsms.sending.blocklist import block_number
 from govsms.settings import Settings
-from tests.conftest import drop_postgres_database, fresh_database_url
 from tests.factories import audit_events, now
 
 GOVSMS = Path(sys.executable).parent / "govsms"
 BLOCKED = "+46701119999"
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = fresh_database_url(request.param, tmp_path)
-    upgrade(url)
-    yield url
-    if request.param == "postgresql":
-        drop_postgres_database(url)
 
-
-def test_two_workers_started_together_run_the_nightly_job_once(database_url: str, tmp_path: Path) -> None:
+def test_two_workers_started_together_run_the_nightly_job_once(own_database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     data_dir.mkdir()
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    settings = Settings(data_dir=data_dir, database_url=own_database_url)
     write_key_file(settings.key_file)
-    engine = make_engine(database_url)
+    engine = make_engine(own_database_url)
     factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
     with session_scope(factory) as session:
         account = create_account(session, name="Natt AB", now=now(), actor=Actor.platform())
@@ -60,7 +48,7 @@ def test_two_workers_started_together_run_the_nightly_job_once(database_url: str
         block_number(session, actor, BLOCKED, source="manual", now=now())
     period = NIGHTLY.period_due(now())
     env = {key: value for key, value in os.environ.items() if not key.startswith("GOVSMS_")}
-    env.update(GOVSMS_DATA_DIR=str(data_dir), GOVSMS_DATABASE_URL=database_url, GOVSMS_LOG_LEVEL="INFO")
+    env.update(GOVSMS_DATA_DIR=str(data_dir), GOVSMS_DATABASE_URL=own_database_url, GOVSMS_LOG_LEVEL="INFO")
     logs = [tmp_path / f"worker-{n}.log" for n in (1, 2)]
     handles = [log.open("wb") for log in logs]
     workers = [subprocess.Popen([str(GOVSMS), "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT) for handle in handles]

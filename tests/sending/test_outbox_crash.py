@@ -12,11 +12,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -26,13 +24,11 @@ from govsms.accounts.service import create_account
 from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.keys.ring import load_key_ring, write_key_file
 from govsms.keys.store import Vault
-from govsms.migrate import upgrade
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.reports import mark_unknown
 from govsms.settings import Settings
-from tests.conftest import drop_postgres_database, fresh_database_url
 from tests.factories import now
 from tests.smsc.fixture import smsc  # noqa: F401
 
@@ -41,26 +37,18 @@ TOTAL = 3000
 BATCH = 200
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url = fresh_database_url(request.param, tmp_path)
-    upgrade(url)
-    yield url
-    if request.param == "postgresql":
-        drop_postgres_database(url)
-
 
 def statuses(factory: sessionmaker[Session]) -> dict[str, int]:
     with session_scope(factory) as session:
         return dict(session.execute(select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status)).all())  # type: ignore[arg-type]
 
 
-def test_kill_9_mid_dispatch_then_a_new_worker_finishes_it(smsc, database_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_kill_9_mid_dispatch_then_a_new_worker_finishes_it(smsc, own_database_url: str, tmp_path: Path) -> None:  # noqa: F811
     data_dir = tmp_path / "var"
     data_dir.mkdir()
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    settings = Settings(data_dir=data_dir, database_url=own_database_url)
     write_key_file(settings.key_file)
-    engine = make_engine(database_url)
+    engine = make_engine(own_database_url)
     factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
     with session_scope(factory) as session:
         seed_default_prices(session, now=now())
@@ -73,7 +61,7 @@ def test_kill_9_mid_dispatch_then_a_new_worker_finishes_it(smsc, database_url: s
     smsc.restart(receipt_delay_ms=60_000)  # no receipt comes before the crash
     env = {key: value for key, value in os.environ.items() if not key.startswith("GOVSMS_")}
     env.update(
-        GOVSMS_DATA_DIR=str(data_dir), GOVSMS_DATABASE_URL=database_url, GOVSMS_TRANSPORT="smpp", GOVSMS_SMPP_HOST=smsc.host,
+        GOVSMS_DATA_DIR=str(data_dir), GOVSMS_DATABASE_URL=own_database_url, GOVSMS_TRANSPORT="smpp", GOVSMS_SMPP_HOST=smsc.host,
         GOVSMS_SMPP_PORT=str(smsc.port), GOVSMS_SMPP_SYSTEM_ID=smsc.system_id, GOVSMS_SMPP_PASSWORD=smsc.password,
         GOVSMS_SEND_BATCH=str(BATCH), GOVSMS_CLAIM_SECONDS="2",
     )
