@@ -64,6 +64,8 @@ class Action(StrEnum):
     MESSAGE_TEXT_SHOWN = "message.text_shown"
     STORAGE_TIME_CHANGED = "retention.storage_time_changed"
     ACCOUNT_STORAGE_TIME_CHANGED = "retention.account_storage_time_changed"
+    PURGE_RUN = "retention.purge_run"
+    LEGAL_HOLD_ADDED = "retention.legal_hold_added"
     SUBPROCESSOR_ADDED = "subprocessor.added"
     SUBPROCESSOR_CHANGED = "subprocessor.changed"
     SUBPROCESSOR_REMOVED = "subprocessor.removed"
@@ -138,6 +140,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.MESSAGE_TEXT_SHOWN: N_("SMS text shown"),
     Action.STORAGE_TIME_CHANGED: N_("Storage time changed"),
     Action.ACCOUNT_STORAGE_TIME_CHANGED: N_("The account's own storage time changed"),
+    Action.PURGE_RUN: N_("Expired personal data purged"),
+    Action.LEGAL_HOLD_ADDED: N_("Legal hold placed"),
     Action.SUBPROCESSOR_ADDED: N_("Sub-processor added"),
     Action.SUBPROCESSOR_CHANGED: N_("Sub-processor changed"),
     Action.SUBPROCESSOR_REMOVED: N_("Sub-processor removed"),
