@@ -78,6 +78,9 @@ class User(AccountOwned, table=True):
     totp_last_step: int | None = Field(default=None)
     """The time step (Unix time // 30) of the last code accepted: no code of that step or an
     earlier one is accepted again (replay)."""
+    removed_at: datetime | None = _utc(nullable=True)
+    """When an admin removed the user: the login is gone at once, and the row (with its e-mail
+    address and name) is deleted when the storage time of ``users`` is up after this."""
 
 
 class LoginSession(SQLModel, table=True):
