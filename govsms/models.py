@@ -8,7 +8,7 @@ from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditE
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.jobs import JobRun
 from govsms.keys.store import AccountKey, SubjectKey
-from govsms.retention.models import RetentionChoice, RetentionLimit
+from govsms.retention.models import LegalHold, RetentionChoice, RetentionLimit
 from govsms.sending.models import (
     BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
 )
@@ -33,6 +33,7 @@ __all__ = [
     "GroupMember",
     "ImportUpload",
     "JobRun",
+    "LegalHold",
     "LoginSession",
     "MessagePart",
     "OutboundMessage",

@@ -3,9 +3,9 @@ account's own shorter choices."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Date, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from govsms.db import UTCDateTime
@@ -38,3 +38,18 @@ class RetentionChoice(AccountOwned, table=True):
     """Whole days from the moment the category counts from."""
     updated_by: str = Field(max_length=40)
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class LegalHold(AccountOwned, table=True):
+    """A legal hold placed by the account's DPO: until ``until`` (inclusive) the purge deletes
+    nothing of the account (``blind_index`` empty) or nothing of one number (its blind index under
+    the account's index key; the number itself is not stored)."""
+
+    __tablename__ = "legal_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    blind_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
+    reason: str = Field(max_length=200)
+    until: date = Field(sa_column=Column(Date(), nullable=False))
+    created_by: str = Field(max_length=40)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
