@@ -15,6 +15,7 @@ class Action(StrEnum):
     USER_ROLES_CHANGED = "user.roles_changed"
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
+    USER_REMOVED = "user.removed"
     PASSWORD_CHANGED = "user.password_changed"
     TOTP_ENROLLED = "user.totp_enrolled"
     TOTP_DISABLED = "user.totp_disabled"
@@ -45,6 +46,7 @@ class Action(StrEnum):
     AUDIT_WITNESS_REBUILT = "audit.witness_rebuilt"
     AUDIT_PRUNED = "audit.pruned"
     KEYS_ROTATED = "keys.rotated"
+    SUBJECT_KEYS_DESTROYED = "keys.subject_keys_destroyed"
     BLOCKLIST_ADDED = "blocklist.added"
     BLOCKLIST_REMOVED = "blocklist.removed"
     OPTED_OUT = "blocklist.opted_out"
@@ -91,6 +93,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.USER_ROLES_CHANGED: N_("Roles changed"),
     Action.USER_DISABLED: N_("User disabled"),
     Action.USER_ENABLED: N_("User enabled"),
+    Action.USER_REMOVED: N_("User removed"),
+    Action.SUBJECT_KEYS_DESTROYED: N_("Keys that protected no data any more destroyed"),
     Action.PASSWORD_CHANGED: N_("Password changed"),
     Action.TOTP_ENROLLED: N_("Two-step login turned on"),
     Action.TOTP_DISABLED: N_("Two-step login turned off"),
