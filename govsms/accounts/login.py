@@ -112,7 +112,9 @@ def _spellings(email: str) -> set[str]:
 def check_password(session: Session, *, email: str, password: str) -> PasswordCheck:
     """Read the user's hash and check the password against it: the slow part of a login (argon2),
     done with a reading session so that no write transaction waits on it."""
-    row = None if CONTROL.search(email) else session.exec(select(User.id, User.password_hash).where(col(User.email).in_(_spellings(email)))).first()
+    row = None if CONTROL.search(email) else session.exec(
+        select(User.id, User.password_hash).where(col(User.email).in_(_spellings(email)), col(User.removed_at).is_(None))
+    ).first()
     user_id, password_hash = (row[0], row[1]) if row else (None, None)
     return PasswordCheck(user_id, password_hash, verify_password(password_hash, password))
 
@@ -162,7 +164,10 @@ def authenticate(
     login are locked out like real ones (the web process keeps one).
     """
     # An address with a control character has no login (and PostgreSQL refuses a NUL in a query).
-    user = None if CONTROL.search(email) else session.exec(select(User).where(col(User.email).in_(_spellings(email)))).first()
+    # A removed user's address has no login any more: refused like an address that never had one.
+    user = None if CONTROL.search(email) else session.exec(
+        select(User).where(col(User.email).in_(_spellings(email)), col(User.removed_at).is_(None))
+    ).first()
     if user is not None:
         refuse_if_locked(session, user, now=now)
     if user is None and unknown is not None and (until := unknown.locked_until(email, now)) is not None:

@@ -6,15 +6,15 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role, format_roles, parse_roles, require
-from govsms.accounts.models import Account, LoginSession, User
+from govsms.accounts.models import Account, ApiKey, LoginSession, RecoveryCode, User
 from govsms.accounts.password import check_password_policy, hash_password
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.db import add_unless_taken
+from govsms.db import add_unless_taken, rowcount
 from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import LANGUAGES, _, pick_language
 from govsms.paging import Page, clamp_page
@@ -233,7 +233,7 @@ def list_users(session: Session, actor: Actor, *, now: datetime, page: int = 1, 
     showing them is a read in the access log (ids and counts only)."""
     require(actor, Permission.USERS_MANAGE)
     page, per_page = clamp_page(page, per_page)
-    users = scoped(User, actor)
+    users = scoped(User, actor).where(col(User.removed_at).is_(None))
     total = session.exec(select(func.count()).select_from(users.subquery())).one()
     items = session.exec(users.order_by(User.email).offset((page - 1) * per_page).limit(per_page)).all()
     record_event(session, actor, Action.USERS_LISTED, now=now, details={"shown": len(items), "page": page})
@@ -250,7 +250,7 @@ def view_user(session: Session, actor: Actor, user_id: int, *, now: datetime) ->
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """A user of the actor's own account; any other id is simply not found."""
     require(actor, Permission.USERS_MANAGE)
-    user: User | None = session.exec(scoped(User, actor).where(col(User.id) == user_id)).first()
+    user: User | None = session.exec(scoped(User, actor).where(col(User.id) == user_id, col(User.removed_at).is_(None))).first()
     if user is None:
         raise NotFound(_("No such user in your account."))
     return user
@@ -318,6 +318,45 @@ def set_user_active(session: Session, actor: Actor, user_id: int, *, active: boo
     session.flush()
     record_event(session, actor, Action.USER_ENABLED if active else Action.USER_DISABLED, now=now, target=("user", user.id))
     return user
+
+
+def remove_user(session: Session, actor: Actor, user_id: int, *, now: datetime) -> User:
+    """An admin removes a user of the account: the login ends at once (its sessions are deleted, a
+    login is refused like a wrong password) and the user's storage time (category ``users``)
+    starts; ``purge_removed_users`` deletes the row when it is up. Not one's own login, nor the
+    account's last active administrator. The account's API keys stay (they are the account's)."""
+    user = get_user(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise Conflict(_("You cannot remove your own login."))
+    _keep_an_admin(session, user, still_admin=False)
+    session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
+    user.removed_at = now
+    user.is_active = False
+    session.add(user)
+    session.flush()
+    record_event(session, actor, Action.USER_REMOVED, now=now, target=("user", user.id))
+    return user
+
+
+def purge_removed_users(session: Session, *, account_id: int, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` users of the account removed before ``before``, with their recovery
+    codes and login sessions; API keys they made stay the account's (without their maker). Access
+    log events keep the user's id, which holds no personal data. Returns how many users went."""
+    ids = list(
+        session.exec(
+            select(User.id)
+            .where(owned_by(User, account_id), col(User.removed_at).is_not(None), col(User.removed_at) < before)
+            .order_by(col(User.id))
+            .limit(limit)
+        ).all()
+    )
+    if not ids:
+        return 0
+    session.execute(delete(RecoveryCode).where(col(RecoveryCode.user_id).in_(ids)))
+    session.execute(delete(LoginSession).where(col(LoginSession.user_id).in_(ids)))
+    session.execute(update(ApiKey).where(col(ApiKey.created_by_user_id).in_(ids)).values(created_by_user_id=None))
+    result = session.execute(delete(User).where(owned_by(User, account_id), col(User.id).in_(ids)))
+    return rowcount(result)
 
 
 def set_password_by_email(session: Session, *, email: str, password: str, now: datetime) -> User:

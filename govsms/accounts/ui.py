@@ -32,6 +32,7 @@ NOTICES = {
     "saved": N_("The changes were saved."),
     "disabled": N_("The user was disabled and logged out everywhere."),
     "enabled": N_("The user was enabled and unlocked."),
+    "removed": N_("The user was removed and logged out everywhere. Their details are deleted when the storage time of users is up."),
     "revoked": N_("The key was revoked; requests with it now get 401."),
     "password": N_("Your password was changed. Other sessions of yours were logged out."),
     "language": N_("Your language was saved."),
@@ -202,6 +203,19 @@ class UserPages(PageController):
         active = form_text(data, "active") == "1"
         service.set_user_active(db, _actor(request), user_id, active=active, now=now)
         return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
+
+    @get("/settings/users/{user_id:int}/remove")
+    def user_remove_page(self, request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Template:
+        """The confirmation step before a removal: a page of its own, so it needs no JavaScript."""
+        user = service.view_user(db, _actor(request), user_id, now=now)
+        return page(request, "accounts/user_remove.html", user=user, errors={})
+
+    @post("/settings/users/{user_id:int}/remove")
+    def user_remove(self, request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
+        if form_text(data, "confirm") != "1":  # not sent from the confirmation page
+            return Redirect(f"/settings/users/{user_id}/remove", status_code=303)
+        service.remove_user(db, _actor(request), user_id, now=now)
+        return Redirect("/settings/users?done=removed", status_code=303)
 
 
 # -- API keys ------------------------------------------------------------------------------------
