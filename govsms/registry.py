@@ -4,11 +4,18 @@ no domain imports it; the callers that iterate it (the app, the CLI, tests) hand
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel import Session
+
 from govsms.accounts import personal_data as accounts
 from govsms.audit import personal_data as audit
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
 from govsms.contacts import personal_data as contacts
 from govsms.dpa import personal_data as dpa
 from govsms.keys import personal_data as keys
+from govsms.keys import store
 from govsms.personal_data import Holding
 from govsms.retention import personal_data as retention
 from govsms.sending import personal_data as sending
@@ -20,3 +27,24 @@ def all_holdings() -> tuple[Holding, ...]:
     """Every table that holds personal data, as its domain declares it."""
     return tuple(holding for domain in DOMAINS for holding in domain.HOLDINGS)
 
+
+
+def subject_references() -> tuple[tuple[str, str], ...]:
+    """Every (table, column) whose rows hold data under a subject's key: the declared subject
+    columns of holdings with sealed or blind-indexed columns. The key store's own table is not a
+    reference, nor is the access log's (it names people by id and holds nothing sealed, so it
+    keeps no key alive). ``govsms.keys.store.destroy_unused_subject_keys`` takes this list."""
+    return tuple(
+        (holding.table, column)
+        for holding in all_holdings()
+        if holding.table != "subject_key" and (holding.sealed or holding.blind_indexes)
+        for column in holding.subject_columns
+    )
+
+
+def destroy_unused_subject_keys(session: Session, *, now: datetime, limit: int) -> int:
+    """Destroy the subject keys that protect no data any more (``subject_references``), with an
+    access-log event giving the count; returns it."""
+    destroyed = store.destroy_unused_subject_keys(session, subject_references(), now=now, limit=limit)
+    record_event(session, None, Action.SUBJECT_KEYS_DESTROYED, now=now, details={"destroyed": destroyed})
+    return destroyed

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, LargeBinary, Table, UniqueConstraint, bindparam, delete, event, func, select, update
+from sqlalchemy import Column, LargeBinary, Table, UniqueConstraint, bindparam, delete, event, exists, func, select, update
+from sqlalchemy import column as sql_column, table as sql_table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
@@ -376,6 +377,80 @@ class Vault:
                 deleted += rowcount(result)
         self.cache.forget([(account_id, subject_id) for subject_id in subject_ids])
         return deleted
+
+
+KEY_GRACE = timedelta(days=1)
+"""A subject key younger than this is never destroyed as unused: the data it was made for may be
+in a transaction still open (or, with a separate key store, rolled back a moment ago)."""
+
+
+def destroy_unused_subject_keys(session: Session, referencing: Sequence[tuple[str, str]], *, now: datetime, limit: int) -> int:
+    """Delete up to ``limit`` subject keys that no row of the ``referencing`` (table, subject
+    column) pairs names any more, and forget them in this process's key cache: what they protected
+    is gone, so they protect nothing. Returns how many keys went.
+
+    The caller lists the references (``govsms.registry.subject_references``). With the keys in the
+    main database one statement per batch finds them (NOT EXISTS per referencing table); with a
+    separate key store (``GOVSMS_KEYSTORE_URL``) the candidates are read there in batches, their
+    references looked up in the main database, and the unused ones deleted in the key store."""
+    vault = vault_of(session)
+    cut = now - KEY_GRACE
+    destroyed = 0
+    after = 0
+    while destroyed < limit:
+        batch = min(CHUNK, limit - destroyed)
+        with vault.key_store(session) as store:
+            if vault.keystore is None:
+                unused = _unreferenced(store, referencing, cut=cut, after=after, limit=batch)
+                candidates = unused
+            else:
+                candidates = [
+                    (row[0], row[1]) for row in store.execute(
+                        select(SUBJECTS.c.id, SUBJECTS.c.account_id)
+                        .where(SUBJECTS.c.id > after, SUBJECTS.c.created_at < cut).order_by(SUBJECTS.c.id).limit(batch)
+                    )
+                ]
+                referenced = _referenced(session, referencing, [subject_id for subject_id, _account in candidates])
+                unused = [(subject_id, account_id) for subject_id, account_id in candidates if subject_id not in referenced]
+            if not candidates:
+                break
+            after = max(subject_id for subject_id, _account in candidates)
+            if unused:
+                statement = delete(SubjectKey).where(col(SubjectKey.id).in_([subject_id for subject_id, _account in unused]))
+                if vault.keystore is None:  # checked again in the deleting statement itself
+                    statement = statement.where(*_no_reference(referencing))
+                destroyed += rowcount(store.execute(statement))
+        vault.cache.forget([(account_id, subject_id) for subject_id, account_id in unused])
+    return destroyed
+
+
+def _no_reference(referencing: Sequence[tuple[str, str]]) -> list[Any]:
+    conditions = []
+    for table_name, column_name in referencing:
+        holder = sql_table(table_name, sql_column(column_name))
+        conditions.append(~exists().where(holder.c[column_name] == SUBJECTS.c.id))
+    return conditions
+
+
+def _unreferenced(store: Session, referencing: Sequence[tuple[str, str]], *, cut: datetime, after: int, limit: int) -> list[tuple[int, int]]:
+    """(id, account id) of keys in the main database that nothing references, from ``after`` on."""
+    rows = store.execute(
+        select(SUBJECTS.c.id, SUBJECTS.c.account_id)
+        .where(SUBJECTS.c.id > after, SUBJECTS.c.created_at < cut, *_no_reference(referencing))
+        .order_by(SUBJECTS.c.id).limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+def _referenced(session: Session, referencing: Sequence[tuple[str, str]], subject_ids: list[int]) -> set[int]:
+    """Which of these subject ids a row of the main database still names."""
+    found: set[int] = set()
+    if not subject_ids:
+        return found
+    for table_name, column_name in referencing:
+        holder = sql_table(table_name, sql_column(column_name))
+        found.update(session.execute(select(holder.c[column_name]).where(holder.c[column_name].in_(subject_ids)).distinct()).scalars())
+    return found
 
 
 def make_vault(settings: Settings, keys: KeyRing) -> Vault:
