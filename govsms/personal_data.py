@@ -30,10 +30,24 @@ class Link(StrEnum):
     are found by reading them (a name in a sealed field, a user of the account)."""
 
 
-class Purge(Protocol):
-    """Deletes the rows whose storage time is up; returns how many went."""
+class SelfTimedPurge(Protocol):
+    """Deletes the rows whose storage time is up, a time the domain knows itself (login sessions,
+    uploaded files: their own job runs it every 15 minutes); returns how many went."""
 
     def __call__(self, session: Session, *, now: datetime) -> int: ...
+
+
+class Purge(Protocol):
+    """The retention purge (``govsms.retention.purge``) of a holding: deletes one account's rows whose storage time is up: rows from before ``before`` (the
+    domain may keep later ones it still needs, such as days not yet rolled up into the
+    statistics), none of a number whose blind index is in ``held`` (a legal hold), at most
+    ``limit`` rows of the holding's table per call, so that the caller loops in short
+    transactions until fewer than ``limit`` went. Returns how many went; with ``dry_run`` it
+    deletes nothing and returns how many would go (all of them, ``limit`` aside)."""
+
+    def __call__(
+        self, session: Session, *, account_id: int, before: datetime, held: frozenset[bytes], limit: int, dry_run: bool = False,
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,11 @@ class Holding:
     find: Callable[..., object] | None = None
     export: Callable[..., object] | None = None
     erase: Callable[..., object] | None = None
-    purge: Purge | None = None
+    purge: SelfTimedPurge | None = None
+    """Deletes what has expired, by a storage time the domain knows itself."""
+    retention_purge: Purge | None = None
+    """Deletes what has expired by the account's storage time in force of ``category``: the
+    nightly purge calls it per account (legal holds and the storage time handed in)."""
 
     @property
     def columns(self) -> tuple[str, ...]:

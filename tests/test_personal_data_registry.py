@@ -51,10 +51,10 @@ def test_a_new_table_with_a_sealed_column_fails_the_check() -> None:
     for table in metadata.sorted_tables:
         table.to_metadata(scratch)
     Table("inbound_message", scratch, Column("id", Integer, primary_key=True), Column("text_ct", LargeBinary))
-    Table("legal_hold", scratch, Column("id", Integer, primary_key=True), Column("blind_index", LargeBinary))
+    Table("court_order", scratch, Column("id", Integer, primary_key=True), Column("blind_index", LargeBinary))
     Table("reply_route", scratch, Column("id", Integer, primary_key=True), Column("subject_id", Integer))
     assert undeclared(scratch, all_holdings()) == {
-        "inbound_message": ["text_ct"], "legal_hold": ["blind_index"], "reply_route": ["subject_id"],
+        "inbound_message": ["text_ct"], "court_order": ["blind_index"], "reply_route": ["subject_id"],
     }
 
 

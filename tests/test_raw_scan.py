@@ -146,7 +146,7 @@ def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
 
 def plant_the_rest(session, account, actor) -> None:  # type: ignore[no-untyped-def]
     """What the registry declares and the steps above leave empty: a blocked number, a login
-    session, a two-step login secret with its recovery codes."""
+    session, a two-step login secret with its recovery codes, a legal hold on a number."""
     from cryptography.hazmat.primitives.hashes import SHA1
     from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
@@ -161,6 +161,14 @@ def plant_the_rest(session, account, actor) -> None:  # type: ignore[no-untyped-
     code = TOTP(secret, totp.DIGITS, SHA1(), totp.STEP_SECONDS).generate(int(now().timestamp())).decode()
     totp.confirm_enrolment(session, user, code, now=now())
     start_login_session(session, user, policy=LoginPolicy(), now=now())
+    from datetime import timedelta
+
+    from govsms.retention.models import LegalHold
+
+    session.add(LegalHold(
+        account_id=account.id, blind_index=bytes(range(16)), reason="Tvist om faktura", until=now().date() + timedelta(days=30),
+        created_by="user:1", created_at=now(),
+    ))
 
 
 def plant_agreement(factory, settings, keys, actor) -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,16 @@
-"""The retention domain's tables that hold personal data (see ``govsms.personal_data``): none
-today (storage times, choices and the statistics roll-up name no one). A legal hold on one number
-keeps its blind index: declare that table here."""
+"""The retention domain's tables that hold personal data (see ``govsms.personal_data``): a legal
+hold on one number keeps its blind index (storage times, choices and the statistics roll-up name
+no one)."""
 
 from __future__ import annotations
 
-from govsms.personal_data import Holding
+from govsms.i18n import N_
+from govsms.personal_data import Holding, Link
 
-HOLDINGS: tuple[Holding, ...] = ()
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        table="legal_hold", link=Link.BLIND_INDEX, category="access_log",
+        description=N_("Legal holds: a number on hold as a keyed hash, the reason and the end date"),
+        blind_indexes=("blind_index",), clear=("reason",),
+    ),
+)

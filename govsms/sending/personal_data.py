@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from govsms.i18n import N_
 from govsms.personal_data import Holding, Link
+from govsms.sending.purge import purge_empty_dispatches, purge_sent_messages
 
 HOLDINGS: tuple[Holding, ...] = (
     Holding(
         table="dispatch", link=Link.SUBJECT_ID, category="outbound_messages",
         description=N_("Dispatches: text and sender (encrypted), a keyed fingerprint of the request and its idempotency key"),
         subject_columns=("sender_subject_id",), sealed=("sender_ct", "text_ct"), blind_indexes=("idempotency_key", "request_hash"),
+        retention_purge=purge_empty_dispatches,
     ),
     Holding(
         table="outbound_message", link=Link.SUBJECT_ID, category="outbound_messages",
         description=N_("Sent SMS: recipient's number (encrypted), status, cost, times and the opt-out token"),
         subject_columns=("subject_id",), sealed=("recipient_ct",), clear=("optout_token",),
+        retention_purge=purge_sent_messages,  # with its parts, their waiting reports and its opt-out token
     ),
     Holding(
         table="message_part", link=Link.ACCOUNT, category="outbound_messages", via="outbound_message",

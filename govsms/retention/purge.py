@@ -1,0 +1,147 @@
+"""The purge: each account's personal data whose storage time is up goes, category by category.
+
+The caller hands in the holdings (``govsms.registry.all_holdings()``: the registry is an entry
+point, this domain imports no higher one). For each account and each holding with a
+``retention_purge``, the cutoff is ``now`` minus the account's storage time in force of the
+holding's category (none: kept until the customer deletes it); the holding's function deletes at
+most ``batch`` rows per transaction and is called again until fewer went, so no transaction is
+long. The domain's function may keep rows it still needs (sent SMS of a day not rolled up into
+the statistics). Holdings are purged in the reverse of their declaration order, so a domain that
+declares a parent before its children (a dispatch before its messages) sees the children gone
+before its parent is looked at.
+
+Legal holds (``holds``): a hold on the account stops every purge of the account; a hold on a
+number keeps that number's rows. Rows a hold keeps are counted as held: for each holding, what
+would go without the account's holds less what goes with them (two counts, a dry run's). A run
+ends with one audit event (counts only); a dry run deletes nothing, records nothing and reports
+the same counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from govsms.accounts.models import Account
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.db import session_scope
+from govsms.personal_data import Holding, Purge
+from govsms.retention.holds import holds_in_force
+from govsms.retention.service import storage_time_in_force
+
+BATCH_ROWS = 5_000
+"""Rows a holding's purge deletes per transaction."""
+
+
+@dataclass
+class TableReport:
+    """One holding's part of a run, over every account."""
+
+    category: str
+    table: str
+    deleted: int = 0
+    """Rows deleted (a dry run: rows that would go)."""
+    held: int = 0
+    """Expired rows a legal hold keeps."""
+    seconds: float = 0.0
+
+
+@dataclass
+class PurgeRunReport:
+    """What a run deleted (or, ``dry_run``, would delete), per holding, in the order purged."""
+
+    dry_run: bool
+    now: datetime
+    tables: list[TableReport] = field(default_factory=list)
+    accounts: int = 0
+    seconds: float = 0.0
+
+    def categories(self) -> dict[str, dict[str, float]]:
+        """Per category: rows deleted and held, and the seconds it took."""
+        totals: dict[str, dict[str, float]] = {}
+        for table in self.tables:
+            total = totals.setdefault(table.category, {"deleted": 0, "held": 0, "seconds": 0.0})
+            total["deleted"] += table.deleted
+            total["held"] += table.held
+            total["seconds"] += table.seconds
+        return totals
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per table, counts only (the audit event's details, the job's report)."""
+        return {table.table: {"deleted": table.deleted, "held": table.held} for table in self.tables}
+
+
+def _count(purge: Purge, session: Session, account_id: int, before: datetime, held: frozenset[bytes]) -> int:
+    return purge(session, account_id=account_id, before=before, held=held, limit=0, dry_run=True)
+
+
+def _purge_holding(
+    factory: sessionmaker[Session], holding: Holding, purge: Purge, account_id: int, before: datetime, *,
+    today: datetime, dry_run: bool, batch: int,
+) -> tuple[int, int]:
+    """One account's expired rows of one holding: (deleted or would go, held)."""
+    with session_scope(factory) as session:
+        holds = holds_in_force(session, account_id, today=today.date())
+        expired = _count(purge, session, account_id, before, frozenset())
+        if not expired:
+            return 0, 0
+        if holds.account:
+            return 0, expired
+        going = _count(purge, session, account_id, before, holds.numbers) if holds.numbers else expired
+    held = expired - going
+    if dry_run:
+        return going, held
+    deleted = 0
+    while True:
+        with session_scope(factory) as session:
+            went = purge(session, account_id=account_id, before=before, held=holds.numbers, limit=batch)
+        deleted += went
+        if went < batch:
+            return deleted, held
+
+
+def run_purge(
+    factory: sessionmaker[Session], holdings: Iterable[Holding], *, now: datetime, dry_run: bool = False,
+    batch: int = BATCH_ROWS, account_ids: Iterable[int] | None = None,
+) -> PurgeRunReport:
+    """Purge every account's expired personal data (``account_ids``: only these accounts), see
+    the module's docstring; the report per holding."""
+    started = time.monotonic()
+    report = PurgeRunReport(dry_run=dry_run, now=now)
+    purgeable = [holding for holding in reversed(tuple(holdings)) if holding.retention_purge is not None]
+    tables = {holding.table: TableReport(holding.category, holding.table) for holding in purgeable}
+    report.tables = list(tables.values())
+    with session_scope(factory) as session:
+        accounts = list(account_ids) if account_ids is not None else list(
+            session.exec(select(col(Account.id)).order_by(col(Account.id))).all()
+        )
+    for account_id in accounts:
+        if account_id is None:
+            continue
+        report.accounts += 1
+        for holding in purgeable:
+            purge = holding.retention_purge
+            assert purge is not None  # filtered above
+            with session_scope(factory) as session:
+                days = storage_time_in_force(session, account_id, holding.category)
+            if days is None:
+                continue
+            table_started = time.monotonic()
+            deleted, held = _purge_holding(
+                factory, holding, purge, account_id, now - timedelta(days=days), today=now, dry_run=dry_run, batch=batch,
+            )
+            entry = tables[holding.table]
+            entry.deleted += deleted
+            entry.held += held
+            entry.seconds += time.monotonic() - table_started
+    report.seconds = time.monotonic() - started
+    if not dry_run:
+        with session_scope(factory) as session:
+            record_event(session, None, Action.PURGE_RUN, now=now, details={"accounts": report.accounts, "tables": report.counts()})
+    return report

@@ -1,0 +1,83 @@
+"""The retention purge of sent SMS (category ``outbound_messages``): the messages with their parts,
+the delivery reports waiting for those parts and the opt-out tokens (a column of the message), and
+then the dispatches that have no message left (their text and sender with them).
+
+Both functions follow ``govsms.personal_data.Purge``: one account, rows from before ``before``
+but never of a day later than the statistics are complete and rolled up through
+(``statistics.rolled_up_through``: a purge never removes a day not rolled up), none of a number
+on legal hold (``held``: blind indexes, matched through the message's ``subject_key``), at most
+``limit`` messages or dispatches per call, by id batches in bulk Core deletes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select
+from sqlmodel import Session, col
+
+from govsms.accounts.models import Account
+from govsms.clock import zone
+from govsms.db import rowcount
+from govsms.keys.store import SubjectKey
+from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
+from govsms.sending.statistics import day_start, rolled_up_through
+from govsms.tenancy import owned_by
+
+
+def purge_cap(session: Session, account_id: int, before: datetime) -> datetime | None:
+    """``before``, or the start of the first day not yet rolled up when that is earlier (the
+    account's time zone); None: no day is rolled up, nothing may go."""
+    through = rolled_up_through(session, account_id)
+    if through is None:
+        return None
+    timezone_name = session.execute(select(col(Account.timezone)).where(col(Account.id) == account_id)).scalar()
+    return min(before, day_start(through + timedelta(days=1), zone(timezone_name)))
+
+
+def _expired_messages(account_id: int, cap: datetime, held: frozenset[bytes]) -> Any:
+    condition = [owned_by(OutboundMessage, account_id), col(OutboundMessage.created_at) < cap]
+    if held:
+        on_hold = select(col(SubjectKey.id)).where(owned_by(SubjectKey, account_id), col(SubjectKey.blind_index).in_(held))
+        condition.append(col(OutboundMessage.subject_id).not_in(on_hold))
+    return condition
+
+
+def purge_sent_messages(
+    session: Session, *, account_id: int, before: datetime, held: frozenset[bytes], limit: int, dry_run: bool = False,
+) -> int:
+    """Delete up to ``limit`` of the account's expired sent SMS, their parts and the delivery
+    reports waiting for those parts; the messages deleted (``dry_run``: how many would go)."""
+    cap = purge_cap(session, account_id, before)
+    if cap is None:
+        return 0
+    condition = _expired_messages(account_id, cap, held)
+    if dry_run:
+        return int(session.execute(select(func.count()).select_from(OutboundMessage).where(*condition)).scalar() or 0)
+    ids = list(session.execute(select(col(OutboundMessage.id)).where(*condition).order_by(col(OutboundMessage.id)).limit(limit)).scalars())
+    if not ids:
+        return 0
+    parts = select(col(MessagePart.provider_id)).where(col(MessagePart.message_id).in_(ids))
+    session.execute(delete(PendingReport).where(col(PendingReport.provider_id).in_(parts)))
+    session.execute(delete(MessagePart).where(col(MessagePart.message_id).in_(ids)))
+    return rowcount(session.execute(delete(OutboundMessage).where(owned_by(OutboundMessage, account_id), col(OutboundMessage.id).in_(ids))))
+
+
+def purge_empty_dispatches(
+    session: Session, *, account_id: int, before: datetime, held: frozenset[bytes], limit: int, dry_run: bool = False,
+) -> int:
+    """Delete up to ``limit`` of the account's dispatches from before ``before`` that have no
+    message left (a dispatch with a held number's message keeps it, so ``held`` needs no check
+    here); the dispatches deleted (``dry_run``: how many would go now)."""
+    cap = purge_cap(session, account_id, before)
+    if cap is None:
+        return 0
+    has_message = exists().where(col(OutboundMessage.dispatch_id) == col(Dispatch.id), owned_by(OutboundMessage, account_id))
+    condition = [owned_by(Dispatch, account_id), col(Dispatch.created_at) < cap, ~has_message]
+    if dry_run:
+        return int(session.execute(select(func.count()).select_from(Dispatch).where(*condition)).scalar() or 0)
+    ids = list(session.execute(select(col(Dispatch.id)).where(*condition).order_by(col(Dispatch.id)).limit(limit)).scalars())
+    if not ids:
+        return 0
+    return rowcount(session.execute(delete(Dispatch).where(owned_by(Dispatch, account_id), col(Dispatch.id).in_(ids))))
