@@ -76,6 +76,14 @@ class PurgeRunReport:
         """Per table, counts only (the audit event's details, the job's report)."""
         return {table.table: {"deleted": table.deleted, "held": table.held} for table in self.tables}
 
+    def details(self) -> dict[str, object]:
+        """The audit event's details: flat counts (``outbound_message_deleted``, ``..._held``)."""
+        details: dict[str, object] = {"accounts": self.accounts}
+        for table in self.tables:
+            details[f"{table.table}_deleted"] = table.deleted
+            details[f"{table.table}_held"] = table.held
+        return details
+
 
 def _count(purge: Purge, session: Session, account_id: int, before: datetime, held: frozenset[bytes]) -> int:
     return purge(session, account_id=account_id, before=before, held=held, limit=0, dry_run=True)
@@ -143,5 +151,5 @@ def run_purge(
     report.seconds = time.monotonic() - started
     if not dry_run:
         with session_scope(factory) as session:
-            record_event(session, None, Action.PURGE_RUN, now=now, details={"accounts": report.accounts, "tables": report.counts()})
+            record_event(session, None, Action.PURGE_RUN, now=now, details=report.details())
     return report
