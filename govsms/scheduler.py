@@ -26,6 +26,7 @@ from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, JobRun, run_once
 from govsms.keys.ring import KeyRing
+from govsms.lifecycle import run_retention, step_counts
 from govsms.sending.statistics import roll_up as roll_up_statistics
 from govsms.sending.blocklist import clean_up_blocked
 from govsms.settings import Settings
@@ -88,6 +89,7 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
     return [
         Step("blocklist_cleanup", lambda: clean_up_blocked(session_factory, now=clock.now())),
         Step("statistics_roll_up", statistics),
+        Step("purge", lambda: step_counts(run_retention(session_factory, keys.audit_signing_seed, now=clock.now()))),
         Step("audit_checkpoint", checkpoint),
     ]
 

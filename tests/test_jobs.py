@@ -81,7 +81,7 @@ def test_catch_up_runs_a_missed_night_once(session: Session, settings: Settings,
     clock = FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=LOCAL_TIME))
     run = run_nightly(settings, _factory(session), keys, clock)
     assert run is not None and run.period == "2026-11-30" and run.status == DONE
-    assert list(run.report) == ["blocklist_cleanup", "statistics_roll_up", "audit_checkpoint"]
+    assert list(run.report) == ["blocklist_cleanup", "statistics_roll_up", "purge", "audit_checkpoint"]
     assert run.report["blocklist_cleanup"]["numbers"] == 0 and "ms" in run.report["audit_checkpoint"]
     assert run_nightly(settings, _factory(session), keys, clock) is None
     clock.step(timedelta(hours=12))  # 21:00: the next night is not due yet

@@ -33,7 +33,7 @@ from govsms.audit.record import record_event
 from govsms.db import session_scope
 from govsms.personal_data import Holding, Purge
 from govsms.retention.holds import holds_in_force
-from govsms.retention.service import storage_time_in_force
+from govsms.retention.service import storage_time_in_force, storage_times
 
 BATCH_ROWS = 5_000
 """Rows a holding's purge deletes per transaction."""
@@ -153,3 +153,20 @@ def run_purge(
         with session_scope(factory) as session:
             record_event(session, None, Action.PURGE_RUN, now=now, details=report.details())
     return report
+
+
+def longest_storage_time(session: Session, category_key: str) -> int | None:
+    """The longest storage time in force of a category among all accounts (the provider's
+    maximum when there is no account): for data of all accounts at once, such as the access log,
+    one chain. None: some account keeps it until it deletes it."""
+    account_ids = [account_id for account_id in session.exec(select(col(Account.id))).all() if account_id is not None]
+    if not account_ids:
+        maximum = next(time for time in storage_times(session) if time.category.key == category_key)
+        return maximum.days
+    longest = 0
+    for account_id in account_ids:
+        days = storage_time_in_force(session, account_id, category_key)
+        if days is None:
+            return None
+        longest = max(longest, days)
+    return longest
