@@ -245,6 +245,16 @@ def test_times_at_the_ends_of_the_calendar_are_refused(client: TestClient, custo
     for path in ("/send", "/send/confirm"):
         data = {"_csrf_token": csrf_token(client, "/"), "sender": "Kommunen", "text": "Hej", "to": "0701234567", "send_at": "0001-01-01T00:00"}
         assert_refused(client.post(path, data=data, files={"file": ("", b"")} if path == "/send" else None), f"{path} send_at year 1")
+    for day in ("0001-01-01", "9999-12-31"):
+        for field in ("from", "to"):
+            assert_refused(client.get("/statistics", params={field: day}), f"/statistics {field}={day}")
+            assert_refused(client.get("/statistics.xlsx", params={field: day}), f"/statistics.xlsx {field}={day}")
+            response = client.get("/api/v1/statistics", params={field: day}, headers=headers)
+            assert response.status_code == 422 and field in response.json()["fields"], (field, day, response.text)
+        assert_refused(client.get("/statistics/day", params={"day": day}), f"/statistics/day {day}")
+        for path in ("/statistics/day/search", "/statistics/day/texts"):
+            data = {"_csrf_token": csrf_token(client, "/"), "day": day, "number": "0701234567"}
+            assert_refused(client.post(path, data=data, follow_redirects=False), f"{path} {day}")
 
 
 def test_a_control_character_in_the_login_email_is_a_failed_login(client: TestClient, database_url: str) -> None:

@@ -141,7 +141,7 @@ def roll_up_account(session: Session, account_id: int, timezone_name: str | None
     if progress.complete_through is None:
         first = _first_day(session, account_id, timezone, today)
     else:
-        first = min(progress.complete_through + timedelta(days=1), today - timedelta(days=1))
+        first = progress.complete_through + timedelta(days=1)  # a complete day is never rolled up again
     written = 0
     waiting: set[date] = set()
     all_days = list(_days(first, today))
@@ -217,7 +217,21 @@ class Report:
     totals: Figures = field(default_factory=Figures)
 
 
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+"""The days figures can be asked for: a day's bounds in UTC must exist for every time zone."""
+
+
+def check_day(day: date, field: str) -> None:
+    """Refuses a day outside ``FIRST_DAY``..``LAST_DAY`` (naming ``field``)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        message = _("Choose a date from %(first)s to %(last)s.") % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}
+        raise InvalidInput(message, fields={field: message})
+
+
 def check_range(start: date, end: date) -> None:
+    check_day(start, "from")
+    check_day(end, "to")
     if end < start:
         raise InvalidInput(_("The end date is before the start date."), fields={"to": _("Choose a date on or after the start date.")})
     if (end - start).days >= MAX_RANGE_DAYS:

@@ -34,9 +34,11 @@ DayQuery = Annotated[str, QueryParameter(name="day")]
 
 def parse_day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(_("Write the date as YYYY-MM-DD."), fields={field: _("Write the date as YYYY-MM-DD.")}) from None
+    statistics.check_day(day, field)
+    return day
 
 
 def date_range(start: str, end: str, *, now: datetime, timezone: str | None) -> tuple[date, date]:
