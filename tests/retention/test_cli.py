@@ -44,3 +44,26 @@ def test_retention_show(cli_env: dict[str, str]) -> None:  # noqa: F811
     assert {line.split()[0]: " ".join(line.split()[1:]) for line in other.stdout.splitlines()[1:]}["outbound_messages"] == "60 days - 60 days"
     missing = govsms(cli_env, "retention", "show", "--account", "Ingen Sådan")
     assert missing.returncode == 2 and missing.stderr.startswith("govsms: ")
+
+
+def test_retention_run_and_hold(cli_env: dict[str, str]) -> None:  # noqa: F811
+    """``govsms retention hold add`` places a DPO's hold; ``govsms retention run --dry-run`` lists
+    what would go per table and deletes nothing; ``run`` deletes (here: nothing expired)."""
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "account", "create", "Region Norr", "--org-number", "232100-0001").returncode == 0
+    held = govsms(cli_env, "retention", "hold", "add", "--account", "Region Norr", "--number", "0701234567", "--reason", "Tvist",
+                  "--until", "2099-12-31")
+    assert held.returncode == 0, held.stderr
+    assert "one number of Region Norr until 2099-12-31" in held.stdout and "0701234567" not in held.stdout
+    refused = govsms(cli_env, "retention", "hold", "add", "--account", "Region Norr", "--reason", " ", "--until", "2099-12-31")
+    assert refused.returncode != 0
+    dry = govsms(cli_env, "retention", "run", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rows = {line.split()[1]: line.split()[2:] for line in dry.stdout.splitlines()[1:] if len(line.split()) == 5}
+    assert rows["outbound_message"] == ["0", "0", rows["outbound_message"][2]]
+    assert "app_user" in rows and "dispatch" in rows
+    assert dry.stdout.splitlines()[0].split()[:4] == ["category", "table", "would", "go"]
+    assert "Nothing deleted (--dry-run)." in dry.stdout
+    done = govsms(cli_env, "retention", "run")
+    assert done.returncode == 0, done.stderr
+    assert "Subject keys destroyed: 0" in done.stdout
