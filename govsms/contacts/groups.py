@@ -170,7 +170,12 @@ def _views(session: Session, actor: Actor, rows: Sequence[Any], now: datetime | 
 def list_groups(session: Session, actor: Actor, *, now: datetime | None = None) -> list[GroupSummary]:
     """The account's groups with their member counts (one query), sorted by name."""
     require(actor, Permission.CONTACTS)
-    counts = select(col(GroupMember.group_id), func.count().label("members")).group_by(col(GroupMember.group_id)).subquery()
+    counts = (
+        select(col(GroupMember.group_id), func.count().label("members"))
+        .where(col(GroupMember.group_id).in_(select(GROUPS.c.id).where(owned_by(GROUPS, actor))))  # this account's members only
+        .group_by(col(GroupMember.group_id))
+        .subquery()
+    )
     rows = session.execute(
         select(GROUPS, func.coalesce(counts.c.members, 0).label("members"))
         .outerjoin(counts, counts.c.group_id == GROUPS.c.id)
