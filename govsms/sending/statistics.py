@@ -20,12 +20,13 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, delete, func, insert, literal, select
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
 from govsms.accounts.models import Account
 from govsms.auth import Actor, Permission, require
 from govsms.clock import zone
-from govsms.db import insert_unless_taken, rowcount, table_of
+from govsms.db import insert_unless_taken, rowcount, session_scope, table_of
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.sending.models import Dispatch, OutboundMessage, StatisticsDay, StatisticsProgress
@@ -171,6 +172,18 @@ def roll_up(session: Session, *, now: datetime, account_id: int | None = None) -
     written = 0
     for found_id, timezone_name in session.execute(accounts).all():
         written += roll_up_account(session, found_id, timezone_name, now=now)
+    return written
+
+
+def roll_up_each(factory: sessionmaker[Session], *, now: datetime) -> int:
+    """``roll_up`` with a transaction per account (the scheduler's jobs): no write turn (SQLite)
+    or progress-row lock is held across every account's aggregate queries. The rows written."""
+    with session_scope(factory) as session:
+        accounts = session.execute(select(col(Account.id), col(Account.timezone)).order_by(col(Account.id))).all()
+    written = 0
+    for account_id, timezone_name in accounts:
+        with session_scope(factory) as session:
+            written += roll_up_account(session, account_id, timezone_name, now=now)
     return written
 
 

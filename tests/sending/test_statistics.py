@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
+from govsms.accounts.models import Account
 from govsms.db import make_engine, make_session_factory, session_scope, table_of
 from govsms.keys.store import Vault
 from govsms.migrate import upgrade
@@ -235,3 +236,36 @@ def test_an_accounts_messages_are_read_by_time_through_one_index(session: Sessio
             "EXPLAIN QUERY PLAN SELECT id FROM outbound_message WHERE account_id = 1 AND created_at >= '2026-03-28' AND created_at < '2026-03-29'"
         )))
         assert "ix_outbound_message_account_created (account_id=? AND created_at>? AND created_at<?)" in plan, plan
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_scheduled_roll_up_takes_each_account_in_its_own_transaction(tmp_path: Path, vault: Vault, backend: str) -> None:
+    """roll_up_each (the scheduler's) writes what roll_up writes, a transaction per account: the
+    commits counted on the engine are one for the list of accounts and one per account."""
+    from sqlalchemy import event
+
+    from govsms.sending.statistics import roll_up_each
+
+    url = fresh_database_url(backend, tmp_path)
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        factory = make_session_factory(engine, vault=vault)
+        day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+        with session_scope(factory) as session:
+            seed_default_prices(session, now=day)
+            first, second = make_account(session), make_account(session)
+            ids = (first.id, second.id)
+            send(session, first, ["0701000001", "0701000002"], at=day)
+            send(session, second, ["0701000003"], at=day)
+            accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
+        commits: list[object] = []
+        event.listen(engine, "commit", lambda connection: commits.append(connection))
+        assert roll_up_each(factory, now=day + timedelta(hours=3)) > 0
+        assert len(commits) == 1 + accounts
+        with session_scope(factory) as session:
+            assert [sum(row[4] for row in rows(session, account_id)) for account_id in ids] == [2, 1]
+        engine.dispose()
+    finally:
+        if backend == "postgresql":
+            drop_postgres_database(url)
