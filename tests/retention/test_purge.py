@@ -174,3 +174,28 @@ def test_only_the_dpo_places_a_hold_with_a_reason_and_an_end_date(session: Sessi
     [event] = audit_events(session, "retention.legal_hold_added", account.id)
     assert json.loads(event.details or "{}") == {"on": "number", "until": NOW.date().isoformat()}
     assert hold.id is not None
+
+
+def test_the_retention_run_destroys_the_key_of_a_subject_whose_last_data_went(session: Session, factory, keys) -> None:  # type: ignore[no-untyped-def]
+    from govsms.lifecycle import run_retention, step_counts
+
+    seed_default_prices(session, now=OLD - timedelta(days=1))
+    account = make_account(session)
+    set_storage_times_for(session, _actor(account, Role.ADMIN), {"outbound_messages": 30}, now=OLD - timedelta(days=1))
+    send(session, account, ["0701000001", "0701000002"], at=OLD)
+    send(session, account, ["0701000001"], at=NEW)
+    roll_up(session, now=NOW)
+    indexes = vault_of(session).blind_indexes(session, account.id, ["+46701000001", "+46701000002"], now=NOW)
+    session.flush()
+
+    def key_rows(number: str) -> int:
+        return int(session.execute(
+            text("SELECT count(*) FROM subject_key WHERE account_id = :a AND blind_index = :b"), {"a": account.id, "b": indexes[number]}
+        ).scalar() or 0)
+
+    assert key_rows("+46701000001") == key_rows("+46701000002") == 1
+    run = run_retention(factory, keys.audit_signing_seed, now=NOW)
+    assert step_counts(run)["outbound_message_deleted"] == 2
+    assert run.keys_destroyed >= 1
+    assert key_rows("+46701000002") == 0  # its only message went: no key left (raw scan of the key store)
+    assert key_rows("+46701000001") == 1  # still protects the newer message
