@@ -213,6 +213,7 @@ class UserPages(PageController):
     @post("/settings/users/{user_id:int}/remove")
     def user_remove(self, request: Request[Any, Any, Any], db: Db, user_id: Id, data: Form, now: Now) -> Redirect:
         if form_text(data, "confirm") != "1":  # not sent from the confirmation page
+            service.get_user(db, _actor(request), user_id)  # another account's user is not found
             return Redirect(f"/settings/users/{user_id}/remove", status_code=303)
         service.remove_user(db, _actor(request), user_id, now=now)
         return Redirect("/settings/users?done=removed", status_code=303)
