@@ -114,6 +114,27 @@ def _purge_holding(
             return deleted, held
 
 
+def preview_purge(session: Session, holdings: Iterable[Holding], account_id: int, *, now: datetime) -> dict[str, TableReport]:
+    """What a run at ``now`` would delete of one account, and what its holds keep, per category
+    (counts only; nothing is deleted): ``/settings/retention`` shows it."""
+    holds = holds_in_force(session, account_id, today=now.date())
+    categories: dict[str, TableReport] = {}
+    for holding in reversed(tuple(holdings)):
+        purge = holding.retention_purge
+        if purge is None:
+            continue
+        entry = categories.setdefault(holding.category, TableReport(holding.category, holding.table))
+        days = storage_time_in_force(session, account_id, holding.category)
+        if days is None:
+            continue
+        before = now - timedelta(days=days)
+        expired = _count(purge, session, account_id, before, frozenset())
+        going = 0 if holds.account else _count(purge, session, account_id, before, holds.numbers) if holds.numbers else expired
+        entry.deleted += going
+        entry.held += expired - going
+    return categories
+
+
 def run_purge(
     factory: sessionmaker[Session], holdings: Iterable[Holding], *, now: datetime, dry_run: bool = False,
     batch: int = BATCH_ROWS, account_ids: Iterable[int] | None = None,

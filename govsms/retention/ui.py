@@ -3,6 +3,7 @@ provider's maximum and chooses the account's own, shorter storage time."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
@@ -13,6 +14,7 @@ from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_, _
 from govsms.retention.categories import describe_days
+from govsms.retention.purge import preview_purge
 from govsms.retention.service import set_storage_times_for, storage_times_for
 from govsms.web.controller import PageController
 from govsms.web.forms import Db, Form, Now, form_text, refused_form
@@ -41,11 +43,15 @@ def parse_days(raw: str) -> int | None | str:
     return int(raw) if len(raw) <= 9 else 10**9  # longer than any storage time: the service names the range
 
 
-def _retention_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
+def _retention_page(request: Request[Any, Any, Any], db: Db, *, now: datetime, status_code: int = 200, **context: Any) -> Template:
     context.setdefault("errors", {})
     context.setdefault("form", {})
+    actor = request.scope["user"]
+    times = storage_times_for(db, actor)
+    # The next run's preview for this account: counts only (a dry run of the purge).
+    preview = preview_purge(db, request.app.state.holdings, actor.account_id, now=now)
     return page(
-        request, "retention/settings.html", status_code=status_code, times=storage_times_for(db, request.scope["user"]),
+        request, "retention/settings.html", status_code=status_code, times=times, preview=preview,
         describe_days=describe_days, field=FIELD, **context,
     )
 
@@ -56,8 +62,8 @@ class RetentionPages(PageController):
     guards = (users_only, requires(Permission.STORAGE_TIMES))
 
     @get("/settings/retention")
-    def retention_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
-        return _retention_page(request, db, notice=NOTICES.get(done))
+    def retention_page(self, request: Request[Any, Any, Any], db: Db, now: Now, done: FromQuery[str] = "") -> Template:
+        return _retention_page(request, db, now=now, notice=NOTICES.get(done))
 
     @post("/settings/retention")
     def retention_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
@@ -71,13 +77,13 @@ class RetentionPages(PageController):
             else:
                 choices[name.removeprefix(FIELD)] = days
         if errors:
-            return _retention_page(request, db, status_code=422, form=form, errors=errors, error=_("The storage times were not saved."))
+            return _retention_page(request, db, now=now, status_code=422, form=form, errors=errors, error=_("The storage times were not saved."))
         try:
             set_storage_times_for(db, request.scope["user"], choices, now=now)
         except GovsmsError as refused:
             reasons = refused_form(refused, db)
             reasons["errors"] = {FIELD + key: message for key, message in reasons["errors"].items()}
-            return _retention_page(request, db, form=form, **reasons)
+            return _retention_page(request, db, now=now, form=form, **reasons)
         return Redirect("/settings/retention?done=saved", status_code=303)
 
 

@@ -199,3 +199,24 @@ def test_the_retention_run_destroys_the_key_of_a_subject_whose_last_data_went(se
     assert run.keys_destroyed >= 1
     assert key_rows("+46701000002") == 0  # its only message went: no key left (raw scan of the key store)
     assert key_rows("+46701000001") == 1  # still protects the newer message
+
+
+def test_the_settings_page_previews_the_next_purge(client, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import make_user
+    from tests.web_helpers import login
+
+    moment = datetime.now(UTC)
+    seed_default_prices(session, now=moment - timedelta(days=40))
+    account = make_account(session)
+    set_storage_times_for(session, _actor(account, Role.ADMIN), {"outbound_messages": 30}, now=moment - timedelta(days=40))
+    old = send(session, account, ["0701000001", "0701000002", HELD_NUMBER], at=moment - timedelta(days=31))
+    roll_up(session, now=moment)
+    index = vault_of(session).blind_indexes(session, account.id, [HELD_NUMBER], now=moment)[HELD_NUMBER]
+    place_legal_hold(session, _actor(account, Role.DPO), blind_index=index, reason="Tvist", until=moment.date(), now=moment)
+    user, password = make_user(session, account, roles={Role.DPO})
+    session.flush()
+    login(client, user.email, password)
+    page = client.get("/settings/retention")
+    assert page.status_code == 200
+    assert "Nästa rensning: skulle radera 2; 1 bevaras av ett bevarandebeslut" in page.text
+    assert raw_ids(session, "outbound_message", "id", old) == set(old)  # a preview deletes nothing
