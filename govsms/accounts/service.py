@@ -153,9 +153,12 @@ def list_accounts(session: Session, actor: Actor) -> list[Account]:
 
 
 def list_account_summaries(session: Session, actor: Actor) -> list[tuple[Account, int]]:
-    """Every account with its number of users: the operator's overview (one query)."""
+    """Every account with its number of users (removed ones not counted): the operator's overview
+    (one query)."""
     require(actor, Permission.PLATFORM)
-    users = select(User.account_id, func.count().label("users")).group_by(col(User.account_id)).subquery()
+    users = (
+        select(User.account_id, func.count().label("users")).where(col(User.removed_at).is_(None)).group_by(col(User.account_id)).subquery()
+    )
     rows = session.exec(
         select(Account, func.coalesce(users.c.users, 0))
         .outerjoin(users, users.c.account_id == Account.id)
