@@ -5,7 +5,8 @@ then the dispatches that have no message left (their text and sender with them).
 Both functions follow ``govsms.personal_data.Purge``: one account, rows from before ``before``
 but never of a day later than the statistics are complete and rolled up through
 (``statistics.rolled_up_through``: a purge never removes a day not rolled up), none of a number
-on legal hold (``held``: blind indexes, matched through the message's ``subject_key``), at most
+on legal hold (``held``: blind indexes, matched through the message's ``subject_key``, read
+where the keys are kept), at most
 ``limit`` messages or dispatches per call, by id batches in bulk Core deletes.
 """
 
@@ -20,7 +21,7 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.clock import zone
 from govsms.db import rowcount
-from govsms.keys.store import SubjectKey
+from govsms.keys.store import SubjectKey, vault_of
 from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
 from govsms.sending.statistics import day_start, rolled_up_through
 from govsms.tenancy import owned_by
@@ -36,11 +37,20 @@ def purge_cap(session: Session, account_id: int, before: datetime) -> datetime |
     return min(before, day_start(through + timedelta(days=1), zone(timezone_name)))
 
 
-def _expired_messages(account_id: int, cap: datetime, held: frozenset[bytes]) -> Any:
+def _held_subjects(session: Session, account_id: int, held: frozenset[bytes]) -> list[int]:
+    """The subject ids of the numbers on hold, read where the keys are (the main database or a
+    separate key store)."""
+    query = select(col(SubjectKey.id)).where(owned_by(SubjectKey, account_id), col(SubjectKey.blind_index).in_(held))
+    if session.info.get("vault") is None:
+        return [int(found) for found in session.execute(query).scalars()]
+    with vault_of(session).key_store(session) as store:
+        return [int(found) for found in store.execute(query).scalars()]
+
+
+def _expired_messages(session: Session, account_id: int, cap: datetime, held: frozenset[bytes]) -> Any:
     condition = [owned_by(OutboundMessage, account_id), col(OutboundMessage.created_at) < cap]
-    if held:
-        on_hold = select(col(SubjectKey.id)).where(owned_by(SubjectKey, account_id), col(SubjectKey.blind_index).in_(held))
-        condition.append(col(OutboundMessage.subject_id).not_in(on_hold))
+    if held and (subjects := _held_subjects(session, account_id, held)):
+        condition.append(col(OutboundMessage.subject_id).not_in(subjects))
     return condition
 
 
@@ -52,7 +62,7 @@ def purge_sent_messages(
     cap = purge_cap(session, account_id, before)
     if cap is None:
         return 0
-    condition = _expired_messages(account_id, cap, held)
+    condition = _expired_messages(session, account_id, cap, held)
     if dry_run:
         return int(session.execute(select(func.count()).select_from(OutboundMessage).where(*condition)).scalar() or 0)
     ids = list(session.execute(select(col(OutboundMessage.id)).where(*condition).order_by(col(OutboundMessage.id)).limit(limit)).scalars())

@@ -220,3 +220,34 @@ def test_the_settings_page_previews_the_next_purge(client, session: Session) -> 
     assert page.status_code == 200
     assert "Nästa rensning: skulle radera 2; 1 bevaras av ett bevarandebeslut" in page.text
     assert raw_ids(session, "outbound_message", "id", old) == set(old)  # a preview deletes nothing
+
+
+def test_a_hold_on_a_number_holds_with_a_separate_key_store(connection: Connection, keys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With GOVSMS_KEYSTORE_URL the subject keys are in another database: the held number's
+    subject is found there."""
+    from govsms.db import make_engine
+    from govsms.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    upgrade(url)
+    store_engine = make_engine(url)
+    try:
+        vault = Vault(keys, keystore=make_session_factory(store_engine))
+        factory = make_session_factory(connection, vault=vault)
+        session = factory()
+        seed_default_prices(session, now=OLD - timedelta(days=1))
+        account = make_account(session)
+        set_storage_times_for(session, _actor(account, Role.ADMIN), {"outbound_messages": 30}, now=OLD - timedelta(days=1))
+        old = send(session, account, ["0701000001"], at=OLD)
+        held = send(session, account, [HELD_NUMBER], at=OLD)
+        roll_up(session, now=NOW)
+        index = vault.blind_indexes(session, account.id, [HELD_NUMBER], now=NOW)[HELD_NUMBER]
+        place_legal_hold(session, _actor(account, Role.DPO), blind_index=index, reason="Tvist", until=NOW.date(), now=NOW)
+        session.flush()
+        assert not session.execute(text("SELECT count(*) FROM subject_key WHERE account_id = :a"), {"a": account.id}).scalar()
+        report = run_purge(factory, all_holdings(), now=NOW, account_ids=[account.id])
+        assert report.counts()["outbound_message"] == {"deleted": 1, "held": 1}
+        assert raw_ids(session, "outbound_message", "id", [*old, *held]) == set(held)
+        session.close()
+    finally:
+        store_engine.dispose()
