@@ -13,12 +13,14 @@ before its parent is looked at.
 Legal holds (``holds``): a hold on the account stops every purge of the account; a hold on a
 number keeps that number's rows. Rows a hold keeps are counted as held: for each holding, what
 would go without the account's holds less what goes with them (two counts, a dry run's). A run
-ends with one audit event (counts only); a dry run deletes nothing, records nothing and reports
+ends with one audit event (counts only), and each account whose rows went or were held has
+one of its own (its history on ``/settings/retention``); a dry run deletes nothing, records nothing and reports
 the same counts.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,11 +31,13 @@ from sqlmodel import Session, col, select
 
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
+from govsms.audit.models import AuditEvent
 from govsms.audit.record import record_event
 from govsms.db import session_scope
 from govsms.personal_data import Holding, Purge
 from govsms.retention.holds import holds_in_force
 from govsms.retention.service import storage_time_in_force, storage_times
+from govsms.tenancy import owned_by
 
 BATCH_ROWS = 5_000
 """Rows a holding's purge deletes per transaction."""
@@ -154,6 +158,7 @@ def run_purge(
         if account_id is None:
             continue
         report.accounts += 1
+        mine: dict[str, object] = {}
         for holding in purgeable:
             purge = holding.retention_purge
             assert purge is not None  # filtered above
@@ -169,11 +174,43 @@ def run_purge(
             entry.deleted += deleted
             entry.held += held
             entry.seconds += time.monotonic() - table_started
+            if deleted or held:
+                mine[f"{holding.table}_deleted"], mine[f"{holding.table}_held"] = deleted, held
+        if mine and not dry_run:
+            # The account's own event: its history on /settings/retention (counts only).
+            with session_scope(factory) as session:
+                record_event(session, None, Action.PURGE_RUN, now=now, account_id=account_id, details=mine)
     report.seconds = time.monotonic() - started
     if not dry_run:
         with session_scope(factory) as session:
             record_event(session, None, Action.PURGE_RUN, now=now, details=report.details())
     return report
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """One purge run of an account, read back from its access-log event."""
+
+    at: datetime
+    deleted: int
+    held: int
+
+
+def purge_history(session: Session, account_id: int, *, limit: int = 10) -> list[PastRun]:
+    """The account's latest purge runs that deleted or held something, newest first."""
+    events = session.exec(
+        select(AuditEvent).where(owned_by(AuditEvent, account_id), col(AuditEvent.action) == Action.PURGE_RUN)
+        .order_by(col(AuditEvent.seq).desc()).limit(limit)
+    ).all()
+    runs = []
+    for event in events:
+        counts = json.loads(event.details or "{}")
+        runs.append(PastRun(
+            at=event.occurred_at,
+            deleted=sum(int(value) for key, value in counts.items() if key.endswith("_deleted")),
+            held=sum(int(value) for key, value in counts.items() if key.endswith("_held")),
+        ))
+    return runs
 
 
 def longest_storage_time(session: Session, category_key: str) -> int | None:

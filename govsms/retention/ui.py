@@ -14,7 +14,7 @@ from govsms.auth import Permission
 from govsms.errors import GovsmsError
 from govsms.i18n import N_, _
 from govsms.retention.categories import describe_days
-from govsms.retention.purge import preview_purge
+from govsms.retention.purge import preview_purge, purge_history
 from govsms.retention.service import set_storage_times_for, storage_times_for
 from govsms.web.controller import PageController
 from govsms.web.forms import Db, Form, Now, form_text, refused_form
@@ -52,6 +52,7 @@ def _retention_page(request: Request[Any, Any, Any], db: Db, *, now: datetime, s
     preview = preview_purge(db, request.app.state.holdings, actor.account_id, now=now)
     return page(
         request, "retention/settings.html", status_code=status_code, times=times, preview=preview,
+        history=purge_history(db, actor.account_id),
         describe_days=describe_days, field=FIELD, **context,
     )
 

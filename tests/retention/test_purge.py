@@ -21,7 +21,7 @@ from govsms.errors import Forbidden, InvalidInput
 from govsms.keys.store import Vault, vault_of
 from govsms.registry import all_holdings
 from govsms.retention.holds import holds_in_force, place_legal_hold
-from govsms.retention.purge import run_purge
+from govsms.retention.purge import purge_history, run_purge
 from govsms.retention.service import set_storage_times_for
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage
@@ -126,9 +126,17 @@ def test_sent_sms_past_their_storage_time_go_held_and_newer_ones_stay(session: S
     assert raw_ids(session, "dispatch", "id", [old_dispatch]) == set()  # type: ignore[list-item]
     assert report.counts()["dispatch"]["deleted"] == 1
     assert statistics_rows(session, account.id) == statistics
-    [event] = audit_events(session, "retention.purge_run")
-    details = json.loads(event.details or "{}")
+    [account_event, run_event] = audit_events(session, "retention.purge_run")  # the account's own, then the run's
+    details = json.loads(run_event.details or "{}")
+    assert run_event.account_id is None and details["accounts"] == 2
     assert (details["outbound_message_deleted"], details["outbound_message_held"], details["dispatch_deleted"]) == (2, 1, 1)
+    assert account_event.account_id == account.id
+    assert json.loads(account_event.details or "{}") == {
+        "outbound_message_deleted": 2, "outbound_message_held": 1, "dispatch_deleted": 1, "dispatch_held": 0,
+    }
+    assert not audit_events(session, "retention.purge_run", other.id)  # nothing of it went
+    [past] = purge_history(session, account.id)
+    assert (past.deleted, past.held) == (3, 1)
 
     # Nothing more to go: a second run deletes nothing and still counts the held message.
     again = run_purge(factory, all_holdings(), now=NOW, account_ids=accounts)
@@ -220,6 +228,12 @@ def test_the_settings_page_previews_the_next_purge(client, session: Session) -> 
     assert page.status_code == 200
     assert "Nästa rensning: skulle radera 2; 1 bevaras av ett bevarandebeslut" in page.text
     assert raw_ids(session, "outbound_message", "id", old) == set(old)  # a preview deletes nothing
+    assert "Ingen rensning har ännu raderat" in page.text
+    session.commit()  # the page's session reads what the purge (on the same connection) wrote
+    run_purge(make_session_factory(session.connection()), all_holdings(), now=moment, account_ids=[account.id])
+    history = client.get("/settings/retention").text
+    assert 'id="purge-history"' in history and "<td>2</td><td>1</td>" in history
+    assert "Nästa rensning: skulle radera 0; 1 bevaras" in history
 
 
 def test_a_hold_on_a_number_holds_with_a_separate_key_store(connection: Connection, keys, tmp_path) -> None:  # type: ignore[no-untyped-def]
