@@ -47,7 +47,7 @@ from govsms.sending import ui as sending_ui
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keys.ring import load_key_ring
-from govsms.registry import all_holdings
+from govsms.lifecycle import lifecycle_holdings
 from govsms.keys.store import make_vault
 from govsms.sending.combine import SendCombiner
 from govsms.clock import SYSTEM_CLOCK, Clock
@@ -132,7 +132,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                 session_lifetime=timedelta(hours=settings.session_hours),
             ),
             "nav": NAV,
-            "holdings": all_holdings(),  # the personal-data registry, for what iterates it (the DPA's Annex II)
+            "holdings": lifecycle_holdings(),  # the personal-data registry with every purge (Annex II, the purge preview)
             "actor_cache": ActorCache(),
             "login_limiter": LoginLimiter(settings.login_attempts_per_minute),
             "optout_limiter": AddressLimiter(settings.optout_lookups_per_minute),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -27,7 +26,7 @@ from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, JobRun, run_once
 from govsms.keys.ring import KeyRing
 from govsms.lifecycle import run_retention, step_counts
-from govsms.sending.statistics import roll_up as roll_up_statistics
+from govsms.sending.statistics import roll_up_each
 from govsms.sending.blocklist import clean_up_blocked
 from govsms.settings import Settings
 
@@ -46,7 +45,6 @@ def _job(session_factory: sessionmaker[Session], name: str, service: Callable[..
     return run
 
 
-ROLL_UP_ATTEMPTS = 3
 StepReport = dict[str, int]
 """What one step of a job did: counts only (the run adds ``ms``, its duration)."""
 
@@ -66,21 +64,10 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
     item 3: its place is after the roll-up, as a purge never removes a day not rolled up), and
     the audit checkpoint last (it seals the events of the steps before it)."""
 
-    def roll_up() -> StepReport:
-        with session_scope(session_factory) as session:
-            return {"rows": roll_up_statistics(session, now=clock.now())}
-
     def statistics() -> StepReport:
-        # The 15-minute roll-up (of this worker or another) may write the same account's rows at
-        # the same moment (its first run is at start too), and one of the two is refused a
-        # duplicate. A roll-up replaces the days it writes, so running it again is safe.
-        for attempt in range(1, ROLL_UP_ATTEMPTS):
-            try:
-                return roll_up()
-            except IntegrityError:
-                log.info("nightly roll-up met a concurrent roll-up; again (attempt %d)", attempt + 1, extra={"event": "job.retry"})
-                time.sleep(attempt)
-        return roll_up()
+        # A transaction per account; a concurrent roll-up of the same account (the 15-minute job,
+        # another worker) waits on the account's progress row, so none is refused.
+        return {"rows": roll_up_each(session_factory, now=clock.now())}
 
     def checkpoint() -> StepReport:
         result = seal_and_witness(session_factory, keys.audit_signing_seed, settings.audit_witness_file, now=clock.now())
@@ -129,7 +116,6 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     jobs: list[tuple[str, Callable[..., int], int]] = [
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
-        ("sending.roll_up_statistics", roll_up_statistics, 15 * 60),  # yesterday and today (and any day not complete)
     ]
 
     def nightly() -> None:
@@ -146,4 +132,14 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
             _job(session_factory, name, service, clock), "interval", seconds=every_seconds, id=name, name=name,
             next_run_time=clock.now(),
         )
+
+    def roll_up_statistics() -> None:
+        # Yesterday and today (and any day not complete), a transaction per account.
+        log.info("job sending.roll_up_statistics done: %d rows", roll_up_each(session_factory, now=clock.now()), extra={"event": "job.done"})
+
+    roll_up_statistics.__name__ = "sending.roll_up_statistics"
+    scheduler.add_job(
+        roll_up_statistics, "interval", seconds=15 * 60, id="sending.roll_up_statistics", name="sending.roll_up_statistics",
+        next_run_time=clock.now(),
+    )
     return scheduler

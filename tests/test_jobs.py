@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -16,7 +15,6 @@ from govsms.clock import LOCAL_TIME, FixedClock
 from govsms.db import make_session_factory
 from govsms.jobs import DONE, FAILED, LEASE, NIGHTLY, RUNNING, JobRun, claim, finish, last_runs, run_history, run_of, run_once
 from govsms.keys.ring import KeyRing
-from govsms import scheduler
 from govsms.scheduler import build_scheduler, run_nightly
 from govsms.settings import Settings
 
@@ -104,18 +102,3 @@ def test_the_worker_schedules_the_nightly_job_at_3_and_at_start(session: Session
     assert following == datetime(2026, 12, 1, 3, 0, tzinfo=LOCAL_TIME)
 
 
-def test_the_nightly_roll_up_runs_again_after_a_concurrent_roll_up(
-    session: Session, settings: Settings, keys: KeyRing, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[datetime] = []
-
-    def roll_up(_session: Session, *, now: datetime) -> int:
-        calls.append(now)
-        if len(calls) == 1:  # the 15-minute roll-up wrote the same progress row first
-            raise IntegrityError("INSERT INTO statistics_progress", {}, Exception("duplicate key"))
-        return 7
-
-    monkeypatch.setattr(scheduler, "roll_up_statistics", roll_up)
-    monkeypatch.setattr(scheduler.time, "sleep", lambda _seconds: None)
-    run = run_nightly(settings, _factory(session), keys, FixedClock(datetime(2026, 11, 30, 9, 0, tzinfo=LOCAL_TIME)))
-    assert run is not None and run.status == DONE and run.report["statistics_roll_up"]["rows"] == 7 and len(calls) == 2

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from govsms.auth import Actor, Permission, require
@@ -176,7 +177,7 @@ def set_storage_times_for(
                     choice.days, choice.updated_by, choice.updated_at = days, actor.label, now
                     session.add(choice)
                 session.flush()
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):  # inserted, or deleted, by another request meanwhile
             raise Conflict(_("The storage times were changed at the same moment by someone else. Reload the page and look at them.")) from None
         times[key] = AccountStorageTime(times[key].category, times[key].maximum, days)
         record_event(
