@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,13 +13,11 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.db import make_engine, make_session_factory, session_scope, table_of
 from govsms.keys.store import Vault
-from govsms.migrate import upgrade
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import OutboundMessage, StatisticsDay
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.statistics import purge_statistics, report, roll_up, rolled_up_through
 from govsms.sending.status import MessageStatus
-from tests.conftest import drop_postgres_database, fresh_database_url
 from tests.factories import make_account, system
 
 WINTER_EVENING = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
@@ -148,45 +145,38 @@ def test_the_roll_up_holds_no_number_or_text_and_its_old_days_can_be_purged(sess
     assert len(rows(session, other.id)) == 2  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_two_roll_ups_of_an_account_at_once_both_succeed(tmp_path: Path, vault: Vault, backend: str) -> None:
+def test_two_roll_ups_of_an_account_at_once_both_succeed(own_database_url: str, vault: Vault) -> None:
     """The 15-minute job and the nightly one (or two workers) at the same moment: the second waits
     for the first and replaces its rows; neither is refused a duplicate."""
-    url = fresh_database_url(backend, tmp_path)
-    try:
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine, vault=vault)
-        day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-        with session_scope(factory) as session:
-            seed_default_prices(session, now=day)
-            account = make_account(session)
-            account_id = account.id
-            for _ in range(20):
-                send(session, account, ["0701000001", "0701000002"], at=day)
-        start = threading.Barrier(4)
-        failures: list[BaseException] = []
+    engine = make_engine(own_database_url)
+    factory = make_session_factory(engine, vault=vault)
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=day)
+        account = make_account(session)
+        account_id = account.id
+        for _ in range(20):
+            send(session, account, ["0701000001", "0701000002"], at=day)
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
 
-        def run() -> None:
-            try:
-                with session_scope(factory) as session:
-                    start.wait()
-                    roll_up(session, now=day + timedelta(hours=3))
-            except BaseException as failure:  # noqa: BLE001  (the test reports it)
-                failures.append(failure)
+    def run() -> None:
+        try:
+            with session_scope(factory) as session:
+                start.wait()
+                roll_up(session, now=day + timedelta(hours=3))
+        except BaseException as failure:  # noqa: BLE001  (the test reports it)
+            failures.append(failure)
 
-        threads = [threading.Thread(target=run) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert not failures, failures
-        with session_scope(factory) as session:
-            assert sum(row[4] for row in rows(session, account_id)) == 40  # type: ignore[arg-type]
-        engine.dispose()
-    finally:
-        if backend == "postgresql":
-            drop_postgres_database(url)
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures
+    with session_scope(factory) as session:
+        assert sum(row[4] for row in rows(session, account_id)) == 40  # type: ignore[arg-type]
+    engine.dispose()
 
 
 @pytest.mark.parametrize(("day", "inside", "outside"), [
@@ -238,34 +228,27 @@ def test_an_accounts_messages_are_read_by_time_through_one_index(session: Sessio
         assert "ix_outbound_message_account_created (account_id=? AND created_at>? AND created_at<?)" in plan, plan
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_the_scheduled_roll_up_takes_each_account_in_its_own_transaction(tmp_path: Path, vault: Vault, backend: str) -> None:
+def test_the_scheduled_roll_up_takes_each_account_in_its_own_transaction(own_database_url: str, vault: Vault) -> None:
     """roll_up_each (the scheduler's) writes what roll_up writes, a transaction per account: the
     commits counted on the engine are one for the list of accounts and one per account."""
     from sqlalchemy import event
 
     from govsms.sending.statistics import roll_up_each
 
-    url = fresh_database_url(backend, tmp_path)
-    try:
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine, vault=vault)
-        day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-        with session_scope(factory) as session:
-            seed_default_prices(session, now=day)
-            first, second = make_account(session), make_account(session)
-            ids = (first.id, second.id)
-            send(session, first, ["0701000001", "0701000002"], at=day)
-            send(session, second, ["0701000003"], at=day)
-            accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
-        commits: list[object] = []
-        event.listen(engine, "commit", lambda connection: commits.append(connection))
-        assert roll_up_each(factory, now=day + timedelta(hours=3)) > 0
-        assert len(commits) == 1 + accounts
-        with session_scope(factory) as session:
-            assert [sum(row[4] for row in rows(session, account_id)) for account_id in ids] == [2, 1]
-        engine.dispose()
-    finally:
-        if backend == "postgresql":
-            drop_postgres_database(url)
+    engine = make_engine(own_database_url)
+    factory = make_session_factory(engine, vault=vault)
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with session_scope(factory) as session:
+        seed_default_prices(session, now=day)
+        first, second = make_account(session), make_account(session)
+        ids = (first.id, second.id)
+        send(session, first, ["0701000001", "0701000002"], at=day)
+        send(session, second, ["0701000003"], at=day)
+        accounts = session.execute(select(func.count()).select_from(Account)).scalar_one()
+    commits: list[object] = []
+    event.listen(engine, "commit", lambda connection: commits.append(connection))
+    assert roll_up_each(factory, now=day + timedelta(hours=3)) > 0
+    assert len(commits) == 1 + accounts
+    with session_scope(factory) as session:
+        assert [sum(row[4] for row in rows(session, account_id)) for account_id in ids] == [2, 1]
+    engine.dispose()
