@@ -68,6 +68,7 @@ class Action(StrEnum):
     ACCOUNT_STORAGE_TIME_CHANGED = "retention.account_storage_time_changed"
     PURGE_RUN = "retention.purge_run"
     LEGAL_HOLD_ADDED = "retention.legal_hold_added"
+    LEGAL_HOLD_ENDED = "retention.legal_hold_ended"
     SUBPROCESSOR_ADDED = "subprocessor.added"
     SUBPROCESSOR_CHANGED = "subprocessor.changed"
     SUBPROCESSOR_REMOVED = "subprocessor.removed"
@@ -146,6 +147,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.ACCOUNT_STORAGE_TIME_CHANGED: N_("The account's own storage time changed"),
     Action.PURGE_RUN: N_("Expired personal data purged"),
     Action.LEGAL_HOLD_ADDED: N_("Legal hold placed"),
+    Action.LEGAL_HOLD_ENDED: N_("Legal hold ended early"),
     Action.SUBPROCESSOR_ADDED: N_("Sub-processor added"),
     Action.SUBPROCESSOR_CHANGED: N_("Sub-processor changed"),
     Action.SUBPROCESSOR_REMOVED: N_("Sub-processor removed"),
