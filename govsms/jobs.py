@@ -46,6 +46,9 @@ class JobRun(SQLModel, table=True):
     """The process that holds (or held) the lease: ``host:pid``."""
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    """When the holder last renewed its lease (at each step); a running run whose heartbeat is
+    older than ``LEASE`` is dead and may be taken over."""
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON(), nullable=False))
     """Counts per step (and the error's kind when it failed): never personal data."""
 
