@@ -208,13 +208,18 @@ class StatisticsDay(AccountOwned, table=True):
 
 
 class StatisticsProgress(SQLModel, table=True):
-    """How far one account's statistics are rolled up: every day up to ``complete_through`` was
-    rolled up after it ended, so a purge may delete that day's messages."""
+    """How far one account's statistics are rolled up: every day up to ``rolled_through`` was
+    rolled up after it ended; of those, the ``waiting_days`` (ISO dates, space-separated) still had
+    a message waiting and are rolled up again on every run. A purge may delete the messages of the
+    other days up to ``rolled_through``; ``complete_through`` is the last day up to which no day
+    waits."""
 
     __tablename__ = "statistics_progress"
 
     account_id: int = Field(primary_key=True, foreign_key="account.id")
     complete_through: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    rolled_through: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    waiting_days: str = Field(default="", sa_column=Column(String(), nullable=False, server_default=""))
     checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     """When the account was last rolled up."""
 
