@@ -20,7 +20,7 @@ from govsms.accounts.service import purge_removed_users
 from govsms.audit.prune import PruneRefused, PruneReport, prune_access_log
 from govsms.db import session_scope
 from govsms.personal_data import Holding
-from govsms.registry import all_holdings, destroy_unused_subject_keys
+from govsms.registry import all_holdings, destroy_all_unused_subject_keys
 from govsms.retention.purge import BATCH_ROWS, PurgeRunReport, longest_storage_time, run_purge
 from govsms.tenancy import owned_by
 
@@ -72,14 +72,7 @@ def run_retention(
         except PruneRefused:
             log.warning("access log not pruned: its oldest segments do not verify", extra={"event": "retention.prune_refused"})
             refused = True
-    destroyed = 0
-    if not dry_run:
-        while True:
-            with session_scope(factory) as session:
-                went = destroy_unused_subject_keys(session, now=now, limit=batch)
-            destroyed += went
-            if went < batch:
-                break
+    destroyed = 0 if dry_run else destroy_all_unused_subject_keys(factory, now=now, batch=batch)
     return RetentionRun(purge, pruned, refused, destroyed)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from govsms.accounts import personal_data as accounts
@@ -13,6 +14,7 @@ from govsms.audit import personal_data as audit
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.contacts import personal_data as contacts
+from govsms.db import session_scope
 from govsms.dpa import personal_data as dpa
 from govsms.keys import personal_data as keys
 from govsms.keys import store
@@ -47,4 +49,21 @@ def destroy_unused_subject_keys(session: Session, *, now: datetime, limit: int) 
     access-log event giving the count; returns it."""
     destroyed = store.destroy_unused_subject_keys(session, subject_references(), now=now, limit=limit)
     record_event(session, None, Action.SUBJECT_KEYS_DESTROYED, now=now, details={"destroyed": destroyed})
+    return destroyed
+
+
+def destroy_all_unused_subject_keys(factory: sessionmaker[Session], *, now: datetime, batch: int) -> int:
+    """Destroy every subject key that protects no data any more, at most ``batch`` keys per
+    transaction, then one access-log event giving the run's total (the retention run's step);
+    returns it."""
+    references = subject_references()
+    destroyed = 0
+    while True:
+        with session_scope(factory) as session:
+            went = store.destroy_unused_subject_keys(session, references, now=now, limit=batch)
+        destroyed += went
+        if went < batch:
+            break
+    with session_scope(factory) as session:
+        record_event(session, None, Action.SUBJECT_KEYS_DESTROYED, now=now, details={"destroyed": destroyed})
     return destroyed

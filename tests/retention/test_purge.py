@@ -265,3 +265,20 @@ def test_a_hold_on_a_number_holds_with_a_separate_key_store(connection: Connecti
         session.close()
     finally:
         store_engine.dispose()
+
+
+def test_a_retention_run_records_one_key_destruction_event_with_its_total(session: Session, factory, keys) -> None:  # type: ignore[no-untyped-def]
+    """Keys are destroyed in batches (here one a transaction), the access log has one event for
+    the run, its count the sum of the batches'."""
+    from govsms.lifecycle import run_retention
+
+    seed_default_prices(session, now=OLD - timedelta(days=1))
+    account = make_account(session)
+    set_storage_times_for(session, _actor(account, Role.ADMIN), {"outbound_messages": 30}, now=OLD - timedelta(days=1))
+    send(session, account, ["0701000001", "0701000002", "0701000003"], at=OLD)
+    roll_up(session, now=NOW)
+    session.commit()
+    run = run_retention(factory, keys.audit_signing_seed, now=NOW, batch=1)
+    assert run.keys_destroyed >= 3
+    [event] = audit_events(session, "keys.subject_keys_destroyed")
+    assert json.loads(event.details or "{}") == {"destroyed": run.keys_destroyed}
