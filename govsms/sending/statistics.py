@@ -5,10 +5,13 @@ kind and status, which outlives the messages it counts, and the figures read fro
 to 31 days: each message's local day is a CASE over the UTC instants the account's days begin at,
 so SQLite and PostgreSQL bucket alike, daylight saving included) and replaces those days' rows.
 A day is complete once it has ended and none of its messages waits (scheduled, queued, sending,
-or sent without a report); ``rolled_up_through`` names the last day up to which every day is
-complete and rolled up: the purge of sent SMS deletes no later day. A complete day is not rolled
-up again (its messages may be purged), so a report that changes an ``unknown`` message of a
-complete day to ``delivered`` is not counted.
+or sent without a report). Each run rolls up the days since the last ended day it rolled up and
+again the days that still waited (``StatisticsProgress.waiting_days``), in bulk either way, so a
+message scheduled months ahead keeps only the day it was made on open. ``purgeable`` gives the
+purge of sent SMS its bounds: the days rolled up after they ended except the waiting ones (a purge
+never removes a day not rolled up); ``rolled_up_through`` names the last day up to which every day
+is complete. A complete day is not rolled up again (its messages may be purged), so a report that
+changes an ``unknown`` message of a complete day to ``delivered`` is not counted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, delete, func, insert, literal, select
+from sqlalchemy import Integer, and_, case, delete, func, insert, literal, not_, or_, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
@@ -38,6 +41,8 @@ PENDING = (MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.SENDING,
 FAILED = (MessageStatus.FAILED, MessageStatus.EXPIRED)
 CHUNK_DAYS = 31
 """Days per aggregate query (the CASE has one branch per day)."""
+MAX_SKIPPED_RUNS = 100
+"""Runs of waiting days a purge steps over; it stops before a later one (the next purge gets on)."""
 MAX_RANGE_DAYS = 1100
 """The longest range a page or the API reads (the statistics are kept 36 months by default)."""
 GROUPS = ("day", "country", "sender_kind", "status")
@@ -57,26 +62,47 @@ def _days(first: date, last: date) -> Iterator[date]:
         yield first + timedelta(days=offset)
 
 
-def _day_of(column: Any, days: list[date], timezone: ZoneInfo) -> tuple[Any, datetime, datetime]:
-    """A CASE giving the index in ``days`` (consecutive) of the local day ``column`` falls on, and
-    the UTC range the days cover."""
-    bounds = [day_start(day, timezone) for day in [*days, days[-1] + timedelta(days=1)]]
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """The first and last day of each run of consecutive days in ``days`` (ascending)."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _within(column: Any, runs: list[tuple[date, date]], timezone: ZoneInfo) -> Any:
+    """``column`` falls on a day of one of ``runs``."""
+    ranges = [and_(column >= day_start(first, timezone), column < day_start(last + timedelta(days=1), timezone)) for first, last in runs]
+    return ranges[0] if len(ranges) == 1 else or_(*ranges)
+
+
+def _day_of(column: Any, days: list[date], timezone: ZoneInfo) -> tuple[Any, Any]:
+    """A CASE giving the index in ``days`` (ascending, gaps allowed) of the local day ``column``
+    falls on, and the condition that it falls on one of them."""
     last = literal(len(days) - 1, Integer)
     if len(days) == 1:
-        return last, bounds[0], bounds[-1]
-    index = case(*((column < bounds[position + 1], literal(position, Integer)) for position in range(len(days) - 1)), else_=last)
-    return index, bounds[0], bounds[-1]
+        return last, _within(column, _runs(days), timezone)
+    ends = [day_start(day + timedelta(days=1), timezone) for day in days]
+    index = case(*((column < ends[position], literal(position, Integer)) for position in range(len(days) - 1)), else_=last)
+    return index, _within(column, _runs(days), timezone)
+
+
+def _parse_days(text: str) -> list[date]:
+    return sorted(date.fromisoformat(day) for day in text.split())
 
 
 def _roll_up_days(session: Session, account_id: int, days: list[date], timezone: ZoneInfo) -> tuple[int, set[date]]:
-    """Replace the rows of ``days`` (consecutive) of one account; the rows written and the days
+    """Replace the rows of ``days`` (ascending) of one account; the rows written and the days
     that have a message still waiting."""
     created = col(OutboundMessage.created_at)
-    index, start, end = _day_of(created, days, timezone)
+    index, on_days = _day_of(created, days, timezone)
     inner = (
         select(index.label("day_index"), col(OutboundMessage.country), col(OutboundMessage.sender_kind), col(OutboundMessage.status),
                col(OutboundMessage.parts), col(OutboundMessage.cost_minor))
-        .where(owned_by(OutboundMessage, account_id), created >= start, created < end)
+        .where(owned_by(OutboundMessage, account_id), on_days)
         .subquery()
     )
     messages = session.execute(
@@ -85,10 +111,10 @@ def _roll_up_days(session: Session, account_id: int, days: list[date], timezone:
         .group_by(inner.c.day_index, inner.c.country, inner.c.sender_kind, inner.c.status)
     ).all()
     dispatch_created = col(Dispatch.created_at)
-    dispatch_index, _start, _end = _day_of(dispatch_created, days, timezone)
+    dispatch_index, dispatch_on_days = _day_of(dispatch_created, days, timezone)
     refused = (
         select(dispatch_index.label("day_index"), col(Dispatch.blocked))
-        .where(owned_by(Dispatch, account_id), dispatch_created >= start, dispatch_created < end, col(Dispatch.blocked) > 0)
+        .where(owned_by(Dispatch, account_id), dispatch_on_days, col(Dispatch.blocked) > 0)
         .subquery()
     )
     blocked_at_dispatch = session.execute(select(refused.c.day_index, func.sum(refused.c.blocked)).group_by(refused.c.day_index)).all()
@@ -110,7 +136,7 @@ def _roll_up_days(session: Session, account_id: int, days: list[date], timezone:
             "messages": 0, "parts": 0, "cost_minor": 0, "delivered": 0, "failed": 0, "blocked": int(blocked or 0),
         })
     day_column = col(StatisticsDay.day)
-    session.execute(delete(StatisticsDay).where(owned_by(StatisticsDay, account_id), day_column >= days[0], day_column <= days[-1]))
+    session.execute(delete(StatisticsDay).where(owned_by(StatisticsDay, account_id), day_column.in_(days)))
     if rows:
         session.execute(insert(table_of(StatisticsDay)), rows)
     return len(rows), waiting
@@ -129,8 +155,8 @@ def _first_day(session: Session, account_id: int, timezone: ZoneInfo, today: dat
 
 
 def roll_up_account(session: Session, account_id: int, timezone_name: str | None, *, now: datetime) -> int:
-    """Roll up one account from the day after its last complete day (yesterday at the latest)
-    through today; the rows written."""
+    """Roll up one account: the days that still waited, and the days from the one after the last
+    ended day rolled up through today; the rows written."""
     timezone = zone(timezone_name)
     today = local_day(now, timezone)
     # One roll-up of an account at a time (the 15-minute job and the nightly one, on any number of
@@ -139,22 +165,29 @@ def roll_up_account(session: Session, account_id: int, timezone_name: str | None
     progress = session.execute(
         select(StatisticsProgress).where(owned_by(StatisticsProgress, account_id)).with_for_update().execution_options(populate_existing=True)
     ).scalars().one()
-    if progress.complete_through is None:
+    if progress.rolled_through is None:
         first = _first_day(session, account_id, timezone, today)
     else:
-        first = progress.complete_through + timedelta(days=1)  # a complete day is never rolled up again
+        first = progress.rolled_through + timedelta(days=1)  # a complete day is never rolled up again
+    new_days = list(_days(first, today))
+    all_days = [*(day for day in _parse_days(progress.waiting_days) if day < first), *new_days]
     written = 0
     waiting: set[date] = set()
-    all_days = list(_days(first, today))
     for chunk_start in range(0, len(all_days), CHUNK_DAYS):
         count, pending = _roll_up_days(session, account_id, all_days[chunk_start:chunk_start + CHUNK_DAYS], timezone)
         written += count
         waiting |= pending
+    waiting = {day for day in waiting if day < today}  # today has not ended: it is rolled up again anyway
+    ended = [day for day in new_days if day < today]
+    if ended:
+        progress.rolled_through = ended[-1]
+    progress.waiting_days = " ".join(day.isoformat() for day in sorted(waiting))
     complete = progress.complete_through
-    for day in all_days[:-1]:  # today has not ended
-        if day in waiting:
-            break
-        if complete is None or day > complete:
+    if all_days and progress.rolled_through is not None:
+        start = all_days[0] if complete is None else complete + timedelta(days=1)
+        for day in _days(start, progress.rolled_through):
+            if day in waiting:
+                break
             complete = day
     progress.complete_through = complete
     progress.checked_at = now
@@ -189,9 +222,26 @@ def roll_up_each(factory: sessionmaker[Session], *, now: datetime) -> int:
 
 def rolled_up_through(session: Session, account_id: int) -> date | None:
     """The last day (the account's time zone) up to which every day has ended, has no message
-    still waiting, and is rolled up: a purge deletes no message of a later day. None: no day yet."""
+    still waiting, and is rolled up. None: no day yet."""
     progress = session.get(StatisticsProgress, account_id)
     return progress.complete_through if progress is not None else None
+
+
+def purgeable(session: Session, account_id: int, column: Any, before: datetime) -> list[Any] | None:
+    """Conditions on ``column`` (the ``created_at`` of the account's messages or dispatches) that
+    keep a purge to the instants before ``before`` on days rolled up after they ended with no
+    message waiting: a purge never removes a day not rolled up, and a day waiting for a message
+    scheduled far ahead is stepped over, not a bar to the days after it. None: nothing may go."""
+    progress = session.get(StatisticsProgress, account_id)
+    if progress is None or progress.rolled_through is None:
+        return None
+    timezone = zone(session.execute(select(col(Account.timezone)).where(col(Account.id) == account_id)).scalar())
+    cap = min(before, day_start(progress.rolled_through + timedelta(days=1), timezone))
+    runs = [run for run in _runs(_parse_days(progress.waiting_days)) if day_start(run[0], timezone) < cap]
+    if len(runs) > MAX_SKIPPED_RUNS:
+        cap = day_start(runs[MAX_SKIPPED_RUNS][0], timezone)
+        runs = runs[:MAX_SKIPPED_RUNS]
+    return [column < cap, not_(_within(column, runs, timezone))] if runs else [column < cap]
 
 
 def purge_statistics(session: Session, account_id: int, *, before: date) -> int:
