@@ -1,8 +1,9 @@
 """Jobs that run once across any number of workers: their schedule and their lease in ``job_run``.
 
 A run is claimed by inserting its (job, period) row: the worker whose insert succeeds runs the
-job, the others skip it. A run that died (still ``running`` after ``LEASE``) or failed may be
-taken over by one claimer (a compare-and-set on the row). The report holds counts only."""
+job, the others skip it. The holder renews its lease (``heartbeat_at``) at each step; a run still
+``running`` whose heartbeat is older than ``LEASE`` (its worker died), or a failed run, is taken
+over by one claimer (a compare-and-set on the row). The report holds counts only."""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ from govsms.paging import Page
 log = logging.getLogger(__name__)
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
-LEASE = timedelta(hours=2)
-"""How long a run may hold its lease before another worker takes it over as dead."""
+LEASE = timedelta(minutes=20)
+"""How long a run's heartbeat stays fresh: a running run not renewed for longer is taken over as
+dead. The holder renews it at each step, so a step must take less than this."""
+
+
+class LeaseLost(Exception):
+    """The run's lease was taken over (its heartbeat went stale): the run stops."""
 
 
 class JobRun(SQLModel, table=True):
@@ -96,24 +102,41 @@ def valid_period(period: str) -> str:
     return date.fromisoformat(period).isoformat()
 
 
-def claim(session: Session, job: str, period: str, *, now: datetime, holder: str, lease: timedelta = LEASE) -> int | None:
-    """Take the lease of (job, period): the run's id, or None when another holds it or it is
-    done. Commit at once, so the other workers see the row."""
-    run_id = insert_unless_taken(
-        session, RUNS, {"job": job, "period": period, "status": RUNNING, "holder": holder, "started_at": now, "report": {}}
-    )
-    if run_id is not None:
-        return int(run_id)
-    row = session.execute(core_select(RUNS).where(RUNS.c.job == job, RUNS.c.period == period)).first()
-    if row is None or row.status == DONE or (row.status == RUNNING and row.started_at > now - lease):
+def claim(
+    session: Session, job: str, period: str, *, now: datetime, holder: str, lease: timedelta = LEASE, again: bool = False,
+) -> int | None:
+    """Take the lease of (job, period): the run's id, or None when another holds it (its heartbeat
+    is fresh) or it is done. ``again``: a done run may be claimed again (a job whose one row is
+    its lease, such as ``audit.prune``). Commit at once, so the other workers see the row. When
+    the run is done or held, this is one query."""
+    where = (RUNS.c.job == job, RUNS.c.period == period)
+    row = session.execute(core_select(RUNS).where(*where)).first()
+    if row is None:
+        run_id = insert_unless_taken(
+            session, RUNS,
+            {"job": job, "period": period, "status": RUNNING, "holder": holder, "started_at": now, "heartbeat_at": now, "report": {}},
+        )
+        if run_id is not None:
+            return int(run_id)
+        row = session.execute(core_select(RUNS).where(*where)).first()
+    if row is None or (row.status == DONE and not again):
         return None
-    # Dead or failed: taken over by the one claimer whose update still finds the row as read.
+    if row.status == RUNNING and (row.heartbeat_at or row.started_at) >= now - lease:
+        return None  # alive
+    # Dead, failed (or done, with ``again``): taken over by the one claimer whose update still finds the row as read.
+    beat = RUNS.c.heartbeat_at.is_(None) if row.heartbeat_at is None else RUNS.c.heartbeat_at == row.heartbeat_at
     taken = session.execute(
         update(RUNS)
-        .where(RUNS.c.id == row.id, RUNS.c.status == row.status, RUNS.c.started_at == row.started_at, RUNS.c.holder == row.holder)
-        .values(status=RUNNING, holder=holder, started_at=now, finished_at=None, report={})
+        .where(RUNS.c.id == row.id, RUNS.c.status == row.status, RUNS.c.started_at == row.started_at, RUNS.c.holder == row.holder, beat)
+        .values(status=RUNNING, holder=holder, started_at=now, heartbeat_at=now, finished_at=None, report={})
     )
     return int(row.id) if rowcount(taken) == 1 else None
+
+
+def heartbeat(session: Session, run_id: int, *, holder: str, now: datetime) -> bool:
+    """Renew the lease: False when this holder no longer holds it (it was taken over)."""
+    query = update(RUNS).where(RUNS.c.id == run_id, RUNS.c.holder == holder, RUNS.c.status == RUNNING)
+    return rowcount(session.execute(query.values(heartbeat_at=now))) == 1
 
 
 def finish(session: Session, run_id: int, *, status: str, report: dict[str, Any], now: datetime, holder: str | None = None) -> bool:
@@ -125,21 +148,34 @@ def finish(session: Session, run_id: int, *, status: str, report: dict[str, Any]
     return rowcount(session.execute(query.values(status=status, report=report, finished_at=now))) == 1
 
 
+Beat = Callable[[], None]
+"""Renews the running job's lease; raises ``LeaseLost`` when another worker has taken it over."""
+
+
 def run_once(
-    session_factory: sessionmaker[Session], job: str, period: str, work: Callable[[], dict[str, Any]], *,
+    session_factory: sessionmaker[Session], job: str, period: str, work: Callable[[Beat], dict[str, Any]], *,
     now: Callable[[], datetime], holder: str | None = None, lease: timedelta = LEASE,
 ) -> JobRun | None:
     """Run ``work`` for (job, period) unless another worker has it or it is done: the finished
-    run, or None when skipped. ``work`` returns the report; when it raises, the run is marked
-    failed (with the error's kind, no message: it could quote data) and the error goes on."""
+    run, or None when skipped. ``work`` gets the lease's heartbeat (to call at each step) and
+    returns the report; when it raises, the run is marked failed (with the error's kind, no
+    message: it could quote data) and the error goes on. A failed run is taken again by the next
+    attempt."""
     holder = holder or holder_name()
     with session_scope(session_factory) as session:
         run_id = claim(session, job, period, now=now(), holder=holder, lease=lease)
     if run_id is None:
         log.info("job %s %s: skipped (another worker has it, or it is done)", job, period, extra={"event": "job.skipped"})
         return None
+    claimed = run_id
+
+    def beat() -> None:
+        with session_scope(session_factory) as session:
+            if not heartbeat(session, claimed, holder=holder, now=now()):
+                raise LeaseLost(f"job {job} {period}: the lease was taken over")
+
     try:
-        report = work()
+        report = work(beat)
     except Exception as error:
         with session_scope(session_factory) as session:
             finish(session, run_id, status=FAILED, report={"error": type(error).__name__}, now=now(), holder=holder)

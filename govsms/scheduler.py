@@ -2,8 +2,10 @@
 
 Jobs are thin: open a session, call one service with the current time, commit. The nightly job
 (03:00 Europe/Stockholm) runs once across all workers: each run takes its night's lease in
-``job_run`` (``govsms.jobs``), and a worker that starts after a night whose run is not done
-runs it then (catch-up after downtime).
+``job_run`` (``govsms.jobs``) and renews it at each step. Every worker attempts the night due at
+start and every 15 minutes (03:00 included): once the night is done an attempt is one query; a
+night not done (the workers were down, its run failed, or its worker died and its heartbeat went
+stale) runs then.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from govsms.audit.chain import seal_and_witness
 from govsms.clock import DEFAULT_TIMEZONE, SYSTEM_CLOCK, Clock
 from govsms.contacts.importing import purge_expired_uploads
 from govsms.db import session_scope
-from govsms.jobs import NIGHTLY, JobRun, run_once
+from govsms.jobs import NIGHTLY, Beat, JobRun, run_once
 from govsms.keys.ring import KeyRing
 from govsms.lifecycle import run_retention, step_counts
 from govsms.sending.statistics import roll_up_each
@@ -81,10 +83,17 @@ def nightly_steps(settings: Settings, session_factory: sessionmaker[Session], ke
     ]
 
 
-def run_steps(steps: list[Step]) -> dict[str, object]:
-    """Run the steps in order; the report holds each step's counts and duration."""
+NIGHTLY_ATTEMPTS = CronTrigger(minute="*/15", timezone=LOCAL_TIMEZONE)
+"""When every worker attempts the night due: at 03:00 and every quarter hour (a retry)."""
+
+
+def run_steps(steps: list[Step], beat: Beat | None = None) -> dict[str, object]:
+    """Run the steps in order, renewing the lease (``beat``) before each; the report holds each
+    step's counts and duration."""
     report: dict[str, object] = {}
     for step in steps:
+        if beat is not None:
+            beat()
         started = time.monotonic()
         counts = step.run()
         report[step.name] = {**counts, "ms": round((time.monotonic() - started) * 1000)}
@@ -95,10 +104,11 @@ def run_nightly(
     settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, clock: Clock = SYSTEM_CLOCK, *, period: str | None = None,
 ) -> JobRun | None:
     """The nightly job of ``period`` (default: the latest night due), unless another worker has it
-    or it is done: the finished run, or None when skipped."""
+    or it is done: the finished run, or None when skipped. A failed run (or a dead one, whose
+    heartbeat is stale) is taken again."""
     steps = nightly_steps(settings, session_factory, keys, clock)
     return run_once(
-        session_factory, NIGHTLY.job, period or NIGHTLY.period_due(clock.now()), lambda: run_steps(steps), now=clock.now,
+        session_factory, NIGHTLY.job, period or NIGHTLY.period_due(clock.now()), lambda beat: run_steps(steps, beat), now=clock.now,
     )
 
 
@@ -122,9 +132,10 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
         run_nightly(settings, session_factory, keys, clock)
 
     nightly.__name__ = NIGHTLY.job
-    # Run once at start too: the night just past is done by then, unless the workers were down.
+    # At start, at 03:00 and every quarter hour: a night not done (the workers were down, its run
+    # failed or its worker died) is run by the next attempt; a done night costs one query.
     scheduler.add_job(
-        nightly, CronTrigger(hour=NIGHTLY.at.hour, minute=NIGHTLY.at.minute, timezone=LOCAL_TIMEZONE), id=NIGHTLY.job,
+        nightly, NIGHTLY_ATTEMPTS, id=NIGHTLY.job,
         name=NIGHTLY.job, next_run_time=clock.now(), misfire_grace_time=None,
     )
     for name, service, every_seconds in jobs:
