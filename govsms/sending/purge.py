@@ -4,7 +4,8 @@ then the dispatches that have no message left (their text and sender with them).
 
 Both functions follow ``govsms.personal_data.Purge``: one account, rows from before ``before``
 but never of a day later than the statistics are complete and rolled up through
-(``statistics.rolled_up_through``: a purge never removes a day not rolled up), none of a number
+(``statistics.purgeable``: a purge never removes a day not rolled up, and steps over a day still
+waiting for a message, such as one scheduled far ahead, without stopping there), none of a number
 on legal hold (``held``: blind indexes, matched through the message's ``subject_key``, read
 where the keys are kept), at most
 ``limit`` messages or dispatches per call, by id batches in bulk Core deletes.
@@ -12,29 +13,23 @@ where the keys are kept), at most
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlmodel import Session, col
 
-from govsms.accounts.models import Account
-from govsms.clock import zone
 from govsms.db import rowcount
 from govsms.keys.store import SubjectKey, vault_of
 from govsms.sending.models import Dispatch, MessagePart, OutboundMessage, PendingReport
-from govsms.sending.statistics import day_start, rolled_up_through
+from govsms.sending.statistics import purgeable
 from govsms.tenancy import owned_by
 
 
-def purge_cap(session: Session, account_id: int, before: datetime) -> datetime | None:
-    """``before``, or the start of the first day not yet rolled up when that is earlier (the
-    account's time zone); None: no day is rolled up, nothing may go."""
-    through = rolled_up_through(session, account_id)
-    if through is None:
-        return None
-    timezone_name = session.execute(select(col(Account.timezone)).where(col(Account.id) == account_id)).scalar()
-    return min(before, day_start(through + timedelta(days=1), zone(timezone_name)))
+def purge_cap(session: Session, account_id: int, before: datetime, column: Any) -> list[Any] | None:
+    """Conditions on ``column`` (a ``created_at``): before ``before``, on a day rolled up and not
+    waiting (``statistics.purgeable``); None: no day is rolled up, nothing may go."""
+    return purgeable(session, account_id, column, before)
 
 
 def _held_subjects(session: Session, account_id: int, held: frozenset[bytes]) -> list[int]:
@@ -47,8 +42,8 @@ def _held_subjects(session: Session, account_id: int, held: frozenset[bytes]) ->
         return [int(found) for found in store.execute(query).scalars()]
 
 
-def _expired_messages(session: Session, account_id: int, cap: datetime, held: frozenset[bytes]) -> Any:
-    condition = [owned_by(OutboundMessage, account_id), col(OutboundMessage.created_at) < cap]
+def _expired_messages(session: Session, account_id: int, cap: list[Any], held: frozenset[bytes]) -> Any:
+    condition = [owned_by(OutboundMessage, account_id), *cap]
     if held and (subjects := _held_subjects(session, account_id, held)):
         condition.append(col(OutboundMessage.subject_id).not_in(subjects))
     return condition
@@ -59,7 +54,7 @@ def purge_sent_messages(
 ) -> int:
     """Delete up to ``limit`` of the account's expired sent SMS, their parts and the delivery
     reports waiting for those parts; the messages deleted (``dry_run``: how many would go)."""
-    cap = purge_cap(session, account_id, before)
+    cap = purge_cap(session, account_id, before, col(OutboundMessage.created_at))
     if cap is None:
         return 0
     condition = _expired_messages(session, account_id, cap, held)
@@ -80,11 +75,11 @@ def purge_empty_dispatches(
     """Delete up to ``limit`` of the account's dispatches from before ``before`` that have no
     message left (a dispatch with a held number's message keeps it, so ``held`` needs no check
     here); the dispatches deleted (``dry_run``: how many would go now)."""
-    cap = purge_cap(session, account_id, before)
+    cap = purge_cap(session, account_id, before, col(Dispatch.created_at))
     if cap is None:
         return 0
     has_message = exists().where(col(OutboundMessage.dispatch_id) == col(Dispatch.id), owned_by(OutboundMessage, account_id))
-    condition = [owned_by(Dispatch, account_id), col(Dispatch.created_at) < cap, ~has_message]
+    condition = [owned_by(Dispatch, account_id), *cap, ~has_message]
     if dry_run:
         return int(session.execute(select(func.count()).select_from(Dispatch).where(*condition)).scalar() or 0)
     ids = list(session.execute(select(col(Dispatch.id)).where(*condition).order_by(col(Dispatch.id)).limit(limit)).scalars())
