@@ -282,3 +282,39 @@ def test_a_retention_run_records_one_key_destruction_event_with_its_total(sessio
     assert run.keys_destroyed >= 3
     [event] = audit_events(session, "keys.subject_keys_destroyed")
     assert json.loads(event.details or "{}") == {"destroyed": run.keys_destroyed}
+
+
+def test_a_dispatch_scheduled_far_ahead_holds_back_only_its_own_day(session: Session, factory) -> None:  # type: ignore[no-untyped-def]
+    seed_default_prices(session, now=OLD - timedelta(days=10))
+    account = make_account(session)
+    set_storage_times_for(session, _actor(account, Role.ADMIN), {"outbound_messages": 30}, now=OLD - timedelta(days=10))
+    scheduled_at = OLD - timedelta(days=5)
+    scheduled = create_dispatch(
+        session, system(account), DispatchRequest(sender="Skolan", text="Hej", numbers=["0701000001"], send_at=NOW + timedelta(days=200)),
+        public_url="https://sms.example", now=scheduled_at,
+    ).dispatch_id
+    waiting = list(session.execute(text("SELECT id, status FROM outbound_message WHERE dispatch_id = :d"), {"d": scheduled}).all())
+    assert [row[1] for row in waiting] == [MessageStatus.SCHEDULED]
+    older = send(session, account, ["0701000002"], at=OLD - timedelta(days=3))
+    queued = create_dispatch(
+        session, system(account), DispatchRequest(sender="Skolan", text="Hej", numbers=["0701000003"]),
+        public_url="https://sms.example", now=OLD - timedelta(days=1),
+    ).dispatch_id
+    still_queued = list(session.execute(text("SELECT id FROM outbound_message WHERE dispatch_id = :d"), {"d": queued}).scalars())
+    old = send(session, account, ["0701000004"], at=OLD)
+    roll_up(session, now=NOW)
+    assert rolled_up_through(session, account.id) is None  # its first day still waits for September's message
+
+    report = run_purge(factory, all_holdings(), now=NOW, account_ids=[account.id])
+    assert report.counts()["outbound_message"]["deleted"] == 2
+    # The complete old days went, though an earlier day waits for a message scheduled far ahead.
+    assert raw_ids(session, "outbound_message", "id", [*older, *old]) == set()
+    # The scheduled message and the still queued one stay, with their dispatches.
+    assert raw_ids(session, "outbound_message", "id", [waiting[0][0], *still_queued]) == {waiting[0][0], *still_queued}
+    assert raw_ids(session, "dispatch", "id", [scheduled, queued]) == {scheduled, queued}  # type: ignore[list-item]
+
+    # Once the queued message is delivered its day is rolled up again and may go; the scheduled one stays.
+    session.execute(update(OutboundMessage).where(col(OutboundMessage.id).in_(still_queued)).values(status=MessageStatus.DELIVERED))
+    roll_up(session, now=NOW)
+    run_purge(factory, all_holdings(), now=NOW, account_ids=[account.id])
+    assert raw_ids(session, "outbound_message", "id", [waiting[0][0], *still_queued]) == {waiting[0][0]}
