@@ -26,6 +26,7 @@ from govsms.contacts import groups, importing, service
 from govsms.dpa.models import DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaVersion
 from govsms.keys.crypto import seal_field
 from govsms.keys.store import vault_of
+from govsms.retention.models import LegalHold
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
 from govsms.sending.pricing import seed_default_prices
@@ -96,9 +97,13 @@ def objects_of(session: Session, account, *, person: str = "Björn", group_name:
         public_url="http://x", now=now(),
     )
     sender = request_code(session, actor, "0705557788", now=now())  # a mobile number waiting for its code
+    hold = LegalHold(account_id=account.id, reason="Tvist", until=now().date() + timedelta(days=30), created_by="system", created_at=now())
+    session.add(hold)
+    session.flush()
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
         "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
+        "hold_id": hold.id,
     }
 
 
@@ -137,6 +142,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
         "/contacts/import/{token:str}", "/messages/{dispatch_id:int}/cancel", "/api/v1/dispatches/{dispatch_id:int}",
         "/dpa/versions/{version_id:int}/pdf", "/dpa/versions/{version_id:int}/accept", "/api/v1/dpa/versions/{version_id:int}/pdf",
         "/settings/senders/{sender_id:int}/confirm", "/settings/senders/{sender_id:int}/remove",
+        "/settings/retention/holds/{hold_id:int}/end", "/api/v1/retention/holds/{hold_id:int}",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])

@@ -1,20 +1,25 @@
-"""HTTP API of the account's own storage times: ``GET|PUT /api/v1/retention`` (admin or DPO keys)."""
+"""HTTP API of the account's own storage times: ``GET|PUT /api/v1/retention`` (admin or DPO keys), and
+of its legal holds: ``GET|POST /api/v1/retention/holds``, ``DELETE /api/v1/retention/holds/{hold_id}`` (DPO keys)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from litestar import Request, get, put
+from litestar import Request, delete, get, post, put
 from litestar.params import JSONBody, KwargDefinition
 from msgspec import Struct
 
 from govsms.auth import Permission
 from govsms.i18n import _
+from govsms.retention.holds import end_legal_hold, legal_holds, place_hold
+from govsms.retention.models import LegalHold
 from govsms.retention.service import AccountStorageTime, set_storage_times_for, storage_times_for
 from govsms.web.api import ApiController, errors
 from govsms.web.forms import Db, Now
 from govsms.web.guards import requires
+from govsms.web.params import Id
 
 
 class StorageTime(Struct):
@@ -73,4 +78,55 @@ class RetentionApi(ApiController):
         return _answer(set_storage_times_for(db, request.scope["user"], data.storage_times, now=now))
 
 
-ROUTES = [RetentionApi]
+class Hold(Struct):
+    id: int
+    on: str
+    """``account`` (nothing of the account is purged) or ``number`` (one number; not shown: only its keyed hash is kept)."""
+    reason: str
+    until: date
+    """The last day the hold is in force."""
+    placed_by: str
+    placed_at: datetime
+
+
+class Holds(Struct):
+    holds: list[Hold]
+
+
+@dataclass
+class NewHold:
+    reason: Annotated[str, KwargDefinition(description="Why the data is kept (required, at most 200 characters).")]
+    until: Annotated[date, KwargDefinition(description="The last day the hold is in force (YYYY-MM-DD, from today on).")]
+    number: Annotated[str | None, KwargDefinition(
+        description="Hold only this number's data; absent or null: the whole account. Kept only as a keyed hash.",
+    )] = None
+
+
+def _hold(hold: LegalHold) -> Hold:
+    assert hold.id is not None  # a saved row
+    return Hold(
+        id=hold.id, on="account" if hold.blind_index is None else "number", reason=hold.reason, until=hold.until,
+        placed_by=hold.created_by, placed_at=hold.created_at,
+    )
+
+
+class LegalHoldApi(ApiController):
+    guards = (requires(Permission.RETENTION),)
+    tags = ("retention",)
+
+    @get("/api/v1/retention/holds", summary="The account's legal holds in force (DPO keys)")
+    def holds_list(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Holds:
+        return Holds(holds=[_hold(hold) for hold in legal_holds(db, request.scope["user"], today=now.date())])
+
+    @post("/api/v1/retention/holds", summary="Place a legal hold on the account or on one number (DPO keys)", responses=errors(400, 415, 422))
+    def hold_place(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NewHold], now: Now) -> Hold:
+        """The purge deletes nothing the hold covers up to and including ``until``. Recorded in the access log."""
+        return _hold(place_hold(db, request.scope["user"], number=data.number, reason=data.reason, until=data.until, now=now))
+
+    @delete("/api/v1/retention/holds/{hold_id:int}", summary="End a legal hold early (DPO keys)", responses=errors(400, 404, 422))
+    def hold_end(self, request: Request[Any, Any, Any], db: Db, now: Now, hold_id: Id) -> None:
+        """The hold ends yesterday: the next purge takes what it kept. Recorded in the access log."""
+        end_legal_hold(db, request.scope["user"], hold_id, now=now)
+
+
+ROUTES = [RetentionApi, LegalHoldApi]

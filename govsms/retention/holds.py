@@ -5,17 +5,19 @@ with a reason and an end date. A hold is in force up to and including its end da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.auth import Actor, Permission, require
-from govsms.errors import InvalidInput
+from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.retention.models import LegalHold
-from govsms.tenancy import owned_by
+from govsms.keys.store import vault_of
+from govsms.phone import normalise
+from govsms.tenancy import get_scoped, owned_by, scoped
 
 REASON_LENGTH = 200
 
@@ -65,4 +67,47 @@ def holds_in_force(session: Session, account_id: int, *, today: date) -> HoldsIn
     ).all()
     return HoldsInForce(
         account=any(index is None for index in rows), numbers=frozenset(index for index in rows if index is not None),
+    )
+
+
+def place_hold(
+    session: Session, actor: Actor, *, number: str | None, reason: str, until: date, now: datetime,
+) -> LegalHold:
+    """``place_legal_hold`` for a number as typed (``None`` or blank: the whole account): the
+    number is normalised and only its blind index is kept; a refused number is a 422 on ``number``."""
+    require(actor, Permission.RETENTION)
+    index: bytes | None = None
+    if number is not None and number.strip():
+        e164 = normalise(number)
+        index = vault_of(session).blind_indexes(session, actor.account_id, [e164], now=now)[e164]
+    return place_legal_hold(session, actor, blind_index=index, reason=reason, until=until, now=now)
+
+
+def legal_holds(session: Session, actor: Actor, *, today: date) -> list[LegalHold]:
+    """The DPO's view of the account's holds in force (ended ones are in the access log), soonest end first."""
+    require(actor, Permission.RETENTION)
+    return list(session.exec(
+        scoped(LegalHold, actor).where(col(LegalHold.until) >= today).order_by(col(LegalHold.until), col(LegalHold.id))
+    ).all())
+
+
+def legal_hold(session: Session, actor: Actor, hold_id: int, *, today: date) -> LegalHold:
+    """One hold in force of the actor's account; ``NotFound`` for an ended one or another account's."""
+    require(actor, Permission.RETENTION)
+    hold = get_scoped(session, LegalHold, hold_id, actor, missing=_("No such legal hold."))
+    if hold.until < today:
+        raise NotFound(_("No such legal hold."))
+    return hold
+
+
+def end_legal_hold(session: Session, actor: Actor, hold_id: int, *, now: datetime) -> None:
+    """The DPO ends a hold early: it ends yesterday, so the next purge takes what it kept (the row
+    stays for the record; the audit event names the hold, not its number or reason)."""
+    hold = legal_hold(session, actor, hold_id, today=now.date())
+    hold.until = now.date() - timedelta(days=1)
+    session.add(hold)
+    session.flush()
+    record_event(
+        session, actor, Action.LEGAL_HOLD_ENDED, now=now, target=("legal_hold", hold.id),
+        details={"on": "number" if hold.blind_index is not None else "account"},
     )
