@@ -129,6 +129,38 @@ def test_complete_days_for_the_purge(session: Session) -> None:
     assert sum(row[7] for row in rows(session, account.id)) == 1  # type: ignore[arg-type]
 
 
+def test_a_day_waiting_for_a_scheduled_message_is_rolled_up_again_and_later_days_are_purgeable(session: Session) -> None:
+    from govsms.sending.models import Dispatch
+    from govsms.sending.statistics import purgeable
+
+    day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    seed_default_prices(session, now=day)
+    account = make_account(session)
+    request = DispatchRequest(sender="Skolan", text="Hej", numbers=["0701000001"], send_at=day + timedelta(days=200))
+    scheduled = create_dispatch(session, system(account), request, public_url="https://sms.example", now=day).dispatch_id
+    later = send(session, account, ["0701000002"], at=day + timedelta(days=2))
+    set_status(session, later, MessageStatus.DELIVERED, 1)
+    roll_up(session, now=day + timedelta(days=5))
+    assert rolled_up_through(session, account.id) is None  # type: ignore[arg-type]  # its first day waits
+    created = col(OutboundMessage.created_at)
+    conditions = purgeable(session, account.id, created, day + timedelta(days=30))  # type: ignore[arg-type]
+    assert conditions is not None
+    found = set(session.execute(select(col(OutboundMessage.dispatch_id)).where(*conditions)).scalars())
+    assert found == {later}  # the later complete day may go, the waiting one not
+    dispatches = purgeable(session, account.id, col(Dispatch.created_at), day + timedelta(days=30))  # type: ignore[arg-type]
+    assert set(session.execute(select(col(Dispatch.id)).where(*dispatches or [])).scalars()) == {later}
+    assert sum(row[4] for row in rows(session, account.id) if row[3] == MessageStatus.SCHEDULED) == 1  # type: ignore[arg-type]
+
+    set_status(session, scheduled, MessageStatus.DELIVERED, 1)  # sent at last
+    roll_up(session, now=day + timedelta(days=6))
+    assert rolled_up_through(session, account.id) == date(2026, 3, 15)  # type: ignore[arg-type]
+    stored = rows(session, account.id)  # type: ignore[arg-type]
+    assert [row[0] for row in stored if row[7]] == [date(2026, 3, 10), date(2026, 3, 12)]  # the waiting day was rolled up again
+    assert not [row for row in stored if row[3] == MessageStatus.SCHEDULED]
+    conditions = purgeable(session, account.id, created, day + timedelta(days=30))  # type: ignore[arg-type]
+    assert set(session.execute(select(col(OutboundMessage.dispatch_id)).where(*conditions or [])).scalars()) == {scheduled, later}
+
+
 def test_the_roll_up_holds_no_number_or_text_and_its_old_days_can_be_purged(session: Session) -> None:
     columns = set(table_of(StatisticsDay).c.keys())
     assert columns == {"id", "account_id", "day", "country", "sender_kind", "status", "messages", "parts", "cost_minor", "delivered",
