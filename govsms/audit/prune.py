@@ -11,6 +11,14 @@ starts from the anchor and ignores whatever still lies before it, so a run stopp
 leaves a log that verifies, and the next run finishes the deleting. The checkpoints of pruned
 segments stay in the witness file. The run is itself an audit event (counts and the anchor).
 
+One prune at a time: a run holds the lease of job ``audit.prune`` in ``job_run`` (``govsms.jobs``,
+one row whose compare-and-set works alike on SQLite and PostgreSQL) from its plan to its last
+delete, renewing it at each chunk checked and each batch deleted. A second run (``govsms audit
+prune`` by hand while the nightly purge prunes) waits up to ``wait_seconds`` for it and then
+reports ``busy`` ("another prune is running"), never a log that does not verify: without the
+lease it would check chain rows the first is deleting. A run killed outright holds the lease until
+its heartbeat is older than ``govsms.jobs.LEASE``.
+
 The retention category ``access_log`` (``govsms.retention.categories``) gives ``before``; the
 purge job calls this with its session factory.
 """
@@ -19,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Table, delete, func, insert, select
@@ -37,12 +47,25 @@ from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditE
 from govsms.audit.record import event_texts, mac_key, record_event
 from govsms.db import rowcount, session_scope, table_of
 from govsms.errors import GovsmsError
+from govsms.jobs import DONE, FAILED, LeaseLost, claim, finish, heartbeat, holder_name
 
 BATCH_ROWS = 5_000
 """Rows deleted per transaction (one table at a time): each transaction stays short."""
 
 _EVENTS, _CHAIN, _LINKS = table_of(AuditEvent), table_of(AuditChain), table_of(AuditEventSubject)
 _CHECKPOINTS, _ANCHORS = table_of(AuditCheckpoint), table_of(AuditAnchor)
+
+PRUNE_JOB, PRUNE_PERIOD = "audit.prune", "latest"
+"""The lease of the access log's prune: one ``job_run`` row, taken again by each run."""
+WAIT_SECONDS = 10.0
+"""How long a prune waits for another one before it reports ``busy``."""
+_POLL_SECONDS = 0.2
+
+Beat = Callable[[], None]
+
+
+def _no_beat() -> None:
+    pass
 
 
 class PruneRefused(GovsmsError):
@@ -71,6 +94,8 @@ class PruneReport:
     finished_earlier_run: bool = False
     """Nothing new to prune, but an earlier run had stopped before deleting everything up to its
     anchor: this run deleted the rest (``anchor_seq`` is that anchor)."""
+    busy: bool = False
+    """Another prune was running (and still was after the wait): this run did nothing."""
 
 
 def _plan(session: Session, before: datetime) -> tuple[Anchor | None, Anchor | None, int]:
@@ -94,7 +119,9 @@ def _count(session: Session, table: Table, upto: int, start: int = 0) -> int:
     return counted
 
 
-def _check_segments(factory: sessionmaker[Session], signing_seed: bytes, previous: Anchor | None, checkpoint: Anchor) -> None:
+def _check_segments(
+    factory: sessionmaker[Session], signing_seed: bytes, previous: Anchor | None, checkpoint: Anchor, beat: Beat = _no_beat,
+) -> None:
     """Recompute the chain of the events to prune, from the current start to the checkpoint, and
     check each event's MAC: raises ``PruneRefused`` unless they are what the checkpoint signed."""
     trusted = Ed25519PrivateKey.from_private_bytes(signing_seed).public_key().public_bytes_raw()
@@ -103,6 +130,7 @@ def _check_segments(factory: sessionmaker[Session], signing_seed: bytes, previou
     key = mac_key(signing_seed)
     previous_hash, last_seq = (previous.head_hash, previous.seq) if previous else (GENESIS, 0)
     while last_seq < checkpoint.seq:
+        beat()
         with session_scope(factory) as session:  # one short read per chunk
             events = [row for row in _raw_events_after(session, last_seq, CHUNK) if row.seq <= checkpoint.seq]
             if not events:
@@ -139,12 +167,15 @@ def _left_before(factory: sessionmaker[Session], seq: int) -> bool:
         )
 
 
-def _delete_upto(factory: sessionmaker[Session], table: Table, upto: int, batch_rows: int, *, below: bool = False) -> tuple[int, int]:
+def _delete_upto(
+    factory: sessionmaker[Session], table: Table, upto: int, batch_rows: int, *, below: bool = False, beat: Beat = _no_beat,
+) -> tuple[int, int]:
     """Delete the rows of ``table`` with seq up to ``upto`` (below it with ``below``), oldest
     first, at most about ``batch_rows`` per transaction. Returns (rows, transactions)."""
     bound = table.c.seq < upto if below else table.c.seq <= upto
     deleted = batches = 0
     while True:
+        beat()
         with session_scope(factory) as session:
             edge = session.execute(select(table.c.seq).where(bound).order_by(table.c.seq).offset(batch_rows - 1).limit(1)).scalar()
             limit = bound if edge is None else table.c.seq <= edge
@@ -157,12 +188,54 @@ def _delete_upto(factory: sessionmaker[Session], table: Table, upto: int, batch_
 
 def prune_access_log(
     factory: sessionmaker[Session], signing_seed: bytes, *, before: datetime, now: datetime, dry_run: bool = False,
-    batch_rows: int = BATCH_ROWS, cli: bool = False,
+    batch_rows: int = BATCH_ROWS, cli: bool = False, wait_seconds: float = WAIT_SECONDS,
 ) -> PruneReport:
     """Delete the access log's whole sealed segments older than ``before`` (see the module's
     docstring), sign the anchor the rest starts from, and record an audit event. ``dry_run``:
-    count only. Raises ``PruneRefused`` when the segments do not verify (nothing deleted)."""
+    count only (no lease). Raises ``PruneRefused`` when the segments do not verify (nothing
+    deleted); reports ``busy`` when another prune held the lease throughout ``wait_seconds``."""
     started = time.monotonic()
+    if dry_run:
+        return _prune(factory, signing_seed, before=before, now=now, dry_run=True, batch_rows=batch_rows, cli=cli, started=started)
+    holder = f"{holder_name()}:{secrets.token_hex(3)}"  # unique: two prunes of one process are two holders
+
+    def moment() -> datetime:  # the caller's now, advancing as the run goes on
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    while True:
+        with session_scope(factory) as session:
+            run_id = claim(session, PRUNE_JOB, PRUNE_PERIOD, now=moment(), holder=holder, again=True)
+        if run_id is not None:
+            break
+        if time.monotonic() - started >= wait_seconds:
+            return PruneReport(before=before, dry_run=False, busy=True, seconds=time.monotonic() - started)
+        time.sleep(_POLL_SECONDS)
+    held = run_id
+
+    def beat() -> None:
+        with session_scope(factory) as session:
+            if not heartbeat(session, held, holder=holder, now=moment()):
+                raise LeaseLost("audit.prune: the lease was taken over")
+
+    try:
+        report = _prune(factory, signing_seed, before=before, now=now, dry_run=False, batch_rows=batch_rows, cli=cli, started=started, beat=beat)
+    except BaseException as error:  # a run stopped (even by ^C) gives the lease back at once
+        with session_scope(factory) as session:
+            finish(session, held, status=FAILED, report={"error": type(error).__name__}, now=moment(), holder=holder)
+        raise
+    with session_scope(factory) as session:
+        finish(session, held, status=DONE, now=moment(), holder=holder, report={
+            "anchor_seq": report.anchor_seq, "events": report.events, "links": report.links, "chain_rows": report.chain_rows,
+            "checkpoints": report.checkpoints, "batches": report.batches, "cli": cli,
+        })
+    return report
+
+
+def _prune(
+    factory: sessionmaker[Session], signing_seed: bytes, *, before: datetime, now: datetime, dry_run: bool, batch_rows: int, cli: bool,
+    started: float, beat: Beat = _no_beat,
+) -> PruneReport:
+    """Plan, check, anchor and delete (the caller holds the lease, renewed by ``beat``)."""
     report = PruneReport(before=before, dry_run=dry_run)
     with session_scope(factory) as session:
         previous, checkpoint, _young = _plan(session, before)
@@ -180,7 +253,7 @@ def prune_access_log(
         report.seconds = time.monotonic() - started
         return report
     if checkpoint is not None:
-        _check_segments(factory, signing_seed, previous, checkpoint)
+        _check_segments(factory, signing_seed, previous, checkpoint, beat)
         anchor = sign_anchor(signing_seed, checkpoint.seq, checkpoint.head_hash, now=now)
         try:
             with session_scope(factory) as session:
@@ -199,10 +272,10 @@ def prune_access_log(
     # From here on verify starts after the anchor; the rows before it go oldest first, table by table.
     report.events = report.links = report.chain_rows = report.checkpoints = 0
     for table, name in ((_LINKS, "links"), (_CHAIN, "chain_rows"), (_EVENTS, "events")):
-        count, batches = _delete_upto(factory, table, upto, batch_rows)
+        count, batches = _delete_upto(factory, table, upto, batch_rows, beat=beat)
         setattr(report, name, count)
         report.batches += batches
-    report.checkpoints, batches = _delete_upto(factory, _CHECKPOINTS, upto, batch_rows, below=True)
+    report.checkpoints, batches = _delete_upto(factory, _CHECKPOINTS, upto, batch_rows, below=True, beat=beat)
     report.batches += batches
     report.seconds = time.monotonic() - started
     with session_scope(factory) as session:

@@ -189,6 +189,9 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
         )
     keys = load_key_ring(settings)
     report = prune_access_log(session_factory(settings), keys.audit_signing_seed, before=before, now=moment, dry_run=args.dry_run, cli=True)
+    if report.busy:
+        print("Another prune of the access log is running (the nightly job's, or one by hand): nothing done. Run this again when it is done.")
+        return 1
     if report.anchor_seq is None:
         print(f"Nothing to prune: no whole signed segment of the access log lies before {before:%Y-%m-%d %H:%M} UTC.")
         return 0

@@ -6,6 +6,7 @@ or with the anchor, still fails."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -294,3 +295,65 @@ def test_a_run_stopped_half_way_leaves_a_log_that_verifies_and_the_next_run_fini
     assert count(log.engine, events, events.c.seq <= anchor_seq) == 0
     assert govsms(log.env, "audit", "verify").returncode == 0
     assert "Nothing to prune" in govsms(log.env, "audit", "prune", "--before", BEFORE).stdout
+
+
+def test_a_second_prune_while_one_runs_reports_another_prune_not_tampering(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The second starts (by hand) after the first planned, while it checks the segments it is about
+    # to delete: without the lease one of them would read chain rows the other deletes.
+    from govsms.audit import prune
+
+    check = prune._check_segments
+    seconds: list[Any] = []
+
+    def meanwhile(*args: Any, **kwargs: Any) -> None:
+        if not seconds:
+            seconds.append(prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW, wait_seconds=0))
+            by_hand = govsms(log.env, "audit", "prune", "--before", BEFORE)
+            assert by_hand.returncode == 1 and "Another prune of the access log is running" in by_hand.stdout, by_hand.stdout + by_hand.stderr
+            assert "verify" not in by_hand.stdout + by_hand.stderr
+        check(*args, **kwargs)
+
+    monkeypatch.setattr(prune, "_check_segments", meanwhile)
+    first = prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW)
+    assert first.anchor_seq == log.old[-1] and first.events == len(log.old) and not first.busy
+    assert seconds[0].busy and seconds[0].anchor_seq is None and seconds[0].events == 0
+    assert count(log.engine, anchors) == 1
+    verified = govsms(log.env, "audit", "verify")
+    assert verified.returncode == 0 and f"Verified from sequence {log.old[-1] + 1}" in verified.stdout, verified.stdout + verified.stderr
+    # The lease is given back: the next prune runs (nothing left to prune).
+    assert not prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW, wait_seconds=0).busy
+
+
+def test_two_prunes_at_once_neither_reports_tampering_and_the_log_verifies_after(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from govsms.audit import prune
+
+    delete_upto = prune._delete_upto
+
+    def slowly(*args: Any, **kwargs: Any) -> tuple[int, int]:
+        time.sleep(0.05)  # the deleting takes a while: the other run comes meanwhile
+        return delete_upto(*args, **kwargs)
+
+    monkeypatch.setattr(prune, "_delete_upto", slowly)
+    start = threading.Barrier(2)
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            reports.append(prune_access_log(log.factory, log.keys.audit_signing_seed, before=NOW - timedelta(days=400), now=NOW, batch_rows=1))
+        except BaseException as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(reports) == 2
+    assert sorted(report.events for report in reports) == [0, len(log.old)]  # the second waited, then found nothing left
+    assert count(log.engine, anchors) == 1 and count(log.engine, events, events.c.seq <= log.old[-1]) == 0
+    verified = govsms(log.env, "audit", "verify")
+    assert verified.returncode == 0 and f"Verified from sequence {log.old[-1] + 1}" in verified.stdout, verified.stdout + verified.stderr
