@@ -94,6 +94,11 @@ def _parse_days(text: str) -> list[date]:
     return sorted(date.fromisoformat(day) for day in text.split())
 
 
+def _rolled_through(progress: StatisticsProgress) -> date | None:
+    """The last ended day rolled up (a row written with only ``complete_through`` set: that day)."""
+    return progress.rolled_through or progress.complete_through
+
+
 def _roll_up_days(session: Session, account_id: int, days: list[date], timezone: ZoneInfo) -> tuple[int, set[date]]:
     """Replace the rows of ``days`` (ascending) of one account; the rows written and the days
     that have a message still waiting."""
@@ -165,10 +170,11 @@ def roll_up_account(session: Session, account_id: int, timezone_name: str | None
     progress = session.execute(
         select(StatisticsProgress).where(owned_by(StatisticsProgress, account_id)).with_for_update().execution_options(populate_existing=True)
     ).scalars().one()
-    if progress.rolled_through is None:
+    rolled = _rolled_through(progress)
+    if rolled is None:
         first = _first_day(session, account_id, timezone, today)
     else:
-        first = progress.rolled_through + timedelta(days=1)  # a complete day is never rolled up again
+        first = rolled + timedelta(days=1)  # a complete day is never rolled up again
     new_days = list(_days(first, today))
     all_days = [*(day for day in _parse_days(progress.waiting_days) if day < first), *new_days]
     written = 0
@@ -179,8 +185,7 @@ def roll_up_account(session: Session, account_id: int, timezone_name: str | None
         waiting |= pending
     waiting = {day for day in waiting if day < today}  # today has not ended: it is rolled up again anyway
     ended = [day for day in new_days if day < today]
-    if ended:
-        progress.rolled_through = ended[-1]
+    progress.rolled_through = ended[-1] if ended else rolled
     progress.waiting_days = " ".join(day.isoformat() for day in sorted(waiting))
     complete = progress.complete_through
     if all_days and progress.rolled_through is not None:
@@ -233,10 +238,11 @@ def purgeable(session: Session, account_id: int, column: Any, before: datetime) 
     message waiting: a purge never removes a day not rolled up, and a day waiting for a message
     scheduled far ahead is stepped over, not a bar to the days after it. None: nothing may go."""
     progress = session.get(StatisticsProgress, account_id)
-    if progress is None or progress.rolled_through is None:
+    rolled = _rolled_through(progress) if progress is not None else None
+    if progress is None or rolled is None:
         return None
     timezone = zone(session.execute(select(col(Account.timezone)).where(col(Account.id) == account_id)).scalar())
-    cap = min(before, day_start(progress.rolled_through + timedelta(days=1), timezone))
+    cap = min(before, day_start(rolled + timedelta(days=1), timezone))
     runs = [run for run in _runs(_parse_days(progress.waiting_days)) if day_start(run[0], timezone) < cap]
     if len(runs) > MAX_SKIPPED_RUNS:
         cap = day_start(runs[MAX_SKIPPED_RUNS][0], timezone)
