@@ -225,8 +225,8 @@ def prune_access_log(
         raise
     with session_scope(factory) as session:
         finish(session, held, status=DONE, now=moment(), holder=holder, report={
-            "anchor_seq": report.anchor_seq, "events": report.events, "links": report.links, "chain_rows": report.chain_rows,
-            "checkpoints": report.checkpoints, "batches": report.batches, "cli": cli,
+            "anchor_seq": report.anchor_seq, "events": report.events, "links": report.links, "checkpoints": report.checkpoints,
+            "batches": report.batches,
         })
     return report
 

@@ -20,10 +20,13 @@ from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Jobs"), "/operator/jobs", Permission.PLATFORM)]
 PER_PAGE = 50
-JOB_LABELS = {"nightly": N_("Nightly job")}
+JOB_LABELS = {"nightly": N_("Nightly job"), "audit.prune": N_("Access log prune")}
 STEP_LABELS = {
     "blocklist_cleanup": N_("Blocklist clean-up"), "statistics_roll_up": N_("Statistics roll-up"), "audit_checkpoint": N_("Audit checkpoint"),
     "error": N_("Error"),
+    # The access log prune's report (govsms.audit.prune): counts and the anchor's sequence number.
+    "anchor_seq": N_("Anchor at sequence"), "events": N_("Events"), "links": N_("Links by person"), "checkpoints": N_("Checkpoints"),
+    "batches": N_("Transactions"),
 }
 COUNT_LABELS = {
     "accounts": N_("accounts"), "numbers": N_("numbers"), "memberships": N_("group memberships"), "rows": N_("rows"),
