@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,7 +46,7 @@ from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditE
 from govsms.audit.record import event_texts, mac_key, record_event
 from govsms.db import rowcount, session_scope, table_of
 from govsms.errors import GovsmsError
-from govsms.jobs import DONE, FAILED, LeaseLost, claim, finish, heartbeat, holder_name
+from govsms.jobs import DONE, FAILED, Beat, LeaseLost, claim, finish, heartbeat, holder_name
 
 BATCH_ROWS = 5_000
 """Rows deleted per transaction (one table at a time): each transaction stays short."""
@@ -60,8 +59,6 @@ PRUNE_JOB, PRUNE_PERIOD = "audit.prune", "latest"
 WAIT_SECONDS = 10.0
 """How long a prune waits for another one before it reports ``busy``."""
 _POLL_SECONDS = 0.2
-
-Beat = Callable[[], None]
 
 
 def _no_beat() -> None:

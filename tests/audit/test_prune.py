@@ -357,3 +357,17 @@ def test_two_prunes_at_once_neither_reports_tampering_and_the_log_verifies_after
     assert count(log.engine, anchors) == 1 and count(log.engine, events, events.c.seq <= log.old[-1]) == 0
     verified = govsms(log.env, "audit", "verify")
     assert verified.returncode == 0 and f"Verified from sequence {log.old[-1] + 1}" in verified.stdout, verified.stdout + verified.stderr
+
+
+def test_a_killed_prune_holds_its_lease_until_its_heartbeat_is_stale(log: Log) -> None:
+    from govsms.audit.prune import PRUNE_JOB, PRUNE_PERIOD
+    from govsms.jobs import LEASE, claim
+
+    with session_scope(log.factory) as session:  # a prune killed outright (no ^C): its row stays running
+        assert claim(session, PRUNE_JOB, PRUNE_PERIOD, now=NOW, holder="killed:1", again=True) is not None
+    seed, before = log.keys.audit_signing_seed, NOW - timedelta(days=400)
+    fresh = prune_access_log(log.factory, seed, before=before, now=NOW + LEASE - timedelta(minutes=1), wait_seconds=0)
+    assert fresh.busy and count(log.engine, anchors) == 0
+    stale = prune_access_log(log.factory, seed, before=before, now=NOW + LEASE + timedelta(minutes=1), wait_seconds=0)
+    assert not stale.busy and stale.anchor_seq == log.old[-1] and count(log.engine, anchors) == 1
+    assert govsms(log.env, "audit", "verify").returncode == 0
