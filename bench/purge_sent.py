@@ -74,6 +74,31 @@ def load(factory, account_id: int, at: datetime) -> None:  # type: ignore[no-unt
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
 
 
+class StatementProfile:
+    """Seconds per statement shape of one thread (``PURGE_BENCH_PROFILE=1``): where the time goes."""
+
+    def __init__(self, engine: Any, thread: int) -> None:
+        self.thread, self.seconds, self.calls, self.worst = thread, {}, {}, {}  # type: ignore[var-annotated]
+        event.listen(engine, "before_cursor_execute", self.before)
+        event.listen(engine, "after_cursor_execute", self.after)
+
+    def before(self, connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        connection.info["purge_bench_started"] = time.perf_counter()
+
+    def after(self, connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        took = time.perf_counter() - connection.info.pop("purge_bench_started")
+        shape = " ".join(statement.split())[:110]
+        self.seconds[shape] = self.seconds.get(shape, 0.0) + took
+        self.calls[shape] = self.calls.get(shape, 0) + 1
+        self.worst[shape] = max(self.worst.get(shape, 0.0), took)
+
+    def report(self) -> None:
+        for shape, seconds in sorted(self.seconds.items(), key=lambda item: -item[1])[:8]:
+            print(f"    {seconds:6.2f} s, {self.calls[shape]:4} calls, worst {self.worst[shape]:.2f} s: {shape}")
+
+
 class TransactionClock:
     """The longest transaction of one thread, from the engine's events."""
 
@@ -107,6 +132,7 @@ def bench(url: str) -> dict[str, Any]:
     with Timer() as loading:
         load(factory, account.id, at)
     clock = TransactionClock(engine, threading.get_ident())
+    profile = StatementProfile(engine, threading.get_ident()) if os.environ.get("PURGE_BENCH_PROFILE") else None
     figures: dict[str, Any] = {"load": loading.seconds}
 
     def dispatch() -> None:
@@ -131,6 +157,8 @@ def bench(url: str) -> dict[str, Any]:
         longest=clock.longest, transactions=clock.count, messages=counts["outbound_message_deleted"], parts=parts - int(left["message_part"] or 0), left=left,
         dispatches=counts.get("dispatch_deleted", 0),
     )
+    if profile is not None:
+        profile.report()
     engine.dispose()
     return figures
 
@@ -140,6 +168,8 @@ def main() -> None:
           f"made {DISPATCH_AFTER:.0f} s into it:")
     with databases() as backends:
         for backend, url in backends:
+            if backend not in os.environ.get("PURGE_BENCH_BACKENDS", "sqlite,postgresql"):
+                continue
             f = bench(url)
             print(
                 f"  {backend:<10} purge {f['purge']:5.1f} s (target <= 60 s; {f['messages']:,} messages, {f['parts']:,} parts, "

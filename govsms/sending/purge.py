@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
 from govsms.db import rowcount
@@ -60,12 +60,19 @@ def purge_sent_messages(
     condition = _expired_messages(session, account_id, cap, held)
     if dry_run:
         return int(session.execute(select(func.count()).select_from(OutboundMessage).where(*condition)).scalar() or 0)
-    ids = list(session.execute(select(col(OutboundMessage.id)).where(*condition).order_by(col(OutboundMessage.id)).limit(limit)).scalars())
+    # The oldest first, in the order of the index on (account_id, created_at): the scan stops at
+    # ``limit`` (ordered by id it read and sorted every expired message's id, each batch).
+    oldest = select(col(OutboundMessage.id)).where(*condition).order_by(col(OutboundMessage.created_at)).limit(limit)
+    ids = list(session.execute(oldest).scalars())
     if not ids:
         return 0
-    parts = select(col(MessagePart.provider_id)).where(col(MessagePart.message_id).in_(ids))
-    session.execute(delete(PendingReport).where(col(PendingReport.provider_id).in_(parts)))
-    session.execute(delete(MessagePart).where(col(MessagePart.message_id).in_(ids)))
+    # The parts' ids come back from their delete: the waiting reports go by primary key, with no
+    # second look-up of the parts by message.
+    parts = list(session.execute(
+        delete(MessagePart).where(col(MessagePart.message_id).in_(ids)).returning(col(MessagePart.provider_id))
+    ).scalars())
+    if parts:
+        session.execute(delete(PendingReport).where(col(PendingReport.provider_id).in_(parts)))
     return rowcount(session.execute(delete(OutboundMessage).where(owned_by(OutboundMessage, account_id), col(OutboundMessage.id).in_(ids))))
 
 
@@ -78,8 +85,12 @@ def purge_empty_dispatches(
     cap = purge_cap(session, account_id, before, col(Dispatch.created_at))
     if cap is None:
         return 0
-    has_message = exists().where(col(OutboundMessage.dispatch_id) == col(Dispatch.id), owned_by(OutboundMessage, account_id))
-    condition = [owned_by(Dispatch, account_id), *cap, ~has_message]
+    # NOT IN a hashed list of the account's messages' dispatches, read in one pass: a correlated
+    # NOT EXISTS probes each dispatch's index entries, and after a purge of many messages
+    # (PostgreSQL, before a vacuum) each probe wades through its purged messages' dead entries
+    # (13 s for 1,000 dispatches of 1,000 purged messages; bench/purge_sent.py).
+    with_message = select(col(OutboundMessage.dispatch_id)).where(owned_by(OutboundMessage, account_id))
+    condition = [owned_by(Dispatch, account_id), *cap, col(Dispatch.id).not_in(with_message)]
     if dry_run:
         return int(session.execute(select(func.count()).select_from(Dispatch).where(*condition)).scalar() or 0)
     ids = list(session.execute(select(col(Dispatch.id)).where(*condition).order_by(col(Dispatch.id)).limit(limit)).scalars())
