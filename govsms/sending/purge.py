@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, delete, func, select
 from sqlmodel import Session, col
 
 from govsms.db import rowcount
@@ -40,6 +40,14 @@ def _held_subjects(session: Session, account_id: int, held: frozenset[bytes]) ->
         return [int(found) for found in session.execute(query).scalars()]
     with vault_of(session).key_store(session) as store:
         return [int(found) for found in store.execute(query).scalars()]
+
+
+def _among(session: Session, column: Any, values: list[Any], kind: Any) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(:array)``, one parameter instead of thousands
+    (a purge batch's ids: SQLAlchemy renders and psycopg binds each of an IN list's values)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(kind)))
+    return column.in_(values)
 
 
 def _expired_messages(session: Session, account_id: int, cap: list[Any], held: frozenset[bytes]) -> Any:
@@ -69,11 +77,12 @@ def purge_sent_messages(
     # The parts' ids come back from their delete: the waiting reports go by primary key, with no
     # second look-up of the parts by message.
     parts = list(session.execute(
-        delete(MessagePart).where(col(MessagePart.message_id).in_(ids)).returning(col(MessagePart.provider_id))
+        delete(MessagePart).where(_among(session, col(MessagePart.message_id), ids, Integer())).returning(col(MessagePart.provider_id))
     ).scalars())
     if parts:
-        session.execute(delete(PendingReport).where(col(PendingReport.provider_id).in_(parts)))
-    return rowcount(session.execute(delete(OutboundMessage).where(owned_by(OutboundMessage, account_id), col(OutboundMessage.id).in_(ids))))
+        session.execute(delete(PendingReport).where(_among(session, col(PendingReport.provider_id), parts, String())))
+    messages = delete(OutboundMessage).where(owned_by(OutboundMessage, account_id), _among(session, col(OutboundMessage.id), ids, Integer()))
+    return rowcount(session.execute(messages))
 
 
 def purge_empty_dispatches(
