@@ -15,13 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
-from govsms.accounts.models import User
+from govsms.accounts.models import Account, User
 from govsms.accounts.service import purge_removed_users
 from govsms.audit.prune import PruneRefused, PruneReport, prune_access_log
 from govsms.db import session_scope
 from govsms.personal_data import Holding
 from govsms.registry import all_holdings, destroy_all_unused_subject_keys
 from govsms.retention.purge import BATCH_ROWS, PurgeRunReport, longest_storage_time, run_purge
+from govsms.retention.service import storage_time_in_force
+from govsms.sending.models import StatisticsDay
+from govsms.sending.statistics import purge_statistics
 from govsms.tenancy import owned_by
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,29 @@ class RetentionRun:
     """None: some account keeps the access log until it deletes it, or the prune was refused."""
     access_log_refused: bool
     keys_destroyed: int
+    statistics_rows: int = 0
+    """Roll-up rows of days past the account's storage time of statistics (or, dry, that would go)."""
+
+
+def _purge_statistics(factory: sessionmaker[Session], *, now: datetime, dry_run: bool) -> int:
+    """Each account's roll-up of the days past its storage time of statistics (36 months by
+    default); an account's own transaction each. The roll-up names no one: no legal hold covers it."""
+    with session_scope(factory) as session:
+        accounts = list(session.execute(select(col(Account.id)).order_by(col(Account.id))).scalars())
+    total = 0
+    for account_id in accounts:
+        with session_scope(factory) as session:
+            days = storage_time_in_force(session, account_id, "statistics")
+            if days is None:
+                continue
+            before = (now - timedelta(days=days)).date()
+            if dry_run:
+                total += int(session.execute(
+                    select(func.count()).select_from(StatisticsDay).where(owned_by(StatisticsDay, account_id), col(StatisticsDay.day) < before)
+                ).scalar() or 0)
+            else:
+                total += purge_statistics(session, account_id, before=before)
+    return total
 
 
 def run_retention(
@@ -73,7 +99,8 @@ def run_retention(
             log.warning("access log not pruned: its oldest segments do not verify", extra={"event": "retention.prune_refused"})
             refused = True
     destroyed = 0 if dry_run else destroy_all_unused_subject_keys(factory, now=now, batch=batch)
-    return RetentionRun(purge, pruned, refused, destroyed)
+    statistics_rows = _purge_statistics(factory, now=now, dry_run=dry_run)
+    return RetentionRun(purge, pruned, refused, destroyed, statistics_rows)
 
 
 def step_counts(run: RetentionRun) -> dict[str, int]:
@@ -85,4 +112,5 @@ def step_counts(run: RetentionRun) -> dict[str, int]:
     counts["access_log_events_deleted"] = run.access_log.events if run.access_log else 0
     counts["access_log_refused"] = int(run.access_log_refused)
     counts["subject_keys_destroyed"] = run.keys_destroyed
+    counts["statistics_rows_deleted"] = run.statistics_rows
     return counts

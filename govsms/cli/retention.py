@@ -61,6 +61,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if run.access_log is not None:
         rows.append(("access_log", "audit_event", str(run.access_log.events), "0", f"{run.access_log.seconds:.1f}"))
+    rows.append(("statistics", "statistics_day", str(run.statistics_rows), "0", ""))
     print(_table(("category", "table", "would go" if args.dry_run else "deleted", "held", "seconds"), rows))
     if run.access_log_refused:
         print("The access log was not pruned: its oldest segments do not verify (govsms audit verify).")

@@ -43,6 +43,7 @@ CATEGORIES: tuple[DataCategory, ...] = (
         subjects=N_("Recipients of SMS"),
         counted_from=N_("counted from sending"),
         default_days=90,
+        purged_automatically=True,  # govsms.lifecycle's nightly purge (with parts, reports and tokens)
     ),
     DataCategory(
         key="inbound_messages",
@@ -87,6 +88,7 @@ CATEGORIES: tuple[DataCategory, ...] = (
         default_days=730,
         min_days=365,
         lists_subjects=False,
+        purged_automatically=True,  # govsms.lifecycle: whole sealed segments, at the longest time in force
     ),
     DataCategory(
         key="users",
@@ -95,6 +97,7 @@ CATEGORIES: tuple[DataCategory, ...] = (
         subjects=N_("The customer's staff who use govsms"),
         counted_from=N_("counted from the removal of the user"),
         default_days=30,
+        purged_automatically=True,  # govsms.lifecycle: users removed longer ago than the time
     ),
     DataCategory(
         key="statistics",
@@ -103,6 +106,7 @@ CATEGORIES: tuple[DataCategory, ...] = (
         subjects=N_("None: the counts name no one"),
         counted_from=N_("counted from the day"),
         default_days=1096,
+        purged_automatically=True,  # govsms.lifecycle: each account's days past its storage time
         lists_subjects=False,
     ),
 )

@@ -318,3 +318,29 @@ def test_a_dispatch_scheduled_far_ahead_holds_back_only_its_own_day(session: Ses
     roll_up(session, now=NOW)
     run_purge(factory, all_holdings(), now=NOW, account_ids=[account.id])
     assert raw_ids(session, "outbound_message", "id", [waiting[0][0], *still_queued]) == {waiting[0][0]}
+
+
+def test_the_retention_run_deletes_the_statistics_of_days_past_their_storage_time(session: Session, factory, keys) -> None:  # type: ignore[no-untyped-def]
+    """Statistics are their own category (36 months by default): the run deletes an account's
+    roll-up of older days, keeps newer days and other accounts', and a dry run only counts."""
+    from govsms.lifecycle import run_retention, step_counts
+    from govsms.sending.models import StatisticsDay
+
+    account, other = make_account(session), make_account(session)
+    set_storage_times_for(session, _actor(account, Role.ADMIN), {"statistics": 400}, now=NOW)
+
+    def row(account_id: int, day: date) -> StatisticsDay:
+        return StatisticsDay(account_id=account_id, day=day, country="SE", sender_kind="text", status="delivered", messages=1, parts=1)
+
+    old, kept = (NOW - timedelta(days=401)).date(), (NOW - timedelta(days=399)).date()
+    session.add_all([row(account.id, old), row(account.id, kept), row(other.id, old)])
+    session.flush()
+    assert run_retention(factory, keys.audit_signing_seed, now=NOW, dry_run=True).statistics_rows == 1
+    run = run_retention(factory, keys.audit_signing_seed, now=NOW)
+    assert run.statistics_rows == 1 and step_counts(run)["statistics_rows_deleted"] == 1
+    days = session.execute(
+        text("SELECT account_id, day FROM statistics_day WHERE account_id IN (:a, :b) ORDER BY account_id, day"), {"a": account.id, "b": other.id}
+    ).all()
+    assert [(account_id, str(day)) for account_id, day in days] == [
+        (account.id, kept.isoformat()), (other.id, old.isoformat()),  # the other account keeps 1,096 days
+    ]
