@@ -45,6 +45,7 @@ from govsms.sending import statistics_api as sending_statistics_api
 from govsms.sending import statistics_ui as sending_statistics_ui
 from govsms.sending import ui as sending_ui
 from govsms.accounts.identity import resolve_actor
+from govsms.accounts.service import staff_names
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
 from govsms.keys.ring import load_key_ring
 from govsms.lifecycle import lifecycle_holdings
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "optout_limiter": AddressLimiter(settings.optout_lookups_per_minute),
             "unknown_logins": UnknownLockouts(),
             "resolve_actor": resolve_actor,
+            "staff_names": staff_names,  # how the access log's pages name actors (the accounts domain knows)
         }
     )
     def handler_threads() -> None:

@@ -46,6 +46,8 @@ _PLUS_AND_DIGITS = re.compile(r"\+?\d*")
 # Fast path. The mobile pattern comes from phonenumbers' own metadata (today 7[023689]\d{7}), so
 # the fast path accepts exactly the Swedish mobiles phonenumbers calls valid, also after an
 # upgrade of its data. re.ASCII keeps non-ASCII digits out of the E.164 we build by hand.
+DEFAULT_REGION = "SE"
+"""Where numbers without a country code are read when no account says otherwise."""
 _SWEDISH_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("SE")
 assert _SWEDISH_METADATA is not None and _SWEDISH_METADATA.mobile is not None  # shipped with phonenumbers
 _SWEDISH_MOBILE = _SWEDISH_METADATA.mobile.national_number_pattern

@@ -139,6 +139,18 @@ def create_account(
     return account
 
 
+def staff_names(session: Session, account_id: int) -> dict[str, str]:
+    """``user:12`` -> how the account knows that actor (its staff and API keys, not data
+    subjects): the access log's pages show actors by these names."""
+    names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(
+        select(col(User.id), col(User.email), col(User.display_name)).where(owned_by(User, account_id))
+    )}
+    names.update({f"api_key:{key_id}": f"API: {name}" for key_id, name in session.execute(
+        select(col(ApiKey.id), col(ApiKey.name)).where(owned_by(ApiKey, account_id))
+    )})
+    return names
+
+
 def get_account_by_name(session: Session, name: str) -> Account:
     account = session.exec(select(Account).where(Account.name == name)).first()
     if account is None:

@@ -136,7 +136,7 @@ class AuditApi(ApiController):
                 ),
             )
         query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
-        return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page))
+        return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page, staff_names=request.app.state.staff_names))
 
     @post("/api/v1/audit/search", status_code=200, summary="Audit events about one person, found by number", responses=errors(400, 415, 422))
     def audit_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch], now: Now) -> AuditEvents:
@@ -148,7 +148,9 @@ class AuditApi(ApiController):
         query = AuditFilter(
             since=_utc(data.since, "since"), until=_utc(data.until, "until"), actor=data.actor, action=data.action, number=data.number,
         )
-        return _events(list_events(db, request.scope["user"], query, now=now, page=data.page, per_page=data.per_page))
+        return _events(list_events(
+            db, request.scope["user"], query, now=now, page=data.page, per_page=data.per_page, staff_names=request.app.state.staff_names,
+        ))
 
     @get("/api/v1/audit/verify", summary="Verify the whole log now")
     def audit_verify(self, request: Request[Any, Any, Any], db: Db, now: Now) -> AuditVerification:

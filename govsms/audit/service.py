@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,24 +13,22 @@ from typing import TextIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from govsms.auth import Actor, Permission, require
-from govsms.accounts.models import ApiKey, User
 from govsms.audit.actions import Action
 from govsms.audit.chain import Verification, export_lines, head, rebuild_witness, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
 from govsms.audit.witness import Witness, read_witness
 from govsms.db import session_scope, table_of
-from govsms.accounts.service import account_region, get_account_by_name
 from govsms.errors import InvalidInput
 from govsms.i18n import _
 from govsms.keys.ring import KeyRing
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
-from govsms.phone import parse_number
-from govsms.tenancy import owned_by, scoped
+from govsms.phone import DEFAULT_REGION, parse_number
+from govsms.tenancy import scoped
 from govsms.textfield import refuse_control
 
 
@@ -78,20 +76,19 @@ def parse_public_key(text: str) -> bytes:
     return key
 
 
-def actor_names(session: Session, account_id: int) -> dict[str, str]:
-    """``user:12`` -> how the account knows that actor (staff, not data subjects)."""
-    names = {f"user:{user_id}": name or email for user_id, email, name in session.execute(
-        select(col(User.id), col(User.email), col(User.display_name)).where(owned_by(User, account_id))
-    )}
-    names.update({f"api_key:{key_id}": f"API: {name}" for key_id, name in session.execute(
-        select(col(ApiKey.id), col(ApiKey.name)).where(owned_by(ApiKey, account_id))
-    )})
-    names["system"] = "system"
-    return names
+StaffNames = Callable[[Session, int], Mapping[str, str]]
+"""How an account knows its actors (``user:12`` -> a name, ``api_key:3`` -> its name): the
+accounts domain's ``staff_names``, handed down by the app (the access log imports no domain
+above it: accounts writes to it)."""
+
+
+def _no_names(_session: Session, _account_id: int) -> Mapping[str, str]:
+    return {}
 
 
 def list_events(
-    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50
+    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50,
+    staff_names: StaffNames = _no_names,
 ) -> Page[EventView]:
     require(actor, Permission.AUDIT_READ)
     page, per_page = clamp_page(page, per_page)
@@ -108,7 +105,7 @@ def list_events(
             raise InvalidInput(_("Unknown action."), fields={"action": _("Choose an action from the list.")})
         statement = statement.where(events.c.action == query.action)
     if query.number:
-        parsed = parse_number(query.number, account_region(session, actor))
+        parsed = parse_number(query.number, actor.region or DEFAULT_REGION)
         if parsed.e164 is None:  # not ``parsed.ok`` (the same test), so the number below is known to be there
             raise InvalidInput(parsed.reason or "", fields={"number": parsed.reason or ""})
         # The log holds no numbers: the number leads to its subject through the blind index.
@@ -124,7 +121,7 @@ def list_events(
     total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = session.execute(statement.order_by(events.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
     sealed_to, _hash = head(session)
-    names = actor_names(session, actor.account_id)
+    names = {**staff_names(session, actor.account_id), "system": "system"}
     items = [
         EventView(
             seq=row.seq,
@@ -177,19 +174,18 @@ EXPORT_LINE_KINDS = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", 
 
 def write_export(
     factory: sessionmaker[Session], keys: KeyRing, output: Path | TextIO, *, now: datetime, witness_path: Path | None,
-    account_name: str | None = None,
+    account: tuple[int, str] | None = None,
 ) -> int:
     """``govsms audit export``: the sealed log with its checkpoints and the witness (read before
     the log, so it never runs ahead of it), written to ``output`` (a file, created once the
-    account is known, or an open stream); with ``account_name`` only that account's events in
+    account is known, or an open stream); with ``account`` (id, name) only that account's events in
     full, the others as hashes. The export is then itself an audit event (counts of each kind of
     line), in a transaction of its own. Seals nothing. Returns how many lines were written."""
     witness = read_witness(witness_path)
     counts = dict.fromkeys(EXPORT_LINE_KINDS.values(), 0)
     lines = 0
     with session_scope(factory) as session:
-        account = get_account_by_name(session, account_name) if account_name else None
-        account_id = account.id if account else None
+        account_id = account[0] if account else None
         with open(output, "w", encoding="utf-8") if isinstance(output, Path) else nullcontext(output) as out:
             for line in export_lines(session, account_id=account_id, public_key=public_key(keys), now=now, witness=witness):
                 out.write(line + "\n")
@@ -198,7 +194,7 @@ def write_export(
                 if kind:
                     counts[kind] += 1
     with session_scope(factory) as session:
-        actor = Actor.system(account_id, account.name) if account and account_id is not None else None
+        actor = Actor.system(account[0], account[1]) if account else None
         record_event(session, actor, Action.AUDIT_EXPORTED, now=now, account_id=account_id, details={"cli": True, **counts})
     return lines
 

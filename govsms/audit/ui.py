@@ -13,7 +13,7 @@ from litestar.response import Response, Template
 
 from govsms.auth import Permission
 from govsms.audit.actions import ACTION_LABELS, Action
-from govsms.audit.service import AuditFilter, actor_names, export_for, list_events, public_key, public_key_text, verify_now
+from govsms.audit.service import AuditFilter, export_for, list_events, public_key, public_key_text, verify_now
 from govsms.audit.witness import read_witness
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
@@ -62,7 +62,7 @@ def _log_page(
                 until=parse_day(form["until"], "until", end=True, timezone=zone(actor.timezone)),
                 actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
             )
-            context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1))
+            context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1), staff_names=request.app.state.staff_names)
         except InvalidInput as invalid:
             context.update(errors=invalid.fields, error=invalid.message)
             status = 422
@@ -72,7 +72,7 @@ def _log_page(
         status_code=status,
         actions=[(action.value, _(ACTION_LABELS[action])) for action in Action],
         labels={action.value: _(ACTION_LABELS[action]) for action in Action},
-        actors=sorted(actor_names(db, actor.account_id).items(), key=lambda item: item[1].lower()),
+        actors=sorted({**request.app.state.staff_names(db, actor.account_id), "system": "system"}.items(), key=lambda item: item[1].lower()),
         public_key=public_key_text(public_key(request.app.state.key_ring)),
         filter_query=urlencode({key: value for key, value in form.items() if value and key != "number"}),
         by_number=bool(form["number"]),

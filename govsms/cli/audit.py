@@ -150,9 +150,17 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     keys = load_key_ring(settings)
     output = Path(args.output) if args.output != "-" else sys.stdout
-    lines = write_export(
-        session_factory(settings), keys, output, now=now(), witness_path=settings.audit_witness_file, account_name=args.account,
-    )
+    factory = session_factory(settings)
+    account = None
+    if args.account:
+        from govsms.accounts.service import get_account_by_name
+        from govsms.db import session_scope
+
+        with session_scope(factory) as session:
+            found = get_account_by_name(session, args.account)  # NotFound before any file is made
+            assert found.id is not None  # a stored account
+            account = (found.id, found.name)
+    lines = write_export(factory, keys, output, now=now(), witness_path=settings.audit_witness_file, account=account)
     if args.output != "-":
         print(f"Wrote {lines} lines to {args.output}. Verify anywhere with: govsms audit verify --file {args.output} --public-key KEY")
     return 0
