@@ -44,6 +44,10 @@ from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import statistics_api as sending_statistics_api
 from govsms.sending import statistics_ui as sending_statistics_ui
 from govsms.sending import ui as sending_ui
+from govsms.subjects import api as subjects_api
+from govsms.subjects import requests_api as subjects_requests_api
+from govsms.subjects import requests_ui as subjects_requests_ui
+from govsms.subjects import ui as subjects_ui
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.service import staff_names
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
@@ -69,7 +73,7 @@ UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's
 
 NAV: list[NavItem] = [
     *sending_ui.NAV, *sending_statistics_ui.NAV,
-    *contacts_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
+    *contacts_ui.NAV, *subjects_ui.NAV, *subjects_requests_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
     *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
@@ -195,6 +199,10 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *dpa_api.ROUTES,
                     *retention_ui.ROUTES,
                     *retention_api.ROUTES,
+                    *subjects_ui.ROUTES,
+                    *subjects_api.ROUTES,
+                    *subjects_requests_ui.ROUTES,
+                    *subjects_requests_api.ROUTES,
                 ],
             ),
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),

@@ -21,8 +21,9 @@ from govsms.keys import store
 from govsms.personal_data import Holding
 from govsms.retention import personal_data as retention
 from govsms.sending import personal_data as sending
+from govsms.subjects import personal_data as subjects
 
-DOMAINS = (keys, accounts, retention, audit, contacts, sending, dpa)
+DOMAINS = (keys, accounts, retention, audit, contacts, sending, dpa, subjects)
 
 
 def all_holdings() -> tuple[Holding, ...]:

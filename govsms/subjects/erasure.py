@@ -1,0 +1,1 @@
+"""Placeholder: filled in by the data-subject request work (issue 13)."""
