@@ -84,6 +84,17 @@ class Action(StrEnum):
     USERS_LISTED = "users.listed"
     USER_VIEWED = "user.viewed"
     DATA_UNREADABLE = "data.unreadable"
+    SUBJECT_SEARCHED = "subject.searched"
+    SUBJECT_EXPORTED = "subject.exported"
+    SUBJECT_EXPORT_DOWNLOADED = "subject.export_downloaded"
+    SUBJECT_ERASURE_PREVIEWED = "subject.erasure_previewed"
+    SUBJECT_ERASURE_REFUSED = "subject.erasure_refused"
+    SUBJECT_ERASURE_STARTED = "subject.erasure_started"
+    SUBJECT_ERASED = "subject.erased"
+    SUBJECT_RECEIPT_DOWNLOADED = "subject.receipt_downloaded"
+    SUBJECT_REQUEST_REGISTERED = "subject_request.registered"
+    SUBJECT_REQUEST_VIEWED = "subject_request.viewed"
+    SUBJECT_REQUEST_UPDATED = "subject_request.updated"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -163,4 +174,15 @@ ACTION_LABELS: dict[Action, str] = {
     Action.USERS_LISTED: N_("Users listed"),
     Action.USER_VIEWED: N_("User opened"),
     Action.DATA_UNREADABLE: N_("Stored data could not be read"),
+    Action.SUBJECT_SEARCHED: N_("A person's data searched"),
+    Action.SUBJECT_EXPORTED: N_("A person's data exported"),
+    Action.SUBJECT_EXPORT_DOWNLOADED: N_("A person's data export downloaded"),
+    Action.SUBJECT_ERASURE_PREVIEWED: N_("Erasure of a person's data previewed"),
+    Action.SUBJECT_ERASURE_REFUSED: N_("Erasure of a person's data refused"),
+    Action.SUBJECT_ERASURE_STARTED: N_("Erasure of a person's data started"),
+    Action.SUBJECT_ERASED: N_("A person's data erased"),
+    Action.SUBJECT_RECEIPT_DOWNLOADED: N_("Erasure receipt downloaded"),
+    Action.SUBJECT_REQUEST_REGISTERED: N_("Data-subject request registered"),
+    Action.SUBJECT_REQUEST_VIEWED: N_("Data-subject request opened"),
+    Action.SUBJECT_REQUEST_UPDATED: N_("Data-subject request updated"),
 }
