@@ -7,8 +7,9 @@ from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpl
 from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.jobs import JobRun
-from govsms.keys.store import AccountKey, SubjectKey
+from govsms.keys.store import AccountKey, SubjectKey, SubjectShred
 from govsms.retention.models import LegalHold, RetentionChoice, RetentionLimit
+from govsms.subjects.erasure_models import SubjectErasure
 from govsms.sending.models import (
     BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
 )
@@ -47,7 +48,9 @@ __all__ = [
     "StatisticsDay",
     "StatisticsProgress",
     "SubProcessor",
+    "SubjectErasure",
     "SubjectKey",
+    "SubjectShred",
     "User",
     "VirtualNumber",
     "metadata",

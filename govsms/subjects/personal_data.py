@@ -3,6 +3,29 @@ the request register, the access exports kept for download and the erasures' pro
 
 from __future__ import annotations
 
-from govsms.personal_data import Holding
+from govsms.i18n import N_
+from govsms.personal_data import Holding, Link
+from govsms.subjects.export_store import (
+    erase_exports, export_exports, export_requests, find_exports, find_requests, purge_expired_exports,
+)
 
-HOLDINGS: tuple[Holding, ...] = ()
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        table="subject_erasure", link=Link.BLIND_INDEX, category="access_log",
+        description=N_("Erasures of a person's data: a keyed hash of the number, the erased person's id, counts and the signed receipt"),
+        subject_columns=("subject_id",), blind_indexes=("blind_index",),
+        kept=N_("The record of the erasure proves that it was done (GDPR Art. 5(2)); it holds counts and a keyed hash, no number"),
+    ),
+    Holding(
+        table="subject_request", link=Link.SUBJECT_ID, category="access_log",
+        description=N_("The register of data-subject requests: kind, dates, status and the DPO's notes (encrypted)"),
+        subject_columns=("subject_id",), sealed=("notes_ct",), find=find_requests, export=export_requests,
+        kept=N_("The register keeps the request (reference, dates, status) as proof that it was answered (GDPR Art. 5(2))"),
+    ),
+    Holding(
+        table="subject_export", link=Link.SUBJECT_ID, category="access_log",
+        description=N_("Access exports kept for download for 30 days: the person's data as handed over (encrypted)"),
+        subject_columns=("subject_id",), sealed=("content_ct",), find=find_exports, export=export_exports,
+        erase=erase_exports, purge=purge_expired_exports,
+    ),
+)
