@@ -94,7 +94,7 @@ def test_subject_values_decrypt_only_for_their_subject(session: Session, vault: 
 def test_shredded_subject_is_gone(session: Session, vault: Vault) -> None:
     account = make_account(session)
     subject = vault.subject(session, account.id, "+46703333333", now=now())
-    assert vault.shred(session, account.id, [subject.id]) == 1
+    assert vault.shred(session, account.id, [subject.id], now=now()) == 1
     assert vault.subjects_by_id(session, account.id, [subject.id]) == {}
     assert vault.find_subjects(session, account.id, ["+46703333333"], now=now()) == {}
 

@@ -83,7 +83,7 @@ class Setup:
             session.execute(update(keys).where(keys.c.id == self.bad_subject).values(wrapped_key=bytes(wrapped)))
             client.app.state.vault.cache.forget([(self.account.id, self.bad_subject)])
         else:  # the person's key is gone, their rows are not (a restored backup, a half-done erasure)
-            assert client.app.state.vault.shred(session, self.account.id, [self.bad_subject]) == 1
+            assert client.app.state.vault.shred(session, self.account.id, [self.bad_subject], now=now()) == 1
         session.flush()
 
     def unreadable_events(self, session: Session, target_type: str) -> list[AuditEvent]:

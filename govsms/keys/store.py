@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, LargeBinary, Table, UniqueConstraint, bindparam, delete, event, exists, func, select, update
+from sqlalchemy import Column, Integer, LargeBinary, Table, UniqueConstraint, bindparam, delete, event, exists, func, select, text, update
 from sqlalchemy import column as sql_column, table as sql_table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Field, Session, SQLModel, col
 
-from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, rowcount, rows_in, table_of
+from govsms.db import SMALL_BATCH, UTCDateTime, bulk_insert, copy_rows, one_of, rows_in, table_of
 from govsms.errors import ConfigurationError
 from govsms.keys.crypto import DecryptionError, KeyCache, Subject, blind_index, new_data_key, seal, unseal, wrap_new_keys
 from govsms.keys.ring import KeyRing
@@ -69,7 +69,23 @@ class AccountKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class SubjectShred(SQLModel, table=True):
+    """The shred log: one row per destroyed subject key, in the key store's database. Every
+    process reads the rows after the highest ``seq`` it has seen before it uses a cached key, so
+    a key shredded anywhere is forgotten everywhere; on SQLite new subject ids start above every
+    shredded one, so no id names two people."""
+
+    __tablename__ = "subject_shred"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    account_id: int
+    subject_id: int = Field(index=True)
+    shredded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 SUBJECTS = table_of(SubjectKey)
+SHREDS = table_of(SubjectShred)
 
 
 def subject_wrap_context(account_id: int, index: bytes) -> bytes:
@@ -103,6 +119,8 @@ class Vault:
         self.keys = keys
         self.keystore = keystore
         self.cache = KeyCache(cache_size)
+        self.shreds_seen: int | None = None
+        """The highest ``subject_shred.seq`` this vault has read (None: not yet looked)."""
 
     def _kek(self, kek_id: str) -> bytes:
         try:
@@ -197,6 +215,50 @@ class Vault:
         index_key = self.account_key(session, account_id, INDEX_PURPOSE, now=now)
         return {number: blind_index(index_key, number) for number in numbers}
 
+    # -- the shred log ---------------------------------------------------------------------------
+
+    def _catch_up(self, store: Session) -> None:
+        """Forget every cached key that any process shredded since this vault last looked (one
+        indexed query on the shred log, nearly always empty). The first look notes where the log
+        stands, before anything is cached."""
+        if self.shreds_seen is None:
+            self.shreds_seen = store.execute(select(func.coalesce(func.max(SHREDS.c.seq), 0))).scalar_one()
+            return
+        rows = store.execute(
+            select(SHREDS.c.account_id, SHREDS.c.subject_id, SHREDS.c.seq).where(SHREDS.c.seq > self.shreds_seen)
+        ).all()
+        if rows:
+            self.cache.forget([(account_id, subject_id) for account_id, subject_id, _seq in rows])
+            self.shreds_seen = max(self.shreds_seen, max(seq for _account, _subject, seq in rows))
+
+    def _log_shreds(self, store: Session, pairs: list[tuple[int, int]], now: datetime) -> None:
+        """Write the shred log rows of keys deleted in ``store``'s transaction. On PostgreSQL the
+        log is locked first (readers are not held up), so shreds commit in the order of their
+        sequence numbers: a process that has read up to one has seen every earlier one."""
+        if not pairs:
+            return
+        if store.get_bind().dialect.name == "postgresql":
+            store.execute(text("LOCK TABLE subject_shred IN SHARE ROW EXCLUSIVE MODE"))
+        copy_rows(store, SHREDS, ["account_id", "subject_id"], pairs, constants={"shredded_at": now})
+
+    def shredded(self, session: Session, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Which of these (account id, subject id) the shred log names: the last look of the
+        worker before it hands messages to the SMSC."""
+        wanted = set(pairs)
+        found: set[tuple[int, int]] = set()
+        if not wanted:
+            return found
+        with self.key_store(session) as store:
+            dialect = store.get_bind().dialect.name
+            for chunk in _chunks(sorted({subject_id for _account, subject_id in wanted})):
+                found.update(
+                    (account_id, subject_id) for account_id, subject_id in store.execute(
+                        select(SHREDS.c.account_id, SHREDS.c.subject_id).where(one_of(SHREDS.c.subject_id, chunk, dialect))
+                    ) if (account_id, subject_id) in wanted
+                )
+        self.cache.forget(list(found))
+        return found
+
     # -- subjects --------------------------------------------------------------------------------
 
     def _unwrap(self, row: Any) -> Subject:
@@ -214,6 +276,8 @@ class Vault:
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
         with self.key_store(session) as store:
+            if self.shreds_seen is None:
+                self._catch_up(store)
             for chunk in _chunks(list(by_index)):
                 for row in _subject_rows(store, account_id, "blind_index", chunk):
                     found[by_index[row.blind_index]] = self._unwrap(row)
@@ -229,6 +293,8 @@ class Vault:
         by_index = {index: number for number, index in indexes.items()}
         found: dict[str, Subject] = {}
         with self.key_store(session) as store:
+            if self.shreds_seen is None:
+                self._catch_up(store)
             if len(by_index) < SMALL_BATCH and store.get_bind().dialect.name == "postgresql":
                 # A few numbers (an SMS or two): insert first, read back only the known ones, so a
                 # new number costs one statement.
@@ -256,9 +322,10 @@ class Vault:
         """New subjects for these blind indexes, keys wrapped while the rows stream into the table.
 
         The ids are known without reading the rows back: on PostgreSQL they come from the
-        sequence up front; SQLite writes under one lock (BEGIN IMMEDIATE), so when every row went
-        in, their ids are the next ones after the highest, in order. If another transaction
-        created some of the numbers meanwhile, the rows are read back and its keys win."""
+        sequence up front (which never hands an id out twice); SQLite writes under one lock (BEGIN
+        IMMEDIATE), and the rows go in with the ids after the highest of the table and of the
+        shred log. If another transaction created some of the numbers meanwhile, the rows are
+        read back and its keys win."""
         if not missing:
             return {}
         postgres = store.get_bind().dialect.name == "postgresql"
@@ -270,7 +337,11 @@ class Vault:
                 (len(missing),),
             ).scalar_one()
         else:
-            highest = store.execute(select(func.coalesce(func.max(SUBJECTS.c.id), 0))).scalar_one()
+            # Above every shredded id too: an id the access log links to never names another person.
+            highest = store.execute(select(func.max(
+                select(func.coalesce(func.max(SUBJECTS.c.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(SHREDS.c.subject_id), 0)).scalar_subquery(),
+            ))).scalar_one()
             ids = range(highest + 1, highest + 1 + len(missing))
         created: dict[bytes, Subject] = {}
         ours: dict[bytes, bytes] = {}  # wrapped -> clear
@@ -297,9 +368,7 @@ class Vault:
                     ((index, wrapped) for (wrapped, _key), index in zip(ours.items(), created, strict=True)),
                     constants=constants, ignore_conflicts=True,
                 )
-        elif copy_rows(
-            store, SUBJECTS, SUBJECT_COLUMNS[1:], (row[1:] for row in rows()), constants=constants, ignore_conflicts=True
-        ) == len(missing):
+        elif copy_rows(store, SUBJECTS, SUBJECT_COLUMNS, rows(), constants=constants, ignore_conflicts=True) == len(missing):
             return created
         found: dict[bytes, Subject] = {}
         for chunk in _chunks(missing):
@@ -338,24 +407,26 @@ class Vault:
         """Unwrap keys of known subjects of one account (a missing id was erased)."""
         wanted = set(subject_ids)
         found: dict[int, Subject] = {}
-        uncached = []
-        for subject_id in wanted:
-            key = self.cache.get((account_id, subject_id))
-            if key is None:
-                uncached.append(subject_id)
-            else:
-                found[subject_id] = Subject(id=subject_id, account_id=account_id, key=key)
-        if uncached:
-            with self.key_store(session) as store:
-                for chunk in _chunks(uncached):
-                    for row in _subject_rows(store, account_id, "id", chunk):
-                        try:
-                            found[row.id] = self._unwrap(row)
-                        except DecryptionError:
-                            # A damaged wrapped key: that person's rows cannot be read (absent, as
-                            # if erased); every other row of the page still can.
-                            log.warning("a subject key cannot be unwrapped: subject %s", row.id,
-                                        extra={"event": "key.unreadable", "account_id": account_id})
+        if not wanted:
+            return found
+        with self.key_store(session) as store:
+            self._catch_up(store)  # a key shredded by any process is not returned from the cache
+            uncached = []
+            for subject_id in wanted:
+                key = self.cache.get((account_id, subject_id))
+                if key is None:
+                    uncached.append(subject_id)
+                else:
+                    found[subject_id] = Subject(id=subject_id, account_id=account_id, key=key)
+            for chunk in _chunks(uncached):
+                for row in _subject_rows(store, account_id, "id", chunk):
+                    try:
+                        found[row.id] = self._unwrap(row)
+                    except DecryptionError:
+                        # A damaged wrapped key: that person's rows cannot be read (absent, as
+                        # if erased); every other row of the page still can.
+                        log.warning("a subject key cannot be unwrapped: subject %s", row.id,
+                                    extra={"event": "key.unreadable", "account_id": account_id})
         return found
 
     def indexes_of(self, session: Session, account_id: int, subject_ids: list[int]) -> dict[int, bytes]:
@@ -366,17 +437,22 @@ class Vault:
                 found.update((row.id, row.blind_index) for row in _subject_rows(store, account_id, "id", chunk))
         return found
 
-    def shred(self, session: Session, account_id: int, subject_ids: list[int]) -> int:
-        """Delete the subjects' data keys: whatever was encrypted under them is gone for good."""
+    def shred(self, session: Session, account_id: int, subject_ids: Iterable[int], *, now: datetime) -> int:
+        """Delete the subjects' data keys: whatever was encrypted under them is gone for good.
+        The shred log gets a row per deleted key in the same key-store transaction, so every other
+        process forgets its cached copy once this commits (with the keys in the main database,
+        make this the last write of the transaction: the log stays locked until the commit)."""
+        wanted = sorted(set(subject_ids))
+        gone: list[tuple[int, int]] = []
         with self.key_store(session) as store:
-            deleted = 0
-            for chunk in _chunks(subject_ids):
+            for chunk in _chunks(wanted):
                 result = store.execute(
-                    delete(SubjectKey).where(owned_by(SubjectKey, account_id), col(SubjectKey.id).in_(chunk))
+                    delete(SUBJECTS).where(owned_by(SubjectKey, account_id), SUBJECTS.c.id.in_(chunk)).returning(SUBJECTS.c.id)
                 )
-                deleted += rowcount(result)
-        self.cache.forget([(account_id, subject_id) for subject_id in subject_ids])
-        return deleted
+                gone.extend((account_id, subject_id) for subject_id in result.scalars())
+            self._log_shreds(store, gone, now)
+        self.cache.forget([(account_id, subject_id) for subject_id in wanted])
+        return len(gone)
 
 
 KEY_GRACE = timedelta(days=1)
@@ -419,7 +495,9 @@ def destroy_unused_subject_keys(session: Session, referencing: Sequence[tuple[st
                 statement = delete(SubjectKey).where(col(SubjectKey.id).in_([subject_id for subject_id, _account in unused]))
                 if vault.keystore is None:  # checked again in the deleting statement itself
                     statement = statement.where(*_no_reference(referencing))
-                destroyed += rowcount(store.execute(statement))
+                deleted = [(row[1], row[0]) for row in store.execute(statement.returning(SUBJECTS.c.id, SUBJECTS.c.account_id))]
+                vault._log_shreds(store, deleted, now)
+                destroyed += len(deleted)
         vault.cache.forget([(account_id, subject_id) for subject_id, account_id in unused])
     return destroyed
 
