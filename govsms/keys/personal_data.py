@@ -11,5 +11,6 @@ HOLDINGS: tuple[Holding, ...] = (
         table="subject_key", link=Link.BLIND_INDEX, category="contacts",
         description=N_("A data key per person (wrapped) and a keyed hash of the number; destroyed with the person's last data"),
         subject_columns=("id",), blind_indexes=("blind_index",),
+        kept=N_("Destroyed by the erasure itself, last: without the key nothing sealed under it can be read again"),
     ),
 )

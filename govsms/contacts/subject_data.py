@@ -1,0 +1,206 @@
+"""What the contacts domain holds about one person, for a data-subject request (``govsms.subjects``):
+their contact and its group memberships, and pending import files that list their number. Each
+function follows ``govsms.personal_data``'s ``Find``, ``Export`` or ``Erase``; the caller audits.
+
+The person's contact is found by their subject id (one per account, a unique index); a pending
+import file holds numbers only inside its sealed content, so it is opened and read (an account has
+few, for an hour each) and its numbers compared by blind index, which works without the number in
+clear (an erasure that resumes has only the blind index)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session, col
+
+from govsms.accounts.models import Account
+from govsms.audit.unreadable import CANNOT_BE_READ
+from govsms.clock import SYSTEM_CLOCK
+from govsms.contacts.filereader import read_contact_file
+from govsms.contacts.importing import _upload_context
+from govsms.contacts.models import GROUP_NAME, UPLOAD_CONTENT, UPLOAD_FILENAME, Contact, ContactGroup, GroupMember, ImportUpload
+from govsms.contacts.service import decrypt
+from govsms.db import rowcount
+from govsms.errors import InvalidInput
+from govsms.i18n import _
+from govsms.keys.crypto import DecryptionError, unseal, unseal_field
+from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.personal_data import Found, Person
+from govsms.phone import parse_number
+from govsms.tenancy import owned_by
+
+
+def _contacts(session: Session, person: Person) -> list[Contact]:
+    if person.subject_id is None:
+        return []
+    return list(session.execute(
+        select(Contact).where(owned_by(Contact, person.account_id), col(Contact.subject_id) == person.subject_id)
+    ).scalars())
+
+
+def _group_names(session: Session, account_id: int, contact_ids: list[int]) -> list[tuple[int, str]]:
+    """(contact id, group name) of each membership of these contacts, names opened with the
+    account's data key (a group named before sealing: its clear name)."""
+    if not contact_ids:
+        return []
+    rows = session.execute(
+        select(col(GroupMember.contact_id), col(ContactGroup.id), col(ContactGroup.name_ct), col(ContactGroup.clear_name))
+        .join(ContactGroup, col(ContactGroup.id) == col(GroupMember.group_id))
+        .where(col(GroupMember.contact_id).in_(contact_ids), owned_by(ContactGroup, account_id))
+        .order_by(col(ContactGroup.id))
+    ).all()
+    if not rows:
+        return []
+    key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=SYSTEM_CLOCK.now())
+    names = []
+    for contact_id, group_id, name_ct, clear_name in rows:
+        if name_ct is None:
+            name = clear_name or ""
+        else:
+            try:
+                name = unseal_field(key, GROUP_NAME, account_id, group_id, name_ct).decode()
+            except (DecryptionError, UnicodeDecodeError):
+                name = _(CANNOT_BE_READ)
+        names.append((contact_id, name))
+    return names
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- contact -----------------------------------------------------------------------------------
+
+
+def find_contact(session: Session, person: Person) -> Found | None:
+    """The person's contact: when it was made and changed, and the groups it is in."""
+    contacts = _contacts(session, person)
+    if not contacts:
+        return None
+    groups = _group_names(session, person.account_id, [contact.id for contact in contacts if contact.id is not None])
+    return Found(
+        table="contact", count=len(contacts),
+        first_at=min(contact.created_at for contact in contacts), last_at=max(contact.updated_at for contact in contacts),
+        lines=tuple(_("Group: %(name)s") % {"name": name} for _contact, name in groups),
+    )
+
+
+def export_contact(session: Session, person: Person) -> list[dict[str, object]]:
+    """The contact in clear: number, name, note, times and the names of its groups."""
+    contacts = _contacts(session, person)
+    groups = _group_names(session, person.account_id, [contact.id for contact in contacts if contact.id is not None])
+    records: list[dict[str, object]] = []
+    for contact in contacts:
+        view = decrypt(contact, person.subject)
+        records.append({
+            "id": view.id, "number": view.number, "name": view.name, "note": view.note, "unreadable": view.unreadable,
+            "created_at": _iso(contact.created_at), "updated_at": _iso(contact.updated_at),
+            "groups": [name for contact_id, name in groups if contact_id == contact.id],
+        })
+    return records
+
+
+def _contact_ids(session: Session, person: Person, limit: int) -> list[int]:
+    if person.subject_id is None:
+        return []
+    return list(session.execute(
+        select(col(Contact.id)).where(owned_by(Contact, person.account_id), col(Contact.subject_id) == person.subject_id).limit(limit)
+    ).scalars())
+
+
+def erase_contact(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """Delete the person's contact and its group memberships; the contacts deleted."""
+    ids = _contact_ids(session, person, limit)
+    if not ids:
+        return 0
+    session.execute(delete(GroupMember).where(col(GroupMember.contact_id).in_(ids)))
+    return rowcount(session.execute(delete(Contact).where(owned_by(Contact, person.account_id), col(Contact.id).in_(ids))))
+
+
+# -- group_member ------------------------------------------------------------------------------
+
+
+def find_memberships(session: Session, person: Person) -> Found | None:
+    """How many groups the person's contact is in (the groups' names are the contact's lines)."""
+    ids = _contact_ids(session, person, 1000)
+    if not ids:
+        return None
+    count, first, last = session.execute(
+        select(func.count(), func.min(GroupMember.added_at), func.max(GroupMember.added_at)).where(col(GroupMember.contact_id).in_(ids))
+    ).one()
+    return Found(table="group_member", count=int(count or 0), first_at=first, last_at=last)
+
+
+def erase_memberships(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """Delete the person's contact's memberships (the contact's own erasure does too); how many went."""
+    ids = _contact_ids(session, person, 1000)
+    if not ids:
+        return 0
+    # A contact is in a few groups: all of them at once (more than ``limit`` only ends the loop later).
+    return rowcount(session.execute(delete(GroupMember).where(col(GroupMember.contact_id).in_(ids))))
+
+
+# -- import_upload -----------------------------------------------------------------------------
+
+
+def _matching_uploads(session: Session, person: Person) -> list[tuple[ImportUpload, str, list[dict[str, Any]]]]:
+    """The account's uploaded files (pending, or expired and not yet purged) whose rows hold the
+    person's number: (upload, file name, the rows with it). A file that does not open or read is
+    left out: nothing of it can be found (the purge removes it within the hour)."""
+    uploads = list(session.execute(select(ImportUpload).where(owned_by(ImportUpload, person.account_id))).scalars())
+    if not uploads:
+        return []
+    now = SYSTEM_CLOCK.now()
+    vault = vault_of(session)
+    key = vault.account_key(session, person.account_id, DATA_PURPOSE, now=now)
+    account = session.get(Account, person.account_id)
+    region = account.default_region if account is not None else "SE"
+    found = []
+    for upload in uploads:
+        try:
+            filename = unseal(key, upload.filename_ct, _upload_context(UPLOAD_FILENAME, person.account_id, upload.id)).decode()
+            content = unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, person.account_id, upload.id))
+            parsed = read_contact_file(filename, content)
+        except (DecryptionError, UnicodeDecodeError, InvalidInput):
+            continue
+        numbers: dict[str, list[dict[str, Any]]] = {}
+        for row in parsed.rows:
+            e164 = parse_number(row.number, region).e164
+            if e164 is not None:
+                numbers.setdefault(e164, []).append({"row": row.row_number, "number": e164, "name": row.name})
+        indexes = vault.blind_indexes(session, person.account_id, list(numbers), now=now)
+        rows = [item for e164, index in indexes.items() if index == person.blind_index for item in numbers[e164]]
+        if rows:
+            found.append((upload, filename, rows))
+    return found
+
+
+def find_uploads(session: Session, person: Person) -> Found | None:
+    """How many of the account's uploaded files, waiting to be imported, list the person's number."""
+    found = _matching_uploads(session, person)
+    if not found:
+        return None
+    return Found(
+        table="import_upload", count=len(found),
+        first_at=min(upload.created_at for upload, _name, _rows in found), last_at=max(upload.created_at for upload, _name, _rows in found),
+    )
+
+
+def export_uploads(session: Session, person: Person) -> list[dict[str, object]]:
+    """Each such file: its name, when it was uploaded and expires, and its rows with the number."""
+    return [
+        {"filename": filename, "created_at": _iso(upload.created_at), "expires_at": _iso(upload.expires_at), "rows": rows}
+        for upload, filename, rows in _matching_uploads(session, person)
+    ]
+
+
+def erase_uploads(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """Delete the uploaded files that list the person's number (the user uploads theirs again)."""
+    ids = [upload.id for upload, _name, _rows in _matching_uploads(session, person)][:limit]
+    if not ids:
+        return 0
+    return rowcount(session.execute(
+        delete(ImportUpload).where(owned_by(ImportUpload, person.account_id), col(ImportUpload.id).in_(ids))
+    ))
