@@ -10,6 +10,7 @@ from govsms.jobs import JobRun
 from govsms.keys.store import AccountKey, SubjectKey, SubjectShred
 from govsms.retention.models import LegalHold, RetentionChoice, RetentionLimit
 from govsms.subjects.erasure_models import SubjectErasure
+from govsms.subjects.models import SubjectExport, SubjectRequest
 from govsms.sending.models import (
     BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
 )
@@ -49,7 +50,9 @@ __all__ = [
     "StatisticsProgress",
     "SubProcessor",
     "SubjectErasure",
+    "SubjectExport",
     "SubjectKey",
+    "SubjectRequest",
     "SubjectShred",
     "User",
     "VirtualNumber",

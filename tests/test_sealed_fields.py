@@ -25,6 +25,7 @@ from govsms.contacts.models import (
 from govsms.keys.crypto import DecryptionError, SealedField, Subject, seal, seal_field, unseal, unseal_field
 from govsms.dpa.models import DPA_DETAILS, DPA_VERSION_ACCEPTANCE, DPA_VERSION_DETAILS, DPA_VERSION_PDF
 from govsms.sending.models import DISPATCH_SENDER, DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER
+from govsms.subjects.models import EXPORT_CONTENT, REQUEST_NOTES
 
 PACKAGE = Path(__file__).resolve().parents[1] / "govsms"
 MODELS = sorted(f"govsms.{path.parent.name}.models" for path in PACKAGE.glob("*/models.py"))
@@ -48,6 +49,8 @@ STORED_CONTEXTS = {
     DPA_VERSION_PDF: b"dpa_version.pdf|7|42",
     DPA_VERSION_ACCEPTANCE: b"dpa_version.acceptance|7|42",
     USER_TOTP_SECRET: b"app_user.totp_secret|7|42",
+    REQUEST_NOTES: b"subject_request.notes|7|42",
+    EXPORT_CONTENT: b"subject_export.content|7|42",
 }
 
 RAW_SEALERS = {"seal", "unseal", "wrap_new_keys"}
