@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DPA_ACCEPT,
             Permission.STATS,
             Permission.STORAGE_TIMES,
+            Permission.SUBJECTS,
         }
     ),
     Role.SENDER: frozenset(
@@ -62,8 +63,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STATS,
         }
     ),
+    # The DPO reads the access log of their own account (who accessed a person's data); like the
+    # auditor's, nothing AUDIT_READ opens shows a number, a name or a text.
     Role.DPO: frozenset(
-        {Permission.SUBJECTS, Permission.RETENTION, Permission.STORAGE_TIMES, Permission.BLOCKLIST, Permission.DPA_READ}
+        {
+            Permission.SUBJECTS,
+            Permission.RETENTION,
+            Permission.STORAGE_TIMES,
+            Permission.BLOCKLIST,
+            Permission.DPA_READ,
+            Permission.AUDIT_READ,
+        }
     ),
     # The auditor reviews who accessed what; no permission here shows message content.
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.DPA_READ}),
@@ -79,9 +89,14 @@ ROLE_LABELS = {
 }
 
 ROLE_DESCRIPTIONS = {
-    Role.ADMIN: N_("Manages users, API keys and account settings, and accepts the data processing agreement."),
+    Role.ADMIN: N_(
+        "Manages users, API keys and account settings, accepts the data processing agreement, and handles data-subject requests."
+    ),
     Role.SENDER: N_("Sends SMS, keeps contacts and groups, reads replies and statistics."),
-    Role.DPO: N_("Searches, exports and erases a person's data; sets storage times."),
+    Role.DPO: N_(
+        "Searches, exports and erases a person's data, keeps the register of data-subject requests, "
+        "sets storage times and reads the account's access log."
+    ),
     Role.AUDITOR: N_("Reviews and verifies the access log; sees no message content."),
     Role.OPERATOR: N_("Runs the platform: customer accounts, prices and connections."),
 }

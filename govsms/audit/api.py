@@ -105,6 +105,7 @@ class AuditSearch:
     until: datetime | None = None
     actor: str | None = None
     action: str | None = None
+    reference: str | None = None
     page: IdValue = 1
     per_page: IdValue = 50
 
@@ -122,10 +123,13 @@ class AuditApi(ApiController):
         until: FromQuery[datetime | None] = None,
         actor: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
+        reference: FromQuery[str | None] = None,
         page: Page = 1,
         per_page: PerPage = 50,
     ) -> AuditEvents:
-        """Newest first. To find every event about one person, POST the number to ``/api/v1/audit/search``."""
+        """Newest first. ``reference`` (e.g. ``DSR-2026-0001``) gives the events of one data-subject
+        request (its search, export, erasure and register events), also after the person's data is
+        erased. To find every event about one person, POST the number to ``/api/v1/audit/search``."""
         if "number" in request.query_params:
             # A number in a URL stays in proxy logs: refused, not searched.
             raise HTTPException(
@@ -135,7 +139,7 @@ class AuditApi(ApiController):
                     "a number in the URL would stay in proxy logs and browser histories."
                 ),
             )
-        query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action)
+        query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action, reference=reference)
         return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page, staff_names=request.app.state.staff_names))
 
     @post("/api/v1/audit/search", status_code=200, summary="Audit events about one person, found by number", responses=errors(400, 415, 422))
@@ -147,6 +151,7 @@ class AuditApi(ApiController):
             raise InvalidInput(message, fields={"number": message})
         query = AuditFilter(
             since=_utc(data.since, "since"), until=_utc(data.until, "until"), actor=data.actor, action=data.action, number=data.number,
+            reference=data.reference,
         )
         return _events(list_events(
             db, request.scope["user"], query, now=now, page=data.page, per_page=data.per_page, staff_names=request.app.state.staff_names,

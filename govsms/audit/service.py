@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -39,6 +40,25 @@ class AuditFilter:
     actor: str | None = None
     action: str | None = None
     number: str | None = None
+    reference: str | None = None
+    """A data-subject request's reference (``DSR-2026-0001``): the events of that request."""
+
+
+SUBJECT_REQUEST = "subject_request"
+"""The target type of every event of a data-subject request (its search, export, erasure and
+register events); the target id is the request's reference."""
+REFERENCE = re.compile(r"DSR-[0-9]{4}-[0-9]{4,8}")
+"""``DSR-<year>-<sequence in the account and year>``, as the request register numbers them."""
+
+
+def parse_reference(value: str) -> str:
+    """A request reference as typed (spaces around it and lower case forgiven), or InvalidInput
+    saying what one looks like."""
+    cleaned = value.strip().upper()
+    if len(cleaned) > 20 or not REFERENCE.fullmatch(cleaned):
+        message = _("Write the request reference as the register shows it, e.g. DSR-2026-0001.")
+        raise InvalidInput(_("That is not a request reference."), fields={"reference": message})
+    return cleaned
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,10 @@ def list_events(
         if query.action not in {action.value for action in Action}:
             raise InvalidInput(_("Unknown action."), fields={"action": _("Choose an action from the list.")})
         statement = statement.where(events.c.action == query.action)
+    if query.reference:
+        # Found by the target every event of the request carries: no key needed, so the events
+        # stay findable after the person's key is destroyed by an erasure.
+        statement = statement.where(events.c.target_type == SUBJECT_REQUEST, events.c.target_id == parse_reference(query.reference))
     if query.number:
         parsed = parse_number(query.number, actor.region or DEFAULT_REGION)
         if parsed.e164 is None:  # not ``parsed.ok`` (the same test), so the number below is known to be there

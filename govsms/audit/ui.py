@@ -45,7 +45,7 @@ def parse_day(value: str | None, field: str, *, end: bool = False, timezone: Zon
     return moment.astimezone(UTC)
 
 
-FILTER_FIELDS = ("since", "until", "who", "action", "number")
+FILTER_FIELDS = ("since", "until", "who", "action", "reference", "number")
 
 
 def _log_page(
@@ -61,6 +61,7 @@ def _log_page(
                 since=parse_day(form["since"], "since", timezone=zone(actor.timezone)),
                 until=parse_day(form["until"], "until", end=True, timezone=zone(actor.timezone)),
                 actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
+                reference=form["reference"] or None,
             )
             context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1), staff_names=request.app.state.staff_names)
         except InvalidInput as invalid:
@@ -93,9 +94,13 @@ class AuditPages(PageController):
         until: FromQuery[str | None] = None,
         who: FromQuery[str | None] = None,
         action: FromQuery[str | None] = None,
+        reference: FromQuery[str | None] = None,
         page_number: PageNumber = 1,
     ) -> Template:
-        form = {"since": since or "", "until": until or "", "who": who or "", "action": action or "", "number": ""}
+        form = {
+            "since": since or "", "until": until or "", "who": who or "", "action": action or "",
+            "reference": (reference or "").strip(), "number": "",
+        }
         if "number" in request.query_params:
             # A number in an address stays in proxy logs and browser histories: search with the form.
             message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
