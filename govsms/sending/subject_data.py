@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, delete, distinct, func, select, update
+from sqlalchemy import Integer, Select, String, bindparam, delete, distinct, func, select, update
 from sqlmodel import Session, col
 
 from govsms.audit.unreadable import CANNOT_BE_READ
@@ -48,17 +48,21 @@ def _messages_of(person: Person) -> list[Any]:
 # -- outbound_message (with message_part, pending_report and the opt-out token) ----------------
 
 
+def message_totals(person: Person) -> Select[Any]:
+    """How many SMS were sent to the person, first and last, from how many dispatches, how many
+    with an opt-out token: one query on the index on ``subject_id``."""
+    return select(
+        func.count(), func.min(OutboundMessage.created_at), func.max(OutboundMessage.created_at),
+        func.count(distinct(col(OutboundMessage.dispatch_id))), func.count(col(OutboundMessage.optout_token)),
+    ).where(*_messages_of(person))
+
+
 def find_messages(session: Session, person: Person) -> Found | None:
     """The SMS sent to the person: how many, first and last, from which dispatches (two queries
     on the index on ``subject_id``)."""
     if person.subject_id is None:
         return None
-    count, first, last, dispatches, tokens = session.execute(
-        select(
-            func.count(), func.min(OutboundMessage.created_at), func.max(OutboundMessage.created_at),
-            func.count(distinct(col(OutboundMessage.dispatch_id))), func.count(col(OutboundMessage.optout_token)),
-        ).where(*_messages_of(person))
-    ).one()
+    count, first, last, dispatches, tokens = session.execute(message_totals(person)).one()
     if not count:
         return None
     latest = session.execute(
