@@ -107,6 +107,7 @@ class Outbox:
             try:
                 submissions, blocked, unsendable = self._prepare(claimed, now)
                 submissions = self._still_held(keeper, submissions)
+                submissions = self._not_shredded(claimed, submissions, blocked)
             except BaseException:
                 keeper.stop()
                 self._give_back(claimed)
@@ -132,6 +133,19 @@ class Outbox:
             return submissions
         held = keeper.extend()
         return [item for item in submissions if item.message_id in held]
+
+    def _not_shredded(self, claimed: list[Claimed], submissions: list[Submission], blocked: set[int]) -> list[Submission]:
+        """The last look before the SMSC: a message whose recipient's key was shredded since the
+        batch was prepared (erased by another process) is not sent; it ends like the erased ones."""
+        if not submissions:
+            return submissions
+        recipient = {item.id: (item.account_id, item.subject_id) for item in claimed}
+        with session_scope(self.session_factory) as session:
+            gone = vault_of(session).shredded(session, [recipient[item.message_id] for item in submissions])
+        if not gone:
+            return submissions
+        blocked.update(item.message_id for item in submissions if recipient[item.message_id] in gone)
+        return [item for item in submissions if recipient[item.message_id] not in gone]
 
     def _give_back(self, claimed: list[Claimed]) -> None:
         """Nothing of the batch was submitted: release its claims (due again shortly), or, if the
