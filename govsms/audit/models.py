@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Integer, LargeBinary, Text
+from sqlalchemy import Column, Index, Integer, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from govsms.db import UTCDateTime
@@ -16,7 +16,8 @@ class AuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_event"
     # SQLite would otherwise reuse the number of a deleted last row; sequence numbers never repeat.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # The target index finds a data-subject request's events by its reference (the auditor's filter).
+    __table_args__ = (Index("ix_audit_event_target", "target_type", "target_id"), {"sqlite_autoincrement": True})
 
     seq: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
