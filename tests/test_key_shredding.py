@@ -233,3 +233,17 @@ def test_two_processes_on_postgresql(tmp_path: Path) -> None:
         engine.dispose()
     finally:
         drop_postgres_database(url)
+
+
+def test_a_key_read_just_before_its_shred_is_not_cached_again(session: Session, keys: KeyRing) -> None:
+    """One process, two threads: one read the row just before the shred committed and puts the key
+    in the cache after another thread caught up with the shred log. The key stays out."""
+    vault = Vault(keys)
+    account = make_account(session)
+    subject = vault.subject(session, account.id, "+46709000001", now=now())
+    vault.cache.forget([(account.id, subject.id)])
+    Vault(keys).shred(session, account.id, [subject.id], now=now())
+    assert vault.subjects_by_id(session, account.id, [subject.id]) == {}  # caught up
+    vault.cache.put((account.id, subject.id), subject.key)  # the late thread
+    vault.cache.put_many([((account.id, subject.id), subject.key)])
+    assert vault.cache.get((account.id, subject.id)) is None

@@ -15,6 +15,7 @@ import hmac
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -138,11 +139,14 @@ class Subject:
 
 
 class KeyCache:
-    """A bounded, thread-safe LRU of unwrapped keys; erasure evicts explicitly."""
+    """A bounded, thread-safe LRU of unwrapped keys; erasure evicts explicitly. A shredded key's
+    name is remembered (as many names as keys, the oldest go first), so another thread that read
+    the key just before the shred cannot put it back."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._items: OrderedDict[object, bytes] = OrderedDict()
+        self._shredded: OrderedDict[object, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, name: object) -> bytes | None:
@@ -154,6 +158,8 @@ class KeyCache:
 
     def put(self, name: object, key: bytes) -> None:
         with self._lock:
+            if name in self._shredded:
+                return
             self._items[name] = key
             self._items.move_to_end(name)
             while len(self._items) > self.size:
@@ -161,6 +167,8 @@ class KeyCache:
 
     def put_many(self, items: list[tuple[object, bytes]]) -> None:
         with self._lock:
+            if self._shredded:
+                items = [(name, key) for name, key in items if name not in self._shredded]
             self._items.update(items)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -169,6 +177,16 @@ class KeyCache:
         with self._lock:
             for name in names:
                 self._items.pop(name, None)
+
+    def shred(self, names: Iterable[object]) -> None:
+        """Forget these keys for good: they were destroyed (their names are never used again)."""
+        with self._lock:
+            for name in names:
+                self._items.pop(name, None)
+                self._shredded[name] = None
+                self._shredded.move_to_end(name)
+            while len(self._shredded) > self.size:
+                self._shredded.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

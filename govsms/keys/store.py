@@ -228,7 +228,7 @@ class Vault:
             select(SHREDS.c.account_id, SHREDS.c.subject_id, SHREDS.c.seq).where(SHREDS.c.seq > self.shreds_seen)
         ).all()
         if rows:
-            self.cache.forget([(account_id, subject_id) for account_id, subject_id, _seq in rows])
+            self.cache.shred([(account_id, subject_id) for account_id, subject_id, _seq in rows])
             self.shreds_seen = max(self.shreds_seen, max(seq for _account, _subject, seq in rows))
 
     def _log_shreds(self, store: Session, pairs: list[tuple[int, int]], now: datetime) -> None:
@@ -256,7 +256,7 @@ class Vault:
                         select(SHREDS.c.account_id, SHREDS.c.subject_id).where(one_of(SHREDS.c.subject_id, chunk, dialect))
                     ) if (account_id, subject_id) in wanted
                 )
-        self.cache.forget(list(found))
+        self.cache.shred(list(found))
         return found
 
     # -- subjects --------------------------------------------------------------------------------
@@ -452,6 +452,7 @@ class Vault:
                 gone.extend((account_id, subject_id) for subject_id in result.scalars())
             self._log_shreds(store, gone, now)
         self.cache.forget([(account_id, subject_id) for subject_id in wanted])
+        self.cache.shred(list(gone))
         return len(gone)
 
 
@@ -491,6 +492,7 @@ def destroy_unused_subject_keys(session: Session, referencing: Sequence[tuple[st
             if not candidates:
                 break
             after = max(subject_id for subject_id, _account in candidates)
+            deleted: list[tuple[int, int]] = []
             if unused:
                 statement = delete(SubjectKey).where(col(SubjectKey.id).in_([subject_id for subject_id, _account in unused]))
                 if vault.keystore is None:  # checked again in the deleting statement itself
@@ -499,6 +501,7 @@ def destroy_unused_subject_keys(session: Session, referencing: Sequence[tuple[st
                 vault._log_shreds(store, deleted, now)
                 destroyed += len(deleted)
         vault.cache.forget([(account_id, subject_id) for subject_id, account_id in unused])
+        vault.cache.shred(deleted)
     return destroyed
 
 
