@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 
 from govsms.accounts.models import Account
@@ -19,7 +20,7 @@ from govsms.contacts.groups import add_members, create_group
 from govsms.contacts.importing import store_upload
 from govsms.db import bulk_insert, table_of
 from govsms.keys.crypto import unseal_field
-from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, Vault, vault_of
 from govsms.models import metadata
 from govsms.personal_data import Found, Holding, Link, Person
 from govsms.registry import all_holdings
@@ -27,11 +28,14 @@ from govsms.retention.holds import end_legal_hold, place_legal_hold
 from govsms.retention.subject_data import active_holds
 from govsms.sending import blocklist
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
-from govsms.sending.models import DISPATCH_TEXT, OutboundMessage
+from govsms.sending.history import dispatch_senders
+from govsms.sending.models import DISPATCH_TEXT, Dispatch, OutboundMessage
 from govsms.sending.subject_data import message_totals
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.status import MessageStatus
 from tests.factories import make_account, make_contact, now, system
+from tests.sending.test_senders import MOBILE, setup_account, verify
+from tests.sending.test_senders import send as sender_send
 
 NUMBER = "+46701234567"
 OTHER = "+46709876543"
@@ -381,3 +385,33 @@ def test_the_search_of_sent_sms_uses_the_subject_index(session: Session) -> None
     statement = message_totals(person).compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     plan = "\n".join(session.execute(text(f"EXPLAIN {statement}")).scalars())
     assert "ix_outbound_message_subject_id" in plan, plan
+
+
+# -- the person as a sender ----------------------------------------------------------------------
+
+
+def test_a_users_own_sender_number_is_found_exported_and_erased(session: Session, connection: Connection, vault: Vault) -> None:
+    """A user's mobile number verified as a sender: its sender_number row, the dispatches sent
+    from it (the number sealed in each) and the code SMS it got."""
+    account, actor = setup_account(session)
+    verify(session, connection, vault, actor)
+    sent = [sender_send(session, actor, MOBILE).dispatch_id for _ in range(2)]
+    session.flush()
+    person = person_of(session, account, MOBILE)
+    found = finds(session, person)
+    assert found["sender_number"].lines == ("Sender number, verified",)
+    assert found["dispatch"].count == 2 and found["outbound_message"].count == 1  # the code came by SMS
+    exported = {holding.table: holding.export(session, person) for holding in all_holdings() if holding.export is not None}
+    assert [(record["dispatch_id"], record["sender"]) for record in exported["dispatch"]] == [(dispatch_id, MOBILE) for dispatch_id in sent]
+    [own] = exported["sender_number"]
+    assert own["number"] == MOBILE and own["verified_at"] is not None
+    deleted = erase(session, replace(person, e164=""))
+    assert deleted["dispatch"] == 2 and deleted["sender_number"] == 1 and deleted["outbound_message"] == 1
+    assert session.execute(
+        text("SELECT count(*) FROM dispatch WHERE account_id = :a AND (sender_ct IS NOT NULL OR sender_subject_id IS NOT NULL)"), {"a": account.id}
+    ).scalar_one() == 0
+    assert session.execute(text("SELECT count(*) FROM sender_number WHERE account_id = :a"), {"a": account.id}).scalar_one() == 0
+    session.expire_all()
+    dispatches = list(session.execute(select(Dispatch).where(col(Dispatch.id).in_(sent))).scalars())
+    assert set(dispatch_senders(session, actor, dispatches, now=now()).values()) == {"(erased)"}
+    assert finds(session, person) == {}
