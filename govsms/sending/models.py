@@ -61,8 +61,9 @@ class Dispatch(AccountOwned, table=True):
     sender: str | None = Field(default=None, max_length=16)
     """What the customer chose, when it is no one's personal number: a text sender, 72323, or a
     virtual number of the account. None: a mobile number, sealed in ``sender_ct``."""
-    sender_subject_id: int | None = Field(default=None)
-    """The mobile-number sender's data subject (its key seals ``sender_ct``; erasing it shreds it)."""
+    sender_subject_id: int | None = Field(default=None, index=True)
+    """The mobile-number sender's data subject (its key seals ``sender_ct``; erasing it shreds it);
+    indexed: the data-subject search finds the dispatches sent from a person's number."""
     sender_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
     """The mobile-number sender (E.164), AES-GCM under its subject's key, bound to this dispatch."""
     text_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
