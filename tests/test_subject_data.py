@@ -5,7 +5,6 @@ in a loop until it returns fewer than ``limit`` (the blocklist entry only on ``u
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -357,7 +356,7 @@ def many_messages(session: Session, account: Account, person: Person, count: int
         session.execute(text("SELECT setval(pg_get_serial_sequence('outbound_message', 'id'), :m)"), {"m": base + count})
 
 
-def test_erasing_ten_thousand_sms_takes_well_under_a_second(session: Session) -> None:
+def test_erasing_ten_thousand_sms_is_a_few_chunked_statements(session: Session) -> None:
     seed_default_prices(session, now=now())
     account = make_account(session)
     send(session, account, [NUMBER], "Först")
@@ -371,17 +370,13 @@ def test_erasing_ten_thousand_sms_takes_well_under_a_second(session: Session) ->
         statements.append(statement)
 
     event.listen(session.connection(), "before_cursor_execute", listen)
-    started, cpu = time.perf_counter(), time.process_time()
     deleted = erase(session, person)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     event.remove(session.connection(), "before_cursor_execute", listen)
     assert deleted["outbound_message"] == 10_002
     assert int(session.execute(text("SELECT count(*) FROM message_part WHERE provider_id LIKE 'bulk-%'")).scalar_one()) == 0
     # Chunked bulk deletes: a handful of statements per 5,000 messages, none per message.
+    # (Its time is measured by bench/subject_requests.py, never asserted here.)
     assert len(statements) < 60, statements
-    # About 0.1 s (SQLite) and 0.2 s (PostgreSQL) on a quiet machine; this process's own time is
-    # what a loaded test machine does not inflate, the wall clock only bounds the database's part.
-    assert cpu < 1.0 and elapsed < 5.0, f"erasing 10,000 SMS took {elapsed:.2f} s ({cpu:.2f} s of this process)"
 
 
 def test_the_search_of_sent_sms_uses_the_subject_index(session: Session) -> None:
