@@ -13,4 +13,11 @@ HOLDINGS: tuple[Holding, ...] = (
         subject_columns=("id",), blind_indexes=("blind_index",),
         kept=N_("Destroyed by the erasure itself, last: without the key nothing sealed under it can be read again"),
     ),
+    Holding(
+        table="subject_shred", link=Link.SUBJECT_ID, category="access_log",
+        description=N_("Which data keys were destroyed, and when (by id: the keys themselves are gone)"),
+        subject_columns=("subject_id",),
+        kept=N_("Records that the person's key was destroyed, by an id that nothing leads back to: every process reads it so that none "
+                "uses a copy of the key, and no id is ever given to another person"),
+    ),
 )
