@@ -31,6 +31,7 @@ from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.sender_numbers import request_code
+from govsms.subjects.erasure_models import SubjectErasure
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import csrf_token, login
 
@@ -99,11 +100,13 @@ def objects_of(session: Session, account, *, person: str = "Björn", group_name:
     sender = request_code(session, actor, "0705557788", now=now())  # a mobile number waiting for its code
     hold = LegalHold(account_id=account.id, reason="Tvist", until=now().date() + timedelta(days=30), created_by="system", created_at=now())
     session.add(hold)
+    erasure = SubjectErasure(account_id=account.id, blind_index=bytes(16), status="done", actor="system", started_at=now(), finished_at=now())
+    session.add(erasure)
     session.flush()
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
         "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
-        "hold_id": hold.id,
+        "hold_id": hold.id, "erasure_id": erasure.id,
     }
 
 
