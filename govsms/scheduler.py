@@ -24,6 +24,7 @@ from govsms.accounts.login import purge_expired_sessions
 from govsms.audit.chain import seal_and_witness
 from govsms.clock import DEFAULT_TIMEZONE, SYSTEM_CLOCK, Clock
 from govsms.contacts.importing import purge_expired_uploads
+from govsms.subjects.export_store import purge_expired_exports
 from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, Beat, JobRun, run_once
 from govsms.keys.ring import KeyRing
@@ -126,6 +127,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     jobs: list[tuple[str, Callable[..., int], int]] = [
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
+        ("subjects.purge_expired_exports", purge_expired_exports, 15 * 60),  # access exports past their 30 days
     ]
 
     def nightly() -> None:

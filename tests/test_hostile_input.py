@@ -25,7 +25,10 @@ from tests.web_helpers import csrf_token, login
 HOSTILE_IDS = [2**31, 2**63, 2**64, -1, 0]
 CONTROL = ["a\x00b", "a\x01b", "a\x1bb", "a\x7fb", "a\x85b", "a\x9fb"]
 DEEP = ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000]
-OBJECT_KEYS = ("user_id", "key_id", "contact_id", "group_id", "token", "dispatch_id", "version_id", "sender_id", "hold_id", "erasure_id")
+OBJECT_KEYS = (
+    "user_id", "key_id", "contact_id", "group_id", "token", "dispatch_id", "version_id", "sender_id", "hold_id", "request_id", "export_id",
+    "erasure_id",
+)
 ERROR_TEXT = re.compile(r'<p class="(?:error|field-error)"[^>]*>(.+?)</p>|<section class="card narrow">\s*<h1>.*?</h1>\s*<p>(.+?)</p>', re.S)
 
 

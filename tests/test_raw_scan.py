@@ -108,6 +108,7 @@ def store_everything(url: str, tmp_path: Path) -> str:
         assert client.get("/api/v1/contacts", headers=headers).status_code == 200
     plant_mobile_sender(factory, actor)
     plant_agreement(factory, settings, keys, actor)
+    plant_subject_request(factory, actor)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
@@ -189,6 +190,19 @@ def plant_agreement(factory, settings, keys, actor) -> None:  # type: ignore[no-
         )
         create_dispatch(session, actor, request, public_url="https://sms.example.se", now=now())
     apply_delivery_reports(factory, [DeliveryReport(provider_id="okänd-1", status=ReportStatus.DELIVERED, done_at=now())])
+
+
+def plant_subject_request(factory, actor) -> None:  # type: ignore[no-untyped-def]
+    """A data-subject request with notes naming the person, and its access export (the ZIP of
+    every value about them, kept sealed for download)."""
+    from govsms.subjects.export import create_export
+    from govsms.subjects.person import person_for
+    from govsms.subjects.requests import register_request
+
+    with session_scope(factory) as session:
+        request = register_request(session, actor, kind="access", notes=f"Samtal med {PEOPLE[0][1]}, {PEOPLE[0][0]}", now=now())
+        person = person_for(session, actor, PEOPLE[0][0], now=now())
+        create_export(session, actor, all_holdings(), person, request.id, language="sv", now=now())
 
 
 def assert_every_holding_stored(url: str) -> None:

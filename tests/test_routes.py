@@ -32,6 +32,8 @@ from govsms.sending.models import Dispatch, SenderNumber
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.sender_numbers import request_code
 from govsms.subjects.erasure_models import SubjectErasure
+from govsms.subjects.models import SubjectExport
+from govsms.subjects.requests import register_request
 from tests.factories import make_account, make_api_key, make_user, now, system
 from tests.web_helpers import csrf_token, login
 
@@ -103,10 +105,17 @@ def objects_of(session: Session, account, *, person: str = "Björn", group_name:
     erasure = SubjectErasure(account_id=account.id, blind_index=bytes(16), status="done", actor="system", started_at=now(), finished_at=now())
     session.add(erasure)
     session.flush()
+    subject_request = register_request(session, actor, kind="access", notes="B:s anteckning", now=now())
+    export = SubjectExport(
+        id=f"export-of-{account.id}", account_id=account.id, request_id=subject_request.id, sha256="0" * 64, content_ct=b"sealed",
+        language="sv", created_by="system", created_at=now(), expires_at=now() + timedelta(days=30),
+    )
+    session.add(export)
+    session.flush()
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
         "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
-        "hold_id": hold.id, "erasure_id": erasure.id,
+        "hold_id": hold.id, "erasure_id": erasure.id, "request_id": subject_request.id, "export_id": export.id,
     }
 
 
@@ -146,6 +155,8 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
         "/dpa/versions/{version_id:int}/pdf", "/dpa/versions/{version_id:int}/accept", "/api/v1/dpa/versions/{version_id:int}/pdf",
         "/settings/senders/{sender_id:int}/confirm", "/settings/senders/{sender_id:int}/remove",
         "/settings/retention/holds/{hold_id:int}/end", "/api/v1/retention/holds/{hold_id:int}",
+        "/subjects/requests/{request_id:int}", "/api/v1/subjects/requests/{request_id:int}", "/subjects/exports/{export_id:str}",
+        "/api/v1/subjects/exports/{export_id:str}",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])
@@ -200,6 +211,7 @@ CALL = re.compile(r"\b(_?[a-z]\w*)\(")
 OBJECT_OF_ID = {
     "group_id": "group_id", "group_ids": "group_id", "contact_id": "contact_id", "contact_ids": "contact_id",
     "dispatch_id": "dispatch_id", "user_id": "user_id", "key_id": "key_id", "version_id": "version_id", "sender_id": "sender_id",
+    "request_id": "request_id",
 }
 """Which object of account B an id named so in a query string or a body is filled with."""
 PLATFORM_IDS = {"account_id"}

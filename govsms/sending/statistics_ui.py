@@ -163,7 +163,9 @@ class DashboardPages(PageController):
     def dashboard(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
         actor = request.scope["user"]
         month = statistics.month_so_far(db, actor, now=now) if actor.can(Permission.SEND) and actor.can(Permission.STATS) else None
-        return page(request, "web/dashboard.html", month=month, month_cost=money(month.cost_minor) if month else "")
+        # Data-subject requests due within 7 days (the subjects domain's, handed down by the app).
+        requests_due = request.app.state.subject_requests_due(db, actor, now=now) if actor.can(Permission.SUBJECTS) else None
+        return page(request, "web/dashboard.html", month=month, month_cost=money(month.cost_minor) if month else "", requests_due=requests_due)
 
 
 ROUTES = [StatisticsPages, StatisticsDayPages, DashboardPages]

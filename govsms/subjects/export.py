@@ -21,13 +21,14 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.auth import Actor, Permission, require
 from govsms.clock import localtime
+from govsms.dpa.annexes import ProviderNotConfigured, provider_of
 from govsms.dpa.registry import EEA, active_subprocessors, country_name
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import N_, _, language as in_language
@@ -39,7 +40,8 @@ from govsms.retention.service import account_storage_times
 from govsms.subjects.models import EXPORT_CONTENT, SubjectExport, SubjectRequest
 from govsms.subjects.requests import find_request, link_export, link_subject, request_for
 from govsms.templating import base_environment
-from govsms.tenancy import get_scoped
+from govsms.settings import Settings
+from govsms.tenancy import get_scoped, scoped
 
 EXPORT_DAYS = 30
 """How long the ZIP is kept for download."""
@@ -221,3 +223,20 @@ def download_export(session: Session, actor: Actor, export_id: str, *, now: date
         details={"document": f"sha256:{export.sha256}", "request": request.id},
     )
     return ExportFile(f"{request.reference}.zip", content)
+
+
+def exports_of(session: Session, actor: Actor, request_id: int, *, now: datetime) -> list[SubjectExport]:
+    """The request's exports still kept for download, newest first (rows only: no audit event)."""
+    require(actor, Permission.SUBJECTS)
+    return list(session.exec(
+        scoped(SubjectExport, actor).where(col(SubjectExport.request_id) == request_id, col(SubjectExport.expires_at) > now)
+        .order_by(col(SubjectExport.created_at).desc())
+    ).all())
+
+
+def processor_name(session: Session, settings: Settings) -> str:
+    """The provider's name for the report; empty while the operator has not configured it."""
+    try:
+        return provider_of(session, settings).name
+    except ProviderNotConfigured:
+        return ""

@@ -30,7 +30,7 @@ from govsms.textfield import multi_line, single_line
 
 __all__ = [
     "KINDS", "STATUSES", "SubjectRequest", "RequestView", "DueSoon", "add_months", "request_for", "link_subject",
-    "link_erasure", "link_export", "register_request", "list_requests", "get_request", "update_request",
+    "link_erasure", "link_export", "register_request", "list_requests", "get_request", "request_view", "find_request", "update_request",
     "extend_request", "due_soon", "today_for",
 ]
 
@@ -284,6 +284,11 @@ def find_request(session: Session, actor: Actor, request_id: int) -> SubjectRequ
     """The row, without reading its notes (no audit event): for links and checks."""
     require(actor, Permission.SUBJECTS)
     return get_scoped(session, SubjectRequest, request_id, actor, missing=_(MISSING))
+
+
+def request_view(session: Session, actor: Actor, request_id: int, *, now: datetime) -> RequestView:
+    """One request without its notes (no audit event): the answer of a change."""
+    return _view(find_request(session, actor, request_id), today_for(actor, now))
 
 
 def get_request(session: Session, actor: Actor, request_id: int, *, now: datetime) -> RequestView:

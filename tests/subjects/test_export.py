@@ -180,3 +180,14 @@ def test_an_erasure_deletes_the_persons_exports(session: Session) -> None:
     assert erase_exports(session, person, limit=10, now=NOW) == 0
     session.expire_all()
     assert session.get(SubjectExport, kept.id) is not None
+
+
+def test_the_worker_purges_expired_exports_every_quarter_hour(session: Session, settings, keys) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import sessionmaker
+
+    from govsms.clock import FixedClock
+    from govsms.scheduler import build_scheduler
+
+    scheduler = build_scheduler(settings, sessionmaker(bind=session.connection(), class_=Session), keys, FixedClock(NOW))
+    job = scheduler.get_job("subjects.purge_expired_exports")
+    assert job is not None and job.trigger.interval.total_seconds() == 15 * 60
