@@ -16,16 +16,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from govsms.db import session_scope
 from govsms.errors import Conflict, InvalidInput, NotFound
-from govsms.keys.ring import KeyRing
+from govsms.keys.ring import KeyRing, load_key_ring
 from govsms.keys.store import Vault
 from govsms.lifecycle import lifecycle_holdings
 from govsms.personal_data import Holding
 from govsms.retention.holds import place_legal_hold
-from govsms.subjects.erasure import erase_subject, get_erasure, preview_erasure, resume_erasures, running_erasures
+from govsms.subjects.erasure import Sealer, erase_subject, get_erasure, preview_erasure, resume_erasures, running_erasures
 from govsms.subjects.erasure_models import DONE, RUNNING, SubjectErasure
 from govsms.subjects.models import SubjectRequest
 from govsms.subjects.search import search_subject
+from tests.cli import cli_env, govsms, open_db, settings_of  # noqa: F401  (fixture)
 from tests.factories import audit_events, linked_subjects, make_account, make_dispatch, now, system
 from tests.subjects.people import E164, TYPED, dpo_of, factory_on, hold_person, sealer_for
 
@@ -170,3 +172,26 @@ def test_another_accounts_erasure_is_not_found(session: Session, connection: Con
     assert done.erasure.id is not None
     with pytest.raises(NotFound):
         get_erasure(session, stranger, done.erasure.id)
+
+
+def test_govsms_dsr_resume_finishes_an_interrupted_erasure(cli_env: dict[str, str]) -> None:  # noqa: F811
+    assert govsms(cli_env, "init").returncode == 0
+    assert govsms(cli_env, "dsr", "resume").stdout.strip() == "No interrupted erasure."
+    engine, factory = open_db(cli_env)
+    try:
+        with session_scope(factory) as session:
+            held = hold_person(session)
+            account_id, subject_id = held.account.id, held.subject_id
+        sealer = Sealer(keys=load_key_ring(settings_of(cli_env)), witness_path=settings_of(cli_env).audit_witness_file)
+        with pytest.raises(RuntimeError):
+            erase_subject(factory, held.dpo, _interrupted(lifecycle_holdings(), "outbound_message"), TYPED, sealer=sealer, now=now(), batch=1)
+        ran = govsms(cli_env, "dsr", "resume")
+        assert ran.returncode == 0, ran.stderr
+        assert "finished" in ran.stdout and "DSR-" in ran.stdout and E164 not in ran.stdout
+        with session_scope(factory) as session:
+            assert running_erasures(session) == []
+            row = session.execute(text("SELECT status, counts FROM subject_erasure WHERE account_id = :a"), {"a": account_id}).one()
+            assert row[0] == DONE and '"outbound_message":3' in row[1]
+            assert session.execute(text("SELECT count(*) FROM subject_key WHERE id = :s"), {"s": subject_id}).scalar_one() == 0
+    finally:
+        engine.dispose()
