@@ -109,6 +109,7 @@ def store_everything(url: str, tmp_path: Path) -> str:
     plant_mobile_sender(factory, actor)
     plant_agreement(factory, settings, keys, actor)
     plant_subject_request(factory, actor)
+    plant_erasure(factory, settings, keys, actor)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
@@ -203,6 +204,13 @@ def plant_subject_request(factory, actor) -> None:  # type: ignore[no-untyped-de
         request = register_request(session, actor, kind="access", notes=f"Samtal med {PEOPLE[0][1]}, {PEOPLE[0][0]}", now=now())
         person = person_for(session, actor, PEOPLE[0][0], now=now())
         create_export(session, actor, all_holdings(), person, request.id, language="sv", now=now())
+
+
+def plant_erasure(factory, settings, keys, actor) -> None:  # type: ignore[no-untyped-def]
+    """An erasure of one contact (its progress row and signed receipt; the key's shred log)."""
+    from govsms.subjects.erasure import Sealer, erase_subject
+
+    erase_subject(factory, actor, all_holdings(), PEOPLE[1][0], sealer=Sealer(keys=keys, witness_path=settings.audit_witness_file), now=now())
 
 
 def assert_every_holding_stored(url: str) -> None:
