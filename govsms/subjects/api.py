@@ -44,6 +44,8 @@ class ErasureBody:
 
 class Held(Struct):
     table: str
+    description: str
+    """What personal data the table holds."""
     count: int
     first_at: datetime | None
     last_at: datetime | None
@@ -85,8 +87,12 @@ class Plan(Struct):
     table: str
     category: str
     label: str
+    """The category, in the request's language."""
+    description: str
+    """What personal data the table holds."""
     rows: int | None
     reason: str | None = None
+    """Kept only: why."""
 
 
 class Hold(Struct):
@@ -128,7 +134,9 @@ def sealer_of(request: Request[Any, Any, Any]) -> Sealer:
 
 
 def _plan(plan: HoldingPlan) -> Plan:
-    return Plan(table=plan.table, category=plan.category, label=plan.label, rows=plan.rows, reason=plan.reason or None)
+    return Plan(
+        table=plan.table, category=plan.category, label=plan.label, description=plan.description, rows=plan.rows, reason=plan.reason or None,
+    )
 
 
 def _preview(preview: ErasurePreview) -> PreviewAnswer:
@@ -155,7 +163,10 @@ class SubjectApi(ApiController):
             found=not result.empty,
             categories=[
                 Category(key=category.key, label=category.label, held=[
-                    Held(table=found.table, count=found.count, first_at=found.first_at, last_at=found.last_at, lines=list(found.lines))
+                    Held(
+                        table=found.table, description=result.descriptions.get(found.table, found.table), count=found.count,
+                        first_at=found.first_at, last_at=found.last_at, lines=list(found.lines),
+                    )
                     for found in category.found
                 ])
                 for category in result.categories

@@ -67,6 +67,8 @@ class HoldingPlan:
     """Rows about the person now (None: the holding cannot count them; its parent's erase takes them)."""
     reason: str = ""
     """Kept only: why (translated)."""
+    description: str = ""
+    """What personal data the table holds (translated)."""
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,10 @@ def plan(session: Session, holdings: Sequence[Holding], person: Person, *, unblo
         rows = found.count if found is not None else (None if holding.find is None else 0)
         if runs(holding, unblock):
             if rows:
-                erased.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows))
+                erased.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows, description=_(holding.description)))
         elif rows:
             reason = _(holding.kept) if holding.kept else _(NOT_SAID)
-            kept.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows, reason))
+            kept.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows, reason, _(holding.description)))
     return erased, kept
 
 

@@ -6,7 +6,7 @@ an audited read that names the person (SUBJECT_SEARCHED)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -63,6 +63,8 @@ class SearchResult:
     history: Page[Access]
     """Most recent first; the search's own event is not among them."""
     request: SubjectRequest | None = None
+    descriptions: dict[str, str] = field(default_factory=dict)
+    """Table -> what personal data it holds (the registry's description, translated)."""
 
     @property
     def empty(self) -> bool:
@@ -143,4 +145,7 @@ def search_subject(
     )
     if request is not None:
         link_subject(session, actor, request, person.subject_id, now=now)
-    return SearchResult(person=person, categories=categories, history=history, request=request)
+    return SearchResult(
+        person=person, categories=categories, history=history, request=request,
+        descriptions={holding.table: _(holding.description) for holding in holdings},
+    )
