@@ -124,3 +124,27 @@ def test_the_pdf_for_the_data_subject(receipt: tuple[bytes, KeyRing], lang: str,
     text = " ".join(pdf_text(pdf, tmp_path).split())
     assert title in text and document["receipt"]["reference"] in text and document["receipt"]["number_fingerprint"][:16] in text
     assert ("Blockeringslista" if lang == "sv" else "Blocklist") in text
+
+
+def test_a_receipt_built_before_the_seal_gets_its_checkpoint_at_download(
+    session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sealer had not reached the erasure's event (a gap it waits out): the receipt carries no
+    checkpoint; downloaded later, it is signed again with the checkpoint that covers the event."""
+    from govsms.subjects import erasure as erasure_module
+    from govsms.subjects.erasure import receipt_of
+
+    held = hold_person(session)
+    factory, sealer = factory_on(connection, vault), sealer_for(keys, tmp_path)
+    real_seal = erasure_module.seal_and_witness
+    monkeypatch.setattr(erasure_module, "seal_and_witness", lambda *args, **kwargs: None)
+    done = erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now())
+    assert done.receipt["checkpoint"] is None and verify_receipt(done.file)["checkpoint"] is None
+    monkeypatch.setattr(erasure_module, "seal_and_witness", real_seal)
+    assert done.erasure.id is not None
+    later = receipt_of(factory, held.dpo, lifecycle_holdings(), done.erasure.id, sealer=sealer, now=now())
+    body = verify_receipt(later.file)
+    assert body["checkpoint"] is not None and body["checkpoint"]["seq"] >= body["audit_seq"] == done.receipt["audit_seq"]
+    assert {key: value for key, value in body.items() if key != "checkpoint"} == {key: value for key, value in done.receipt.items() if key != "checkpoint"}
+    again = receipt_of(factory, held.dpo, lifecycle_holdings(), done.erasure.id, sealer=sealer, now=now())
+    assert again.file == later.file  # built once with its checkpoint, then the same bytes every time
