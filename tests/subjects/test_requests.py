@@ -257,3 +257,38 @@ def test_another_accounts_dpo_sees_nothing(session: Session) -> None:
             call()
     assert not audit_events(session, "subject_request.viewed", other.id)
     assert get_request(session, dpo(account), request.id, now=NOW).notes == "private"
+
+
+def test_references_stay_unique_when_dpos_register_at_the_same_moment(own_database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Eight registrations at once in one account: each gets its own number, none is lost (on
+    PostgreSQL the loser of a race on the unique reference takes the next number)."""
+    import threading
+
+    from govsms.db import make_engine, make_session_factory, session_scope
+    from govsms.keys.ring import load_key_ring
+    from govsms.keys.store import Vault
+    from tests.conftest import make_settings
+
+    engine = make_engine(own_database_url)
+    factory = make_session_factory(engine, vault=Vault(load_key_ring(make_settings(tmp_path))))
+    with session_scope(factory) as session:
+        account = make_account(session)
+        actor = dpo(account)
+    start, failures, references = threading.Barrier(8), [], []
+
+    def register() -> None:
+        try:
+            start.wait()
+            with session_scope(factory) as session:
+                references.append(register_request(session, actor, kind="access", now=NOW).reference)
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=register) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    engine.dispose()
+    assert failures == []
+    assert sorted(references) == [f"DSR-2026-{n:04d}" for n in range(1, 9)]
