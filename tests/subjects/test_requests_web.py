@@ -241,3 +241,14 @@ def test_the_api(client: TestClient, session: Session) -> None:
     assert client.patch(f"/api/v1/subjects/requests/{request_id}", json={"status": "done"}, headers=theirs).status_code == 404
     assert client.get(answer["download"], headers=theirs).status_code == 404
     assert client.post("/api/v1/subjects/exports", json={"number": NUMBER, "request_id": request_id}, headers=theirs).status_code == 404
+
+
+def test_a_request_answered_by_an_erasure_links_its_receipt(client: TestClient, session: Session) -> None:
+    from govsms.subjects.requests import link_erasure
+
+    account = _logged_in(client, session)
+    request = register_request(session, dpo(account), kind="erasure", now=now())
+    link_erasure(session, dpo(account), request, 4321, now=now())
+    page = client.get(f"/subjects/requests/{request.id}")
+    assert 'href="/subjects/erasures/4321/receipt.pdf"' in page.text and 'href="/subjects/erasures/4321/receipt.json"' in page.text
+    assert "Klar" in page.text and 'id="extend"' not in page.text  # done: nothing to extend
