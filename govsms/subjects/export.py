@@ -114,7 +114,8 @@ def _report_context(
     categories = [
         {
             "label": _(BY_KEY[key].label), "data": _(BY_KEY[key].data), "count": count, "held": held_texts[key],
-            "storage_time": describe_days(times.get(key)), "counted_from": _(BY_KEY[key].counted_from),
+            "storage_time": describe_days(times.get(key)),
+            "counted_from": _(BY_KEY[key].counted_from) if times.get(key) is not None else "",
         }
         for key, count in counts.items() if key in BY_KEY
     ]
