@@ -236,6 +236,13 @@ class UploadUnreadable(InvalidInput):
         super().__init__(message, fields={"file": message}, recorded=True)
 
 
+def unseal_upload(key: bytes, upload: ImportUpload) -> tuple[str, bytes]:
+    """An upload's file name and content, opened with its account's data key (``key``). Raises
+    DecryptionError (altered) or UnicodeDecodeError (a name that is not text)."""
+    filename = unseal(key, upload.filename_ct, _upload_context(UPLOAD_FILENAME, upload.account_id, upload.id)).decode()
+    return filename, unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, upload.account_id, upload.id))
+
+
 def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, writer: Session | None = None) -> tuple[str, bytes]:
     """The file and its name. ``writer``: where the ``data.unreadable`` event of a file that
     cannot be read is written when ``session`` only reads (then ``UploadUnreadable``, 422)."""
@@ -249,8 +256,7 @@ def load_upload(session: Session, actor: Actor, token: str, *, now: datetime, wr
         raise NotFound(_("This upload has expired or does not exist. Upload the file again."))
     key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     try:
-        filename = unseal(key, upload.filename_ct, _upload_context(UPLOAD_FILENAME, actor.account_id, token)).decode()
-        return filename, unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, actor.account_id, token))
+        return unseal_upload(key, upload)
     except (DecryptionError, UnicodeDecodeError):
         # The event names the upload by its token (no file name, no content).
         row = UnreadableRow("import_upload", token, None, ALTERED)

@@ -20,13 +20,13 @@ from govsms.accounts.models import Account
 from govsms.audit.unreadable import CANNOT_BE_READ
 from govsms.clock import SYSTEM_CLOCK
 from govsms.contacts.filereader import read_contact_file
-from govsms.contacts.importing import _upload_context
-from govsms.contacts.models import GROUP_NAME, UPLOAD_CONTENT, UPLOAD_FILENAME, Contact, ContactGroup, GroupMember, ImportUpload
+from govsms.contacts.importing import unseal_upload
+from govsms.contacts.models import GROUP_NAME, Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.contacts.service import decrypt
 from govsms.db import rowcount
 from govsms.errors import InvalidInput
 from govsms.i18n import _
-from govsms.keys.crypto import DecryptionError, unseal, unseal_field
+from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.personal_data import Found, Person
 from govsms.phone import calling_code, parse_number
@@ -169,8 +169,7 @@ def _matching_uploads(session: Session, person: Person) -> list[tuple[ImportUplo
     found = []
     for upload in uploads:
         try:
-            filename = unseal(key, upload.filename_ct, _upload_context(UPLOAD_FILENAME, person.account_id, upload.id)).decode()
-            content = unseal(key, upload.content_ct, _upload_context(UPLOAD_CONTENT, person.account_id, upload.id))
+            filename, content = unseal_upload(key, upload)
             if national and not content.startswith(ZIP_MAGIC) and national not in NOT_DIGITS.sub(b"", content):
                 continue
             parsed = read_contact_file(filename, content)

@@ -37,6 +37,10 @@ SOURCE_LABELS = {"link": N_("opt-out link"), "manual": N_("added by hand"), "api
 _DISPATCHES = table_of(Dispatch)
 
 
+ERASED_TEXT = ""
+"""What a dispatch's text becomes once every recipient is erased (its column takes no NULL)."""
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -156,11 +160,11 @@ def _forget_texts(session: Session, account_id: int, dispatch_ids: set[int], *, 
     key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
     statement = (
         update(_DISPATCHES)
-        .where(_DISPATCHES.c.id == bindparam("dispatch"), _DISPATCHES.c.account_id == account_id)
+        .where(_DISPATCHES.c.id == bindparam("dispatch"), owned_by(_DISPATCHES, account_id))
         .values(text_ct=bindparam("text"))
     )
     session.connection().execute(
-        statement, [{"dispatch": dispatch_id, "text": seal_field(key, DISPATCH_TEXT, account_id, dispatch_id, "")} for dispatch_id in emptied]
+        statement, [{"dispatch": dispatch_id, "text": seal_field(key, DISPATCH_TEXT, account_id, dispatch_id, ERASED_TEXT)} for dispatch_id in emptied]
     )
 
 

@@ -143,7 +143,7 @@ def _accesses(session: Session, account_id: int, subject_id: int | None) -> int:
     events, links = table_of(AuditEvent), table_of(AuditEventSubject)
     return int(session.execute(
         select(func.count()).select_from(events).where(
-            events.c.account_id == account_id, events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)),
+            owned_by(events, account_id), events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)),
         )
     ).scalar_one())
 
@@ -333,7 +333,7 @@ def _erased_event(session: Session, erasure: SubjectErasure) -> int:
     events = table_of(AuditEvent)
     seq = session.execute(
         select(events.c.seq).where(
-            events.c.account_id == erasure.account_id, events.c.action == Action.SUBJECT_ERASED.value,
+            owned_by(events, erasure.account_id), events.c.action == Action.SUBJECT_ERASED.value,
             events.c.details.like(f'%"erasure":{erasure.id},%') | events.c.details.like(f'%"erasure":{erasure.id}}}'),
         ).order_by(events.c.seq.desc()).limit(1)
     ).scalar_one_or_none()

@@ -24,6 +24,7 @@ from govsms.retention.categories import BY_KEY
 from govsms.subjects.models import SubjectRequest
 from govsms.subjects.person import person_for
 from govsms.subjects.requests import link_subject, request_for
+from govsms.tenancy import owned_by
 
 StaffNames = Callable[[Session, int], Mapping[str, str]]
 """How the account names its actors (``state.staff_names``: the accounts domain's)."""
@@ -108,7 +109,7 @@ def access_history(
         return Page(items=[], total=0, page=1, per_page=per_page)
     seqs = select(_LINKS.c.seq).where(_LINKS.c.subject_id == subject_id)
     statement = select(_EVENTS.c.seq, _EVENTS.c.occurred_at, _EVENTS.c.actor, _EVENTS.c.action).where(
-        _EVENTS.c.account_id == actor.account_id, _EVENTS.c.seq.in_(seqs),
+        owned_by(_EVENTS, actor), _EVENTS.c.seq.in_(seqs),
     )
     total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     rows = session.execute(statement.order_by(_EVENTS.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
