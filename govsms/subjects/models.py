@@ -51,11 +51,15 @@ class SubjectExport(AccountOwned, table=True):
     kept for download until ``expires_at`` (30 days), then purged."""
 
     __tablename__ = "subject_export"
+    __table_args__ = (Index("ix_subject_export_account_blind_index", "account_id", "blind_index"),)
 
     id: str = Field(primary_key=True, max_length=43)
     """A random URL-safe token (the download's address)."""
     request_id: int = Field(foreign_key="subject_request.id", index=True)
     subject_id: int | None = Field(default=None, index=True)
+    blind_index: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
+    """The blind index of the person's number under the account's index key: an erasure finds the
+    export by it when the account held no key for the number (None: made before it was stored)."""
     sha256: str = Field(max_length=64)
     content_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     language: str = Field(max_length=5)
