@@ -139,8 +139,11 @@ def erase_messages(session: Session, person: Person, *, limit: int, now: datetim
     ).scalars())
     if parts:
         session.execute(delete(PendingReport).where(_among(session, col(PendingReport.provider_id), parts, String())))
+    # The person's subject too: without statistics SQLite would take the account's index for
+    # "account_id = ? AND id IN (...)" and read every message of the account (110 ms a batch
+    # among 1,000,000 SMS); with the subject it probes the subject's index by id.
     deleted = rowcount(session.execute(
-        delete(OutboundMessage).where(owned_by(OutboundMessage, person.account_id), _among(session, col(OutboundMessage.id), ids, Integer()))
+        delete(OutboundMessage).where(*_messages_of(person), _among(session, col(OutboundMessage.id), ids, Integer()))
     ))
     _forget_texts(session, person.account_id, {dispatch_id for _message, dispatch_id in batch}, now=now)
     return deleted
