@@ -48,7 +48,7 @@ from govsms.subjects import api as subjects_api
 from govsms.subjects import requests_api as subjects_requests_api
 from govsms.subjects import requests_ui as subjects_requests_ui
 from govsms.subjects import ui as subjects_ui
-from govsms.subjects.requests import due_soon as subject_requests_due
+from govsms.subjects.requests import due_soon as subject_requests_due, request_subject
 from govsms.accounts.identity import resolve_actor
 from govsms.accounts.service import staff_names
 from govsms.accounts.login import LoginLimiter, LoginPolicy, UnknownLockouts
@@ -146,6 +146,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "resolve_actor": resolve_actor,
             "staff_names": staff_names,  # how the access log's pages name actors (the accounts domain knows)
             "subject_requests_due": subject_requests_due,  # the dashboard's warning of requests due (the subjects domain knows)
+            "request_subject": request_subject,  # the access log's filter by reference finds the request's person (the subjects domain knows)
         }
     )
     def handler_threads() -> None:

@@ -198,10 +198,11 @@ def plant_subject_request(factory, actor) -> None:  # type: ignore[no-untyped-de
     every value about them, kept sealed for download)."""
     from govsms.subjects.export import create_export
     from govsms.subjects.person import person_for
-    from govsms.subjects.requests import register_request
+    from govsms.subjects.requests import extend_request, register_request
 
     with session_scope(factory) as session:
         request = register_request(session, actor, kind="access", notes=f"Samtal med {PEOPLE[0][1]}, {PEOPLE[0][0]}", now=now())
+        extend_request(session, actor, request.id, "Uppgifter i flera system", now=now())  # in clear: the form says to name no one
         person = person_for(session, actor, PEOPLE[0][0], now=now())
         create_export(session, actor, all_holdings(), person, request.id, language="sv", now=now())
 

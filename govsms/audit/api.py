@@ -140,7 +140,10 @@ class AuditApi(ApiController):
                 ),
             )
         query = AuditFilter(since=_utc(since, "since"), until=_utc(until, "until"), actor=actor, action=action, reference=reference)
-        return _events(list_events(db, request.scope["user"], query, now=now, page=page, per_page=per_page, staff_names=request.app.state.staff_names))
+        return _events(list_events(
+            db, request.scope["user"], query, now=now, page=page, per_page=per_page, staff_names=request.app.state.staff_names,
+            request_subject=request.app.state.request_subject,
+        ))
 
     @post("/api/v1/audit/search", status_code=200, summary="Audit events about one person, found by number", responses=errors(400, 415, 422))
     def audit_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[AuditSearch], now: Now) -> AuditEvents:
@@ -155,6 +158,7 @@ class AuditApi(ApiController):
         )
         return _events(list_events(
             db, request.scope["user"], query, now=now, page=data.page, per_page=data.per_page, staff_names=request.app.state.staff_names,
+            request_subject=request.app.state.request_subject,
         ))
 
     @get("/api/v1/audit/verify", summary="Verify the whole log now")

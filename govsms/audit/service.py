@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from govsms.auth import Actor, Permission, require
@@ -106,9 +107,18 @@ def _no_names(_session: Session, _account_id: int) -> Mapping[str, str]:
     return {}
 
 
+RequestSubject = Callable[[Session, int, str], int | None]
+"""Which data subject a request (account id, reference) is about, if it is linked to one: the
+subjects domain's ``request_subject``, handed down by the app like ``staff_names``."""
+
+
+def _no_request_subject(_session: Session, _account_id: int, _reference: str) -> int | None:
+    return None
+
+
 def list_events(
     session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50,
-    staff_names: StaffNames = _no_names,
+    staff_names: StaffNames = _no_names, request_subject: RequestSubject = _no_request_subject,
 ) -> Page[EventView]:
     require(actor, Permission.AUDIT_READ)
     page, per_page = clamp_page(page, per_page)
@@ -126,8 +136,16 @@ def list_events(
         statement = statement.where(events.c.action == query.action)
     if query.reference:
         # Found by the target every event of the request carries: no key needed, so the events
-        # stay findable after the person's key is destroyed by an erasure.
-        statement = statement.where(events.c.target_type == SUBJECT_REQUEST, events.c.target_id == parse_reference(query.reference))
+        # stay findable after the person's key is destroyed by an erasure. And every event linked
+        # to the request's person (searches and previews made without the request, senders'
+        # reads): the link names the subject by id, which stays after the key is gone.
+        reference = parse_reference(query.reference)
+        of_request: ColumnElement[bool] = (events.c.target_type == SUBJECT_REQUEST) & (events.c.target_id == reference)
+        subject_id = request_subject(session, actor.account_id, reference)
+        if subject_id is not None:
+            links = table_of(AuditEventSubject)
+            of_request = or_(of_request, events.c.seq.in_(select(links.c.seq).where(links.c.subject_id == subject_id)))
+        statement = statement.where(of_request)
     if query.number:
         parsed = parse_number(query.number, actor.region or DEFAULT_REGION)
         if parsed.e164 is None:  # not ``parsed.ok`` (the same test), so the number below is known to be there

@@ -63,7 +63,10 @@ def _log_page(
                 actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
                 reference=form["reference"] or None,
             )
-            context["events"] = list_events(db, actor, query, now=now, page=max(page_number, 1), staff_names=request.app.state.staff_names)
+            context["events"] = list_events(
+                db, actor, query, now=now, page=max(page_number, 1), staff_names=request.app.state.staff_names,
+                request_subject=request.app.state.request_subject,
+            )
         except InvalidInput as invalid:
             context.update(errors=invalid.fields, error=invalid.message)
             status = 422

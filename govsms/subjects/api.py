@@ -152,7 +152,7 @@ class SubjectApi(ApiController):
     tags = ("subjects",)
 
     @post("/api/v1/subjects/search", summary="What the account holds about one number, and who accessed it (DPO keys)",
-          responses=errors(400, 404, 415, 422), status_code=200)
+          responses=errors(400, 404, 409, 415, 422), status_code=200)
     def subject_search(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[SearchBody], now: Now) -> SearchAnswer:
         """An audited read naming the person (and the request, when given)."""
         result = search_subject(
@@ -180,7 +180,7 @@ class SubjectApi(ApiController):
         )
 
     @post("/api/v1/subjects/erasures/preview", summary="What an erasure of one number would erase and keep, and why (DPO keys)",
-          responses=errors(400, 404, 415, 422), status_code=200)
+          responses=errors(400, 404, 409, 415, 422), status_code=200)
     def erasure_preview(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ErasureBody], now: Now) -> PreviewAnswer:
         return _preview(preview_erasure(
             db, request.scope["user"], request.app.state.holdings, data.number, request_id=data.request_id, unblock=data.unblock, now=now,

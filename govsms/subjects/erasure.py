@@ -115,6 +115,12 @@ def runs(holding: Holding, unblock: bool) -> bool:
     return holding.erase is not None and (not holding.erase_on or (holding.erase_on == "unblock" and unblock))
 
 
+def keeps_rows(holding: Holding) -> bool:
+    """An ``erase`` that always runs but keeps the rows, erasing some of their values (the request
+    register loses the DPO's notes): ``kept`` says what stays and why (preview and receipt)."""
+    return holding.erase is not None and not holding.erase_on and bool(holding.kept)
+
+
 def erase_order(holdings: Sequence[Holding]) -> list[Holding]:
     """Rows linked through a parent (``via``: a contact's memberships) before the parents, so that
     each holding's own erase counts its own rows (a parent's erase may take its children along)."""
@@ -158,7 +164,7 @@ def plan(session: Session, holdings: Sequence[Holding], person: Person, *, unblo
         if runs(holding, unblock):
             if rows:
                 erased.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows, description=_(holding.description)))
-        elif rows:
+        if rows and (not runs(holding, unblock) or keeps_rows(holding)):
             reason = _(holding.kept) if holding.kept else _(NOT_SAID)
             kept.append(HoldingPlan(holding.table, holding.category, _label(holding.category), rows, reason, _(holding.description)))
     return erased, kept
@@ -239,7 +245,7 @@ def erase_subject(
             refused = refusal_message(holds)
         else:
             request = request_for(session, actor, request_id, "erasure", now=now)
-            link_subject(session, actor, request, person.subject_id, now=now)
+            link_subject(session, actor, request, person.subject_id, now=now, blind_index=person.blind_index)
             erasure = SubjectErasure(
                 account_id=actor.account_id, request_id=request.id, subject_id=person.subject_id, blind_index=person.blind_index,
                 unblock=unblock, status=RUNNING, counts="{}", actor=actor.label, started_at=now,
@@ -361,7 +367,7 @@ def kept_lines(session: Session, holdings: Sequence[Holding], erasure: SubjectEr
     person = Person(account_id=erasure.account_id, blind_index=erasure.blind_index, subject=subject)
     lines = []
     for holding in holdings:
-        if runs(holding, erasure.unblock) or holding.find is None or holding.table == SubjectErasure.__tablename__:
+        if (runs(holding, erasure.unblock) and not keeps_rows(holding)) or holding.find is None or holding.table == SubjectErasure.__tablename__:
             continue
         found = holding.find(session, person)
         if found is not None and found.count:

@@ -166,7 +166,7 @@ def create_export(
     elif request.account_id != actor.account_id:
         raise NotFound(_("No such request."))
     assert request.id is not None
-    link_subject(session, actor, request, person.subject_id, now=now)
+    link_subject(session, actor, request, person.subject_id, now=now, blind_index=person.blind_index)
     account = session.get(Account, actor.account_id)
     assert account is not None
     held = _held(session, holdings, person)
@@ -178,6 +178,7 @@ def create_export(
     key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     export = SubjectExport(
         id=secrets.token_urlsafe(32), account_id=actor.account_id, request_id=request.id, subject_id=person.subject_id,
+        blind_index=person.blind_index,
         sha256=digest, content_ct=seal_field(key, EXPORT_CONTENT, actor.account_id, request.id, content), language=lang,
         created_by=actor.label, created_at=now, expires_at=now + timedelta(days=EXPORT_DAYS),
     )

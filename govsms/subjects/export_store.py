@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col, select
 
 from govsms.clock import SYSTEM_CLOCK
@@ -15,6 +16,7 @@ from govsms.i18n import _
 from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.personal_data import Found, Person
+from govsms.subjects.erasure_models import SubjectErasure
 from govsms.subjects.models import REQUEST_NOTES, SubjectExport, SubjectRequest
 from govsms.tenancy import owned_by
 
@@ -24,12 +26,19 @@ def purge_expired_exports(session: Session, *, now: datetime) -> int:
     return rowcount(session.execute(delete(SubjectExport).where(col(SubjectExport.expires_at) <= now)))
 
 
-def find_exports(session: Session, person: Person) -> Found | None:
+def _exports_of(person: Person) -> ColumnElement[bool]:
+    """The person's exports: by their subject, or by their number's blind index (an export made
+    while the account held no key for the number has no subject)."""
+    by_index = col(SubjectExport.blind_index) == person.blind_index
     if person.subject_id is None:
-        return None
+        return by_index
+    return or_(col(SubjectExport.subject_id) == person.subject_id, by_index)
+
+
+def find_exports(session: Session, person: Person) -> Found | None:
     count, first, last = session.execute(
         select(func.count(), func.min(SubjectExport.created_at), func.max(SubjectExport.created_at)).where(
-            owned_by(SubjectExport, person.account_id), col(SubjectExport.subject_id) == person.subject_id,
+            owned_by(SubjectExport, person.account_id), _exports_of(person),
         )
     ).one()
     return Found("subject_export", count, first, last, (_("Access exports kept for download: %(n)d") % {"n": count},)) if count else None
@@ -37,11 +46,9 @@ def find_exports(session: Session, person: Person) -> Found | None:
 
 def export_exports(session: Session, person: Person) -> list[dict[str, object]]:
     """Earlier exports are listed, not nested (each holds what this one holds)."""
-    if person.subject_id is None:
-        return []
     rows = session.execute(
         select(SubjectExport.id, SubjectExport.sha256, SubjectExport.created_at, SubjectExport.expires_at).where(
-            owned_by(SubjectExport, person.account_id), col(SubjectExport.subject_id) == person.subject_id,
+            owned_by(SubjectExport, person.account_id), _exports_of(person),
         ).order_by(col(SubjectExport.created_at))
     ).all()
     return [
@@ -51,25 +58,38 @@ def export_exports(session: Session, person: Person) -> list[dict[str, object]]:
 
 
 def erase_exports(session: Session, person: Person, *, limit: int, now: datetime) -> int:
-    """An erasure deletes the person's exports kept for download."""
-    if person.subject_id is None:
-        return 0
+    """An erasure deletes the person's exports kept for download (by subject or by blind index)."""
     ids = session.execute(
-        select(SubjectExport.id).where(
-            owned_by(SubjectExport, person.account_id), col(SubjectExport.subject_id) == person.subject_id,
-        ).limit(limit)
+        select(SubjectExport.id).where(owned_by(SubjectExport, person.account_id), _exports_of(person)).limit(limit)
     ).scalars().all()
     if not ids:
         return 0
     return rowcount(session.execute(delete(SubjectExport).where(col(SubjectExport.id).in_(ids))))
 
 
+def _requests_of(person: Person, *, erasures: bool = True) -> ColumnElement[bool]:
+    """The person's requests: linked to their subject, or answered by an export (or, with
+    ``erasures``, an erasure) of their number's blind index: a person without a key has no subject
+    to link. (Once erased, the person's search shows no request: the register keeps the erasure's
+    request, with nothing written about them, as proof.)"""
+    linked: list[ColumnElement[bool]] = [
+        col(SubjectRequest.id).in_(select(SubjectExport.request_id).where(
+            owned_by(SubjectExport, person.account_id), col(SubjectExport.blind_index) == person.blind_index,
+        )),
+    ]
+    if erasures:
+        linked.append(col(SubjectRequest.id).in_(select(SubjectErasure.request_id).where(
+            owned_by(SubjectErasure, person.account_id), col(SubjectErasure.blind_index) == person.blind_index,
+        )))
+    if person.subject_id is not None:
+        linked.append(col(SubjectRequest.subject_id) == person.subject_id)
+    return or_(*linked)
+
+
 def find_requests(session: Session, person: Person) -> Found | None:
-    if person.subject_id is None:
-        return None
     rows = session.execute(
         select(SubjectRequest.reference, SubjectRequest.created_at).where(
-            owned_by(SubjectRequest, person.account_id), col(SubjectRequest.subject_id) == person.subject_id,
+            owned_by(SubjectRequest, person.account_id), _requests_of(person, erasures=False),
         ).order_by(col(SubjectRequest.created_at))
     ).all()
     if not rows:
@@ -80,14 +100,27 @@ def find_requests(session: Session, person: Person) -> Found | None:
     )
 
 
+def erase_requests(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """An erasure removes what the DPO wrote about the person from their requests: the notes and
+    the extension's reason. The rest stays (reference, kind, dates, status, links): the register
+    proves that the request was handled (GDPR Art. 5(2)). Returns how many requests lost text."""
+    ids = session.execute(
+        select(SubjectRequest.id).where(
+            owned_by(SubjectRequest, person.account_id), _requests_of(person),
+            col(SubjectRequest.notes_ct).is_not(None) | col(SubjectRequest.extension_reason).is_not(None),
+        ).limit(limit)
+    ).scalars().all()
+    if not ids:
+        return 0
+    return rowcount(session.execute(
+        update(SubjectRequest).where(col(SubjectRequest.id).in_(ids)).values(notes_ct=None, extension_reason=None, updated_at=now)
+    ))
+
+
 def export_requests(session: Session, person: Person) -> list[dict[str, object]]:
     """The person's requests in the register, with the DPO's notes decrypted."""
-    if person.subject_id is None:
-        return []
     rows = session.exec(
-        select(SubjectRequest).where(
-            owned_by(SubjectRequest, person.account_id), col(SubjectRequest.subject_id) == person.subject_id,
-        ).order_by(col(SubjectRequest.id))
+        select(SubjectRequest).where(owned_by(SubjectRequest, person.account_id), _requests_of(person, erasures=False)).order_by(col(SubjectRequest.id))
     ).all()
     key = vault_of(session).account_key(session, person.account_id, DATA_PURPOSE, now=SYSTEM_CLOCK.now()) if rows else b""
     records: list[dict[str, object]] = []
@@ -103,6 +136,6 @@ def export_requests(session: Session, person: Person) -> list[dict[str, object]]
             "reference": row.reference, "kind": row.kind, "status": row.status,
             "received_on": row.received_on.isoformat(), "due_on": row.due_on.isoformat(),
             "extended_until": row.extended_until.isoformat() if row.extended_until else None,
-            "notes": notes,
+            "extension_reason": row.extension_reason, "notes": notes,
         })
     return records

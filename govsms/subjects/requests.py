@@ -20,18 +20,19 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.auth import Actor, Permission, require
 from govsms.clock import zone
-from govsms.errors import InvalidInput, NotFound
+from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import N_, _
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
-from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.keys.store import DATA_PURPOSE, SubjectKey, vault_of
 from govsms.paging import Page, clamp_page
-from govsms.subjects.models import REQUEST_NOTES, SubjectRequest
+from govsms.subjects.erasure_models import SubjectErasure
+from govsms.subjects.models import REQUEST_NOTES, SubjectExport, SubjectRequest
 from govsms.tenancy import get_scoped, owned_by, scoped
 from govsms.textfield import multi_line, single_line
 
 __all__ = [
     "KINDS", "STATUSES", "SubjectRequest", "RequestView", "DueSoon", "add_months", "request_for", "link_subject",
-    "link_erasure", "link_export", "register_request", "list_requests", "get_request", "request_view", "find_request", "update_request",
+    "link_erasure", "link_export", "request_subject", "register_request", "list_requests", "get_request", "request_view", "find_request", "update_request",
     "extend_request", "due_soon", "today_for",
 ]
 
@@ -54,6 +55,8 @@ REASON_LENGTH = 200
 DUE_SOON_DAYS = 7
 EXTENSION_MONTHS = 2
 MISSING = N_("No such request.")
+CLOSED_MESSAGE = N_("This request is closed (done or refused): reopen it, or register a new one.")
+ANOTHER_PERSON = N_("This request is about another person: register a new one.")
 
 
 def add_months(day: date, months: int) -> date:
@@ -146,10 +149,11 @@ def _claim_numbering(session: Session, account_id: int, year: int) -> None:
 def _next_reference(session: Session, account_id: int, year: int) -> str:
     _claim_numbering(session, account_id, year)
     prefix = f"DSR-{year}-"
+    # The numeric max: DSR-2026-10000 comes after DSR-2026-9999 (a longer number is a larger one).
     last = session.execute(
-        select(func.max(SubjectRequest.reference)).where(
+        select(SubjectRequest.reference).where(
             owned_by(SubjectRequest, account_id), col(SubjectRequest.reference).startswith(prefix),
-        )
+        ).order_by(func.length(SubjectRequest.reference).desc(), col(SubjectRequest.reference).desc()).limit(1)
     ).scalar()
     seq = int(last.removeprefix(prefix)) + 1 if last else 1
     return f"{prefix}{seq:04d}"
@@ -206,12 +210,17 @@ def register_request(
 
 
 def request_for(session: Session, actor: Actor, request_id: int | None, kind: str, *, now: datetime) -> SubjectRequest:
-    """The request ``request_id`` of the actor's account (NotFound otherwise), or, without an
-    id, a new request of ``kind`` received today, registered and audited."""
+    """The request ``request_id`` of the actor's account (NotFound otherwise; Conflict when it is
+    closed: done or refused requests take no new work), or, without an id, a new request of
+    ``kind`` received today, registered and audited. A request of another kind is used as it is
+    (an access request answered by an erasure stays an access request)."""
     require(actor, Permission.SUBJECTS)
     if request_id is None:
         return register_request(session, actor, kind=kind, now=now)
-    return get_scoped(session, SubjectRequest, request_id, actor, missing=_(MISSING))
+    request = get_scoped(session, SubjectRequest, request_id, actor, missing=_(MISSING))
+    if request.status in CLOSED:
+        raise Conflict(_(CLOSED_MESSAGE))
+    return request
 
 
 def _touch(session: Session, request: SubjectRequest, now: datetime) -> None:
@@ -220,33 +229,84 @@ def _touch(session: Session, request: SubjectRequest, now: datetime) -> None:
     session.flush()
 
 
-def link_subject(session: Session, actor: Actor, request: SubjectRequest, subject_id: int | None, *, now: datetime) -> None:
+def _about_another(session: Session, request: SubjectRequest, subject_id: int | None, blind_index: bytes | None) -> bool:
+    """Whether the request is about someone else than the person of ``subject_id`` /
+    ``blind_index``: by the blind index of the number where both are known (the same number is the
+    same person, even with a new key after an erasure), else by the subject."""
+    assert request.id is not None
+    indexes: set[bytes] = set()
+    subjects: set[int] = {request.subject_id} if request.subject_id is not None else set()
+    for linked_subject, linked_index in [
+        *session.execute(select(SubjectExport.subject_id, SubjectExport.blind_index).where(
+            owned_by(SubjectExport, request.account_id), col(SubjectExport.request_id) == request.id)).all(),
+        *session.execute(select(SubjectErasure.subject_id, SubjectErasure.blind_index).where(
+            owned_by(SubjectErasure, request.account_id), col(SubjectErasure.request_id) == request.id)).all(),
+    ]:
+        if linked_subject is not None:
+            subjects.add(linked_subject)
+        if linked_index is not None:
+            indexes.add(linked_index)
+    if blind_index is not None and request.subject_id is not None and not indexes:
+        key_index = session.execute(select(SubjectKey.blind_index).where(
+            col(SubjectKey.account_id) == request.account_id, col(SubjectKey.id) == request.subject_id)).scalar()
+        if key_index is not None:
+            indexes.add(key_index)
+    if blind_index is not None and indexes:
+        return indexes != {blind_index}
+    return subject_id is not None and bool(subjects - {subject_id})
+
+
+def link_subject(
+    session: Session, actor: Actor, request: SubjectRequest, subject_id: int | None, *, now: datetime,
+    blind_index: bytes | None = None,
+) -> None:
     """The request is about ``subject_id`` (None: the account holds no key for the number; the
-    link stays as it was)."""
+    link stays as it was). Conflict when the request is closed, or is about another person (its
+    subject, or the person of its export or erasure: by ``blind_index``, the number's blind index,
+    where given): the work is then done under a new request."""
     require(actor, Permission.SUBJECTS)
     _own(actor, request)
-    if subject_id is None or request.subject_id == subject_id:
+    if request.status in CLOSED:
+        raise Conflict(_(CLOSED_MESSAGE))
+    if _about_another(session, request, subject_id, blind_index):
+        raise Conflict(_(ANOTHER_PERSON))
+    if subject_id is None or request.subject_id is not None:
         return
     request.subject_id = subject_id
     _touch(session, request, now)
 
 
 def link_erasure(session: Session, actor: Actor, request: SubjectRequest, erasure_id: int, *, now: datetime) -> None:
-    """The erasure ``erasure_id`` answered the request: it is done."""
+    """The erasure ``erasure_id`` answered the request: an erasure request is done; a request of
+    another kind (an access request whose person then asked to be erased) stays as it was, linked.
+    Never refused: the erasure is done already (its person was checked by ``link_subject`` before
+    it started)."""
     require(actor, Permission.SUBJECTS)
     _own(actor, request)
     request.erasure_id = erasure_id
-    request.status = "done"
-    request.closed_at = request.closed_at or now
+    changed: dict[str, object] = {"erasure": erasure_id}
+    if request.kind == "erasure" and request.status in OPEN:
+        request.status = "done"
+        request.closed_at = request.closed_at or now
+        changed["status"] = "done"
     _touch(session, request, now)
-    _audit(session, actor, Action.SUBJECT_REQUEST_UPDATED, request, now, erasure=erasure_id, status="done")
+    _audit(session, actor, Action.SUBJECT_REQUEST_UPDATED, request, now, **changed)
 
 
 def link_export(session: Session, actor: Actor, request: SubjectRequest, export_id: str, *, now: datetime) -> None:
-    """The access export ``export_id`` answers the request (the DPO closes it once handed over).
-    The export's id is a download token: the audit event of the export names the request, not it."""
+    """The access export ``export_id`` answers the request; its status stays (the DPO closes it
+    once handed over). The export's id is a download token: the audit event of the export names
+    the request, not it. Conflict when the request is closed or the export is of another person
+    than the request's."""
     require(actor, Permission.SUBJECTS)
     _own(actor, request)
+    if request.status in CLOSED:
+        raise Conflict(_(CLOSED_MESSAGE))
+    export = session.get(SubjectExport, export_id)
+    if export is not None and export.account_id == request.account_id and _about_another(
+        session, request, export.subject_id, export.blind_index,
+    ):
+        raise Conflict(_(ANOTHER_PERSON))
     request.export_id = export_id
     _touch(session, request, now)
 
@@ -290,6 +350,15 @@ def list_requests(
 def _deadline_before(day: date) -> ColumnElement[bool]:
     condition: ColumnElement[bool] = func.coalesce(col(SubjectRequest.extended_until), col(SubjectRequest.due_on)) < day
     return condition
+
+
+def request_subject(session: Session, account_id: int, reference: str) -> int | None:
+    """The data subject the account's request ``reference`` is about (None: no such request, or
+    not linked to a subject: the account held no key for the number). The access log's filter by
+    reference takes it (``app.state.request_subject``) to find the person's events too."""
+    return session.execute(
+        select(SubjectRequest.subject_id).where(owned_by(SubjectRequest, account_id), col(SubjectRequest.reference) == reference)
+    ).scalar()
 
 
 def find_request(session: Session, actor: Actor, request_id: int) -> SubjectRequest:

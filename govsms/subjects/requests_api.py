@@ -162,7 +162,7 @@ class SubjectExportApi(ApiController):
 
     @post(
         "/api/v1/subjects/exports", summary="Export one person's data (Art. 15/20): a ZIP of data.json and report.pdf (DPO keys)",
-        status_code=201, responses=errors(400, 404, 415, 422),
+        status_code=201, responses=errors(400, 404, 409, 415, 422),
     )
     def export_create(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[NewExport], now: Now) -> ExportCreated:
         """The number travels in the body only. Recorded in the access log with the ZIP's SHA-256."""

@@ -145,7 +145,7 @@ def search_subject(
         details={"found": sum(found.count for category in categories for found in category.found), "accesses": history.total},
     )
     if request is not None:
-        link_subject(session, actor, request, person.subject_id, now=now)
+        link_subject(session, actor, request, person.subject_id, now=now, blind_index=person.blind_index)
     return SearchResult(
         person=person, categories=categories, history=history, request=request,
         descriptions={holding.table: _(holding.description) for holding in holdings},

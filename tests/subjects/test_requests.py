@@ -13,11 +13,13 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from govsms.auth import Actor, Role
-from govsms.errors import Forbidden, InvalidInput, NotFound
+from govsms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from govsms.subjects.models import SubjectRequest
 from govsms.subjects.requests import (
     add_months,
     due_soon,
     extend_request,
+    find_request,
     get_request,
     link_erasure,
     link_export,
@@ -196,7 +198,7 @@ def test_request_for_and_links(session: Session) -> None:
     with pytest.raises(NotFound):
         link_subject(session, dpo(other), created, 1, now=NOW)
     session.expire_all()
-    stored = request_for(session, actor, created.id, "erasure", now=NOW)
+    stored = find_request(session, actor, created.id)
     assert (stored.subject_id, stored.export_id, stored.erasure_id, stored.status) == (4242, "tok", 17, "done")
     done = audit_events(session, "subject_request.updated", account.id)[-1]
     assert done.target_id == "DSR-2026-0001" and json.loads(done.subject_ids) == [4242]
@@ -292,3 +294,59 @@ def test_references_stay_unique_when_dpos_register_at_the_same_moment(own_databa
     engine.dispose()
     assert failures == []
     assert sorted(references) == [f"DSR-2026-{n:04d}" for n in range(1, 9)]
+
+
+def test_numbering_goes_past_9999_in_a_year(session: Session) -> None:
+    account = make_account(session)
+    actor = dpo(account)
+    session.add(SubjectRequest(
+        account_id=account.id, reference="DSR-2026-9999", kind="access", status="open", received_on=date(2026, 1, 2),
+        due_on=date(2026, 2, 2), created_by="user:1", created_at=NOW, updated_at=NOW,
+    ))
+    session.flush()
+    assert register_request(session, actor, kind="access", now=NOW).reference == "DSR-2026-10000"
+    assert register_request(session, actor, kind="access", now=NOW).reference == "DSR-2026-10001"  # not 9999 again
+    assert register_request(session, dpo(make_account(session)), kind="access", now=NOW).reference == "DSR-2026-0001"
+
+
+def test_a_closed_request_takes_no_new_work(session: Session) -> None:
+    account = make_account(session)
+    actor = dpo(account)
+    done = register_request(session, actor, kind="access", now=NOW)
+    refused = register_request(session, actor, kind="erasure", now=NOW)
+    update_request(session, actor, done.id, status="done", now=NOW)
+    update_request(session, actor, refused.id, status="refused", now=NOW)
+    for closed in (done, refused):
+        with pytest.raises(Conflict, match="closed"):
+            request_for(session, actor, closed.id, "erasure", now=NOW)
+        with pytest.raises(Conflict, match="closed"):
+            link_subject(session, actor, closed, 4242, now=NOW)
+        with pytest.raises(Conflict, match="closed"):
+            link_export(session, actor, closed, "tok", now=NOW)
+    assert (done.subject_id, done.export_id) == (None, None)
+    update_request(session, actor, done.id, status="open", now=NOW)  # reopened, it takes work again
+    assert request_for(session, actor, done.id, "access", now=NOW).id == done.id
+
+
+def test_a_request_about_one_person_is_refused_for_another(session: Session) -> None:
+    account = make_account(session)
+    actor = dpo(account)
+    request = register_request(session, actor, kind="access", now=NOW)
+    link_subject(session, actor, request, 4242, now=NOW)
+    link_subject(session, actor, request, 4242, now=NOW)  # the same person again
+    with pytest.raises(Conflict) as another:
+        link_subject(session, actor, request, 4343, now=NOW)
+    assert another.value.message == "This request is about another person: register a new one."
+    assert request.subject_id == 4242
+
+
+def test_an_erasure_closes_only_an_erasure_request(session: Session) -> None:
+    account = make_account(session)
+    actor = dpo(account)
+    access = register_request(session, actor, kind="access", now=NOW)
+    erasure = register_request(session, actor, kind="erasure", now=NOW)
+    link_erasure(session, actor, access, 17, now=NOW)
+    link_erasure(session, actor, erasure, 18, now=NOW)
+    assert (access.erasure_id, access.status, access.closed_at) == (17, "open", None)
+    assert (erasure.erasure_id, erasure.status, erasure.closed_at) == (18, "done", NOW)
+
