@@ -247,3 +247,45 @@ def test_a_key_read_just_before_its_shred_is_not_cached_again(session: Session, 
     vault.cache.put((account.id, subject.id), subject.key)  # the late thread
     vault.cache.put_many([((account.id, subject.id), subject.key)])
     assert vault.cache.get((account.id, subject.id)) is None
+
+
+@pytest.mark.parametrize("count", [1, 150])
+def test_a_send_holds_the_existing_keys_it_read_until_it_commits(own_database_url: str, keys: KeyRing, count: int) -> None:
+    """PostgreSQL, keys in the main database: ``Vault.subjects`` reads existing keys FOR SHARE
+    (the one-SMS path and the chunked one), so a shred (DELETE) waits for the send to commit;
+    ``find_subjects`` and ``subjects_by_id`` lock nothing."""
+    if not own_database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writes: a shred cannot run while a send's transaction is open")
+    engine = make_engine(own_database_url)
+    vault = Vault(keys)
+    factory = make_session_factory(engine, vault=vault)
+    numbers = [f"+4670{index:07d}" for index in range(count)]
+    try:
+        with session_scope(factory) as session:
+            account = make_account(session)
+            assert account.id is not None
+            account_id = account.id
+            created = vault.subjects(session, account_id, numbers, now=now())
+        subject_ids = sorted(subject.id for subject in created.values())
+
+        def shred_waits() -> bool:
+            with engine.connect() as other:
+                other.execute(text("SET lock_timeout = '300ms'"))
+                try:
+                    other.execute(text("DELETE FROM subject_key WHERE id = :s"), {"s": subject_ids[0]})
+                except Exception as error:  # noqa: BLE001 - a lock timeout is the answer
+                    assert "lock timeout" in str(error)
+                    return True
+                finally:
+                    other.rollback()
+                return False
+
+        with session_scope(factory) as session:
+            assert sorted(subject.id for subject in vault.subjects(session, account_id, numbers, now=now()).values()) == subject_ids
+            assert shred_waits()
+        with session_scope(factory) as session:
+            vault.find_subjects(session, account_id, numbers, now=now())
+            vault.subjects_by_id(session, account_id, subject_ids)
+            assert not shred_waits()
+    finally:
+        engine.dispose()

@@ -421,3 +421,53 @@ def test_a_users_own_sender_number_is_found_exported_and_erased(session: Session
     dispatches = list(session.execute(select(Dispatch).where(col(Dispatch.id).in_(sent))).scalars())
     assert set(dispatch_senders(session, actor, dispatches, now=now()).values()) == {"(erased)"}
     assert finds(session, person) == {}
+
+
+def test_a_busy_or_slow_file_reader_is_not_taken_for_nothing_found(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader refuses for now (all reading processes busy, or reading took too long): the
+    search says the file could not be checked now and counts it; export and erase refuse with a
+    retryable error instead of passing over it."""
+    import subprocess
+
+    from govsms.contacts import filereader
+    from govsms.contacts.subject_data import UploadsNotChecked, erase_uploads, export_uploads, find_uploads
+
+    account = make_account(session)
+    store_upload(session, system(account), "lista.csv", "nummer;namn\n070-123 45 67;Åsa Öberg\n".encode(), now=now())
+    session.flush()
+    person = person_of(session, account)
+    found = find_uploads(session, person)
+    assert found is not None and found.count == 1 and not found.lines
+    monkeypatch.setattr(filereader._parsers, "acquire", lambda timeout=None: False)  # other uploads are being read
+    found = find_uploads(session, person)
+    assert found is not None and found.count == 1 and "could not be checked for the number now" in found.lines[0]
+    with pytest.raises(UploadsNotChecked, match="erasure stopped"):
+        erase_uploads(session, person, limit=LIMIT, now=now())
+    with pytest.raises(UploadsNotChecked, match="Nothing was exported"):
+        export_uploads(session, person)
+    monkeypatch.undo()
+
+    def too_slow(*args: object, **kwargs: object) -> object:
+        raise subprocess.TimeoutExpired(cmd="tablereader", timeout=1)
+
+    monkeypatch.setattr(filereader.subprocess, "run", too_slow)
+    found = find_uploads(session, person)
+    assert found is not None and found.count == 1 and "could not be checked for the number now" in found.lines[0]
+    with pytest.raises(UploadsNotChecked):
+        erase_uploads(session, person, limit=LIMIT, now=now())
+    monkeypatch.undo()
+    assert erase_uploads(session, person, limit=LIMIT, now=now()) == 1
+
+
+def test_a_file_that_cannot_be_read_at_all_is_skipped_and_said(session: Session) -> None:
+    """A file that is not a table (named .xlsx, not a workbook) cannot be checked ever: it is
+    passed over, and the search says so; the erasure does not stop on it."""
+    from govsms.contacts.subject_data import erase_uploads, find_uploads
+
+    account = make_account(session)
+    store_upload(session, system(account), "lista.xlsx", b"070-123 45 67 this is no workbook", now=now())
+    session.flush()
+    person = person_of(session, account)
+    found = find_uploads(session, person)
+    assert found is not None and found.count == 0 and "cannot be read" in found.lines[0]
+    assert erase_uploads(session, person, limit=LIMIT, now=now()) == 0

@@ -41,6 +41,11 @@ _parsers = threading.BoundedSemaphore(PARSERS_AT_ONCE)
 _CHILD_ENV = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
+class ReaderBusy(InvalidInput):
+    """The file was not read this time (the readers are all busy, or reading took too long); it may
+    read at another moment."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileRow:
     row_number: int  # as the user sees it in Excel or an editor; the heading row counts
@@ -111,14 +116,14 @@ def _read_in_child(content: bytes, file_format: str, extension: str, limits: Upl
     command = [sys.executable, "-s", "-m", "govsms.contacts.tablereader", file_format, extension,
                json.dumps(limits.as_dict())]
     if not _parsers.acquire(timeout=limits.parse_seconds):
-        raise InvalidInput(_("Many files are being read right now. Try again in a minute."))
+        raise ReaderBusy(_("Many files are being read right now. Try again in a minute."))
     try:
         done = subprocess.run(command, input=content, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               env=_CHILD_ENV, timeout=limits.parse_seconds, check=False)
     except subprocess.TimeoutExpired:
         log.warning("reading an uploaded %s file took over %s s; refused", file_format, limits.parse_seconds,
                     extra={"event": "upload.parse_failed"})
-        raise InvalidInput(_broken_message()) from None
+        raise ReaderBusy(_broken_message()) from None
     finally:
         _parsers.release()
     if done.returncode != 0:

@@ -10,6 +10,7 @@ clear (an erasure that resumes has only the blind index)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +20,13 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.audit.unreadable import CANNOT_BE_READ
 from govsms.clock import SYSTEM_CLOCK
-from govsms.contacts.filereader import read_contact_file
+from govsms.contacts.filereader import ReaderBusy, read_contact_file
 from govsms.contacts.importing import unseal_upload
 from govsms.contacts.models import GROUP_NAME, Contact, ContactGroup, GroupMember, ImportUpload
 from govsms.contacts.service import decrypt
 from govsms.db import rowcount
-from govsms.errors import InvalidInput
-from govsms.i18n import _
+from govsms.errors import Conflict, InvalidInput
+from govsms.i18n import N_, _
 from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.personal_data import Found, Person
@@ -150,13 +151,49 @@ def erase_memberships(session: Session, person: Person, *, limit: int, now: date
 # -- import_upload -----------------------------------------------------------------------------
 
 
-def _matching_uploads(session: Session, person: Person) -> list[tuple[ImportUpload, str, list[dict[str, Any]]]]:
+class UploadsNotChecked(Conflict):
+    """A pending import file could not be read now (the file reader busy, or reading timed out):
+    whether it lists the number is not known yet. Asking again later may succeed."""
+
+
+NOT_CHECKED_NOW = N_(
+    "%(files)d pending import file(s) could not be checked for the number now: the file reader is busy. "
+    "Search again in a minute."
+)
+CANNOT_BE_CHECKED = N_(
+    "%(files)d pending import file(s) cannot be read (changed or not a table), so they could not be checked for "
+    "the number; they are deleted when they expire, within the hour."
+)
+ERASURE_WAITS = N_(
+    "A pending import file could not be checked for the number now: the file reader is busy. The erasure stopped "
+    "where it was and is kept as begun: start it again in a minute (or run `govsms dsr resume`) to finish it."
+)
+EXPORT_WAITS = N_(
+    "A pending import file could not be checked for the number now: the file reader is busy. Nothing was "
+    "exported: try again in a minute."
+)
+
+
+@dataclass
+class Uploads:
+    """What the account's uploaded files hold about the person."""
+
+    found: list[tuple[ImportUpload, str, list[dict[str, Any]]]] = field(default_factory=list)
+    """(upload, file name, the rows with the number) of each file that lists it."""
+    busy: int = 0
+    """Files not read this time (the reader busy or too slow): they may list the number."""
+    unreadable: int = 0
+    """Files that cannot be read at all (not decryptable, not a table)."""
+
+
+def _matching_uploads(session: Session, person: Person) -> Uploads:
     """The account's uploaded files (pending, or expired and not yet purged) whose rows hold the
-    person's number: (upload, file name, the rows with it). A file that does not open or read is
-    left out: nothing of it can be found (the purge removes it within the hour)."""
+    person's number, and how many could not be checked: now (``busy``) or at all (``unreadable``:
+    nothing of them can be found; the purge removes them within the hour)."""
+    result = Uploads()
     uploads = list(session.execute(select(ImportUpload).where(owned_by(ImportUpload, person.account_id))).scalars())
     if not uploads:
-        return []
+        return result
     now = SYSTEM_CLOCK.now()
     vault = vault_of(session)
     key = vault.account_key(session, person.account_id, DATA_PURPOSE, now=now)
@@ -166,14 +203,17 @@ def _matching_uploads(session: Session, person: Person) -> list[tuple[ImportUplo
     # (written in any format: separators, a country code or a leading 0 aside) is not read: the
     # reading process costs a search some 200 ms a file.
     national = person.e164[1 + len(str(calling_code(person.e164))):].encode() if person.e164 else b""
-    found = []
     for upload in uploads:
         try:
             filename, content = unseal_upload(key, upload)
             if national and not content.startswith(ZIP_MAGIC) and national not in NOT_DIGITS.sub(b"", content):
                 continue
             parsed = read_contact_file(filename, content)
+        except ReaderBusy:
+            result.busy += 1
+            continue
         except (DecryptionError, UnicodeDecodeError, InvalidInput):
+            result.unreadable += 1
             continue
         numbers: dict[str, list[dict[str, Any]]] = {}
         for row in parsed.rows:
@@ -183,32 +223,50 @@ def _matching_uploads(session: Session, person: Person) -> list[tuple[ImportUplo
         indexes = vault.blind_indexes(session, person.account_id, list(numbers), now=now)
         rows = [item for e164, index in indexes.items() if index == person.blind_index for item in numbers[e164]]
         if rows:
-            found.append((upload, filename, rows))
-    return found
+            result.found.append((upload, filename, rows))
+    return result
 
 
 def find_uploads(session: Session, person: Person) -> Found | None:
-    """How many of the account's uploaded files, waiting to be imported, list the person's number."""
-    found = _matching_uploads(session, person)
-    if not found:
+    """How many of the account's uploaded files, waiting to be imported, list the person's number,
+    or may (the ones the reader could not check now count: "nothing" is not known); the lines say
+    how many could not be checked, now or at all."""
+    uploads = _matching_uploads(session, person)
+    found = uploads.found
+    lines = []
+    if uploads.busy:
+        lines.append(_(NOT_CHECKED_NOW) % {"files": uploads.busy})
+    if uploads.unreadable:
+        lines.append(_(CANNOT_BE_CHECKED) % {"files": uploads.unreadable})
+    if not found and not lines:
         return None
     return Found(
-        table="import_upload", count=len(found),
-        first_at=min(upload.created_at for upload, _name, _rows in found), last_at=max(upload.created_at for upload, _name, _rows in found),
+        table="import_upload", count=len(found) + uploads.busy,
+        first_at=min((upload.created_at for upload, _name, _rows in found), default=None),
+        last_at=max((upload.created_at for upload, _name, _rows in found), default=None),
+        lines=tuple(lines),
     )
 
 
 def export_uploads(session: Session, person: Person) -> list[dict[str, object]]:
-    """Each such file: its name, when it was uploaded and expires, and its rows with the number."""
+    """Each such file: its name, when it was uploaded and expires, and its rows with the number.
+    UploadsNotChecked while a file cannot be read now (the export would miss it)."""
+    uploads = _matching_uploads(session, person)
+    if uploads.busy:
+        raise UploadsNotChecked(_(EXPORT_WAITS))
     return [
         {"filename": filename, "created_at": _iso(upload.created_at), "expires_at": _iso(upload.expires_at), "rows": rows}
-        for upload, filename, rows in _matching_uploads(session, person)
+        for upload, filename, rows in uploads.found
     ]
 
 
 def erase_uploads(session: Session, person: Person, *, limit: int, now: datetime) -> int:
-    """Delete the uploaded files that list the person's number (the user uploads theirs again)."""
-    ids = [upload.id for upload, _name, _rows in _matching_uploads(session, person)][:limit]
+    """Delete the uploaded files that list the person's number (the user uploads theirs again).
+    UploadsNotChecked while a file cannot be read now: the erasure stops there, resumable."""
+    uploads = _matching_uploads(session, person)
+    if uploads.busy:
+        raise UploadsNotChecked(_(ERASURE_WAITS))
+    ids = [upload.id for upload, _name, _rows in uploads.found][:limit]
     if not ids:
         return 0
     return rowcount(session.execute(

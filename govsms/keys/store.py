@@ -101,9 +101,11 @@ def _chunks(items: list[Item], size: int = CHUNK) -> Iterator[list[Item]]:
         yield items[start : start + size]
 
 
-def _subject_rows(store: Session, account_id: int, column: str, values: list[Any]) -> list[Any]:
+def _subject_rows(store: Session, account_id: int, column: str, values: list[Any], *, share: bool = False) -> list[Any]:
+    """The subject_key rows of these values; ``share``: locked FOR SHARE until the transaction ends."""
     return rows_in(
-        store, f"SELECT id, account_id, blind_index, wrapped_key, kek_id FROM subject_key WHERE account_id = {{p}} AND {column} {{in}}",
+        store, f"SELECT id, account_id, blind_index, wrapped_key, kek_id FROM subject_key WHERE account_id = {{p}} AND {column} {{in}}"
+        + (" FOR SHARE" if share else ""),
         [account_id], values,
     )
 
@@ -295,16 +297,20 @@ class Vault:
         with self.key_store(session) as store:
             if self.shreds_seen is None:
                 self._catch_up(store)
+            # With the keys in the main database on PostgreSQL, the existing keys a send reads are
+            # locked FOR SHARE until it commits: an erasure's shred (a DELETE) waits for the send,
+            # and its final sweep then sees the send's rows (govsms.subjects.erasure).
+            share = self.keystore is None and store.get_bind().dialect.name == "postgresql"
             if len(by_index) < SMALL_BATCH and store.get_bind().dialect.name == "postgresql":
                 # A few numbers (an SMS or two): insert first, read back only the known ones, so a
                 # new number costs one statement.
-                created = self._create_few_subjects(store, account_id, list(by_index), now)
+                created = self._create_few_subjects(store, account_id, list(by_index), now, share=share)
                 self._uncommitted(store, [(account_id, subject.id) for subject in created.values()])
                 self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
                 return {by_index[index]: subject for index, subject in created.items()}
             missing = []
             for chunk in _chunks(list(by_index)):
-                existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk)}
+                existing = {row.blind_index: row for row in _subject_rows(store, account_id, "blind_index", chunk, share=share)}
                 for index in chunk:
                     row = existing.get(index)
                     if row is None:
@@ -377,28 +383,39 @@ class Vault:
                 found[row.blind_index] = self._unwrap(row) if key is None else Subject(id=row.id, account_id=account_id, key=key)
         return found
 
-    def _create_few_subjects(self, store: Session, account_id: int, missing: list[bytes], now: datetime) -> dict[bytes, Subject]:
+    def _create_few_subjects(
+        self, store: Session, account_id: int, missing: list[bytes], now: datetime, *, share: bool = False,
+    ) -> dict[bytes, Subject]:
         """The subjects of a few numbers on PostgreSQL (one SMS): one INSERT that skips numbers
         that have a subject already (or that a concurrent transaction creates) and returns the new
-        ids; the others are read back."""
-        missing = sorted(missing)  # two transactions inserting the same numbers lock them in one order
-        pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in missing])
-        values = ", ".join("(%s, %s, %s, %s, %s)" for _ in missing)
-        parameters = [
-            value for index, (_key, wrapped) in zip(missing, pairs, strict=True)
-            for value in (account_id, index, wrapped, self.keys.active_id, now.astimezone(UTC).replace(tzinfo=None))
-        ]
-        inserted = store.connection().exec_driver_sql(
-            f"INSERT INTO subject_key (account_id, blind_index, wrapped_key, kek_id, created_at) VALUES {values}"
-            " ON CONFLICT DO NOTHING RETURNING id, blind_index",
-            tuple(parameters),
-        ).all()
-        keys = dict(zip(missing, (key for key, _wrapped in pairs), strict=True))
-        found = {bytes(index): Subject(id=subject_id, account_id=account_id, key=keys[bytes(index)]) for subject_id, index in inserted}
-        if len(found) < len(missing):
-            for row in _subject_rows(store, account_id, "blind_index", [index for index in missing if index not in found]):
-                found[bytes(row.blind_index)] = self._unwrap(row)
-        return found
+        ids; the others are read back (``share``: FOR SHARE). A key deleted (shredded) between the
+        two is inserted anew."""
+        found: dict[bytes, Subject] = {}
+        wanted = sorted(missing)  # two transactions inserting the same numbers lock them in one order
+        for _attempt in range(3):
+            pairs = wrap_new_keys(self.keys.active_key, [subject_wrap_context(account_id, index) for index in wanted])
+            values = ", ".join("(%s, %s, %s, %s, %s)" for _ in wanted)
+            parameters = [
+                value for index, (_key, wrapped) in zip(wanted, pairs, strict=True)
+                for value in (account_id, index, wrapped, self.keys.active_id, now.astimezone(UTC).replace(tzinfo=None))
+            ]
+            inserted = store.connection().exec_driver_sql(
+                f"INSERT INTO subject_key (account_id, blind_index, wrapped_key, kek_id, created_at) VALUES {values}"
+                " ON CONFLICT DO NOTHING RETURNING id, blind_index",
+                tuple(parameters),
+            ).all()
+            keys = dict(zip(wanted, (key for key, _wrapped in pairs), strict=True))
+            found.update(
+                (bytes(index), Subject(id=subject_id, account_id=account_id, key=keys[bytes(index)])) for subject_id, index in inserted
+            )
+            rest = [index for index in wanted if index not in found]
+            if rest:
+                for row in _subject_rows(store, account_id, "blind_index", rest, share=share):
+                    found[bytes(row.blind_index)] = self._unwrap(row)
+            wanted = [index for index in wanted if index not in found]
+            if not wanted:
+                return found
+        raise RuntimeError("subject keys kept changing while they were read")  # pragma: no cover - three shreds in a row
 
     def subject(self, session: Session, account_id: int, number: str, *, now: datetime) -> Subject:
         return self.subjects(session, account_id, [number], now=now)[number]

@@ -9,6 +9,7 @@ date (audited SUBJECT_ERASURE_REFUSED)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
@@ -193,12 +194,21 @@ def preview_erasure(
     )
 
 
-def refusal_message(holds: list[HoldInForce]) -> str:
+def refusal_message(holds: list[HoldInForce], running: SubjectErasure | None = None) -> str:
     hold = holds[0]
+    values = {"until": hold.until.isoformat(), "reason": hold.reason}
+    if running is None:
+        return _(
+            "A legal hold until %(until)s keeps this person's data (reason: %(reason)s). Nothing was erased: "
+            "the erasure can be done once the hold has ended."
+        ) % values
+    rows = sum(_counts(running).values())
     return _(
-        "A legal hold until %(until)s keeps this person's data (reason: %(reason)s). Nothing was erased: "
-        "the erasure can be done once the hold has ended."
-    ) % {"until": hold.until.isoformat(), "reason": hold.reason}
+        "A legal hold until %(until)s keeps this person's data (reason: %(reason)s). An erasure of this person "
+        "started on %(started)s was stopped part way: %(rows)d rows were erased before the hold; the rest, and the "
+        "person's key, are kept. The erasure continues once the hold has ended (start it again, or run "
+        "`govsms dsr resume`)."
+    ) % {**values, "started": running.started_at.strftime("%Y-%m-%d %H:%M UTC"), "rows": rows}
 
 
 # -- the erasure -----------------------------------------------------------------------------------
@@ -222,17 +232,19 @@ def erase_subject(
     request_id: int | None = None, unblock: bool = False, now: datetime, batch: int = BATCH,
 ) -> ErasureDone:
     """Erase the person of ``raw_number`` from the actor's account, each step in a transaction of
-    its own (the caller holds none open). A running erasure of the same person is finished
-    first. Conflict (recorded as SUBJECT_ERASURE_REFUSED) while a legal hold covers the person."""
+    its own (the caller holds none open). Conflict (recorded as SUBJECT_ERASURE_REFUSED) while a
+    legal hold covers the person, checked first. An erasure of the same person already under way
+    (interrupted, or running in another process) is finished and is the one returned: the check
+    for it and the new erasure's row are one transaction, serialised per person (PostgreSQL: an
+    advisory lock on the account and blind index; SQLite: the write lock), so two erasures of one
+    person at once give one erasure and one receipt."""
     require(actor, Permission.SUBJECTS)
+    refused: str | None = None
+    new_id: int | None = None
     with session_scope(factory) as session:
         person = person_for(session, actor, raw_number, now=now)
+        _lock_person(session, actor.account_id, person.blind_index)
         running = _running_of(session, actor.account_id, person.blind_index)
-    for erasure_id in running:
-        finish_erasure(factory, actor, holdings, erasure_id, sealer=sealer, now=now, batch=batch)
-    refused: str | None = None
-    with session_scope(factory) as session:
-        person = person_for(session, actor, raw_number, now=now)  # the key may be gone after a resumed erasure
         holds = holds_on(session, actor.account_id, person, today=now.date())
         subjects = [person.subject_id] if person.subject_id is not None else []
         if holds:
@@ -241,9 +253,9 @@ def erase_subject(
                 request = request_for(session, actor, request_id, "erasure", now=now)
                 target = ("subject_request", request.reference)
             record_event(session, actor, Action.SUBJECT_ERASURE_REFUSED, now=now, subjects=subjects, target=target,
-                         details={"holds": len(holds), "on": holds[0].on})
-            refused = refusal_message(holds)
-        else:
+                         details={"holds": len(holds), "on": holds[0].on, "running": len(running)})
+            refused = refusal_message(holds, _part_way(session, running))
+        elif not running:
             request = request_for(session, actor, request_id, "erasure", now=now)
             link_subject(session, actor, request, person.subject_id, now=now, blind_index=person.blind_index)
             erasure = SubjectErasure(
@@ -257,8 +269,27 @@ def erase_subject(
             new_id = erasure.id
     if refused is not None:
         raise Conflict(refused, recorded=True)
+    if running:
+        done = [finish_erasure(factory, actor, holdings, erasure_id, sealer=sealer, now=now, batch=batch) for erasure_id in running]
+        if unblock and not done[-1].erasure.unblock:
+            # The one under way keeps the block; this one was asked to lift it too.
+            return erase_subject(factory, actor, holdings, raw_number, sealer=sealer, request_id=request_id, unblock=unblock, now=now, batch=batch)
+        return done[-1]
     assert new_id is not None
     return finish_erasure(factory, actor, holdings, new_id, sealer=sealer, now=now, batch=batch, person=person)
+
+
+def _lock_person(session: Session, account_id: int, blind_index: bytes) -> None:
+    """Serialise the erasures of one person until the transaction ends (SQLite's write lock does
+    so already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(b"subject_erasure|" + str(account_id).encode() + b"|" + blind_index).digest()
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+def _part_way(session: Session, erasure_ids: list[int]) -> SubjectErasure | None:
+    """The (first) erasure under way among these, for a refusal to say how far it got."""
+    return session.get(SubjectErasure, erasure_ids[0]) if erasure_ids else None
 
 
 def _running_of(session: Session, account_id: int, blind_index: bytes) -> list[int]:
@@ -286,12 +317,26 @@ def finish_erasure(
     batch: int = BATCH, person: Person | None = None,
 ) -> ErasureDone:
     """Run (or resume) erasure ``erasure_id`` of the actor's account to its end: each holding's
-    batches, the key shredded, SUBJECT_ERASED recorded, the log sealed, the receipt signed."""
+    batches, then one last transaction (the key shredded, every holding swept once more, the
+    event), the log sealed, the receipt signed. A legal hold placed on the person since the
+    erasure started stops it where it is: Conflict (recorded as SUBJECT_ERASURE_REFUSED)."""
+    refused: str | None = None
     with session_scope(factory) as session:
         erasure = get_scoped(session, SubjectErasure, erasure_id, actor, missing=_(MISSING))
         if person is None:
             person = _person_of(session, erasure)
         unblock, status = erasure.unblock, erasure.status
+        if status != DONE:
+            holds = holds_on(session, erasure.account_id, person, today=now.date())
+            if holds:
+                record_event(
+                    session, actor, Action.SUBJECT_ERASURE_REFUSED, now=now,
+                    subjects=[erasure.subject_id] if erasure.subject_id is not None else [],
+                    target=_target(session, erasure), details={"holds": len(holds), "on": holds[0].on, "erasure": erasure_id},
+                )
+                refused = refusal_message(holds, erasure)
+    if refused is not None:
+        raise Conflict(refused, recorded=True)
     if status != DONE:
         for holding in erase_order(holdings):
             if not runs(holding, unblock):
@@ -308,20 +353,46 @@ def finish_erasure(
                         session.add(row)
                 if gone < batch:
                     break
-        _complete(factory, actor, holdings, erasure_id, person, now=now)
+        _complete(factory, actor, holdings, erasure_id, person, now=now, batch=batch)
     return _receipt(factory, actor, holdings, erasure_id, sealer=sealer, now=now)
 
 
-def _complete(factory: sessionmaker[Session], actor: Actor, holdings: Sequence[Holding], erasure_id: int, person: Person, *, now: datetime) -> None:
-    """The last step, one transaction: the key shredded, the event, the row done, the request linked."""
+def _target(session: Session, erasure: SubjectErasure) -> tuple[str, str] | None:
+    request = session.get(SubjectRequest, erasure.request_id) if erasure.request_id is not None else None
+    return ("subject_request", request.reference) if request is not None else None
+
+
+def _complete(
+    factory: sessionmaker[Session], actor: Actor, holdings: Sequence[Holding], erasure_id: int, person: Person, *, now: datetime,
+    batch: int = BATCH,
+) -> None:
+    """The last step, one transaction: the key shredded, then every holding's erase once more (a
+    final sweep: what was written about the person while the batches ran, a message sent to them,
+    goes too, and is counted), the event, the row done, the request linked.
+
+    On SQLite writes are serialised, so nothing commits between the shred and the sweep. On
+    PostgreSQL with the keys in the main database, a send reads an existing subject's key row
+    ``FOR SHARE`` (``Vault.subjects``): the shred's DELETE waits for such a send to commit, and
+    the sweep, a later statement, sees its rows."""
     with session_scope(factory) as session:
         erasure = session.get_one(SubjectErasure, erasure_id, with_for_update=True, populate_existing=True)
         if erasure.status == DONE:
             return
         if person.subject_id is not None:
             vault_of(session).shred(session, erasure.account_id, [person.subject_id], now=now)
-        request = find_request(session, actor, erasure.request_id) if erasure.request_id is not None else None
         counts = _counts(erasure)
+        for holding in erase_order(holdings):
+            if not runs(holding, erasure.unblock):
+                continue
+            assert holding.erase is not None
+            while True:
+                gone = holding.erase(session, person, limit=batch, now=now)
+                if gone:
+                    counts[holding.table] = counts.get(holding.table, 0) + gone
+                if gone < batch:
+                    break
+        erasure.counts = canonical_json(counts)
+        request = find_request(session, actor, erasure.request_id) if erasure.request_id is not None else None
         record_event(
             session, actor, Action.SUBJECT_ERASED, now=now, subjects=[person.subject_id] if person.subject_id is not None else [],
             target=("subject_request", request.reference) if request is not None else None,
@@ -355,7 +426,7 @@ def _checkpoint_covering(session: Session, seq: int) -> Checkpoint | None:
     if checkpoint is None:
         return None
     return Checkpoint(seq=checkpoint.seq, head_hash=checkpoint.head_hash, signature=checkpoint.signature,
-                      signed_at=checkpoint.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                      signed_at=checkpoint.signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"), public_key=checkpoint.public_key)
 
 
 def kept_lines(session: Session, holdings: Sequence[Holding], erasure: SubjectErasure) -> list[Line]:
@@ -431,15 +502,21 @@ def running_erasures(session: Session, account_id: int | None = None) -> list[tu
 
 def resume_erasures(
     factory: sessionmaker[Session], holdings: Sequence[Holding], *, sealer: Sealer, now: datetime, batch: int = BATCH,
+    held: list[tuple[int, str]] | None = None,
 ) -> list[ErasureDone]:
-    """Finish every interrupted erasure (``govsms dsr resume``), as the system of its account."""
+    """Finish every interrupted erasure (``govsms dsr resume``), as the system of its account. One
+    that a legal hold covers now is not continued: (erasure id, the refusal) goes to ``held``."""
     with session_scope(factory) as session:
         running = running_erasures(session)
         names = {account.id: account.name for account in session.execute(select(Account).where(col(Account.id).in_({a for a, _e in running}))).scalars()}
     done = []
     for account_id, erasure_id in running:
         actor = Actor.system(account_id, names.get(account_id, ""))
-        done.append(finish_erasure(factory, actor, holdings, erasure_id, sealer=sealer, now=now, batch=batch))
+        try:
+            done.append(finish_erasure(factory, actor, holdings, erasure_id, sealer=sealer, now=now, batch=batch))
+        except Conflict as refused:
+            if held is not None:
+                held.append((erasure_id, refused.message))
     return done
 
 

@@ -18,9 +18,11 @@ learn the number from it.
 
 ``audit_seq`` is the sequence number of the SUBJECT_ERASED event in the access log, and
 ``checkpoint`` the signed checkpoint of the log that covers it (its ``seq`` is at or after
-``audit_seq``; ``head_hash`` is the chain hash there; ``signature`` is Ed25519 under the same key
-over ``govsms-audit-export|<seq>|<head_hash>``): an auditor's export of the log shows the event
-in the chain it signs. ``checkpoint`` is null when the log was not sealed that far yet.
+``audit_seq``; ``head_hash`` is the chain hash there; ``signature`` is Ed25519 over
+``govsms-audit-export|<seq>|<head_hash>`` under the checkpoint's own key, ``public_key``, which is
+the receipt's key unless the audit key was changed in between; a receipt without it was signed
+by the receipt's key): an auditor's export of the log shows the event in the chain it signs.
+``checkpoint`` is null when the log was not sealed that far yet.
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ class Checkpoint:
     head_hash: bytes
     signature: bytes
     signed_at: str
+    public_key: bytes | None = None
+    """The key the checkpoint was signed with (``AuditCheckpoint.public_key``)."""
 
     def item(self) -> dict[str, object]:
-        return {"seq": self.seq, "head_hash": self.head_hash.hex(), "signature": self.signature.hex(), "signed_at": self.signed_at}
+        item: dict[str, object] = {"seq": self.seq, "head_hash": self.head_hash.hex(), "signature": self.signature.hex(), "signed_at": self.signed_at}
+        if self.public_key is not None:
+            item["public_key"] = self.public_key.hex()
+        return item
 
 
 @dataclass(frozen=True)
@@ -129,10 +136,30 @@ def _hex(value: object, length: int, name: str) -> bytes:
         raise ReceiptInvalid(f"{name} is not {length} bytes in lowercase hex") from None
 
 
+FIELDS: dict[str, type | tuple[type, ...]] = {
+    "reference": str, "erasure": int, "account": dict, "number_fingerprint": str, "actor": str, "started_at": str,
+    "erased_at": str, "unblocked": bool, "erased": list, "kept": list, "audit_seq": int, "public_key": str,
+}
+
+
+def _well_formed(receipt: dict[str, Any]) -> None:
+    for name, kind in FIELDS.items():
+        if name not in receipt:
+            raise ReceiptInvalid(f"the receipt has no {name!r}")
+        if not isinstance(receipt[name], kind) or (kind is int and isinstance(receipt[name], bool)):
+            raise ReceiptInvalid(f"the receipt's {name!r} is not well formed")
+    account = receipt["account"]
+    if not isinstance(account.get("id"), int) or not isinstance(account.get("name"), str):
+        raise ReceiptInvalid("the receipt's 'account' is not well formed")
+    if "checkpoint" not in receipt:
+        raise ReceiptInvalid("the receipt has no 'checkpoint'")
+
+
 def verify_receipt(content: bytes, *, trusted_key: bytes | None = None) -> dict[str, Any]:
-    """The receipt in ``content`` when it is genuine: canonical to the byte, signed by the key it
-    names (and that key is ``trusted_key`` when given), its checkpoint signed by the same key and
-    covering its event. ReceiptInvalid otherwise."""
+    """The receipt in ``content`` when it is genuine: canonical to the byte, well formed, signed by
+    the key it names (and that key is ``trusted_key`` when given), its checkpoint signed by the
+    checkpoint's own key (which the receipt's signature covers) and at or after its event.
+    ReceiptInvalid otherwise."""
     try:
         document = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -144,27 +171,38 @@ def verify_receipt(content: bytes, *, trusted_key: bytes | None = None) -> dict[
     receipt: dict[str, Any] = document["receipt"]
     if receipt.get("kind") != KIND or receipt.get("version") != VERSION:
         raise ReceiptInvalid(f"not a {KIND} of version {VERSION}")
+    _well_formed(receipt)
     signature = _hex(document["signature"], 64, "signature")
     key = _hex(receipt.get("public_key"), 32, "public_key")
     if trusted_key is not None and key != trusted_key:
-        raise ReceiptInvalid("the receipt is signed by another key than the one given")
-    public = Ed25519PublicKey.from_public_bytes(key)
+        raise ReceiptInvalid("the receipt is signed by another key than the trusted one")
     try:
-        public.verify(signature, canonical_json(receipt).encode())
+        Ed25519PublicKey.from_public_bytes(key).verify(signature, canonical_json(receipt).encode())
     except InvalidSignature:
         raise ReceiptInvalid("the signature does not match the receipt") from None
     checkpoint = receipt.get("checkpoint")
     if checkpoint is not None:
-        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("seq"), int):
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("seq"), int) or isinstance(checkpoint.get("seq"), bool):
             raise ReceiptInvalid("the checkpoint is not well formed")
         seq, head = checkpoint["seq"], _hex(checkpoint.get("head_hash"), 32, "checkpoint.head_hash")
+        checkpoint_key = _hex(checkpoint["public_key"], 32, "checkpoint.public_key") if "public_key" in checkpoint else key
         try:
-            public.verify(_hex(checkpoint.get("signature"), 64, "checkpoint.signature"), checkpoint_message(seq, head))
+            Ed25519PublicKey.from_public_bytes(checkpoint_key).verify(
+                _hex(checkpoint.get("signature"), 64, "checkpoint.signature"), checkpoint_message(seq, head),
+            )
         except InvalidSignature:
-            raise ReceiptInvalid("the checkpoint's signature does not match") from None
-        if not isinstance(receipt.get("audit_seq"), int) or seq < receipt["audit_seq"]:
+            raise ReceiptInvalid("the checkpoint's signature does not match its key") from None
+        if seq < receipt["audit_seq"]:
             raise ReceiptInvalid("the checkpoint does not cover the erasure's event")
     return receipt
+
+
+def checkpoint_key(receipt: dict[str, Any]) -> str | None:
+    """The key (hex) the verified receipt's checkpoint was signed with; None without a checkpoint."""
+    checkpoint = receipt.get("checkpoint")
+    if checkpoint is None:
+        return None
+    return str(checkpoint.get("public_key", receipt["public_key"]))
 
 
 def render_receipt_pdf(receipt: dict[str, Any], signature: bytes, *, lang: str, timezone: str | None = None) -> bytes:

@@ -6,6 +6,7 @@ after its first batch resumes to the same counts; another account's erasure is n
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -158,11 +159,14 @@ def test_a_new_erasure_of_the_same_person_finishes_the_interrupted_one_first(
     held = hold_person(session)
     with pytest.raises(RuntimeError):
         erase_subject(factory, held.dpo, _interrupted(lifecycle_holdings(), "outbound_message"), TYPED, sealer=sealer, now=now(), batch=1)
-    erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now(), batch=1)
+    [(_account, interrupted)] = running_erasures(session)
+    done = erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now(), batch=1)
     session.expire_all()
     assert running_erasures(session) == []
+    # The interrupted erasure is finished and is the one returned: one erasure, one receipt.
     rows = session.execute(text("SELECT status, counts FROM subject_erasure WHERE account_id = :a ORDER BY id"), {"a": held.account.id}).all()
-    assert [status for status, _counts in rows] == [DONE, DONE] and '"outbound_message":3' in rows[0][1]
+    assert [status for status, _counts in rows] == [DONE] and '"outbound_message":3' in rows[0][1]
+    assert done.erasure.id == interrupted and done.receipt["erasure"] == interrupted
 
 
 def test_another_accounts_erasure_is_not_found(session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path) -> None:
@@ -193,5 +197,227 @@ def test_govsms_dsr_resume_finishes_an_interrupted_erasure(cli_env: dict[str, st
             row = session.execute(text("SELECT status, counts FROM subject_erasure WHERE account_id = :a"), {"a": account_id}).one()
             assert row[0] == DONE and '"outbound_message":3' in row[1]
             assert session.execute(text("SELECT count(*) FROM subject_key WHERE id = :s"), {"s": subject_id}).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def _sending_meanwhile(holdings: tuple[Holding, ...], account: Any, text_: str, sent: dict[str, int]) -> tuple[Holding, ...]:
+    """The holdings, with a send to the person committed in the erasure's first batch of access
+    exports (after the messages' batches ran): another user sends while the erasure runs."""
+
+    def hooked_holding(holding: Holding) -> Holding:
+        erase = holding.erase
+        assert erase is not None
+
+        def hooked(session: Session, person: Any, *, limit: int, now: Any) -> int:
+            if not sent:
+                sent["dispatch"] = make_dispatch(session, system(account), text=text_, numbers=[E164]).dispatch_id
+                session.flush()
+            return erase(session, person, limit=limit, now=now)
+
+        return replace(holding, erase=hooked)
+
+    return tuple(hooked_holding(holding) if holding.table == "subject_export" else holding for holding in holdings)
+
+
+def test_a_message_sent_while_the_erasure_runs_is_swept_with_the_key(
+    session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path,
+) -> None:
+    """The last transaction shreds the key, then sweeps every holding once more: the SMS sent
+    meanwhile goes too (counted on the receipt) and its dispatch loses its text."""
+    from govsms.keys.crypto import unseal_field
+    from govsms.keys.store import DATA_PURPOSE, vault_of
+    from govsms.sending.models import DISPATCH_TEXT, Dispatch
+
+    held = hold_person(session, blocked=False)
+    sent: dict[str, int] = {}
+    holdings = _sending_meanwhile(lifecycle_holdings(), held.account, "Hej Åsa, din tid hos BUP är flyttad", sent)
+    done = erase_subject(factory_on(connection, vault), held.dpo, holdings, TYPED, sealer=sealer_for(keys, tmp_path), now=now())
+    session.expire_all()
+    assert sent and session.execute(
+        text("SELECT count(*) FROM outbound_message WHERE subject_id = :s"), {"s": held.subject_id}
+    ).scalar_one() == 0
+    assert done.counts["outbound_message"] == 4  # the three, and the one sent meanwhile
+    assert {line["table"]: line["rows"] for line in done.receipt["erased"]}["outbound_message"] == 4
+    dispatch = session.get_one(Dispatch, sent["dispatch"])
+    key = vault_of(session).account_key(session, held.account.id, DATA_PURPOSE, now=now())
+    assert unseal_field(key, DISPATCH_TEXT, held.account.id, dispatch.id, dispatch.text_ct) == b""
+    assert [c.key for c in search_subject(session, held.dpo, lifecycle_holdings(), TYPED, now=now()).categories
+            if c.key != "access_log"] == []
+
+
+def test_a_send_that_read_the_key_before_the_shred_is_waited_for(own_database_url: str, tmp_path: Path) -> None:
+    """PostgreSQL, two connections: a send has read the person's key (FOR SHARE) and commits only
+    after the erasure reached its shred. The shred waits for the send; the sweep then erases its
+    message: no message is left with a dead key."""
+    import threading
+    import time
+
+    from govsms.db import make_engine, make_session_factory
+    from tests.conftest import make_settings
+
+    if not own_database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writes: the in-transaction test above covers it")
+    engine = make_engine(own_database_url)
+    keys = load_key_ring(make_settings(tmp_path))
+    sending_vault, erasing_vault = Vault(keys), Vault(keys)
+    sending, erasing = make_session_factory(engine, vault=sending_vault), make_session_factory(engine, vault=erasing_vault)
+    with session_scope(erasing) as session:
+        held = hold_person(session, blocked=False)
+    read, go, failures = threading.Event(), threading.Event(), []
+    subjects = sending_vault.subjects
+
+    def reading_then_waiting(*args: Any, **kwargs: Any) -> Any:
+        found = subjects(*args, **kwargs)
+        read.set()
+        go.wait(timeout=30)
+        return found
+
+    sending_vault.subjects = reading_then_waiting  # type: ignore[method-assign]
+
+    def send() -> None:
+        try:
+            with session_scope(sending) as session:
+                make_dispatch(session, system(held.account), text="Hej Åsa, personligt", numbers=[E164])
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    done: list[Any] = []
+
+    def erase() -> None:
+        try:
+            done.append(erase_subject(erasing, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer_for(keys, tmp_path), now=now()))
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert read.wait(timeout=30)
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    time.sleep(2)  # the erasure runs its batches and reaches the shred meanwhile
+    go.set()
+    sender.join(timeout=60)
+    eraser.join(timeout=60)
+    try:
+        assert failures == [] and len(done) == 1
+        with session_scope(erasing) as session:
+            assert session.execute(
+                text("SELECT count(*) FROM outbound_message WHERE subject_id = :s"), {"s": held.subject_id}
+            ).scalar_one() == 0
+            assert session.execute(text("SELECT count(*) FROM subject_key WHERE id = :s"), {"s": held.subject_id}).scalar_one() == 0
+        assert done[0].counts["outbound_message"] == 4
+    finally:
+        engine.dispose()
+
+
+def test_a_hold_placed_since_an_erasure_began_stops_it_where_it_is(
+    session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path,
+) -> None:
+    """An interrupted erasure under a legal hold placed since: starting it again or resuming it
+    continues nothing; the refusal says it stopped part way (not "nothing was erased")."""
+    factory, sealer = factory_on(connection, vault), sealer_for(keys, tmp_path)
+    held = hold_person(session)
+    with pytest.raises(RuntimeError):
+        erase_subject(factory, held.dpo, _interrupted(lifecycle_holdings(), "outbound_message"), TYPED, sealer=sealer, now=now(), batch=1)
+    session.expire_all()
+    messages = text("SELECT count(*) FROM outbound_message WHERE subject_id = :s")
+    left = session.execute(messages, {"s": held.subject_id}).scalar_one()
+    assert left == 2  # the first of the three went before the interruption
+    person = preview_erasure(session, held.dpo, lifecycle_holdings(), TYPED, now=now()).person
+    until = now().date() + timedelta(days=10)
+    place_legal_hold(session, held.dpo, blind_index=person.blind_index, reason="Tvist", until=until, now=now())
+    session.flush()
+    with pytest.raises(Conflict) as refused:
+        erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now(), batch=1)
+    message = refused.value.message
+    assert "Nothing was erased" not in message and "stopped part way" in message and "Tvist" in message and until.isoformat() in message
+    row = session.get_one(SubjectErasure, running_erasures(session)[0][1], populate_existing=True)
+    erased_so_far = sum(json.loads(row.counts).values())
+    assert erased_so_far >= 1 and f"{erased_so_far} rows were erased" in message and refused.value.recorded
+    held_back: list[tuple[int, str]] = []
+    assert resume_erasures(factory, lifecycle_holdings(), sealer=sealer, now=now(), batch=1, held=held_back) == []
+    [(erasure_id, resumed_message)] = held_back
+    assert "stopped part way" in resumed_message
+    session.expire_all()
+    assert session.execute(messages, {"s": held.subject_id}).scalar_one() == left
+    assert session.execute(text("SELECT count(*) FROM subject_key WHERE id = :s"), {"s": held.subject_id}).scalar_one() == 1
+    assert session.get_one(SubjectErasure, erasure_id, populate_existing=True).status == RUNNING
+    assert len(audit_events(session, "subject.erasure_refused", held.account.id)) == 2
+
+
+def test_a_busy_file_reader_stops_the_erasure_resumably(
+    session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reader cannot check a pending import file now: the erasure stops with a retryable
+    error (its row running, the key kept) and, started again later, erases the file."""
+    from govsms.contacts import filereader
+    from govsms.contacts.importing import store_upload
+
+    factory, sealer = factory_on(connection, vault), sealer_for(keys, tmp_path)
+    held = hold_person(session)
+    store_upload(session, system(held.account), "lista.csv", "nummer;namn\n070-123 45 67;Åsa Öberg\n0709876543;Bo\n".encode(), now=now())
+    session.flush()
+    monkeypatch.setattr(filereader._parsers, "acquire", lambda timeout=None: False)
+    with pytest.raises(Conflict, match="start it again in a minute"):
+        erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now())
+    session.expire_all()
+    [(_account, erasure_id)] = running_erasures(session)
+    assert session.execute(text("SELECT count(*) FROM import_upload WHERE account_id = :a"), {"a": held.account.id}).scalar_one() == 1
+    assert session.execute(text("SELECT count(*) FROM subject_key WHERE id = :s"), {"s": held.subject_id}).scalar_one() == 1
+    monkeypatch.undo()
+    done = erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer, now=now())
+    assert done.erasure.id == erasure_id and done.counts["import_upload"] == 1
+    session.expire_all()
+    assert session.execute(text("SELECT count(*) FROM import_upload WHERE account_id = :a"), {"a": held.account.id}).scalar_one() == 0
+
+
+def test_two_erasures_of_one_person_at_once_make_one_erasure_and_one_receipt(own_database_url: str, tmp_path: Path) -> None:
+    """Two DPOs erase the same person at the same moment: the check for a running erasure and the
+    new row are one serialised transaction, so one erasure runs and the other finishes it."""
+    import threading
+    import time
+
+    from govsms.db import make_engine, make_session_factory
+    from tests.conftest import make_settings
+
+    engine = make_engine(own_database_url)
+    keys = load_key_ring(make_settings(tmp_path))
+    factory = make_session_factory(engine, vault=Vault(keys))
+    with session_scope(factory) as session:
+        held = hold_person(session)
+
+    def slow(holding: Holding) -> Holding:
+        erase = holding.erase
+        assert erase is not None
+
+        def slowly(session: Session, person: Any, *, limit: int, now: Any) -> int:
+            time.sleep(0.3)  # the other erasure starts meanwhile
+            return erase(session, person, limit=limit, now=now)
+
+        return replace(holding, erase=slowly)
+
+    holdings = tuple(slow(holding) if holding.table == "contact" else holding for holding in lifecycle_holdings())
+    start, done, failures = threading.Barrier(2), [], []
+
+    def erase() -> None:
+        try:
+            start.wait()
+            done.append(erase_subject(factory, held.dpo, holdings, TYPED, sealer=sealer_for(keys, tmp_path), now=now()))
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=erase) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert failures == [] and len(done) == 2
+        assert done[0].erasure.id == done[1].erasure.id and done[0].file == done[1].file
+        with session_scope(factory) as session:
+            assert session.execute(text("SELECT count(*) FROM subject_erasure WHERE account_id = :a"), {"a": held.account.id}).scalar_one() == 1
+            assert len(audit_events(session, "subject.erased", held.account.id)) == 1
+            assert len(audit_events(session, "subject.erasure_started", held.account.id)) == 1
     finally:
         engine.dispose()

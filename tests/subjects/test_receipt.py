@@ -74,9 +74,11 @@ def test_verify_receipt_exits_0_and_1_after_any_changed_byte(receipt: tuple[byte
     path.write_bytes(content)
     ran = govsms(_env(tmp_path), "dsr", "verify-receipt", str(path))
     assert ran.returncode == 0, ran.stderr
-    assert "Genuine" in ran.stdout
+    # No key to trust (none given, the installation's not loadable here): said plainly, not "Genuine".
+    assert "Genuine" not in ran.stdout and "NOT CHECKED AGAINST A TRUSTED KEY" in ran.stdout and "/audit" in ran.stdout
     public = json.loads(content)["receipt"]["public_key"]
-    assert govsms(_env(tmp_path), "dsr", "verify-receipt", str(path), "--public-key", public).returncode == 0
+    ran = govsms(_env(tmp_path), "dsr", "verify-receipt", str(path), "--public-key", public)
+    assert ran.returncode == 0 and "Genuine: the signing key is the key given with --public-key" in ran.stdout
     for position in range(len(content)):
         changed = bytearray(content)
         changed[position] ^= 0x01
@@ -148,3 +150,103 @@ def test_a_receipt_built_before_the_seal_gets_its_checkpoint_at_download(
     assert {key: value for key, value in body.items() if key != "checkpoint"} == {key: value for key, value in done.receipt.items() if key != "checkpoint"}
     again = receipt_of(factory, held.dpo, lifecycle_holdings(), done.erasure.id, sealer=sealer, now=now())
     assert again.file == later.file  # built once with its checkpoint, then the same bytes every time
+
+
+def _installation_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of the installation that signed the test receipts (its keys loadable)."""
+    from tests.conftest import TEST_MASTER_KEYS, TEST_SECRET_KEY, TEST_SIGNING_KEY
+
+    return {**_env(tmp_path), "GOVSMS_MASTER_KEYS": TEST_MASTER_KEYS, "GOVSMS_SECRET_KEY": TEST_SECRET_KEY,
+            "GOVSMS_AUDIT_SIGNING_KEY": TEST_SIGNING_KEY}
+
+
+def _self_signed(body: dict[str, object]) -> bytes:
+    forger = bytes(range(32))
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    forged_key = Ed25519PrivateKey.from_private_bytes(forger).public_key().public_bytes_raw()
+    forged_body = {**body, "public_key": forged_key.hex()}
+    return receipt_file(forged_body, sign_receipt(forged_body, forger))
+
+
+def test_without_public_key_the_installations_audit_key_is_trusted(receipt: tuple[bytes, KeyRing], tmp_path: Path) -> None:
+    """A forged receipt (self-signed, checkpoint and all) is refused by the installation's own
+    key; the genuine one verifies against it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    content, keys = receipt
+    body = json.loads(content)["receipt"]
+    forger = bytes(range(32))
+    head = bytes(32)
+    checkpoint = {"seq": body["audit_seq"], "head_hash": head.hex(), "signed_at": "2026-11-30T00:00:00Z",
+                  "signature": Ed25519PrivateKey.from_private_bytes(forger).sign(checkpoint_message(body["audit_seq"], head)).hex()}
+    path = tmp_path / "forged.json"
+    path.write_bytes(_self_signed({**body, "checkpoint": checkpoint}))
+    ran = govsms(_installation_env(tmp_path), "dsr", "verify-receipt", str(path))
+    assert ran.returncode == 1 and "NOT GENUINE" in ran.stderr and "another key" in ran.stderr and "installation" in ran.stderr
+    assert "Genuine" not in ran.stdout
+    path.write_bytes(content)
+    ran = govsms(_installation_env(tmp_path), "dsr", "verify-receipt", str(path))
+    assert ran.returncode == 0, ran.stderr
+    assert "Genuine: the signing key is this installation's audit signing key" in ran.stdout
+    assert "covers the event" not in ran.stdout and "Checked: the access log's checkpoint" in ran.stdout
+
+
+@pytest.mark.parametrize("installation", [False, True])
+def test_a_self_signed_file_missing_fields_exits_1_without_a_traceback(tmp_path: Path, installation: bool) -> None:
+    """The reviewer's forge2: well signed by the key it names, but no reference, no account name."""
+    from govsms.subjects.receipt import public_key_of
+
+    seed = bytes(range(32))
+    body = {"version": 1, "kind": "govsms-erasure-receipt", "public_key": public_key_of(seed).hex(), "checkpoint": None, "account": "x"}
+    path = tmp_path / "forged2.json"
+    path.write_bytes(receipt_file(body, sign_receipt(body, seed)))
+    ran = govsms(_installation_env(tmp_path) if installation else _env(tmp_path), "dsr", "verify-receipt", str(path))
+    assert ran.returncode == 1 and "NOT GENUINE" in ran.stderr and "Traceback" not in ran.stderr
+    with pytest.raises(ReceiptInvalid, match="no 'reference'"):
+        verify_receipt(path.read_bytes())
+    bad_account = {**body, **{name: value for name, value in _complete_fields().items() if name != "account"}, "account": "x"}
+    with pytest.raises(ReceiptInvalid, match="'account'"):
+        verify_receipt(receipt_file(bad_account, sign_receipt(bad_account, seed)))
+
+
+def _complete_fields() -> dict[str, object]:
+    return {"reference": "DSR-2026-0001", "erasure": 1, "number_fingerprint": "00" * 16, "actor": "user:1", "started_at": "x",
+            "erased_at": "x", "unblocked": False, "erased": [], "kept": [], "audit_seq": 1}
+
+
+def test_the_checkpoint_carries_its_own_key_and_a_changed_audit_key_keeps_the_receipt_genuine(
+    session: Session, connection: Connection, vault: Vault, keys: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The log was sealed over the erasure's event under the old audit key; the receipt is signed
+    under the new one. It names the checkpoint's key, verifies with and without the new key, and
+    a checkpoint that names another key than the one that signed it fails."""
+    from dataclasses import replace as with_seed
+
+    from govsms.audit.chain import seal_and_witness
+    from govsms.subjects import erasure as erasure_module
+    from govsms.subjects.erasure import receipt_of
+    from govsms.subjects.receipt import public_key_of
+
+    held = hold_person(session)
+    factory = factory_on(connection, vault)
+    monkeypatch.setattr(erasure_module, "seal_and_witness", lambda *args, **kwargs: None)
+    done = erase_subject(factory, held.dpo, lifecycle_holdings(), TYPED, sealer=sealer_for(keys, tmp_path), now=now())
+    assert done.receipt["checkpoint"] is None
+    seal_and_witness(factory, keys.audit_signing_seed, tmp_path / "witness.jsonl", now=now())  # sealed under the old key
+    monkeypatch.setattr(erasure_module, "seal_and_witness", seal_and_witness)
+    rotated = with_seed(keys, audit_signing_seed=bytes(range(1, 33)))
+    assert done.erasure.id is not None
+    later = receipt_of(factory, held.dpo, lifecycle_holdings(), done.erasure.id, sealer=sealer_for(rotated, tmp_path), now=now())
+    body = verify_receipt(later.file, trusted_key=public_key_of(rotated.audit_signing_seed))
+    assert body["public_key"] == public_key_of(rotated.audit_signing_seed).hex()
+    stored = session.exec(select(AuditCheckpoint).where(AuditCheckpoint.seq == body["checkpoint"]["seq"])).one()
+    assert body["checkpoint"]["public_key"] == stored.public_key.hex() == public_key_of(keys.audit_signing_seed).hex()
+    path = tmp_path / "receipt.json"
+    path.write_bytes(later.file)
+    ran = govsms(_env(tmp_path), "dsr", "verify-receipt", str(path), "--public-key", body["public_key"])
+    assert ran.returncode == 0 and "named in the signed receipt" in ran.stdout
+    # A checkpoint naming a key that did not sign it is refused (the receipt re-signed to match).
+    wrong = {**body, "checkpoint": {**body["checkpoint"], "public_key": body["public_key"]}}
+    with pytest.raises(ReceiptInvalid, match="checkpoint's signature"):
+        verify_receipt(receipt_file(wrong, sign_receipt(wrong, rotated.audit_signing_seed)))
