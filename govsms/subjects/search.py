@@ -83,13 +83,14 @@ def _no_names(_session: Session, _account_id: int) -> Mapping[str, str]:
 
 def held_about(session: Session, holdings: Sequence[Holding], person: Person) -> list[CategoryFound]:
     """Each holding's ``find`` (those with nothing about the person left out), per category in
-    the registry's order of categories."""
+    the registry's order of categories. A find with no rows but something to say (a file that
+    could not be checked for the number) is kept: "nothing" is not known there."""
     by_category: dict[str, list[Found]] = {}
     for holding in holdings:
         if holding.find is None:
             continue
         found = holding.find(session, person)
-        if found is not None and found.count > 0:
+        if found is not None and (found.count > 0 or found.lines):
             by_category.setdefault(holding.category, []).append(found)
     order = list(BY_KEY)
     return [
