@@ -31,7 +31,7 @@ from govsms.sending.outbox import Outbox
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.transports.base import Submission, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
-from tests.conftest import POSTGRES_URL, TEST_MASTER_KEYS, TEST_SECRET_KEY, TEST_SIGNING_KEY, create_postgres_database, drop_postgres_database
+from tests.conftest import POSTGRES_URL, TEST_MASTER_KEYS, TEST_SECRET_KEY, TEST_SIGNING_KEY, create_postgres_database, drop_postgres_database, not_applicable
 from tests.factories import make_account, now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +255,7 @@ def test_a_send_holds_the_existing_keys_it_read_until_it_commits(own_database_ur
     (the one-SMS path and the chunked one), so a shred (DELETE) waits for the send to commit;
     ``find_subjects`` and ``subjects_by_id`` lock nothing."""
     if not own_database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writes: a shred cannot run while a send's transaction is open")
+        not_applicable("SQLite serialises writes: a shred cannot run while a send's transaction is open")
     engine = make_engine(own_database_url)
     vault = Vault(keys)
     factory = make_session_factory(engine, vault=vault)

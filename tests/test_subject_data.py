@@ -35,6 +35,7 @@ from govsms.sending.status import MessageStatus
 from tests.factories import make_account, make_contact, now, system
 from tests.sending.test_senders import MOBILE, setup_account, verify
 from tests.sending.test_senders import send as sender_send
+from tests.conftest import not_applicable
 
 NUMBER = "+46701234567"
 OTHER = "+46709876543"
@@ -381,7 +382,7 @@ def test_erasing_ten_thousand_sms_is_a_few_chunked_statements(session: Session) 
 
 def test_the_search_of_sent_sms_uses_the_subject_index(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the plan is PostgreSQL's")
+        not_applicable("the plan is PostgreSQL's")
     seed_default_prices(session, now=now())
     account = make_account(session)
     send(session, account, [NUMBER], "Först")

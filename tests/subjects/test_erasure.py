@@ -31,6 +31,7 @@ from govsms.subjects.search import search_subject
 from tests.cli import cli_env, govsms, open_db, settings_of  # noqa: F401  (fixture)
 from tests.factories import audit_events, linked_subjects, make_account, make_dispatch, now, system
 from tests.subjects.people import E164, TYPED, dpo_of, factory_on, hold_person, sealer_for
+from tests.conftest import not_applicable
 
 EXPECTED = {"contact": 1, "group_member": 2, "outbound_message": 3}
 """At least these rows go (each holding counts its own table's rows)."""
@@ -257,7 +258,7 @@ def test_a_send_that_read_the_key_before_the_shred_is_waited_for(own_database_ur
     from tests.conftest import make_settings
 
     if not own_database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writes: the in-transaction test above covers it")
+        not_applicable("SQLite serialises writes: the in-transaction test above covers it")
     engine = make_engine(own_database_url)
     keys = load_key_ring(make_settings(tmp_path))
     sending_vault, erasing_vault = Vault(keys), Vault(keys)
