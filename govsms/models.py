@@ -7,12 +7,13 @@ from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpl
 from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.jobs import JobRun
+from govsms.receiving.models import InboundFragment, InboundKeyword, InboundMessage
 from govsms.keys.store import AccountKey, SubjectKey, SubjectShred
 from govsms.retention.models import LegalHold, RetentionChoice, RetentionLimit
 from govsms.subjects.erasure_models import SubjectErasure
 from govsms.subjects.models import SubjectExport, SubjectRequest
 from govsms.sending.models import (
-    BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
+    BlockEntry, Dispatch, MessagePart, OutboundMessage, PendingReport, Price, ReplyRoute, SenderNumber, StatisticsDay, StatisticsProgress, VirtualNumber,
 )
 
 metadata = SQLModel.metadata
@@ -34,6 +35,9 @@ __all__ = [
     "DpaVersion",
     "GroupMember",
     "ImportUpload",
+    "InboundFragment",
+    "InboundKeyword",
+    "InboundMessage",
     "JobRun",
     "LegalHold",
     "LoginSession",
@@ -42,6 +46,7 @@ __all__ = [
     "PendingReport",
     "Price",
     "RecoveryCode",
+    "ReplyRoute",
     "RetentionChoice",
     "RetentionLimit",
     "RolePolicy",

@@ -19,11 +19,12 @@ from govsms.dpa import personal_data as dpa
 from govsms.keys import personal_data as keys
 from govsms.keys import store
 from govsms.personal_data import Holding
+from govsms.receiving import personal_data as receiving
 from govsms.retention import personal_data as retention
 from govsms.sending import personal_data as sending
 from govsms.subjects import personal_data as subjects
 
-DOMAINS = (keys, accounts, retention, audit, contacts, sending, dpa, subjects)
+DOMAINS = (keys, accounts, retention, audit, contacts, sending, receiving, dpa, subjects)
 
 
 def all_holdings() -> tuple[Holding, ...]:

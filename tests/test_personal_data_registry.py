@@ -50,11 +50,11 @@ def test_a_new_table_with_a_sealed_column_fails_the_check() -> None:
     scratch = MetaData()
     for table in metadata.sorted_tables:
         table.to_metadata(scratch)
-    Table("inbound_message", scratch, Column("id", Integer, primary_key=True), Column("text_ct", LargeBinary))
+    Table("voicemail", scratch, Column("id", Integer, primary_key=True), Column("text_ct", LargeBinary))
     Table("court_order", scratch, Column("id", Integer, primary_key=True), Column("blind_index", LargeBinary))
-    Table("reply_route", scratch, Column("id", Integer, primary_key=True), Column("subject_id", Integer))
+    Table("call_route", scratch, Column("id", Integer, primary_key=True), Column("subject_id", Integer))
     assert undeclared(scratch, all_holdings()) == {
-        "inbound_message": ["text_ct"], "court_order": ["blind_index"], "reply_route": ["subject_id"],
+        "voicemail": ["text_ct"], "court_order": ["blind_index"], "call_route": ["subject_id"],
     }
 
 
@@ -94,11 +94,11 @@ def test_annex_two_says_what_the_registry_holds(session: Session, settings: Sett
     held = {entry["key"]: entry["held"] for entry in annexes["categories"]}
     for holding in holdings:
         assert holding.description in held[holding.category]
-    assert held["inbound_messages"] == []  # a category nothing holds yet (no inbox): named, with nothing listed
+    assert held["statistics"] == []  # a category no personal-data table holds: named, with nothing listed
     with language("sv"):
         html = service.preview(session, settings, keys, system(customer), lang="sv", now=now(), holdings=holdings)
     assert "Gruppers namn och beskrivningar" in html and "Avtalets undertecknare, kontaktperson och dataskyddsombud" in html
-    inbox = replace(holdings[0], table="inbound_message", category="inbound_messages", description="Received SMS (encrypted)")
+    inbox = replace(holdings[0], table="inbound_note", category="inbound_messages", description="Notes on received SMS (encrypted)")
     later = build_annexes(session, settings, keys, customer, holdings=(*holdings, inbox))
     assert [(change.kind, change.subject) for change in changes_between(annexes, later)] == [("processing", "inbound_messages")]
     # Without the registry (an older caller) Annex II is what it was: the categories and their times.

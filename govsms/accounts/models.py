@@ -46,6 +46,9 @@ class Account(SQLModel, table=True):
     timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
     """IANA name of the zone pages show this account's times in; a name not known here reads as
     Europe/Stockholm (``govsms.clock.zone``)."""
+    stop_confirmation_text: str | None = Field(default=None, max_length=320)
+    """The SMS confirming a STOP reply (sent free of charge from the number the STOP came in on);
+    None: no confirmation."""
     created_at: datetime = _utc(nullable=False)
 
 

@@ -224,6 +224,23 @@ class StatisticsProgress(SQLModel, table=True):
     checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     """When the account was last rolled up."""
 
+class ReplyRoute(SQLModel, table=True):
+    """Who sent last to a number from a shared reply number (72323, 1963, 4560991000): a reply
+    from that number to that shared number goes to this account and message (issue 14). Keyed
+    by the provider's blind index of the recipient (vault account 0's index key), so a reply is
+    matched before its account is known; upserted by the outbox worker when it records a
+    submitted batch; deleted once expired."""
+
+    __tablename__ = "reply_route"
+
+    number_index: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
+    shared_number: str = Field(sa_column=Column(String(16), primary_key=True))
+    account_id: int
+    message_id: int
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
 # Sealed columns: the table and column names are part of every stored value's associated data.
 DISPATCH_TEXT = SealedField("dispatch", "text")
 """``Dispatch.text_ct``: under the account's data key, bound to the dispatch."""
