@@ -41,6 +41,8 @@ class Smsc:
         self._workdir = workdir
         self.log_path = workdir / "submits.jsonl"
         self.log_path.touch()
+        self.mo_log_path = workdir / "mo.jsonl"
+        self.mo_log_path.touch()
         self.port = 0
         self.options: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -68,6 +70,8 @@ class Smsc:
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        if process.stdin is not None:
+            process.stdin.close()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -110,6 +114,48 @@ class Smsc:
         """The received submit_sm that were answered with ESME_ROK."""
         return [entry for entry in self.received() if entry["command_status"] == 0]
 
+    # -- mobile originated SMS ---------------------------------------------------------------
+
+    def deliver(self, *messages: dict[str, Any]) -> None:
+        """Originate SMS (``smsc.js``'s "deliver" command): each a dict with ``source`` (digits),
+        ``destination``, ``text`` and optionally ``coding`` (gsm7|ucs2|latin1), ``split``
+        (udh8|udh16|sar), ``parts``, ``ref``, ``order`` (0-based part indexes in sending order),
+        ``payload`` (in message_payload), ``source_ton``."""
+        self._command({"cmd": "deliver", "messages": list(messages)})
+
+    def deliver_bulk(self, count: int, *, source_start: int, destination: str, text: str) -> None:
+        """``count`` single GSM-7 SMS from ``source_start + i`` with the text ``f"{text} {i}"``."""
+        self._command({"cmd": "bulk", "count": count, "source_start": source_start, "destination": destination, "text": text})
+
+    def mo_events(self) -> list[dict[str, Any]]:
+        """The mo log: ``queued`` per originated part, ``answered`` per deliver_sm_resp (receipts too)."""
+        entries = []
+        with self.mo_log_path.open(encoding="utf-8") as log:
+            for line in log:
+                if not line.endswith("\n"):
+                    break
+                entries.append(json.loads(line))
+        return entries
+
+    def mo_queued(self) -> list[str]:
+        """Ids of the originated parts, in the order they were queued."""
+        return [entry["id"] for entry in self.mo_events() if entry["event"] == "queued"]
+
+    def mo_acknowledged(self) -> set[str]:
+        """Ids of the originated parts answered ESME_ROK."""
+        return {e["id"] for e in self.mo_events() if e["event"] == "answered" and e["kind"] == "mo" and e["status"] == 0}
+
+    def mo_answers(self, status: int) -> int:
+        """How many deliver_sm of originated SMS were answered with ``status``."""
+        return sum(1 for e in self.mo_events() if e["event"] == "answered" and e["kind"] == "mo" and e["status"] == status)
+
+    def _command(self, command: dict[str, Any]) -> None:
+        process = self._process
+        if process is None or process.stdin is None:
+            raise RuntimeError("the SMSC is not running")
+        process.stdin.write(json.dumps(command).encode() + b"\n")
+        process.stdin.flush()
+
     # -- internals ---------------------------------------------------------------------------
 
     def _spawn(self) -> str | None:
@@ -124,10 +170,11 @@ class Smsc:
             f"--system_id={self.system_id}",
             f"--password={self.password}",
             f"--log={self.log_path}",
+            f"--mo_log={self.mo_log_path}",
         ]
         args += [f"--{key}={_option(value)}" for key, value in self.options.items()]
         with out.open("wb") as stdout, err.open("wb") as stderr:
-            process = subprocess.Popen(args, cwd=HERE, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(args, cwd=HERE, stdout=stdout, stderr=stderr, stdin=subprocess.PIPE)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:

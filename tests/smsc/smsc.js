@@ -26,6 +26,27 @@
 //   reject_dests      ""              "46700000009,..." answered with ESME_RINVDSTADR (0x0b)
 //   resp_delay_ms     0               delay of every submit_sm_resp
 //   id_prefix         random          prefix of the message ids (hex); ids are prefix + counter
+//   mo_log            ""              path of the JSONL file of originated deliver_sm (see below)
+//   retry_ms          200             a deliver_sm answered with an error is sent again this much later
+//   window            0               N > 0: at most N deliver_sm unanswered per session
+//
+// Deliveries: every deliver_sm (receipts and mobile originated SMS) waits until a receiver or
+// transceiver of its system_id is bound, and is kept until it is answered ESME_ROK: one answered
+// with an error is sent again after retry_ms, and one unanswered when its session closes is sent
+// again on the next bind (at least once; the ESME makes it exactly once).
+//
+// Mobile originated SMS, on command: one JSON object per line on stdin.
+//   {"cmd": "deliver", "messages": [{"source": "46701234567", "destination": "72323",
+//      "text": "...", "coding": "gsm7|ucs2|latin1", "split": "udh8|udh16|sar", "parts": 3,
+//      "ref": 42, "order": [2, 0, 1], "payload": false, "source_ton": 1}, ...]}
+//     Each message is encoded (GSM 03.38 unpacked septets data_coding 0, UTF-16-BE 8, Latin-1 3),
+//     split into "parts" parts (UDH IE 0x00 8-bit or 0x08 16-bit reference with esm_class 0x40,
+//     or the SAR TLVs), sent in "order" (indexes of the parts), in message_payload instead of
+//     short_message when "payload". Every part carries its id in receipted_message_id.
+//   {"cmd": "bulk", "count": 5000, "source_start": 46700000000, "destination": "72323",
+//      "text": "Svar"}: count single GSM-7 SMS from source_start + i with the text "Svar <i>".
+// mo_log lines: {"event": "queued", "id", "message", "part"} per part when commanded, then
+// {"event": "answered", "id", "kind": "mo|receipt", "status", "attempt"} per deliver_sm_resp.
 //
 // Signals: SIGTERM/SIGINT exit at once (the test restarts the SMSC by starting a new process on
 // the same port); SIGUSR2 drops every connection but keeps listening.
@@ -63,6 +84,9 @@ function options() {
     reject_dests: '',
     resp_delay_ms: '0',
     id_prefix: crypto.randomBytes(3).toString('hex'),
+    mo_log: '',
+    retry_ms: '200',
+    window: '0',
   };
   const result = {};
   for (const key of Object.keys(defaults)) {
@@ -100,11 +124,15 @@ function options() {
     rejectDests: new Set(result.reject_dests.split(',').filter(Boolean)),
     respDelayMs: parseInt(result.resp_delay_ms, 10),
     idPrefix: result.id_prefix,
+    moLog: result.mo_log,
+    retryMs: parseInt(result.retry_ms, 10),
+    window: parseInt(result.window, 10),
   };
 }
 
 const config = options();
 const logFd = config.log ? fs.openSync(config.log, 'a') : null;
+const moLogFd = config.moLog ? fs.openSync(config.moLog, 'a') : null;
 
 const MESSAGE_STATE = {
   DELIVRD: 2,
@@ -120,7 +148,9 @@ let submitCount = 0;
 let idCounter = 0;
 let tokens = config.rateLimit;
 let tokensAt = Date.now();
-const pendingReceipts = []; // receipts waiting for a bound receiver
+const waiting = []; // deliver_sm waiting for a bound receiver (and room in its window)
+let moCounter = 0;
+let flushScheduled = false;
 const sessions = new Set();
 
 function nextMessageId() {
@@ -179,18 +209,159 @@ function receiptText(messageId, submittedAt, stat, shortMessage, esmClass) {
   );
 }
 
-function deliverReceipts() {
-  while (pendingReceipts.length > 0) {
-    const receipt = pendingReceipts[0];
+function writeMoLog(entry) {
+  if (moLogFd !== null) {
+    fs.writeSync(moLogFd, JSON.stringify(entry) + '\n');
+  }
+}
+
+// A delivery: {key, kind: 'mo'|'receipt', systemId, fields, attempts}
+function enqueue(delivery, front) {
+  if (front) {
+    waiting.unshift(delivery);
+  } else {
+    waiting.push(delivery);
+  }
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+function flush() {
+  flushScheduled = false;
+  while (waiting.length > 0) {
+    const delivery = waiting[0];
     const target = Array.from(sessions).find(
-      (s) => s.boundAs === receipt.systemId && s.receives && !s.closed,
+      (s) => s.boundAs === delivery.systemId && s.receives && !s.closed &&
+        (config.window <= 0 || s.unanswered.size < config.window),
     );
     if (!target) {
-      return; // kept until a receiver or transceiver of that system_id binds
+      return; // kept until a receiver or transceiver of that system_id binds, or answers
     }
-    pendingReceipts.shift();
-    const stat = receipt.stat;
-    target.deliver_sm({
+    waiting.shift();
+    delivery.attempts += 1;
+    target.unanswered.set(delivery.key, delivery);
+    const sent = target.deliver_sm(Object.assign({}, delivery.fields), (response) => {
+      if (!target.unanswered.delete(delivery.key)) {
+        return; // its session closed first: already waiting again
+      }
+      const status = response.command_status;
+      writeMoLog({ event: 'answered', id: delivery.key, kind: delivery.kind, status, attempt: delivery.attempts });
+      if (status !== 0) {
+        setTimeout(() => enqueue(delivery, false), config.retryMs);
+      }
+      flush();
+    });
+    if (!sent) {
+      target.unanswered.delete(delivery.key);
+      waiting.unshift(delivery);
+      return;
+    }
+  }
+}
+
+function encodeText(text, coding) {
+  if (coding === 'ucs2') {
+    return { dataCoding: 0x08, bytes: smpp.encodings.UCS2.encode(text), unit: 2 };
+  }
+  if (coding === 'latin1') {
+    return { dataCoding: 0x03, bytes: smpp.encodings.LATIN1.encode(text), unit: 1 };
+  }
+  return { dataCoding: 0x00, bytes: smpp.encodings.ASCII.encode(text), unit: 1 };
+}
+
+function splitBytes(bytes, count, unit, gsm) {
+  const chunks = [];
+  let start = 0;
+  for (let i = 0; i < count; i += 1) {
+    let end = i === count - 1 ? bytes.length : Math.round(((i + 1) * bytes.length) / count / unit) * unit;
+    if (gsm && end > start && end < bytes.length && bytes[end - 1] === 0x1b) {
+      end += 1; // never split an escape from its character
+    }
+    chunks.push(bytes.slice(start, end));
+    start = end;
+  }
+  return chunks;
+}
+
+function originate(message, index) {
+  const encoded = encodeText(message.text, message.coding || 'gsm7');
+  const count = message.parts || 1;
+  const chunks = splitBytes(encoded.bytes, count, encoded.unit, encoded.dataCoding === 0);
+  const ref = message.ref !== undefined ? message.ref : crypto.randomInt(1, message.split === 'udh16' ? 65535 : 255);
+  const order = message.order || chunks.map((_, i) => i);
+  for (const i of order) {
+    moCounter += 1;
+    const key = config.idPrefix + 'm' + moCounter.toString(16).padStart(8, '0');
+    let body = chunks[i];
+    let esmClass = 0x00;
+    const fields = {
+      source_addr_ton: message.source_ton !== undefined ? message.source_ton : 1,
+      source_addr_npi: 1,
+      source_addr: message.source,
+      dest_addr_ton: 0,
+      dest_addr_npi: 1,
+      destination_addr: message.destination,
+      data_coding: encoded.dataCoding,
+      receipted_message_id: key,
+    };
+    if (count > 1 && message.split === 'udh8') {
+      body = Buffer.concat([Buffer.from([0x05, 0x00, 0x03, ref & 0xff, count, i + 1]), body]);
+      esmClass = 0x40;
+    } else if (count > 1 && message.split === 'udh16') {
+      body = Buffer.concat([Buffer.from([0x06, 0x08, 0x04, (ref >> 8) & 0xff, ref & 0xff, count, i + 1]), body]);
+      esmClass = 0x40;
+    } else if (count > 1 && message.split === 'sar') {
+      fields.sar_msg_ref_num = ref & 0xffff;
+      fields.sar_total_segments = count;
+      fields.sar_segment_seqnum = i + 1;
+    }
+    fields.esm_class = esmClass;
+    if (message.payload) {
+      fields.short_message = Buffer.alloc(0);
+      fields.message_payload = body;
+    } else {
+      fields.short_message = body;
+    }
+    writeMoLog({ event: 'queued', id: key, message: index, part: i });
+    enqueue({ key, kind: 'mo', systemId: config.systemId, fields, attempts: 0 }, false);
+  }
+}
+
+function onCommand(line) {
+  if (!line.trim()) {
+    return;
+  }
+  let command;
+  try {
+    command = JSON.parse(line);
+  } catch (error) {
+    console.error('smsc: bad command: ' + error.message);
+    return;
+  }
+  if (command.cmd === 'deliver') {
+    command.messages.forEach((message, index) => originate(message, index));
+  } else if (command.cmd === 'bulk') {
+    for (let i = 0; i < command.count; i += 1) {
+      originate(
+        { source: String(command.source_start + i), destination: command.destination, text: command.text + ' ' + i },
+        i,
+      );
+    }
+  } else {
+    console.error('smsc: unknown command ' + command.cmd);
+  }
+}
+
+function receiptDelivery(receipt) {
+  const stat = receipt.stat;
+  return {
+    key: 'r' + receipt.messageId,
+    kind: 'receipt',
+    systemId: receipt.systemId,
+    attempts: 0,
+    fields: {
       source_addr_ton: receipt.destTon,
       source_addr_npi: receipt.destNpi,
       source_addr: receipt.destinationAddr,
@@ -205,8 +376,8 @@ function deliverReceipts() {
       ),
       receipted_message_id: receipt.messageId,
       message_state: MESSAGE_STATE[stat] || MESSAGE_STATE.UNKNOWN,
-    });
-  }
+    },
+  };
 }
 
 function onSubmit(session, pdu) {
@@ -258,10 +429,7 @@ function onSubmit(session, pdu) {
         shortMessage,
         esmClass: pdu.esm_class,
       };
-      setTimeout(() => {
-        pendingReceipts.push(receipt);
-        deliverReceipts();
-      }, config.receiptDelayMs);
+      setTimeout(() => enqueue(receiptDelivery(receipt), false), config.receiptDelayMs);
     }
   };
   if (config.respDelayMs > 0) {
@@ -276,9 +444,19 @@ function onSession(session) {
   session.boundAs = null;
   session.receives = false;
   session.closed = false;
+  session.unanswered = new Map();
   const cleanup = () => {
+    if (session.closed) {
+      return;
+    }
     session.closed = true;
     sessions.delete(session);
+    // What it left unanswered is sent again, first, on the next bind.
+    const again = Array.from(session.unanswered.values());
+    session.unanswered.clear();
+    for (let i = again.length - 1; i >= 0; i -= 1) {
+      enqueue(again[i], true);
+    }
   };
   session.on('close', cleanup);
   session.on('error', cleanup);
@@ -295,7 +473,7 @@ function onSession(session) {
     session.boundAs = pdu.system_id;
     session.receives = receives;
     session.send(pdu.response({ system_id: 'govsms-test-smsc' }));
-    setImmediate(deliverReceipts);
+    setImmediate(flush);
   };
   session.on('bind_transceiver', bind(true));
   session.on('bind_receiver', bind(true));
@@ -334,6 +512,10 @@ server.on('error', (error) => {
 server.listen(config.port, config.host, () => {
   console.log('LISTENING ' + server.address().port);
 });
+
+if (!process.stdin.isTTY) {
+  require('readline').createInterface({ input: process.stdin }).on('line', onCommand);
+}
 
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));

@@ -4,6 +4,12 @@ A transport knows nothing of accounts, encryption or the database. The worker gi
 ``Submission``s (text already split into parts, encoded and headed), and it answers each with a
 ``SubmitResult``; delivery reports arrive later through ``reports()``.
 
+Upstream traffic (delivery reports and inbound SMS): with an ``Upstream`` set
+(``set_upstream``), a transport hands both to it and acknowledges them to the SMSC/provider only
+after it returned (it commits them); when it raises, the SMSC is asked to send them again later.
+Without one (the default), reports are kept in memory for ``reports()`` and inbound SMS refused
+with a temporary error.
+
     Transport
     ├── LoopbackTransport   accepts, assigns ids, reports delivery after a moment (default)
     ├── SmppTransport       SMPP 3.4 ESME (smpplib): transceiver bind, windowed, reconnecting
@@ -16,6 +22,7 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from govsms.sending.wire import ESM_CLASS_UDHI, SenderKind
 
@@ -75,10 +82,45 @@ class DeliveryReport:
     done_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """One inbound SMS, or one part of a concatenated one, as the SMSC/provider delivered it."""
+
+    source: str
+    """The sender's number as the SMSC/provider gave it: E.164 with '+' when the SMSC said it is
+    international (SMPP TON 1), else as given (national, or without '+')."""
+    destination: str
+    """Our number it was sent to: 72323, 1963, 4560991000 or a virtual number (digits as given)."""
+    text: str
+    """This part's text, decoded (GSM-7 data_coding 0, Latin-1 3, UCS-2 8), the UDH removed. A
+    surrogate half left alone at a part's edge (a phone that split an emoji) becomes U+FFFD, so
+    the text always encodes as UTF-8."""
+    concat: tuple[int, int, int] | None = None
+    """(reference, total, sequence 1-based) of a part of a concatenated SMS (UDH 8- or 16-bit
+    reference, or the SAR TLVs); None for a whole SMS."""
+    provider_ref: str | None = None
+    """The SMSC's/provider's id of this part (at most 64 characters): a part sent again (its
+    acknowledgement was lost) is stored once. None when it gives none."""
+
+
+class Upstream(Protocol):
+    """Where a transport hands what the SMSC/provider sends up: stores both durably (commits)
+    before it returns; raises when it cannot (the transport then asks for them again later)."""
+
+    def __call__(self, reports: list[DeliveryReport], parts: list[InboundPart]) -> None: ...
+
+
 class Transport(abc.ABC):
-    """Thread-safety: one worker thread calls ``submit``; ``reports`` may be called from it too."""
+    """Thread-safety: one worker thread calls ``submit``; ``reports`` may be called from it too;
+    the upstream is called from the transport's own thread(s)."""
 
     name: str = "transport"
+    upstream: Upstream | None = None
+
+    def set_upstream(self, upstream: Upstream | None) -> None:
+        """Hand delivery reports and inbound SMS to ``upstream`` (committed before they are
+        acknowledged); None: reports in memory for ``reports()``, inbound SMS refused."""
+        self.upstream = upstream
 
     @abc.abstractmethod
     def submit(self, batch: list[Submission]) -> list[SubmitResult]:

@@ -43,6 +43,17 @@ Results
       waits up to ``submit_timeout`` for the supervisor to rebind and carries on; what could not
       be sent by then comes back transient.
 
+Upstream (receipts and inbound SMS)
+    * The reader takes every deliver_sm it has received in one go; with an upstream set
+      (``set_upstream``: the worker's stores them in the database) it hands the final receipts
+      and the inbound parts (``inbound.parse_inbound``: decoded, UDH/SAR concatenation, the
+      SMSC's id from ``receipted_message_id``) to it in one call, and answers each deliver_sm
+      ESME_ROK only once it returned: nothing is acknowledged before it is committed. If the
+      upstream raises (database down), each is answered ESME_RX_T_APPN and the SMSC sends it
+      again later. A deliver_sm answered on a link that then drops is sent again too: the
+      upstream stores a part once by its id. Without an upstream, receipts are kept in memory
+      for ``reports()`` and inbound SMS refused with ESME_RX_T_APPN.
+
 Privacy: nothing here logs a phone number, an address or message text (nor receipt text): only
 message ids, counts and status codes. smpplib's own logger, which dumps whole PDUs at DEBUG, is
 held at INFO.
@@ -57,6 +68,7 @@ Modules
     * ``link``: one TCP connection (smpplib's client with a thread-safe send and a buffered
       reader) and the sequence numbers.
     * ``receipts``: parsing delivery receipts into ``DeliveryReport``s.
+    * ``inbound``: reading a mobile originated deliver_sm into an ``InboundPart``.
     * ``status``: the command statuses this transport acts on and their error codes.
 """
 

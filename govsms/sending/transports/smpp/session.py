@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from smpplib import exceptions, smpp
 
-from govsms.sending.transports.base import DeliveryReport, TransportDown
+from govsms.sending.transports.base import DeliveryReport, InboundPart, TransportDown, Upstream
+from govsms.sending.transports.smpp.inbound import parse_inbound
 from govsms.sending.transports.smpp.link import _Link, _Sequence
 from govsms.sending.transports.smpp.receipts import ESM_DELIVERY_RECEIPT, ESM_MESSAGE_TYPE_MASK, parse_receipt
-from govsms.sending.transports.smpp.status import ESME_RINVCMDID, ESME_ROK, ESME_RX_T_APPN, error_code
+from govsms.sending.transports.smpp.status import ESME_RINVCMDID, ESME_ROK, ESME_RX_R_APPN, ESME_RX_T_APPN, error_code
 
 if TYPE_CHECKING:
     from govsms.sending.transports.smpp.flow import _Part
@@ -51,6 +52,7 @@ class _Session:
     _window_now: float
     _closed: bool
     _reports: collections.deque[DeliveryReport]
+    upstream: Upstream | None
 
     if TYPE_CHECKING:
 
@@ -60,22 +62,54 @@ class _Session:
 
     # -- reading (reader thread) -------------------------------------------------------------
 
-    def _on_deliver(self, link: _Link, pdu: Any) -> bytes:
-        """Queue the receipt's report; the ``deliver_sm_resp`` to send."""
-        status = ESME_ROK
-        if (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK == ESM_DELIVERY_RECEIPT:
-            report = parse_receipt(pdu.short_message, getattr(pdu, "receipted_message_id", None), getattr(pdu, "message_state", None))
-            if report is not None:
-                self._reports.append(report)
-                self.stats["receipts"] += 1
+    def _on_delivers(self, link: _Link, pdus: list[Any]) -> list[bytes]:
+        """The ``deliver_sm_resp`` of each deliver_sm read in one go (receipts and inbound SMS).
+
+        With an upstream: every final receipt and every inbound part is handed to it in one
+        call, and only once it returned (committed) is each deliver_sm answered ESME_ROK; if it
+        raises (the database cannot take them), each is answered ESME_RX_T_APPN and the SMSC
+        sends them again later. Without one: receipts wait in memory for ``reports()``, inbound
+        SMS are refused with ESME_RX_T_APPN (nowhere to put them)."""
+        upstream = self.upstream
+        reports: list[DeliveryReport] = []
+        parts: list[InboundPart] = []
+        statuses: list[int] = []
+        for pdu in pdus:
+            status = ESME_ROK
+            if (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK == ESM_DELIVERY_RECEIPT:
+                report = parse_receipt(pdu.short_message, getattr(pdu, "receipted_message_id", None), getattr(pdu, "message_state", None))
+                if report is None:
+                    self.stats["receipts_not_final"] += 1
+                elif upstream is not None:
+                    reports.append(report)
+                else:
+                    self._reports.append(report)
+                    self.stats["receipts"] += 1
+            elif upstream is None:
+                self.stats["mo_refused"] += 1
+                status = ESME_RX_T_APPN
             else:
-                self.stats["receipts_not_final"] += 1
-        else:
-            # A mobile-originated message: this transport has nowhere to put it yet, so it asks
-            # the SMSC to keep it and try again later rather than acknowledging it into the void.
-            self.stats["mo_refused"] += 1
-            status = ESME_RX_T_APPN
-        return self._response(link, "deliver_sm_resp", pdu, status)
+                try:
+                    parts.append(parse_inbound(pdu))
+                except Exception as error:  # noqa: BLE001  (one malformed PDU must not block the rest)
+                    log.warning("smpp: inbound deliver_sm cannot be read (%s); refused", type(error).__name__)
+                    self.stats["mo_unreadable"] += 1
+                    status = ESME_RX_R_APPN
+            statuses.append(status)
+        if upstream is not None and (reports or parts):
+            try:
+                upstream(reports, parts)
+            except Exception as error:  # noqa: BLE001  (the SMSC keeps them and tries again)
+                log.warning(
+                    "smpp: %d receipts and %d inbound SMS not stored (%s); answered ESME_RX_T_APPN",
+                    len(reports), len(parts), type(error).__name__,
+                )
+                self.stats["upstream_failures"] += 1
+                statuses = [ESME_RX_T_APPN if status == ESME_ROK else status for status in statuses]
+            else:
+                self.stats["receipts"] += len(reports)
+                self.stats["inbound"] += len(parts)
+        return [self._response(link, "deliver_sm_resp", pdu, status) for pdu, status in zip(pdus, statuses, strict=True)]
 
     @staticmethod
     def _response(link: _Link, command: str, request: Any, status: int = ESME_ROK) -> bytes:
@@ -101,6 +135,7 @@ class _Session:
                     continue
                 last_received, enquire_sent = time.monotonic(), None
                 responses: list[Any] = []
+                delivers: list[Any] = []
                 out: list[bytes] = []
                 stop = False
                 while not stop and link.wait_pdu(0):  # everything already received, in one go
@@ -113,7 +148,7 @@ class _Session:
                     if command in ("submit_sm_resp", "generic_nack"):
                         responses.append(pdu)
                     elif command == "deliver_sm":
-                        out.append(self._on_deliver(link, pdu))
+                        delivers.append(pdu)
                     elif command == "enquire_link":
                         out.append(self._response(link, "enquire_link_resp", pdu))
                     elif command == "unbind":
@@ -125,6 +160,8 @@ class _Session:
                         out.append(self._response(link, "generic_nack", pdu, ESME_RINVCMDID))
                 if responses:
                     self._on_responses(link, responses)
+                if delivers:  # after the responses: a slow commit does not hold up the submits
+                    out.extend(self._on_delivers(link, delivers))
                 if out:
                     link.send_bytes(b"".join(out))
                 if stop:
