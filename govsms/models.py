@@ -7,6 +7,7 @@ from govsms.contacts.models import Contact, ContactGroup, GroupMember, ImportUpl
 from govsms.audit.models import AuditAnchor, AuditChain, AuditCheckpoint, AuditEvent, AuditEventSubject
 from govsms.dpa.models import DpaDetails, DpaVersion, SubProcessor
 from govsms.jobs import JobRun
+from govsms.receiving.forwarding_models import ForwardingRule, ForwardJob
 from govsms.receiving.models import InboundFragment, InboundKeyword, InboundMessage
 from govsms.keys.store import AccountKey, SubjectKey, SubjectShred
 from govsms.retention.models import LegalHold, RetentionChoice, RetentionLimit
@@ -33,6 +34,8 @@ __all__ = [
     "Dispatch",
     "DpaDetails",
     "DpaVersion",
+    "ForwardJob",
+    "ForwardingRule",
     "GroupMember",
     "ImportUpload",
     "InboundFragment",

@@ -24,7 +24,7 @@ from govsms.contacts.models import (
 )
 from govsms.keys.crypto import DecryptionError, SealedField, Subject, seal, seal_field, unseal, unseal_field
 from govsms.dpa.models import DPA_DETAILS, DPA_VERSION_ACCEPTANCE, DPA_VERSION_DETAILS, DPA_VERSION_PDF
-from govsms.receiving.models import FRAGMENT_SOURCE, FRAGMENT_TEXT, INBOUND_NUMBER, INBOUND_TEXT
+from govsms.receiving.models import FRAGMENT_SOURCE, FRAGMENT_TEXT, INBOUND_NUMBER, INBOUND_TEXT, RULE_EMAIL, RULE_MOBILE
 from govsms.sending.models import DISPATCH_SENDER, DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER
 from govsms.subjects.models import EXPORT_CONTENT, REQUEST_NOTES
 
@@ -56,6 +56,8 @@ STORED_CONTEXTS = {
     INBOUND_TEXT: b"inbound_message.text|7|42",
     FRAGMENT_SOURCE: b"inbound_fragment.source|7|42",
     FRAGMENT_TEXT: b"inbound_fragment.text|7|42",
+    RULE_EMAIL: b"forwarding_rule.email|7|42",
+    RULE_MOBILE: b"forwarding_rule.mobile|7|42",
 }
 
 RAW_SEALERS = {"seal", "unseal", "wrap_new_keys"}

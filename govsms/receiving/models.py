@@ -111,3 +111,7 @@ FRAGMENT_SOURCE = SealedField("inbound_fragment", "source")
 FRAGMENT_TEXT = SealedField("inbound_fragment", "text")
 """``InboundFragment.text_ct``: under the provider's data key (vault account 0, owner 0)."""
 
+RULE_EMAIL = SealedField("forwarding_rule", "email")
+"""``ForwardingRule.email_ct`` (``receiving.forwarding_models``): under the account's data key, bound to the rule."""
+RULE_MOBILE = SealedField("forwarding_rule", "mobile")
+"""``ForwardingRule.mobile_ct``: under the forward-to number's subject key, bound to the rule."""

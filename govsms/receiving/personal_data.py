@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from govsms.i18n import N_
 from govsms.personal_data import Holding, Link
+from govsms.receiving.forwarding_data import erase_forward_jobs, erase_forward_rules, export_forward_rules, find_forward_rules
 
 HOLDINGS: tuple[Holding, ...] = (
     Holding(
@@ -23,5 +24,16 @@ HOLDINGS: tuple[Holding, ...] = (
         description=N_("Reply routes: a keyed hash of each number sent to from a shared number, until the reply window ends"),
         blind_indexes=("number_index",),
         kept=N_("A keyed hash (no readable number) under the provider's key, deleted when the reply window ends"),
+    ),
+    Holding(
+        table="forwarding_rule", link=Link.SUBJECT_ID, category="users",
+        description=N_("Forwarding rules: the e-mail addresses and mobile number received SMS are forwarded to (encrypted)"),
+        subject_columns=("mobile_subject_id",), sealed=("email_ct", "mobile_ct"),
+        find=find_forward_rules, export=export_forward_rules, erase=erase_forward_rules,
+    ),
+    Holding(
+        table="forward_job", link=Link.ACCOUNT, category="inbound_messages", via="inbound_message",
+        description=N_("Forwards of received SMS: which SMS, by which rule, when, and an error code (no number, no text)"),
+        erase=erase_forward_jobs,
     ),
 )

@@ -1,0 +1,81 @@
+"""What forwarding holds about one person, for a data-subject request (``govsms.subjects``): the
+rules that forward to their mobile number. Each function follows ``govsms.personal_data``'s
+``Find``, ``Export`` or ``Erase``; the caller audits. Forward jobs hold no content (ids and an
+error code); they go with their inbound SMS (``erase_forward_jobs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session, col
+
+from govsms.db import rowcount
+from govsms.i18n import _
+from govsms.personal_data import Found, Person
+from govsms.receiving.forwarding_models import ForwardingRule, ForwardJob
+from govsms.receiving.models import RULE_MOBILE, InboundMessage
+from govsms.tenancy import owned_by
+
+
+def _rules(session: Session, person: Person) -> list[ForwardingRule]:
+    if person.subject_id is None:
+        return []
+    return list(session.execute(
+        select(ForwardingRule).where(owned_by(ForwardingRule, person.account_id), col(ForwardingRule.mobile_subject_id) == person.subject_id)
+        .order_by(col(ForwardingRule.id))
+    ).scalars())
+
+
+def find_forward_rules(session: Session, person: Person) -> Found | None:
+    """Rules forwarding received SMS to the person's mobile number."""
+    rules = _rules(session, person)
+    if not rules:
+        return None
+    return Found(
+        table="forwarding_rule", count=len(rules), first_at=min(rule.created_at for rule in rules),
+        last_at=max(rule.created_at for rule in rules),
+        lines=tuple(_("Forwarding rule %(id)d forwards received SMS to this number") % {"id": rule.id} for rule in rules),
+    )
+
+
+def export_forward_rules(session: Session, person: Person) -> list[dict[str, object]]:
+    rules = _rules(session, person)
+    if not rules or person.subject is None:
+        return []
+    return [
+        {"rule": rule.id, "mobile": person.subject.unseal_or_none(RULE_MOBILE, rule.mobile_ct or b"", owner_id=rule.id),
+         "enabled": rule.enabled, "created_at": rule.created_at.isoformat()}
+        for rule in rules
+    ]
+
+
+def erase_forward_rules(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """The person's number leaves the rules: a rule that also mails keeps doing so; one that
+    forwarded only to this number is deleted with its waiting forwards."""
+    rules = _rules(session, person)[:limit]
+    for rule in rules:
+        if rule.email_ct:
+            session.execute(
+                update(ForwardingRule).where(col(ForwardingRule.id) == rule.id).values(mobile_subject_id=None, mobile_ct=None)
+            )
+            session.execute(delete(ForwardJob).where(
+                owned_by(ForwardJob, person.account_id), col(ForwardJob.rule_id) == rule.id, col(ForwardJob.kind) == "sms",
+            ))
+        else:
+            session.execute(delete(ForwardJob).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.rule_id) == rule.id))
+            session.execute(delete(ForwardingRule).where(col(ForwardingRule.id) == rule.id))
+    return len(rules)
+
+
+def erase_forward_jobs(session: Session, person: Person, *, limit: int, now: datetime) -> int:
+    """The forwards of the person's received SMS (ids only, no content)."""
+    if person.subject_id is None:
+        return 0
+    messages = select(InboundMessage.id).where(owned_by(InboundMessage, person.account_id), col(InboundMessage.subject_id) == person.subject_id)
+    ids = list(session.execute(
+        select(ForwardJob.id).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.inbound_message_id).in_(messages)).limit(limit)
+    ).scalars())
+    if not ids:
+        return 0
+    return rowcount(session.execute(delete(ForwardJob).where(col(ForwardJob.id).in_(ids))))
