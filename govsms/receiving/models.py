@@ -32,6 +32,8 @@ class InboundMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("transport", "provider_ref"),
         Index("ix_inbound_message_account_received", "account_id", "received_at"),
+        # The unread count of every page's navigation (the inbox's): one range of this index.
+        Index("ix_inbound_message_account_unread", "account_id", "read_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
