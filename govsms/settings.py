@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     """Memory limit of the separate process that parses an uploaded file."""
     message_unknown_hours: int = Field(default=72, ge=1)
     """A message that has had no delivery report this long after it was sent becomes ``unknown``."""
+    reply_window_days: int = Field(default=30, ge=1, le=365)
+    """A reply to an SMS sent from a shared number (72323, 1963, 4560991000) reaches the account
+    that sent last to that number within this many days (``reply_route``)."""
 
     @property
     def is_production(self) -> bool:

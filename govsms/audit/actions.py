@@ -95,6 +95,10 @@ class Action(StrEnum):
     SUBJECT_REQUEST_REGISTERED = "subject_request.registered"
     SUBJECT_REQUEST_VIEWED = "subject_request.viewed"
     SUBJECT_REQUEST_UPDATED = "subject_request.updated"
+    INBOUND_RECEIVED = "inbound.received"
+    INBOUND_REVEALED = "inbound.revealed"
+    INBOUND_KEYWORD_ADDED = "inbound_keyword.added"
+    INBOUND_KEYWORD_REMOVED = "inbound_keyword.removed"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -185,4 +189,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.SUBJECT_REQUEST_REGISTERED: N_("Data-subject request registered"),
     Action.SUBJECT_REQUEST_VIEWED: N_("Data-subject request opened"),
     Action.SUBJECT_REQUEST_UPDATED: N_("Data-subject request updated"),
+    Action.INBOUND_RECEIVED: N_("SMS received"),
+    Action.INBOUND_REVEALED: N_("Unrouted SMS read by the operator"),
+    Action.INBOUND_KEYWORD_ADDED: N_("Keyword assigned"),
+    Action.INBOUND_KEYWORD_REMOVED: N_("Keyword removed"),
 }

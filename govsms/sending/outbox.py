@@ -32,6 +32,7 @@ from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, MessagePart, SenderNumber, VirtualNumber
 from govsms.sending.status import MessageStatus
+from govsms.sending.reply_routes import DEFAULT_WINDOW, is_reply_number, provider_indexes, write_reply_routes
 from govsms.sending.reports import apply_delivery_reports, mark_unknown
 from govsms.sending.results import SubmittedBatch, record_results
 from govsms.sending.senders import REPLY_NUMBERS, open_senders
@@ -59,6 +60,8 @@ PREPARE_RETRY = timedelta(seconds=5)
 UNKNOWN_SWEEP_SECONDS = 60.0
 MAX_WAITING_REPORTS = 200_000
 UNREADABLE_SENDER = ""
+STOP_CONFIRMATION_CHANNEL = "stop"
+"""``Dispatch.channel`` of the SMS confirming a STOP: it goes to the number just blocked."""
 """In the senders cache: the dispatch's sealed sender does not open though its key is there."""
 
 
@@ -69,7 +72,10 @@ class Outbox:
         self, session_factory: sessionmaker[Session], transport: Transport, *, public_url: str,
         batch_size: int = 500, rate_per_second: float | None = None, worker_id: str | None = None,
         claim_ttl: timedelta = CLAIM_TTL, unknown_after: timedelta = timedelta(hours=72), clock: Clock = SYSTEM_CLOCK,
+        reply_window: timedelta = DEFAULT_WINDOW,
     ) -> None:
+        self.reply_window = reply_window
+        """How long a reply to an SMS sent from a shared number finds its account (``reply_route``)."""
         self.claim_ttl = claim_ttl
         self.clock = clock
         """The time claims, submissions, reports and the ``unknown`` rule are read against."""
@@ -89,6 +95,11 @@ class Outbox:
         self._pending_checked = 0.0
         self._unknown_checked = 0.0
         self._unrecorded: SubmittedBatch | None = None
+        self._routes: dict[int, tuple[bytes, str, int, int]] = {}
+        """Message id -> its reply route (provider's index of the recipient, shared number, account,
+        message), for the batch in flight whose sender is a shared reply number."""
+        self._stop_confirmations: set[int] = set()
+        """Dispatches that confirm a STOP (channel ``stop``): sent though the number is blocked."""
         self._reports: list[DeliveryReport] = []
         self._stop = threading.Event()
 
@@ -177,7 +188,7 @@ class Outbox:
                 subjects = vault.subjects_by_id(session, account_id, [item.subject_id for item in items])
                 for item in items:
                     subject = subjects.get(item.subject_id)
-                    if item.subject_id in blocked or subject is None:
+                    if (item.subject_id in blocked and item.dispatch_id not in self._stop_confirmations) or subject is None:
                         blocked_messages.add(item.id)  # blocked now, or erased since it was queued
                         continue
                     sender = item.sender if item.sender is not None else self._senders.get(item.dispatch_id)
@@ -209,7 +220,23 @@ class Outbox:
                         )
                     )
                 record_unreadable(session, None, unreadable, now=now, account_id=account_id)
+            self._routes = self._reply_routes(session, submissions, {item.id: item.account_id for item in claimed}, now)
         return submissions, blocked_messages, unsendable
+
+    @staticmethod
+    def _reply_routes(
+        session: Session, submissions: list[Submission], accounts: dict[int, int], now: datetime,
+    ) -> dict[int, tuple[bytes, str, int, int]]:
+        """The reply route of each submission sent from a shared reply number, written with the
+        batch's results once the SMSC accepted it (the number is in clear only here)."""
+        replyable = [item for item in submissions if is_reply_number(item.sender)]
+        if not replyable:
+            return {}
+        indexes = provider_indexes(session, [item.recipient for item in replyable], now=now)
+        return {
+            item.message_id: (indexes[item.recipient], item.sender.lstrip("+"), accounts[item.message_id], item.message_id)
+            for item in replyable
+        }
 
     def _senders_not_allowed(self, session: Session, claimed: list[Claimed], now: datetime) -> set[int]:
         """The batch's dispatches whose number sender is not allowed now: a virtual number must be
@@ -280,15 +307,18 @@ class Outbox:
         if len(self._texts) + len(wanted) > 5000:
             self._texts.clear()
             self._senders.clear()
+            self._stop_confirmations.clear()
             wanted = {item.dispatch_id: item.account_id for item in claimed}  # the batch's cached ones went too
         vault = vault_of(session)
         dialect = session.get_bind().dialect.name
         table = _DISPATCHES
         sealed: dict[int, list[tuple[int, int | None, bytes | None]]] = {}
-        for dispatch_id, account_id, text_ct, sender_subject_id, sender_ct in session.execute(
-            select(table.c.id, table.c.account_id, table.c.text_ct, table.c.sender_subject_id, table.c.sender_ct)
+        for dispatch_id, account_id, text_ct, sender_subject_id, sender_ct, channel in session.execute(
+            select(table.c.id, table.c.account_id, table.c.text_ct, table.c.sender_subject_id, table.c.sender_ct, table.c.channel)
             .where(one_of(table.c.id, list(wanted), dialect))
         ):
+            if channel == STOP_CONFIRMATION_CHANNEL:
+                self._stop_confirmations.add(dispatch_id)
             key = vault.account_key(session, account_id, DATA_PURPOSE, now=now)
             try:
                 self._texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, account_id, dispatch_id, text_ct).decode()
@@ -353,6 +383,8 @@ class Outbox:
     def _record(self, flight: SubmittedBatch, *, with_parts: bool = True) -> None:
         with session_scope(self.session_factory) as session:
             counts = record_results(session, self.worker_id, flight, with_parts=with_parts)
+            routes = [self._routes[result.message_id] for result in flight.results if result.accepted and result.message_id in self._routes]
+            write_reply_routes(session, routes, sent_at=flight.submitted_at, window=self.reply_window)
         if counts.lapsed:
             log.warning("%d sent messages were no longer this worker's claims when recorded (taken by another worker, or already settled)",
                         counts.lapsed, extra={"event": "outbox.claim_lapsed"})
@@ -384,6 +416,11 @@ class Outbox:
             return 0
         self._pending_checked = time.monotonic()
         return len(reports)
+
+    def reports_stored(self) -> None:
+        """Reports were stored in ``pending_report`` (by the transport's upstream, from another
+        thread): apply them at the next turn rather than after ``PENDING_RETRY_SECONDS``."""
+        self._pending_checked = 0.0
 
     def mark_unknown(self, now: datetime | None = None) -> int:
         """Messages 'sent' longer than ``unknown_after`` with no report become ``unknown``."""

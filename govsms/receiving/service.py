@@ -1,0 +1,315 @@
+"""Receiving's core: what transports hand up (delivery reports, inbound SMS and parts of
+concatenated ones) stored in one transaction before the SMSC is acknowledged; each SMS routed
+(``routing``), stored under the sender's subject key in its account, STOP words acted on, and
+forwards planned (``forwarding``).
+
+Exactly once: an SMS or part the SMSC sends again (its acknowledgement was lost) carries the same
+(transport, provider_ref) and is not stored twice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+
+from govsms.accounts.models import Account
+from govsms.audit.actions import Action
+from govsms.audit.record import record_event
+from govsms.db import bulk_insert, session_scope, table_of
+from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
+from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.receiving import forwarding
+from govsms.receiving.models import FRAGMENT_SOURCE, FRAGMENT_TEXT, INBOUND_NUMBER, INBOUND_TEXT, InboundFragment, InboundMessage, RoutedBy
+from govsms.receiving.routing import find_route, is_stop, normalise_destination, normalise_source
+from govsms.sending.blocklist import block_index
+from govsms.sending.dispatch import country_of
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, BlockEntry, Dispatch, OutboundMessage, PendingReport
+from govsms.sending.outbox import STOP_CONFIRMATION_CHANNEL
+from govsms.sending.reply_routes import PROVIDER_KEYS, provider_indexes, purge_expired_routes
+from govsms.sending.reports import REPORT_STATUS
+from govsms.sending.status import DispatchStatus, MessageStatus
+from govsms.sending.text import analyse
+from govsms.sending.transports.base import DeliveryReport, InboundPart
+from govsms.sending.wire import SenderKind
+
+log = logging.getLogger(__name__)
+
+FRAGMENT_TIMEOUT = timedelta(minutes=10)
+"""A concatenated SMS whose parts have not all arrived this long after its first is routed as is."""
+MAX_TEXT = 10_000
+"""Characters of an inbound SMS kept (255 parts of 153 characters is 39,015: no phone sends that)."""
+MAX_CONFIRMATION = 320
+_PENDING = table_of(PendingReport)
+_FRAGMENTS = table_of(InboundFragment)
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What ``simulate_inbound`` says of an SMS: where it went, no number and no text."""
+
+    message_id: int | None
+    account_id: int | None
+    account_name: str
+    routed_by: str
+    stop: bool
+    duplicate: bool = False
+
+
+def _clean_text(text: str) -> str:
+    return text.replace("\x00", "")[:MAX_TEXT]
+
+
+def _duplicate(session: Session, model: type[InboundMessage] | type[InboundFragment], transport: str, provider_ref: str | None) -> bool:
+    if provider_ref is None:
+        return False
+    return session.execute(
+        select(col(model.id)).where(col(model.transport) == transport, col(model.provider_ref) == provider_ref).limit(1)
+    ).first() is not None
+
+
+def route_inbound(
+    session: Session, *, source_e164: str, destination: str, text: str, transport: str, provider_ref: str | None, parts: int,
+    now: datetime,
+) -> InboundMessage | None:
+    """Route one whole SMS and store it in its account (virtual number -> keyword -> reply route
+    -> the provider's unrouted queue); a STOP word blocks the number for the routed account (and
+    queues the account's confirmation SMS, if it has one); forwards are planned for routed SMS
+    that are no STOP. ``source_e164``: the sender as given (normalised here). None: this
+    (transport, provider_ref) was stored before."""
+    transport = transport[:10]
+    provider_ref = provider_ref[:64] if provider_ref else None
+    if _duplicate(session, InboundMessage, transport, provider_ref):
+        return None
+    source = normalise_source(source_e164)
+    destination = normalise_destination(destination)
+    route = find_route(session, source, destination, _clean_text(text), now=now)
+    account_id = route.account_id
+    vault = vault_of(session)
+    subject = vault.subjects(session, account_id, [source.stored], now=now)[source.stored]
+    stop = route.routed_by != RoutedBy.UNROUTED and source.e164 is not None and is_stop(route.text)
+    message = InboundMessage(
+        account_id=account_id, subject_id=subject.id,
+        number_ct=subject.seal(INBOUND_NUMBER, source.stored), text_ct=subject.seal(INBOUND_TEXT, route.text),
+        destination=destination, keyword=route.keyword, routed_by=route.routed_by, reply_to_message_id=route.reply_to_message_id,
+        stop=stop, parts=max(1, parts), transport=transport, provider_ref=provider_ref, received_at=now,
+    )
+    session.add(message)
+    session.flush()
+    assert message.id is not None
+    record_event(
+        session, None, Action.INBOUND_RECEIVED, now=now, account_id=account_id, target=("inbound_message", message.id),
+        subjects=[subject.id], details={"routed_by": route.routed_by, "parts": message.parts, "stop": stop},
+    )
+    if stop:
+        assert source.e164 is not None
+        _block_stop(session, account_id, source.e164, subject.id, destination, now)
+    elif route.routed_by != RoutedBy.UNROUTED and source.e164 is not None:
+        forwarding.plan_forwards(session, message, route.text, source.e164, now=now)
+    return message
+
+
+def _block_stop(session: Session, account_id: int, e164: str, subject_id: int, destination: str, now: datetime) -> None:
+    """Block the number for the account (source ``stop``): the worker checks the list again
+    before each submit, so SMS already queued to it end ``blocked``. A new block sends the
+    account's confirmation, if it set one (not billed)."""
+    index = vault_of(session).blind_indexes(session, account_id, [e164], now=now)[e164]
+    known = session.execute(
+        select(col(BlockEntry.id)).where(col(BlockEntry.account_id) == account_id, col(BlockEntry.blind_index) == index)
+    ).first()
+    if known is not None:
+        return
+    block_index(session, account_id, index, source="stop", now=now)
+    record_event(session, None, Action.BLOCKLIST_ADDED, now=now, account_id=account_id, subjects=[subject_id], details={"source": "stop"})
+    account = session.get(Account, account_id)
+    text = (account.stop_confirmation_text or "").strip() if account is not None else ""
+    if text:
+        _queue_confirmation(session, account_id, subject_id, e164, destination, text[:MAX_CONFIRMATION], now)
+
+
+def _queue_confirmation(session: Session, account_id: int, subject_id: int, e164: str, sender: str, text: str, now: datetime) -> None:
+    """The STOP confirmation as a dispatch of one SMS (channel ``stop``, cost 0) from the number
+    the STOP came in on, through the outbox like any SMS (which sends it though the number is
+    now blocked: the confirmation is the one SMS a STOP asks for)."""
+    analysis = analyse(text)
+    kind = SenderKind.SHORT_CODE if len(sender) <= 6 else SenderKind.NUMBER
+    dispatch = Dispatch(
+        account_id=account_id, created_by="stop", channel=STOP_CONFIRMATION_CHANNEL, sender=sender, text_ct=b"",
+        encoding=analysis.encoding, parts=analysis.parts, accepted=1, blocked=0, invalid=0, cost_minor=0,
+        status=DispatchStatus.QUEUED, send_at=now, created_at=now,
+    )
+    session.add(dispatch)
+    session.flush()
+    assert dispatch.id is not None
+    account_key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
+    dispatch.text_ct = seal_field(account_key, DISPATCH_TEXT, account_id, dispatch.id, text)
+    subject = vault_of(session).subjects_by_id(session, account_id, [subject_id])[subject_id]
+    session.add(OutboundMessage(
+        dispatch_id=dispatch.id, account_id=account_id, subject_id=subject_id, recipient_ct=subject.seal(MESSAGE_RECIPIENT, e164),
+        sender=sender, sender_kind=kind.value, country=country_of(e164) or "", parts=analysis.parts, cost_minor=0,
+        status=MessageStatus.QUEUED, attempts=0, due_at=now, created_at=now,
+    ))
+    session.flush()
+
+
+# -- concatenated SMS ------------------------------------------------------------------------------
+
+
+def _store_fragment(session: Session, part: InboundPart, transport: str, now: datetime) -> tuple[bytes, str, int, int] | None:
+    """Keep one part of a concatenated SMS (sealed under the provider's key); returns its
+    group (source index, destination, reference, total), or None for a part stored before."""
+    assert part.concat is not None
+    reference, total, sequence = part.concat
+    provider_ref = part.provider_ref[:64] if part.provider_ref else None
+    if _duplicate(session, InboundFragment, transport, provider_ref):
+        return None
+    source = normalise_source(part.source)
+    destination = normalise_destination(part.destination)
+    index = provider_indexes(session, [source.stored], now=now)[source.stored]
+    group = (index, destination, reference, total)
+    taken = session.execute(
+        select(col(InboundFragment.id)).where(*_in_group(group), col(InboundFragment.sequence) == sequence).limit(1)
+    ).first()
+    if taken is not None:  # the same part again without a provider ref: once is enough
+        return None
+    key = vault_of(session).account_key(session, PROVIDER_KEYS, DATA_PURPOSE, now=now)
+    session.add(InboundFragment(
+        transport=transport, provider_ref=provider_ref, source_index=index,
+        source_ct=seal_field(key, FRAGMENT_SOURCE, PROVIDER_KEYS, 0, source.stored), destination=destination,
+        reference=reference, total=total, sequence=sequence,
+        text_ct=seal_field(key, FRAGMENT_TEXT, PROVIDER_KEYS, 0, _clean_text(part.text)), received_at=now,
+    ))
+    session.flush()
+    return group
+
+
+def _in_group(group: tuple[bytes, str, int, int]) -> list[ColumnElement[bool]]:
+    index, destination, reference, total = group
+    return [
+        col(InboundFragment.source_index) == index, col(InboundFragment.destination) == destination,
+        col(InboundFragment.reference) == reference, col(InboundFragment.total) == total,
+    ]
+
+
+def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: datetime, complete_only: bool) -> InboundMessage | None:
+    """Join, route and delete a group's parts: when all have arrived, or (``complete_only``
+    False: the timeout) what arrived. Parts that do not open are left out (and logged)."""
+    rows = session.execute(select(InboundFragment).where(*_in_group(group)).order_by(col(InboundFragment.sequence))).scalars().all()
+    total = group[3]
+    if not rows or (complete_only and len({row.sequence for row in rows}) < total):
+        return None
+    key = vault_of(session).account_key(session, PROVIDER_KEYS, DATA_PURPOSE, now=now)
+    texts: list[str] = []
+    source = ""
+    for row in rows:
+        try:
+            texts.append(unseal_field(key, FRAGMENT_TEXT, PROVIDER_KEYS, 0, row.text_ct).decode())
+            source = source or unseal_field(key, FRAGMENT_SOURCE, PROVIDER_KEYS, 0, row.source_ct).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            log.warning("an inbound part does not open: left out", extra={"event": "inbound.fragment_unreadable"})
+    session.execute(delete(InboundFragment).where(col(InboundFragment.id).in_([row.id for row in rows])))
+    if not source:
+        return None
+    first = rows[0]
+    return route_inbound(
+        session, source_e164=source, destination=first.destination, text="".join(texts), transport=first.transport,
+        provider_ref=None, parts=len(rows), now=now,
+    )
+
+
+def route_expired_fragments(session: Session, *, now: datetime, timeout: timedelta = FRAGMENT_TIMEOUT, limit: int = 500) -> int:
+    """Route what arrived of concatenated SMS whose first part is older than ``timeout`` (the
+    rest will not come); returns how many SMS were routed."""
+    groups = session.execute(
+        select(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
+        .group_by(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
+        .having(func.min(col(InboundFragment.received_at)) <= now - timeout)
+        .limit(limit)
+    ).all()
+    routed = 0
+    for index, destination, reference, total in groups:
+        if _join_group(session, (bytes(index), destination, reference, total), now=now, complete_only=False) is not None:
+            routed += 1
+    return routed
+
+
+# -- what transports hand up -----------------------------------------------------------------------
+
+
+def store_inbound(session: Session, parts: Iterable[InboundPart], *, transport: str, now: datetime) -> list[InboundMessage]:
+    """Store and route the parts in the session's transaction: whole SMS at once, parts of
+    concatenated ones kept until their SMS is complete. Returns the SMS routed."""
+    transport = transport[:10]
+    routed: list[InboundMessage] = []
+    for part in parts:
+        if part.concat is not None and part.concat[1] > 1:
+            group = _store_fragment(session, part, transport, now)
+            message = _join_group(session, group, now=now, complete_only=True) if group is not None else None
+        else:
+            message = route_inbound(
+                session, source_e164=part.source, destination=part.destination, text=part.text, transport=transport,
+                provider_ref=part.provider_ref, parts=1, now=now,
+            )
+        if message is not None:
+            routed.append(message)
+    return routed
+
+
+def store_reports(session: Session, reports: list[DeliveryReport], *, now: datetime) -> None:
+    """Delivery reports into ``pending_report``: the outbox applies them (it looks every few
+    seconds), so a report acknowledged to the SMSC is never only in memory."""
+    rows = {
+        report.provider_id: {"provider_id": report.provider_id[:80], "status": REPORT_STATUS[report.status], "received_at": now}
+        for report in reports
+    }
+    if rows:
+        bulk_insert(session, _PENDING, list(rows.values()), ignore_conflicts=True)
+
+
+def accept_upstream(
+    factory: sessionmaker[Session], reports: list[DeliveryReport], parts: list[InboundPart], *, transport: str, now: datetime,
+) -> None:
+    """Store delivery reports and inbound SMS (routed, or parts kept) in one transaction and
+    commit; raises when it cannot (the transport then does not acknowledge them)."""
+    with session_scope(factory) as session:
+        store_reports(session, reports, now=now)
+        store_inbound(session, parts, transport=transport, now=now)
+
+
+def simulate_inbound(factory: sessionmaker[Session], *, to: str, from_: str, text: str, now: datetime) -> Routed:
+    """An inbound SMS as if the loopback transport had received it (``govsms inbound simulate``,
+    the demo's button): stored and routed through ``accept_upstream``'s path."""
+    with session_scope(factory) as session:
+        message = route_inbound(
+            session, source_e164=from_, destination=to, text=text, transport="loopback", provider_ref=None, parts=1, now=now,
+        )
+        assert message is not None  # no provider ref: never a duplicate
+        account = session.get(Account, message.account_id)
+        return Routed(
+            message_id=message.id, account_id=message.account_id, account_name=account.name if account else "",
+            routed_by=message.routed_by, stop=message.stop,
+        )
+
+
+def purge_reply_routes(factory: sessionmaker[Session], *, now: datetime, batch: int = 10_000) -> int:
+    """Delete every expired reply route, ``batch`` per transaction; returns how many went."""
+    gone = 0
+    while True:
+        with session_scope(factory) as session:
+            count = purge_expired_routes(session, now=now, limit=batch)
+        gone += count
+        if count < batch:
+            return gone
+
+
+def run_receiving_job(factory: sessionmaker[Session], *, now: datetime) -> tuple[int, int]:
+    """The receiving job (every minute): routes what arrived of timed-out concatenations and
+    deletes expired reply routes. Returns (SMS routed, routes deleted)."""
+    with session_scope(factory) as session:
+        routed = route_expired_fragments(session, now=now)
+    return routed, purge_reply_routes(factory, now=now)

@@ -1,0 +1,257 @@
+"""Routing of inbound SMS on both backends: a reply reaches the account that sent last from 72323
+to that number (routes written by the real outbox worker), linked to that message; keywords on a
+shared number (stripped, any case, å ä ö); virtual numbers; STOP words block the number and a
+queued SMS then ends blocked, with the account's confirmation sent free; the rest lands in the
+provider's unrouted queue; a provider ref is stored once; concatenated SMS are joined in order and
+timed-out ones stored as they arrived; expired reply routes do not match."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from govsms.accounts.login import actor_for_user
+from govsms.accounts.models import Account
+from govsms.auth import Actor, Role
+from govsms.db import make_session_factory
+from govsms.keys.store import Vault, vault_of
+from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, InboundFragment, InboundKeyword, InboundMessage
+from govsms.receiving.routing import normalise_source, provider_account_id
+from govsms.receiving.service import accept_upstream, route_expired_fragments, route_inbound, store_inbound
+from govsms.sending.models import BlockEntry, Dispatch, OutboundMessage, PendingReport, ReplyRoute, VirtualNumber
+from govsms.sending.outbox import Outbox
+from govsms.sending.pricing import seed_default_prices
+from govsms.sending.reply_routes import purge_expired_routes
+from govsms.sending.transports.base import DeliveryReport, InboundPart, ReportStatus
+from govsms.sending.transports.loopback import LoopbackTransport
+from tests import sensitive
+from tests.factories import audit_events, make_account, make_dispatch, make_user, now
+
+URL = "https://sms.example.se"
+NUMBER = sensitive.register("+46701234567")
+OTHER = sensitive.register("+46707654321")
+
+
+def sender(session: Session, **account: object) -> Actor:
+    seed_default_prices(session, now=now())
+    owner = make_account(session, **account)
+    user, _ = make_user(session, owner, roles={Role.SENDER})
+    return actor_for_user(user, owner)
+
+
+@pytest.fixture
+def provider(session: Session) -> int:
+    try:
+        return provider_account_id(session)
+    except Exception:  # noqa: BLE001  (no provider account in this database yet)
+        return int(make_account(session, is_provider=True).id)  # type: ignore[arg-type]
+
+
+def send(session: Session, connection: Connection, vault: Vault, actor: Actor, numbers: list[str], *, sender: str = "72323",
+         at: timedelta = timedelta(seconds=1)) -> int:
+    summary = make_dispatch(session, actor, sender=sender, numbers=numbers, text="Svara JA eller NEJ.", public_url=URL)
+    session.flush()
+    outbox = Outbox(make_session_factory(connection, vault=vault), LoopbackTransport(report_delay=0), public_url=URL)
+    while outbox.run_once(now=now() + at):
+        pass
+    assert summary.dispatch_id is not None
+    return summary.dispatch_id
+
+
+def receive(session: Session, text: str, *, source: str = NUMBER, to: str = "72323", ref: str | None = None) -> InboundMessage | None:
+    return route_inbound(session, source_e164=source, destination=to, text=text, transport="smpp", provider_ref=ref, parts=1,
+                         now=now() + timedelta(seconds=5))
+
+
+def opened(session: Session, message: InboundMessage) -> tuple[str, str]:
+    subject = vault_of(session).subjects_by_id(session, message.account_id, [message.subject_id])[message.subject_id]
+    return subject.unseal(INBOUND_NUMBER, message.number_ct), subject.unseal(INBOUND_TEXT, message.text_ct)
+
+
+def message_of(session: Session, dispatch_id: int) -> OutboundMessage:
+    return session.execute(select(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch_id)).scalar_one()
+
+
+def test_a_reply_reaches_the_account_that_sent_last(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    first, second = sender(session), sender(session)
+    send(session, connection, vault, first, [NUMBER], at=timedelta(seconds=1))
+    latest = send(session, connection, vault, second, [NUMBER], at=timedelta(seconds=2))
+    route = session.execute(select(ReplyRoute)).scalars().all()
+    assert len(route) == 1 and route[0].account_id == second.account_id and route[0].shared_number == "72323"
+    reply = receive(session, "Ja tack", source="46701234567")  # as an SMSC gives it, without '+'
+    assert reply is not None
+    assert (reply.account_id, reply.routed_by, reply.reply_to_message_id) == (second.account_id, "reply", message_of(session, latest).id)
+    assert opened(session, reply) == (NUMBER, "Ja tack")
+    # the route holds no number: only the provider's keyed hash
+    assert NUMBER.encode() not in bytes(route[0].number_index) and len(bytes(route[0].number_index)) == 16
+    [event] = audit_events(session, "inbound.received", second.account_id)
+    assert event.details is not None and NUMBER not in str(event.details) and "Ja tack" not in str(event.details)
+
+
+def test_a_reply_from_another_number_or_to_another_shared_number_is_unrouted(
+    session: Session, connection: Connection, vault: Vault, provider: int,
+) -> None:
+    actor = sender(session)
+    send(session, connection, vault, actor, [NUMBER])
+    elsewhere = receive(session, "Hej", source=OTHER)
+    other_shared = receive(session, "Hej", to="1963")
+    assert elsewhere is not None and other_shared is not None
+    assert {elsewhere.account_id, other_shared.account_id} == {provider}
+    assert {elsewhere.routed_by, other_shared.routed_by} == {"unrouted"}
+
+
+def test_a_text_sender_writes_no_reply_route(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    actor = sender(session)
+    send(session, connection, vault, actor, [NUMBER], sender="Kommunen")
+    assert session.execute(select(func.count()).select_from(ReplyRoute)).scalar_one() == 0
+    reply = receive(session, "Hej")
+    assert reply is not None and reply.account_id == provider
+
+
+def test_an_expired_reply_route_does_not_match_and_is_purged(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    actor = sender(session)
+    send(session, connection, vault, actor, [NUMBER])
+    route = session.execute(select(ReplyRoute)).scalar_one()
+    later = route.expires_at + timedelta(seconds=1)
+    late = route_inbound(session, source_e164=NUMBER, destination="72323", text="Sent svar", transport="smpp", provider_ref=None,
+                         parts=1, now=later)
+    assert late is not None and late.account_id == provider and late.routed_by == "unrouted"
+    assert purge_expired_routes(session, now=route.expires_at - timedelta(seconds=1)) == 0
+    assert purge_expired_routes(session, now=later) == 1
+    assert session.execute(select(func.count()).select_from(ReplyRoute)).scalar_one() == 0
+
+
+def test_a_keyword_routes_to_its_account_stripped(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    school, other = sender(session), sender(session)
+    send(session, connection, vault, other, [NUMBER])  # a reply route to another account: the keyword wins
+    session.add(InboundKeyword(account_id=school.account_id, shared_number="72323", keyword="skolå", created_at=now()))
+    session.flush()
+    message = receive(session, "  SKOLÅ   Min son är sjuk idag")
+    assert message is not None
+    assert (message.account_id, message.routed_by, message.keyword, message.reply_to_message_id) == (school.account_id, "keyword", "skolå", None)
+    assert opened(session, message)[1] == "Min son är sjuk idag"
+    # the keyword is per shared number
+    elsewhere = receive(session, "skolå hej", to="1963")
+    assert elsewhere is not None and elsewhere.routed_by == "unrouted"
+
+
+def test_a_virtual_number_routes_to_its_account(session: Session, provider: int) -> None:
+    owner = make_account(session)
+    session.add(VirtualNumber(number="+46766000009", account_id=owner.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, "Hej från mig", to="46766000009")
+    assert message is not None and (message.account_id, message.routed_by, message.destination) == (owner.id, "virtual", "46766000009")
+    assert opened(session, message) == (NUMBER, "Hej från mig")
+
+
+@pytest.mark.parametrize("word", ["STOP", "stopp", " Avsluta ", "AVREGISTRERA"])
+def test_stop_blocks_the_number_and_a_queued_sms_ends_blocked(
+    session: Session, connection: Connection, vault: Vault, provider: int, word: str,
+) -> None:
+    actor = sender(session)
+    account = session.get(Account, actor.account_id)
+    assert account is not None
+    account.stop_confirmation_text = "Du får inga fler SMS från oss."
+    session.add(account)
+    send(session, connection, vault, actor, [NUMBER])
+    queued = make_dispatch(session, actor, numbers=[NUMBER], text="Påminnelse")
+    message = receive(session, word)
+    assert message is not None and message.stop and message.account_id == actor.account_id
+    entry = session.execute(select(BlockEntry).where(BlockEntry.account_id == actor.account_id)).scalar_one()
+    assert entry.source == "stop"
+    confirmation = session.execute(select(Dispatch).where(Dispatch.account_id == actor.account_id, Dispatch.channel == "stop")).scalar_one()
+    assert confirmation.cost_minor == 0 and confirmation.sender == "72323"
+    session.flush()
+    outbox = Outbox(make_session_factory(connection, vault=vault), LoopbackTransport(report_delay=0), public_url=URL)
+    while outbox.run_once(now=now() + timedelta(seconds=10)):
+        pass
+    session.expire_all()
+    assert message_of(session, queued.dispatch_id).status == "blocked"  # type: ignore[arg-type]
+    sent = message_of(session, confirmation.id)  # type: ignore[arg-type]
+    assert sent.status in ("sent", "delivered") and sent.cost_minor == 0
+    # a second STOP blocks nothing new and confirms nothing again
+    again = receive(session, word)
+    assert again is not None and again.stop
+    confirmations = select(func.count()).select_from(Dispatch).where(Dispatch.channel == "stop", Dispatch.account_id == actor.account_id)
+    assert session.execute(confirmations).scalar_one() == 1
+
+
+def test_stop_after_a_keyword_blocks_for_the_keywords_account(session: Session, provider: int) -> None:
+    owner = make_account(session)
+    session.add(InboundKeyword(account_id=owner.id, shared_number="72323", keyword="vård", created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, "VÅRD stopp")
+    assert message is not None and message.stop and message.account_id == owner.id
+    assert session.execute(select(BlockEntry.source).where(BlockEntry.account_id == owner.id)).scalar_one() == "stop"
+    # without a confirmation text nothing is sent
+    assert session.execute(select(func.count()).select_from(Dispatch).where(Dispatch.account_id == owner.id)).scalar_one() == 0
+
+
+def test_a_stop_word_in_a_sentence_or_unrouted_blocks_nothing(session: Session, provider: int) -> None:
+    message = receive(session, "stop")  # nobody sent to the number: unrouted
+    assert message is not None and message.routed_by == "unrouted" and not message.stop
+    owner = make_account(session)
+    session.add(VirtualNumber(number="+46766000010", account_id=owner.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    sentence = receive(session, "Kan ni stoppa bussen?", to="46766000010")
+    assert sentence is not None and not sentence.stop
+    assert session.execute(select(func.count()).select_from(BlockEntry).where(BlockEntry.account_id.in_([owner.id, provider]))).scalar_one() == 0  # type: ignore[attr-defined]
+
+
+def test_a_source_that_is_no_number_goes_to_the_operator(session: Session, provider: int) -> None:
+    owner = make_account(session)
+    session.add(VirtualNumber(number="+46766000011", account_id=owner.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, "Ditt paket", source="Posten\x00\n", to="46766000011")
+    assert message is not None and message.account_id == provider and message.routed_by == "unrouted"
+    assert opened(session, message) == ("Posten", "Ditt paket")
+    assert normalise_source("0701234567").e164 == "+46701234567"
+    assert normalise_source("+4670123").e164 is None
+
+
+def test_a_provider_ref_is_stored_once(session: Session, provider: int) -> None:
+    first = receive(session, "Hej", ref="smsc-1")
+    again = receive(session, "Hej", ref="smsc-1")
+    assert first is not None and again is None
+    assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "smsc-1")).scalar_one() == 1
+
+
+def part(text: str, sequence: int, *, total: int = 3, reference: int = 77, ref: str | None = None) -> InboundPart:
+    return InboundPart(source="46701234567", destination="72323", text=text, concat=(reference, total, sequence), provider_ref=ref)
+
+
+def test_parts_are_joined_in_order_when_all_arrived(session: Session, provider: int) -> None:
+    texts = ["Första delen, ", "andra delen, ", "tredje 😀"]
+    routed = store_inbound(session, [part(texts[2], 3, ref="p3"), part(texts[0], 1, ref="p1")], transport="smpp", now=now())
+    assert routed == [] and session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 2
+    assert store_inbound(session, [part(texts[0], 1, ref="p1")], transport="smpp", now=now()) == []  # sent again
+    [message] = store_inbound(session, [part(texts[1], 2, ref="p2")], transport="smpp", now=now())
+    assert message.parts == 3 and opened(session, message) == (NUMBER, "".join(texts))
+    assert session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 0
+    # the fragments were sealed: no clear text or number in them
+    assert all(b"delen" not in bytes(row) for row in session.execute(select(InboundFragment.text_ct)).scalars())
+
+
+def test_a_timed_out_concatenation_is_stored_as_it_arrived(session: Session, provider: int) -> None:
+    start = now()
+    store_inbound(session, [part("Början ", 1, reference=5), part("slutet", 3, reference=5)], transport="smpp", now=start)
+    assert route_expired_fragments(session, now=start + timedelta(minutes=9)) == 0
+    assert route_expired_fragments(session, now=start + timedelta(minutes=11)) == 1
+    message = session.execute(select(InboundMessage).order_by(InboundMessage.id.desc())).scalars().first()  # type: ignore[union-attr]
+    assert message is not None and message.parts == 2 and opened(session, message)[1] == "Början slutet"
+    assert session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 0
+
+
+def test_accept_upstream_stores_reports_and_sms_together(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    factory = make_session_factory(connection, vault=vault)
+    accept_upstream(
+        factory, [DeliveryReport(provider_id="up-1", status=ReportStatus.DELIVERED)],
+        [InboundPart(source=NUMBER, destination="72323", text="Hej", provider_ref="in-1")], transport="smpp", now=now(),
+    )
+    session.expire_all()
+    assert session.get(PendingReport, "up-1") is not None
+    assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "in-1")).scalar_one() == 1
