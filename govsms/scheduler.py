@@ -29,6 +29,8 @@ from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, Beat, JobRun, run_once
 from govsms.keys.ring import KeyRing
 from govsms.lifecycle import run_retention, step_counts
+from govsms.receiving.forwarding import run_forwards
+from govsms.receiving.service import run_receiving_job
 from govsms.sending.statistics import roll_up_each
 from govsms.sending.blocklist import clean_up_blocked
 from govsms.settings import Settings
@@ -128,6 +130,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
         ("contacts.purge_expired_uploads", purge_expired_uploads, 15 * 60),
         ("accounts.purge_expired_sessions", purge_expired_sessions, 15 * 60),
         ("subjects.purge_expired_exports", purge_expired_exports, 15 * 60),  # access exports past their 30 days
+        ("receiving.fragments_and_routes", run_receiving_job, 60),  # timed-out concatenations, expired reply routes
     ]
 
     def nightly() -> None:
@@ -149,6 +152,13 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     def roll_up_statistics() -> None:
         # Yesterday and today (and any day not complete), a transaction per account.
         log.info("job sending.roll_up_statistics done: %d rows", roll_up_each(session_factory, now=clock.now()), extra={"event": "job.done"})
+
+    def forwards() -> None:
+        # Forwards of inbound SMS to e-mail and mobile that are due (new ones, and retries after their backoff).
+        log.info("job receiving.forwards done: %d rows", run_forwards(session_factory, settings, now=clock.now()), extra={"event": "job.done"})
+
+    forwards.__name__ = "receiving.forwards"
+    scheduler.add_job(forwards, "interval", seconds=30, id="receiving.forwards", name="receiving.forwards", next_run_time=clock.now())
 
     roll_up_statistics.__name__ = "sending.roll_up_statistics"
     scheduler.add_job(

@@ -45,6 +45,7 @@ class Worker:
             session_factory, self.transport, public_url=settings.public_url, rate_per_second=settings.send_rate,
             batch_size=settings.send_batch, claim_ttl=timedelta(seconds=settings.claim_seconds),
             unknown_after=timedelta(hours=settings.message_unknown_hours), clock=clock,
+            reply_window=timedelta(days=settings.reply_window_days),
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)

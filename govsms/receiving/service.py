@@ -283,12 +283,10 @@ def accept_upstream(
 
 def simulate_inbound(factory: sessionmaker[Session], *, to: str, from_: str, text: str, now: datetime) -> Routed:
     """An inbound SMS as if the loopback transport had received it (``govsms inbound simulate``,
-    the demo's button): stored and routed through ``accept_upstream``'s path."""
+    the demo's button): stored and routed as ``accept_upstream`` stores and routes what a
+    transport hands up."""
     with session_scope(factory) as session:
-        message = route_inbound(
-            session, source_e164=from_, destination=to, text=text, transport="loopback", provider_ref=None, parts=1, now=now,
-        )
-        assert message is not None  # no provider ref: never a duplicate
+        [message] = store_inbound(session, [InboundPart(source=from_, destination=to, text=text)], transport="loopback", now=now)
         account = session.get(Account, message.account_id)
         return Routed(
             message_id=message.id, account_id=message.account_id, account_name=account.name if account else "",
@@ -307,9 +305,7 @@ def purge_reply_routes(factory: sessionmaker[Session], *, now: datetime, batch: 
             return gone
 
 
-def run_receiving_job(factory: sessionmaker[Session], *, now: datetime) -> tuple[int, int]:
-    """The receiving job (every minute): routes what arrived of timed-out concatenations and
-    deletes expired reply routes. Returns (SMS routed, routes deleted)."""
-    with session_scope(factory) as session:
-        routed = route_expired_fragments(session, now=now)
-    return routed, purge_reply_routes(factory, now=now)
+def run_receiving_job(session: Session, *, now: datetime) -> int:
+    """The receiving job (every minute): routes what arrived of concatenations older than the
+    timeout and deletes up to 10,000 expired reply routes. Returns rows handled."""
+    return route_expired_fragments(session, now=now) + purge_expired_routes(session, now=now, limit=10_000)

@@ -255,3 +255,21 @@ def test_accept_upstream_stores_reports_and_sms_together(session: Session, conne
     session.expire_all()
     assert session.get(PendingReport, "up-1") is not None
     assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "in-1")).scalar_one() == 1
+
+
+def test_the_worker_runs_the_receiving_job_every_minute(session: Session, settings, keys, provider: int) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import sessionmaker
+
+    from govsms.clock import FixedClock
+    from govsms.receiving.service import run_receiving_job
+    from govsms.scheduler import build_scheduler
+
+    scheduler = build_scheduler(settings, sessionmaker(bind=session.connection(), class_=Session), keys, FixedClock(now()))
+    job = scheduler.get_job("receiving.fragments_and_routes")
+    assert job is not None and job.trigger.interval.total_seconds() == 60
+    start = now()
+    store_inbound(session, [part("Bara början", 1, reference=9)], transport="smpp", now=start)
+    session.add(ReplyRoute(number_index=b"\x01" * 16, shared_number="72323", account_id=provider, message_id=1,
+                           sent_at=start - timedelta(days=31), expires_at=start - timedelta(days=1)))
+    session.flush()
+    assert run_receiving_job(session, now=start + timedelta(minutes=11)) == 2  # one SMS routed, one route deleted
