@@ -35,6 +35,7 @@ from govsms.dpa import api as dpa_api
 from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
+from govsms.receiving import hooks_api as receiving_hooks_api
 from govsms.retention import api as retention_api
 from govsms.retention import ui as retention_ui
 from govsms.sending import api as sending_api
@@ -196,6 +197,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_statistics_ui.ROUTES,
                     *sending_statistics_api.ROUTES,
                     *sending_api.ROUTES,
+                    *receiving_hooks_api.ROUTES,
                     *sending_operator.ROUTES,
                     *web_jobs.ROUTES,
                     *dpa_ui.ROUTES,

@@ -12,9 +12,10 @@ from sqlmodel import Session
 
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.keys.ring import KeyRing
+from govsms.receiving.service import accept_upstream
 from govsms.scheduler import build_scheduler
 from govsms.sending.outbox import Outbox
-from govsms.sending.transports.base import Transport
+from govsms.sending.transports.base import DeliveryReport, InboundPart, Transport, Upstream
 from govsms.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,20 @@ def make_transport(settings: Settings) -> Transport:
     return LoopbackTransport()
 
 
+def store_upstream(session_factory: sessionmaker[Session], transport: str, clock: Clock, outbox: Outbox | None = None) -> Upstream:
+    """The transport's upstream: delivery reports and inbound SMS committed (reports into
+    ``pending_report``, inbound SMS stored, joined and routed) by ``accept_upstream`` before the
+    transport acknowledges them; raises when the database cannot take them. The outbox is told
+    to apply the stored reports at its next turn."""
+
+    def upstream(reports: list[DeliveryReport], parts: list[InboundPart]) -> None:
+        accept_upstream(session_factory, reports, parts, transport=transport, now=clock.now())
+        if reports and outbox is not None:
+            outbox.reports_stored()
+
+    return upstream
+
+
 class Worker:
     def __init__(
         self, settings: Settings, session_factory: sessionmaker[Session], keys: KeyRing, transport: Transport | None = None,
@@ -47,6 +62,8 @@ class Worker:
             unknown_after=timedelta(hours=settings.message_unknown_hours), clock=clock,
             reply_window=timedelta(days=settings.reply_window_days),
         )
+        # Reports and inbound SMS are committed before the SMSC/provider is answered.
+        self.transport.set_upstream(store_upstream(session_factory, self.transport.name, clock, self.outbox))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.outbox.run, args=(self._stop,), name="outbox", daemon=True)
 
