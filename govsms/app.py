@@ -35,6 +35,7 @@ from govsms.dpa import api as dpa_api
 from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
+from govsms.receiving import forwarding_ui as receiving_forwarding_ui
 from govsms.receiving import hooks_api as receiving_hooks_api
 from govsms.retention import api as retention_api
 from govsms.retention import ui as retention_ui
@@ -76,6 +77,7 @@ UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's
 NAV: list[NavItem] = [
     *sending_ui.NAV, *sending_statistics_ui.NAV,
     *contacts_ui.NAV, *subjects_ui.NAV, *subjects_requests_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
+    *receiving_forwarding_ui.NAV,
     *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
@@ -197,6 +199,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_statistics_ui.ROUTES,
                     *sending_statistics_api.ROUTES,
                     *sending_api.ROUTES,
+                    *receiving_forwarding_ui.ROUTES,
                     *receiving_hooks_api.ROUTES,
                     *sending_operator.ROUTES,
                     *web_jobs.ROUTES,

@@ -29,6 +29,7 @@ from govsms.db import session_scope
 from govsms.jobs import NIGHTLY, Beat, JobRun, run_once
 from govsms.keys.ring import KeyRing
 from govsms.lifecycle import run_retention, step_counts
+from govsms.receiving.forwarding import run_forwards
 from govsms.receiving.service import run_receiving_job
 from govsms.sending.statistics import roll_up_each
 from govsms.sending.blocklist import clean_up_blocked
@@ -151,6 +152,13 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
     def roll_up_statistics() -> None:
         # Yesterday and today (and any day not complete), a transaction per account.
         log.info("job sending.roll_up_statistics done: %d rows", roll_up_each(session_factory, now=clock.now()), extra={"event": "job.done"})
+
+    def forwards() -> None:
+        # Forwards of inbound SMS to e-mail and mobile that are due (new ones, and retries after their backoff).
+        log.info("job receiving.forwards done: %d rows", run_forwards(session_factory, settings, now=clock.now()), extra={"event": "job.done"})
+
+    forwards.__name__ = "receiving.forwards"
+    scheduler.add_job(forwards, "interval", seconds=30, id="receiving.forwards", name="receiving.forwards", next_run_time=clock.now())
 
     roll_up_statistics.__name__ = "sending.roll_up_statistics"
     scheduler.add_job(

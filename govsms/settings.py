@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     """A reply to an SMS sent from a shared number (72323, 1963, 4560991000) reaches the account
     that sent last to that number within this many days (``reply_route``)."""
 
+    # -- e-mail (forwarding of inbound SMS, ``govsms.receiving.forwarding``) ----------------------
+    smtp_host: str = ""
+    """The SMTP server forwards are mailed through; empty: e-mail forwards fail as ``smtp:unset``."""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "govsms@localhost"
+    """The From address of forwarded e-mail."""
+    smtp_starttls: bool | None = None
+    """STARTTLS before anything is sent; default: on when ``smtp_user`` is set."""
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"

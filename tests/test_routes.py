@@ -18,6 +18,7 @@ import pytest
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.testing import TestClient
+from sqlalchemy import select
 from sqlmodel import Session
 
 from govsms.accounts.models import ApiKey, User
@@ -26,6 +27,7 @@ from govsms.contacts import groups, importing, service
 from govsms.dpa.models import DPA_VERSION_DETAILS, DPA_VERSION_PDF, DpaVersion
 from govsms.keys.crypto import seal_field
 from govsms.keys.store import vault_of
+from govsms.receiving.models import InboundMessage
 from govsms.retention.models import LegalHold
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch, SenderNumber
@@ -34,7 +36,10 @@ from govsms.sending.sender_numbers import request_code
 from govsms.subjects.erasure_models import SubjectErasure
 from govsms.subjects.models import SubjectExport
 from govsms.subjects.requests import register_request
+from govsms.receiving.forwarding import create_rule
+from govsms.receiving.forwarding_models import ForwardingRule
 from tests.factories import make_account, make_api_key, make_user, now, system
+from tests.receiving.inbox_helpers import stored_inbound
 from tests.web_helpers import csrf_token, login
 
 SKIPPED_PREFIXES = ("/static", "/api/schema")
@@ -79,9 +84,9 @@ def request(client: TestClient, endpoint: Endpoint, path: str, headers: dict[str
     if endpoint.method == "GET":
         return client.get(path, params=params, headers=headers, follow_redirects=False)
     if endpoint.is_api:
-        body = {"number": "0701234567", "name": "x", "contact_ids": [contact_id]}
+        body = {"number": "0701234567", "name": "x", "contact_ids": [contact_id], "text": "x"}
         return client.request(endpoint.method, path, params=params, json=body, headers=headers, follow_redirects=False)
-    data = {"_csrf_token": csrf_token(client, "/"), "name": "x", "number": "0701234567", "contact_id": str(contact_id)}
+    data = {"_csrf_token": csrf_token(client, "/"), "name": "x", "number": "0701234567", "contact_id": str(contact_id), "text": "x"}
     return client.request(endpoint.method, path, data=data, headers=headers, follow_redirects=False)
 
 
@@ -112,10 +117,14 @@ def objects_of(session: Session, account, *, person: str = "Björn", group_name:
     )
     session.add(export)
     session.flush()
+    inbound = stored_inbound(session, account, "+46" + number.lstrip("0"), "B:s svar")  # a received SMS: its conversation and its id
+    rule_id = create_rule(session, actor, trigger="all", emails="b@example.se", mode="full", mobile="", now=now())
     return {
         "user_id": user.id, "key_id": key.id, "contact_id": contact.id, "group_id": group.id, "token": token,
         "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
         "hold_id": hold.id, "erasure_id": erasure.id, "request_id": subject_request.id, "export_id": export.id,
+        "conversation_id": inbound.subject_id, "inbound_id": inbound.id,
+        "rule_id": rule_id,
     }
 
 
@@ -157,6 +166,9 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
         "/settings/retention/holds/{hold_id:int}/end", "/api/v1/retention/holds/{hold_id:int}",
         "/subjects/requests/{request_id:int}", "/api/v1/subjects/requests/{request_id:int}", "/subjects/exports/{export_id:str}",
         "/api/v1/subjects/exports/{export_id:str}",
+        "/inbox/{conversation_id:int}", "/inbox/{conversation_id:int}/reveal", "/inbox/{conversation_id:int}/read",
+        "/inbox/{conversation_id:int}/reply", "/api/v1/inbound/{inbound_id:int}", "/api/v1/inbound/{inbound_id:int}/reply",
+        "/inbox/forwarding/{rule_id:int}/disable", "/inbox/forwarding/{rule_id:int}/remove",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])
@@ -168,6 +180,11 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
     assert session.get(Dispatch, objects_b["dispatch_id"]).status == "scheduled"  # not cancelled from account A
     assert session.get(DpaVersion, objects_b["version_id"]).accepted_at is None  # not accepted from account A
     assert session.get(SenderNumber, objects_b["sender_id"]) is not None  # not removed from account A
+    inbound_b = session.get(InboundMessage, objects_b["inbound_id"])
+    session.refresh(inbound_b)
+    assert inbound_b.read_at is None  # type: ignore[union-attr]  # not marked read from account A
+    assert session.execute(select(Dispatch).where(Dispatch.account_id == account_a.id)).first() is None  # no reply sent from account A
+    assert session.get(ForwardingRule, objects_b["rule_id"]).enabled  # type: ignore[union-attr]  # not turned off or removed from account A
 
 
 @pytest.mark.parametrize("role", [role.value for role in CUSTOMER_ROLES])

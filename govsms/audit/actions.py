@@ -99,6 +99,12 @@ class Action(StrEnum):
     INBOUND_REVEALED = "inbound.revealed"
     INBOUND_KEYWORD_ADDED = "inbound_keyword.added"
     INBOUND_KEYWORD_REMOVED = "inbound_keyword.removed"
+    FORWARDING_RULE_CREATED = "forwarding_rule.created"
+    FORWARDING_RULE_CHANGED = "forwarding_rule.changed"
+    FORWARDING_RULE_REMOVED = "forwarding_rule.removed"
+    FORWARDING_RULES_VIEWED = "forwarding_rule.listed"
+    FORWARD_SENT = "forward.sent"
+    FORWARD_FAILED = "forward.failed"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -193,4 +199,10 @@ ACTION_LABELS: dict[Action, str] = {
     Action.INBOUND_REVEALED: N_("Unrouted SMS read by the operator"),
     Action.INBOUND_KEYWORD_ADDED: N_("Keyword assigned"),
     Action.INBOUND_KEYWORD_REMOVED: N_("Keyword removed"),
+    Action.FORWARDING_RULE_CREATED: N_("Forwarding rule added"),
+    Action.FORWARDING_RULE_CHANGED: N_("Forwarding rule turned on or off"),
+    Action.FORWARDING_RULE_REMOVED: N_("Forwarding rule removed"),
+    Action.FORWARDING_RULES_VIEWED: N_("Forwarding rules listed with their mobile numbers"),
+    Action.FORWARD_SENT: N_("Received SMS forwarded"),
+    Action.FORWARD_FAILED: N_("Forwarding of a received SMS failed"),
 }

@@ -72,9 +72,9 @@ def erase_forward_jobs(session: Session, person: Person, *, limit: int, now: dat
     """The forwards of the person's received SMS (ids only, no content)."""
     if person.subject_id is None:
         return 0
-    messages = select(InboundMessage.id).where(owned_by(InboundMessage, person.account_id), col(InboundMessage.subject_id) == person.subject_id)
+    messages = select(col(InboundMessage.id)).where(owned_by(InboundMessage, person.account_id), col(InboundMessage.subject_id) == person.subject_id)
     ids = list(session.execute(
-        select(ForwardJob.id).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.inbound_message_id).in_(messages)).limit(limit)
+        select(col(ForwardJob.id)).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.inbound_message_id).in_(messages)).limit(limit)
     ).scalars())
     if not ids:
         return 0
