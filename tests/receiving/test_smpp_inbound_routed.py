@@ -185,3 +185,43 @@ def test_a_database_outage_answers_a_temporary_error_and_the_resent_sms_is_store
         event.remove(engine, "do_connect", refuse)
     [(message, number, text)] = setup.inbound()
     assert (message.routed_by, number, text) == ("unrouted", NUMBER, "Hallå?")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap in receiving.service (H-A): once a concatenation is joined its fragments (and their provider refs) are deleted, "
+    "so its parts sent again by the SMSC form a new group and the SMS is stored twice; remove this mark with the fix"
+))
+def test_parts_committed_but_not_acknowledged_are_stored_once_when_the_smsc_sends_them_again(setup: Setup) -> None:
+    """The connection dies after the commit and before the deliver_sm_resp: the SMSC sends the
+    same parts again (same ids) on the next bind; a whole SMS and a concatenated one (joined
+    already) each stay one row, and no part waits to be routed again as a fragment."""
+    transport = setup.worker.transport
+    store = transport.upstream
+    assert store is not None
+    dropped = {"done": False}
+    concatenated = []
+
+    def then_drop(reports: Any, parts: Any) -> None:
+        store(reports, parts)
+        concatenated.extend(part for part in parts if part.concat)
+        if len(concatenated) == 3 and not dropped["done"]:  # the SMS was joined in this commit
+            dropped["done"] = True
+            setup.smsc.drop_connections()
+            time.sleep(0.5)  # the answers go to a closed connection
+
+    transport.set_upstream(then_drop)
+    setup.smsc.deliver(
+        {"source": digits(NUMBER), "destination": "1963", "text": "Hej igen"},
+        {"source": digits(OTHER), "destination": "1963", "text": "Ett längre svar i tre delar. " * 10, "split": "udh8", "parts": 3, "ref": 9},
+    )
+    assert wait_for(lambda: len(setup.smsc.mo_queued()) == 4)
+    assert wait_for(lambda: setup.smsc.mo_acknowledged() == set(setup.smsc.mo_queued()))
+    sent = [e for e in setup.smsc.mo_events() if e["event"] == "answered"]
+    assert dropped["done"]
+    stored = setup.inbound()
+    assert sorted((row.parts, text) for row, _, text in stored) == [(1, "Hej igen"), (3, "Ett längre svar i tre delar. " * 10)]
+    with session_scope(setup.factory) as session:
+        from govsms.receiving.models import InboundFragment
+
+        assert session.execute(select(InboundFragment)).first() is None, "a part sent again waits to be routed again as a fragment"
+    assert len(sent) >= 4

@@ -1,6 +1,7 @@
 """A provider's HTTP API as transport: one JSON POST per message; delivery reports come back to
-``POST /hooks/http/dlr`` with the shared token. 2xx accepts, 429 and 5xx are transient, any
-other answer refuses the message."""
+``POST /hooks/http/dlr`` and inbound SMS to ``POST /hooks/http/inbound`` (``receiving/hooks_api``:
+answered after the commit), both with the shared token, so this transport's upstream is unused.
+2xx accepts, 429 and 5xx are transient, any other answer refuses the message."""
 
 from __future__ import annotations
 
