@@ -291,3 +291,27 @@ def test_one_account_never_sees_changes_or_triggers_anothers_rules(session: Sess
     assert [mail.recipients for mail in box.mails] == [["kansliet@example.se"]]
     assert _jobs(session, second.id) == []
     assert {job.account_id for job in _jobs(session, first.id)} == {first.id}
+
+
+def test_routing_plans_the_forwards_of_what_it_routes(session: Session, factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Through the real routing (route_inbound): an SMS to the virtual number is mailed, a STOP to
+    it is not forwarded, and one to another account's number triggers nothing here."""
+    from govsms.receiving.service import route_inbound
+
+    account, actor = _account(session)
+    _other, _ = _account(session, "+46766000888")
+    create_rule(session, actor, trigger=f"virtual:{VIRTUAL}", emails="kansliet@example.se", mode="full", mobile="", now=now())
+    routed = route_inbound(session, source_e164=SENDER, destination=VIRTUAL.lstrip("+"), text="Vi ses i morgon", transport="loopback",
+                           provider_ref="fwd-1", parts=1, now=now())
+    assert routed is not None and routed.account_id == account.id
+    route_inbound(session, source_e164=SENDER, destination="46766000888", text="Till den andra", transport="loopback",
+                  provider_ref="fwd-2", parts=1, now=now())
+    route_inbound(session, source_e164="+46701112233", destination=VIRTUAL.lstrip("+"), text="STOPP", transport="loopback",
+                  provider_ref="fwd-3", parts=1, now=now())
+    session.flush()
+    assert [job.inbound_message_id for job in _jobs(session, account.id)] == [routed.id]
+    with smtp_server() as box:
+        assert run_forwards(factory, _settings(tmp_path, box.port), now=now()) == 1
+    [received] = box.mails
+    body = email.message_from_bytes(received.raw, policy=default_policy).get_content()  # type: ignore[attr-defined]
+    assert "Vi ses i morgon" in body and SHOWN in body
