@@ -110,6 +110,7 @@ def store_everything(url: str, tmp_path: Path) -> str:
     plant_agreement(factory, settings, keys, actor)
     plant_subject_request(factory, actor)
     plant_erasure(factory, settings, keys, actor)
+    plant_inbound(factory, actor)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
@@ -144,6 +145,29 @@ def plant_mobile_sender(factory, actor) -> None:  # type: ignore[no-untyped-def]
         list_sender_numbers(session, actor, now=now())
     assert outbox.run_once() == 1
     outbox.apply_reports()
+
+
+def plant_inbound(factory, actor) -> None:  # type: ignore[no-untyped-def]
+    """Received SMS every way they are stored (issue 14): a reply route written by the worker for
+    an SMS from 72323, the reply routed to the account, a STOP, and a part of a concatenated SMS
+    still waiting for the rest (sealed under the provider's key)."""
+    from govsms.receiving.service import accept_upstream
+    from govsms.sending.outbox import Outbox
+    from govsms.sending.transports.base import InboundPart
+    from govsms.sending.transports.loopback import LoopbackTransport
+
+    with session_scope(factory) as session:
+        make_account(session, name="Skanningsleverantören", is_provider=True)
+        create_dispatch(session, actor, DispatchRequest(sender="72323", text="Svara gärna", numbers=[PEOPLE[0][0], PEOPLE[1][0]]),
+                        public_url="https://sms.example.se", now=now())
+    outbox = Outbox(factory, LoopbackTransport(report_delay=0), public_url="https://sms.example.se")
+    while outbox.run_once():
+        pass
+    accept_upstream(factory, [], [
+        InboundPart(source="46701234567", destination="72323", text="Ja tack, hälsar Åsa Öberglund", provider_ref="scan-1"),
+        InboundPart(source="+46739876543", destination="72323", text="STOPP"),
+        InboundPart(source="+4741234567", destination="72323", text="Nordmannsen skriver ", concat=(7, 2, 1), provider_ref="scan-2"),
+    ], transport="smpp", now=now())
 
 
 def plant_the_rest(session, account, actor) -> None:  # type: ignore[no-untyped-def]

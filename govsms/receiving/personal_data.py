@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from govsms.i18n import N_
 from govsms.personal_data import Holding, Link
+from govsms.sending.reply_routes import purge_expired_routes
+from govsms.receiving.subject_data import (
+    erase_received, erase_route, export_received, export_route, find_received, find_route, purge_received,
+)
 from govsms.receiving.forwarding_data import erase_forward_jobs, erase_forward_rules, export_forward_rules, find_forward_rules
 
 HOLDINGS: tuple[Holding, ...] = (
@@ -12,6 +16,7 @@ HOLDINGS: tuple[Holding, ...] = (
         table="inbound_message", link=Link.SUBJECT_ID, category="inbound_messages",
         description=N_("Received SMS: sender's number and text (encrypted), the number it was sent to and times"),
         subject_columns=("subject_id",), sealed=("number_ct", "text_ct"), clear=("provider_ref",),
+        retention_purge=purge_received, find=find_received, export=export_received, erase=erase_received,
     ),
     Holding(
         table="inbound_fragment", link=Link.ACCOUNT, category="inbound_messages",
@@ -23,7 +28,8 @@ HOLDINGS: tuple[Holding, ...] = (
         table="reply_route", link=Link.ACCOUNT, category="inbound_messages",
         description=N_("Reply routes: a keyed hash of each number sent to from a shared number, until the reply window ends"),
         blind_indexes=("number_index",),
-        kept=N_("A keyed hash (no readable number) under the provider's key, deleted when the reply window ends"),
+        purge=purge_expired_routes,  # when its reply window ends (the receiving job runs it every minute)
+        find=find_route, export=export_route, erase=erase_route,
     ),
     Holding(
         table="forwarding_rule", link=Link.SUBJECT_ID, category="users",

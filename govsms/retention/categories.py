@@ -52,6 +52,7 @@ CATEGORIES: tuple[DataCategory, ...] = (
         subjects=N_("People who send SMS to the customer"),
         counted_from=N_("counted from receipt"),
         default_days=90,
+        purged_automatically=True,  # govsms.lifecycle's nightly purge (receiving.subject_data.purge_received)
     ),
     DataCategory(
         key="contacts",

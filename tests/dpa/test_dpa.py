@@ -73,7 +73,7 @@ def test_annexes_come_from_configuration(session: Session, settings: Settings, k
     assert measures["access_control"]["lockout_failures"] == settings.login_max_failures
     # Annex III claims automatic deletion only where a job does it today (the nightly purge, and
     # the uploads' quarter-hourly one).
-    assert measures["retention"]["categories"] == ["outbound_messages", "import_files", "access_log", "users", "statistics"]
+    assert measures["retention"]["categories"] == ["outbound_messages", "inbound_messages", "import_files", "access_log", "users", "statistics"]
     # Another deployment, another annex: a separate key store, a stricter login policy, hosting abroad.
     other = settings.model_copy(update={"keystore_url": "sqlite:///keys.db", "login_max_failures": 3, "hosting_country": "US"})
     changed = build_annexes(session, other, keys, customer)
@@ -293,7 +293,8 @@ def test_annex_three_says_what_is_deleted_automatically(session: Session, settin
     actor = system(customer)
     with language("sv"):
         html = service.preview(session, settings.model_copy(update={"scheduler_enabled": True}), keys, actor, lang="sv", now=now())
-        assert "Ett schemalagt jobb raderar dem automatiskt för: Skickade sms, Uppladdade mottagarfiler, Åtkomstlogg, Kundens användare, Statistik;" in html
+        assert ("Ett schemalagt jobb raderar dem automatiskt för: Skickade sms, Mottagna sms, Uppladdade mottagarfiler, Åtkomstlogg, "
+                "Kundens användare, Statistik;") in html
         html = service.preview(session, settings.model_copy(update={"scheduler_enabled": False}), keys, actor, lang="sv", now=now())
         assert "Automatisk gallring är avstängd" in html and "schemalagt jobb" not in html
 
