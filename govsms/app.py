@@ -36,7 +36,10 @@ from govsms.dpa import render as dpa_render
 from govsms.dpa import ui as dpa_ui
 from govsms.contacts import ui as contacts_ui
 from govsms.receiving import forwarding_ui as receiving_forwarding_ui
+from govsms.receiving import api as receiving_api
 from govsms.receiving import hooks_api as receiving_hooks_api
+from govsms.receiving import ui as receiving_ui
+from govsms.receiving.inbox import unread_count as inbox_unread_count
 from govsms.retention import api as retention_api
 from govsms.retention import ui as retention_ui
 from govsms.sending import api as sending_api
@@ -75,7 +78,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's other fields
 
 NAV: list[NavItem] = [
-    *sending_ui.NAV, *sending_statistics_ui.NAV,
+    *sending_ui.NAV[:2], *receiving_ui.NAV, *sending_ui.NAV[2:], *sending_statistics_ui.NAV,
     *contacts_ui.NAV, *subjects_ui.NAV, *subjects_requests_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
     *receiving_forwarding_ui.NAV,
     *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
@@ -150,6 +153,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "staff_names": staff_names,  # how the access log's pages name actors (the accounts domain knows)
             "subject_requests_due": subject_requests_due,  # the dashboard's warning of requests due (the subjects domain knows)
             "request_subject": request_subject,  # the access log's filter by reference finds the request's person (the subjects domain knows)
+            "nav_counts": {"inbox": inbox_unread_count},  # the navigation's "Inkorg (3)" (the receiving domain counts)
         }
     )
     def handler_threads() -> None:
@@ -201,6 +205,8 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *sending_api.ROUTES,
                     *receiving_forwarding_ui.ROUTES,
                     *receiving_hooks_api.ROUTES,
+                    *receiving_ui.ROUTES,
+                    *receiving_api.ROUTES,
                     *sending_operator.ROUTES,
                     *web_jobs.ROUTES,
                     *dpa_ui.ROUTES,

@@ -228,7 +228,7 @@ CALL = re.compile(r"\b(_?[a-z]\w*)\(")
 OBJECT_OF_ID = {
     "group_id": "group_id", "group_ids": "group_id", "contact_id": "contact_id", "contact_ids": "contact_id",
     "dispatch_id": "dispatch_id", "user_id": "user_id", "key_id": "key_id", "version_id": "version_id", "sender_id": "sender_id",
-    "request_id": "request_id",
+    "request_id": "request_id", "message_id": "inbound_id",
 }
 """Which object of account B an id named so in a query string or a body is filled with."""
 PLATFORM_IDS = {"account_id"}

@@ -95,16 +95,20 @@ class Action(StrEnum):
     SUBJECT_REQUEST_REGISTERED = "subject_request.registered"
     SUBJECT_REQUEST_VIEWED = "subject_request.viewed"
     SUBJECT_REQUEST_UPDATED = "subject_request.updated"
-    INBOUND_RECEIVED = "inbound.received"
-    INBOUND_REVEALED = "inbound.revealed"
-    INBOUND_KEYWORD_ADDED = "inbound_keyword.added"
-    INBOUND_KEYWORD_REMOVED = "inbound_keyword.removed"
+    INBOUND_LISTED = "inbound.listed"
+    INBOUND_VIEWED = "inbound.viewed"
+    INBOUND_NUMBER_SHOWN = "inbound.number_shown"
+    INBOUND_SEARCHED = "inbound.searched"
     FORWARDING_RULE_CREATED = "forwarding_rule.created"
     FORWARDING_RULE_CHANGED = "forwarding_rule.changed"
     FORWARDING_RULE_REMOVED = "forwarding_rule.removed"
     FORWARDING_RULES_VIEWED = "forwarding_rule.listed"
     FORWARD_SENT = "forward.sent"
     FORWARD_FAILED = "forward.failed"
+    INBOUND_RECEIVED = "inbound.received"
+    INBOUND_REVEALED = "inbound.revealed"
+    INBOUND_KEYWORD_ADDED = "inbound_keyword.added"
+    INBOUND_KEYWORD_REMOVED = "inbound_keyword.removed"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -195,14 +199,18 @@ ACTION_LABELS: dict[Action, str] = {
     Action.SUBJECT_REQUEST_REGISTERED: N_("Data-subject request registered"),
     Action.SUBJECT_REQUEST_VIEWED: N_("Data-subject request opened"),
     Action.SUBJECT_REQUEST_UPDATED: N_("Data-subject request updated"),
-    Action.INBOUND_RECEIVED: N_("SMS received"),
-    Action.INBOUND_REVEALED: N_("Unrouted SMS read by the operator"),
-    Action.INBOUND_KEYWORD_ADDED: N_("Keyword assigned"),
-    Action.INBOUND_KEYWORD_REMOVED: N_("Keyword removed"),
+    Action.INBOUND_LISTED: N_("Inbox conversations listed"),
+    Action.INBOUND_VIEWED: N_("Received SMS read"),
+    Action.INBOUND_NUMBER_SHOWN: N_("Received SMS read with the sender's number in clear"),
+    Action.INBOUND_SEARCHED: N_("Inbox searched by number"),
     Action.FORWARDING_RULE_CREATED: N_("Forwarding rule added"),
     Action.FORWARDING_RULE_CHANGED: N_("Forwarding rule turned on or off"),
     Action.FORWARDING_RULE_REMOVED: N_("Forwarding rule removed"),
     Action.FORWARDING_RULES_VIEWED: N_("Forwarding rules listed with their mobile numbers"),
     Action.FORWARD_SENT: N_("Received SMS forwarded"),
     Action.FORWARD_FAILED: N_("Forwarding of a received SMS failed"),
+    Action.INBOUND_RECEIVED: N_("SMS received"),
+    Action.INBOUND_REVEALED: N_("Unrouted SMS read by the operator"),
+    Action.INBOUND_KEYWORD_ADDED: N_("Keyword assigned"),
+    Action.INBOUND_KEYWORD_REMOVED: N_("Keyword removed"),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,12 +12,20 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from litestar import Request
 from litestar.response import Template
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from govsms.clock import localtime
 from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.templating import base_environment
 
+log = logging.getLogger(__name__)
+
+NavCount = Callable[[Session, Actor], int]
+"""What a navigation item counts for an actor (the inbox's unread SMS): a domain's function the
+app hands down in ``app.state.nav_counts`` by the item's ``count`` key, so this module imports no
+domain. It must be cheap: one indexed count; it runs on every page."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,8 @@ class NavItem:
     path: str
     permission: Permission | None = None
     users_only: bool = True
+    count: str | None = None
+    """The key of its count in ``app.state.nav_counts`` ("Inkorg (3)"); None: no count."""
 
     def visible_to(self, actor: Actor | None) -> bool:
         if actor is None:
@@ -88,8 +100,28 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
         context={
             "actor": actor,
             "nav": nav,
+            "nav_counts": nav_counts(request, actor, nav),
             "path": request.url.path,
             "lang": current_language.get(),
             **context,
         },
     )
+
+
+def nav_counts(request: Request[Any, Any, Any], actor: Actor | None, nav: list[NavItem]) -> dict[str, int]:
+    """The counts of the visible items that have one (item path -> count), read in a session of
+    their own from the reading engine. A database that does not answer leaves the counts out: the
+    page (an error page, say) still renders."""
+    counters: dict[str, NavCount] = getattr(request.app.state, "nav_counts", None) or {}
+    wanted = [item for item in nav if item.count is not None and item.count in counters]
+    if actor is None or not wanted:
+        return {}
+    counts: dict[str, int] = {}
+    try:
+        with request.app.state.read_factory() as session:
+            for item in wanted:
+                assert item.count is not None
+                counts[item.path] = counters[item.count](session, actor)
+    except SQLAlchemyError:
+        log.warning("navigation counts left out: the database did not answer", exc_info=True)
+    return counts
