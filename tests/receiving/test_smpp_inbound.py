@@ -5,6 +5,7 @@ stored once, the SMSC's id of each part kept."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -92,6 +93,16 @@ def test_each_data_coding_is_decoded(smsc: Smsc, bound, coding: str, text: str) 
     assert part.concat is None
     assert part.provider_ref == smsc.mo_queued()[0]
     assert wait_for(lambda: smsc.mo_acknowledged() == set(smsc.mo_queued()))
+
+
+def test_a_vendor_tlv_is_skipped_without_a_warning_per_sms(smsc: Smsc, bound, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    upstream = Upstream()
+    bound(upstream)
+    smsc.deliver(*({"source": SENDER, "destination": SHORT, "text": f"Svar {n}", "vendor_tlv": True} for n in range(3)))
+    parts = received(upstream, 3)
+    assert sorted(part.text for part in parts) == ["Svar 0", "Svar 1", "Svar 2"]
+    assert [part.provider_ref for part in parts] == smsc.mo_queued()
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_a_national_sender_is_given_as_the_smsc_gave_it(smsc: Smsc, bound) -> None:  # noqa: F811

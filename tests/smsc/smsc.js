@@ -38,11 +38,12 @@
 // Mobile originated SMS, on command: one JSON object per line on stdin.
 //   {"cmd": "deliver", "messages": [{"source": "46701234567", "destination": "72323",
 //      "text": "...", "coding": "gsm7|ucs2|latin1", "split": "udh8|udh16|sar", "parts": 3,
-//      "ref": 42, "order": [2, 0, 1], "payload": false, "source_ton": 1}, ...]}
+//      "ref": 42, "order": [2, 0, 1], "payload": false, "source_ton": 1, "vendor_tlv": false}, ...]}
 //     Each message is encoded (GSM 03.38 unpacked septets data_coding 0, UTF-16-BE 8, Latin-1 3),
 //     split into "parts" parts (UDH IE 0x00 8-bit or 0x08 16-bit reference with esm_class 0x40,
 //     or the SAR TLVs), sent in "order" (indexes of the parts), in message_payload instead of
-//     short_message when "payload". Every part carries its id in receipted_message_id.
+//     short_message when "payload". Every part carries its id in receipted_message_id (and, with
+//     "vendor_tlv", in the vendor TLV 0x1401 too).
 //   {"cmd": "bulk", "count": 5000, "source_start": 46700000000, "destination": "72323",
 //      "text": "Svar"}: count single GSM-7 SMS from source_start + i with the text "Svar <i>".
 // mo_log lines: {"event": "queued", "id", "message", "part"} per part when commanded, then
@@ -60,6 +61,9 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const smpp = require('smpp');
+
+// A vendor TLV, as real SMSCs add to mobile originated SMS (the ESME must skip what it does not know).
+smpp.addTLV('vendor_message_ref', { id: 0x1401, type: smpp.types.tlv.cstring });
 
 // Keep short_message as the raw octets that arrived: node-smpp would otherwise decode it to a
 // string by data_coding (lossy for GSM 03.38 and for anything with a UDH).
@@ -318,6 +322,9 @@ function originate(message, index) {
       fields.sar_segment_seqnum = i + 1;
     }
     fields.esm_class = esmClass;
+    if (message.vendor_tlv) {
+      fields.vendor_message_ref = key;
+    }
     if (message.payload) {
       fields.short_message = Buffer.alloc(0);
       fields.message_payload = body;

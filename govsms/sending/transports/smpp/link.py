@@ -19,6 +19,9 @@ from smpplib import consts, exceptions
 # whatever the application's level.
 WIRE_LOGGER = f"{__package__}.wire"
 logging.getLogger(WIRE_LOGGER).setLevel(logging.INFO)
+# smpplib warns once per PDU for each optional parameter it does not know (and skips it): SMSCs
+# add vendor TLVs to every inbound SMS, which would be a warning per SMS.
+logging.getLogger("smpplib.command").setLevel(logging.ERROR)
 
 _MAX_PDU = 64 * 1024
 
