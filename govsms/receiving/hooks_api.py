@@ -12,6 +12,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 from msgspec import Struct
+from sqlalchemy.exc import IntegrityError
 
 from govsms.i18n import _
 from govsms.log import request_id
@@ -51,7 +52,9 @@ class InboundHook(ApiController):
         try:
             accept_upstream(state.session_factory, [], parts, transport="http", now=state.clock.now())
         except Exception as error:
-            if not is_transient(error):
+            # IntegrityError: the same id posted twice at once, the other request stored it first;
+            # sent again, it is found stored and answered 200.
+            if not (is_transient(error) or isinstance(error, IntegrityError)):
                 raise
             log.warning("inbound SMS from the HTTP provider not stored (%s): 503", type(error).__name__, extra={"event": "receiving.hook_busy"})
             busy = ErrorBody(

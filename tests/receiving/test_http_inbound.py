@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from govsms.receiving import hooks_api
@@ -117,9 +117,15 @@ def test_unreadable_bodies_are_400_or_422(hook: TestClient, session: Session, co
     assert stored(session) == []
 
 
-def test_a_database_that_cannot_take_it_answers_503_with_retry_after(hook: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("error", [
+    OperationalError("INSERT", {}, ConnectionRefusedError("database down")),
+    IntegrityError("INSERT", {}, Exception("the same id posted twice at once")),
+])
+def test_a_database_that_cannot_take_it_answers_503_with_retry_after(
+    hook: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, error: Exception,
+) -> None:
     def down(*_args: Any, **_kwargs: Any) -> None:
-        raise OperationalError("INSERT", {}, ConnectionRefusedError("database down"))
+        raise error
 
     monkeypatch.setattr(hooks_api, "accept_upstream", down)
     response = hook.post("/hooks/http/inbound", json=sms(), headers=AUTH)
