@@ -38,6 +38,7 @@ from govsms.contacts import ui as contacts_ui
 from govsms.receiving import forwarding_ui as receiving_forwarding_ui
 from govsms.receiving import api as receiving_api
 from govsms.receiving import hooks_api as receiving_hooks_api
+from govsms.receiving import operator as receiving_operator
 from govsms.receiving import ui as receiving_ui
 from govsms.receiving.inbox import unread_count as inbox_unread_count
 from govsms.retention import api as retention_api
@@ -81,7 +82,7 @@ NAV: list[NavItem] = [
     *sending_ui.NAV[:2], *receiving_ui.NAV, *sending_ui.NAV[2:], *sending_statistics_ui.NAV,
     *contacts_ui.NAV, *subjects_ui.NAV, *subjects_requests_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
     *receiving_forwarding_ui.NAV,
-    *accounts_operator.NAV, *sending_operator.NAV, *web_jobs.NAV,
+    *accounts_operator.NAV, *sending_operator.NAV, *receiving_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
 
@@ -208,6 +209,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *receiving_ui.ROUTES,
                     *receiving_api.ROUTES,
                     *sending_operator.ROUTES,
+                    *receiving_operator.ROUTES,
                     *web_jobs.ROUTES,
                     *dpa_ui.ROUTES,
                     *dpa_api.ROUTES,
