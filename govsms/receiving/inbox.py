@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select, update
+from sqlalchemy import text as sql
 from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
@@ -369,11 +370,55 @@ def unread_count(session: Session, actor: Actor) -> int:
 # -- the API ---------------------------------------------------------------------------------------
 
 
+SETTLED_AFTER = timedelta(seconds=60)
+"""An SMS received this long ago is past the poll's check for writers still running: the
+transaction that stored it (accept_upstream's, seconds at most) is over."""
+_XID_SPACE = 2**32
+_WRITERS = sql("""
+SELECT min(x.transactionid::text::bigint), count(*) - count(x.transactionid)
+FROM pg_locks w
+LEFT JOIN pg_locks x ON x.pid = w.pid AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted
+WHERE w.locktype = 'relation' AND w.mode = 'RowExclusiveLock' AND w.granted AND w.pid <> pg_backend_pid()
+  AND w.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND w.relation = 'inbound_message'::regclass
+""")
+"""The transactions still writing inbound_message (they hold its RowExclusiveLock until they end):
+the least of their xids, and how many of them have no xid yet (one taking an id this moment)."""
+
+
+@dataclass(frozen=True)
+class _Writers:
+    oldest: int | None
+    """The least xid (32-bit) of another transaction still writing inbound SMS; None: none."""
+    unnamed: bool
+    """Another writer has no xid yet: its order cannot be told."""
+
+    def settled(self, row_xid: int) -> bool:
+        """The row was written before every other writer still running took its id."""
+        if self.unnamed:
+            return False
+        return self.oldest is None or 0 < (self.oldest - row_xid) % _XID_SPACE < 2**31
+
+
+def _writers(session: Session) -> _Writers | None:
+    """PostgreSQL: who else is writing inbound SMS right now. None on SQLite, where one writer at
+    a time commits ids in their order."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    oldest, unnamed = session.execute(_WRITERS).one()
+    return _Writers(None if oldest is None else int(oldest) % _XID_SPACE, bool(unnamed))
+
+
 def poll_inbound(session: Session, actor: Actor, *, after: int = 0, limit: int = POLL_DEFAULT, now: datetime) -> InboundBatch:
     """The account's SMS received after the cursor ``after`` (an id; 0 from the start), oldest
-    first, at most ``limit`` (1..500), numbers and texts in clear. The cursor is the id, so a page
-    read again gives the same SMS, and an SMS stored later never falls between pages. A page that
-    holds any SMS is an ``inbound.number_shown`` event naming their people."""
+    first, at most ``limit`` (1..500), numbers and texts in clear. A page that holds any SMS is an
+    ``inbound.number_shown`` event naming their people.
+
+    The cursor is the id, so a page read again gives the same SMS. On PostgreSQL ids are taken
+    before transactions commit, and a lower id may commit after a higher one: while another
+    transaction is still writing inbound SMS, a page ends before the first SMS (received within
+    ``SETTLED_AFTER``) that it may have overtaken, so that no SMS committed later falls behind the
+    cursor. That SMS comes with a later poll (``more`` is then false)."""
     require(actor, Permission.INBOX)
     if not 0 <= after <= 2**63 - 1:
         raise InvalidInput(_("The cursor is not valid."), fields={"after": _("Give the cursor of the previous page, or 0 to start.")})
@@ -381,11 +426,19 @@ def poll_inbound(session: Session, actor: Actor, *, after: int = 0, limit: int =
         raise InvalidInput(
             _("The limit is not valid."), fields={"limit": _("Give a whole number from 1 to %(max)d.") % {"max": POLL_MAX}}
         )
-    rows = session.execute(
-        select(InboundMessage).where(_inbox(actor), col(InboundMessage.id) > after)
+    writers = _writers(session)  # before the rows are read: one that ends in between still counts
+    row_xid: ColumnElement[int] = literal_column("inbound_message.xmin::text::bigint") if writers is not None else literal_column("0")
+    found = session.execute(
+        select(InboundMessage, row_xid).where(_inbox(actor), col(InboundMessage.id) > after)
         .order_by(col(InboundMessage.id)).limit(limit + 1)
-    ).scalars().all()
-    more, rows = len(rows) > limit, rows[:limit]
+    ).all()
+    rows: list[InboundMessage] = []
+    more = len(found) > limit
+    for row, xid in found[:limit]:
+        if writers is not None and row.received_at > now - SETTLED_AFTER and not writers.settled(int(xid)):
+            more = False  # this one and what follows come with a later poll
+            break
+        rows.append(row)
     views = _views(session, actor, rows, in_clear=True, now=now)
     if views:
         record_event(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,8 +16,9 @@ from sqlmodel import Session
 
 from govsms.accounts.login import actor_for_user
 from govsms.auth import Actor, Role
-from govsms.db import make_session_factory
+from govsms.db import make_engine, make_session_factory, session_scope
 from govsms.errors import Forbidden, InvalidInput, NotFound
+from govsms.keys.ring import load_key_ring
 from govsms.keys.store import Vault
 from govsms.receiving import inbox
 from govsms.receiving.models import InboundMessage
@@ -26,6 +28,7 @@ from govsms.sending.outbox import Outbox
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.transports.base import Submission, SubmitResult
 from govsms.sending.transports.loopback import LoopbackTransport
+from tests.conftest import make_settings, not_applicable
 from tests.factories import audit_events, linked_subjects, make_account, make_user, now
 from tests.receiving.inbox_helpers import URL, send_and_submit, stored_inbound
 
@@ -333,3 +336,32 @@ def test_a_routed_reply_lands_in_the_inbox_under_the_sms_it_answers(session: Ses
     assert view.original is not None and view.original.text == "Vill du boka en tid?"
     inbox.reply(session, actor, "Välkommen på tisdag", conversation_id=conversation.id, public_url=URL, now=now())
     assert [(item.recipient, item.sender) for item in submitted(session, connection, vault)] == [(ANNA, "72323")]
+
+
+def test_the_poll_never_moves_past_an_sms_still_being_committed(own_database_url: str, tmp_path: Path) -> None:
+    """PostgreSQL takes ids before transactions commit: an SMS with a lower id may commit after
+    one with a higher id. The poll stops before the first SMS whose transaction may have a lower
+    id still running, so the cursor never passes an SMS that commits later."""
+    if not own_database_url.startswith("postgresql"):
+        not_applicable("SQLite commits one writer at a time, ids in their order")
+    engine = make_engine(own_database_url)
+    factory = make_session_factory(engine, vault=Vault(load_key_ring(make_settings(tmp_path))))
+    try:
+        with session_scope(factory) as setup:
+            actor = customer(setup)
+        slow, fast = factory(), factory()
+        first = stored_inbound(slow, actor.account_id, ANNA, "Långsam")  # id taken, not committed
+        second = stored_inbound(fast, actor.account_id, BO, "Snabb")
+        fast.commit()
+        assert first.id is not None and second.id is not None and first.id < second.id
+        with session_scope(factory) as poller:
+            early = inbox.poll_inbound(poller, actor, now=now())
+        assert early.items == [] and early.cursor == 0 and not early.more  # not [Snabb] with the cursor past Långsam
+        slow.commit()
+        with session_scope(factory) as poller:
+            settled = inbox.poll_inbound(poller, actor, now=now())
+        assert [item.text for item in settled.items] == ["Långsam", "Snabb"] and settled.cursor == second.id
+        slow.close()
+        fast.close()
+    finally:
+        engine.dispose()
