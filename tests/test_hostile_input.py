@@ -27,7 +27,7 @@ CONTROL = ["a\x00b", "a\x01b", "a\x1bb", "a\x7fb", "a\x85b", "a\x9fb"]
 DEEP = ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000]
 OBJECT_KEYS = (
     "user_id", "key_id", "contact_id", "group_id", "token", "dispatch_id", "version_id", "sender_id", "hold_id", "request_id", "export_id",
-    "erasure_id", "conversation_id", "inbound_id",
+    "erasure_id", "conversation_id", "inbound_id", "rule_id",
 )
 ERROR_TEXT = re.compile(r'<p class="(?:error|field-error)"[^>]*>(.+?)</p>|<section class="card narrow">\s*<h1>.*?</h1>\s*<p>(.+?)</p>', re.S)
 

@@ -110,7 +110,9 @@ def store_everything(url: str, tmp_path: Path) -> str:
     plant_agreement(factory, settings, keys, actor)
     plant_subject_request(factory, actor)
     plant_erasure(factory, settings, keys, actor)
+    plant_forwarding(factory, actor)  # before the SMS arrive: their forwards are planned and run
     plant_inbound(factory, actor)
+    run_forwarding(factory, settings)
     with session_scope(factory) as session:
         seal_events(session, keys.audit_signing_seed, now=now())
     engine.dispose()
@@ -168,6 +170,24 @@ def plant_inbound(factory, actor) -> None:  # type: ignore[no-untyped-def]
         InboundPart(source="+46739876543", destination="72323", text="STOPP"),
         InboundPart(source="+4741234567", destination="72323", text="Nordmannsen skriver ", concat=(7, 2, 1), provider_ref="scan-2"),
     ], transport="smpp", now=now())
+
+
+def plant_forwarding(factory, actor) -> None:  # type: ignore[no-untyped-def]
+    """A forwarding rule (issue 14): every SMS of the account, in full, to an address that names a
+    person and to a person's mobile number (both sealed in the rule)."""
+    from govsms.receiving.forwarding import create_rule
+
+    with session_scope(factory) as session:
+        create_rule(session, actor, trigger="all", emails="Sigrid.Signhildsdotter@kommun.example", mode="full", mobile=MOBILE_SENDER,
+                    now=now())
+
+
+def run_forwarding(factory, settings) -> None:  # type: ignore[no-untyped-def]
+    """The forwards of the received SMS: the e-mail fails (no mail server: an error code is
+    stored), the SMS to the mobile number becomes a dispatch ("Från +46 70 123 45 67: ...")."""
+    from govsms.receiving.forwarding import run_forwards
+
+    assert run_forwards(factory, settings, now=now()) >= 2
 
 
 def plant_the_rest(session, account, actor) -> None:  # type: ignore[no-untyped-def]

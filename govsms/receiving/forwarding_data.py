@@ -68,14 +68,37 @@ def erase_forward_rules(session: Session, person: Person, *, limit: int, now: da
     return len(rules)
 
 
+def _job_ids(session: Session, person: Person, limit: int | None = None) -> list[ForwardJob]:
+    if person.subject_id is None:
+        return []
+    messages = select(col(InboundMessage.id)).where(owned_by(InboundMessage, person.account_id), col(InboundMessage.subject_id) == person.subject_id)
+    query = select(ForwardJob).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.inbound_message_id).in_(messages)).order_by(col(ForwardJob.id))
+    return list(session.execute(query.limit(limit) if limit is not None else query).scalars())
+
+
+def find_forward_jobs(session: Session, person: Person) -> Found | None:
+    """Forwards of the SMS the person sent (ids, times, outcome; no number, no text)."""
+    jobs = _job_ids(session, person)
+    if not jobs:
+        return None
+    return Found(
+        table="forward_job", count=len(jobs), first_at=min(job.created_at for job in jobs), last_at=max(job.created_at for job in jobs),
+        lines=tuple(_("Received SMS %(sms)d forwarded by %(kind)s: %(status)s") % {"sms": job.inbound_message_id, "kind": job.kind, "status": job.status}
+                    for job in jobs[:20]),
+    )
+
+
+def export_forward_jobs(session: Session, person: Person) -> list[dict[str, object]]:
+    return [
+        {"received_sms": job.inbound_message_id, "rule": job.rule_id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
+         "error": job.last_error, "created_at": job.created_at.isoformat(), "done_at": job.done_at.isoformat() if job.done_at else None}
+        for job in _job_ids(session, person)
+    ]
+
+
 def erase_forward_jobs(session: Session, person: Person, *, limit: int, now: datetime) -> int:
     """The forwards of the person's received SMS (ids only, no content)."""
-    if person.subject_id is None:
-        return 0
-    messages = select(col(InboundMessage.id)).where(owned_by(InboundMessage, person.account_id), col(InboundMessage.subject_id) == person.subject_id)
-    ids = list(session.execute(
-        select(col(ForwardJob.id)).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.inbound_message_id).in_(messages)).limit(limit)
-    ).scalars())
+    ids = [job.id for job in _job_ids(session, person, limit)]
     if not ids:
         return 0
     return rowcount(session.execute(delete(ForwardJob).where(col(ForwardJob.id).in_(ids))))

@@ -9,7 +9,9 @@ from govsms.sending.reply_routes import purge_expired_routes
 from govsms.receiving.subject_data import (
     erase_received, erase_route, export_received, export_route, find_received, find_route, purge_received,
 )
-from govsms.receiving.forwarding_data import erase_forward_jobs, erase_forward_rules, export_forward_rules, find_forward_rules
+from govsms.receiving.forwarding_data import (
+    erase_forward_jobs, erase_forward_rules, export_forward_jobs, export_forward_rules, find_forward_jobs, find_forward_rules,
+)
 
 HOLDINGS: tuple[Holding, ...] = (
     Holding(
@@ -40,6 +42,6 @@ HOLDINGS: tuple[Holding, ...] = (
     Holding(
         table="forward_job", link=Link.ACCOUNT, category="inbound_messages", via="inbound_message",
         description=N_("Forwards of received SMS: which SMS, by which rule, when, and an error code (no number, no text)"),
-        erase=erase_forward_jobs,
+        find=find_forward_jobs, export=export_forward_jobs, erase=erase_forward_jobs,
     ),
 )

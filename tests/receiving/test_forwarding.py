@@ -315,3 +315,39 @@ def test_routing_plans_the_forwards_of_what_it_routes(session: Session, factory,
     [received] = box.mails
     body = email.message_from_bytes(received.raw, policy=default_policy).get_content()  # type: ignore[attr-defined]
     assert "Vi ses i morgon" in body and SHOWN in body
+
+
+def test_a_data_subject_request_finds_exports_and_erases_forwarding_data(session: Session) -> None:
+    """The forward-to mobile number is a person's: the search finds the rules, the export holds the
+    number, the erasure takes it out of the rules (a rule that also mails stays, one that only
+    forwarded to it goes). The forwards of what the sender sent are found and erased with it."""
+    from govsms.personal_data import Person
+    from govsms.receiving.forwarding_data import (
+        erase_forward_jobs, erase_forward_rules, export_forward_jobs, export_forward_rules, find_forward_jobs, find_forward_rules,
+    )
+
+    account, actor = _account(session)
+    both = create_rule(session, actor, trigger="all", emails="kansliet@example.se", mode="full", mobile=STAFF, now=now())
+    only = create_rule(session, actor, trigger="reply", emails="", mode="full", mobile=STAFF, now=now())
+    make_inbound(session, account.id, e164=SENDER, text="Hej", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    vault = session.info["vault"]
+
+    def person(e164: str) -> Person:
+        return Person(account.id, vault.blind_indexes(session, account.id, [e164], now=now())[e164], vault.subject(session, account.id, e164, now=now()), e164)
+
+    staff, sender = person(STAFF), person(SENDER)
+    found = find_forward_rules(session, staff)
+    assert found is not None and found.count == 2
+    assert [record["mobile"] for record in export_forward_rules(session, staff)] == [STAFF, STAFF]
+    assert find_forward_rules(session, sender) is None and find_forward_jobs(session, staff) is None
+    jobs = find_forward_jobs(session, sender)
+    assert jobs is not None and jobs.count == 2  # the e-mail and the SMS of the SMS the sender sent
+    assert {record["kind"] for record in export_forward_jobs(session, sender)} == {"email", "sms"}
+    assert erase_forward_rules(session, staff, limit=100, now=now()) == 2
+    assert erase_forward_rules(session, staff, limit=100, now=now()) == 0  # idempotent
+    remaining = _rule(session, both)
+    assert remaining.mobile_ct is None and remaining.mobile_subject_id is None and remaining.email_ct is not None
+    assert session.execute(select(ForwardingRule).where(ForwardingRule.id == only)).first() is None
+    assert [job.kind for job in _jobs(session, account.id)] == ["email"]  # the SMS forward went with the number
+    assert erase_forward_jobs(session, sender, limit=100, now=now()) == 1
+    assert _jobs(session, account.id) == []
