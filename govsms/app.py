@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -86,10 +86,12 @@ NAV: list[NavItem] = [
     *dpa_ui.NAV[1:],
 ]
 
-def provide_db(state: State) -> Session:
+def provide_db(state: State, request: Request[Any, Any, Any]) -> Session:
     """The request's session. It opens no connection until the handler's first query, so its
-    transaction starts in the handler's thread, and ``in_transaction`` ends it there."""
+    transaction starts in the handler's thread, and ``in_transaction`` ends it there. The page the
+    handler renders reads the navigation's counts in it too (``web.render.nav_counts``)."""
     session: Session = state.session_factory()
+    request.state.db = session
     return session
 
 def provide_now(state: State) -> datetime:

@@ -109,19 +109,28 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
 
 
 def nav_counts(request: Request[Any, Any, Any], actor: Actor | None, nav: list[NavItem]) -> dict[str, int]:
-    """The counts of the visible items that have one (item path -> count), read in a session of
-    their own from the reading engine. A database that does not answer leaves the counts out: the
-    page (an error page, say) still renders."""
+    """The counts of the visible items that have one (item path -> count): in the request's own
+    transaction while the handler has one (no second connection), else in a reading session of
+    their own (an error page, a page without a database). A database that does not answer
+    leaves the counts out: the page (an error page, say) still renders."""
     counters: dict[str, NavCount] = getattr(request.app.state, "nav_counts", None) or {}
     wanted = [item for item in nav if item.count is not None and item.count in counters]
     if actor is None or not wanted:
         return {}
     counts: dict[str, int] = {}
     try:
-        with request.app.state.read_factory() as session:
-            for item in wanted:
-                assert item.count is not None
-                counts[item.path] = counters[item.count](session, actor)
+        own = request.state.get("db")
+        if isinstance(own, Session) and own.in_transaction():
+            _count(own, actor, wanted, counters, counts)
+        else:
+            with request.app.state.read_factory() as session:
+                _count(session, actor, wanted, counters, counts)
     except SQLAlchemyError:
         log.warning("navigation counts left out: the database did not answer", exc_info=True)
     return counts
+
+
+def _count(session: Session, actor: Actor, items: list[NavItem], counters: dict[str, NavCount], counts: dict[str, int]) -> None:
+    for item in items:
+        assert item.count is not None
+        counts[item.path] = counters[item.count](session, actor)

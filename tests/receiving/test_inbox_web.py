@@ -219,3 +219,32 @@ def test_the_demo_button_simulates_a_reply_in_demo_mode_only(
         refused = smpp.post("/inbox/simulate", data={"_csrf_token": csrf_token(smpp, "/inbox"), "from": ANNA, "text": "Ja"})
         assert refused.status_code == 404
     assert session.get(Account, sender["account"].id) is not None
+
+
+def test_the_count_is_read_in_the_requests_own_transaction(client: TestClient, session: Session, sender: dict[str, Any]) -> None:
+    """One count on the index per page, in the handler's session: no second connection."""
+    stored_inbound(session, sender["account"], ANNA, "Hej")
+    state = client.app.state
+    opened: list[object] = []
+    factory = state.read_factory
+
+    def counting() -> Session:
+        opened.append(object())
+        return factory()
+
+    state.read_factory = counting
+    try:
+        assert unread_in_nav(client, "/inbox") == 1
+        with_count = len(opened)
+        counters, state.nav_counts = state.nav_counts, {}
+        try:
+            opened.clear()
+            assert unread_in_nav(client, "/inbox") == 0  # no counter: no count
+            assert len(opened) == with_count
+        finally:
+            state.nav_counts = counters
+        opened.clear()
+        assert client.get("/inbox/999999").status_code == 404 and unread_in_nav(client, "/inbox") == 1  # the error page counts too
+    finally:
+        state.read_factory = factory
+    assert NAV_INBOX.search(client.get("/inbox/999999").text).group(1) == "1"  # type: ignore[union-attr]
