@@ -351,3 +351,19 @@ def test_a_data_subject_request_finds_exports_and_erases_forwarding_data(session
     assert [job.kind for job in _jobs(session, account.id)] == ["email"]  # the SMS forward went with the number
     assert erase_forward_jobs(session, sender, limit=100, now=now()) == 1
     assert _jobs(session, account.id) == []
+
+
+def test_the_worker_runs_the_forwards_every_30_seconds(session: Session, factory, keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from govsms.clock import FixedClock
+    from govsms.scheduler import build_scheduler
+
+    account, actor = _account(session)
+    create_rule(session, actor, trigger="all", emails="kansliet@example.se", mode="notice", mobile="", now=now())
+    make_inbound(session, account.id, e164=SENDER, text="Hej", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    with smtp_server() as box:
+        job = build_scheduler(_settings(tmp_path, box.port), factory, keys, FixedClock(now())).get_job("receiving.forwards")
+        assert job is not None and isinstance(job.trigger, IntervalTrigger) and job.trigger.interval == timedelta(seconds=30)
+        job.func()
+    assert [mail.recipients for mail in box.mails] == [["kansliet@example.se"]]
