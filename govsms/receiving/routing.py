@@ -20,7 +20,7 @@ from govsms.errors import ConfigurationError
 from govsms.phone import parse_number
 from govsms.receiving.models import InboundKeyword, RoutedBy
 from govsms.sending.models import VirtualNumber
-from govsms.sending.reply_routes import find_reply_route, provider_indexes
+from govsms.sending.reply_routes import find_reply_routes, provider_indexes
 from govsms.sending.senders import REPLY_NUMBERS
 
 STOP_WORDS = frozenset({"stop", "stopp", "avsluta", "avregistrera"})
@@ -105,23 +105,56 @@ def provider_account_id(session: Session) -> int:
 
 def find_route(session: Session, source: Source, destination: str, text: str, *, now: datetime) -> Route:
     """The account (and how) an SMS from ``source`` to ``destination`` goes to."""
-    if source.e164 is not None:
-        virtual = session.execute(
-            select(col(VirtualNumber.account_id)).where(col(VirtualNumber.number) == "+" + destination)
-        ).scalar_one_or_none()
-        if virtual is not None:
-            return Route(int(virtual), RoutedBy.VIRTUAL, text)
-        if destination in SHARED_NUMBERS:
-            word, rest = split_first_word(text)
-            if word and word not in RESERVED_KEYWORDS:
-                owner = session.execute(
-                    select(col(InboundKeyword.account_id))
-                    .where(col(InboundKeyword.shared_number) == destination, col(InboundKeyword.keyword) == word)
-                ).scalar_one_or_none()
-                if owner is not None:
-                    return Route(int(owner), RoutedBy.KEYWORD, rest, keyword=word)
-            index = provider_indexes(session, [source.e164], now=now)[source.e164]
-            route = find_reply_route(session, index, destination, now=now)
-            if route is not None:
-                return Route(route[0], RoutedBy.REPLY, text, reply_to_message_id=route[1])
-    return Route(provider_account_id(session), RoutedBy.UNROUTED, text)
+    return find_routes(session, [(source, destination, text)], now=now)[0]
+
+
+def find_routes(session: Session, items: list[tuple[Source, str, str]], *, now: datetime) -> list[Route]:
+    """``find_route`` for a batch of (source, destination, text): one query per kind of route
+    for the whole batch (virtual numbers, keywords, reply routes by primary key)."""
+    routes: list[Route | None] = [None] * len(items)
+    numbered = [position for position, (source, _destination, _text) in enumerate(items) if source.e164 is not None]
+    virtual_numbers = sorted({"+" + items[position][1] for position in numbered})
+    owners: dict[str, int] = {}
+    if virtual_numbers:
+        owners = {number: int(account_id) for number, account_id in session.execute(
+            select(col(VirtualNumber.number), col(VirtualNumber.account_id)).where(col(VirtualNumber.number).in_(virtual_numbers))
+        ).tuples()}
+    shared: list[int] = []
+    for position in numbered:
+        _source, destination, text = items[position]
+        if "+" + destination in owners:
+            routes[position] = Route(owners["+" + destination], RoutedBy.VIRTUAL, text)
+        elif destination in SHARED_NUMBERS:
+            shared.append(position)
+    words = {position: split_first_word(items[position][2]) for position in shared}
+    wanted = sorted({word for word, _rest in words.values() if word and word not in RESERVED_KEYWORDS})
+    keywords: dict[tuple[str, str], int] = {}
+    if wanted:
+        keywords = {(number, word): int(account_id) for number, word, account_id in session.execute(
+            select(col(InboundKeyword.shared_number), col(InboundKeyword.keyword), col(InboundKeyword.account_id))
+            .where(col(InboundKeyword.keyword).in_(wanted))
+        ).tuples()}
+    replies: list[int] = []
+    for position in shared:
+        word, rest = words[position]
+        owner = keywords.get((items[position][1], word))
+        if owner is not None:
+            routes[position] = Route(owner, RoutedBy.KEYWORD, rest, keyword=word)
+        else:
+            replies.append(position)
+    if replies:
+        numbers = {items[position][0].e164 for position in replies}
+        indexes = provider_indexes(session, [number for number in numbers if number is not None], now=now)
+        found = find_reply_routes(session, sorted(set(indexes.values())), now=now)
+        for position in replies:
+            source, destination, text = items[position]
+            assert source.e164 is not None
+            match = found.get((indexes[source.e164], destination))
+            if match is not None:
+                routes[position] = Route(match[0], RoutedBy.REPLY, text, reply_to_message_id=match[1])
+    provider: int | None = None
+    for position, route in enumerate(routes):
+        if route is None:
+            provider = provider if provider is not None else provider_account_id(session)
+            routes[position] = Route(provider, RoutedBy.UNROUTED, items[position][2])
+    return [route for route in routes if route is not None]

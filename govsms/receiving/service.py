@@ -20,13 +20,14 @@ from sqlmodel import Session, col
 
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
-from govsms.audit.record import record_event
+from govsms.audit.record import EventSpec, record_event, record_events
 from govsms.db import bulk_insert, session_scope, table_of
+from govsms.log import request_id
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.receiving import forwarding
 from govsms.receiving.models import FRAGMENT_SOURCE, FRAGMENT_TEXT, INBOUND_NUMBER, INBOUND_TEXT, InboundFragment, InboundMessage, RoutedBy
-from govsms.receiving.routing import find_route, is_stop, normalise_destination, normalise_source
+from govsms.receiving.routing import find_routes, is_stop, normalise_destination, normalise_source
 from govsms.sending.blocklist import block_index
 from govsms.sending.dispatch import country_of
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, BlockEntry, Dispatch, OutboundMessage, PendingReport
@@ -73,6 +74,17 @@ def _duplicate(session: Session, model: type[InboundMessage] | type[InboundFragm
     ).first() is not None
 
 
+@dataclass(frozen=True)
+class Whole:
+    """One whole SMS to route (a concatenated one joined): the sender as given."""
+
+    source: str
+    destination: str
+    text: str
+    provider_ref: str | None = None
+    parts: int = 1
+
+
 def route_inbound(
     session: Session, *, source_e164: str, destination: str, text: str, transport: str, provider_ref: str | None, parts: int,
     now: datetime,
@@ -82,36 +94,69 @@ def route_inbound(
     queues the account's confirmation SMS, if it has one); forwards are planned for routed SMS
     that are no STOP. ``source_e164``: the sender as given (normalised here). None: this
     (transport, provider_ref) was stored before."""
+    stored = route_many(session, [Whole(source_e164, destination, text, provider_ref, parts)], transport=transport, now=now)
+    return stored[0] if stored else None
+
+
+def _known_refs(session: Session, transport: str, refs: list[str]) -> set[str]:
+    if not refs:
+        return set()
+    return {ref for (ref,) in session.execute(
+        select(col(InboundMessage.provider_ref)).where(col(InboundMessage.transport) == transport, col(InboundMessage.provider_ref).in_(refs))
+    ).tuples() if ref is not None}
+
+
+def route_many(session: Session, wholes: list[Whole], *, transport: str, now: datetime) -> list[InboundMessage]:
+    """``route_inbound`` for a batch, in the session's transaction: one query per kind of route,
+    the senders' subjects per account in one call, the rows in one flush and their events in one
+    statement. SMS whose (transport, provider_ref) is stored already (or repeated in the batch)
+    are left out. Returns the stored SMS in order."""
     transport = transport[:10]
-    provider_ref = provider_ref[:64] if provider_ref else None
-    if _duplicate(session, InboundMessage, transport, provider_ref):
-        return None
-    source = normalise_source(source_e164)
-    destination = normalise_destination(destination)
-    route = find_route(session, source, destination, _clean_text(text), now=now)
-    account_id = route.account_id
+    seen: set[str] = set()
+    batch: list[Whole] = []
+    for whole in wholes:
+        ref = whole.provider_ref[:64] if whole.provider_ref else None
+        if ref is not None and ref in seen:
+            continue
+        if ref is not None:
+            seen.add(ref)
+        batch.append(Whole(whole.source, whole.destination, whole.text, ref, whole.parts))
+    known = _known_refs(session, transport, sorted(seen))
+    batch = [whole for whole in batch if whole.provider_ref is None or whole.provider_ref not in known]
+    if not batch:
+        return []
+    items = [(normalise_source(whole.source), normalise_destination(whole.destination), _clean_text(whole.text)) for whole in batch]
+    routes = find_routes(session, items, now=now)
     vault = vault_of(session)
-    subject = vault.subjects(session, account_id, [source.stored], now=now)[source.stored]
-    stop = route.routed_by != RoutedBy.UNROUTED and source.e164 is not None and is_stop(route.text)
-    message = InboundMessage(
-        account_id=account_id, subject_id=subject.id,
-        number_ct=subject.seal(INBOUND_NUMBER, source.stored), text_ct=subject.seal(INBOUND_TEXT, route.text),
-        destination=destination, keyword=route.keyword, routed_by=route.routed_by, reply_to_message_id=route.reply_to_message_id,
-        stop=stop, parts=max(1, parts), transport=transport, provider_ref=provider_ref, received_at=now,
-    )
-    session.add(message)
+    by_account: dict[int, set[str]] = {}
+    for (source, _destination, _text), route in zip(items, routes, strict=True):
+        by_account.setdefault(route.account_id, set()).add(source.stored)
+    subjects = {account_id: vault.subjects(session, account_id, sorted(numbers), now=now) for account_id, numbers in by_account.items()}
+    messages: list[InboundMessage] = []
+    for whole, (source, destination, _text), route in zip(batch, items, routes, strict=True):
+        subject = subjects[route.account_id][source.stored]
+        stop = route.routed_by != RoutedBy.UNROUTED and source.e164 is not None and is_stop(route.text)
+        messages.append(InboundMessage(
+            account_id=route.account_id, subject_id=subject.id,
+            number_ct=subject.seal(INBOUND_NUMBER, source.stored), text_ct=subject.seal(INBOUND_TEXT, route.text),
+            destination=destination, keyword=route.keyword, routed_by=route.routed_by, reply_to_message_id=route.reply_to_message_id,
+            stop=stop, parts=max(1, whole.parts), transport=transport, provider_ref=whole.provider_ref, received_at=now,
+        ))
+    session.add_all(messages)
     session.flush()
-    assert message.id is not None
-    record_event(
-        session, None, Action.INBOUND_RECEIVED, now=now, account_id=account_id, target=("inbound_message", message.id),
-        subjects=[subject.id], details={"routed_by": route.routed_by, "parts": message.parts, "stop": stop},
-    )
-    if stop:
-        assert source.e164 is not None
-        _block_stop(session, account_id, source.e164, subject.id, destination, now)
-    elif route.routed_by != RoutedBy.UNROUTED and source.e164 is not None:
-        forwarding.plan_forwards(session, message, route.text, source.e164, now=now)
-    return message
+    record_events(session, [
+        EventSpec(None, Action.INBOUND_RECEIVED, now, account_id=message.account_id, target=("inbound_message", message.id),
+                  subjects=[message.subject_id], details={"routed_by": message.routed_by, "parts": message.parts, "stop": message.stop},
+                  request_id=request_id.get())
+        for message in messages
+    ])
+    for message, (source, destination, _text), route in zip(messages, items, routes, strict=True):
+        if message.stop:
+            assert source.e164 is not None
+            _block_stop(session, message.account_id, source.e164, message.subject_id, destination, now)
+        elif route.routed_by != RoutedBy.UNROUTED and source.e164 is not None:
+            forwarding.plan_forwards(session, message, route.text, source.e164, now=now)
+    return messages
 
 
 def _block_stop(session: Session, account_id: int, e164: str, subject_id: int, destination: str, now: datetime) -> None:
@@ -242,22 +287,21 @@ def route_expired_fragments(session: Session, *, now: datetime, timeout: timedel
 
 
 def store_inbound(session: Session, parts: Iterable[InboundPart], *, transport: str, now: datetime) -> list[InboundMessage]:
-    """Store and route the parts in the session's transaction: whole SMS at once, parts of
-    concatenated ones kept until their SMS is complete. Returns the SMS routed."""
+    """Store and route the parts in the session's transaction: whole SMS together
+    (``route_many``), parts of concatenated ones kept until their SMS is complete. Returns the SMS
+    routed."""
     transport = transport[:10]
-    routed: list[InboundMessage] = []
+    wholes: list[Whole] = []
+    joined: list[InboundMessage] = []
     for part in parts:
         if part.concat is not None and part.concat[1] > 1:
             group = _store_fragment(session, part, transport, now)
             message = _join_group(session, group, now=now, complete_only=True) if group is not None else None
+            if message is not None:
+                joined.append(message)
         else:
-            message = route_inbound(
-                session, source_e164=part.source, destination=part.destination, text=part.text, transport=transport,
-                provider_ref=part.provider_ref, parts=1, now=now,
-            )
-        if message is not None:
-            routed.append(message)
-    return routed
+            wholes.append(Whole(part.source, part.destination, part.text, part.provider_ref, 1))
+    return [*route_many(session, wholes, transport=transport, now=now), *joined]
 
 
 def store_reports(session: Session, reports: list[DeliveryReport], *, now: datetime) -> None:

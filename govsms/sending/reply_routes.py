@@ -87,6 +87,21 @@ def find_reply_route(session: Session, number_index: bytes, shared_number: str, 
     return int(row.account_id), int(row.message_id)
 
 
+def find_reply_routes(session: Session, indexes: list[bytes], *, now: datetime) -> dict[tuple[bytes, str], tuple[int, int]]:
+    """``find_reply_route`` for many numbers at once: (index, shared number) -> (account id,
+    message id) of the routes whose window has not ended (one query per chunk, by the primary
+    key's first column)."""
+    found: dict[tuple[bytes, str], tuple[int, int]] = {}
+    for start in range(0, len(indexes), CHUNK):
+        for index, shared, account_id, message_id, expires_at in session.execute(
+            select(ROUTES.c.number_index, ROUTES.c.shared_number, ROUTES.c.account_id, ROUTES.c.message_id, ROUTES.c.expires_at)
+            .where(ROUTES.c.number_index.in_(indexes[start:start + CHUNK]))
+        ):
+            if expires_at > now:
+                found[(bytes(index), shared)] = (int(account_id), int(message_id))
+    return found
+
+
 def purge_expired_routes(session: Session, *, now: datetime, limit: int = 10_000) -> int:
     """Delete up to ``limit`` routes whose reply window has ended (by the index on
     ``expires_at``); returns how many went. The caller loops in short transactions."""

@@ -1,6 +1,7 @@
 """The operator's receiving pages, on both backends: keywords assigned per shared number (then an
 SMS with it routes to the account), refused with a reason when reserved, taken, overlong, with
-control characters, on an unknown number or account; the unrouted queue shows counts only, and
+control characters, on an unknown number or account (the reasons as the
+Swedish page gives them); the unrouted queue shows counts only, and
 one SMS's text on a POST, audited; a customer's user gets nothing of it."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def test_keywords_are_assigned_used_and_removed(client: TestClient, session: Ses
     assert message is not None and message.account_id == customer.id and message.routed_by == "keyword"
     taken = post_form(client, "/operator/keywords", {"shared_number": "72323", "keyword": "SKOLÅ", "account_id": str(customer.id)},
                       token_from="/operator/keywords")
-    assert taken.status_code == 409 and "taken on 72323" in taken.text
+    assert taken.status_code == 409 and "används redan på 72323" in taken.text
     elsewhere = post_form(client, "/operator/keywords", {"shared_number": "1963", "keyword": "skolå", "account_id": str(customer.id)},
                           token_from="/operator/keywords")
     assert elsewhere.status_code == 303  # unique per number only
@@ -57,18 +58,18 @@ def test_keywords_are_assigned_used_and_removed(client: TestClient, session: Ses
 
 
 @pytest.mark.parametrize(("fields", "reason"), [
-    ({"keyword": "stopp"}, "STOPP is reserved"),
-    ({"keyword": "Hjälp"}, "HJÄLP is reserved"),
-    ({"keyword": "x" * 40}, "at most 32 characters"),
-    ({"keyword": "två ord"}, "one word"),
-    ({"keyword": "ab\x00c"}, "one word"),
-    ({"keyword": "ab\u202ec"}, "one word"),
-    ({"keyword": "<script>"}, "only letters, digits and dashes"),
-    ({"keyword": ""}, "Type a keyword"),
-    ({"shared_number": "0701234567"}, "shared numbers"),
-    ({"account_id": "999999999"}, "customer account"),
+    ({"keyword": "stopp"}, "STOPP är reserverat"),
+    ({"keyword": "Hjälp"}, "HJÄLP är reserverat"),
+    ({"keyword": "x" * 40}, "högst 32 tecken"),
+    ({"keyword": "två ord"}, "ett ord"),
+    ({"keyword": "ab\x00c"}, "ett ord"),
+    ({"keyword": "ab\u202ec"}, "ett ord"),
+    ({"keyword": "<script>"}, "bara bokstäver, siffror och bindestreck"),
+    ({"keyword": ""}, "Skriv ett nyckelord"),
+    ({"shared_number": "0701234567"}, "delade numren"),
+    ({"account_id": "999999999"}, "kundkonto"),
     ({"account_id": "ett"}, ""),
-    ({"account_id": "provider"}, "customer account"),
+    ({"account_id": "provider"}, "kundkonto"),
 ])
 def test_hostile_keyword_forms_are_refused_with_a_reason(client: TestClient, session: Session, fields: dict[str, str], reason: str) -> None:
     provider, _ = operator_client(client, session)
