@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -100,6 +101,7 @@ ERRORS = {
     "smtp:connect": N_("The mail server could not be reached."),
     "smtp:timeout": N_("The mail server did not answer in time."),
     "smtp:starttls": N_("The mail server does not offer an encrypted connection (STARTTLS)."),
+    "smtp:tls": N_("The encrypted connection to the mail server failed (its certificate could not be verified)."),
     "own_number": N_("Not forwarded: the SMS came from the mobile number this rule forwards to."),
     "sms:blocked": N_("Not forwarded: the mobile number is blocked or SMS to it cannot be priced."),
     "sms:refused": N_("Not forwarded: the forward SMS was refused."),
@@ -421,7 +423,7 @@ def send_mail(settings: Settings, mail: Mail) -> None:
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
             if smtp_starttls(settings):
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())  # the server's certificate is verified
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password)
             smtp.send_message(message)
@@ -434,6 +436,8 @@ def send_mail(settings: Settings, mail: Mail) -> None:
         raise MailFailed("smtp:starttls") from None
     except TimeoutError:
         raise MailFailed("smtp:timeout") from None
+    except ssl.SSLError:  # the certificate did not verify, or no common protocol
+        raise MailFailed("smtp:tls") from None
     except (smtplib.SMTPException, OSError):
         raise MailFailed("smtp:connect") from None
 

@@ -367,3 +367,64 @@ def test_the_worker_runs_the_forwards_every_30_seconds(session: Session, factory
         assert job is not None and isinstance(job.trigger, IntervalTrigger) and job.trigger.interval == timedelta(seconds=30)
         job.func()
     assert [mail.recipients for mail in box.mails] == [["kansliet@example.se"]]
+
+
+def test_a_password_is_never_sent_to_a_server_without_starttls(session: Session, factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With a user set, STARTTLS is on by default: a server that does not offer it gets no login
+    and no mail, and the rule says why."""
+    account, actor = _account(session)
+    rule_id = create_rule(session, actor, trigger="all", emails="kansliet@example.se", mode="full", mobile="", now=now())
+    make_inbound(session, account.id, e164=SENDER, text="Hej", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    with smtp_server() as box:  # offers no STARTTLS
+        settings = _settings(tmp_path, box.port).model_copy(update={"smtp_user": "govsms", "smtp_password": "hemligt-lösen"})
+        assert run_forwards(factory, settings, now=now()) == 1
+    assert box.mails == []
+    assert _rule(session, rule_id).last_error == "smtp:starttls"
+
+
+def _self_signed(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A server TLS context with a self-signed certificate for 127.0.0.1 (no CA vouches for it)."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context
+
+
+def test_starttls_verifies_the_servers_certificate(session: Session, factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """STARTTLS to a server whose certificate no trusted CA signed: nothing is sent (no login, no
+    mail), the rule says the certificate could not be verified."""
+    from aiosmtpd.controller import Controller
+
+    from tests.receiving.forwarding_helpers import MailBox
+
+    account, actor = _account(session)
+    rule_id = create_rule(session, actor, trigger="all", emails="kansliet@example.se", mode="full", mobile="", now=now())
+    make_inbound(session, account.id, e164=SENDER, text="Hej", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    box = MailBox("127.0.0.1", free_port())
+    controller = Controller(box, hostname=box.host, port=box.port, tls_context=_self_signed(tmp_path))
+    controller.start()
+    try:
+        settings = _settings(tmp_path, box.port).model_copy(update={"smtp_starttls": True})
+        assert run_forwards(factory, settings, now=now()) == 1
+    finally:
+        controller.stop()
+    assert box.mails == []
+    assert _rule(session, rule_id).last_error == "smtp:tls"
