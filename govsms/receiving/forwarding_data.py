@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
 from govsms.db import rowcount
@@ -102,3 +102,19 @@ def erase_forward_jobs(session: Session, person: Person, *, limit: int, now: dat
     if not ids:
         return 0
     return rowcount(session.execute(delete(ForwardJob).where(col(ForwardJob.id).in_(ids))))
+
+
+def purge_forward_jobs(
+    session: Session, *, account_id: int, before: datetime, held: frozenset[bytes], limit: int, dry_run: bool = False,
+) -> int:
+    """The retention purge of forwards (category ``inbound_messages``): up to ``limit`` of the
+    account's forwards planned before ``before`` whose received SMS is gone (purged or erased).
+    A forward of an SMS that is kept (a legal hold on its number, a shorter age) stays with it."""
+    existing = select(col(InboundMessage.id)).where(owned_by(InboundMessage, account_id))
+    condition = [owned_by(ForwardJob, account_id), col(ForwardJob.created_at) < before, col(ForwardJob.inbound_message_id).not_in(existing)]
+    if dry_run:
+        return int(session.execute(select(func.count()).select_from(ForwardJob).where(*condition)).scalar() or 0)
+    ids = list(session.execute(select(col(ForwardJob.id)).where(*condition).order_by(col(ForwardJob.id)).limit(limit)).scalars())
+    if not ids:
+        return 0
+    return rowcount(session.execute(delete(ForwardJob).where(owned_by(ForwardJob, account_id), col(ForwardJob.id).in_(ids))))

@@ -11,6 +11,7 @@ from govsms.receiving.subject_data import (
 )
 from govsms.receiving.forwarding_data import (
     erase_forward_jobs, erase_forward_rules, export_forward_jobs, export_forward_rules, find_forward_jobs, find_forward_rules,
+    purge_forward_jobs,
 )
 
 HOLDINGS: tuple[Holding, ...] = (
@@ -43,5 +44,6 @@ HOLDINGS: tuple[Holding, ...] = (
         table="forward_job", link=Link.ACCOUNT, category="inbound_messages", via="inbound_message",
         description=N_("Forwards of received SMS: which SMS, by which rule, when, and an error code (no number, no text)"),
         find=find_forward_jobs, export=export_forward_jobs, erase=erase_forward_jobs,
+        retention_purge=purge_forward_jobs,  # those whose received SMS is gone
     ),
 )

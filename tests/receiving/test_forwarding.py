@@ -428,3 +428,26 @@ def test_starttls_verifies_the_servers_certificate(session: Session, factory, tm
         controller.stop()
     assert box.mails == []
     assert _rule(session, rule_id).last_error == "smtp:tls"
+
+
+def test_the_retention_purge_takes_the_forwards_of_sms_that_are_gone(session: Session) -> None:
+    from govsms.receiving.forwarding_data import purge_forward_jobs
+    from govsms.receiving.models import InboundMessage
+
+    account, actor = _account(session)
+    other, other_actor = _account(session, "+46766000555")
+    create_rule(session, actor, trigger="all", emails="kansliet@example.se", mode="full", mobile="", now=now())
+    create_rule(session, other_actor, trigger="all", emails="andra@example.se", mode="full", mobile="", now=now())
+    gone = make_inbound(session, account.id, e164=SENDER, text="Ett", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    kept = make_inbound(session, account.id, e164=SENDER, text="Två", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+    elsewhere = make_inbound(session, other.id, e164=SENDER, text="Tre", destination="46766000555", routed_by="virtual", now=now())
+    session.delete(gone)
+    session.delete(elsewhere)
+    session.flush()
+    later = now() + timedelta(days=1)
+    assert purge_forward_jobs(session, account_id=account.id, before=now() - timedelta(days=1), held=frozenset(), limit=100) == 0  # too young
+    assert purge_forward_jobs(session, account_id=account.id, before=later, held=frozenset(), limit=100, dry_run=True) == 1
+    assert purge_forward_jobs(session, account_id=account.id, before=later, held=frozenset(), limit=100) == 1
+    assert [job.inbound_message_id for job in _jobs(session, account.id)] == [kept.id]
+    assert len(_jobs(session, other.id)) == 1  # another account's are its own purge's
+    assert session.get(InboundMessage, kept.id) is not None
