@@ -74,7 +74,7 @@ def _conversation_page(
     conversation = inbox.get_conversation(db, actor, conversation_id, now=now, in_clear=in_clear, page=page_number)
     template = page(
         request, "receiving/inbox_conversation.html", status_code=status_code, conversation=conversation,
-        can_send=actor.can(Permission.SEND), **context,
+        can_send=actor.can(Permission.SEND), can_read_sent=actor.can(Permission.MESSAGES_READ), **context,
     )
     template.headers["Cache-Control"] = "no-store"
     return template

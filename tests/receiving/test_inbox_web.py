@@ -75,6 +75,21 @@ def test_the_inbox_masks_numbers_and_shows_them_on_request(client: TestClient, s
     assert client.get(f"/inbox/{row.subject_id}").text.count(ANNA) == 0  # shown once, not remembered
 
 
+def test_a_reply_is_shown_under_the_sms_it_answers(client: TestClient, session: Session, connection: Connection, sender: dict[str, Any]) -> None:
+    from govsms.accounts.login import actor_for_user
+    from govsms.sending.models import OutboundMessage
+    from tests.receiving.inbox_helpers import send_and_submit
+
+    user, _ = make_user(session, sender["account"], roles={Role.SENDER})
+    dispatch_id = send_and_submit(session, connection, client.app.state.vault, actor_for_user(user, sender["account"]), [ANNA],
+                                  text="Glöm inte mötet på tisdag")
+    message = session.execute(select(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch_id)).scalars().one()
+    row = stored_inbound(session, sender["account"], ANNA, "Jag kommer", reply_to=message.id)
+    page = client.get(f"/inbox/{row.subject_id}").text
+    assert page.index("Glöm inte mötet på tisdag") < page.index("Jag kommer")
+    assert f'href="/messages/{dispatch_id}"' in page and "Ert sms från 72323" in page
+
+
 def test_search_is_posted_and_never_in_the_address(client: TestClient, session: Session, sender: dict[str, Any]) -> None:
     row = stored_inbound(session, sender["account"], ANNA, "Hej")
     found = post_form(client, "/inbox/search", {"number": "070-123 45 67"}, token_from="/inbox")
