@@ -67,7 +67,8 @@ class InboundFragment(SQLModel, table=True):
     """A part of a concatenated SMS waiting for the rest (its account is not known yet): the
     source's number and the text are sealed under the provider's data key (vault account 0) and
     the source is found by the provider's blind index. Joined, routed and deleted in one
-    transaction once every part arrived, or by the fragment job after the timeout."""
+    transaction once every part arrived, or by the fragment job after the timeout (then emptied: a
+tombstone, see ``joined_at``)."""
 
     __tablename__ = "inbound_fragment"
     __table_args__ = (
@@ -86,6 +87,10 @@ class InboundFragment(SQLModel, table=True):
     sequence: int
     text_ct: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    """Set when its SMS was joined and routed: the row stays a few minutes as a tombstone (number
+    and text emptied) so that a part the SMSC sends again (its acknowledgement was lost) is known
+    and not stored as a new SMS; the receiving job deletes it after ``FRAGMENT_TIMEOUT``."""
 
 
 class InboundKeyword(AccountOwned, table=True):
