@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_event, record_events
-from govsms.db import bulk_insert, session_scope, table_of
+from govsms.db import bulk_insert, rowcount, session_scope, table_of
 from govsms.log import request_id
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -218,10 +218,13 @@ def _store_fragment(session: Session, part: InboundPart, transport: str, now: da
     index = provider_indexes(session, [source.stored], now=now)[source.stored]
     group = (index, destination, reference, total)
     taken = session.execute(
-        select(col(InboundFragment.id)).where(*_in_group(group), col(InboundFragment.sequence) == sequence).limit(1)
-    ).first()
-    if taken is not None:  # the same part again without a provider ref: once is enough
-        return None
+        select(InboundFragment).where(*_in_group(group, waiting=False), col(InboundFragment.sequence) == sequence).limit(1)
+    ).scalars().first()
+    if taken is not None:
+        if taken.joined_at is None or provider_ref is None or taken.provider_ref is None:
+            return None  # the same part again (waiting, or its SMS was just joined): once is enough
+        # Another SMS that reuses the reference (a phone counts 0-255): the old one's tombstones go.
+        session.execute(delete(InboundFragment).where(*_in_group(group, waiting=False), col(InboundFragment.joined_at).is_not(None)))
     key = vault_of(session).account_key(session, PROVIDER_KEYS, DATA_PURPOSE, now=now)
     session.add(InboundFragment(
         transport=transport, provider_ref=provider_ref, source_index=index,
@@ -233,12 +236,16 @@ def _store_fragment(session: Session, part: InboundPart, transport: str, now: da
     return group
 
 
-def _in_group(group: tuple[bytes, str, int, int]) -> list[ColumnElement[bool]]:
+def _in_group(group: tuple[bytes, str, int, int], *, waiting: bool = True) -> list[ColumnElement[bool]]:
+    """The group's parts (``waiting``: those not joined yet; else the tombstones too)."""
     index, destination, reference, total = group
-    return [
+    condition = [
         col(InboundFragment.source_index) == index, col(InboundFragment.destination) == destination,
         col(InboundFragment.reference) == reference, col(InboundFragment.total) == total,
     ]
+    if waiting:
+        condition.append(col(InboundFragment.joined_at).is_(None))
+    return condition
 
 
 def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: datetime, complete_only: bool) -> InboundMessage | None:
@@ -257,7 +264,11 @@ def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: da
             source = source or unseal_field(key, FRAGMENT_SOURCE, PROVIDER_KEYS, 0, row.source_ct).decode()
         except (DecryptionError, UnicodeDecodeError):
             log.warning("an inbound part does not open: left out", extra={"event": "inbound.fragment_unreadable"})
-    session.execute(delete(InboundFragment).where(col(InboundFragment.id).in_([row.id for row in rows])))
+    # Emptied, not deleted yet: a tombstone tells a part sent again from a new SMS (run_receiving_job deletes it).
+    session.execute(
+        update(InboundFragment).where(col(InboundFragment.id).in_([row.id for row in rows]))
+        .values(joined_at=now, text_ct=b"", source_ct=b"")
+    )
     if not source:
         return None
     first = rows[0]
@@ -272,6 +283,7 @@ def route_expired_fragments(session: Session, *, now: datetime, timeout: timedel
     rest will not come); returns how many SMS were routed."""
     groups = session.execute(
         select(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
+        .where(col(InboundFragment.joined_at).is_(None))
         .group_by(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
         .having(func.min(col(InboundFragment.received_at)) <= now - timeout)
         .limit(limit)
@@ -351,5 +363,10 @@ def purge_reply_routes(factory: sessionmaker[Session], *, now: datetime, batch: 
 
 def run_receiving_job(session: Session, *, now: datetime) -> int:
     """The receiving job (every minute): routes what arrived of concatenations older than the
-    timeout and deletes up to 10,000 expired reply routes. Returns rows handled."""
-    return route_expired_fragments(session, now=now) + purge_expired_routes(session, now=now, limit=10_000)
+    timeout, deletes the tombstones of joined parts older than the timeout and up to 10,000
+    expired reply routes. Returns rows handled."""
+    routed = route_expired_fragments(session, now=now)
+    tombstones = rowcount(session.execute(
+        delete(InboundFragment).where(col(InboundFragment.joined_at).is_not(None), col(InboundFragment.joined_at) <= now - FRAGMENT_TIMEOUT)
+    ))
+    return routed + tombstones + purge_expired_routes(session, now=now, limit=10_000)

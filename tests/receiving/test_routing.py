@@ -21,7 +21,7 @@ from govsms.db import make_session_factory
 from govsms.keys.store import Vault, vault_of
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, InboundFragment, InboundKeyword, InboundMessage
 from govsms.receiving.routing import normalise_source, provider_account_id
-from govsms.receiving.service import accept_upstream, route_expired_fragments, route_inbound, store_inbound
+from govsms.receiving.service import accept_upstream, route_expired_fragments, route_inbound, run_receiving_job, store_inbound
 from govsms.sending.models import BlockEntry, Dispatch, OutboundMessage, PendingReport, ReplyRoute, VirtualNumber
 from govsms.sending.outbox import Outbox
 from govsms.sending.pricing import seed_default_prices
@@ -229,11 +229,21 @@ def test_parts_are_joined_in_order_when_all_arrived(session: Session, provider: 
     routed = store_inbound(session, [part(texts[2], 3, ref="p3"), part(texts[0], 1, ref="p1")], transport="smpp", now=now())
     assert routed == [] and session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 2
     assert store_inbound(session, [part(texts[0], 1, ref="p1")], transport="smpp", now=now()) == []  # sent again
+    assert all(b"delen" not in bytes(row) for row in session.execute(select(InboundFragment.text_ct)).scalars())  # sealed
     [message] = store_inbound(session, [part(texts[1], 2, ref="p2")], transport="smpp", now=now())
     assert message.parts == 3 and opened(session, message) == (NUMBER, "".join(texts))
+    waiting = select(func.count()).select_from(InboundFragment).where(InboundFragment.joined_at.is_(None))  # type: ignore[union-attr]
+    assert session.execute(waiting).scalar_one() == 0
+    assert set(session.execute(select(InboundFragment.text_ct)).scalars()) == {b""}  # tombstones hold nothing
+    # a part the SMSC sends again after the join (its acknowledgement was lost) is no new SMS
+    assert store_inbound(session, [part(texts[1], 2, ref="p2"), part(texts[0], 1)], transport="smpp", now=now()) == []
+    assert route_expired_fragments(session, now=now() + timedelta(minutes=30)) == 0
+    # another SMS reusing the reference (new provider refs) is stored and joined
+    [again] = store_inbound(session, [part("Ny ", 1, ref="q1"), part("text ", 2, ref="q2"), part("här", 3, ref="q3")], transport="smpp", now=now())
+    assert opened(session, again)[1] == "Ny text här"
+    # the receiving job deletes the tombstones after the timeout
+    run_receiving_job(session, now=now() + timedelta(minutes=11))
     assert session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 0
-    # the fragments were sealed: no clear text or number in them
-    assert all(b"delen" not in bytes(row) for row in session.execute(select(InboundFragment.text_ct)).scalars())
 
 
 def test_a_timed_out_concatenation_is_stored_as_it_arrived(session: Session, provider: int) -> None:
@@ -243,7 +253,10 @@ def test_a_timed_out_concatenation_is_stored_as_it_arrived(session: Session, pro
     assert route_expired_fragments(session, now=start + timedelta(minutes=11)) == 1
     message = session.execute(select(InboundMessage).order_by(InboundMessage.id.desc())).scalars().first()  # type: ignore[union-attr]
     assert message is not None and message.parts == 2 and opened(session, message)[1] == "Början slutet"
-    assert session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 0
+    assert session.execute(select(func.count()).select_from(InboundFragment).where(InboundFragment.joined_at.is_(None))).scalar_one() == 0  # type: ignore[union-attr]
+    # the missing part arriving after that is not lost: it waits, then is stored as what arrived of it
+    assert store_inbound(session, [part("mitten ", 2, reference=5)], transport="smpp", now=start + timedelta(minutes=12)) == []
+    assert route_expired_fragments(session, now=start + timedelta(minutes=23)) == 1
 
 
 def test_accept_upstream_stores_reports_and_sms_together(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
@@ -261,7 +274,6 @@ def test_the_worker_runs_the_receiving_job_every_minute(session: Session, settin
     from sqlalchemy.orm import sessionmaker
 
     from govsms.clock import FixedClock
-    from govsms.receiving.service import run_receiving_job
     from govsms.scheduler import build_scheduler
 
     scheduler = build_scheduler(settings, sessionmaker(bind=session.connection(), class_=Session), keys, FixedClock(now()))
