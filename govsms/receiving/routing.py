@@ -58,7 +58,7 @@ def normalise_source(raw: str) -> Source:
     digits that may still carry the country code (46701234567) or be national (0701234567).
     Anything else (an alphanumeric sender, garbage) is no number: it is stored as given and the
     SMS goes to the operator's queue (no account can reply to it or block it)."""
-    value = _CONTROL.sub("", raw or "").strip()[:MAX_SOURCE]
+    value = _CONTROL.sub("", (raw or "").encode("utf-8", "replace").decode("utf-8")).strip()[:MAX_SOURCE]
     digits = value.lstrip("+")
     if digits.isascii() and digits.isdigit():
         candidates = [value] if value.startswith("+") else ([f"+{digits}", digits] if not digits.startswith("0") else [digits])
@@ -71,7 +71,7 @@ def normalise_source(raw: str) -> Source:
 
 def normalise_destination(raw: str) -> str:
     """Our number as stored on an inbound SMS: digits, without '+' (72323, 46766000001)."""
-    return _CONTROL.sub("", raw or "").strip().lstrip("+")[:16]
+    return _CONTROL.sub("", (raw or "").encode("utf-8", "replace").decode("utf-8")).strip().lstrip("+")[:16]
 
 
 def fold(word: str) -> str:

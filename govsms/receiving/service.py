@@ -63,7 +63,9 @@ class Routed:
 
 
 def _clean_text(text: str) -> str:
-    return text.replace("\x00", "")[:MAX_TEXT]
+    """The text as stored: no NUL (PostgreSQL takes none), a lone surrogate (bytes that were no
+    text, e.g. a command line's) replaced, at most ``MAX_TEXT`` characters."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:MAX_TEXT]
 
 
 def _duplicate(session: Session, model: type[InboundMessage] | type[InboundFragment], transport: str, provider_ref: str | None) -> bool:

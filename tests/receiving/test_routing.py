@@ -285,3 +285,12 @@ def test_the_worker_runs_the_receiving_job_every_minute(session: Session, settin
                            sent_at=start - timedelta(days=31), expires_at=start - timedelta(days=1)))
     session.flush()
     assert run_receiving_job(session, now=start + timedelta(minutes=11)) == 2  # one SMS routed, one route deleted
+
+
+def test_hostile_text_and_numbers_are_stored_safely(session: Session, provider: int) -> None:
+    """NUL, lone surrogates (bytes that were no text), control characters and overlong input:
+    stored (sealed) without an error, cut to their limits."""
+    message = receive(session, "a\x00b\udcff" + "x" * 20_000, source="+4670\udcff1234567\x07", to="72\x00323" + "9" * 40)
+    assert message is not None and message.routed_by == "unrouted" and len(message.destination) <= 16
+    number, text = opened(session, message)
+    assert text.startswith("ab?") and len(text) == 10_000 and "\x00" not in number and len(number) <= 32
