@@ -183,6 +183,7 @@ def test_parts_left_unanswered_when_the_link_drops_are_sent_again_after_the_rebi
     assert wait_for(lambda: transport.stats["inbound"] == 0 and upstream.calls == 0 and len(smsc.mo_queued()) == 20)
     time.sleep(0.2)
     smsc.drop_connections()
+    assert wait_for(lambda: transport.stats["link_losses"] >= 1)  # the answers now have no connection to go on
     gate.set()
     assert wait_for(lambda: smsc.mo_acknowledged() == set(smsc.mo_queued()))
     refs = [part.provider_ref for part in upstream.parts]

@@ -55,6 +55,7 @@ def test_kill_9_while_the_smsc_sends_5000_inbound_sms_stores_each_once(smsc: Sms
         GOVSMS_DATA_DIR=str(data_dir), GOVSMS_DATABASE_URL=own_database_url, GOVSMS_TRANSPORT="smpp", GOVSMS_SMPP_HOST=smsc.host,
         GOVSMS_SMPP_PORT=str(smsc.port), GOVSMS_SMPP_SYSTEM_ID=smsc.system_id, GOVSMS_SMPP_PASSWORD=smsc.password,
     )
+    smsc.restart(window=50)  # as SMSCs do: at most 50 deliver_sm unanswered, so the SMS arrive over many commits
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen([str(GOVSMS), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)

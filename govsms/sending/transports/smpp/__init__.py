@@ -44,13 +44,15 @@ Results
       be sent by then comes back transient.
 
 Upstream (receipts and inbound SMS)
-    * The reader takes every deliver_sm it has received in one go; with an upstream set
-      (``set_upstream``: the worker's stores them in the database) it hands the final receipts
-      and the inbound parts (``inbound.parse_inbound``: decoded, UDH/SAR concatenation, the
-      SMSC's id from ``receipted_message_id``) to it in one call, and answers each deliver_sm
-      ESME_ROK only once it returned: nothing is acknowledged before it is committed. If the
-      upstream raises (database down), each is answered ESME_RX_T_APPN and the SMSC sends it
-      again later. A deliver_sm answered on a link that then drops is sent again too: the
+    * With an upstream set (``set_upstream``: the worker's stores them in the database), the
+      reader queues every deliver_sm it reads for an upstream thread, which takes all that are
+      queued, hands the final receipts and the inbound parts (``inbound.parse_inbound``:
+      decoded, UDH/SAR concatenation, the SMSC's id from ``receipted_message_id``) to the
+      upstream in one call, and answers each deliver_sm ESME_ROK only once it returned: nothing
+      is acknowledged before it is committed, and the reader meanwhile goes on reading
+      submit_sm_resp (a commit does not stall the submit window). If the upstream raises
+      (database down), each is answered ESME_RX_T_APPN and the SMSC sends it again later; so
+      is every deliver_sm beyond 20,000 waiting for the upstream. A deliver_sm answered on a link that then drops is sent again too: the
       upstream stores a part once by its id. Without an upstream, receipts are kept in memory
       for ``reports()`` and inbound SMS refused with ESME_RX_T_APPN.
 

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__package__)  # the SMPP transport's one logger
 
+MAX_UPSTREAM_QUEUE = 20_000
+"""deliver_sm waiting for the upstream thread; more are answered ESME_RX_T_APPN at once."""
+MAX_UPSTREAM_BATCH = 1_000
+"""deliver_sm handed up in one call (one transaction)."""
 STABLE_BIND = 10.0  # seconds a bind must last before the reconnect backoff starts again from its base
 
 
@@ -53,6 +57,10 @@ class _Session:
     _closed: bool
     _reports: collections.deque[DeliveryReport]
     upstream: Upstream | None
+    _upstream_cond: threading.Condition
+    _upstream_queue: collections.deque[tuple[_Link, list[Any]]]
+    _upstream_waiting: int
+    _upstream_thread: threading.Thread | None
 
     if TYPE_CHECKING:
 
@@ -63,18 +71,69 @@ class _Session:
     # -- reading (reader thread) -------------------------------------------------------------
 
     def _on_delivers(self, link: _Link, pdus: list[Any]) -> list[bytes]:
-        """The ``deliver_sm_resp`` of each deliver_sm read in one go (receipts and inbound SMS).
+        """What to answer now to the deliver_sm read in one go (receipts and inbound SMS).
 
-        With an upstream: every final receipt and every inbound part is handed to it in one
-        call, and only once it returned (committed) is each deliver_sm answered ESME_ROK; if it
-        raises (the database cannot take them), each is answered ESME_RX_T_APPN and the SMSC
-        sends them again later. Without one: receipts wait in memory for ``reports()``, inbound
-        SMS are refused with ESME_RX_T_APPN (nowhere to put them)."""
-        upstream = self.upstream
+        With an upstream they are queued for the upstream thread (``_run_upstream``), which
+        answers them once they are committed, so the reader goes on reading submit_sm_resp
+        meanwhile (a commit does not stall the submit window); nothing is answered now unless
+        the queue is full (``MAX_UPSTREAM_QUEUE``): then ESME_RX_T_APPN at once, and the SMSC
+        sends them again later. Without an upstream: answered now, receipts kept in memory for
+        ``reports()``, inbound SMS refused with ESME_RX_T_APPN (nowhere to put them)."""
+        if self.upstream is None:
+            return self._answer([(link, pdu) for pdu in pdus], None).get(link, [])
+        with self._upstream_cond:
+            full = self._upstream_waiting + len(pdus) > MAX_UPSTREAM_QUEUE
+            if not full:
+                self._upstream_queue.append((link, pdus))
+                self._upstream_waiting += len(pdus)
+                if self._upstream_thread is None:
+                    self._upstream_thread = threading.Thread(target=self._run_upstream, name="smpp-upstream", daemon=True)
+                    self._upstream_thread.start()
+                self._upstream_cond.notify()
+        if full:
+            self.stats["upstream_full"] += len(pdus)
+            return [self._response(link, "deliver_sm_resp", pdu, ESME_RX_T_APPN) for pdu in pdus]
+        return []
+
+    def _run_upstream(self) -> None:
+        """The upstream thread: takes every queued deliver_sm (up to ``MAX_UPSTREAM_BATCH``),
+        hands them up in one call and answers each on the link it came on. An answer whose link
+        died meanwhile is lost: the SMSC sends that deliver_sm again (stored once by its id)."""
+        while True:
+            with self._upstream_cond:
+                while not self._upstream_queue and not self._closed:
+                    self._upstream_cond.wait(0.5)
+                if self._closed:
+                    self._upstream_queue.clear()
+                    self._upstream_waiting = 0
+                    return
+                items: list[tuple[_Link, Any]] = []
+                while self._upstream_queue and len(items) < MAX_UPSTREAM_BATCH:
+                    link, pdus = self._upstream_queue.popleft()
+                    items.extend((link, pdu) for pdu in pdus)
+                self._upstream_waiting -= len(items)
+            try:
+                answers = self._answer(items, self.upstream)
+            except Exception:  # noqa: BLE001  (this thread must never die silently; the SMSC re-sends)
+                log.exception("smpp upstream failed")
+                continue
+            for link, data in answers.items():
+                if link.dead:
+                    continue
+                try:
+                    link.send_bytes(b"".join(data))
+                except exceptions.ConnectionError:
+                    pass  # the reader drops the link; the SMSC sends them again after the rebind
+
+    def _answer(self, items: list[tuple[_Link, Any]], upstream: Upstream | None) -> dict[_Link, list[bytes]]:
+        """The ``deliver_sm_resp`` of each deliver_sm, per link in order. With an upstream:
+        every final receipt and every inbound part handed to it in one call, each answered
+        ESME_ROK only once it returned (committed); if it raises (the database cannot take
+        them), ESME_RX_T_APPN. Without one: see ``_on_delivers``."""
         reports: list[DeliveryReport] = []
         parts: list[InboundPart] = []
         statuses: list[int] = []
-        for pdu in pdus:
+        for _link, pdu in items:
             status = ESME_ROK
             if (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK == ESM_DELIVERY_RECEIPT:
                 report = parse_receipt(pdu.short_message, getattr(pdu, "receipted_message_id", None), getattr(pdu, "message_state", None))
@@ -109,7 +168,10 @@ class _Session:
             else:
                 self.stats["receipts"] += len(reports)
                 self.stats["inbound"] += len(parts)
-        return [self._response(link, "deliver_sm_resp", pdu, status) for pdu, status in zip(pdus, statuses, strict=True)]
+        answers: dict[_Link, list[bytes]] = {}
+        for (link, pdu), status in zip(items, statuses, strict=True):
+            answers.setdefault(link, []).append(self._response(link, "deliver_sm_resp", pdu, status))
+        return answers
 
     @staticmethod
     def _response(link: _Link, command: str, request: Any, status: int = ESME_ROK) -> bytes:

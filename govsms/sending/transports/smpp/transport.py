@@ -84,6 +84,10 @@ class SmppTransport(_Session, _FlowControl, Transport):
         self._next_send_at = 0.0
         self._closed = False
         self._reports: collections.deque[DeliveryReport] = collections.deque()
+        self._upstream_cond = threading.Condition()
+        self._upstream_queue: collections.deque[tuple[_Link, list[Any]]] = collections.deque()
+        self._upstream_waiting = 0
+        self._upstream_thread: threading.Thread | None = None
         self.stats = collections.Counter[str]()
 
         self._supervisor = threading.Thread(target=self._supervise, name="smpp-supervisor", daemon=True)
@@ -186,6 +190,11 @@ class SmppTransport(_Session, _FlowControl, Transport):
         self._supervisor.join(timeout=5.0)
         for reader in list(self._readers.values()):
             reader.join(timeout=5.0)
+        with self._upstream_cond:
+            self._upstream_cond.notify_all()
+            upstream = self._upstream_thread
+        if upstream is not None:
+            upstream.join(timeout=30.0)  # a commit under way finishes (its answers go nowhere)
 
     @property
     def bound(self) -> bool:
