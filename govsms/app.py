@@ -39,6 +39,7 @@ from govsms.receiving import forwarding_ui as receiving_forwarding_ui
 from govsms.receiving import api as receiving_api
 from govsms.receiving import hooks_api as receiving_hooks_api
 from govsms.receiving import operator as receiving_operator
+from govsms.receiving import stop_ui as receiving_stop_ui
 from govsms.receiving import ui as receiving_ui
 from govsms.receiving.inbox import unread_count as inbox_unread_count
 from govsms.retention import api as retention_api
@@ -81,7 +82,7 @@ UPLOAD_ENVELOPE_BYTES = 5 * 1024 * 1024  # the multipart envelope and the form's
 NAV: list[NavItem] = [
     *sending_ui.NAV[:2], *receiving_ui.NAV, *sending_ui.NAV[2:], *sending_statistics_ui.NAV,
     *contacts_ui.NAV, *subjects_ui.NAV, *subjects_requests_ui.NAV, *audit_ui.NAV, *dpa_ui.NAV[:1], *accounts_ui.NAV, *retention_ui.NAV, *sending_sender_ui.NAV,
-    *receiving_forwarding_ui.NAV,
+    *receiving_forwarding_ui.NAV, *receiving_stop_ui.NAV,
     *accounts_operator.NAV, *sending_operator.NAV, *receiving_operator.NAV, *web_jobs.NAV,
     *dpa_ui.NAV[1:],
 ]
@@ -212,6 +213,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *receiving_api.ROUTES,
                     *sending_operator.ROUTES,
                     *receiving_operator.ROUTES,
+                    *receiving_stop_ui.ROUTES,
                     *web_jobs.ROUTES,
                     *dpa_ui.ROUTES,
                     *dpa_api.ROUTES,

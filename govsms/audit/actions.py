@@ -109,6 +109,7 @@ class Action(StrEnum):
     INBOUND_REVEALED = "inbound.revealed"
     INBOUND_KEYWORD_ADDED = "inbound_keyword.added"
     INBOUND_KEYWORD_REMOVED = "inbound_keyword.removed"
+    STOP_CONFIRMATION_CHANGED = "account.stop_confirmation_changed"
 
 
 ACTION_LABELS: dict[Action, str] = {
@@ -213,4 +214,5 @@ ACTION_LABELS: dict[Action, str] = {
     Action.INBOUND_REVEALED: N_("Unrouted SMS read by the operator"),
     Action.INBOUND_KEYWORD_ADDED: N_("Keyword assigned"),
     Action.INBOUND_KEYWORD_REMOVED: N_("Keyword removed"),
+    Action.STOP_CONFIRMATION_CHANGED: N_("STOP confirmation SMS changed"),
 }
