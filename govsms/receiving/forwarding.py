@@ -19,6 +19,8 @@ import logging
 import re
 import smtplib
 import ssl
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -27,6 +29,7 @@ from enum import StrEnum
 
 import phonenumbers
 from sqlalchemy import func, update
+from sqlalchemy import select as select_core
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, delete, select
 
@@ -40,7 +43,7 @@ from govsms.i18n import N_, _
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.phone import parse_number
-from govsms.receiving.forwarding_models import ForwardingRule, ForwardJob
+from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, RULE_EMAIL, RULE_MOBILE, InboundKeyword, InboundMessage, RoutedBy
 from govsms.sending.dispatch import DispatchRequest, country_of, create_dispatch
 from govsms.sending.models import VirtualNumber
@@ -243,6 +246,7 @@ def create_rule(
     )
     session.add(rule)
     session.flush()
+    session.info.pop(RULES_CACHE, None)
     assert rule.id is not None
     vault = vault_of(session)
     if addresses:
@@ -320,6 +324,7 @@ def set_rule_enabled(session: Session, actor: Actor, rule_id: int, enabled: bool
     if rule.enabled == enabled:
         return
     rule.enabled = enabled
+    session.info.pop(RULES_CACHE, None)
     if enabled:
         rule.last_error = None
         rule.last_error_at = None
@@ -334,13 +339,46 @@ def remove_rule(session: Session, actor: Actor, rule_id: int, *, now: datetime) 
     session.execute(delete(ForwardJob).where(owned_by(ForwardJob, actor), col(ForwardJob.rule_id) == rule_id))
     session.delete(rule)
     session.flush()
+    session.info.pop(RULES_CACHE, None)
     record_event(session, actor, Action.FORWARDING_RULE_REMOVED, now=now, target=("forwarding_rule", rule_id))
 
 
 # -- planning (in the routing transaction) -----------------------------------------------------
 
 
-def _matches(rule: ForwardingRule, message: InboundMessage) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """What planning needs of an enabled rule (its sealed columns only as "set or not")."""
+
+    id: int
+    trigger: str
+    trigger_number: str | None
+    trigger_keyword: str | None
+    mails: bool
+    texts: bool
+
+
+def _enabled_rules(session: Session, account_id: int) -> list[_Planned]:
+    transaction = session.get_transaction()
+    cached: tuple[Callable[[], object], dict[int, list[_Planned]]] | None = session.info.get(RULES_CACHE)
+    if cached is None or transaction is None or cached[0]() is not transaction:
+        cached = (weakref.ref(transaction) if transaction is not None else (lambda: None), {})
+        session.info[RULES_CACHE] = cached
+    rules = cached[1].get(account_id)
+    if rules is None:
+        rules = [
+            _Planned(*row) for row in session.execute(
+                select_core(
+                    col(ForwardingRule.id), col(ForwardingRule.trigger), col(ForwardingRule.trigger_number), col(ForwardingRule.trigger_keyword),
+                    col(ForwardingRule.email_ct).is_not(None), col(ForwardingRule.mobile_ct).is_not(None),
+                ).where(owned_by(ForwardingRule, account_id), col(ForwardingRule.enabled).is_(True)).order_by(col(ForwardingRule.id))
+            ).tuples()
+        ]
+        cached[1][account_id] = rules
+    return rules
+
+
+def _matches(rule: _Planned, message: InboundMessage) -> bool:
     if rule.trigger == Trigger.ALL:
         return True
     if rule.trigger == Trigger.REPLY:
@@ -359,30 +397,24 @@ def _same_number(ours: str | None, destination: str) -> bool:
     return ours is not None and ours.lstrip("+") == destination.lstrip("+")
 
 
+_JOBS = ForwardJob.__table__  # type: ignore[attr-defined]
+
+
 def plan_forwards(session: Session, message: InboundMessage, text: str, e164: str, *, now: datetime) -> int:
     """Queue the forwards the account's rules ask for ``message`` (an InboundMessage just
     routed; ``text`` and ``e164`` in clear, never stored in clear); returns how many. In the
     routing transaction, so a rolled-back SMS forwards nothing. Unrouted and STOP SMS are not
-    forwarded."""
+    forwarded. An account without rules costs one query per transaction."""
     if message.routed_by == RoutedBy.UNROUTED or message.stop or message.id is None:
         return 0
-    rules = session.exec(
-        select(ForwardingRule).where(owned_by(ForwardingRule, message.account_id), col(ForwardingRule.enabled).is_(True))
-    ).all()
-    jobs = []
-    for rule in rules:
-        if not _matches(rule, message):
-            continue
-        assert rule.id is not None
-        for kind, wanted in (("email", rule.email_ct), ("sms", rule.mobile_ct)):
-            if wanted:
-                jobs.append(ForwardJob(
-                    account_id=message.account_id, rule_id=rule.id, inbound_message_id=message.id, kind=kind,
-                    status=JobStatus.PENDING, attempts=0, next_at=now, created_at=now,
-                ))
-    session.add_all(jobs)
+    jobs = [
+        {"account_id": message.account_id, "rule_id": rule.id, "inbound_message_id": message.id, "kind": kind,
+         "status": JobStatus.PENDING.value, "attempts": 0, "next_at": now, "created_at": now}
+        for rule in _enabled_rules(session, message.account_id) if _matches(rule, message)
+        for kind, wanted in (("email", rule.mails), ("sms", rule.texts)) if wanted
+    ]
     if jobs:
-        session.flush()
+        session.execute(_JOBS.insert(), jobs)
     return len(jobs)
 
 

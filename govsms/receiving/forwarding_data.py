@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from govsms.db import rowcount
 from govsms.i18n import _
 from govsms.personal_data import Found, Person
-from govsms.receiving.forwarding_models import ForwardingRule, ForwardJob
+from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import RULE_MOBILE, InboundMessage
 from govsms.tenancy import owned_by
 
@@ -54,6 +54,7 @@ def erase_forward_rules(session: Session, person: Person, *, limit: int, now: da
     """The person's number leaves the rules: a rule that also mails keeps doing so; one that
     forwarded only to this number is deleted with its waiting forwards."""
     rules = _rules(session, person)[:limit]
+    session.info.pop(RULES_CACHE, None)
     for rule in rules:
         if rule.email_ct:
             session.execute(

@@ -71,3 +71,9 @@ class ForwardJob(AccountOwned, table=True):
     done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
+
+
+RULES_CACHE = "govsms.forwarding.enabled_rules"
+"""``session.info`` key: the enabled rules per account that routing read in the session's
+current transaction (a batch of SMS reads each account's rules once); whatever changes a rule
+drops it."""

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from govsms.auth import Actor, Role
-from govsms.db import make_session_factory
+from govsms.db import make_session_factory, session_scope
 from govsms.errors import Forbidden, InvalidInput, NotFound
 from govsms.i18n import language
 from govsms.keys.crypto import unseal_field
@@ -451,3 +451,22 @@ def test_the_retention_purge_takes_the_forwards_of_sms_that_are_gone(session: Se
     assert [job.inbound_message_id for job in _jobs(session, account.id)] == [kept.id]
     assert len(_jobs(session, other.id)) == 1  # another account's are its own purge's
     assert session.get(InboundMessage, kept.id) is not None
+
+
+def test_the_rules_routing_read_are_read_again_in_its_next_transaction(session: Session, factory) -> None:  # type: ignore[no-untyped-def]
+    """Routing reads an account's rules once per transaction (a batch of SMS); a rule added
+    meanwhile counts from its next transaction on."""
+    account, actor = _account(session)
+    router = factory()
+    try:
+        first = make_inbound(router, account.id, e164=SENDER, text="Ett", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+        router.commit()
+        with session_scope(factory) as admin:
+            create_rule(admin, actor, trigger="all", emails="kansliet@example.se", mode="full", mobile="", now=now())
+        second = make_inbound(router, account.id, e164=SENDER, text="Två", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+        third = make_inbound(router, account.id, e164=SENDER, text="Tre", destination=VIRTUAL.lstrip("+"), routed_by="virtual", now=now())
+        router.commit()
+    finally:
+        router.close()
+    assert [job.inbound_message_id for job in _jobs(session, account.id)] == [second.id, third.id]
+    assert first.id is not None
