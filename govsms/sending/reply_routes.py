@@ -54,8 +54,8 @@ def write_reply_routes(
     rows = [
         {"number_index": index, "shared_number": shared, "account_id": account_id, "message_id": message_id,
          "sent_at": sent_at, "expires_at": sent_at + window}
-        for (index, shared), (account_id, message_id) in latest.items()
-    ]
+        for (index, shared), (account_id, message_id) in sorted(latest.items())
+    ]  # in key order: two workers' batches lock their common routes in the same order (no deadlock)
     dialect = session.get_bind().dialect.name
     insert: Any
     if dialect == "postgresql":

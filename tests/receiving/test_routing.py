@@ -294,3 +294,16 @@ def test_hostile_text_and_numbers_are_stored_safely(session: Session, provider: 
     assert message is not None and message.routed_by == "unrouted" and len(message.destination) <= 16
     number, text = opened(session, message)
     assert text.startswith("ab?") and len(text) == 10_000 and "\x00" not in number and len(number) <= 32
+
+
+def test_a_route_recorded_late_for_an_older_send_keeps_the_newer_one(session: Session) -> None:
+    from govsms.sending.reply_routes import find_reply_route, write_reply_routes
+
+    index = b"\x02" * 16
+    sent = now()
+    write_reply_routes(session, [(index, "72323", 1, 10), (index, "+72323", 1, 11)], sent_at=sent)  # one row per key and statement
+    write_reply_routes(session, [(index, "72323", 2, 5)], sent_at=sent - timedelta(minutes=1))  # another worker's older batch
+    assert find_reply_route(session, index, "72323", now=sent) == (1, 11)
+    write_reply_routes(session, [(index, "72323", 3, 20)], sent_at=sent + timedelta(minutes=1), window=timedelta(days=2))
+    assert find_reply_route(session, index, "72323", now=sent + timedelta(days=1)) == (3, 20)
+    assert find_reply_route(session, index, "72323", now=sent + timedelta(days=3)) is None
