@@ -51,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STATS,
             Permission.STORAGE_TIMES,
             Permission.SUBJECTS,
+            Permission.INBOX,  # the organisation's replies (issue 14: /inbox is for senders and admins); replying needs SEND
         }
     ),
     Role.SENDER: frozenset(
@@ -90,7 +91,7 @@ ROLE_LABELS = {
 
 ROLE_DESCRIPTIONS = {
     Role.ADMIN: N_(
-        "Manages users, API keys and account settings, accepts the data processing agreement, and handles data-subject requests."
+        "Manages users, API keys and account settings, accepts the data processing agreement, reads replies, and handles data-subject requests."
     ),
     Role.SENDER: N_("Sends SMS, keeps contacts and groups, reads replies and statistics."),
     Role.DPO: N_(
