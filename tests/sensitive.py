@@ -13,3 +13,10 @@ def register(value: str) -> str:
 
 def values() -> frozenset[str]:
     return frozenset(_values)
+
+
+def forget_since(before: frozenset[str]) -> None:
+    """Forget the values registered after ``before`` was taken: what one test sealed is checked
+    against that test's log lines, not against every later test's (a sealed "stopp" would
+    otherwise flag a later "worker stopped")."""
+    _values.intersection_update(before)

@@ -69,6 +69,18 @@ def test_log_guard_catches_a_leak() -> None:
     assert leaked([number], frozenset())
 
 
+def test_log_guard_takes_a_sealed_word_as_a_word() -> None:
+    """A sealed reply "stopp" is found as a word, not inside "stopped"; digits anywhere."""
+    said = logging.LogRecord("govsms.x", logging.INFO, __file__, 1, "text was %s", ("Stopp",), None)
+    assert leaked([said], frozenset({"Stopp"}))
+    stopped = logging.LogRecord("govsms.x", logging.INFO, __file__, 1, "outbox worker vm:1:2 stopped", None, None)
+    assert not leaked([stopped], frozenset({"stopp"}))
+    digits = logging.LogRecord("govsms.x", logging.INFO, __file__, 1, "id 46701234567x", None, None)
+    assert leaked([digits], frozenset({"46701234567"}))
+    client = logging.LogRecord("httpx", logging.INFO, __file__, 1, "GET /inbox?number=%2B46701234567", None, None)
+    assert not leaked([client], frozenset({"46701234567"}))
+
+
 def test_login_and_api_use_log_no_secrets(client: TestClient, session: Session, no_secrets_in_logs) -> None:  # type: ignore[no-untyped-def]
     account = make_account(session)
     user, password = make_user(session, account, roles={Role.ADMIN})

@@ -46,7 +46,7 @@ def test_admin_creates_sender_who_sees_only_sender_navigation(live_server: LiveS
     log_in(page, live_server.url, "soren@vardcentralen.example", sender_password)
     navigation = page.get_by_role("navigation", name="Huvudmeny")
     links = [link.inner_text() for link in navigation.get_by_role("link").all()]
-    assert links == ["Översikt", "Skicka sms", "Skickat", "Blockeringslista", "Statistik", "Kontakter", "Grupper"], links
+    assert links == ["Översikt", "Skicka sms", "Skickat", "Inkorg", "Blockeringslista", "Statistik", "Kontakter", "Grupper"], links
     expect(page.get_by_text("Avsändare").first).to_be_visible()
     page.goto(f"{live_server.url}/settings/users")
     expect(page.get_by_role("heading", level=1)).to_have_text("Inte tillåtet")
