@@ -4,7 +4,9 @@ concatenated ones) stored in one transaction before the SMSC is acknowledged; ea
 forwards planned (``forwarding``).
 
 Exactly once: an SMS or part the SMSC sends again (its acknowledgement was lost) carries the same
-(transport, provider_ref) and is not stored twice."""
+(transport, provider_ref) and is not stored twice. Every id is cleaned before it reaches the
+database (``clean_id``: no NUL or other control character, which PostgreSQL would refuse and so
+refuse the whole batch for ever)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from govsms.sending.reply_routes import PROVIDER_KEYS, provider_indexes, purge_e
 from govsms.sending.reports import REPORT_STATUS
 from govsms.sending.status import DispatchStatus, MessageStatus
 from govsms.sending.text import analyse
-from govsms.sending.transports.base import DeliveryReport, InboundPart
+from govsms.sending.transports.base import DeliveryReport, InboundPart, clean_id
 from govsms.sending.wire import SenderKind
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ FRAGMENT_TIMEOUT = timedelta(minutes=10)
 MAX_TEXT = 10_000
 """Characters of an inbound SMS kept (255 parts of 153 characters is 39,015: no phone sends that)."""
 MAX_CONFIRMATION = 320
+MAX_REF = 64
+"""inbound_message/inbound_fragment.provider_ref: longer ids are stored as their SHA-256."""
+MAX_REPORT_ID = 80
+"""pending_report.provider_id."""
 _PENDING = table_of(PendingReport)
 _FRAGMENTS = table_of(InboundFragment)
 
@@ -117,7 +123,7 @@ def route_many(session: Session, wholes: list[Whole], *, transport: str, now: da
     seen: set[str] = set()
     batch: list[Whole] = []
     for whole in wholes:
-        ref = whole.provider_ref[:64] if whole.provider_ref else None
+        ref = clean_id(whole.provider_ref, MAX_REF)
         if ref is not None and ref in seen:
             continue
         if ref is not None:
@@ -212,7 +218,7 @@ def _store_fragment(session: Session, part: InboundPart, transport: str, now: da
     group (source index, destination, reference, total), or None for a part stored before."""
     assert part.concat is not None
     reference, total, sequence = part.concat
-    provider_ref = part.provider_ref[:64] if part.provider_ref else None
+    provider_ref = clean_id(part.provider_ref, MAX_REF)
     if _duplicate(session, InboundFragment, transport, provider_ref):
         return None
     source = normalise_source(part.source)
@@ -321,10 +327,11 @@ def store_inbound(session: Session, parts: Iterable[InboundPart], *, transport: 
 def store_reports(session: Session, reports: list[DeliveryReport], *, now: datetime) -> None:
     """Delivery reports into ``pending_report``: the outbox applies them (it looks every few
     seconds), so a report acknowledged to the SMSC is never only in memory."""
-    rows = {
-        report.provider_id: {"provider_id": report.provider_id[:80], "status": REPORT_STATUS[report.status], "received_at": now}
-        for report in reports
-    }
+    rows: dict[str, dict[str, object]] = {}
+    for report in reports:
+        provider_id = clean_id(report.provider_id, MAX_REPORT_ID, cut=True)
+        if provider_id is not None:
+            rows[provider_id] = {"provider_id": provider_id, "status": REPORT_STATUS[report.status], "received_at": now}
     if rows:
         bulk_insert(session, _PENDING, list(rows.values()), ignore_conflicts=True)
 

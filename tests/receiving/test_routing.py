@@ -307,3 +307,33 @@ def test_a_route_recorded_late_for_an_older_send_keeps_the_newer_one(session: Se
     write_reply_routes(session, [(index, "72323", 3, 20)], sent_at=sent + timedelta(minutes=1), window=timedelta(days=2))
     assert find_reply_route(session, index, "72323", now=sent + timedelta(days=1)) == (3, 20)
     assert find_reply_route(session, index, "72323", now=sent + timedelta(days=3)) is None
+
+
+def test_an_id_with_a_nul_or_control_characters_is_stored_cleaned(session: Session, connection: Connection, vault: Vault, provider: int) -> None:
+    """PostgreSQL takes no NUL in text: an SMSC's id with one inside (an inbound SMS's, a part's,
+    a receipt's) must not make the whole batch fail (and be sent again for ever)."""
+    from types import SimpleNamespace
+
+    from govsms.sending.transports.smpp.inbound import parse_inbound
+    from govsms.sending.transports.smpp.receipts import parse_receipt
+
+    factory = make_session_factory(connection, vault=vault)
+    report = parse_receipt(b"id:r\x00-1 sub:001 dlvrd:001 stat:DELIVRD err:000", b"r\x00-1\x07")
+    assert report is not None and report.provider_id == "r-1"
+    pdu = SimpleNamespace(message_payload=None, short_message=b"Hej", esm_class=0, source_addr=b"46701234567", source_addr_ton=1,
+                          destination_addr=b"72323", data_coding=0, receipted_message_id=b"mo\x00-1\x1b")
+    assert parse_inbound(pdu).provider_ref == "mo-1"
+    accept_upstream(
+        factory, [DeliveryReport(provider_id="nul\x00report", status=ReportStatus.DELIVERED)],
+        [InboundPart(source=NUMBER, destination="72323", text="Hej", provider_ref="in\x00-nul\x01"),
+         InboundPart(source=NUMBER, destination="72323", text="Del ett", concat=(3, 2, 1), provider_ref="part\x00-1")],
+        transport="smpp", now=now(),
+    )
+    session.expire_all()
+    assert session.get(PendingReport, "nulreport") is not None
+    assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "in-nul")).scalar_one() == 1
+    assert session.execute(select(func.count()).select_from(InboundFragment).where(InboundFragment.provider_ref == "part-1")).scalar_one() == 1
+    # sent again (the ids as the SMSC gives them): stored once
+    accept_upstream(factory, [], [InboundPart(source=NUMBER, destination="72323", text="Hej", provider_ref="in\x00-nul\x01")], transport="smpp", now=now())
+    session.expire_all()
+    assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "in-nul")).scalar_one() == 1

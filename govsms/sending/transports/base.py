@@ -19,12 +19,37 @@ with a temporary error.
 from __future__ import annotations
 
 import abc
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from govsms.sending.wire import ESM_CLASS_UDHI, SenderKind
+
+
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_id(value: str | bytes | None, limit: int, *, cut: bool = False) -> str | None:
+    """An SMSC's or provider's id as it may reach the database: bytes read as Latin-1, NUL and
+    other control characters removed (PostgreSQL takes no NUL in text), spaces at the ends
+    stripped, a lone surrogate replaced; longer than ``limit``: its SHA-256 in hex (cut to
+    ``limit``), or with ``cut`` its first ``limit`` characters (a receipt's id, matched to the
+    submit's id as the outbox stored it). None when nothing is left."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = _ID_CONTROL.sub("", str(value)).strip().encode("utf-8", "replace").decode("utf-8")
+    if not text:
+        return None
+    if cut:
+        return text[:limit]
+    if len(text) > limit:
+        return hashlib.sha256(text.encode()).hexdigest()[:limit]
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,17 +13,16 @@ Decoding (SMPP 3.4 section 5.2.19, GSM 03.38 for the GSM coding groups):
     * ``message_payload`` (TLV) replaces ``short_message`` when present.
 
 The SMSC's id of the part: the ``receipted_message_id`` TLV when the SMSC sets it on a mobile
-originated message (tests/smsc does); ids longer than 64 characters are replaced by their
-SHA-256 in hex.
+originated message (tests/smsc does); control characters removed (a NUL cannot be stored), ids
+longer than 64 characters replaced by their SHA-256 in hex.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from govsms.sending.text import decode_part
-from govsms.sending.transports.base import InboundPart
+from govsms.sending.transports.base import InboundPart, clean_id
 from govsms.sending.wire import DATA_CODING_GSM7, DATA_CODING_UCS2, ESM_CLASS_UDHI
 
 MAX_PROVIDER_REF = 64
@@ -107,12 +106,8 @@ def _valid(concat: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
 
 
 def provider_ref(value: Any) -> str | None:
-    ref = _text(value)
-    if not ref:
-        return None
-    if len(ref) > MAX_PROVIDER_REF:
-        return hashlib.sha256(ref.encode()).hexdigest()
-    return ref
+    """The part's id without control characters (a NUL inside it too), hashed when overlong."""
+    return clean_id(value if isinstance(value, bytes | str) or value is None else str(value), MAX_PROVIDER_REF)
 
 
 def parse_inbound(pdu: Any) -> InboundPart:

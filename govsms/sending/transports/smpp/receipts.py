@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from govsms.sending.transports.base import DeliveryReport, ReportStatus
+from govsms.sending.transports.base import DeliveryReport, ReportStatus, clean_id
 
+MAX_REPORT_ID = 80
+"""pending_report.provider_id's length."""
 ESM_MESSAGE_TYPE_MASK = 0x3C
 ESM_DELIVERY_RECEIPT = 0x04
 
@@ -37,9 +39,7 @@ def parse_receipt(
     text = (short_message or b"").decode("latin-1")
     text = re.split(r"\stext:", text, maxsplit=1, flags=re.IGNORECASE)[0]  # never looked at
     fields = {name.lower(): value for name, value in _RECEIPT_FIELD.findall(text)}
-    if isinstance(receipted_message_id, bytes):
-        receipted_message_id = receipted_message_id.decode("latin-1")
-    provider_id = (receipted_message_id or "").strip("\x00 ") or fields.get("id", "")
+    provider_id = clean_id(receipted_message_id, MAX_REPORT_ID, cut=True) or clean_id(fields.get("id"), MAX_REPORT_ID, cut=True)
     stat = fields.get("stat", "").upper() or MESSAGE_STATE_STAT.get(message_state or -1, "")
     status = RECEIPT_STAT.get(stat)
     if not provider_id or status is None:
