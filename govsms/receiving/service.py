@@ -6,7 +6,9 @@ forwards planned (``forwarding``).
 Exactly once: an SMS or part the SMSC sends again (its acknowledgement was lost) carries the same
 (transport, provider_ref) and is not stored twice. Every id is cleaned before it reaches the
 database (``clean_id``: no NUL or other control character, which PostgreSQL would refuse and so
-refuse the whole batch for ever)."""
+refuse the whole batch for ever). Without an id (many SMSCs give none for mobile originated SMS)
+nothing tells a re-sent SMS from a new one with the same text: it is stored again (a known
+limitation; a possible duplicate is preferred to a loss, for parts of long SMS too)."""
 
 from __future__ import annotations
 
@@ -229,9 +231,18 @@ def _store_fragment(session: Session, part: InboundPart, transport: str, now: da
         select(InboundFragment).where(*_in_group(group, waiting=False), col(InboundFragment.sequence) == sequence).limit(1)
     ).scalars().first()
     if taken is not None:
-        if taken.joined_at is None or provider_ref is None or taken.provider_ref is None:
-            return None  # the same part again (waiting, or its SMS was just joined): once is enough
-        # Another SMS that reuses the reference (a phone counts 0-255): the old one's tombstones go.
+        other_sms = provider_ref is not None and taken.provider_ref is not None and taken.provider_ref != provider_ref
+        if taken.joined_at is None and not other_sms:
+            return None  # the same part again while its SMS waits for the rest: once is enough
+        if taken.joined_at is None:
+            # Another SMS (another id) reuses the reference while the first waits: the first is routed as it is.
+            _join_group(session, group, now=now, complete_only=False)
+        elif provider_ref is None or taken.provider_ref is None:
+            # Its SMS was joined. Without ids nothing tells a part sent again (a lost acknowledgement)
+            # from a new SMS that reuses the reference (phones counting from 0): kept, a possible
+            # duplicate rather than a loss.
+            log.info("an inbound part without an id matches a joined SMS: kept as a new one", extra={"event": "inbound.fragment_reused"})
+        # A new SMS that reuses the reference (a phone counts 0-255): the old one's tombstones go.
         session.execute(delete(InboundFragment).where(*_in_group(group, waiting=False), col(InboundFragment.joined_at).is_not(None)))
     key = vault_of(session).account_key(session, PROVIDER_KEYS, DATA_PURPOSE, now=now)
     session.add(InboundFragment(

@@ -235,8 +235,8 @@ def test_parts_are_joined_in_order_when_all_arrived(session: Session, provider: 
     waiting = select(func.count()).select_from(InboundFragment).where(InboundFragment.joined_at.is_(None))  # type: ignore[union-attr]
     assert session.execute(waiting).scalar_one() == 0
     assert set(session.execute(select(InboundFragment.text_ct)).scalars()) == {b""}  # tombstones hold nothing
-    # a part the SMSC sends again after the join (its acknowledgement was lost) is no new SMS
-    assert store_inbound(session, [part(texts[1], 2, ref="p2"), part(texts[0], 1)], transport="smpp", now=now()) == []
+    # a part the SMSC sends again after the join (its acknowledgement was lost, same id) is no new SMS
+    assert store_inbound(session, [part(texts[1], 2, ref="p2")], transport="smpp", now=now()) == []
     assert route_expired_fragments(session, now=now() + timedelta(minutes=30)) == 0
     # another SMS reusing the reference (new provider refs) is stored and joined
     [again] = store_inbound(session, [part("Ny ", 1, ref="q1"), part("text ", 2, ref="q2"), part("här", 3, ref="q3")], transport="smpp", now=now())
@@ -337,3 +337,26 @@ def test_an_id_with_a_nul_or_control_characters_is_stored_cleaned(session: Sessi
     accept_upstream(factory, [], [InboundPart(source=NUMBER, destination="72323", text="Hej", provider_ref="in\x00-nul\x01")], transport="smpp", now=now())
     session.expire_all()
     assert session.execute(select(func.count()).select_from(InboundMessage).where(InboundMessage.provider_ref == "in-nul")).scalar_one() == 1
+
+
+def test_a_part_without_an_id_matching_a_joined_sms_is_not_lost(session: Session, provider: int) -> None:
+    """Without ids a second long SMS from the same sender that reuses the reference (phones and
+    gateways using 0) cannot be told from a re-send: it is stored (a possible duplicate), never
+    acknowledged and dropped. With ids, a re-sent part is still stored once."""
+    [first] = store_inbound(session, [part("Ett ", 1, total=2, reference=0), part("två", 2, total=2, reference=0)], transport="smpp", now=now())
+    assert opened(session, first)[1] == "Ett två"
+    [second] = store_inbound(session, [part("Tre ", 1, total=2, reference=0), part("fyra", 2, total=2, reference=0)], transport="smpp", now=now())
+    assert second.id != first.id and opened(session, second)[1] == "Tre fyra"
+    # only one part of a third arrives: kept, routed by the timeout as what arrived
+    assert store_inbound(session, [part("Fem", 1, total=2, reference=0)], transport="smpp", now=now()) == []
+    assert route_expired_fragments(session, now=now() + timedelta(minutes=11)) == 1
+    # another SMS (another id) reusing the reference while the first still waits: both kept
+    assert store_inbound(session, [part("Sex ", 1, total=2, reference=4, ref="a1")], transport="smpp", now=now()) == []
+    assert store_inbound(session, [part("Sju ", 1, total=2, reference=4, ref="b1")], transport="smpp", now=now()) == []
+    [seventh] = store_inbound(session, [part("åtta", 2, total=2, reference=4, ref="b2")], transport="smpp", now=now())
+    assert opened(session, seventh)[1] == "Sju åtta"
+    texts = [opened(session, message)[1] for message in session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars()]
+    assert texts == ["Ett två", "Tre fyra", "Fem", "Sex ", "Sju åtta"]
+    # with ids a re-sent part is no new SMS
+    assert store_inbound(session, [part("Sju ", 1, total=2, reference=4, ref="b1")], transport="smpp", now=now()) == []
+    assert route_expired_fragments(session, now=now() + timedelta(minutes=30)) == 0
