@@ -209,3 +209,17 @@ def test_decode_text_edges() -> None:
     assert decode_text(0x18, "Ω".encode("utf-16-be")) == "Ω"  # GSM coding group: UCS-2 with a message class
     assert decode_text(0xF0, b"Hej") == "Hej"
     assert decode_text(4, b"\xff\x00") == "\xff\x00"
+
+
+@pytest.mark.parametrize(("esm_type", "stat"), [(0x08, "sme_acks"), (0x10, "sme_acks"), (0x20, "intermediate_notifications")])
+def test_sme_acks_and_intermediate_notifications_are_acknowledged_not_stored(smsc: Smsc, bound, esm_type: int, stat: str) -> None:  # noqa: F811
+    """Only a deliver_sm of the default message type is an SMS from a person: an SME
+    acknowledgement or an intermediate notification (not a final receipt) is answered ESME_ROK,
+    counted, and never reaches the inbox (or a reply route, or a forward)."""
+    upstream = Upstream()
+    transport = bound(upstream)
+    smsc.deliver({"source": SENDER, "destination": SHORT, "text": "id:abc stat:ENROUTE", "esm_type": esm_type},
+                 {"source": SENDER, "destination": SHORT, "text": "Ett riktigt svar"})
+    assert wait_for(lambda: len(smsc.mo_queued()) == 2 and smsc.mo_acknowledged() == set(smsc.mo_queued()))
+    assert [part.text for part in upstream.parts] == ["Ett riktigt svar"]
+    assert transport.stats[stat] == 1 and transport.stats["inbound"] == 1

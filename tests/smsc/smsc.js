@@ -43,7 +43,8 @@
 //     split into "parts" parts (UDH IE 0x00 8-bit or 0x08 16-bit reference with esm_class 0x40,
 //     or the SAR TLVs), sent in "order" (indexes of the parts), in message_payload instead of
 //     short_message when "payload". Every part carries its id in receipted_message_id (and, with
-//     "vendor_tlv", in the vendor TLV 0x1401 too).
+//     "vendor_tlv", in the vendor TLV 0x1401 too). "esm_type" (e.g. 0x08, 0x10, 0x20) is OR-ed
+//     into esm_class: an SME acknowledgement or intermediate notification instead of an SMS.
 //   {"cmd": "bulk", "count": 5000, "source_start": 46700000000, "destination": "72323",
 //      "text": "Svar"}: count single GSM-7 SMS from source_start + i with the text "Svar <i>".
 // mo_log lines: {"event": "queued", "id", "message", "part"} per part when commanded, then
@@ -321,7 +322,7 @@ function originate(message, index) {
       fields.sar_total_segments = count;
       fields.sar_segment_seqnum = i + 1;
     }
-    fields.esm_class = esmClass;
+    fields.esm_class = esmClass | (message.esm_type || 0);
     if (message.vendor_tlv) {
       fields.vendor_message_ref = key;
     }

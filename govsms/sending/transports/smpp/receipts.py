@@ -12,7 +12,11 @@ from govsms.sending.transports.base import DeliveryReport, ReportStatus, clean_i
 MAX_REPORT_ID = 80
 """pending_report.provider_id's length."""
 ESM_MESSAGE_TYPE_MASK = 0x3C
+ESM_DEFAULT_MESSAGE = 0x00
+"""esm_class message type of an SMS from a person (mobile originated): the only one stored as inbound."""
 ESM_DELIVERY_RECEIPT = 0x04
+NOT_SMS_STATS = {0x08: "sme_acks", 0x10: "sme_acks", 0x20: "intermediate_notifications"}
+"""Other esm_class message types of a deliver_sm: acknowledged, not stored, counted under these names."""
 
 # stat: of a receipt -> final status (anything else, e.g. ENROUTE or ACCEPTD, is not final)
 RECEIPT_STAT = {

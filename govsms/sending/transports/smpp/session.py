@@ -18,7 +18,7 @@ from smpplib import exceptions, smpp
 from govsms.sending.transports.base import DeliveryReport, InboundPart, TransportDown, Upstream
 from govsms.sending.transports.smpp.inbound import parse_inbound
 from govsms.sending.transports.smpp.link import _Link, _Sequence
-from govsms.sending.transports.smpp.receipts import ESM_DELIVERY_RECEIPT, ESM_MESSAGE_TYPE_MASK, parse_receipt
+from govsms.sending.transports.smpp.receipts import ESM_DEFAULT_MESSAGE, ESM_DELIVERY_RECEIPT, ESM_MESSAGE_TYPE_MASK, NOT_SMS_STATS, parse_receipt
 from govsms.sending.transports.smpp.status import ESME_RINVCMDID, ESME_ROK, ESME_RX_R_APPN, ESME_RX_T_APPN, error_code
 
 if TYPE_CHECKING:
@@ -129,13 +129,16 @@ class _Session:
         """The ``deliver_sm_resp`` of each deliver_sm, per link in order. With an upstream:
         every final receipt and every inbound part handed to it in one call, each answered
         ESME_ROK only once it returned (committed); if it raises (the database cannot take
-        them), ESME_RX_T_APPN. Without one: see ``_on_delivers``."""
+        them), ESME_RX_T_APPN. Without one: see ``_on_delivers``. Only a deliver_sm of the
+        default message type is an inbound SMS; SME acknowledgements and intermediate
+        notifications are answered ESME_ROK and only counted (``stats``)."""
         reports: list[DeliveryReport] = []
         parts: list[InboundPart] = []
         statuses: list[int] = []
         for _link, pdu in items:
             status = ESME_ROK
-            if (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK == ESM_DELIVERY_RECEIPT:
+            message_type = (pdu.esm_class or 0) & ESM_MESSAGE_TYPE_MASK
+            if message_type == ESM_DELIVERY_RECEIPT:
                 report = parse_receipt(pdu.short_message, getattr(pdu, "receipted_message_id", None), getattr(pdu, "message_state", None))
                 if report is None:
                     self.stats["receipts_not_final"] += 1
@@ -144,6 +147,10 @@ class _Session:
                 else:
                     self._reports.append(report)
                     self.stats["receipts"] += 1
+            elif message_type != ESM_DEFAULT_MESSAGE:
+                # SME acknowledgements (0x08, 0x10), intermediate notifications (0x20), ...: no SMS
+                # from a person and no final receipt; acknowledged, not stored.
+                self.stats[NOT_SMS_STATS.get(message_type, "deliver_sm_other")] += 1
             elif upstream is None:
                 self.stats["mo_refused"] += 1
                 status = ESME_RX_T_APPN
