@@ -381,10 +381,20 @@ class Outbox:
             self._stop.wait(seconds)
 
     def _record(self, flight: SubmittedBatch, *, with_parts: bool = True) -> None:
+        routes = [self._routes[result.message_id] for result in flight.results if result.accepted and result.message_id in self._routes]
         with session_scope(self.session_factory) as session:
             counts = record_results(session, self.worker_id, flight, with_parts=with_parts)
-            routes = [self._routes[result.message_id] for result in flight.results if result.accepted and result.message_id in self._routes]
-            write_reply_routes(session, routes, sent_at=flight.submitted_at, window=self.reply_window)
+            if with_parts:
+                write_reply_routes(session, routes, sent_at=flight.submitted_at, window=self.reply_window)
+        if not with_parts and routes:
+            # The last resort: the statuses are committed; the reply routes only best-effort after
+            # them, so a route that cannot be written never has the batch sent again.
+            try:
+                with session_scope(self.session_factory) as session:
+                    write_reply_routes(session, routes, sent_at=flight.submitted_at, window=self.reply_window)
+            except Exception as error:  # noqa: BLE001  (replies to these messages go to the operator's queue)
+                log.error("the reply routes of %d sent messages could not be recorded (%s)", len(routes), type(error).__name__,
+                          extra={"event": "outbox.routes_lost"})
         if counts.lapsed:
             log.warning("%d sent messages were no longer this worker's claims when recorded (taken by another worker, or already settled)",
                         counts.lapsed, extra={"event": "outbox.claim_lapsed"})

@@ -352,3 +352,33 @@ def test_results_that_cannot_be_recorded_in_full_are_never_sent_again(db: Db, mo
     assert Counter(transport.ids).most_common(1)[0][1] == 1
     assert len(transport.ids) == 50
     assert statuses(db.factory) == {"sent": 50}
+
+
+def test_the_last_resort_save_is_not_undone_by_a_reply_route_that_cannot_be_written(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts refused for good and the reply routes too (SMS from the shared reply number): the
+    statuses are still saved and nothing is sent again (replies then go to the operator's queue)."""
+    from govsms.sending import results as results_module
+
+    with session_scope(db.factory) as session:
+        seed_default_prices(session, now=now())
+        account = create_account(session, name="Svarande AB", now=now(), actor=Actor.platform())
+        create_dispatch(
+            session, Actor.system(account.id, account.name),  # type: ignore[arg-type]
+            DispatchRequest(sender="72323", text="Svara JA", numbers=[f"+4670{n:07d}" for n in range(12)]),
+            public_url="http://x", now=now(),
+        )
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise IntegrityError("INSERT INTO message_part / reply_route", None, Exception("refused"))
+
+    monkeypatch.setattr(results_module, "bulk_insert", refuse)
+    monkeypatch.setattr(outbox_module, "write_reply_routes", refuse)
+    transport = Counting()
+    outbox = Outbox(db.factory, transport, public_url="http://x", batch_size=5, claim_ttl=timedelta(seconds=1))
+    for _ in range(4):
+        outbox.run_once()
+    time.sleep(1.5)  # past the claim lifetime: nothing may come back
+    for _ in range(3):
+        outbox.run_once()
+    assert statuses(db.factory) == {"sent": 12}
+    assert len(transport.ids) == 12 and Counter(transport.ids).most_common(1)[0][1] == 1
