@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 FRAGMENT_TIMEOUT = timedelta(minutes=10)
 """A concatenated SMS whose parts have not all arrived this long after its first is routed as is."""
+TOMBSTONE_LIFETIME = timedelta(hours=24)
+"""How long the emptied parts of a joined SMS are kept: a part the SMSC sends again within it (its
+acknowledgement was lost, the SMSC retries for hours) is recognised by its id, not stored again."""
 MAX_TEXT = 10_000
 """Characters of an inbound SMS kept (255 parts of 153 characters is 39,015: no phone sends that)."""
 MAX_CONFIRMATION = 320
@@ -383,10 +386,10 @@ def purge_reply_routes(factory: sessionmaker[Session], *, now: datetime, batch: 
 
 def run_receiving_job(session: Session, *, now: datetime) -> int:
     """The receiving job (every minute): routes what arrived of concatenations older than the
-    timeout, deletes the tombstones of joined parts older than the timeout and up to 10,000
-    expired reply routes. Returns rows handled."""
+    timeout, deletes the tombstones of parts joined more than ``TOMBSTONE_LIFETIME`` ago and up
+    to 10,000 expired reply routes. Returns rows handled."""
     routed = route_expired_fragments(session, now=now)
     tombstones = rowcount(session.execute(
-        delete(InboundFragment).where(col(InboundFragment.joined_at).is_not(None), col(InboundFragment.joined_at) <= now - FRAGMENT_TIMEOUT)
+        delete(InboundFragment).where(col(InboundFragment.joined_at).is_not(None), col(InboundFragment.joined_at) <= now - TOMBSTONE_LIFETIME)
     ))
     return routed + tombstones + purge_expired_routes(session, now=now, limit=10_000)

@@ -241,8 +241,13 @@ def test_parts_are_joined_in_order_when_all_arrived(session: Session, provider: 
     # another SMS reusing the reference (new provider refs) is stored and joined
     [again] = store_inbound(session, [part("Ny ", 1, ref="q1"), part("text ", 2, ref="q2"), part("här", 3, ref="q3")], transport="smpp", now=now())
     assert opened(session, again)[1] == "Ny text här"
-    # the receiving job deletes the tombstones after the timeout
-    run_receiving_job(session, now=now() + timedelta(minutes=11))
+    # the tombstones outlive the timeout: a part the SMSC sends again hours later is no new SMS
+    run_receiving_job(session, now=now() + timedelta(hours=3))
+    assert store_inbound(session, [part("Ny ", 1, ref="q1")], transport="smpp", now=now() + timedelta(hours=3)) == []
+    assert route_expired_fragments(session, now=now() + timedelta(hours=4)) == 0
+    assert session.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 2
+    # the receiving job deletes them after 24 hours
+    run_receiving_job(session, now=now() + timedelta(hours=24, minutes=1))
     assert session.execute(select(func.count()).select_from(InboundFragment)).scalar_one() == 0
 
 
