@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 from govsms.accounts.models import Account
 from govsms.audit.actions import Action
 from govsms.audit.record import EventSpec, record_event, record_events
-from govsms.db import bulk_insert, rowcount, session_scope, table_of
+from govsms.db import DatabaseBusy, bulk_insert, rowcount, session_scope, table_of
 from govsms.log import request_id
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
@@ -287,10 +287,14 @@ def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: da
         except (DecryptionError, UnicodeDecodeError):
             log.warning("an inbound part does not open: left out", extra={"event": "inbound.fragment_unreadable"})
     # Emptied, not deleted yet: a tombstone tells a part sent again from a new SMS (run_receiving_job deletes it).
-    session.execute(
-        update(InboundFragment).where(col(InboundFragment.id).in_([row.id for row in rows]))
+    # Only parts no other transaction joined meanwhile (a late part's and the minute job's race):
+    # if any was, this transaction gives up (rolled back, tried again) rather than route one SMS twice.
+    emptied = rowcount(session.execute(
+        update(InboundFragment).where(col(InboundFragment.id).in_([row.id for row in rows]), col(InboundFragment.joined_at).is_(None))
         .values(joined_at=now, text_ct=b"", source_ct=b"")
-    )
+    ))
+    if emptied != len(rows):
+        raise DatabaseBusy("parts of a concatenated SMS were joined by another transaction meanwhile: try again")
     if not source:
         return None
     first = rows[0]
@@ -301,13 +305,18 @@ def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: da
 
 
 def route_expired_fragments(session: Session, *, now: datetime, timeout: timedelta = FRAGMENT_TIMEOUT, limit: int = 500) -> int:
-    """Route what arrived of concatenated SMS whose first part is older than ``timeout`` (the
-    rest will not come); returns how many SMS were routed."""
+    """Route the concatenated SMS whose parts have all arrived (in transactions that each saw
+    only their own part: joined here, at most a minute later), and what arrived of those whose
+    first part is older than ``timeout`` (the rest will not come); returns how many SMS were
+    routed."""
     groups = session.execute(
         select(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
         .where(col(InboundFragment.joined_at).is_(None))
         .group_by(col(InboundFragment.source_index), col(InboundFragment.destination), col(InboundFragment.reference), col(InboundFragment.total))
-        .having(func.min(col(InboundFragment.received_at)) <= now - timeout)
+        .having(or_(
+            func.min(col(InboundFragment.received_at)) <= now - timeout,
+            func.count(func.distinct(col(InboundFragment.sequence))) >= col(InboundFragment.total),
+        ))
         .limit(limit)
     ).all()
     routed = 0
@@ -385,9 +394,10 @@ def purge_reply_routes(factory: sessionmaker[Session], *, now: datetime, batch: 
 
 
 def run_receiving_job(session: Session, *, now: datetime) -> int:
-    """The receiving job (every minute): routes what arrived of concatenations older than the
-    timeout, deletes the tombstones of parts joined more than ``TOMBSTONE_LIFETIME`` ago and up
-    to 10,000 expired reply routes. Returns rows handled."""
+    """The receiving job (every minute): joins and routes complete concatenations (whose parts
+    came in concurrent transactions) and what arrived of those older than the timeout, deletes
+    the tombstones of parts joined more than ``TOMBSTONE_LIFETIME`` ago and up to 10,000 expired
+    reply routes. Returns rows handled."""
     routed = route_expired_fragments(session, now=now)
     tombstones = rowcount(session.execute(
         delete(InboundFragment).where(col(InboundFragment.joined_at).is_not(None), col(InboundFragment.joined_at) <= now - TOMBSTONE_LIFETIME)

@@ -365,3 +365,38 @@ def test_a_part_without_an_id_matching_a_joined_sms_is_not_lost(session: Session
     # with ids a re-sent part is no new SMS
     assert store_inbound(session, [part("Sju ", 1, total=2, reference=4, ref="b1")], transport="smpp", now=now()) == []
     assert route_expired_fragments(session, now=now() + timedelta(minutes=30)) == 0
+
+
+def test_parts_stored_by_concurrent_transactions_are_joined_by_the_minute_job(session: Session, provider: int) -> None:
+    """Two parts committed by two transactions that each saw only its own: the minute job joins
+    them at once, not after the 10-minute timeout."""
+    from govsms.receiving.service import _store_fragment
+
+    start = now()
+    for sequence, text in ((2, "andra"), (1, "Första ")):
+        assert _store_fragment(session, part(text, sequence, total=2, reference=21), "smpp", start) is not None  # stored, not joined
+    assert session.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 0
+    assert route_expired_fragments(session, now=start + timedelta(minutes=1)) == 1
+    message = session.execute(select(InboundMessage)).scalar_one()
+    assert message.parts == 2 and opened(session, message)[1] == "Första andra"
+
+
+def test_a_join_that_races_another_gives_up_rather_than_route_twice(session: Session, provider: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another transaction joins a part while this one joins the group (read, then updated): this
+    one raises (rolled back and tried again) instead of routing the SMS a second time."""
+    from sqlalchemy import update
+
+    from govsms.db import DatabaseBusy
+    from govsms.receiving import service
+
+    store_inbound(session, [part("Ett ", 1, total=2, reference=22)], transport="smpp", now=now())
+    opened_parts = service.unseal_field
+
+    def other_transaction_joins_first(*args: object) -> bytes:
+        session.execute(update(InboundFragment).where(InboundFragment.sequence == 1).values(joined_at=now()))  # type: ignore[arg-type]
+        return opened_parts(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "unseal_field", other_transaction_joins_first)
+    with pytest.raises(DatabaseBusy):
+        store_inbound(session, [part("två", 2, total=2, reference=22)], transport="smpp", now=now())
+    assert session.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 0
