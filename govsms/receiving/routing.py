@@ -69,9 +69,25 @@ def normalise_source(raw: str) -> Source:
     return Source(None, value)
 
 
+DESTINATION_REGION = "SE"
+"""The provider's region: a destination written nationally (0766000123) is a number there."""
+
+
 def normalise_destination(raw: str) -> str:
-    """Our number as stored on an inbound SMS: digits, without '+' (72323, 46766000001)."""
-    return _CONTROL.sub("", (raw or "").encode("utf-8", "replace").decode("utf-8")).strip().lstrip("+")[:16]
+    """Our number as stored on an inbound SMS: digits, without '+' (72323, 46766000001). A
+    number the SMSC gave nationally (0766000123, in ``DESTINATION_REGION``) or with 00 instead of
+    '+' is put in international form, so a virtual number is found however it was written;
+    short numbers (72323, 1963) and digits with their country code stay as they are."""
+    value = _CONTROL.sub("", (raw or "").encode("utf-8", "replace").decode("utf-8")).strip()
+    digits = value.lstrip("+")
+    if digits.isascii() and digits.isdigit() and not value.startswith("+"):
+        if digits.startswith("00"):
+            digits = digits[2:]
+        elif digits.startswith("0"):
+            parsed = parse_number(digits, DESTINATION_REGION)
+            if parsed.e164 is not None:
+                digits = parsed.e164.lstrip("+")
+    return digits[:16]
 
 
 def fold(word: str) -> str:

@@ -400,3 +400,20 @@ def test_a_join_that_races_another_gives_up_rather_than_route_twice(session: Ses
     with pytest.raises(DatabaseBusy):
         store_inbound(session, [part("två", 2, total=2, reference=22)], transport="smpp", now=now())
     assert session.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("to", ["46766000013", "+46766000013", "0766000013", "0046766000013"])
+def test_a_virtual_number_written_nationally_or_with_00_routes_to_its_account(session: Session, provider: int, to: str) -> None:
+    owner = make_account(session)
+    session.add(VirtualNumber(number="+46766000013", account_id=owner.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, "Hej", to=to)
+    assert message is not None and (message.account_id, message.routed_by, message.destination) == (owner.id, "virtual", "46766000013")
+
+
+def test_shared_short_numbers_are_kept_as_they_are() -> None:
+    from govsms.receiving.routing import normalise_destination
+
+    assert [normalise_destination(number) for number in ("72323", "1963", "4560991000", "+72323", "0123")] == [
+        "72323", "1963", "4560991000", "72323", "0123",
+    ]
