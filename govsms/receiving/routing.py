@@ -95,18 +95,22 @@ def fold(word: str) -> str:
     return unicodedata.normalize("NFC", word).casefold()
 
 
+TRAILING_PUNCTUATION = ".!,:;"
+"""Ignored after a STOP word or a keyword ("Stopp.", "Bygg: hej")."""
+
+
 def split_first_word(text: str) -> tuple[str, str]:
-    """(the first word casefolded, the rest without its leading spaces)."""
+    """(the first word casefolded, without punctuation after it; the rest without its leading spaces)."""
     stripped = text.lstrip()
     parts = stripped.split(None, 1)
     if not parts:
         return "", ""
-    return fold(parts[0]), parts[1].lstrip() if len(parts) > 1 else ""
+    return fold(parts[0].rstrip(TRAILING_PUNCTUATION)), parts[1].lstrip() if len(parts) > 1 else ""
 
 
 def is_stop(text: str) -> bool:
-    """The text is a STOP word (trimmed, any case)."""
-    return fold(text.strip()) in STOP_WORDS
+    """The text is a STOP word (trimmed, any case, punctuation after it ignored: "Stopp.", "STOP!")."""
+    return fold(text.strip().rstrip(TRAILING_PUNCTUATION).rstrip()) in STOP_WORDS
 
 
 def provider_account_id(session: Session) -> int:

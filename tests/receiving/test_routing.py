@@ -417,3 +417,23 @@ def test_shared_short_numbers_are_kept_as_they_are() -> None:
     assert [normalise_destination(number) for number in ("72323", "1963", "4560991000", "+72323", "0123")] == [
         "72323", "1963", "4560991000", "72323", "0123",
     ]
+
+
+@pytest.mark.parametrize("text", ["Stopp.", "STOP!", "avsluta ,", "Avregistrera;"])
+def test_a_stop_word_with_punctuation_after_it_is_a_stop(session: Session, provider: int, text: str) -> None:
+    owner = make_account(session)
+    session.add(VirtualNumber(number="+46766000014", account_id=owner.id, created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, text, to="46766000014")
+    assert message is not None and message.stop
+    assert session.execute(select(BlockEntry.source).where(BlockEntry.account_id == owner.id)).scalar_one() == "stop"
+
+
+@pytest.mark.parametrize(("text", "rest"), [("Bygg: hej", "hej"), ("bygg, fråga", "fråga"), ("BYGG!", ""), ("Bygg. Stopp.", "Stopp.")])
+def test_a_keyword_with_punctuation_after_it_routes(session: Session, provider: int, text: str, rest: str) -> None:
+    owner = make_account(session)
+    session.add(InboundKeyword(account_id=owner.id, shared_number="72323", keyword="bygg", created_at=now()))  # type: ignore[arg-type]
+    session.flush()
+    message = receive(session, text)
+    assert message is not None and (message.account_id, message.routed_by, message.keyword) == (owner.id, "keyword", "bygg")
+    assert opened(session, message)[1] == rest and message.stop == (rest == "Stopp.")
