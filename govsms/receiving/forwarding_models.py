@@ -68,6 +68,9 @@ class ForwardJob(AccountOwned, table=True):
     """When the job is due; while a runner sends it, the end of its claim."""
     last_error: str | None = Field(default=None, max_length=40)
     """A short code, never text."""
+    dispatch_id: int | None = Field(default=None, index=True)
+    """A mobile forward's dispatch (its text holds the sender's number and text: the sender's
+    data, erased and purged with the forward; an SMS answering it is not forwarded again)."""
     done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
