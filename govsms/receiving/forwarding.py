@@ -46,8 +46,9 @@ from govsms.phone import parse_number
 from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, RULE_EMAIL, RULE_MOBILE, InboundKeyword, InboundMessage, RoutedBy
 from govsms.sending.dispatch import DispatchRequest, country_of, create_dispatch
-from govsms.sending.models import VirtualNumber
+from govsms.sending.models import Dispatch, OutboundMessage, VirtualNumber
 from govsms.sending.pricing import price_table
+from govsms.sending.reply_routes import DEFAULT_WINDOW
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.settings import Settings
@@ -95,6 +96,10 @@ ADDRESS_SEPARATORS = re.compile(r"[,;\s]+")
 SMTP_TIMEOUT = 15
 RUN_BATCH = 50
 SMS_CHANNEL = "forward"
+"""The channel of a forward's dispatch: an SMS answering one is known (and not forwarded again)."""
+MAX_PER_HOUR = 10
+"""Forwards one rule makes (per channel) of one sender's SMS in an hour: beyond them, an SMS is
+kept in the inbox but not forwarded (``too_many``; a loop of auto-replies ends here at worst)."""
 FORWARD_PREFIX = "Från %(number)s: "
 """The forwarded SMS's first words (Swedish, as the issue gives it; the SMS goes to a phone, not a page)."""
 
@@ -111,6 +116,7 @@ ERRORS = {
     "sms:error": N_("The forward SMS could not be queued."),
     "rule_unreadable": N_("The rule's addresses or number cannot be read; remove the rule and add it again."),
     "unreadable": N_("The SMS cannot be read, so it was not forwarded."),
+    "too_many": N_("Not forwarded: this rule already forwarded many SMS from this number in the last hour (a loop of automatic replies?)."),
 }
 
 
@@ -400,22 +406,70 @@ def _same_number(ours: str | None, destination: str) -> bool:
 _JOBS = ForwardJob.__table__  # type: ignore[attr-defined]
 
 
+def answers_forward(session: Session, message: InboundMessage, *, now: datetime) -> bool:
+    """The SMS answers a forward (an auto-reply of the phone a rule forwards to, say): the SMS
+    it replies to (a reply route) was a forward's, or, on a virtual number, the latest SMS the
+    account sent that number from this virtual number within the reply window was."""
+    if message.reply_to_message_id is not None:
+        answered = session.execute(
+            select_core(col(Dispatch.channel)).join(OutboundMessage, col(OutboundMessage.dispatch_id) == col(Dispatch.id))
+            .where(owned_by(OutboundMessage, message.account_id), owned_by(Dispatch, message.account_id),
+                   col(OutboundMessage.id) == message.reply_to_message_id)
+        ).scalar_one_or_none()
+        return answered == SMS_CHANNEL
+    if message.routed_by != RoutedBy.VIRTUAL:
+        return False
+    latest = session.execute(
+        select_core(col(Dispatch.channel)).join(OutboundMessage, col(OutboundMessage.dispatch_id) == col(Dispatch.id))
+        .where(owned_by(OutboundMessage, message.account_id), owned_by(Dispatch, message.account_id),
+               col(OutboundMessage.subject_id) == message.subject_id, col(Dispatch.sender) == "+" + message.destination.lstrip("+"),
+               col(OutboundMessage.created_at) >= now - DEFAULT_WINDOW)
+        .order_by(col(OutboundMessage.id).desc()).limit(1)
+    ).scalar_one_or_none()
+    return latest == SMS_CHANNEL
+
+
+def _recent_forwards(session: Session, message: InboundMessage, *, now: datetime) -> dict[tuple[int, str], int]:
+    """(rule, kind) -> forwards planned in the last hour of SMS from the same sender."""
+    rows = session.execute(
+        select_core(col(ForwardJob.rule_id), col(ForwardJob.kind), func.count())
+        .join(InboundMessage, col(InboundMessage.id) == col(ForwardJob.inbound_message_id))
+        .where(owned_by(ForwardJob, message.account_id), owned_by(InboundMessage, message.account_id),
+               col(InboundMessage.subject_id) == message.subject_id, col(ForwardJob.created_at) > now - timedelta(hours=1))
+        .group_by(col(ForwardJob.rule_id), col(ForwardJob.kind))
+    ).tuples()
+    return {(int(rule_id), str(kind)): int(count) for rule_id, kind, count in rows}
+
+
 def plan_forwards(session: Session, message: InboundMessage, text: str, e164: str, *, now: datetime) -> int:
     """Queue the forwards the account's rules ask for ``message`` (an InboundMessage just
     routed; ``text`` and ``e164`` in clear, never stored in clear); returns how many. In the
     routing transaction, so a rolled-back SMS forwards nothing. Unrouted and STOP SMS are not
-    forwarded. An account without rules costs one query per transaction."""
+    forwarded, nor an SMS answering a forward (two auto-responders would loop, billed); beyond
+    ``MAX_PER_HOUR`` forwards of one sender's SMS by one rule, one is recorded refused
+    (``too_many``). An account without rules costs one query per transaction."""
     if message.routed_by == RoutedBy.UNROUTED or message.stop or message.id is None:
         return 0
-    jobs = [
-        {"account_id": message.account_id, "rule_id": rule.id, "inbound_message_id": message.id, "kind": kind,
-         "status": JobStatus.PENDING.value, "attempts": 0, "next_at": now, "created_at": now}
+    wanted_jobs = [
+        (rule.id, kind)
         for rule in _enabled_rules(session, message.account_id) if _matches(rule, message)
         for kind, wanted in (("email", rule.mails), ("sms", rule.texts)) if wanted
     ]
-    if jobs:
-        session.execute(_JOBS.insert(), jobs)
-    return len(jobs)
+    if not wanted_jobs or answers_forward(session, message, now=now):
+        return 0
+    recent = _recent_forwards(session, message, now=now)
+    jobs = []
+    for rule_id, kind in wanted_jobs:
+        job: dict[str, object] = {
+            "account_id": message.account_id, "rule_id": rule_id, "inbound_message_id": message.id, "kind": kind,
+            "status": JobStatus.PENDING.value, "attempts": 0, "next_at": now, "created_at": now, "last_error": None, "done_at": None,
+        }
+        if recent.get((rule_id, kind), 0) >= MAX_PER_HOUR:
+            job.update(status=JobStatus.REFUSED.value, last_error="too_many", done_at=now)
+            log.warning("forward refused: rule %s over %d an hour for one sender", rule_id, MAX_PER_HOUR, extra={"event": "forward.limited"})
+        jobs.append(job)
+    session.execute(_JOBS.insert(), jobs)
+    return sum(1 for job in jobs if job["status"] == JobStatus.PENDING.value)
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -666,6 +720,7 @@ def _run_sms(session_factory: sessionmaker[Session], settings: Settings, job_id:
             _finish(session, job, rule, error="sms:error", retry=True, subjects=[message.subject_id], now=now)
             return True
         subjects = [message.subject_id, *([person.id] if person is not None else [])]
+        job.dispatch_id = summary.dispatch_id
         _finish(session, job, rule, error=None, retry=False, subjects=subjects, now=now)
         log.info("forward SMS queued: job %s dispatch %s", job_id, summary.dispatch_id, extra={"event": "forward.sent"})
     return True
