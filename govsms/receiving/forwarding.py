@@ -340,9 +340,10 @@ def set_rule_enabled(session: Session, actor: Actor, rule_id: int, enabled: bool
 
 
 def remove_rule(session: Session, actor: Actor, rule_id: int, *, now: datetime) -> None:
-    """Delete a rule and the forwards it has not sent yet (their history goes with it)."""
+    """Delete a rule and its forwards, but those sent as SMS (their dispatch holds the sender's
+    number and text: they go with the sender's SMS, by erasure or retention)."""
     rule = _rule(session, actor, rule_id)
-    session.execute(delete(ForwardJob).where(owned_by(ForwardJob, actor), col(ForwardJob.rule_id) == rule_id))
+    session.execute(delete(ForwardJob).where(owned_by(ForwardJob, actor), col(ForwardJob.rule_id) == rule_id, col(ForwardJob.dispatch_id).is_(None)))
     session.delete(rule)
     session.flush()
     session.info.pop(RULES_CACHE, None)

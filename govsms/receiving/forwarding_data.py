@@ -1,7 +1,10 @@
 """What forwarding holds about one person, for a data-subject request (``govsms.subjects``): the
 rules that forward to their mobile number. Each function follows ``govsms.personal_data``'s
 ``Find``, ``Export`` or ``Erase``; the caller audits. Forward jobs hold no content (ids and an
-error code); they go with their inbound SMS (``erase_forward_jobs``)."""
+error code); they go with their inbound SMS (``erase_forward_jobs``). A mobile forward's dispatch
+("Från +46 70 ...: text", sealed under the account key) is the sender's data too: found and
+exported with the job, its text erased with it (``ERASED_TEXT``, as sending erases a dispatch)
+and by the retention purge that takes the job."""
 
 from __future__ import annotations
 
@@ -10,11 +13,17 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
+from govsms.audit.unreadable import CANNOT_BE_READ
+from govsms.clock import SYSTEM_CLOCK
 from govsms.db import rowcount
 from govsms.i18n import _
+from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.personal_data import Found, Person
 from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import RULE_MOBILE, InboundMessage
+from govsms.sending.models import DISPATCH_TEXT, Dispatch
+from govsms.sending.subject_data import ERASED_TEXT
 from govsms.tenancy import owned_by
 
 
@@ -62,9 +71,13 @@ def erase_forward_rules(session: Session, person: Person, *, limit: int, now: da
             )
             session.execute(delete(ForwardJob).where(
                 owned_by(ForwardJob, person.account_id), col(ForwardJob.rule_id) == rule.id, col(ForwardJob.kind) == "sms",
+                col(ForwardJob.dispatch_id).is_(None),
             ))
         else:
-            session.execute(delete(ForwardJob).where(owned_by(ForwardJob, person.account_id), col(ForwardJob.rule_id) == rule.id))
+            # A sent SMS forward stays (its dispatch holds the sender's number and text: it goes with the sender's SMS).
+            session.execute(delete(ForwardJob).where(
+                owned_by(ForwardJob, person.account_id), col(ForwardJob.rule_id) == rule.id, col(ForwardJob.dispatch_id).is_(None),
+            ))
             session.execute(delete(ForwardingRule).where(col(ForwardingRule.id) == rule.id))
     return len(rules)
 
@@ -84,25 +97,66 @@ def find_forward_jobs(session: Session, person: Person) -> Found | None:
         return None
     return Found(
         table="forward_job", count=len(jobs), first_at=min(job.created_at for job in jobs), last_at=max(job.created_at for job in jobs),
-        lines=tuple(_("Received SMS %(sms)d forwarded by %(kind)s: %(status)s") % {"sms": job.inbound_message_id, "kind": job.kind, "status": job.status}
-                    for job in jobs[:20]),
+        lines=tuple(_line(job) for job in jobs[:20]),
     )
 
 
+def _line(job: ForwardJob) -> str:
+    line = _("Received SMS %(sms)d forwarded by %(kind)s: %(status)s") % {"sms": job.inbound_message_id, "kind": job.kind, "status": job.status}
+    if job.dispatch_id is not None:
+        line += " " + _("(dispatch %(id)d holds the number and text)") % {"id": job.dispatch_id}
+    return line
+
+
+def _forwarded_texts(session: Session, account_id: int, dispatch_ids: list[int], *, now: datetime) -> dict[int, str]:
+    """The texts of these forward dispatches of the account, opened with its data key."""
+    if not dispatch_ids:
+        return {}
+    key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
+    texts: dict[int, str] = {}
+    for dispatch_id, sealed in session.execute(
+        select(col(Dispatch.id), col(Dispatch.text_ct)).where(owned_by(Dispatch, account_id), col(Dispatch.id).in_(dispatch_ids))
+    ).tuples():
+        try:
+            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, account_id, dispatch_id, sealed).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            texts[dispatch_id] = _(CANNOT_BE_READ)
+    return texts
+
+
 def export_forward_jobs(session: Session, person: Person) -> list[dict[str, object]]:
+    """Each forward of the person's SMS; a mobile forward with its dispatch and the text it carried."""
+    jobs = _job_ids(session, person)
+    texts = _forwarded_texts(session, person.account_id, [job.dispatch_id for job in jobs if job.dispatch_id is not None],
+                             now=SYSTEM_CLOCK.now())
     return [
         {"received_sms": job.inbound_message_id, "rule": job.rule_id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
-         "error": job.last_error, "created_at": job.created_at.isoformat(), "done_at": job.done_at.isoformat() if job.done_at else None}
-        for job in _job_ids(session, person)
+         "error": job.last_error, "created_at": job.created_at.isoformat(), "done_at": job.done_at.isoformat() if job.done_at else None,
+         "dispatch_id": job.dispatch_id, "forwarded_text": texts.get(job.dispatch_id) if job.dispatch_id is not None else None}
+        for job in jobs
     ]
 
 
+def _erase_forwarded_texts(session: Session, account_id: int, dispatch_ids: list[int], *, now: datetime) -> None:
+    """The forward dispatches' texts become ``ERASED_TEXT`` (sealed, as the sending domain erases one)."""
+    if not dispatch_ids:
+        return
+    key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
+    for dispatch_id in sorted(set(dispatch_ids)):
+        session.execute(
+            update(Dispatch).where(owned_by(Dispatch, account_id), col(Dispatch.id) == dispatch_id)
+            .values(text_ct=seal_field(key, DISPATCH_TEXT, account_id, dispatch_id, ERASED_TEXT))
+            .execution_options(synchronize_session=False)
+        )
+
+
 def erase_forward_jobs(session: Session, person: Person, *, limit: int, now: datetime) -> int:
-    """The forwards of the person's received SMS (ids only, no content)."""
-    ids = [job.id for job in _job_ids(session, person, limit)]
-    if not ids:
+    """The forwards of the person's received SMS, and the text of each mobile forward's dispatch."""
+    jobs = _job_ids(session, person, limit)
+    if not jobs:
         return 0
-    return rowcount(session.execute(delete(ForwardJob).where(col(ForwardJob.id).in_(ids))))
+    _erase_forwarded_texts(session, person.account_id, [job.dispatch_id for job in jobs if job.dispatch_id is not None], now=now)
+    return rowcount(session.execute(delete(ForwardJob).where(col(ForwardJob.id).in_([job.id for job in jobs]))))
 
 
 def purge_forward_jobs(
@@ -110,12 +164,17 @@ def purge_forward_jobs(
 ) -> int:
     """The retention purge of forwards (category ``inbound_messages``): up to ``limit`` of the
     account's forwards planned before ``before`` whose received SMS is gone (purged or erased).
-    A forward of an SMS that is kept (a legal hold on its number, a shorter age) stays with it."""
+    A forward of an SMS that is kept (a legal hold on its number, a shorter age) stays with it; a
+mobile forward's dispatch loses its text with the job."""
     existing = select(col(InboundMessage.id)).where(owned_by(InboundMessage, account_id))
     condition = [owned_by(ForwardJob, account_id), col(ForwardJob.created_at) < before, col(ForwardJob.inbound_message_id).not_in(existing)]
     if dry_run:
         return int(session.execute(select(func.count()).select_from(ForwardJob).where(*condition)).scalar() or 0)
-    ids = list(session.execute(select(col(ForwardJob.id)).where(*condition).order_by(col(ForwardJob.id)).limit(limit)).scalars())
-    if not ids:
+    rows = session.execute(
+        select(col(ForwardJob.id), col(ForwardJob.dispatch_id)).where(*condition).order_by(col(ForwardJob.id)).limit(limit)
+    ).all()
+    if not rows:
         return 0
+    ids = [job_id for job_id, _dispatch in rows]
+    _erase_forwarded_texts(session, account_id, [dispatch for _job, dispatch in rows if dispatch is not None], now=before)
     return rowcount(session.execute(delete(ForwardJob).where(owned_by(ForwardJob, account_id), col(ForwardJob.id).in_(ids))))

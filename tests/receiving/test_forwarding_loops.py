@@ -15,11 +15,11 @@ from sqlmodel import Session
 
 from govsms.db import make_session_factory
 from govsms.keys.store import Vault
-from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.receiving.forwarding import MAX_PER_HOUR, JobStatus, create_rule, plan_forwards, run_forwards
 from govsms.receiving.forwarding_models import ForwardJob
 from govsms.receiving.models import InboundMessage
 from govsms.receiving.service import route_inbound
+from govsms.sending.dispatch import DispatchRequest, create_dispatch
 from govsms.sending.models import Dispatch
 from govsms.sending.outbox import Outbox
 from govsms.sending.transports.loopback import LoopbackTransport
