@@ -218,28 +218,43 @@ def _queue_confirmation(session: Session, account_id: int, subject_id: int, e164
 # -- concatenated SMS ------------------------------------------------------------------------------
 
 
-def _store_fragment(session: Session, part: InboundPart, transport: str, now: datetime) -> tuple[bytes, str, int, int] | None:
+def _store_fragment(
+    session: Session, part: InboundPart, transport: str, now: datetime, *,
+    indexes: dict[str, bytes] | None = None, joined: list[tuple[str, Whole]] | None = None, known: set[str] | None = None,
+) -> tuple[tuple[bytes, str, int, int], bool] | None:
     """Keep one part of a concatenated SMS (sealed under the provider's key); returns its
-    group (source index, destination, reference, total), or None for a part stored before."""
+    group (source index, destination, reference, total) and whether all its parts are there
+    now, or None for a part stored before. ``indexes``: the provider's blind indexes of the
+    batch's sources and ``known``: the batch's part ids stored already, if looked up in one go
+    (the ids stored here are added); an older SMS joined on the way (another id reusing its
+    reference) goes to ``joined``."""
     assert part.concat is not None
     reference, total, sequence = part.concat
     provider_ref = clean_id(part.provider_ref, MAX_REF)
-    if _duplicate(session, InboundFragment, transport, provider_ref):
+    if known is not None:
+        if provider_ref is not None and provider_ref in known:
+            return None
+    elif _duplicate(session, InboundFragment, transport, provider_ref):
         return None
     source = normalise_source(part.source)
     destination = normalise_destination(part.destination)
-    index = provider_indexes(session, [source.stored], now=now)[source.stored]
+    index = (indexes or {}).get(source.stored) or provider_indexes(session, [source.stored], now=now)[source.stored]
     group = (index, destination, reference, total)
-    taken = session.execute(
-        select(InboundFragment).where(*_in_group(group, waiting=False), col(InboundFragment.sequence) == sequence).limit(1)
-    ).scalars().first()
+    rows = session.execute(
+        select(col(InboundFragment.sequence), col(InboundFragment.joined_at), col(InboundFragment.provider_ref)).where(*_in_group(group, waiting=False))
+    ).all()
+    waiting = {row.sequence for row in rows if row.joined_at is None}
+    taken = next((row for row in rows if row.sequence == sequence), None)
     if taken is not None:
         other_sms = provider_ref is not None and taken.provider_ref is not None and taken.provider_ref != provider_ref
         if taken.joined_at is None and not other_sms:
             return None  # the same part again while its SMS waits for the rest: once is enough
         if taken.joined_at is None:
             # Another SMS (another id) reuses the reference while the first waits: the first is routed as it is.
-            _join_group(session, group, now=now, complete_only=False)
+            older = _join_group(session, group, now=now, complete_only=False)
+            if older is not None and joined is not None:
+                joined.append(older)
+            waiting = set()
         elif provider_ref is None or taken.provider_ref is None:
             # Its SMS was joined. Without ids nothing tells a part sent again (a lost acknowledgement)
             # from a new SMS that reuses the reference (phones counting from 0): kept, a possible
@@ -255,7 +270,9 @@ def _store_fragment(session: Session, part: InboundPart, transport: str, now: da
         text_ct=seal_field(key, FRAGMENT_TEXT, PROVIDER_KEYS, 0, _clean_text(part.text)), received_at=now,
     ))
     session.flush()
-    return group
+    if provider_ref is not None and known is not None:
+        known.add(provider_ref)
+    return group, len(waiting | {sequence}) >= total
 
 
 def _in_group(group: tuple[bytes, str, int, int], *, waiting: bool = True) -> list[ColumnElement[bool]]:
@@ -270,9 +287,10 @@ def _in_group(group: tuple[bytes, str, int, int], *, waiting: bool = True) -> li
     return condition
 
 
-def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: datetime, complete_only: bool) -> InboundMessage | None:
-    """Join, route and delete a group's parts: when all have arrived, or (``complete_only``
-    False: the timeout) what arrived. Parts that do not open are left out (and logged)."""
+def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: datetime, complete_only: bool) -> tuple[str, Whole] | None:
+    """Join a group's parts and empty them: when all have arrived, or (``complete_only`` False:
+    the timeout) what arrived. Returns (transport, the whole SMS) for the caller to route with
+    the rest of its batch (``_route_joined``). Parts that do not open are left out (and logged)."""
     rows = session.execute(select(InboundFragment).where(*_in_group(group)).order_by(col(InboundFragment.sequence))).scalars().all()
     total = group[3]
     if not rows or (complete_only and len({row.sequence for row in rows}) < total):
@@ -298,10 +316,15 @@ def _join_group(session: Session, group: tuple[bytes, str, int, int], *, now: da
     if not source:
         return None
     first = rows[0]
-    return route_inbound(
-        session, source_e164=source, destination=first.destination, text="".join(texts), transport=first.transport,
-        provider_ref=None, parts=len(rows), now=now,
-    )
+    return first.transport, Whole(source, first.destination, "".join(texts), None, len(rows))
+
+
+def _route_joined(session: Session, joined: list[tuple[str, Whole]], *, now: datetime) -> list[InboundMessage]:
+    """Route joined SMS in one ``route_many`` per transport."""
+    by_transport: dict[str, list[Whole]] = {}
+    for transport, whole in joined:
+        by_transport.setdefault(transport, []).append(whole)
+    return [message for transport, wholes in by_transport.items() for message in route_many(session, wholes, transport=transport, now=now)]
 
 
 def route_expired_fragments(session: Session, *, now: datetime, timeout: timedelta = FRAGMENT_TIMEOUT, limit: int = 500) -> int:
@@ -319,11 +342,12 @@ def route_expired_fragments(session: Session, *, now: datetime, timeout: timedel
         ))
         .limit(limit)
     ).all()
-    routed = 0
+    joined: list[tuple[str, Whole]] = []
     for index, destination, reference, total in groups:
-        if _join_group(session, (bytes(index), destination, reference, total), now=now, complete_only=False) is not None:
-            routed += 1
-    return routed
+        whole = _join_group(session, (bytes(index), destination, reference, total), now=now, complete_only=False)
+        if whole is not None:
+            joined.append(whole)
+    return len(_route_joined(session, joined, now=now))
 
 
 # -- what transports hand up -----------------------------------------------------------------------
@@ -335,16 +359,24 @@ def store_inbound(session: Session, parts: Iterable[InboundPart], *, transport: 
     routed."""
     transport = transport[:10]
     wholes: list[Whole] = []
-    joined: list[InboundMessage] = []
+    joined: list[tuple[str, Whole]] = []
+    parts = list(parts)
+    fragments = [part for part in parts if part.concat is not None and part.concat[1] > 1]
+    sources = sorted({normalise_source(part.source).stored for part in fragments})
+    indexes = provider_indexes(session, sources, now=now) if sources else {}
+    refs = sorted({ref for ref in (clean_id(part.provider_ref, MAX_REF) for part in fragments) if ref is not None})
+    known = {ref for (ref,) in session.execute(
+        select(col(InboundFragment.provider_ref)).where(col(InboundFragment.transport) == transport, col(InboundFragment.provider_ref).in_(refs))
+    ).tuples() if ref is not None} if refs else set()
     for part in parts:
         if part.concat is not None and part.concat[1] > 1:
-            group = _store_fragment(session, part, transport, now)
-            message = _join_group(session, group, now=now, complete_only=True) if group is not None else None
-            if message is not None:
-                joined.append(message)
+            stored = _store_fragment(session, part, transport, now, indexes=indexes, joined=joined, known=known)
+            whole = _join_group(session, stored[0], now=now, complete_only=True) if stored is not None and stored[1] else None
+            if whole is not None:
+                joined.append(whole)
         else:
             wholes.append(Whole(part.source, part.destination, part.text, part.provider_ref, 1))
-    return [*route_many(session, wholes, transport=transport, now=now), *joined]
+    return [*route_many(session, wholes, transport=transport, now=now), *_route_joined(session, joined, now=now)]
 
 
 def store_reports(session: Session, reports: list[DeliveryReport], *, now: datetime) -> None:
