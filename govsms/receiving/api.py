@@ -16,7 +16,7 @@ from msgspec import Struct
 from govsms.auth import Permission
 from govsms.receiving import inbox
 from govsms.receiving.inbox import InboundView
-from govsms.sending.api import SendResult, summary_json
+from govsms.sending.api import IdempotencyKey, SendResult, summary_json
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.web.api import ApiController, Timestamp, errors
 from govsms.web.forms import Db, Now
@@ -114,16 +114,19 @@ class InboundApi(ApiController):
 
     @post(
         "/api/v1/inbound/{inbound_id:int}/reply", summary="Reply to a received SMS (sender keys)", status_code=201,
-        responses=errors(400, 404, 415, 422),
+        responses=errors(400, 404, 409, 415, 422),
     )
-    def inbound_reply(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ReplyBody], now: Now, inbound_id: Id) -> SendResult:
+    def inbound_reply(
+        self, request: Request[Any, Any, Any], db: Db, data: JSONBody[ReplyBody], now: Now, inbound_id: Id, idempotency_key: IdempotencyKey = None,
+    ) -> SendResult:
         """One SMS to its number, from the number it arrived on (72323 switched by the
         recipient's country, or the virtual number), priced and checked against the blocklist
         like any dispatch: a number that answered STOP is refused (422). The answer is the
-        dispatch's, as ``POST /api/v1/messages`` gives it."""
+        dispatch's, as ``POST /api/v1/messages`` gives it. The same ``Idempotency-Key`` (a retry)
+        returns the same dispatch, sent and billed once; with another text, 409."""
         summary = inbox.reply(
             db, request.scope["user"], data.text, inbound_id=inbound_id, public_url=request.app.state.settings.public_url, now=now,
-            channel="api",
+            channel="api", idempotency_key=(idempotency_key or "").strip() or None,
         )
         return summary_json(summary)
 

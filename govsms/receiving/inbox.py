@@ -478,7 +478,7 @@ def reply_sender(destination: str) -> str:
 
 def reply(
     session: Session, actor: Actor, text: str, *, public_url: str, now: datetime, conversation_id: int | None = None,
-    inbound_id: int | None = None, channel: str = "inbox",
+    inbound_id: int | None = None, channel: str = "inbox", idempotency_key: str | None = None,
 ) -> DispatchSummary:
     """Answer a received SMS (``inbound_id``) or a conversation's latest SMS: one SMS to its
     number, from the number it arrived on, through the ordinary sending path (priced, checked
@@ -519,6 +519,7 @@ def reply(
             recorded=True,
         )
     return create_dispatch(
-        session, actor, DispatchRequest(sender=reply_sender(row.destination), text=text, numbers=[number], channel=channel),
+        session, actor, DispatchRequest(sender=reply_sender(row.destination), text=text, numbers=[number], channel=channel,
+                                        idempotency_key=idempotency_key),  # the same key again: the same dispatch, billed once
         public_url=public_url, now=now,
     )
