@@ -155,7 +155,7 @@ def build_scheduler(settings: Settings, session_factory: sessionmaker[Session], 
 
     def forwards() -> None:
         # Forwards of inbound SMS to e-mail and mobile that are due (new ones, and retries after their backoff).
-        log.info("job receiving.forwards done: %d rows", run_forwards(session_factory, settings, now=clock.now()), extra={"event": "job.done"})
+        log.info("job receiving.forwards done: %d rows", run_forwards(session_factory, settings, now=clock.now(), clock=clock), extra={"event": "job.done"})
 
     forwards.__name__ = "receiving.forwards"
     scheduler.add_job(forwards, "interval", seconds=30, id="receiving.forwards", name="receiving.forwards", next_run_time=clock.now())

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, delete, select
 
 from govsms.accounts.models import Account
 from govsms.auth import Actor, Permission, require
+from govsms.clock import Clock
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import session_scope
@@ -95,6 +96,9 @@ EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-
 ADDRESS_SEPARATORS = re.compile(r"[,;\s]+")
 SMTP_TIMEOUT = 15
 RUN_BATCH = 50
+RUN_BUDGET = timedelta(seconds=20)
+"""A run claims no more jobs once it has taken this long (the scheduler starts one every 30 s; a
+job it claimed is held ``CLAIM`` from the moment it was claimed)."""
 SMS_CHANNEL = "forward"
 """The channel of a forward's dispatch: an SMS answering one is known (and not forwarded again)."""
 MAX_PER_HOUR = 10
@@ -645,7 +649,9 @@ def _finish(
     record_event(session, actor, action, now=now, target=("inbound_message", job.inbound_message_id), subjects=subjects, details=details)
 
 
-def _run_email(session_factory: sessionmaker[Session], settings: Settings, job_id: int, due: datetime, *, now: datetime) -> bool:
+def _run_email(
+    session_factory: sessionmaker[Session], settings: Settings, job_id: int, due: datetime, *, now: datetime, clock: Clock | None = None,
+) -> bool:
     with session_scope(session_factory) as session:
         job = _claim(session, job_id, due, now=now)
         if job is None:
@@ -671,6 +677,7 @@ def _run_email(session_factory: sessionmaker[Session], settings: Settings, job_i
     except MailFailed as failed:
         error = failed.code
         log.warning("forward e-mail failed: job %s %s", job_id, error, extra={"event": "forward.failed"})
+    finished = clock.now() if clock is not None else now  # the backoff counts from when it failed, not from the claim
     with session_scope(session_factory) as session:
         job = session.get(ForwardJob, job_id)
         if job is None:  # its rule was removed meanwhile
@@ -678,11 +685,13 @@ def _run_email(session_factory: sessionmaker[Session], settings: Settings, job_i
         rule = session.get(ForwardingRule, job.rule_id)
         # A notice reads the SMS only to know it exists: no number or text leaves, no person is named.
         subjects = [subject_id] if subject_id is not None and mode == Mode.FULL else []
-        _finish(session, job, rule, error=error, retry=True, subjects=subjects, now=now)
+        _finish(session, job, rule, error=error, retry=True, subjects=subjects, now=finished)
     return True
 
 
-def _run_sms(session_factory: sessionmaker[Session], settings: Settings, job_id: int, due: datetime, *, now: datetime) -> bool:
+def _run_sms(
+    session_factory: sessionmaker[Session], settings: Settings, job_id: int, due: datetime, *, now: datetime, clock: Clock | None = None,
+) -> bool:
     """The forward SMS is a dispatch written in the same transaction that marks the job sent:
     it goes out exactly once (the outbox worker sends it)."""
     with session_scope(session_factory) as session:
@@ -737,16 +746,26 @@ def due_forwards(session: Session, *, now: datetime, limit: int = RUN_BATCH) -> 
     return [(row[0], row[1], row[2]) for row in rows]
 
 
-def run_forwards(session_factory: sessionmaker[Session], settings: Settings, *, now: datetime, limit: int = RUN_BATCH) -> int:
+def run_forwards(
+    session_factory: sessionmaker[Session], settings: Settings, *, now: datetime, limit: int = RUN_BATCH, clock: Clock | None = None,
+    budget: timedelta = RUN_BUDGET,
+) -> int:
     """Send the due forwards (at most ``limit``); returns how many were tried. Each job is claimed
-    in its own short transaction, so several workers share the work and none sends one twice."""
+    in its own short transaction, so several workers share the work and none sends one twice.
+    With a ``clock`` (the scheduler's), each claim and outcome is stamped with a fresh reading,
+    so a job claimed late in a slow run is held its full ``CLAIM`` from then, and the run claims
+    no more once ``budget`` has passed since ``now``; without one, everything is at ``now``."""
     with session_scope(session_factory) as session:
         due = due_forwards(session, now=now, limit=limit)
     tried = 0
     for job_id, kind, next_at in due:
+        current = clock.now() if clock is not None else now
+        if current - now >= budget:
+            log.info("forward run stops after %s: %d tried", current - now, tried, extra={"event": "forward.budget"})
+            break
         run = _run_email if kind == "email" else _run_sms
         try:
-            tried += run(session_factory, settings, job_id, next_at, now=now)
+            tried += run(session_factory, settings, job_id, next_at, now=current, clock=clock)
         except Exception:  # one job's failure (a database hiccup) does not stop the others; it is due again after its claim
             log.exception("forward job %s failed", job_id, extra={"event": "forward.error"})
     return tried
