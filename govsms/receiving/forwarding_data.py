@@ -22,7 +22,8 @@ from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.personal_data import Found, Person
 from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import RULE_MOBILE, InboundMessage
-from govsms.sending.models import DISPATCH_TEXT, Dispatch
+from govsms.sending.models import DISPATCH_TEXT, Dispatch, OutboundMessage
+from govsms.sending.status import MessageStatus
 from govsms.sending.subject_data import ERASED_TEXT
 from govsms.tenancy import owned_by
 
@@ -138,9 +139,17 @@ def export_forward_jobs(session: Session, person: Person) -> list[dict[str, obje
 
 
 def _erase_forwarded_texts(session: Session, account_id: int, dispatch_ids: list[int], *, now: datetime) -> None:
-    """The forward dispatches' texts become ``ERASED_TEXT`` (sealed, as the sending domain erases one)."""
+    """The forward dispatches' texts become ``ERASED_TEXT`` (sealed, as the sending domain erases
+    one); a forward SMS not yet handed to the transport is cancelled (not sent empty, not billed)."""
     if not dispatch_ids:
         return
+    session.execute(
+        update(OutboundMessage)
+        .where(owned_by(OutboundMessage, account_id), col(OutboundMessage.dispatch_id).in_(sorted(set(dispatch_ids))),
+               col(OutboundMessage.status).in_([MessageStatus.QUEUED, MessageStatus.SCHEDULED]))
+        .values(status=MessageStatus.CANCELLED, cost_minor=0, done_at=now)
+        .execution_options(synchronize_session=False)
+    )
     key = vault_of(session).account_key(session, account_id, DATA_PURPOSE, now=now)
     for dispatch_id in sorted(set(dispatch_ids)):
         session.execute(

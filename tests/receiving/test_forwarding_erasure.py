@@ -23,7 +23,7 @@ from govsms.receiving.forwarding_data import (
     purge_forward_jobs,
 )
 from govsms.receiving.models import InboundMessage
-from govsms.sending.models import DISPATCH_TEXT, Dispatch
+from govsms.sending.models import DISPATCH_TEXT, Dispatch, OutboundMessage
 from tests.factories import now
 from tests.receiving.forwarding_helpers import make_inbound
 from tests.receiving.test_forwarding import SENDER, SHOWN, STAFF, VIRTUAL, _account, _jobs, _settings, factory  # noqa: F401
@@ -67,6 +67,11 @@ def test_erasing_the_sender_empties_the_forward_dispatchs_text(session: Session,
     text = _forward_text(session, account.id)
     assert text == "" and SHOWN not in text and TEXT not in text and SENDER not in text
     assert _jobs(session, account.id) == []
+    # Erased before the worker sent it: the forward SMS is cancelled, not sent empty, not billed.
+    [sms] = session.execute(
+        select(OutboundMessage).where(OutboundMessage.dispatch_id == job.dispatch_id).execution_options(populate_existing=True)
+    ).scalars().all()
+    assert (sms.status, sms.cost_minor) == ("cancelled", 0)
 
 
 def test_another_accounts_dispatch_is_not_touched(session: Session, factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
