@@ -601,6 +601,20 @@ def _load(session: Session, job: ForwardJob, *, now: datetime) -> tuple[_Loaded,
     return loaded, None
 
 
+def _claim_loaded(session: Session, job_id: int, due: datetime, *, now: datetime) -> _Loaded | bool:
+    """The job claimed, with its rule and SMS opened; else whether a job was taken: False, another
+    runner has it (not due any more); True, it was taken and finished as refused (the rule or the
+    SMS is gone or cannot be read)."""
+    job = _claim(session, job_id, due, now=now)
+    if job is None:
+        return False
+    loaded, problem = _load(session, job, now=now)
+    if problem is not None:
+        _finish(session, job, loaded.rule, error=problem, retry=False, subjects=[], now=now)
+        return True
+    return loaded
+
+
 def _claim(session: Session, job_id: int, due: datetime, *, now: datetime) -> ForwardJob | None:
     """Take a due job (an UPDATE that only one runner wins): its ``next_at`` moves to the end of
     the claim and its attempts go up by one."""
@@ -653,13 +667,10 @@ def _run_email(
     session_factory: sessionmaker[Session], settings: Settings, job_id: int, due: datetime, *, now: datetime, clock: Clock | None = None,
 ) -> bool:
     with session_scope(session_factory) as session:
-        job = _claim(session, job_id, due, now=now)
-        if job is None:
-            return False
-        loaded, problem = _load(session, job, now=now)
-        if problem is not None:
-            _finish(session, job, loaded.rule, error=problem, retry=False, subjects=[], now=now)
-            return True
+        claimed = _claim_loaded(session, job_id, due, now=now)
+        if not isinstance(claimed, _Loaded):
+            return claimed
+        job, loaded = claimed.job, claimed
         assert loaded.rule is not None and loaded.rule.id is not None and loaded.e164 is not None and loaded.text is not None
         key = vault_of(session).account_key(session, job.account_id, DATA_PURPOSE, now=now)
         try:
@@ -679,13 +690,13 @@ def _run_email(
         log.warning("forward e-mail failed: job %s %s", job_id, error, extra={"event": "forward.failed"})
     finished = clock.now() if clock is not None else now  # the backoff counts from when it failed, not from the claim
     with session_scope(session_factory) as session:
-        job = session.get(ForwardJob, job_id)
-        if job is None:  # its rule was removed meanwhile
+        again = session.get(ForwardJob, job_id)
+        if again is None:  # its rule was removed meanwhile
             return True
-        rule = session.get(ForwardingRule, job.rule_id)
+        rule = session.get(ForwardingRule, again.rule_id)
         # A notice reads the SMS only to know it exists: no number or text leaves, no person is named.
         subjects = [subject_id] if subject_id is not None and mode == Mode.FULL else []
-        _finish(session, job, rule, error=error, retry=True, subjects=subjects, now=finished)
+        _finish(session, again, rule, error=error, retry=True, subjects=subjects, now=finished)
     return True
 
 
@@ -695,13 +706,10 @@ def _run_sms(
     """The forward SMS is a dispatch written in the same transaction that marks the job sent:
     it goes out exactly once (the outbox worker sends it)."""
     with session_scope(session_factory) as session:
-        job = _claim(session, job_id, due, now=now)
-        if job is None:
-            return False
-        loaded, problem = _load(session, job, now=now)
-        if problem is not None:
-            _finish(session, job, loaded.rule, error=problem, retry=False, subjects=[], now=now)
-            return True
+        claimed = _claim_loaded(session, job_id, due, now=now)
+        if not isinstance(claimed, _Loaded):
+            return claimed
+        job, loaded = claimed.job, claimed
         rule, message = loaded.rule, loaded.message
         assert rule is not None and rule.id is not None and message is not None and loaded.e164 is not None and loaded.text is not None
         person = vault_of(session).subjects_by_id(session, job.account_id, [rule.mobile_subject_id or 0]).get(rule.mobile_subject_id or 0)
