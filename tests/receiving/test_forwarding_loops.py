@@ -26,7 +26,6 @@ from govsms.sending.transports.loopback import LoopbackTransport
 from tests.factories import now
 from tests.receiving.forwarding_helpers import make_inbound
 from tests.receiving.test_forwarding import _account, _settings, factory  # noqa: F401
-from tests.receiving.test_routing import provider  # noqa: F401
 from tests.web_helpers import free_port
 
 M1, M2 = "+46701111111", "+46702222222"

@@ -20,7 +20,6 @@ from govsms.keys.crypto import DecryptionError
 from govsms.keys.store import Vault, vault_of
 from govsms.personal_data import Person
 from govsms.receiving.models import INBOUND_TEXT, InboundMessage
-from govsms.receiving.routing import provider_account_id
 from govsms.receiving.service import route_inbound
 from govsms.receiving.subject_data import (
     erase_received, erase_route, export_received, export_route, find_received, find_route, purge_received,
@@ -41,14 +40,6 @@ def sender(session: Session) -> Actor:
     owner = make_account(session)
     user, _ = make_user(session, owner, roles={Role.SENDER})
     return actor_for_user(user, owner)
-
-
-@pytest.fixture
-def provider(session: Session) -> int:
-    try:
-        return provider_account_id(session)
-    except Exception:  # noqa: BLE001  (no provider account in this database yet)
-        return int(make_account(session, is_provider=True).id)  # type: ignore[arg-type]
 
 
 def person(session: Session, account_id: int, e164: str = NUMBER) -> Person:

@@ -20,7 +20,7 @@ from govsms.auth import Actor, Role
 from govsms.db import make_session_factory
 from govsms.keys.store import Vault, vault_of
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, InboundFragment, InboundKeyword, InboundMessage
-from govsms.receiving.routing import normalise_source, provider_account_id
+from govsms.receiving.routing import normalise_source
 from govsms.receiving.service import accept_upstream, route_expired_fragments, route_inbound, run_receiving_job, store_inbound
 from govsms.sending.models import BlockEntry, Dispatch, OutboundMessage, PendingReport, ReplyRoute, VirtualNumber
 from govsms.sending.outbox import Outbox
@@ -41,14 +41,6 @@ def sender(session: Session, **account: object) -> Actor:
     owner = make_account(session, **account)
     user, _ = make_user(session, owner, roles={Role.SENDER})
     return actor_for_user(user, owner)
-
-
-@pytest.fixture
-def provider(session: Session) -> int:
-    try:
-        return provider_account_id(session)
-    except Exception:  # noqa: BLE001  (no provider account in this database yet)
-        return int(make_account(session, is_provider=True).id)  # type: ignore[arg-type]
 
 
 def send(session: Session, connection: Connection, vault: Vault, actor: Actor, numbers: list[str], *, sender: str = "72323",
