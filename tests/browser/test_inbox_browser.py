@@ -7,69 +7,35 @@ from __future__ import annotations
 
 import email
 from email.policy import default as default_policy
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from govsms.app import create_app
 from govsms.auth import Role
-from govsms.migrate import upgrade
 from govsms.i18n import language
-from govsms.db import make_engine, make_session_factory, session_scope
-from govsms.keys.ring import load_key_ring
-from govsms.keys.store import make_vault
+from govsms.db import session_scope
 from govsms.receiving.forwarding import run_forwards
 from govsms.receiving.service import simulate_inbound
 from govsms.sending.models import Dispatch
 from govsms.sending.outbox import Outbox
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.transports.loopback import LoopbackTransport
-from tests.browser.conftest import LiveServer
 from tests.browser.test_accounts_journey import log_in
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings, not_applicable
 from tests.factories import make_account, make_user, now
 from tests.receiving.forwarding_helpers import smtp_server
+from tests.served import Served, backend, serve  # noqa: F401
 
 PHONE = "+46701234567"
 SHOWN = "+46 70 123 45 67"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+@pytest.fixture
+def served(serve) -> Served:  # type: ignore[no-untyped-def]
     """The app served on 127.0.0.1 (uvicorn, no worker: the test takes the worker's turns) on each backend."""
-    if request.param == "postgresql" and not POSTGRES_URL:
-        not_applicable("PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
-    url = f"sqlite:///{tmp_path / 'govsms.db'}" if request.param == "sqlite" else create_postgres_database()
-    settings = make_settings(tmp_path, database_url=url)
-    upgrade(url)
-    listening = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=listening.getsockname()[1], log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{listening.getsockname()[1]}", settings=settings)
-    server.should_exit = True
-    thread.join(timeout=30)
-    listening.close()
-    if request.param == "postgresql":
-        drop_postgres_database(url)
-
-
-def _factory(live_server: LiveServer):  # type: ignore[no-untyped-def]
-    """Sessions on the served database with the app's keys (as the worker opens them)."""
-    settings = live_server.settings
-    return make_session_factory(make_engine(settings.resolved_database_url), vault=make_vault(settings, load_key_ring(settings)))
+    return serve()  # type: ignore[no-any-return]
 
 
 def _send_queued(factory) -> None:  # type: ignore[no-untyped-def]
@@ -79,9 +45,9 @@ def _send_queued(factory) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def test_reply_lands_under_its_sms_is_answered_and_forwarded(served: LiveServer, page: Page, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reply_lands_under_its_sms_is_answered_and_forwarded(served: Served, page: Page, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     live_server = served
-    factory = _factory(live_server)
+    factory = served.factory
     with session_scope(factory) as session:
         seed_default_prices(session, now=now())
         account = make_account(session, name="Förskolan Åre")

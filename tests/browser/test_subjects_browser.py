@@ -16,26 +16,18 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
-import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import text
-from sqlmodel import Session
 
 from govsms.accounts.login import actor_for_user
-from govsms.app import create_app
 from govsms.auth import Actor, Role
 from govsms.contacts.groups import add_members, create_group
 from govsms.contacts.service import create_contact, get_contact
@@ -44,17 +36,15 @@ from govsms.errors import InvalidInput
 from govsms.i18n import _, language
 from govsms.keys.ring import load_key_ring
 from govsms.keys.store import Vault
-from govsms.migrate import upgrade
 from govsms.retention.categories import BY_KEY, describe_days
 from govsms.retention.service import storage_time_in_force
 from govsms.sending import blocklist
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
-from govsms.sending.pricing import seed_default_prices
 from govsms.settings import Settings
 from tests.browser.test_accounts_journey import log_in
-from tests.conftest import POSTGRES_URL, create_postgres_database, drop_postgres_database, make_settings
 from tests.dpa.test_dpa import pdf_text
 from tests.factories import make_account, make_user, now
+from tests.served import Served, backend, serve  # noqa: F401
 
 TYPED = "070-123 45 67"
 E164 = "+46701234567"
@@ -66,45 +56,10 @@ SLOW = 30_000
 """Milliseconds for what renders a PDF (the export, the receipt) on a busy machine."""
 
 
-@dataclass
-class App:
-    url: str
-    settings: Settings
-    factory: Any
-    """Sessions of the test's own (a vault of its own) on the served app's database."""
-
-    def session(self) -> AbstractContextManager[Session]:
-        return session_scope(self.factory)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """One served app (uvicorn on 127.0.0.1, no worker) per backend for the module."""
-    if request.param == "postgresql" and not POSTGRES_URL:
-        pytest.skip("PostgreSQL variant: set GOVSMS_TEST_POSTGRES_URL to run it")
-    data_dir = tmp_path_factory.mktemp(f"subjects-{request.param}")
-    url = f"sqlite:///{data_dir / 'govsms.db'}" if request.param == "sqlite" else create_postgres_database()
-    settings = make_settings(data_dir, database_url=url)
-    upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine, vault=Vault(load_key_ring(settings)))
-    with session_scope(factory) as session:
-        seed_default_prices(session, now=now())
-    listening = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=listening.getsockname()[1], log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield App(url=f"http://127.0.0.1:{listening.getsockname()[1]}", settings=settings, factory=factory)
-    server.should_exit = True
-    thread.join(timeout=30)
-    listening.close()
-    engine.dispose()
-    if request.param == "postgresql":
-        drop_postgres_database(url)
+@pytest.fixture
+def app(serve) -> Served:  # type: ignore[no-untyped-def]
+    """The app served on 127.0.0.1 (uvicorn, no worker) on each backend, prices seeded."""
+    return serve()  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -118,7 +73,7 @@ class World:
     sender: Actor
 
 
-def _world(app: App) -> World:
+def _world(app: Served) -> World:
     """The account, its people and the person's data, made through the services as a sender
     would (contact, groups, 3 SMS, the block, one read of the contact)."""
     with app.session() as session:
@@ -153,7 +108,7 @@ def _page(browser: Browser) -> Page:
     return page
 
 
-def _search(page: Page, app: App, number: str, *, request_id: int | None = None) -> None:
+def _search(page: Page, app: Served, number: str, *, request_id: int | None = None) -> None:
     page.goto(f"{app.url}/subjects")
     page.get_by_label("Nummer", exact=True).fill(number)
     if request_id is not None:
@@ -162,7 +117,7 @@ def _search(page: Page, app: App, number: str, *, request_id: int | None = None)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Vad kontot har om")
 
 
-def _audit(page: Page, app: App, *, number: str = "", reference: str = "") -> Any:
+def _audit(page: Page, app: Served, *, number: str = "", reference: str = "") -> Any:
     page.goto(f"{app.url}/audit")
     page.get_by_label("Telefonnummer").fill(number)
     page.get_by_label("Ärendenummer").fill(reference)
@@ -213,7 +168,7 @@ def _storage_times(session: Any, account_id: int) -> list[str]:
         ]
 
 
-def test_the_dpo_finds_exports_and_erases_a_person(app: App, browser: Browser, tmp_path: Path) -> None:
+def test_the_dpo_finds_exports_and_erases_a_person(app: Served, browser: Browser, tmp_path: Path) -> None:
     world = _world(app)
     with app.session() as session:
         before = _counts(session, world)
