@@ -57,7 +57,7 @@ def _plant(session: Session, actor: Actor, vault: Vault) -> tuple[int, int]:
     gone_id, kept_id = subjects[GONE].id, subjects[KEPT].id
     contacts.delete_contact(session, actor, gone.id, now=now())
     _purge_data_of(session, gone_id)
-    assert vault.cache.get((actor.account_id, gone_id)) is not None  # cached by the sends
+    assert vault.cached(session, (actor.account_id, gone_id)) is not None  # cached by the sends (for this session until it commits)
     return gone_id, kept_id
 
 
@@ -71,7 +71,7 @@ def test_a_subject_whose_last_data_went_has_no_key_left(session: Session, vault:
     stored = _stored_key_ids(session)
     assert gone_id not in stored and kept_id in stored
     # No copy of the destroyed key is used: it is not in the cache, and nothing unwraps it.
-    assert vault.cache.get((actor.account_id, gone_id)) is None
+    assert vault.cached(session, (actor.account_id, gone_id)) is None
     assert vault.subjects_by_id(session, actor.account_id, [gone_id, kept_id]).keys() == {kept_id}
     (event,) = audit_events(session, Action.SUBJECT_KEYS_DESTROYED)
     assert json.loads(event.details) == {"destroyed": 1}

@@ -192,3 +192,44 @@ def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: 
         engine.dispose()
         if backend == "postgresql":
             drop_postgres_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_of_an_open_transaction_serve_only_that_session_until_it_commits(backend: str, keys: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Another request of the same process must not take a key from the cache while the
+    transaction that made it is open: if that transaction rolled back, what the other request
+    sealed under the key would never decrypt again (a savepoint released is no commit either)."""
+    from govsms.db import READ_FIRST_OPTION, make_engine, session_scope
+    from govsms.keys.store import DATA_PURPOSE, AccountKey
+    from govsms.migrate import upgrade
+    from tests.conftest import drop_postgres_database, fresh_database_url
+
+    url = fresh_database_url(backend, tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        vault = Vault(keys)
+        factory = make_session_factory(engine, vault=vault)
+        with session_scope(factory) as session:
+            account = make_account(session)
+            session.execute(AccountKey.__table__.delete())
+        account_id = account.id
+        with session_scope(factory) as making:
+            with making.begin_nested():
+                data_key = vault.account_key(making, account_id, DATA_PURPOSE, now=now())
+                subject = vault.subject(making, account_id, "+46701234567", now=now())
+            assert vault.account_key(making, account_id, DATA_PURPOSE, now=now()) == data_key  # the session keeps using its own
+            assert vault.subjects_by_id(making, account_id, [subject.id])[subject.id].key == subject.key
+            with session_scope(factory) as other:  # another request meanwhile (reading, as a GET does)
+                other.connection(execution_options={READ_FIRST_OPTION: True})
+                assert vault.subjects_by_id(other, account_id, [subject.id]) == {}
+            if backend == "sqlite":  # PostgreSQL commits a new account key in a transaction of its own
+                assert vault.cache.get(("account", account_id, DATA_PURPOSE)) is None
+        with session_scope(factory) as other:  # committed: now everyone's
+            assert vault.subjects_by_id(other, account_id, [subject.id])[subject.id].key == subject.key
+            assert vault.account_key(other, account_id, DATA_PURPOSE, now=now()) == data_key
+        assert vault.cache.get(("account", account_id, DATA_PURPOSE)) == data_key
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)

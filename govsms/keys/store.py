@@ -150,43 +150,72 @@ class Vault:
     # -- account keys ----------------------------------------------------------------------------
 
     def account_key(self, session: Session, account_id: int, purpose: str, *, now: datetime) -> bytes:
-        cached = self.cache.get(("account", account_id, purpose))
+        name = ("account", account_id, purpose)
+        cached = self.cached(session, name)
         if cached is not None:
             return cached
         context = account_wrap_context(account_id, purpose)
         with self.key_store(session) as store:
             row = store.get(AccountKey, (account_id, purpose))
+            committed = True
             if row is None:
-                if not self._insert_account_key(store, account_id, purpose, now, own_transaction=True):
-                    self._uncommitted(store, [("account", account_id, purpose)])
+                committed = self._insert_account_key(store, account_id, purpose, now, own_transaction=True)
                 row = store.get(AccountKey, (account_id, purpose), populate_existing=True)
             assert row is not None
             key = unseal(self._kek(row.kek_id), row.wrapped_key, context)
-        self.cache.put(("account", account_id, purpose), key)
+            if not committed:
+                self._cache_when_committed(store, [(name, key)])
+                return key
+        self.cache.put(name, key)
         return key
 
-    def _uncommitted(self, store: Session, names: list[object]) -> None:
-        """Cache entries for keys written in ``store``'s open transaction: forgotten unless it
-        commits, so a rolled-back key (or, on SQLite, an id used again) is never used."""
-        if self.keystore is not None:
-            return  # a separate key store has committed them already
-        pending = store.info.get("vault_uncommitted")
+    def cached(self, session: Session, name: object) -> bytes | None:
+        """A key from this session's own uncommitted ones, else from the process's cache."""
+        pending = session.info.get(("vault_pending", id(self)))
+        if pending:
+            key: bytes | None = pending.get(name)
+            if key is not None:
+                return key
+        return self.cache.get(name)
+
+    def _forget(self, store: Session, names: Sequence[object], *, shredded: Sequence[object] = ()) -> None:
+        """Forget these keys in the process's cache and in ``store``'s uncommitted ones; the
+        ``shredded`` ones for good (the cache never takes them again)."""
+        pending = store.info.get(("vault_pending", id(self)))
+        if pending:
+            for name in [*names, *shredded]:
+                pending.pop(name, None)
+        self.cache.forget(list(names))
+        if shredded:
+            self.cache.shred(shredded)
+
+    def _cache_when_committed(self, store: Session, items: list[tuple[object, bytes]]) -> None:
+        """Keys written in ``store``'s open transaction: only this session uses them until its
+        transaction commits, and only then do they enter the process's cache. A key another
+        thread took from the cache while the transaction was open would seal data under a key
+        that a rollback takes away (or, on SQLite, an id that the next insert gives to someone
+        else)."""
+        if self.keystore is not None:  # a separate key store has committed them already
+            self.cache.put_many(items)
+            return
+        pending: dict[object, bytes] | None = store.info.get(("vault_pending", id(self)))
         if pending is None:
-            pending = store.info["vault_uncommitted"] = []
-            event.listen(store, "after_commit", lambda session: session.info["vault_uncommitted"].clear())
+            pending = store.info[("vault_pending", id(self))] = {}
+
+            def after_commit(session: Session) -> None:
+                if session.in_nested_transaction():  # a savepoint released: not committed yet
+                    return
+                mine = session.info[("vault_pending", id(self))]
+                self.cache.put_many(list(mine.items()))
+                mine.clear()
 
             def after_transaction_end(session: Session, transaction: Any) -> None:
-                if transaction.parent is None:
-                    self._forget_pending(session)
+                if transaction.parent is None:  # committed (and cached above) or rolled back
+                    session.info[("vault_pending", id(self))].clear()
 
+            event.listen(store, "after_commit", after_commit)
             event.listen(store, "after_transaction_end", after_transaction_end)
-        pending.extend(names)
-
-    def _forget_pending(self, session: Session) -> None:
-        pending = session.info.get("vault_uncommitted") or []
-        if pending:
-            self.cache.forget(list(pending))
-            pending.clear()
+        pending.update(items)
 
     def create_account_keys(self, session: Session, account_id: int, *, now: datetime) -> None:
         """An account's keys, made with the account: no request ever has to create them."""
@@ -230,7 +259,7 @@ class Vault:
             select(SHREDS.c.account_id, SHREDS.c.subject_id, SHREDS.c.seq).where(SHREDS.c.seq > self.shreds_seen)
         ).all()
         if rows:
-            self.cache.shred([(account_id, subject_id) for account_id, subject_id, _seq in rows])
+            self._forget(store, [], shredded=[(account_id, subject_id) for account_id, subject_id, _seq in rows])
             self.shreds_seen = max(self.shreds_seen, max(seq for _account, _subject, seq in rows))
 
     def _log_shreds(self, store: Session, pairs: list[tuple[int, int]], now: datetime) -> None:
@@ -258,13 +287,13 @@ class Vault:
                         select(SHREDS.c.account_id, SHREDS.c.subject_id).where(one_of(SHREDS.c.subject_id, chunk, dialect))
                     ) if (account_id, subject_id) in wanted
                 )
-        self.cache.shred(list(found))
+            self._forget(store, [], shredded=list(found))
         return found
 
     # -- subjects --------------------------------------------------------------------------------
 
-    def _unwrap(self, row: Any) -> Subject:
-        cached = self.cache.get((row.account_id, row.id))
+    def _unwrap(self, store: Session, row: Any) -> Subject:
+        cached = self.cached(store, (row.account_id, row.id))
         if cached is None:
             cached = unseal(
                 self._kek(row.kek_id), row.wrapped_key, subject_wrap_context(row.account_id, row.blind_index)
@@ -282,7 +311,7 @@ class Vault:
                 self._catch_up(store)
             for chunk in _chunks(list(by_index)):
                 for row in _subject_rows(store, account_id, "blind_index", chunk):
-                    found[by_index[row.blind_index]] = self._unwrap(row)
+                    found[by_index[row.blind_index]] = self._unwrap(store, row)
         return found
 
     def subjects(
@@ -305,8 +334,7 @@ class Vault:
                 # A few numbers (an SMS or two): insert first, read back only the known ones, so a
                 # new number costs one statement.
                 created = self._create_few_subjects(store, account_id, list(by_index), now, share=share)
-                self._uncommitted(store, [(account_id, subject.id) for subject in created.values()])
-                self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
+                self._cache_when_committed(store, [((account_id, subject.id), subject.key) for subject in created.values()])
                 return {by_index[index]: subject for index, subject in created.items()}
             missing = []
             for chunk in _chunks(list(by_index)):
@@ -316,10 +344,9 @@ class Vault:
                     if row is None:
                         missing.append(index)
                     else:
-                        found[by_index[index]] = self._unwrap(row)
+                        found[by_index[index]] = self._unwrap(store, row)
             created = self._create_subjects(store, account_id, missing, now)
-            self._uncommitted(store, [(account_id, subject.id) for subject in created.values()])
-        self.cache.put_many([((account_id, subject.id), subject.key) for subject in created.values()])
+            self._cache_when_committed(store, [((account_id, subject.id), subject.key) for subject in created.values()])
         for index, subject in created.items():
             found[by_index[index]] = subject
         return found
@@ -380,7 +407,7 @@ class Vault:
         for chunk in _chunks(missing):
             for row in _subject_rows(store, account_id, "blind_index", chunk):
                 key = ours.get(row.wrapped_key)
-                found[row.blind_index] = self._unwrap(row) if key is None else Subject(id=row.id, account_id=account_id, key=key)
+                found[row.blind_index] = self._unwrap(store, row) if key is None else Subject(id=row.id, account_id=account_id, key=key)
         return found
 
     def _create_few_subjects(
@@ -411,7 +438,7 @@ class Vault:
             rest = [index for index in wanted if index not in found]
             if rest:
                 for row in _subject_rows(store, account_id, "blind_index", rest, share=share):
-                    found[bytes(row.blind_index)] = self._unwrap(row)
+                    found[bytes(row.blind_index)] = self._unwrap(store, row)
             wanted = [index for index in wanted if index not in found]
             if not wanted:
                 return found
@@ -430,7 +457,7 @@ class Vault:
             self._catch_up(store)  # a key shredded by any process is not returned from the cache
             uncached = []
             for subject_id in wanted:
-                key = self.cache.get((account_id, subject_id))
+                key = self.cached(store, (account_id, subject_id))
                 if key is None:
                     uncached.append(subject_id)
                 else:
@@ -438,7 +465,7 @@ class Vault:
             for chunk in _chunks(uncached):
                 for row in _subject_rows(store, account_id, "id", chunk):
                     try:
-                        found[row.id] = self._unwrap(row)
+                        found[row.id] = self._unwrap(store, row)
                     except DecryptionError:
                         # A damaged wrapped key: that person's rows cannot be read (absent, as
                         # if erased); every other row of the page still can.
@@ -468,8 +495,7 @@ class Vault:
                 )
                 gone.extend((account_id, subject_id) for subject_id in result.scalars())
             self._log_shreds(store, gone, now)
-        self.cache.forget([(account_id, subject_id) for subject_id in wanted])
-        self.cache.shred(list(gone))
+            self._forget(store, [(account_id, subject_id) for subject_id in wanted], shredded=list(gone))
         return len(gone)
 
 
@@ -517,8 +543,7 @@ def destroy_unused_subject_keys(session: Session, referencing: Sequence[tuple[st
                 deleted = [(row[1], row[0]) for row in store.execute(statement.returning(SUBJECTS.c.id, SUBJECTS.c.account_id))]
                 vault._log_shreds(store, deleted, now)
                 destroyed += len(deleted)
-        vault.cache.forget([(account_id, subject_id) for subject_id, account_id in unused])
-        vault.cache.shred(deleted)
+            vault._forget(store, [(account_id, subject_id) for subject_id, account_id in unused], shredded=deleted)
     return destroyed
 
 
