@@ -123,6 +123,16 @@ def mask(e164: str) -> str:
     return " ".join(part for part in parts if part)
 
 
+def readable(e164: str) -> str:
+    """``+46 70 123 45 67``: the international format people read (phonenumbers' grouping); what
+    is not a number phonenumbers knows is shown as given."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 # -- internals ------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from govsms.clock import localtime
 from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language
+from govsms.phone import readable
 from govsms.templating import base_environment
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def make_environment(filters: dict[str, Any] | None = None) -> Environment:
     env.filters["role_description"] = role_description
     env.filters["t"] = _
     env.filters["money"] = money
+    env.filters["readable_number"] = readable
     env.filters["source_label"] = source_label
     env.globals["languages"] = LANGUAGES
     env.filters.update(filters or {})
