@@ -25,10 +25,17 @@ $(SMSC_MODULES): tests/smsc/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix tests/smsc --no-audit --no-fund --silent; \
 	else echo "npm not found: the SMPP tests will be skipped"; fi
 
+# axe-core, the accessibility engine the every-page browser test injects (pinned in its lock file).
+A11Y_MODULES := tests/a11y/node_modules/.package-lock.json
+
+$(A11Y_MODULES): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/a11y --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility test will be skipped"; fi
+
 # The tests run on one process per CPU (pytest-xdist); TEST_WORKERS=0 runs them all in one.
 TEST_WORKERS ?= logical
 
-test: $(STAMP) $(SMSC_MODULES)
+test: $(STAMP) $(SMSC_MODULES) $(A11Y_MODULES)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check govsms tests bench migrations
 	$(BIN)/mypy
