@@ -50,6 +50,7 @@ from govsms.sending import operator as sending_operator
 from govsms.sending import sender_ui as sending_sender_ui
 from govsms.sending import statistics_api as sending_statistics_api
 from govsms.sending import statistics_ui as sending_statistics_ui
+from govsms.sending import history_ui as sending_history_ui
 from govsms.sending import ui as sending_ui
 from govsms.subjects import api as subjects_api
 from govsms.subjects import requests_api as subjects_requests_api
@@ -203,6 +204,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
                     *audit_ui.ROUTES,
                     *audit_api.ROUTES,
                     *sending_ui.ROUTES,
+                    *sending_history_ui.ROUTES,
                     *sending_sender_ui.ROUTES,
                     *sending_statistics_ui.ROUTES,
                     *sending_statistics_api.ROUTES,
