@@ -13,11 +13,11 @@ from litestar.params import QueryParameter
 from litestar.response import Template
 from markupsafe import Markup, escape
 
-from govsms.auth import Permission
+from govsms.auth import ROLE_PERMISSIONS, Actor, Permission, Role
 from govsms.clock import zone
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
-from govsms.sending import statistics
+from govsms.sending import dashboard, statistics
 from govsms.sending.statistics_detail import day_messages
 from govsms.web.controller import PageController
 from govsms.web.forms import Db, Form, Now, form_text
@@ -154,18 +154,51 @@ class StatisticsDayPages(PageController):
                          page_number=form_id(data, "page") or 1, posted="/statistics/day/texts")
 
 
+SHORTCUT_ROLES = (Role.SENDER, Role.ADMIN, Role.DPO, Role.AUDITOR, Role.OPERATOR)
+"""The order the dashboard's shortcuts are grouped in: sending first, the provider's work last."""
+
+
+def count_text(value: int) -> str:
+    """A count the Swedish way, thousands apart: 1 234 (a no-break space, like ``money``)."""
+    return f"{value:,}".replace(",", "\u00a0")
+
+
+def shortcuts(actor: Actor, nav: list[NavItem]) -> list[tuple[Role, list[NavItem]]]:
+    """The pages the actor may open, under the first of its roles that grants each (the app's
+    navigation: every domain's pages, none named here)."""
+    seen: set[str] = set()
+    grouped: list[tuple[Role, list[NavItem]]] = []
+    for role in SHORTCUT_ROLES:
+        if role not in actor.roles:
+            continue
+        items = [item for item in nav if item.permission in ROLE_PERMISSIONS[role] and item.path not in seen and item.visible_to(actor)]
+        seen.update(item.path for item in items)
+        grouped.append((role, items))
+    return grouped
+
+
 class DashboardPages(PageController):
-    """The start page of a logged-in user; this month's messages, parts and cost for those who may send."""
+    """The start page of a logged-in user: this month's messages, parts and cost, the last
+    dispatches, unread replies, data-subject requests due, and shortcuts by role."""
 
     guards = (users_only,)
 
     @get("/")
     def dashboard(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Template:
         actor = request.scope["user"]
-        month = statistics.month_so_far(db, actor, now=now) if actor.can(Permission.SEND) and actor.can(Permission.STATS) else None
+        state = request.app.state
+        month = dashboard.month_so_far(db, actor, now=now) if actor.can(Permission.STATS) else None
+        recent = dashboard.recent_dispatches(db, actor) if actor.can(Permission.MESSAGES_READ) else None
+        # Unread replies (the receiving domain counts; the app hands the function down).
+        unread_counter = (getattr(state, "nav_counts", None) or {}).get("inbox")
+        unread = unread_counter(db, actor) if unread_counter is not None and actor.can(Permission.INBOX) else None
         # Data-subject requests due within 7 days (the subjects domain's, handed down by the app).
-        requests_due = request.app.state.subject_requests_due(db, actor, now=now) if actor.can(Permission.SUBJECTS) else None
-        return page(request, "web/dashboard.html", month=month, month_cost=money(month.cost_minor) if month else "", requests_due=requests_due)
+        requests_due = state.subject_requests_due(db, actor, now=now) if actor.can(Permission.SUBJECTS) else None
+        return page(
+            request, "web/dashboard.html", month=month, requests_due=requests_due, recent=recent, unread=unread,
+            figures={"messages": count_text(month.messages), "parts": count_text(month.parts), "cost": money(month.cost_minor)} if month else {},
+            shortcuts=shortcuts(actor, state.nav), can_send=actor.can(Permission.SEND),
+        )
 
 
 ROUTES = [StatisticsPages, StatisticsDayPages, DashboardPages]

@@ -47,7 +47,7 @@ def test_the_sender_sees_the_accounts_figures_and_the_auditor_is_refused(client:
     today = local_day(now(), zone(None)).isoformat()
     assert f'href="/statistics/day?day={today}"' in page.text
     dashboard = client.get("/")
-    assert dashboard.status_code == 200 and '<dd id="month-messages">2</dd>' in dashboard.text
+    assert dashboard.status_code == 200 and 'id="month-messages" data-figure="messages" data-value="2">2</dd>' in dashboard.text
     assert f'href="/statistics.xlsx?from={today[:8]}01&amp;to={today}"' in page.text
     refused = client.get("/statistics", params={"from": "2026-13-01"})
     assert refused.status_code == 422 and 'id="from-error"' in refused.text
