@@ -71,7 +71,7 @@ from govsms.web import jobs as web_jobs
 from govsms.web import pages
 from govsms.web.apidocs import ApiDocsPlugin
 from govsms.web.transactions import in_transaction
-from govsms.web.context import ActorCache, activity, ActorMiddleware, RequestContext
+from govsms.web.context import ActorCache, activity, ActorMiddleware, PageContext, RequestContext
 from govsms.web.guards import api_bodies, same_origin
 from govsms.web.headers import SecurityHeaders
 from govsms.web.ratelimit import AddressLimiter
@@ -262,6 +262,6 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
     )
     _transactional_handlers(app)
     app.asgi_handler = RequestContext(
-        SecurityHeaders(app.asgi_handler, https=settings.public_url.startswith("https://"), secure_cookies=settings.secure_cookies),
+        SecurityHeaders(PageContext(app.asgi_handler), https=settings.public_url.startswith("https://"), secure_cookies=settings.secure_cookies),
     )
     return app

@@ -5,6 +5,12 @@ access line with the route template, never the raw path or query (they may hold 
 ``ActorMiddleware`` resolves the session cookie (UI) or the ``Authorization: Bearer`` key to an
 ``Actor`` in ``scope["user"]`` (None when anonymous) and sets the UI language; under ``/api/``
 only a key counts.
+
+``PageContext`` wraps the whole application (the router and the app-level error handling too):
+it resolves the session cookie of a page request once, before routing, and sets the language
+for the whole request. So an error raised before a route's middleware runs (an unknown path,
+a wrong method) or after it has returned (a CSRF refusal, which the app-level handler answers)
+is rendered in the user's language, with the user's navigation (``page_actor``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ _DIGIT_RUN = re.compile(r"\d(?:[._-]?\d){6,}")
 replaced, since request ids are kept in the access log, which is never erased."""
 
 access_log = logging.getLogger("govsms.access")
+log = logging.getLogger(__name__)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -118,6 +125,60 @@ class RequestContext:
             request_id.reset(token)
 
 
+PAGE_ACTOR = "govsms.page_actor"
+"""The scope key of the session's actor as ``PageContext`` resolved it before routing (absent: not
+resolved, as for an ``/api/`` path). Only pages read it (``page_actor``); who may do what is
+decided by ``scope["user"]``, which ``ActorMiddleware`` sets by the route matched."""
+
+
+def _language_of(actor: Actor | None, cookies: dict[str, str], scope: Scope) -> str:
+    wanted = actor.language if actor and actor.kind == "user" else cookies.get(LANGUAGE_COOKIE)
+    if wanted is None:
+        # API clients and first visits: the first language the client asks for that we have.
+        wanted = _accepted_language(_header(scope, b"accept-language") or "")
+    return pick_language(wanted)
+
+
+class PageContext:
+    """Around the whole application (inside ``RequestContext``): the session cookie of a request
+    to a page is resolved once, before routing (``ActorMiddleware`` reuses it), and the language
+    is set for the whole request, the app-level error handling included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        cookies = _cookies(scope)
+        actor: Actor | None = None
+        if not str(scope["path"]).startswith("/api/"):
+            try:
+                if session_token := cookies.get(SESSION_COOKIE):
+                    app = scope["litestar_app"]
+                    actor = await sync_to_thread(app.state.resolve_actor, app.state, None, session_token)
+                scope[PAGE_ACTOR] = actor  # type: ignore[literal-required]
+            except Exception as error:  # a busy database: ActorMiddleware tries again, inside the error handling
+                log.warning("session not resolved before routing: %s", type(error).__name__, extra={"event": "session.unresolved"})
+        token = current_language.set(_language_of(actor, cookies, scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_language.reset(token)
+
+
+def page_actor(scope: Scope) -> Actor | None:
+    """Who a page (an error page too) is shown to: the route's actor once ``ActorMiddleware`` ran,
+    else the session's as ``PageContext`` resolved it (an unknown path: the router refused it
+    before any route's middleware ran)."""
+    if "user" in scope:
+        actor: Actor | None = scope["user"]
+        return actor
+    resolved: Actor | None = scope.get(PAGE_ACTOR)
+    return resolved
+
+
 class ActorMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
@@ -130,7 +191,9 @@ class ActorMiddleware(ASGIMiddleware):
         # even one a page of another site (or another port of this host) makes it send.
         session_token = None if is_api(scope) else cookies.get(SESSION_COOKIE)
         actor: Actor | None = None
-        if bearer:
+        if session_token and not bearer and PAGE_ACTOR in scope:
+            actor = scope[PAGE_ACTOR]  # type: ignore[literal-required]  # resolved by PageContext already
+        elif bearer:
             # API clients send many requests each: their keys are cached (see ActorCache).
             cache: ActorCache = app.state.actor_cache
             key = cache.key(bearer)
@@ -143,11 +206,7 @@ class ActorMiddleware(ASGIMiddleware):
             actor = await sync_to_thread(app.state.resolve_actor, app.state, None, session_token)
         scope["user"] = actor
         scope["auth"] = "api_key" if actor and actor.kind == "api_key" else ("session" if actor else None)
-        wanted = actor.language if actor and actor.kind == "user" else cookies.get(LANGUAGE_COOKIE)
-        if wanted is None:
-            # API clients and first visits: the first language the client asks for that we have.
-            wanted = _accepted_language(_header(scope, b"accept-language") or "")
-        token = current_language.set(pick_language(wanted))
+        token = current_language.set(_language_of(actor, cookies, scope))
         try:
             await next_app(scope, receive, send)
         finally:

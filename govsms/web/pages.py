@@ -14,7 +14,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 from msgspec import UNSET
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from govsms import __version__
 from govsms.db import DatabaseBusy, is_busy, ping
 from govsms.errors import GovsmsError
-from govsms.i18n import _
+from govsms.i18n import N_, _, language
 from govsms.log import request_id
 from govsms.web.api import ErrorBody
 from govsms.web.render import page
@@ -58,9 +58,35 @@ def _json_error(status: int, code: str, message: str, fields: dict[str, str] | N
     return Response(body, status_code=status, media_type=MediaType.JSON)
 
 
+PUBLIC_PAGES = ("/u/",)
+"""Pages for people who are not users of the service: the opt-out link's page (sending). Their
+errors never link into the service (no navigation, no "log in"), in Swedish and English like
+the page itself."""
+
+PUBLIC_ERRORS = {
+    404: (N_("This link does not work"), N_("Open the link from the SMS again, the whole of it. If it still does not work, reply STOP to the SMS.")),
+    403: (N_("The page had expired"), N_("Open the link from the SMS again and press the button once more.")),
+    429: (N_("Too many requests"), N_("Too many requests came from your address. Wait a minute and open the link from the SMS again.")),
+}
+PUBLIC_ERRORS[400] = PUBLIC_ERRORS[405] = PUBLIC_ERRORS[404]
+PUBLIC_ERROR = (N_("Something went wrong"), N_("The page could not be shown just now. Open the link from the SMS again in a while."))
+
+
+def _public_error_page(status: int) -> Response[Any]:
+    title, message = PUBLIC_ERRORS.get(status, PUBLIC_ERROR)
+    texts = {}
+    for code in ("sv", "en"):
+        with language(code):
+            texts[code] = {"title": _(title), "message": _(message), "reference": _("Reference: %(ref)s") % {"ref": request_id.get()}}
+    return Template(template_name="web/public_error.html", status_code=status, context={"texts": texts})
+
+
 def _error_page(request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
-    template = page(request, "web/error.html", status_code=status, title=title, message=message, request_id=request_id.get())
-    return template
+    """The error page in the user's language (``web.context.PageContext`` set it for the whole
+    request), with the navigation of the user logged in, if one is (``render.page``)."""
+    if request.url.path.startswith(PUBLIC_PAGES):
+        return _public_error_page(status)
+    return page(request, "web/error.html", status_code=status, title=title, message=message, request_id=request_id.get())
 
 
 def handle_govsms_error(request: Request[Any, Any, Any], exc: GovsmsError) -> Response[Any]:
@@ -107,6 +133,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return _error_page(request, 400, _("Please check your input"), message)
     if _wants_json(request):
         response = _json_error(status, ERROR_CODES.get(status, "error"), exc.detail)
+    elif status == 405:
+        message = _("This address cannot be used that way. Go back and use the links and buttons of the page.")
+        response = _error_page(request, 405, _("Not possible here"), message)
     else:
         titles = {400: _("Please check your input"), 415: _("Please check your input"), 429: _("Too many requests")}
         response = _error_page(request, status, titles.get(status, _("Error")), exc.detail)

@@ -20,6 +20,7 @@ from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.phone import readable
 from govsms.templating import base_environment
+from govsms.web.context import page_actor
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def make_environment(filters: dict[str, Any] | None = None) -> Environment:
 
 def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 200, **context: Any) -> Template:
     """Render a UI page with what every page needs: the actor, its navigation, the language."""
-    actor: Actor | None = request.scope.get("user")
+    actor = page_actor(request.scope)  # also on an error page the router or the CSRF check answered
     nav = [item for item in request.app.state.nav if item.visible_to(actor)]
     return Template(
         template_name=template,
