@@ -159,6 +159,7 @@ def create_app(settings: Settings, *, bind: Engine | Any | None = None, worker: 
             "subject_requests_due": subject_requests_due,  # the dashboard's warning of requests due (the subjects domain knows)
             "request_subject": request_subject,  # the access log's filter by reference finds the request's person (the subjects domain knows)
             "nav_counts": {"inbox": inbox_unread_count},  # the navigation's "Inkorg (3)" (the receiving domain counts)
+            "banners": [dpa_ui.subprocessor_banners],  # a new sub-processor within its notice, for customers' admins (web.banners)
         }
     )
     def handler_threads() -> None:

@@ -27,7 +27,8 @@ from govsms.accounts.password import MIN_SCORE
 from govsms.auth import Role
 from govsms.accounts.totp import required_roles
 from govsms.audit.service import public_key, public_key_text
-from govsms.dpa.registry import EEA, active_subprocessors
+from govsms.clock import zone
+from govsms.dpa.registry import EEA, NOTICE_DAYS, active_subprocessors
 from govsms.errors import Conflict
 from govsms.i18n import _
 from govsms.keys.ring import KeyRing
@@ -39,8 +40,6 @@ from govsms.settings import Settings
 TEMPLATE_VERSION = "2026.1"
 """Raise when the clause text in ``templates/dpa/`` changes: customers then see a new version."""
 
-NOTICE_DAYS = 30
-"""Advance notice of a new sub-processor (clause 6)."""
 BREACH_HOURS = 24
 """Longest time from knowing of a breach to telling the customer (clause 9)."""
 DELETION_DAYS = 30
@@ -123,7 +122,7 @@ def build_annexes(
     provider = provider_of(session, settings)
     subprocessors = [
         {"name": entry.name, "org_number": entry.org_number, "country": entry.country, "city": entry.city, "purpose": entry.purpose,
-         "safeguard": entry.safeguard}
+         "safeguard": entry.safeguard, "effective_from": entry.effective_at.astimezone(zone(account.timezone)).date().isoformat()}
         for entry in active_subprocessors(session)
     ]
     assert account.id is not None  # a stored account
@@ -191,7 +190,9 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> list[Chang
     for name in old_subs.keys() - new_subs.keys():
         found.append(Change("subprocessor_removed", name, old_subs[name], None))
     for name in sorted(old_subs.keys() & new_subs.keys()):
-        if old_subs[name] != new_subs[name]:
+        # A version made before sub-processors had an effective date: the date is no change.
+        new = {key: value for key, value in new_subs[name].items() if key != "effective_from" or key in old_subs[name]}
+        if old_subs[name] != new:
             found.append(Change("subprocessor_changed", name, old_subs[name], new_subs[name]))
     if before.get("transfers_outside_eea") != after.get("transfers_outside_eea"):
         found.append(Change("transfers", "transfers_outside_eea", before.get("transfers_outside_eea"), after.get("transfers_outside_eea")))

@@ -31,6 +31,9 @@ class SubProcessor(SQLModel, table=True):
     """Outside the EU/EEA: the Chapter V safeguard of the transfer (an adequacy decision, the
     Commission's standard contractual clauses ...); required there, empty inside."""
     added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    effective_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    """When it takes effect: a new one 30 days after it was added (DPA clause 6.2, the notice that
+    lets customers object); until then Annex IV names it "from" that date and admins see a banner."""
     removed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 

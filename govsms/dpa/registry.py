@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypedDict, cast
 
 from babel import Locale
@@ -21,6 +21,11 @@ from govsms.textfield import single_line
 EEA = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
 )
+
+
+NOTICE_DAYS = 30
+"""Advance notice of a new sub-processor (DPA clause 6.2): it takes effect this many days after
+it is added, so customers can object first."""
 
 
 def country_name(code: str, language: str) -> str:
@@ -75,11 +80,26 @@ def add_subprocessor(
     safeguard: str = "",
 ) -> SubProcessor:
     require(actor, Permission.PLATFORM)
-    entry = SubProcessor(**_checked(name, org_number, country, city, purpose, safeguard), added_at=now)
+    entry = SubProcessor(
+        **_checked(name, org_number, country, city, purpose, safeguard), added_at=now, effective_at=now + timedelta(days=NOTICE_DAYS),
+    )
     session.add(entry)
     session.flush()
-    record_event(session, actor, Action.SUBPROCESSOR_ADDED, now=now, target=("subprocessor", entry.id))
+    record_event(
+        session, actor, Action.SUBPROCESSOR_ADDED, now=now, target=("subprocessor", entry.id),
+        details={"effective": entry.effective_at.date().isoformat()},
+    )
     return entry
+
+
+def pending_subprocessors(session: Session, *, now: datetime) -> list[SubProcessor]:
+    """Sub-processors added but not in effect yet (within their notice), soonest first."""
+    return list(session.exec(
+        select(SubProcessor)
+        .where(col(SubProcessor.removed_at).is_(None), col(SubProcessor.effective_at) > now)
+        .order_by(col(SubProcessor.effective_at), col(SubProcessor.id))
+    ))
+
 
 
 def change_subprocessor(

@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
+from sqlmodel import Session
 
-from govsms.auth import Permission
-from govsms.dpa import registry, service
+from govsms.auth import Actor, Permission
+from govsms.clock import localtime
+from govsms.dpa import notice, registry, service
 from govsms.dpa.annexes import ProviderNotConfigured, provider_of
 from govsms.errors import GovsmsError
 from govsms.i18n import LANGUAGES, N_, _, current_language
@@ -22,6 +25,7 @@ from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
 from govsms.web.forms import EVERY_REFUSAL, Db, Now, Form, form_text, refused_form
 from govsms.web.guards import requires, users_only
+from govsms.web.banners import Banner
 from govsms.web.params import Id, form_id
 from govsms.web.render import NavItem, page
 
@@ -57,6 +61,23 @@ def _dpa_page(
         can_accept=actor.can(Permission.DPA_ACCEPT), languages=LANGUAGES, chosen_lang=current_language.get(),
         change_text=change_text, **context,
     )
+
+
+def subprocessor_banners(session: Session, actor: Actor, now: datetime) -> list[Banner]:
+    """For those who accept the account's agreement: each sub-processor added but not in effect
+    yet (its notice under clause 6.2), until the day it takes effect."""
+    if not actor.can(Permission.DPA_ACCEPT) or actor.can(Permission.PLATFORM):
+        return []
+    return [
+        Banner(
+            text=_("New sub-processor: %(name)s (%(purpose)s, %(country)s) takes effect on %(date)s. If you object to it, tell your provider before then.") % {
+                "name": entry.name, "purpose": entry.purpose, "country": registry.country_name(entry.country, current_language.get()),
+                "date": localtime(entry.effective_at, "%Y-%m-%d", actor.timezone),
+            },
+            link="/dpa/preview#annex-4", link_text=_("Annex IV of the agreement"),
+        )
+        for entry in registry.pending_subprocessors(session, now=now)
+    ]
 
 
 def change_text(change: Any) -> str:
@@ -179,23 +200,31 @@ class DpaOperatorPages(PageController):
 
     @get("/operator/dpa")
     def operator_page(self, request: Request[Any, Any, Any], db: Db, done: FromQuery[str] = "") -> Template:
-        notices = {"saved": N_("Saved. Customers' DPA pages now say that a new version is available.")}
+        notices = {"saved": N_(
+            "Saved. Customers' DPA pages now say that a new version is available. A new sub-processor takes effect after 30 days' notice: "
+            "customers' admins see it at the top of their pages until then, and those with an administrative e-mail address are mailed."
+        )}
         return _operator_page(request, db, notice=notices.get(done))
 
     @post("/operator/subprocessors")
     def subprocessor_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
         actor = request.scope["user"]
         values = {field: form_text(data, field) for field in ("name", "org_number", "country", "city", "purpose", "safeguard")}
+        mails = []
         try:
             if (remove := form_id(data, "remove")) is not None:
                 registry.remove_subprocessor(db, actor, remove, now=now)
             elif (entry_id := form_id(data, "id")) is not None:
                 registry.change_subprocessor(db, actor, entry_id, **values, now=now)
             else:
-                registry.add_subprocessor(db, actor, **values, now=now)
+                entry = registry.add_subprocessor(db, actor, **values, now=now)
+                mails = notice.notice_mails(db, request.app.state.settings, entry)
         except GovsmsError as refused:
             return _operator_page(request, db, form=values, **refused_form(refused, db, shown=EVERY_REFUSAL))
-        return Redirect("/operator/dpa?done=saved", status_code=303)
+        # The customers' admins are told once the entry is saved (after the response: a slow mail
+        # server holds no page).
+        background = BackgroundTask(notice.send_notices, request.app.state.settings, mails) if mails else None
+        return Redirect("/operator/dpa?done=saved", status_code=303, background=background)
 
     @post("/operator/retention")
     def retention_save(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:

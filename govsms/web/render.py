@@ -20,6 +20,7 @@ from govsms.auth import Actor, Permission, ROLE_DESCRIPTIONS, ROLE_LABELS, Role
 from govsms.i18n import LANGUAGES, N_, _, current_language
 from govsms.phone import readable
 from govsms.templating import base_environment
+from govsms.web.banners import banners_for
 from govsms.web.context import page_actor
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def page(request: Request[Any, Any, Any], template: str, *, status_code: int = 2
             "actor": actor,
             "nav": nav,
             "nav_counts": nav_counts(request, actor, nav),
+            "banners": banners_for(request, actor),  # domains' notices for this actor (app.state.banners)
             "path": request.url.path,
             "lang": current_language.get(),
             **context,
