@@ -27,6 +27,36 @@ NOT_VALID_IN_REGION = N_(
 )
 NOT_VALID_FOR_COUNTRY_CODE = N_("Not a valid number for country code +%(code)d. Check the number.")
 
+# What an SMS can be sent to, by the number type phonenumbers gives (its metadata, per country).
+# Refused: types whose numbers cannot receive SMS. Warned: types that may or may not (the SMS is
+# sent and billed; only a mobile phone gets it). VoIP and personal (follow-me) numbers are
+# warned, not refused: some take SMS, many do not, and the country's plan cannot tell which.
+LANDLINE = N_("A landline number: it cannot receive SMS. Give a mobile number.")
+PREMIUM_RATE = N_("A premium-rate number: it cannot receive SMS. Give a mobile number.")
+TOLL_FREE = N_("A toll-free number: it cannot receive SMS. Give a mobile number.")
+SHARED_COST = N_("A shared-cost number: it cannot receive SMS. Give a mobile number.")
+UAN = N_("A company's switchboard number (UAN): it cannot receive SMS. Give a mobile number.")
+PAGER = N_("A pager number: it cannot receive SMS. Give a mobile number.")
+VOICEMAIL = N_("A voicemail access number: it cannot receive SMS. Give a mobile number.")
+MAYBE_LANDLINE = N_(
+    "In this country landline and mobile numbers look alike: the SMS is sent and charged, "
+    "but only a mobile phone gets it."
+)
+MAYBE_VOIP = N_("An internet telephony (VoIP) number: it gets the SMS only if its service takes SMS.")
+MAYBE_PERSONAL = N_("A personal (follow-me) number: it gets the SMS only if it leads to a mobile phone.")
+UNKNOWN_TYPE = N_("The kind of number is not known: the SMS is sent and charged, but only a mobile phone gets it.")
+_TYPE = phonenumbers.PhoneNumberType
+CANNOT_TAKE_SMS = {
+    _TYPE.FIXED_LINE: LANDLINE, _TYPE.PREMIUM_RATE: PREMIUM_RATE, _TYPE.TOLL_FREE: TOLL_FREE,
+    _TYPE.SHARED_COST: SHARED_COST, _TYPE.UAN: UAN, _TYPE.PAGER: PAGER, _TYPE.VOICEMAIL: VOICEMAIL,
+}
+"""Number types refused as recipients of an SMS, and why."""
+MAY_NOT_TAKE_SMS = {
+    _TYPE.FIXED_LINE_OR_MOBILE: MAYBE_LANDLINE, _TYPE.VOIP: MAYBE_VOIP, _TYPE.PERSONAL_NUMBER: MAYBE_PERSONAL,
+    _TYPE.UNKNOWN: UNKNOWN_TYPE,
+}
+"""Number types accepted as recipients with a warning. Every other type (MOBILE) is accepted."""
+
 # Bounds over every country in phonenumbers' metadata (tests check them against it): a national
 # number outside them is wrong everywhere, so the reason is "too few/many digits" rather than
 # "not valid in <country>".
@@ -64,6 +94,8 @@ class ParsedNumber:
     raw: str
     e164: str | None
     reason: str | None
+    warning: str | None = None
+    """For an accepted recipient that may not get an SMS (``parse_recipient``): why."""
 
     @property
     def ok(self) -> bool:
@@ -87,6 +119,20 @@ def parse_many(raws: Iterable[str], region: str = "SE") -> list[ParsedNumber]:
     region = _checked_region(region)
     fast_path = _fast_path_for(region)
     return [_parse(raw, region, fast_path) for raw in raws]
+
+
+def parse_recipient(raw: str, region: str = "SE") -> ParsedNumber:
+    """``parse_number`` for a number an SMS is sent to: refuses numbers that cannot receive SMS
+    (landlines, premium-rate, toll-free...) with a reason, and warns of those that may not."""
+    return parse_recipients([raw], region)[0]
+
+
+def parse_recipients(raws: Iterable[str], region: str = "SE") -> list[ParsedNumber]:
+    """``parse_recipient`` over a list; the region is checked once. Swedish mobiles (the fast
+    path) are mobiles by the same metadata and need no further look."""
+    region = _checked_region(region)
+    fast_path = _fast_path_for(region)
+    return [_sms_capable(_parse(raw, region, fast_path)) for raw in raws]
 
 
 def normalise(raw: str, region: str = "SE") -> str:
@@ -184,6 +230,17 @@ def _parse_thoroughly(raw: str, cleaned: str, region: str) -> ParsedNumber:
     if not phonenumbers.is_valid_number(number):
         return _refused(raw, _not_valid_reason(number, region))
     return ParsedNumber(raw, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None)
+
+
+def _sms_capable(parsed: ParsedNumber) -> ParsedNumber:
+    if parsed.e164 is None or _SWEDISH_MOBILE_FROM_ANYWHERE.fullmatch(parsed.e164):
+        return parsed  # refused already, or a Swedish mobile by the metadata's own pattern
+    number_type = phonenumbers.number_type(phonenumbers.parse(parsed.e164, None))
+    if number_type in CANNOT_TAKE_SMS:
+        return _refused(parsed.raw, _(CANNOT_TAKE_SMS[number_type]))
+    if number_type in MAY_NOT_TAKE_SMS:
+        return ParsedNumber(parsed.raw, parsed.e164, None, _(MAY_NOT_TAKE_SMS[number_type]))
+    return parsed
 
 
 def _refused(raw: str, reason: str) -> ParsedNumber:

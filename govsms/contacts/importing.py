@@ -25,7 +25,7 @@ from govsms.db import bulk_insert, one_of, rowcount, table_of
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
-from govsms.phone import parse_number
+from govsms.phone import parse_recipient
 from govsms.tenancy import delete_scoped, owned_by, scoped
 from govsms.textfield import printable
 from govsms.audit.unreadable import ALTERED, UnreadableRow, record_unreadable
@@ -95,7 +95,7 @@ def plan_import(
     )
     first_row: dict[str, int] = {}
     for row in parsed.rows:
-        number = parse_number(row.number, region)
+        number = parse_recipient(row.number, region)  # landlines and the like are refused with a reason
         if number.e164 is None:
             plan.invalid.append(RefusedRow(row.row_number, row.number, number.reason or ""))
         elif number.e164 in first_row:

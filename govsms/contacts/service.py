@@ -22,7 +22,7 @@ from govsms.i18n import _
 from govsms.db import add_unless_taken
 from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
-from govsms.phone import parse_number
+from govsms.phone import parse_number, parse_recipient
 from govsms.tenancy import get_scoped, owned_by, scoped
 from govsms.textfield import multi_line, single_line
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
@@ -178,7 +178,7 @@ def get_contact(session: Session, actor: Actor, contact_id: int, *, now: datetim
 
 
 def _parse_or_refuse(session: Session, actor: Actor, number: str) -> str:
-    parsed = parse_number(number, account_region(session, actor))
+    parsed = parse_recipient(number, account_region(session, actor))  # a contact is someone to send SMS to
     if parsed.e164 is None:
         raise InvalidInput(_("The contact was not saved."), fields={"number": parsed.reason or ""})
     return parsed.e164

@@ -43,7 +43,7 @@ from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
-from govsms.phone import parse_number
+from govsms.phone import parse_recipient
 from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, RULE_EMAIL, RULE_MOBILE, InboundKeyword, InboundMessage, RoutedBy
 from govsms.sending.dispatch import DispatchRequest, country_of, create_dispatch
@@ -234,7 +234,7 @@ def create_rule(
     mobile = mobile.strip()
     if mobile:
         refuse_control(mobile, "mobile")
-        parsed = parse_number(mobile, actor.region or "SE")
+        parsed = parse_recipient(mobile, actor.region or "SE")  # a landline cannot get the forward
         if parsed.e164 is None:
             errors["mobile"] = parsed.reason or _("The mobile number is not valid.")
         elif session.exec(select(VirtualNumber.number).where(VirtualNumber.number == parsed.e164)).first() is not None:

@@ -108,6 +108,9 @@ class SendResult(Struct):
     status: str
     send_at: Timestamp | None
     replies_possible: bool
+    warnings: list[RefusedNumber] = msgspec.field(default_factory=list)
+    """Numbers accepted that may not get the SMS (landline and mobile numbers look alike in their
+    country, VoIP, personal numbers): sent and charged; ``reason`` says why they may not get it."""
 
 
 class Dispatch(Struct):
@@ -251,6 +254,7 @@ def summary_json(summary: DispatchSummary) -> SendResult:
         status=summary.status,
         send_at=summary.send_at.isoformat() if summary.send_at else None,
         replies_possible=summary.can_reply,
+        warnings=[RefusedNumber(input=item["input"], reason=item["reason"]) for item in summary.warnings],
     )
 
 

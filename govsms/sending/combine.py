@@ -44,7 +44,7 @@ from govsms.errors import GovsmsError, OutcomeUnknown
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.log import request_id
-from govsms.phone import parse_many
+from govsms.phone import parse_recipients
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.dispatch import (
     MESSAGE_COLUMNS,
@@ -100,6 +100,8 @@ class PendingSend:
     """``busy`` (nothing was written) or ``unknown`` (the commit lost the database)."""
     waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
     """An asynchronous handler's loop and future, resolved with ``done``."""
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """Numbers that may not get the SMS (``DispatchSummary.warnings``)."""
 
     def finish(self) -> None:
         self.done.set()
@@ -149,15 +151,18 @@ def prepare(actor: Actor, request: DispatchRequest, *, public_url: str, now: dat
     if request.send_at is not None and request.send_at.tzinfo is None:
         return None
     recipients: dict[str, str] = {}
-    for parsed in parse_many(list(request.numbers), actor.region):
+    warnings: dict[str, dict[str, str]] = {}
+    for item, parsed in zip(request.numbers, parse_recipients(list(request.numbers), actor.region), strict=True):
         e164 = parsed.e164
-        if e164 is None:
+        if e164 is None:  # the full path tells why
             return None
+        if parsed.warning and e164 not in warnings:
+            warnings[e164] = {"input": item, "reason": parsed.warning}
         country = country_of(e164)
         if country is None:
             return None
         recipients.setdefault(e164, country)
-    return PendingSend(actor, request, analysis, sender, recipients, now, request_id.get())
+    return PendingSend(actor, request, analysis, sender, recipients, now, request_id.get(), warnings=list(warnings.values()))
 
 
 class SendCombiner:
@@ -340,6 +345,7 @@ def _write(session: Session, batch: list[PendingSend], public_url: str) -> list[
             dispatch_id=row[0], accepted=len(pending.recipients), blocked=0, invalid=[], parts=pending.analysis.parts,
             encoding=pending.analysis.encoding, characters=pending.analysis.characters, cost_minor=row[9], currency="SEK",
             can_reply=pending.sender.can_reply, status=row[10], send_at=row[11], by_country=by_country,
+            warnings=pending.warnings,
         )
     return written
 

@@ -32,7 +32,7 @@ from govsms.db import copy_rows, insert_unless_taken, rows_in, table_of
 from govsms.errors import Conflict, InvalidInput
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
-from govsms.phone import parse_many, region_of
+from govsms.phone import parse_recipients, region_of
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
 from govsms.sending.status import DispatchStatus, MessageStatus
@@ -89,6 +89,8 @@ class DispatchSummary:
     status: str
     send_at: datetime | None
     by_country: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    """Accepted numbers that may not get the SMS (a landline or a mobile, VoIP...): input and reason."""
 
 
 def split_numbers(typed: str) -> list[str]:
@@ -247,8 +249,9 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         raise InvalidInput(_("The SMS was not sent."), fields={"to": _("At most %(max)d recipients per dispatch.") % {"max": MAX_RECIPIENTS}})
     prices = price_table(session)
     invalid: list[dict[str, str]] = []
+    warnings: dict[str, dict[str, str]] = {}  # e164 -> input and reason
     recipients: dict[str, str] = {}  # e164 -> country, first occurrence kept
-    for item, parsed in zip(raw, parse_many(raw, region), strict=True):
+    for item, parsed in zip(raw, parse_recipients(raw, region), strict=True):  # landlines and the like refused
         e164 = parsed.e164
         if e164 is None:
             invalid.append({"input": item, "reason": parsed.reason or ""})
@@ -260,6 +263,8 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
             invalid.append({"input": item, "reason": _("No price for this destination (%(country)s); ask your provider.") % {"country": country or "?"}})
             continue
         recipients[e164] = country
+        if parsed.warning:
+            warnings[e164] = {"input": item, "reason": parsed.warning}
     vault = vault_of(session)
     indexes = vault.blind_indexes(session, actor.account_id, recipients, now=now)
     blocked = blocked_numbers(session, actor.account_id, recipients, now=now, indexes=indexes)
@@ -274,6 +279,7 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
         dispatch_id=None, accepted=len(accepted), blocked=len(blocked), invalid=invalid, parts=analysis.parts,
         encoding=analysis.encoding, characters=analysis.characters, cost_minor=cost, currency="SEK",
         can_reply=sender.can_reply, status=status, send_at=send_at, by_country=by_country,
+        warnings=[warning for number, warning in warnings.items() if number in accepted],
     )
     if request.dry_run or not accepted:
         # The summary tells whether each number is blocked: a read of what the account knows of
@@ -286,9 +292,11 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     if request.dry_run:
         return summary
     if not accepted:
+        # The reasons, not the numbers (an error holds no personal data): "a landline number...".
+        reasons = " ".join(dict.fromkeys(item["reason"] for item in invalid[:100]))
         raise InvalidInput(
             _("No recipient can get this SMS: every number is invalid, has no price, or is blocked."),
-            fields={"to": _("Give at least one valid number that is not blocked.")}, recorded=True,
+            fields={"to": " ".join(filter(None, [_("Give at least one valid number that is not blocked."), reasons]))}, recorded=True,
         )
     account_key = vault.account_key(session, actor.account_id, DATA_PURPOSE, now=now)
     # Core statements built once, not the ORM: one dispatch per API request is the hot path.

@@ -131,7 +131,7 @@ def test_operator_edits_prices_and_assigns_a_virtual_number(client: TestClient, 
     assert "IS" in listing and "0,80" in listing and "+46766000001" in listing and "Kund med nummer AB" in listing
     _, key = make_api_key(session, customer, roles={Role.SENDER})
     sent = client.post(
-        "/api/v1/messages", json={"from": "076-600 00 01", "to": ["+3545512345"], "text": "Hej", "dry_run": True},
+        "/api/v1/messages", json={"from": "076-600 00 01", "to": ["+3546111234"], "text": "Hej", "dry_run": True},
         headers={"Authorization": f"Bearer {key}"},
     ).json()
     assert sent["accepted"] == 1 and sent["cost"]["amount"] == 80 and sent["replies_possible"] is True

@@ -220,7 +220,7 @@ def test_many_one_number_sends_at_once_are_combined_and_stored_as_if_sent_one_by
     assert Counter(answer.status_code for answer in answers) == {201: len(bodies)}, [a.text for a in answers if a.status_code != 201][:3]
     assert {json.dumps(answer_json(answer), sort_keys=True) for answer in answers} == {json.dumps({
         "accepted": 1, "blocked": 0, "invalid": [], "parts": 1, "encoding": "gsm7", "cost": {"amount": 45, "currency": "SEK", "unit": "minor"},
-        "status": "queued", "replies_possible": False,
+        "status": "queued", "replies_possible": False, "warnings": [],
     }, sort_keys=True)}
     assert combiner(served).sends == len(bodies)
     assert combiner(served).batches < len(bodies), "no batch held more than one send"
