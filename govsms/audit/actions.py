@@ -26,6 +26,9 @@ class Action(StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     ACCOUNT_CREATED = "account.created"
+    ACCOUNT_UPDATED = "account.updated"
+    ACCOUNT_SUSPENDED = "account.suspended"
+    ACCOUNT_REACTIVATED = "account.reactivated"
     CONTACT_VIEWED = "contact.viewed"
     CONTACTS_LISTED = "contacts.listed"
     CONTACTS_SEARCHED = "contacts.searched"
@@ -132,6 +135,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.API_KEY_CREATED: N_("API key created"),
     Action.API_KEY_REVOKED: N_("API key revoked"),
     Action.ACCOUNT_CREATED: N_("Account created"),
+    Action.ACCOUNT_UPDATED: N_("Account details changed"),
+    Action.ACCOUNT_SUSPENDED: N_("Account suspended"),
+    Action.ACCOUNT_REACTIVATED: N_("Account reactivated"),
     Action.CONTACT_VIEWED: N_("Contact opened"),
     Action.CONTACTS_LISTED: N_("Contacts listed"),
     Action.CONTACTS_SEARCHED: N_("Contacts searched"),
