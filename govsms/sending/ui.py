@@ -1,4 +1,5 @@
-"""Admin UI of sending: /send with a live counter and a summary before confirming (the history,
+"""Admin UI of sending: /send with a live counter, a preview of the SMS as a recipient gets it, and
+a summary before confirming that can go back to the form with every field kept (the history,
 /messages, is in history_ui), /blocklist, and the public opt-out page /u/{token}."""
 
 from __future__ import annotations
@@ -21,14 +22,28 @@ from govsms.contacts.limits import UploadLimits
 from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.sending import blocklist, optout, pricing
-from govsms.sending.dispatch import TOKEN_LENGTH, DispatchRequest, analyse_for_sending, create_dispatch, optout_link, split_numbers
+from govsms.sending.dispatch import (
+    OPTOUT_PLACEHOLDER,
+    TOKEN_LENGTH,
+    DispatchRequest,
+    analyse_for_sending,
+    create_dispatch,
+    optout_link,
+    split_numbers,
+)
 from govsms.sending.senders import SHARED_REPLY_NUMBER, resolve_sender
+from govsms.sending.status import DispatchStatus
 from govsms.web.controller import PageController
 from govsms.web.context import separate_reader
 from govsms.web.forms import Db, Now, Form, form_list, form_text, refused_form
 from govsms.web.guards import json_only, optout_limit, requires, users_only
-from govsms.web.params import form_ids
+from govsms.web.params import IdFilter, form_ids
 from govsms.web.render import NavItem, page
+
+SAMPLE_TOKEN = "Ab3dE6gH9jK1"
+"""The opt-out token of the previews: as long as a real one (``TOKEN_LENGTH``), so the preview is as
+long as the SMS; each recipient gets a token of their own."""
+assert len(SAMPLE_TOKEN) == TOKEN_LENGTH
 
 NAV = [
     NavItem(N_("Send SMS"), "/send", Permission.SEND),
@@ -48,14 +63,25 @@ def _send_at(value: str, timezone: str | None) -> datetime | None:
         raise InvalidInput(_("The send time is not valid."), fields={"send_at": _("Choose a date and time.")}) from None
 
 
+def sample_link(public_url: str) -> str:
+    """What ``_BLOCKSMSLINK_`` becomes in the previews (each recipient gets a link of their own)."""
+    return optout_link(public_url, SAMPLE_TOKEN)
+
+
+def preview_text(text: str, public_url: str) -> str:
+    """The text as a recipient gets it, with a sample opt-out link."""
+    return text.replace(OPTOUT_PLACEHOLDER, sample_link(public_url))
+
+
 def _form_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
-    context.setdefault("form", {"sender": SHARED_REPLY_NUMBER})
+    context.setdefault("form", {"sender": SHARED_REPLY_NUMBER, "group_ids": []})
     context.setdefault("errors", {})
-    sample_link = optout_link(request.app.state.settings.public_url, "x" * TOKEN_LENGTH)  # what _BLOCKSMSLINK_ becomes
+    public_url = request.app.state.settings.public_url
     return page(
         request, "sending/send.html", status_code=status_code, groups=groups.list_groups(db, actor),
-        virtual_numbers=pricing.account_virtual_numbers(db, actor), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link, **context,
+        virtual_numbers=pricing.account_virtual_numbers(db, actor), shared_reply=SHARED_REPLY_NUMBER, sample_link=sample_link(public_url),
+        placeholder=OPTOUT_PLACEHOLDER, preview=preview_text(context["form"].get("text", ""), public_url), **context,
     )
 
 
@@ -102,8 +128,19 @@ class SendPages(PageController):
     guards = (users_only, requires(Permission.SEND))
 
     @get("/send")
-    def send_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
-        return _form_page(request, db)
+    def send_page(self, request: Request[Any, Any, Any], db: Db, group: IdFilter = None) -> Template:
+        """``?group=3``: the form with that group chosen ("send to this group" on a group's page);
+        an id that is no group of the account chooses nothing."""
+        form = {"sender": SHARED_REPLY_NUMBER, "group_ids": [str(group)] if group is not None else []}
+        return _form_page(request, db, form=form)
+
+    @post("/send/edit")
+    def send_edit(self, request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
+        """"Change" on the summary: the form again with every field as it was (sender, numbers,
+        groups, the chosen file, text, send time). A new send gets a new idempotency key."""
+        form = _form_of(data)
+        form["idempotency_key"] = ""
+        return _form_page(request, db, form=form)
 
     @post("/send/analyse", guards=[json_only])
     def send_analyse(self, request: Request[Any, Any, Any], db: Db, data: JSONBody[dict[str, Any]], now: Now) -> dict[str, Any]:
@@ -140,7 +177,9 @@ class SendPages(PageController):
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
         except GovsmsError as refused:  # a dry run: nothing to roll back
             return _form_page(request, db, form=form, **refused_form(refused, shown=(422,)))
-        return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply)
+        return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply,
+                    preview=preview_text(form["text"], request.app.state.settings.public_url), sample_link=sample_link(request.app.state.settings.public_url),
+                    has_link=OPTOUT_PLACEHOLDER in form["text"])
 
     @post("/send/confirm")
     def send_confirm(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
@@ -153,7 +192,8 @@ class SendPages(PageController):
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
         except GovsmsError as refused:  # "every number is blocked" keeps its access-log event
             return _form_page(request, db, form=form, **refused_form(refused, db, shown=(422,)))
-        return Redirect(f"/messages/{summary.dispatch_id}?done=sent", status_code=303)
+        done = "scheduled" if summary.status == DispatchStatus.SCHEDULED else "sent"
+        return Redirect(f"/messages/{summary.dispatch_id}?done={done}", status_code=303)
 
 
 # -- blocklist -----------------------------------------------------------------------------------

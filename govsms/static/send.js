@@ -1,5 +1,7 @@
-// Live counter on /send: asks the server (the one place that knows the SMS alphabet) how the
-// text splits, as the recipients will get it, and whether the sender allows replies.
+// /send: a live counter (the server, the one place that knows the SMS alphabet, says how the text
+// splits as the recipients will get it, and whether the sender allows replies) and a preview of
+// the SMS as a phone shows it, with a sample opt-out link where _BLOCKSMSLINK_ stands. Without
+// JavaScript the form still works: the summary shows the same preview, rendered by the server.
 (function () {
   const form = document.getElementById("send-form");
   if (!form) return;
@@ -7,9 +9,19 @@
   const sender = document.getElementById("sender");
   const counter = document.getElementById("counter");
   const senderLive = document.getElementById("sender-live");
+  const phone = document.getElementById("phone-preview");
+  const previewText = document.getElementById("preview-text");
+  const previewSender = document.getElementById("preview-sender");
   const token = form.querySelector("input[name=_csrf_token]").value;
   const sv = document.documentElement.lang === "sv";
   let timer = null;
+  function preview() {
+    if (!phone) return;
+    const shown = text.value.split(phone.dataset.placeholder).join(phone.dataset.sampleLink);
+    previewText.textContent = shown || previewText.dataset.empty;
+    previewText.classList.toggle("empty", !shown);
+    previewSender.textContent = sender.value;
+  }
   function update() {
     fetch("/send/analyse", {
       method: "POST",
@@ -34,8 +46,9 @@
       else senderLive.textContent = "";
     }).catch(() => {});
   }
-  function later() { clearTimeout(timer); timer = setTimeout(update, 150); }
+  function later() { preview(); clearTimeout(timer); timer = setTimeout(update, 150); }
   text.addEventListener("input", later);
   sender.addEventListener("input", later);
+  preview();
   update();
 })();
