@@ -229,6 +229,20 @@ def _keys_page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 20
     return page(request, "accounts/api_keys.html", status_code=status_code, keys=keys, roles=CUSTOMER_ROLES, **context)
 
 
+def _confirm_revoke(request: Request[Any, Any, Any], db: Db, key_id: int) -> Template | Redirect:
+    key = apikey.get_api_key(db, _actor(request), key_id)  # another account's key is not found
+    if key.revoked_at is not None:
+        return Redirect("/settings/api-keys", status_code=303)
+    return page(
+        request, "web/confirm.html", title=_("Revoke API key"), back="/settings/api-keys", back_label=_("All API keys"),
+        question=_(
+            "Revoke the key “%(name)s” (starts with %(prefix)s)? Every request with it gets 401 from now on; "
+            "a system that uses it stops sending. This cannot be undone: make a new key instead."
+        ) % {"name": key.name, "prefix": key.prefix},
+        action=f"/settings/api-keys/{key_id}/revoke", button=_("Yes, revoke the key"),
+    )
+
+
 class ApiKeyPages(PageController):
     """The account's API keys, for those who manage them."""
 
@@ -251,8 +265,15 @@ class ApiKeyPages(PageController):
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @get("/settings/api-keys/{key_id:int}/revoke")
+    def api_keys_revoke_page(self, request: Request[Any, Any, Any], db: Db, key_id: Id) -> Template | Redirect:
+        """The confirmation step before a revocation: a page of its own, so it needs no JavaScript."""
+        return _confirm_revoke(request, db, key_id)
+
     @post("/settings/api-keys/{key_id:int}/revoke")
-    def api_keys_revoke(self, request: Request[Any, Any, Any], db: Db, key_id: Id, now: Now) -> Redirect:
+    def api_keys_revoke(self, request: Request[Any, Any, Any], db: Db, key_id: Id, data: Form, now: Now) -> Template | Redirect:
+        if form_text(data, "confirm") != "1":  # not sent from the confirmation page: ask first
+            return _confirm_revoke(request, db, key_id)
         apikey.revoke_api_key(db, _actor(request), key_id, now=now)
         # The key stops working at once in this process: the cache is emptied now and once more when
         # the revocation has committed (a request in between could have cached the key again).

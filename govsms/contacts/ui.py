@@ -62,6 +62,30 @@ def _contacts_page(
     )
 
 
+def _confirm_contact_delete(request: Request[Any, Any, Any], db: Db, contact_id: int, *, now: datetime) -> Template:
+    contact = service.get_contact(db, request.scope["user"], contact_id, now=now)  # shown: a read in the access log
+    who = _("a contact that cannot be read") if contact.unreadable else (
+        f"{contact.name} ({contact.number})" if contact.name else contact.number
+    )
+    return page(
+        request, "web/confirm.html", title=_("Delete contact"), back=f"/contacts/{contact_id}", back_label=_("Back to the contact"),
+        question=_(
+            "Delete %(who)s? The contact leaves every group. SMS already sent and the access log are kept. This cannot be undone."
+        ) % {"who": who},
+        action=f"/contacts/{contact_id}/delete", button=_("Yes, delete the contact"),
+    )
+
+
+def _confirm_group_delete(request: Request[Any, Any, Any], db: Db, group_id: int) -> Template:
+    group = groups.get_group(db, request.scope["user"], group_id)
+    name = _("cannot be read") if group.unreadable else group.name
+    return page(
+        request, "web/confirm.html", title=_("Delete group"), back=f"/groups/{group_id}", back_label=_("Back to the group"),
+        question=_("Delete the group “%(name)s”? Its contacts stay in your contacts. This cannot be undone.") % {"name": name},
+        action=f"/groups/{group_id}/delete", button=_("Yes, delete the group"),
+    )
+
+
 class ContactPages(PageController):
     """Contacts: the list, the search by number, one contact, the export."""
 
@@ -112,8 +136,15 @@ class ContactPages(PageController):
             return page(request, "contacts/contact.html", contact=contact, groups=groups.list_groups(db, actor), **reasons)
         return Redirect(f"/contacts/{contact_id}?done=saved", status_code=303)
 
+    @get("/contacts/{contact_id:int}/delete")
+    def contact_delete_page(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now) -> Template:
+        """The confirmation step before a deletion: a page of its own, so it needs no JavaScript."""
+        return _confirm_contact_delete(request, db, contact_id, now=now)
+
     @post("/contacts/{contact_id:int}/delete")
-    def contact_delete(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, now: Now) -> Redirect:
+    def contact_delete(self, request: Request[Any, Any, Any], db: Db, contact_id: Id, data: Form, now: Now) -> Template | Redirect:
+        if form_text(data, "confirm") != "1":  # not sent from the confirmation page: ask first
+            return _confirm_contact_delete(request, db, contact_id, now=now)
         service.delete_contact(db, request.scope["user"], contact_id, now=now)
         return Redirect("/contacts?done=deleted", status_code=303)
 
@@ -235,8 +266,15 @@ class GroupPages(PageController):
         )
         return Redirect(f"/groups/{group_id}?done=saved", status_code=303)
 
+    @get("/groups/{group_id:int}/delete")
+    def group_delete_page(self, request: Request[Any, Any, Any], db: Db, group_id: Id) -> Template:
+        """The confirmation step before a deletion: a page of its own, so it needs no JavaScript."""
+        return _confirm_group_delete(request, db, group_id)
+
     @post("/groups/{group_id:int}/delete")
-    def group_delete(self, request: Request[Any, Any, Any], db: Db, group_id: Id, now: Now) -> Redirect:
+    def group_delete(self, request: Request[Any, Any, Any], db: Db, group_id: Id, data: Form, now: Now) -> Template | Redirect:
+        if form_text(data, "confirm") != "1":  # not sent from the confirmation page: ask first
+            return _confirm_group_delete(request, db, group_id)
         groups.delete_group(db, request.scope["user"], group_id, now=now)
         return Redirect("/groups?done=group_deleted", status_code=303)
 

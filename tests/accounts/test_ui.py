@@ -143,7 +143,7 @@ def test_api_key_created_once_then_revoked_gets_401(client: TestClient, session:
         me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200 and me.json()["account"] == account.name and "send" in me.json()["permissions"]
         key_id = re.search(r'/settings/api-keys/(\d+)/revoke', client.get("/settings/api-keys").text).group(1)  # type: ignore[union-attr]
-        revoked = post_form(client, f"/settings/api-keys/{key_id}/revoke", {}, token_from="/settings/api-keys")
+        revoked = post_form(client, f"/settings/api-keys/{key_id}/revoke", {"confirm": "1"}, token_from="/settings/api-keys")
         assert revoked.status_code == 303
         refused = api.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
         assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
