@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import LargeBinary
+from sqlalchemy import false as sa_false
 from sqlmodel import Column, Field, SQLModel
 
 from govsms.clock import DEFAULT_TIMEZONE
@@ -72,6 +73,9 @@ class User(AccountOwned, table=True):
     locked_until: datetime | None = _utc(nullable=True)
     last_login_at: datetime | None = _utc(nullable=True)
     password_changed_at: datetime = _utc(nullable=False)
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    """An administrator reset the password to a one-time one: the next login reaches nothing but
+    the change of password (the ``password`` stage of a half login)."""
     created_at: datetime = _utc(nullable=False)
     totp_secret_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
     """The TOTP secret (RFC 6238), sealed under the account's data key and bound to this row; set
