@@ -30,7 +30,7 @@ from govsms.keys.store import vault_of
 from govsms.receiving.models import InboundMessage
 from govsms.retention.models import LegalHold
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
-from govsms.sending.models import Dispatch, SenderNumber
+from govsms.sending.models import Dispatch, OutboundMessage, SenderNumber
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.sender_numbers import request_code
 from govsms.subjects.erasure_models import SubjectErasure
@@ -124,7 +124,9 @@ def objects_of(session: Session, account, *, person: str = "Björn", group_name:
         "dispatch_id": dispatch.dispatch_id, "version_id": dpa_version(session, account).id, "sender_id": sender.sender_id,
         "hold_id": hold.id, "erasure_id": erasure.id, "request_id": subject_request.id, "export_id": export.id,
         "conversation_id": inbound.subject_id, "inbound_id": inbound.id,
-        "rule_id": rule_id,
+        "rule_id": rule_id, "outbound_id": session.execute(
+            select(OutboundMessage.id).where(OutboundMessage.dispatch_id == dispatch.dispatch_id)
+        ).scalars().first(),
     }
 
 
@@ -169,6 +171,7 @@ def test_no_object_of_account_b_is_reachable_from_account_a(client: TestClient, 
         "/inbox/{conversation_id:int}", "/inbox/{conversation_id:int}/reveal", "/inbox/{conversation_id:int}/read",
         "/inbox/{conversation_id:int}/reply", "/api/v1/inbound/{inbound_id:int}", "/api/v1/inbound/{inbound_id:int}/reply",
         "/inbox/forwarding/{rule_id:int}/disable", "/inbox/forwarding/{rule_id:int}/remove",
+        "/messages/{dispatch_id:int}/messages/{outbound_id:int}",
     ):
         assert expected in walked
     user_b, key_b = session.get(User, objects_b["user_id"]), session.get(ApiKey, objects_b["key_id"])

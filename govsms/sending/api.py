@@ -28,6 +28,7 @@ from govsms.sending.dispatch import (
 )
 from govsms.sending.outbox import apply_delivery_reports
 from govsms.sending.senders import MAX_TEXT_SENDER
+from govsms.sending.status import dispatch_state
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.web.api import ApiController, Timestamp, errors
 from govsms.web.forms import Db, Now
@@ -124,6 +125,9 @@ class Dispatch(Struct):
     invalid: int
     cost: Cost
     status: str
+    """Where the dispatch is, by its messages: ``scheduled`` (all wait for the send time), ``queued``
+    (all wait to be sent), ``sending``, ``sent`` (all handed to the provider, some delivery reports
+    still to come), ``done`` (every message final) or ``cancelled``."""
     send_at: Timestamp
     created_at: Timestamp
     messages: dict[str, int]
@@ -267,13 +271,15 @@ def _create_dispatch(state: Any, actor: Any, dispatch_request: DispatchRequest, 
 
 
 def dispatch_json(db: Db, dispatch: Any, sender: str | None = None) -> Dispatch:
-    """``sender``: how it may be shown (a mobile number masked); default the stored one."""
+    """``sender``: how it may be shown (a mobile number masked); default the stored one. Its status
+    is where its messages are (``DispatchState``), not only how it began."""
+    counts = history.status_counts(db, dispatch.id)
     return Dispatch(
         id=dispatch.id, sender=sender if sender is not None else dispatch.sender, channel=dispatch.channel, parts=dispatch.parts,
         encoding=dispatch.encoding, accepted=dispatch.accepted, blocked=dispatch.blocked, invalid=dispatch.invalid,
         cost=_cost(dispatch.cost_minor, dispatch.currency),
-        status=dispatch.status, send_at=dispatch.send_at.isoformat(), created_at=dispatch.created_at.isoformat(),
-        messages=history.status_counts(db, dispatch.id),
+        status=dispatch_state(dispatch.status, counts), send_at=dispatch.send_at.isoformat(), created_at=dispatch.created_at.isoformat(),
+        messages=counts,
     )
 
 

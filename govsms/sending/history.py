@@ -1,14 +1,14 @@
-"""Sent history: dispatches and their messages, numbers masked unless explicitly (and audibly)
-shown in clear; cancelling a scheduled dispatch."""
+"""Sent history: dispatches (their texts, their states) and their messages, numbers and opt-out links
+masked unless explicitly (and audibly) shown in clear; cancelling a scheduled dispatch."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlmodel import Session, col
 
 from govsms.accounts.service import account_region
@@ -16,13 +16,15 @@ from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
 from govsms.db import rowcount
-from govsms.errors import Conflict, InvalidInput
+from govsms.errors import Conflict, InvalidInput, NotFound
 from govsms.i18n import N_, _
-from govsms.keys.store import vault_of
+from govsms.keys.crypto import DecryptionError, unseal_field
+from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number
-from govsms.sending.models import MESSAGE_RECIPIENT, Dispatch, OutboundMessage
-from govsms.sending.status import DispatchStatus, MessageStatus
+from govsms.sending.dispatch import OPTOUT_PLACEHOLDER, TOKEN_LENGTH, optout_link
+from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, Dispatch, OutboundMessage
+from govsms.sending.status import FINAL, WAITING, DispatchState, DispatchStatus, MessageStatus, dispatch_state
 from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, NO_KEY, UnreadableRow, record_unreadable
 from govsms.sending.senders import open_senders
 from govsms.tenancy import get_scoped, owned_by, scoped
@@ -42,6 +44,17 @@ def status_label(value: str) -> str:
 """What each status is called on the pages. ``unknown``: sent, but no delivery report came within
 ``message_unknown_hours`` (final; a later report still settles it)."""
 
+STATES = tuple(DispatchState)
+STATE_LABELS: dict[str, str] = {
+    DispatchState.SCHEDULED: N_("Scheduled"), DispatchState.QUEUED: N_("Waiting to be sent"), DispatchState.SENDING: N_("Sending"),
+    DispatchState.SENT: N_("Sent, awaiting delivery reports"), DispatchState.DONE: N_("Completed"), DispatchState.CANCELLED: N_("Cancelled"),
+}
+
+
+def state_label(value: str) -> str:
+    """A dispatch's state as the reader's language says it."""
+    return _(STATE_LABELS.get(value, value))
+
 
 @dataclass(frozen=True)
 class MessageView:
@@ -59,6 +72,23 @@ class MessageView:
     unreadable: bool = False
     """The recipient cannot be read (no key, or a value that does not decrypt): ``recipient``
     says so, and the row is an error event in the access log."""
+    dispatch_id: int = 0
+    created_at: datetime | None = None
+    link: str | None = None
+    """The message's opt-out token masked (``Ab**********``): its own link, not the link itself;
+    None when its text has no opt-out link."""
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """One message as its recipient got it, shown in clear on request (recorded)."""
+
+    id: int
+    recipient: str
+    """E.164, or "cannot be read"."""
+    text: str
+    """The text with the recipient's own opt-out link."""
+    unreadable: bool = False
 
 
 def get_dispatch(session: Session, actor: Actor, dispatch_id: int) -> Dispatch:
@@ -132,13 +162,127 @@ def _stored_id(dispatch: Dispatch) -> int:
     return dispatch.id
 
 
-def list_dispatches(session: Session, actor: Actor, *, page: int = 1, per_page: int = 25) -> Page[Dispatch]:
+def _counts_by_dispatch(actor: Actor) -> Any:
+    """Each dispatch's messages: all, final, scheduled, waiting (scheduled or queued), being sent."""
+    def counting(statuses: frozenset[MessageStatus]) -> ColumnElement[int]:
+        return func.sum(case((col(OutboundMessage.status).in_(sorted(statuses)), 1), else_=0))
+
+    return (
+        select(
+            col(OutboundMessage.dispatch_id).label("dispatch_id"), func.count().label("total"), counting(FINAL).label("final"),
+            counting(frozenset({MessageStatus.SCHEDULED})).label("scheduled"), counting(WAITING).label("waiting"),
+            counting(frozenset({MessageStatus.SENDING})).label("sending"),
+        )
+        .where(col(OutboundMessage.account_id) == actor.account_id)
+        .group_by(col(OutboundMessage.dispatch_id))
+        .subquery()
+    )
+
+
+def state_of(counts: Any) -> ColumnElement[str]:
+    """``status.dispatch_state`` in SQL, over ``_counts_by_dispatch`` joined to ``Dispatch``."""
+    total = func.coalesce(counts.c.total, 0)
+    waiting = func.coalesce(counts.c.waiting, 0)
+    return case(
+        (col(Dispatch.status) == DispatchStatus.CANCELLED, literal(DispatchState.CANCELLED.value)),
+        (func.coalesce(counts.c.final, 0) == total, literal(DispatchState.DONE.value)),
+        (func.coalesce(counts.c.scheduled, 0) == total, literal(DispatchState.SCHEDULED.value)),
+        (waiting == total, literal(DispatchState.QUEUED.value)),
+        (waiting + func.coalesce(counts.c.sending, 0) > 0, literal(DispatchState.SENDING.value)),
+        else_=literal(DispatchState.SENT.value),
+    )
+
+
+def list_dispatches(
+    session: Session, actor: Actor, *, page: int = 1, per_page: int = 25, state: str | None = None,
+    created_between: tuple[datetime | None, datetime | None] | None = None,
+) -> Page[Dispatch]:
+    """The account's dispatches, newest first; only those in ``state`` (a ``DispatchState``), or
+    made between the two instants (either may be open; the end excluded), when given."""
     require(actor, Permission.MESSAGES_READ)
     page, per_page = clamp_page(page, per_page)
     query = scoped(Dispatch, actor)
+    if state:
+        if state not in STATES:
+            raise InvalidInput(_("Unknown status."), fields={"status": _("Choose a status from the list.")})
+        counts = _counts_by_dispatch(actor)
+        query = query.outerjoin(counts, counts.c.dispatch_id == col(Dispatch.id)).where(state_of(counts) == state)
+    if created_between is not None:
+        start, end = created_between
+        if start is not None:
+            query = query.where(col(Dispatch.created_at) >= start)
+        if end is not None:
+            query = query.where(col(Dispatch.created_at) < end)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     items = session.execute(query.order_by(col(Dispatch.id).desc()).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     return Page(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def dispatch_states(session: Session, dispatches: Sequence[Dispatch]) -> dict[int, DispatchState]:
+    """Where each of these (stored, already read) dispatches is, by its messages."""
+    counts = status_counts_of(session, [_stored_id(dispatch) for dispatch in dispatches])
+    return {_stored_id(dispatch): dispatch_state(dispatch.status, counts.get(_stored_id(dispatch), {})) for dispatch in dispatches}
+
+
+def dispatch_texts(session: Session, actor: Actor, dispatch_ids: Sequence[int], *, now: datetime) -> dict[int, str]:
+    """The texts of these dispatches of the account, as the customer wrote them (the account's own
+    content, like the originals beside replies in the inbox: no person is named by it); one that
+    does not open says so and is recorded as unreadable."""
+    require(actor, Permission.MESSAGES_READ)
+    if not dispatch_ids:
+        return {}
+    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
+    texts: dict[int, str] = {}
+    unreadable: list[UnreadableRow] = []
+    for dispatch_id, text_ct in session.execute(
+        select(col(Dispatch.id), col(Dispatch.text_ct)).where(owned_by(Dispatch, actor), col(Dispatch.id).in_(dispatch_ids))
+    ).all():
+        try:
+            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, actor.account_id, dispatch_id, text_ct).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            texts[dispatch_id] = _(CANNOT_BE_READ)
+            unreadable.append(UnreadableRow("dispatch", dispatch_id, None, ALTERED))
+    record_unreadable(session, actor, unreadable, now=now)
+    return texts
+
+
+def mask_token(token: str) -> str:
+    """An opt-out token as the pages show it until it is asked for: its first two characters."""
+    return token[:2] + "*" * (len(token) - 2)
+
+
+def as_received(text: str, public_url: str, token: str | None) -> str:
+    """The text as a recipient gets it: ``_BLOCKSMSLINK_`` becomes the link of ``token`` (masked or
+    not, as given; a link of stars for "each recipient's own")."""
+    return text.replace(OPTOUT_PLACEHOLDER, optout_link(public_url, token or "*" * TOKEN_LENGTH))
+
+
+def show_message(session: Session, actor: Actor, dispatch_id: int, message_id: int, *, public_url: str, now: datetime) -> ShownMessage:
+    """One message of the dispatch as its recipient got it: the number in clear and the text with
+    their own opt-out link (which would stop their SMS: shown only on request), recorded in the
+    access log naming the recipient."""
+    require(actor, Permission.MESSAGES_READ)
+    get_dispatch(session, actor, dispatch_id)
+    message = session.execute(
+        select(OutboundMessage).where(owned_by(OutboundMessage, actor), col(OutboundMessage.id) == message_id,
+                                      col(OutboundMessage.dispatch_id) == dispatch_id)
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound(_("No such message in this dispatch."))
+    assert message.id is not None  # a stored row
+    subject = vault_of(session).subjects_by_id(session, actor.account_id, [message.subject_id]).get(message.subject_id)
+    clear = subject.unseal_or_none(MESSAGE_RECIPIENT, message.recipient_ct) if subject is not None else None
+    if clear is None:
+        record_unreadable(session, actor, [UnreadableRow("outbound_message", message.id, message.subject_id, ALTERED if subject else NO_KEY)], now=now)
+    text = dispatch_texts(session, actor, [dispatch_id], now=now).get(dispatch_id, _(CANNOT_BE_READ))
+    record_event(
+        session, actor, Action.MESSAGE_TEXT_SHOWN, now=now, target=("dispatch", dispatch_id), subjects=[message.subject_id],
+        details={"shown": 1, "in_clear": True, "optout_link": message.optout_token is not None and OPTOUT_PLACEHOLDER in text},
+    )
+    return ShownMessage(
+        id=message.id, recipient=clear if clear is not None else _(CANNOT_BE_READ), unreadable=clear is None,
+        text=as_received(text, public_url, message.optout_token) if message.optout_token else text,
+    )
 
 
 def list_messages(
@@ -195,7 +339,8 @@ def list_messages(
                 id=row.id, recipient=recipient, country=row.country, status=row.status,
                 sender=row.sender if row.sender is not None else sender_label(senders.get(row.dispatch_id), reveal=reveal),
                 reason=row.reason, parts=row.parts, cost_minor=row.cost_minor, submitted_at=row.submitted_at, done_at=row.done_at,
-                unreadable=clear is None,
+                unreadable=clear is None, dispatch_id=row.dispatch_id, created_at=row.created_at,
+                link=mask_token(row.optout_token) if row.optout_token else None,
             )
         )
     record_unreadable(session, actor, unreadable, now=now)

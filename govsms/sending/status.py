@@ -1,7 +1,9 @@
-"""The statuses of a dispatch and of its messages; each value is the string stored and answered."""
+"""The statuses of a dispatch and of its messages; each value is the string stored and answered; and
+the state of a dispatch that its messages' statuses give (what the history and the API show)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -35,3 +37,49 @@ class MessageStatus(StrEnum):
     BLOCKED = "blocked"
     """Blocked after queueing: cost 0."""
     CANCELLED = "cancelled"
+
+
+FINAL = frozenset({
+    MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNKNOWN, MessageStatus.BLOCKED,
+    MessageStatus.CANCELLED,
+})
+"""A message in one of these statuses is done with: nothing more is sent or waited for (``unknown``
+may still be settled by a late report, but nothing waits for one)."""
+WAITING = frozenset({MessageStatus.SCHEDULED, MessageStatus.QUEUED})
+"""Not yet handed to a worker."""
+
+
+class DispatchState(StrEnum):
+    """Where a dispatch is, as its messages tell it (what the pages and the API report as its
+    status): the stored ``DispatchStatus`` says only how it began."""
+
+    SCHEDULED = "scheduled"
+    """Every message waits for its send time."""
+    QUEUED = "queued"
+    """Every message waits for a worker; none has gone yet."""
+    SENDING = "sending"
+    """Some have gone, some still wait or are being submitted."""
+    SENT = "sent"
+    """Every message has been handed to the provider; some still wait for a delivery report."""
+    DONE = "done"
+    """Every message is final (delivered, failed, expired, unknown, blocked or cancelled)."""
+    CANCELLED = "cancelled"
+    """Cancelled before its send time."""
+
+
+def dispatch_state(stored: str, counts: Mapping[str, int]) -> DispatchState:
+    """The state of a dispatch whose stored status is ``stored`` and whose messages have these
+    ``counts`` by status (``history.state_of`` is the same rule in SQL: keep them together)."""
+    total = sum(counts.values())
+    if stored == DispatchStatus.CANCELLED:
+        return DispatchState.CANCELLED
+    if sum(count for status, count in counts.items() if status in FINAL) == total:
+        return DispatchState.DONE  # a dispatch without messages too: nothing is left to do
+    if counts.get(MessageStatus.SCHEDULED, 0) == total:
+        return DispatchState.SCHEDULED
+    waiting = sum(count for status, count in counts.items() if status in WAITING)
+    if waiting == total:
+        return DispatchState.QUEUED
+    if waiting + counts.get(MessageStatus.SENDING, 0):
+        return DispatchState.SENDING
+    return DispatchState.SENT
