@@ -184,17 +184,27 @@ def authenticate(
         log.info("login failed", extra={"event": "login.failed"})
         raise LoginRefused(_("Wrong e-mail address or password. Check both and try again."))
     account = session.get(Account, user.account_id)
-    if not user.is_active or account is None or not account.is_active:
+    if account is not None and not account.is_active:  # told after the right password only
+        raise LoginRefused(_("Your organisation's account is suspended: nobody in it can log in or send. Contact your SMS provider."))
+    if not user.is_active or account is None:
         raise LoginRefused(_("This login is disabled. Ask an administrator of your account."))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)
+    if first_stage(session, user) == "":
+        _logged_in(session, user, account, now=now)
+    # else a change of password or the second step is still due: the failure count stays until it is passed.
+    return user
+
+
+def first_stage(session: Session, user: User) -> str:
+    """What a right password leads to: a session (``""``); ``password``, the change of a one-time
+    password an administrator gave (before any second step); or the code step or enrolment."""
+    if user.must_change_password:
+        return "password"
     from govsms.accounts.totp import login_stage
 
-    if login_stage(session, user) == "":
-        _logged_in(session, user, account, now=now)
-    # else the second step is still due: the failure count stays until it is passed.
-    return user
+    return login_stage(session, user)
 
 
 def refuse_if_locked(session: Session, user: User, *, now: datetime) -> None:
@@ -237,9 +247,7 @@ def start_login_session(session: Session, user: User, *, policy: LoginPolicy, no
     (stored only hashed). ``stage`` (by default what the user's two-step login asks for): ``""``
     a session, ``code`` or ``enrol`` a half login that reaches only that step, for a few minutes."""
     if stage is None:
-        from govsms.accounts.totp import login_stage
-
-        stage = login_stage(session, user)
+        stage = first_stage(session, user)
     if stage == "enrol":
         from govsms.accounts.totp import discard_enrolment
 
@@ -379,6 +387,39 @@ def change_password(
     session.execute(others)
     session.flush()
     record_event(session, actor, Action.PASSWORD_CHANGED, now=now, target=("user", user.id))
+
+
+def change_one_time_password(
+    session: Session, pending: PendingLogin, *, new: str, repeat: str, policy: LoginPolicy, now: datetime
+) -> tuple[str, str]:
+    """The ``password`` stage of a login: the user replaces the one-time password an administrator
+    gave with one of their own. The half login ends; returns the token of what follows and its
+    stage: a session (``""``), or the second step when two-step login is due."""
+    user = pending.user
+    account = session.get(Account, user.account_id)
+    errors: dict[str, str] = {}
+    if problem := check_password_policy(
+        new, email=user.email, account_name=account.name if account else "", others=account_addresses(account) if account else ()
+    ):
+        errors["new"] = problem
+    elif verify_password(user.password_hash, new):
+        errors["new"] = _("Choose a password of your own, not the one you were given.")
+    elif new != repeat:
+        errors["repeat"] = _("The two passwords differ. Type the same password twice.")
+    if errors:
+        raise InvalidInput(_("The password was not changed."), fields=errors)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now
+    user.must_change_password = False
+    session.add(user)
+    session.flush()
+    assert account is not None  # pending_login found the user's active account
+    record_event(session, actor_for_user(user, account), Action.PASSWORD_CHANGED, now=now, target=("user", user.id), details={"by": "user"})
+    stage = first_stage(session, user)
+    if stage == "":
+        return complete_login(session, pending, policy=policy, now=now), ""
+    end_login_session(session, pending.token)
+    return start_login_session(session, user, policy=policy, now=now, stage=stage), stage
 
 
 def purge_expired_sessions(session: Session, *, now: datetime) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from datetime import datetime
 
@@ -372,6 +373,41 @@ def purge_removed_users(session: Session, *, account_id: int, before: datetime, 
     session.execute(update(ApiKey).where(col(ApiKey.created_by_user_id).in_(ids)).values(created_by_user_id=None))
     result = session.execute(delete(User).where(owned_by(User, account_id), col(User.id).in_(ids)))
     return rowcount(result)
+
+
+ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+"""Letters and digits that cannot be mistaken for one another (no i, l, o, 0, 1) when read aloud
+or copied by hand: 16 of them are 79 bits."""
+
+
+def one_time_password() -> str:
+    """A random password in four groups of four (``k7qm-x3pt-9fha-2wne``)."""
+    while True:
+        groups = ["".join(secrets.choice(ONE_TIME_ALPHABET) for _char in range(4)) for _group in range(4)]
+        password = "-".join(groups)
+        if check_password_policy(password) is None:  # a random one passes but for a freak run of one letter
+            return password
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, *, now: datetime) -> tuple[User, str]:
+    """An administrator gives a user of the account a one-time password (returned, to be shown
+    once; only its hash is kept): the user's sessions end, a lockout is lifted, and the next login
+    reaches nothing but the change of password (``must_change_password``). Not one's own login
+    (the profile changes that). Recorded in the access log."""
+    user = get_user(session, actor, user_id)
+    if user.id == actor.user_id:
+        raise Conflict(_("Change your own password under your profile."))
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    user.must_change_password = True
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    session.execute(delete(LoginSession).where(col(LoginSession.user_id) == user.id))
+    session.flush()
+    record_event(session, actor, Action.PASSWORD_CHANGED, now=now, target=("user", user.id), details={"by": "admin"})
+    return user, password
 
 
 def set_password_by_email(session: Session, *, email: str, password: str, now: datetime) -> User:

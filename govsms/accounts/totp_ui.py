@@ -38,7 +38,7 @@ def _pending(request: Request[Any, Any, Any], db: Session, stage: str, *, now: d
     return pending if pending is not None and pending.stage == stage else None
 
 
-def _to_login(request: Request[Any, Any, Any]) -> Redirect:
+def to_login(request: Request[Any, Any, Any]) -> Redirect:
     """No half login (expired, or never there): the password step again."""
     response = Redirect("/login", status_code=303)
     response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
@@ -89,7 +89,7 @@ class SecondStepPages(PageController):
     @get("/login/code")
     def code_page(self, request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
         if _pending(request, db, "code", now=now) is None:
-            return _to_login(request)
+            return to_login(request)
         return page(request, "accounts/login_code.html", next=safe_next(next), error=None)
 
     @post("/login/code")
@@ -98,7 +98,7 @@ class SecondStepPages(PageController):
         target = safe_next(form_text(data, "next"))
         pending = _pending(request, db, "code", now=now)
         if pending is None:
-            return _to_login(request)
+            return to_login(request)
         if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
             return _too_many(request, "accounts/login_code.html", wait, next=target)
         try:
@@ -115,7 +115,7 @@ class SecondStepPages(PageController):
     def enrol_page(self, request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
         pending = _pending(request, db, "enrol", now=now)
         if pending is None:
-            return _to_login(request)
+            return to_login(request)
         try:
             enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)  # begun by this login's password step
         except LoginRefused as refused:
@@ -128,7 +128,7 @@ class SecondStepPages(PageController):
         target = safe_next(form_text(data, "next"))
         pending = _pending(request, db, "enrol", now=now)
         if pending is None:
-            return _to_login(request)
+            return to_login(request)
         try:
             if (wait := state.login_limiter.attempt(_address(request), pending.user.email)) is not None:
                 enrolment = totp.begin_enrolment(db, pending.user, now=now, anew=False)

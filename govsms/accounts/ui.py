@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy import event
 
-from govsms.accounts import apikey, login, service, totp, totp_ui
+from govsms.accounts import apikey, login, service, totp_ui
 from govsms.auth import Actor, CUSTOMER_ROLES, Permission, Role
 from govsms.errors import GovsmsError, LoginRefused
 from govsms.db import session_scope
@@ -86,7 +86,7 @@ class LoginPages(PageController):
             return page(request, "accounts/login.html", status_code=401, next=target, email=email, error=refused.message)
         # A user with two-step login (or whose role requires it) gets a half login that reaches only
         # the code or enrolment step; the attempt is given back when that step is passed.
-        stage = totp.login_stage(db, user)
+        stage = login.first_stage(db, user)
         token = login.start_login_session(db, user, policy=state.login_policy, now=now, stage=stage)
         if stage:
             response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
@@ -102,6 +102,53 @@ class LoginPages(PageController):
             login.end_login_session(db, token)
         response = Redirect("/login", status_code=303)
         response.set_cookie(expired_session_cookie(secure=request.app.state.settings.secure_cookies))
+        return response
+
+
+# -- the change of a one-time password, at login ---------------------------------------------------
+
+
+def _password_stage(request: Request[Any, Any, Any], db: Db, *, now: datetime) -> login.PendingLogin | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    pending = login.pending_login(db, token, now=now) if token else None
+    return pending if pending is not None and pending.stage == "password" else None
+
+
+class PasswordStagePages(PageController):
+    """After an administrator's reset: the login with the one-time password (a half login) reaches
+    this page only, where the user chooses a password of their own."""
+
+    @get("/login/password")
+    def password_stage_page(self, request: Request[Any, Any, Any], db: Db, now: Now, next: FromQuery[str | None] = None) -> Template | Redirect:
+        if _password_stage(request, db, now=now) is None:
+            return totp_ui.to_login(request)
+        return page(request, "accounts/login_password.html", next=safe_next(next), errors={}, error=None)
+
+    @post("/login/password")
+    def password_stage_submit(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        state = request.app.state
+        target = safe_next(form_text(data, "next"))
+        pending = _password_stage(request, db, now=now)
+        if pending is None:
+            return totp_ui.to_login(request)
+        address = request.client.host if request.client else "-"
+        if (wait := state.login_limiter.attempt(address, pending.user.email)) is not None:
+            message = _("Too many login attempts from here or for this address. Wait %(seconds)d seconds and try again.") % {"seconds": wait}
+            refused = page(request, "accounts/login_password.html", status_code=429, next=target, errors={}, error=message)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        try:
+            token, stage = login.change_one_time_password(
+                db, pending, new=form_text(data, "new"), repeat=form_text(data, "repeat"), policy=state.login_policy, now=now
+            )
+        except GovsmsError as refused_change:
+            return page(request, "accounts/login_password.html", next=target, **refused_form(refused_change))
+        if stage:
+            response = Redirect(totp_ui.second_step_location(stage, target), status_code=303)
+        else:
+            state.login_limiter.succeeded(address, pending.user.email)
+            response = Redirect(target, status_code=303)
+        response.set_cookie(session_cookie(token, secure=state.settings.secure_cookies))
         return response
 
 
@@ -204,6 +251,16 @@ class UserPages(PageController):
         service.set_user_active(db, _actor(request), user_id, active=active, now=now)
         return Redirect(f"/settings/users/{user_id}?done={'enabled' if active else 'disabled'}", status_code=303)
 
+    @post("/settings/users/{user_id:int}/password")
+    def user_password_reset(self, request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Template:
+        """A one-time password, shown in this one response (never in a URL, a log or the database)."""
+        user, password = service.reset_password(db, _actor(request), user_id, now=now)
+        response = page(
+            request, "accounts/user.html", user=user, roles=CUSTOMER_ROLES, now=now, notice=None, errors={}, one_time_password=password
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @get("/settings/users/{user_id:int}/remove")
     def user_remove_page(self, request: Request[Any, Any, Any], db: Db, user_id: Id, now: Now) -> Template:
         """The confirmation step before a removal: a page of its own, so it needs no JavaScript."""
@@ -283,4 +340,4 @@ class ApiKeyPages(PageController):
         return Redirect("/settings/api-keys?done=revoked", status_code=303)
 
 
-ROUTES = [LoginPages, ProfilePages, UserPages, ApiKeyPages, *totp_ui.ROUTES]
+ROUTES = [LoginPages, PasswordStagePages, ProfilePages, UserPages, ApiKeyPages, *totp_ui.ROUTES]
