@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, or_, select
@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from govsms.auth import Actor, Permission, require
 from govsms.audit.actions import Action
+from govsms.audit.describe import actor_text, sentence
 from govsms.audit.chain import Verification, export_lines, head, rebuild_witness, verify_database
 from govsms.audit.models import AuditEvent, AuditEventSubject
 from govsms.audit.record import mac_key, record_event
@@ -75,6 +76,8 @@ class EventView:
     details: dict[str, object]
     request_id: str
     sealed: bool
+    description: str = ""
+    """The event as a sentence in the reader's language (``audit.describe``), names resolved now."""
 
 
 def public_key(keys: KeyRing) -> bytes:
@@ -116,12 +119,11 @@ def _no_request_subject(_session: Session, _account_id: int, _reference: str) ->
     return None
 
 
-def list_events(
-    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50,
-    staff_names: StaffNames = _no_names, request_subject: RequestSubject = _no_request_subject,
-) -> Page[EventView]:
-    require(actor, Permission.AUDIT_READ)
-    page, per_page = clamp_page(page, per_page)
+def _filtered(
+    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, request_subject: RequestSubject, searched: dict[str, object],
+) -> Any:
+    """The account's events that ``query`` selects (a statement, not run). A search by number is
+    itself an event naming the person it found (``searched``: what else that event says)."""
     events = table_of(AuditEvent)
     statement = scoped(events, actor)
     if query.since:
@@ -158,18 +160,20 @@ def list_events(
         # The search names the person it found (and is itself among the events shown).
         record_event(
             session, actor, Action.AUDIT_VIEWED, now=now, subjects=[subject_id] if subject_id != -1 else [],
-            details={"by_number": True, "found": subject_id != -1},
+            details={"by_number": True, "found": subject_id != -1, **searched},
         )
-    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-    rows = session.execute(statement.order_by(events.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return statement
+
+
+def _views(session: Session, actor: Actor, rows: Iterable[Any], staff_names: StaffNames) -> list[EventView]:
     sealed_to, _hash = head(session)
-    names = {**staff_names(session, actor.account_id), "system": "system"}
-    items = [
+    names = staff_names(session, actor.account_id)
+    return [
         EventView(
             seq=row.seq,
             occurred_at=row.occurred_at,
             actor=row.actor,
-            actor_name=names.get(row.actor, row.actor),
+            actor_name=actor_text(row.actor, names),
             action=row.action,
             target_type=row.target_type,
             target_id=row.target_id,
@@ -177,13 +181,49 @@ def list_events(
             details=json.loads(row.details),
             request_id=row.request_id,
             sealed=row.seq <= sealed_to,
+            description=sentence(row.action, row.target_type, row.target_id, json.loads(row.details), names),
         )
         for row in rows
     ]
+
+
+def list_events(
+    session: Session, actor: Actor, query: AuditFilter, *, now: datetime, page: int = 1, per_page: int = 50,
+    staff_names: StaffNames = _no_names, request_subject: RequestSubject = _no_request_subject,
+) -> Page[EventView]:
+    require(actor, Permission.AUDIT_READ)
+    page, per_page = clamp_page(page, per_page)
+    events = table_of(AuditEvent)
+    statement = _filtered(session, actor, query, now=now, request_subject=request_subject, searched={})
+    total = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    rows = session.execute(statement.order_by(events.c.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    items = _views(session, actor, rows, staff_names)
     if not query.number:
         # Reading the log (staff names, who looked at what) is itself logged: counts only.
         record_event(session, actor, Action.AUDIT_VIEWED, now=now, details={"shown": len(items), "total": total, "page": page})
     return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+MAX_EXPORT_ROWS = 100_000
+"""The most events one filtered export (CSV) holds; a larger selection is refused with a reason."""
+
+
+def export_events(
+    session: Session, actor: Actor, query: AuditFilter, *, now: datetime,
+    staff_names: StaffNames = _no_names, request_subject: RequestSubject = _no_request_subject,
+) -> list[EventView]:
+    """Every event the filter selects, oldest first (the CSV export); the export is an event
+    (``audit.exported``, format and count: the filter's values stay out, a number never goes in)."""
+    require(actor, Permission.AUDIT_READ)
+    events = table_of(AuditEvent)
+    statement = _filtered(session, actor, query, now=now, request_subject=request_subject, searched={"export": "csv"})
+    rows = session.execute(statement.order_by(events.c.seq).limit(MAX_EXPORT_ROWS + 1)).all()
+    if len(rows) > MAX_EXPORT_ROWS:
+        message = _("More than %(max)d events match: choose a shorter period.") % {"max": MAX_EXPORT_ROWS}
+        raise InvalidInput(message, fields={"since": message})
+    items = _views(session, actor, rows, staff_names)
+    record_event(session, actor, Action.AUDIT_EXPORTED, now=now, details={"format": "csv", "events": len(items), "filtered": query != AuditFilter()})
+    return items
 
 
 def verify_now(session: Session, actor: Actor, keys: KeyRing, *, now: datetime, witness_path: Path | None = None) -> Verification:

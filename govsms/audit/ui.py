@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +15,7 @@ from litestar.response import Response, Template
 
 from govsms.auth import Permission
 from govsms.audit.actions import ACTION_LABELS, Action
-from govsms.audit.service import AuditFilter, export_for, list_events, public_key, public_key_text, verify_now
+from govsms.audit.service import AuditFilter, EventView, export_events, export_for, list_events, public_key, public_key_text, verify_now
 from govsms.audit.witness import read_witness
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
@@ -21,7 +23,7 @@ from govsms.web.controller import PageController
 from govsms.web.forms import Db, Now, Form, form_text
 from govsms.web.guards import requires, users_only
 from govsms.web.params import MAX_ID, PageNumber
-from govsms.clock import LOCAL_TIME, zone
+from govsms.clock import LOCAL_TIME, localtime, zone
 from govsms.web.render import NavItem, page
 
 NAV = [NavItem(N_("Access log"), "/audit", Permission.AUDIT_READ)]
@@ -48,21 +50,46 @@ def parse_day(value: str | None, field: str, *, end: bool = False, timezone: Zon
 FILTER_FIELDS = ("since", "until", "who", "action", "reference", "number")
 
 
+def _query(form: dict[str, str], timezone: ZoneInfo) -> AuditFilter:
+    """The filter the form's fields give (InvalidInput with the field when one is wrong)."""
+    return AuditFilter(
+        since=parse_day(form["since"], "since", timezone=timezone),
+        until=parse_day(form["until"], "until", end=True, timezone=timezone),
+        actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
+        reference=form["reference"] or None,
+    )
+
+
+def _inert(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def events_csv(events: list[EventView], timezone: str | None) -> bytes:
+    """The events as a CSV for a spreadsheet: ";" and a UTF-8 BOM, as Swedish Excel expects;
+    headings and sentences in the reader's language, times in the account's zone."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([_("Event"), _("Time"), _("Who"), _("Who (id)"), _("What"), _("What happened"), _("People"), _("Request id"), _("Sealed")])
+    for event in events:
+        writer.writerow([
+            event.seq, localtime(event.occurred_at, "%Y-%m-%d %H:%M:%S", timezone), _inert(event.actor_name), event.actor, event.action,
+            _inert(event.description), event.people, event.request_id, _("yes") if event.sealed else _("no"),
+        ])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
 def _log_page(
-    request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None, now: datetime
+    request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None, now: datetime,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     """The access log, filtered. A number comes only from the posted form (never the address),
     and the page it renders keeps it out of every link."""
     actor = request.scope["user"]
-    context: dict[str, Any] = {"form": form, "errors": {}, "events": None, "error": error}
+    context: dict[str, Any] = {"form": form, "errors": errors or {}, "events": None, "error": error}
     if error is None:
         try:
-            query = AuditFilter(
-                since=parse_day(form["since"], "since", timezone=zone(actor.timezone)),
-                until=parse_day(form["until"], "until", end=True, timezone=zone(actor.timezone)),
-                actor=form["who"] or None, action=form["action"] or None, number=form["number"] or None,
-                reference=form["reference"] or None,
-            )
+            query = _query(form, zone(actor.timezone))
             context["events"] = list_events(
                 db, actor, query, now=now, page=max(page_number, 1), staff_names=request.app.state.staff_names,
                 request_subject=request.app.state.request_subject,
@@ -79,6 +106,7 @@ def _log_page(
         actors=sorted({**request.app.state.staff_names(db, actor.account_id), "system": "system"}.items(), key=lambda item: item[1].lower()),
         public_key=public_key_text(public_key(request.app.state.key_ring)),
         filter_query=urlencode({key: value for key, value in form.items() if value and key != "number"}),
+        filtered=any(form.values()),
         by_number=bool(form["number"]),
         **context,
     )
@@ -125,6 +153,45 @@ class AuditPages(PageController):
         state = request.app.state
         result = verify_now(db, request.scope["user"], state.key_ring, now=now, witness_path=state.settings.audit_witness_file)
         return page(request, "audit/verified.html", result=result, public_key=public_key_text(public_key(state.key_ring)))
+
+    def _csv(self, request: Request[Any, Any, Any], db: Db, form: dict[str, str], now: Now) -> Response[bytes] | Template:
+        actor = request.scope["user"]
+        state = request.app.state
+        try:
+            events = export_events(
+                db, actor, _query(form, zone(actor.timezone)), now=now, staff_names=state.staff_names, request_subject=state.request_subject,
+            )
+        except InvalidInput as invalid:
+            return _log_page(request, db, form, 1, status=422, error=invalid.message, now=now, errors=invalid.fields)
+        return Response(
+            events_csv(events, actor.timezone),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="access-log-{now.strftime("%Y%m%d-%H%M")}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @get("/audit/export.csv")
+    def audit_export_csv(
+        self, request: Request[Any, Any, Any], db: Db, now: Now,
+        since: FromQuery[str | None] = None, until: FromQuery[str | None] = None, who: FromQuery[str | None] = None,
+        action: FromQuery[str | None] = None, reference: FromQuery[str | None] = None,
+    ) -> Response[bytes] | Template:
+        """The events the filter selects, as CSV. A number is searched with the form (POST), never in the address."""
+        form = {
+            "since": since or "", "until": until or "", "who": who or "", "action": action or "",
+            "reference": (reference or "").strip(), "number": "",
+        }
+        if "number" in request.query_params:
+            message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
+            return _log_page(request, db, form, 1, status=400, error=message, now=now)
+        return self._csv(request, db, form, now)
+
+    @post("/audit/export.csv", status_code=200)
+    def audit_export_csv_search(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Response[bytes] | Template:
+        """The filter form's values posted (a number travels in the body only), as CSV."""
+        return self._csv(request, db, {name: form_text(data, name).strip() for name in FILTER_FIELDS}, now)
 
     @get("/audit/export")
     def audit_export(self, request: Request[Any, Any, Any], db: Db, now: Now) -> Response[bytes]:
