@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import Locale
 from litestar import Request, get, post
 from litestar.response import Redirect, Template
 
 from govsms.auth import Permission
-from govsms.errors import GovsmsError
-from govsms.i18n import N_
+from govsms.errors import GovsmsError, InvalidInput
+from govsms.i18n import N_, _, current_language
 from govsms.sending import pricing
 from govsms.web.controller import PageController
 from govsms.web.forms import EVERY_REFUSAL, Db, Now, Form, form_text, refused_form
@@ -22,19 +23,12 @@ NAV = [NavItem(N_("Prices and numbers"), "/operator/prices", Permission.PLATFORM
 def _page(request: Request[Any, Any, Any], db: Db, *, status_code: int = 200, **context: Any) -> Template:
     actor = request.scope["user"]
     context.setdefault("errors", {})
+    context.setdefault("form", {})
+    context["country_names"] = Locale.parse(current_language.get()).territories  # "SE" -> Sverige / Sweden
     return page(
         request, "sending/operator_prices.html", status_code=status_code, prices=sorted(pricing.price_table(db).values(), key=lambda p: p.country),
         numbers=pricing.list_virtual_numbers(db, actor), accounts=pricing.assignable_accounts(db, actor), **context,
     )
-
-
-def _price_minor(typed: str) -> int:
-    """A price typed in kronor (``0,45``) in öre; -1 when none is typed. ValueError for anything
-    else: float() also reads "1e400" (infinity), "nan" and non-ASCII digits, which no price is."""
-    price = typed.strip().replace(",", ".")
-    if price and not price.isascii():
-        raise ValueError(price)
-    return int(round(float(price) * 100)) if price else -1
 
 
 class PriceOperatorPages(PageController):
@@ -44,19 +38,31 @@ class PriceOperatorPages(PageController):
 
     @get("/operator/prices")
     def prices_page(self, request: Request[Any, Any, Any], db: Db) -> Template:
-        return _page(request, db)
+        saved = request.query_params.get("saved", "")
+        return _page(request, db, notice=N_("The price was saved.") if saved in pricing.sms_countries() else None)
 
     @post("/operator/prices")
     def prices_set(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
+        """A price in kronor with a decimal comma (``0,45``) for a country's ISO code; a refusal
+        names each field wrong and keeps what was typed."""
+        form = {"country": form_text(data, "country"), "price": form_text(data, "price")}
+        errors: dict[str, str] = {}
+        country, minor = "", 0
         try:
-            minor = _price_minor(form_text(data, "price"))
-        except (ValueError, OverflowError):
-            return _page(request, db, status_code=422, errors={"price": "0,45"}, error=None)  # how a price is written
+            country = pricing.checked_country(form["country"])
+        except InvalidInput as refused:
+            errors.update(refused.fields)
         try:
-            pricing.set_price(db, request.scope["user"], country=form_text(data, "country"), per_part_minor=minor, now=now)
+            minor = pricing.kronor_to_minor(form["price"])
+        except InvalidInput as refused:
+            errors.update(refused.fields)
+        try:
+            if errors:
+                raise InvalidInput(_("The price was not saved."), fields=errors)
+            pricing.set_price(db, request.scope["user"], country=country, per_part_minor=minor, now=now)
         except GovsmsError as refused:
-            return _page(request, db, **refused_form(refused, db, shown=(422,)))
-        return Redirect("/operator/prices", status_code=303)
+            return _page(request, db, form=form, **refused_form(refused, db, shown=(422,)))
+        return Redirect(f"/operator/prices?saved={country}", status_code=303)
 
     @post("/operator/numbers")
     def numbers_assign(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:

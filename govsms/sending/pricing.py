@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from typing import Any, cast
 
+import phonenumbers
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -13,9 +15,60 @@ from govsms.auth import Actor, Permission, require
 from govsms.accounts.models import Account
 from govsms.db import add_unless_taken, table_of
 from govsms.errors import Conflict, InvalidInput
-from govsms.i18n import _
+from govsms.i18n import N_, _
 from govsms.sending.models import Price, VirtualNumber
 from govsms.tenancy import owned_by
+
+MAX_PRICE_MINOR = 100_000
+"""1 000 kr per part: above it, a typing error."""
+NOT_A_COUNTRY = N_("%(code)s is not a country code. Give the country's two letters (ISO 3166), such as SE, NO or DK.")
+COUNTRY_SHAPE = N_("Give the country as its two letters (ISO 3166), such as SE.")
+KRONOR_SHAPE = N_("Write the price in kronor with a decimal comma and at most two decimals, such as 0,45 (45 öre).")
+ORE_SHAPE = N_("Give the price in whole öre per part, such as 45 (0,45 kr).")
+PRICE_RANGE = N_("The price is out of range: 0 to 1 000 kr (100 000 öre) per part.")
+_KRONOR = re.compile(r"([0-9]{1,7})(?:[,.]([0-9]{1,2}))?", re.ASCII)
+_ORE = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
+def sms_countries() -> set[str]:
+    """ISO codes of the countries a price can be set for: those phonenumbers knows (a number to
+    one of them is given that country by ``country_of``)."""
+    return {region for region in phonenumbers.SUPPORTED_REGIONS if len(region) == 2 and region.isalpha()}
+
+
+def checked_country(typed: str) -> str:
+    """``se`` -> ``SE``; InvalidInput naming ``country`` with the reason for anything that is not
+    the code of a country in phonenumbers' list (``XX``, ``Sverige``, ``S``)."""
+    code = typed.strip().upper()
+    if not (len(code) == 2 and code.isascii() and code.isalpha()):
+        raise InvalidInput(_("The price was not saved."), fields={"country": _(COUNTRY_SHAPE)})
+    if code not in sms_countries():
+        raise InvalidInput(_("The price was not saved."), fields={"country": _(NOT_A_COUNTRY) % {"code": code}})
+    return code
+
+
+def kronor_to_minor(typed: str) -> int:
+    """A price typed in kronor, with a decimal comma (``0,45``; a point is read too) -> öre
+    (45); InvalidInput naming ``price`` otherwise: no float is involved, so ``1e400``, ``nan`` and
+    ``0,455`` are refused rather than rounded."""
+    match = _KRONOR.fullmatch(typed.strip().removesuffix("kr").strip())
+    if match is None:
+        raise InvalidInput(_("The price was not saved."), fields={"price": _(KRONOR_SHAPE)})
+    minor = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if minor > MAX_PRICE_MINOR:
+        raise InvalidInput(_("The price was not saved."), fields={"price": _(PRICE_RANGE)})
+    return minor
+
+
+def ore_to_minor(typed: str) -> int:
+    """A price typed in whole öre (the CLI's ``45``) -> 45; InvalidInput naming ``price`` otherwise."""
+    if _ORE.fullmatch(typed.strip()) is None:
+        raise InvalidInput(_("The price was not saved."), fields={"price": _(ORE_SHAPE)})
+    minor = int(typed.strip())
+    if minor > MAX_PRICE_MINOR:
+        raise InvalidInput(_("The price was not saved."), fields={"price": _(PRICE_RANGE)})
+    return minor
+
 
 # A start for a fresh installation (öre per part, SEK); the operator edits it at /operator/prices.
 DEFAULT_PRICES = {"SE": 45, "NO": 55, "DK": 55, "FI": 60, "DE": 75, "GB": 70, "US": 60}
@@ -46,11 +99,9 @@ def recent_prices(session: Session) -> dict[str, Any]:
 
 def set_price(session: Session, actor: Actor, *, country: str, per_part_minor: int, now: datetime, currency: str = "SEK") -> Price:
     require(actor, Permission.PLATFORM)
-    country = country.strip().upper()
-    if len(country) != 2 or not country.isalpha():
-        raise InvalidInput(_("Give the country as a two-letter code, such as SE."), fields={"country": _("Two letters, such as SE.")})
-    if per_part_minor < 0 or per_part_minor > 100_000:
-        raise InvalidInput(_("The price is out of range."), fields={"price": _("Give the price in öre per part, 0 to 100000.")})
+    country = checked_country(country)
+    if per_part_minor < 0 or per_part_minor > MAX_PRICE_MINOR:
+        raise InvalidInput(_("The price was not saved."), fields={"price": _(PRICE_RANGE)})
     price = session.get(Price, country) or Price(country=country, per_part_minor=0, updated_at=now)
     price.per_part_minor = per_part_minor
     price.currency = currency
