@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from govsms.cli import account, apikey, audit, db, dpa, dsr, inbound, jobs, keys, retention, server, user
+from govsms.cli import account, apikey, audit, db, dpa, dsr, inbound, jobs, keys, price, retention, server, user
 from govsms.cli.command import Handler
 from govsms.cli.db import seal_clear_senders_step  # tests/sending/test_senders.py runs it from here
 from govsms.errors import GovsmsError
@@ -15,7 +15,7 @@ from govsms.settings import Settings
 
 __all__ = ["build_parser", "main", "seal_clear_senders_step"]
 
-GROUPS = (db, server, account, user, apikey, audit, keys, dpa, retention, dsr, jobs, inbound)
+GROUPS = (db, server, account, user, apikey, price, audit, keys, dpa, retention, dsr, jobs, inbound)
 """In the order ``govsms --help`` lists them."""
 
 
