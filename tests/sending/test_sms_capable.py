@@ -139,3 +139,16 @@ def test_contacts_and_imports_refuse_a_landline_with_a_reason(session: Session) 
     assert len(plan.valid) == 1
     assert [(row.row_number, row.input, row.reason) for row in plan.invalid][0] == (2, LANDLINE, LANDLINE_REASON_EN)
     assert "premium-rate" in plan.invalid[1].reason and len(plan.invalid) == 2
+
+
+def test_a_forward_to_a_landline_is_refused_with_a_reason(session: Session) -> None:
+    from govsms.receiving.forwarding import create_rule
+
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    user, _ = make_user(session, account, roles={Role.ADMIN})
+    actor = actor_for_user(user, account)
+    with pytest.raises(InvalidInput) as refused:
+        create_rule(session, actor, trigger="all", emails="", mode="full", mobile=LANDLINE, now=now())
+    assert refused.value.fields["mobile"] == LANDLINE_REASON_EN
+    assert create_rule(session, actor, trigger="all", emails="", mode="full", mobile="0701234567", now=now()) > 0
