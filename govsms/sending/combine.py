@@ -53,6 +53,7 @@ from govsms.sending.dispatch import (
     DispatchRequest,
     DispatchSummary,
     analyse_for_sending,
+    check_send_at,
     country_of,
     optout_tokens,
 )
@@ -148,7 +149,7 @@ def prepare(actor: Actor, request: DispatchRequest, *, public_url: str, now: dat
         return None
     if sender.kind not in ("text", "reply"):
         return None
-    if request.send_at is not None and request.send_at.tzinfo is None:
+    if check_send_at(request.send_at, now) is not None:  # the full path tells why
         return None
     recipients: dict[str, str] = {}
     warnings: dict[str, dict[str, str]] = {}

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -50,6 +50,9 @@ MAX_IDEMPOTENCY_KEY = 100
 SEPARATORS = re.compile(r"[,;\n\r\t]+")
 MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
 TOKEN_ATTEMPTS = 3
+SEND_AT_GRACE = timedelta(minutes=1)
+"""A send time this little in the past still means "now": the form's field is typed to the minute,
+and a request takes a moment to arrive. Earlier is refused with a reason (``check_send_at``)."""
 REQUEST_PURPOSE = "request"
 """The account key that fingerprints requests for Idempotency-Key checks (an HMAC: without the
 key, a fingerprint tells nothing of the numbers or the text in it)."""
@@ -91,6 +94,17 @@ class DispatchSummary:
     by_country: dict[str, int] = field(default_factory=dict)
     warnings: list[dict[str, str]] = field(default_factory=list)
     """Accepted numbers that may not get the SMS (a landline or a mobile, VoIP...): input and reason."""
+
+
+def check_send_at(send_at: datetime | None, now: datetime) -> str | None:
+    """Why ``send_at`` cannot be a dispatch's send time (None: it can, or there is none: now)."""
+    if send_at is None:
+        return None
+    if send_at.tzinfo is None:
+        return _("Give the time with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
+    if send_at < now - SEND_AT_GRACE:
+        return _("The send time has already passed. Choose a later time, or none to send at once.")
+    return None
 
 
 def split_numbers(typed: str) -> list[str]:
@@ -236,8 +250,8 @@ def create_dispatch(session: Session, actor: Actor, request: DispatchRequest, *,
     except InvalidInput as refused:
         errors.update(refused.fields)
     send_at = request.send_at or now
-    if request.send_at is not None and request.send_at.tzinfo is None:
-        errors["send_at"] = _("Give the time with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
+    if (refused_time := check_send_at(request.send_at, now)) is not None:
+        errors["send_at"] = refused_time
     if errors:
         raise InvalidInput(_("The SMS was not sent."), fields=errors)
     assert analysis is not None and sender is not None

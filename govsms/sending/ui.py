@@ -138,6 +138,9 @@ class SendPages(PageController):
     def send_edit(self, request: Request[Any, Any, Any], db: Db, data: Form) -> Template:
         """"Change" on the summary: the form again with every field as it was (sender, numbers,
         groups, the chosen file, text, send time). A new send gets a new idempotency key."""
+        actor = request.scope["user"]
+        for group_id in form_ids(data, "group_ids"):  # another account's group is not found (404), as on sending
+            groups.get_group(db, actor, group_id)
         form = _form_of(data)
         form["idempotency_key"] = ""
         return _form_page(request, db, form=form)
@@ -179,7 +182,7 @@ class SendPages(PageController):
             return _form_page(request, db, form=form, **refused_form(refused, shown=(422,)))
         return page(request, "sending/confirm.html", summary=summary, form=form, can_reply=summary.can_reply,
                     preview=preview_text(form["text"], request.app.state.settings.public_url), sample_link=sample_link(request.app.state.settings.public_url),
-                    has_link=OPTOUT_PLACEHOLDER in form["text"])
+                    has_link=OPTOUT_PLACEHOLDER in form["text"], placeholder=OPTOUT_PLACEHOLDER)
 
     @post("/send/confirm")
     def send_confirm(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Template | Redirect:
