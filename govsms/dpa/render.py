@@ -7,7 +7,9 @@ and carried by the audit events instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,13 +109,28 @@ def render_pdf(html: str) -> bytes:
     return cast(bytes, HTML(string=html, url_fetcher=no_fetch).write_pdf(pdf_variant="pdf/ua-1"))  # WeasyPrint has no types
 
 
-def warm_up() -> None:
+def warm_up() -> bool:
     """Load WeasyPrint, the fonts and the DPA templates once (a served process calls this in a
-    background thread at start); a failure here only means the first render pays instead."""
+    background thread at start); a failure here only means the first render pays instead.
+    Says in the log that PDFs can be made (one line), or in one line why not: WeasyPrint prints
+    its own complaint about missing system libraries to standard output, which is kept out of
+    the log and replaced by a line that says what to install."""
+    log = logging.getLogger(__name__)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import weasyprint
+    except OSError as missing:
+        log.warning("PDFs (the DPA, access reports) cannot be made: a library WeasyPrint needs is missing (%s). "
+                    "Install Pango, HarfBuzz and fonts, e.g. apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core",
+                    type(missing).__name__)
+        return False
     try:
         env = environment()
         for name in ("dpa/document.html", "dpa/_body.html", "dpa/_annexes.html", "dpa/_clauses_sv.html", "dpa/_clauses_en.html"):
             env.get_template(name)
         render_pdf('<html lang="sv"><p style="font-family: \'DejaVu Serif\'">Å</p><p style="font-family: \'DejaVu Sans\'"><b>Ö</b></p></html>')
     except Exception:  # noqa: BLE001 - an optimisation, never a reason to fail
-        logging.getLogger(__name__).warning("DPA warm-up failed; the first render will be slower", exc_info=True)
+        log.warning("DPA warm-up failed; the first render will be slower", exc_info=True)
+        return False
+    log.info("PDF rendering ready (WeasyPrint %s)", weasyprint.__version__)
+    return True
