@@ -14,12 +14,12 @@ from sqlmodel import Session
 
 from govsms.auth import Actor, Role
 from govsms.clock import FixedClock
-from govsms.contacts.groups import create_group
+from govsms.contacts.groups import add_members, create_group
 from govsms.sending.combine import prepare
 from govsms.sending.dispatch import DispatchRequest
 from govsms.sending.pricing import seed_default_prices
 from govsms.sending.ui import SAMPLE_TOKEN
-from tests.factories import make_account, make_api_key, make_user, system
+from tests.factories import make_account, make_api_key, make_contact, make_user, system
 from tests.web_helpers import csrf_token, login
 
 NOW = datetime(2026, 11, 15, 11, 0, tzinfo=UTC)
@@ -44,6 +44,11 @@ def test_a_group_page_link_opens_the_form_with_that_group_chosen_and_no_other_ac
     account = sender_in(client, session)
     ours = create_group(session, system(account), name="Föräldrar 7B", now=NOW)
     other = create_group(session, system(make_account(session)), name="Annan skola", now=NOW)
+    add_members(session, system(account), ours.id, [make_contact(session, account).id], now=NOW)
+    group_page = client.get(f"/groups/{ours.id}").text
+    assert f'href="/send?group={ours.id}"' in group_page and "Skicka sms till gruppen" in group_page
+    empty = create_group(session, system(account), name="Tom grupp", now=NOW)
+    assert "/send?group=" not in client.get(f"/groups/{empty.id}").text  # nothing to send to
     page = client.get("/send", params={"group": ours.id})
     assert page.status_code == 200 and checked_groups(page.text) == {str(ours.id)}
     assert checked_groups(client.get("/send").text) == set()
