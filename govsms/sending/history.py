@@ -277,7 +277,7 @@ def show_message(session: Session, actor: Actor, dispatch_id: int, message_id: i
     text = dispatch_texts(session, actor, [dispatch_id], now=now).get(dispatch_id, _(CANNOT_BE_READ))
     record_event(
         session, actor, Action.MESSAGE_TEXT_SHOWN, now=now, target=("dispatch", dispatch_id), subjects=[message.subject_id],
-        details={"shown": 1, "in_clear": True, "optout_link": message.optout_token is not None and OPTOUT_PLACEHOLDER in text},
+        details={"shown": 1, "in_clear": True},  # the text as they got it: with their opt-out link, when it has one
     )
     return ShownMessage(
         id=message.id, recipient=clear if clear is not None else _(CANNOT_BE_READ), unreadable=clear is None,
