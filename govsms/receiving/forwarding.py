@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import logging
 import re
-import smtplib
-import ssl
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from enum import StrEnum
 
 import phonenumbers
@@ -43,6 +39,7 @@ from govsms.errors import GovsmsError, InvalidInput
 from govsms.i18n import N_, _
 from govsms.keys.crypto import DecryptionError, seal_field, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.mail import Mail, MailFailed, send_mail
 from govsms.phone import parse_recipient
 from govsms.receiving.forwarding_models import RULES_CACHE, ForwardingRule, ForwardJob
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, RULE_EMAIL, RULE_MOBILE, InboundKeyword, InboundMessage, RoutedBy
@@ -94,7 +91,6 @@ MAX_EMAIL_LENGTH = 254
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 """An ASCII address as a mail server takes it: local part @ a domain with a dot."""
 ADDRESS_SEPARATORS = re.compile(r"[,;\s]+")
-SMTP_TIMEOUT = 15
 RUN_BATCH = 50
 RUN_BUDGET = timedelta(seconds=20)
 """A run claims no more jobs once it has taken this long (the scheduler starts one every 30 s; a
@@ -478,59 +474,6 @@ def plan_forwards(session: Session, message: InboundMessage, text: str, e164: st
 
 
 # -- running -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: list[str]
-    subject: str
-    body: str
-
-
-class MailFailed(Exception):
-    """Sending an e-mail failed; ``code`` is short and names no one (``smtp:550``, ``smtp:connect``)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def smtp_starttls(settings: Settings) -> bool:
-    """STARTTLS unless turned off; by default on when a user is set (a password is never sent in clear)."""
-    return settings.smtp_starttls if settings.smtp_starttls is not None else bool(settings.smtp_user)
-
-
-def send_mail(settings: Settings, mail: Mail) -> None:
-    """One e-mail through the configured SMTP server; ``MailFailed`` with a code when it cannot."""
-    if not settings.smtp_host:
-        raise MailFailed("smtp:unset")
-    message = EmailMessage()
-    message["From"] = settings.smtp_from
-    message["To"] = ", ".join(mail.to)
-    message["Subject"] = mail.subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
-    message.set_content(mail.body)
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
-            if smtp_starttls(settings):
-                smtp.starttls(context=ssl.create_default_context())  # the server's certificate is verified
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as refused:
-        codes = sorted({code for code, _reply in refused.recipients.values()})
-        raise MailFailed(f"smtp:{codes[0] if codes else 'rcpt'}") from None
-    except smtplib.SMTPResponseException as refused:
-        raise MailFailed(f"smtp:{refused.smtp_code}") from None
-    except smtplib.SMTPNotSupportedError:
-        raise MailFailed("smtp:starttls") from None
-    except TimeoutError:
-        raise MailFailed("smtp:timeout") from None
-    except ssl.SSLError:  # the certificate did not verify, or no common protocol
-        raise MailFailed("smtp:tls") from None
-    except (smtplib.SMTPException, OSError):
-        raise MailFailed("smtp:connect") from None
 
 
 def display_number(e164: str) -> str:
