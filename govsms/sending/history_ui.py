@@ -18,6 +18,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from govsms.auth import Permission
+from govsms.clock import localtime
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
 from govsms.sending import history
@@ -159,6 +160,10 @@ class MessagePages(PageController):
                 "histories and proxy logs would keep it. Use the form there."
             ), status_code=400)
         notices = {"sent": N_("The SMS is on its way."), "cancelled": N_("The dispatch was cancelled.")}
+        if done == "scheduled":  # when it goes, in the account's time (the send page's notice)
+            actor = request.scope["user"]
+            send_at = history.get_dispatch(db, actor, dispatch_id).send_at
+            notices["scheduled"] = _("The SMS is scheduled: it goes %(time)s.") % {"time": localtime(send_at, "%Y-%m-%d %H:%M", actor.timezone)}
         return _dispatch_page(request, db, dispatch_id, reveal=False, status=status, number="", page_number=page_number, notice=notices.get(done), now=now)
 
     @post("/messages/{dispatch_id:int}/search")

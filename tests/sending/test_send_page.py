@@ -131,6 +131,8 @@ def test_a_scheduled_send_says_when_it_goes(client: TestClient, session: Session
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', summary.text.split('action="/send/confirm"')[1]))
     sent = client.post("/send/confirm", data={"_csrf_token": token, **fields}, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"].endswith("?done=scheduled")
+    notice = client.get(sent.headers["location"]).text
+    assert "Sms:et är schemalagt: det skickas 2026-11-20 09:30." in notice and "på väg" not in notice
 
 
 def test_a_past_send_time_is_refused_with_a_reason_in_the_form_and_the_api(client: TestClient, session: Session) -> None:
