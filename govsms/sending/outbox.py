@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
+from govsms.accounts.models import Account
 from govsms.clock import SYSTEM_CLOCK, Clock
 from govsms.keys.crypto import DecryptionError, unseal_field
 from govsms.db import one_of, session_scope, table_of
@@ -182,7 +183,17 @@ class Outbox:
                 by_account.setdefault(item.account_id, []).append(item)
             self._load_texts(session, claimed, now)
             not_allowed = self._senders_not_allowed(session, claimed, now)
+            # A suspended account sends nothing more (the operator's console): its queued and
+            # scheduled messages fail without a submit. One query per batch.
+            suspended = set(session.execute(
+                select(col(Account.id)).where(col(Account.id).in_(sorted(by_account)), col(Account.is_active).is_(False))
+            ).scalars())
             for account_id, items in by_account.items():
+                if account_id in suspended:
+                    unsendable.extend(
+                        SubmitResult(message_id=item.id, accepted=False, error="account_suspended", transient=False) for item in items
+                    )
+                    continue
                 unreadable: list[UnreadableRow] = []
                 blocked = blocked_subjects(session, account_id, [item.subject_id for item in items])
                 subjects = vault.subjects_by_id(session, account_id, [item.subject_id for item in items])

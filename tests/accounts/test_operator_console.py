@@ -195,3 +195,39 @@ def test_a_suspended_account_cannot_log_in_or_send_until_reactivated(client: Tes
     post_form(client, "/logout", {}, token_from="/")
     login(client, sender.email, sender_password)
     assert client.post("/api/v1/messages", json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 201
+
+
+def test_a_suspended_account_s_queued_messages_are_not_sent(session: Session, connection, vault) -> None:  # type: ignore[no-untyped-def]
+    from govsms.accounts.customers import set_account_active
+    from govsms.accounts.login import actor_for_user
+    from govsms.db import make_session_factory
+    from govsms.sending.models import OutboundMessage
+    from govsms.sending.outbox import Outbox
+    from govsms.sending.transports.loopback import LoopbackTransport
+    from tests.factories import make_dispatch, system
+
+    seed_default_prices(session, now=now())
+    provider = make_account(session, name="Leverantören AB", is_provider=True)
+    accounts = [make_account(session, name=name) for name in ("Avstängda kommunen", "Andra kommunen")]
+    dispatches = []
+    for account in accounts:
+        user, _ = make_user(session, account, roles={Role.SENDER})
+        dispatches.append(make_dispatch(session, actor_for_user(user, account), numbers=["0701234567", "0702345678"]).dispatch_id)
+    set_account_active(session, system(provider), accounts[0].id, active=False, now=now())  # type: ignore[arg-type]
+    session.flush()
+    submitted: list[int] = []
+
+    class Recording(LoopbackTransport):
+        def submit(self, batch):  # type: ignore[no-untyped-def]
+            submitted.extend(item.message_id for item in batch)
+            return super().submit(batch)
+
+    outbox = Outbox(make_session_factory(connection, vault=vault), Recording(report_delay=0), public_url="https://sms.example.se")
+    while outbox.run_once():
+        pass
+    session.expire_all()
+    rows = {dispatch: session.exec(__import__("sqlmodel").select(OutboundMessage).where(OutboundMessage.dispatch_id == dispatch)).all()
+            for dispatch in dispatches}
+    assert {(row.status, row.reason) for row in rows[dispatches[0]]} == {("failed", "account_suspended")}
+    assert not {row.id for row in rows[dispatches[0]]} & set(submitted)
+    assert {row.id for row in rows[dispatches[1]]} <= set(submitted)  # another account's SMS go
