@@ -1,5 +1,5 @@
 """What the dashboard (``/``) reads of sending: this month's messages, parts and cost so far, and
-the last dispatches with their messages by status.
+the last dispatches with their state and their messages by status.
 
 The month's figures are the roll-up's (``statistics``) for the days it rolled up after they ended
 with no message waiting, and the messages themselves for the rest (today, the days since the last
@@ -20,6 +20,7 @@ from govsms.clock import zone
 from govsms.db import table_of
 from govsms.sending import history
 from govsms.sending.models import Dispatch, OutboundMessage, StatisticsDay, StatisticsProgress
+from govsms.sending.status import DispatchState, dispatch_state
 from govsms.sending.statistics import Figures, _parse_days, _rolled_through, _runs, _within, local_day
 from govsms.tenancy import owned_by, scoped
 
@@ -63,6 +64,8 @@ def month_so_far(session: Session, actor: Actor, *, now: datetime) -> Figures:
 @dataclass(frozen=True)
 class RecentDispatch:
     dispatch: Dispatch
+    state: DispatchState
+    """Where it is, as its messages tell it (the history's rule)."""
     counts: dict[str, int]
     """Its messages by status."""
 
@@ -73,4 +76,7 @@ def recent_dispatches(session: Session, actor: Actor, *, limit: int = RECENT) ->
     require(actor, Permission.MESSAGES_READ)
     dispatches = history.list_dispatches(session, actor, page=1, per_page=limit).items
     counts = history.status_counts_of(session, [dispatch.id for dispatch in dispatches if dispatch.id is not None])
-    return [RecentDispatch(dispatch, counts.get(dispatch.id or 0, {})) for dispatch in dispatches]
+    return [
+        RecentDispatch(dispatch, dispatch_state(dispatch.status, counts.get(dispatch.id or 0, {})), counts.get(dispatch.id or 0, {}))
+        for dispatch in dispatches
+    ]

@@ -17,7 +17,7 @@ from govsms.auth import ROLE_PERMISSIONS, Actor, Permission, Role
 from govsms.clock import zone
 from govsms.errors import InvalidInput
 from govsms.i18n import N_, _
-from govsms.sending import dashboard, statistics
+from govsms.sending import dashboard, history, statistics
 from govsms.sending.statistics_detail import day_messages
 from govsms.web.controller import PageController
 from govsms.web.forms import Db, Form, Now, form_text
@@ -197,7 +197,7 @@ class DashboardPages(PageController):
         return page(
             request, "web/dashboard.html", month=month, requests_due=requests_due, recent=recent, unread=unread,
             figures={"messages": count_text(month.messages), "parts": count_text(month.parts), "cost": money(month.cost_minor)} if month else {},
-            shortcuts=shortcuts(actor, state.nav), can_send=actor.can(Permission.SEND),
+            shortcuts=shortcuts(actor, state.nav), can_send=actor.can(Permission.SEND), state_label=history.state_label,
         )
 
 

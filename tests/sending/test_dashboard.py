@@ -87,10 +87,14 @@ def test_the_sender_sees_the_months_figures_the_last_dispatches_and_unread_repli
     assert cost > 0 and figure(page.text, "cost").endswith(f"{cost // 100},{cost % 100:02d}\u00a0kr")
     assert f'href="/messages/{first}"' in page.text and f'href="/messages/{later}"' in page.text
     assert f'href="/messages/{hidden}"' not in page.text
-    assert "levererat" not in page.text and "i kö 2" in page.text and "schemalagt 1" in page.text
+    assert "Väntar på att skickas" in page.text and "i kö 2" in page.text and "Schemalagt" in page.text and "schemalagt 1" in page.text
     assert "Hemlig text" not in page.text and "0701000001" not in page.text and "701000001" not in page.text
     assert 'data-figure="unread">1<' in page.text and "oläst svar" in page.text and 'href="/inbox"' in page.text
     assert 'href="/send"' in page.text and "Avsändare" in page.text
+
+    session.execute(update(OutboundMessage).where(col(OutboundMessage.dispatch_id) == first).values(status=MessageStatus.DELIVERED))
+    row = client.get("/").text.split(f'href="/messages/{first}"')[1].split("</tr>")[0]
+    assert "Slutfört" in row and "levererat 2" in row  # every message final: done, not "queued"
 
     # Another account's sender sees its own: two unread, three messages, none of ours.
     other, other_password = make_user(session, theirs, roles={Role.SENDER})
