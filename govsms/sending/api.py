@@ -56,7 +56,8 @@ MessageBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.JSON
         "text": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_CHARACTERS,
                        description=f"At most {MAX_CHARACTERS} characters (an emoji is one); a long text goes as several parts."),
         "send_at": Schema(one_of=[Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME), Schema(type=OpenAPIType.NULL)],
-                          description="When to send: ISO 8601 with a time zone; absent or null sends now."),
+                          description="When to send: ISO 8601 with a time zone; absent or null sends now. A time that has "
+                                      "passed (by more than a minute) is refused (422, field send_at)."),
         "dry_run": Schema(type=OpenAPIType.BOOLEAN, default=False, description="true: the price and the checks only, nothing is sent."),
     },
     "any_of": [Schema(required=["to"]), Schema(required=["group_ids"])],
