@@ -59,7 +59,7 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
         actor=Actor.platform(),
     )
     provider = create_account(
-        session, name=PROVIDER_ACCOUNT, org_number="559900-1122", billing_address="Serverhallsvägen 2, 753 20 Uppsala",
+        session, name=PROVIDER_ACCOUNT, org_number="559900-1129", billing_address="Serverhallsvägen 2, 753 20 Uppsala",
         admin_email="dataskydd@provider.example", is_provider=True, now=now, actor=Actor.platform(),
     )
     seed_default_prices(session, now=now)
