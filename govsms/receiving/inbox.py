@@ -29,7 +29,7 @@ from govsms.i18n import _
 from govsms.keys.crypto import DecryptionError, Subject, unseal_field
 from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.paging import Page, clamp_page
-from govsms.phone import mask, parse_number
+from govsms.phone import mask, parse_number, parse_recipient
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, InboundMessage, RoutedBy
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
@@ -506,6 +506,8 @@ def reply(
             _("This SMS came from a sender name, not a number: it cannot be answered."),
             fields={"text": _("Only an SMS from a phone number can be answered.")},
         )
+    if (recipient := parse_recipient(number)).e164 is None:  # an SMS from a landline's SMS service, say
+        raise InvalidInput(_("The reply was not sent: this number cannot receive SMS."), fields={"text": recipient.reason or ""})
     if number in blocked_numbers(session, actor.account_id, [number], now=now):
         # That it is blocked is read from the account's list: an event naming the person.
         record_event(

@@ -152,3 +152,19 @@ def test_a_forward_to_a_landline_is_refused_with_a_reason(session: Session) -> N
         create_rule(session, actor, trigger="all", emails="", mode="full", mobile=LANDLINE, now=now())
     assert refused.value.fields["mobile"] == LANDLINE_REASON_EN
     assert create_rule(session, actor, trigger="all", emails="", mode="full", mobile="0701234567", now=now()) > 0
+
+
+def test_a_reply_to_an_sms_from_a_landline_is_refused_with_the_reason(session: Session) -> None:
+    from govsms.receiving.inbox import reply
+    from tests.receiving.inbox_helpers import stored_inbound
+
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    user, _ = make_user(session, account, roles={Role.SENDER})
+    actor = actor_for_user(user, account)
+    landline = stored_inbound(session, account, "+46812345678", "Hej från växeln")  # stored whatever the sender's type
+    mobile = stored_inbound(session, account, "+46701234567", "Hej")
+    with pytest.raises(InvalidInput) as refused:
+        reply(session, actor, "Tack!", public_url="https://sms.example.se", now=now(), inbound_id=landline.id)
+    assert refused.value.fields["text"] == LANDLINE_REASON_EN and "+46812345678" not in str(refused.value.fields)
+    assert reply(session, actor, "Tack!", public_url="https://sms.example.se", now=now(), inbound_id=mobile.id).accepted == 1
