@@ -5,7 +5,8 @@ axe-core (npm, pinned in tests/a11y) reports no serious or critical violation.
 The pages are found as a user finds them: each role's navigation (the app's NAV, so a page added
 to it is visited), then the links on those pages, two steps deep, one page per route (``/contacts/7``
 and ``/contacts/9`` are one page). The data is seeded through the services so lists are not empty;
-a few pages that only a link from outside or a form leads to are listed in ``EXTRA_PAGES``.
+pages that no link leads to are listed in ``EXTRA_PAGES`` and ``PUBLIC_PAGES``, those that a
+form leads to (the send summary, the import preview, a person's data) in ``FORM_PAGES``.
 
 A table of the violations (all impacts) per page and width is written to ``every_page.txt`` in the
 test's directory and printed (``pytest -s``)."""
@@ -49,6 +50,7 @@ WIDTHS = (1280, 390)
 IMPACTS = ("critical", "serious", "moderate", "minor")
 FAILING = {"critical", "serious"}
 DEPTH = 2
+LINK_SOURCES = 3
 """Links followed from the navigation's pages: a list, then its item's page, then what that links to."""
 
 ROLES = (Role.SENDER, Role.ADMIN, Role.DPO, Role.AUDITOR, Role.OPERATOR)
@@ -57,8 +59,35 @@ SKIPPED = re.compile(
     r"|\.(xlsx|pdf|json|csv|jsonl)$"  # downloads
     r"|^/(contacts|audit)/export$|^/subjects/exports/"  # downloads without an extension
 )
+LONG_NAME = "Maximiliana Vilhelmina Östergren-Lindqvistsdotter"
+LONG_WORD = "Informationssäkerhetssamordningsansvarigheten"
+
 EXTRA_PAGES = ("/no-such-page",)
 """Pages of every role that no link leads to: the 404 page with the navigation."""
+
+@dataclass(frozen=True)
+class FormPage:
+    """A page only a form leads to: ``path``'s form filled (selector: value; a file input's value
+    is the file's name and content) and sent; the page it answers with is checked as ``label``."""
+
+    role: Role
+    path: str
+    label: str
+    fields: dict[str, str | tuple[str, bytes]]
+    submit: str
+
+
+FORM_PAGES = (
+    FormPage(Role.SENDER, "/send", "/send → summary", {
+        "#sender": "Skolan", "#to": f"070-123 45 67\n070-234 56 78\n08-123 456 78\n{LONG_WORD}",
+        "#text": f"Hej! Skolan stänger 12.00 idag. {LONG_WORD}. Avregistrera: _BLOCKSMSLINK_",
+    }, "#send-form button[type=submit]"),
+    FormPage(Role.SENDER, "/contacts/import", "/contacts/import → preview", {
+        "#file": ("kontakter.csv", f"Nummer;Namn\n0701234567;{LONG_NAME}\n0701234567;Dubblett\n12;Fel\n{LONG_WORD};Fel\n".encode()),
+    }, "form[action='/contacts/import'] button[type=submit]"),
+    FormPage(Role.DPO, "/subjects", "/subjects → result", {"#number": "070-123 45 67"}, "form[action='/subjects/search'] button[type=submit]"),
+)
+
 PUBLIC_PAGES = ("/login", "/u/{optout_token}", "/u/AAAAAAAAAAAA", "/api/schema")
 """Pages without a login: the login page, the recipient's opt-out page (and its 404), the API docs."""
 
@@ -86,8 +115,6 @@ WIDE_ELEMENTS = """() => {
 }"""
 """The innermost elements that reach past the right edge, or whose text does (outside any element that scrolls), with two of their ancestors."""
 
-LONG_NAME = "Maximiliana Vilhelmina Östergren-Lindqvistsdotter"
-LONG_WORD = "Informationssäkerhetssamordningsansvarigheten"
 
 
 @dataclass
@@ -217,21 +244,40 @@ def _visit(page: Page, url: str, path: str) -> bool:
 
 
 def _role_pages(page: Page, url: str, who: str, start: list[str], shots: Path) -> Iterator[list[Visit]]:
-    """The role's pages: ``start``, then the links on them, DEPTH steps deep, one page per route."""
-    seen: set[str] = set()
+    """The role's pages: ``start``, then the links on them, DEPTH steps deep, one page per route
+    (checked once; up to LINK_SOURCES pages of a route with an id are read for their links: the
+    first user's page may have no "remove" link, the second's has)."""
+    opened: dict[str, int] = {}
+    visited: set[str] = set()
     frontier = list(start)
     for _depth in range(DEPTH + 1):
         following: list[str] = []
         for path in frontier:
             pattern = _pattern(urlsplit(path).path)
-            if pattern in seen:
+            if path in visited or opened.get(pattern, 0) >= (LINK_SOURCES if "{id}" in pattern else 1):
                 continue
-            seen.add(pattern)
+            visited.add(path)
+            opened[pattern] = opened.get(pattern, 0) + 1
             if not _visit(page, url, path):
+                opened[pattern] = LINK_SOURCES
                 continue
             following.extend(_links(page, url))
-            yield _check(page, who, pattern, shots)
+            if opened[pattern] == 1:
+                yield _check(page, who, pattern, shots)
         frontier = following
+
+
+def _fill(page: Page, url: str, form: FormPage) -> Page:
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+    page.goto(url + form.path)
+    for selector, value in form.fields.items():
+        if isinstance(value, tuple):
+            page.set_input_files(selector, {"name": value[0], "mimeType": "text/csv", "buffer": value[1]})
+        else:
+            page.fill(selector, value)
+    with page.expect_navigation():
+        page.click(form.submit)
+    return page
 
 
 def _table(visits: list[Visit]) -> str:
@@ -261,6 +307,8 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(serv
             start = ["/", *(item.path for item in nav if role in _roles_of(item)), *EXTRA_PAGES]
             for checked in _role_pages(page, served.url, role.value, start, tmp_path):
                 visits.extend(checked)
+            for form in (form for form in FORM_PAGES if form.role == role):
+                visits.extend(_check(_fill(page, served.url, form), role.value, form.label, tmp_path))
         finally:
             context.close()
     context = browser.new_context(locale="sv-SE", bypass_csp=True)
