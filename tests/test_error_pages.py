@@ -105,7 +105,7 @@ def test_an_unexpected_error_gets_a_swedish_500_with_navigation(
 
 def _no_link_into_the_service(html: str) -> None:
     assert "<nav" not in html and "<a " not in html and "<form" not in html, html
-    assert 'id="public-error"' in html
+    assert '<main id="main" class="public">' in html
 
 
 def test_the_opt_out_pages_errors_never_link_into_the_service(client: TestClient, session: Session) -> None:
