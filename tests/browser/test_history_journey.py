@@ -57,7 +57,7 @@ def test_send_find_the_text_in_history_and_the_recipient_opts_out(serve, page: P
 
     # One recipient's SMS as they got it: the number in clear (readable) and their own link.
     masked_row = page.locator("#messages tbody tr").filter(has_text="*** ** 67")
-    masked_row.get_by_role("button", name="Visa texten som mottagaren fick den").click()
+    masked_row.get_by_role("button", name=re.compile(r"^Visa text till \+46 70 \*\*\* \*\* 67$")).click()
     expect(page.locator("#shown-recipient")).to_have_text("+46 70 123 45 67")
     shown = page.locator("#shown-text").inner_text()
     match = re.fullmatch(r"Simskolan börjar måndag 18\.00\. Inga fler sms: (\S+/u/([A-Za-z0-9_-]{12}))", shown.strip())

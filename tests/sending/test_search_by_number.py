@@ -54,6 +54,11 @@ def send(session: Session, account, numbers: list[str], *, later: bool = False) 
     return create_dispatch(session, system(account), request, public_url="https://sms.example", now=now()).dispatch_id  # type: ignore[return-value]
 
 
+def masked_rows(html: str) -> int:
+    """Rows of a messages table that show a masked number (its first cell)."""
+    return len(re.findall(r"<td>\+\d+ \d+ \*\*\* \*\*", html))
+
+
 def no_number_in_links(html: str, *numbers: str) -> None:
     """No link, form address or redirect of the page carries a number (in any of its writings)."""
     targets = re.findall(r'(?:href|action|formaction)="([^"]*)"', html)
@@ -313,13 +318,13 @@ def test_ui_search_results_page_by_post(client: TestClient, session: Session) ->
     login(client, user.email, password)
 
     first = post_form(client, f"/messages/{dispatch}/search", {"number": "", "status": "queued"}, token_from=f"/messages/{dispatch}")
-    assert first.status_code == 200 and first.text.count("*** **") == 50
+    assert first.status_code == 200 and masked_rows(first.text) == 50
     assert not re.search(r'href="[^"]*[?&]page=', first.text)  # no paging by link from a posted search
     pager = first.text.split('class="pager"')[1].split("</nav>")[0]
     assert f'method="post" action="/messages/{dispatch}/search"' in pager and 'name="page" value="2"' in pager
     assert 'name="status" value="queued"' in pager and 'name="number"' in pager
     second = post_form(client, f"/messages/{dispatch}/search", {"number": "", "status": "queued", "page": "2"}, token_from=f"/messages/{dispatch}")
-    assert second.status_code == 200 and second.text.count("*** **") == 5
+    assert second.status_code == 200 and masked_rows(second.text) == 5
 
     revealed = post_form(client, f"/messages/{dispatch}/reveal", {"number": "", "status": "queued", "page": "1"}, token_from=f"/messages/{dispatch}")
     pager = revealed.text.split('class="pager"')[1].split("</nav>")[0]
@@ -328,7 +333,7 @@ def test_ui_search_results_page_by_post(client: TestClient, session: Session) ->
 
     # A single number's search in the same dispatch: found, and the page holds it nowhere but the form.
     one = post_form(client, f"/messages/{dispatch}/search", {"number": numbers[7], "status": ""}, token_from=f"/messages/{dispatch}")
-    assert one.status_code == 200 and one.text.count("*** **") == 1
+    assert one.status_code == 200 and masked_rows(one.text) == 1
     no_number_in_links(one.text, numbers[7])
 
 
