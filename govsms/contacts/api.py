@@ -11,6 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException
 from litestar.params import Body, JSONBody, KwargDefinition
 from msgspec import UNSET, Struct, UnsetType
+from msgspec import field as struct_field
 
 from govsms.auth import Permission
 from govsms.contacts import groups, importing, service
@@ -117,6 +118,9 @@ class ContactImport(Struct):
     group_id: int | UnsetType = UNSET
     created: int | UnsetType = UNSET
     in_group: int | UnsetType = UNSET
+    warnings: list[ImportInvalidRow] = struct_field(default_factory=list)
+    """Valid rows whose number may not get SMS (landline and mobile numbers look alike in its
+    country, VoIP, personal numbers): imported; ``reason`` says why."""
 
 
 class MembersAdded(Struct):
@@ -218,6 +222,7 @@ class ContactsApi(ApiController):
             invalid=[ImportInvalidRow(row=row.row_number, input=row.input, reason=row.reason) for row in plan.invalid],
             duplicates=[ImportDuplicateRow(row=row.row_number, input=row.input, first_row=row.first_row) for row in plan.duplicates],
             dry_run=True,
+            warnings=[ImportInvalidRow(row=row.row_number, input=row.input, reason=row.reason) for row in plan.warnings],
         )
         if str(data.get("dry_run", "")).lower() in ("1", "true", "yes"):
             return found

@@ -68,6 +68,9 @@ class ImportPlan:
     valid: list[ImportRow] = field(default_factory=list)
     invalid: list[RefusedRow] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
+    warnings: list[RefusedRow] = field(default_factory=list)
+    """Valid rows whose number may not get SMS (landline and mobile alike in its country, VoIP...):
+    imported, with the reason shown."""
     existing: int = 0
     existing_subjects: list[int] = field(default_factory=list)
     """The people among the valid rows who are contacts already (named in the access log)."""
@@ -103,6 +106,8 @@ def plan_import(
         else:
             first_row[number.e164] = row.row_number
             plan.valid.append(ImportRow(row.row_number, number.e164, printable(row.name)[:MAX_NAME]))
+            if number.warning:
+                plan.warnings.append(RefusedRow(row.row_number, row.number, number.warning))
     known = vault_of(session).find_subjects(session, actor.account_id, list(first_row), now=now)
     subject_ids = [subject.id for subject in known.values()]
     for start in range(0, len(subject_ids), CHUNK):

@@ -168,3 +168,26 @@ def test_a_reply_to_an_sms_from_a_landline_is_refused_with_the_reason(session: S
         reply(session, actor, "Tack!", public_url="https://sms.example.se", now=now(), inbound_id=landline.id)
     assert refused.value.fields["text"] == LANDLINE_REASON_EN and "+46812345678" not in str(refused.value.fields)
     assert reply(session, actor, "Tack!", public_url="https://sms.example.se", now=now(), inbound_id=mobile.id).accepted == 1
+
+
+def test_an_import_shows_the_landline_refused_and_the_maybe_mobile_warned(client: TestClient, session: Session) -> None:
+    account, user, password = sender_account(session)
+    content = write_csv([(LANDLINE, "Växeln"), ("+4520123456", "Dansk"), ("0701000001", "Åsa")], ("Mobilnummer", "Namn"))
+    _, key = make_api_key(session, account, roles={Role.SENDER})
+    found = client.post(
+        "/api/v1/contacts/import", data={"dry_run": "true"}, headers={"Authorization": f"Bearer {key}", "Accept-Language": "en"},
+        files={"file": ("lista.csv", content, "text/csv")},
+    )
+    assert found.status_code in (200, 201), found.text
+    body = found.json()
+    assert body["valid"] == 2 and body["invalid"] == [{"row": 2, "input": LANDLINE, "reason": LANDLINE_REASON_EN}]
+    assert [(row["row"], row["input"]) for row in body["warnings"]] == [(3, "+4520123456")] and "look alike" in body["warnings"][0]["reason"]
+    login(client, user.email, password)
+    preview = client.post(
+        "/contacts/import", data={"_csrf_token": csrf_token(client, "/contacts/import")}, files={"file": ("lista.csv", content, "text/csv")},
+    )
+    assert preview.status_code == 200, preview.text[:300]
+    invalid = re.search(r'<table id="invalid-rows">.*?</table>', preview.text, re.S)
+    warned = re.search(r'<table id="warning-rows">.*?</table>', preview.text, re.S)
+    assert invalid and LANDLINE_REASON_SV in invalid.group(0)
+    assert warned and "+4520123456" in warned.group(0) and "0701000001" not in warned.group(0)
