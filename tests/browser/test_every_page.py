@@ -13,9 +13,10 @@ test's directory and printed (``pytest -s``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,8 @@ class Visit:
     counts: dict[str, int] = field(default_factory=dict)
     failing: list[str] = field(default_factory=list)
     """The serious and critical violations: rule id, impact and the first elements."""
+    rules: dict[str, str] = field(default_factory=dict)
+    """Every violation's rule id and impact."""
 
 
 def _roles_of(item: Any) -> set[Role]:
@@ -224,6 +227,7 @@ def _check(page: Page, who: str, path: str, shots: Path) -> list[Visit]:
         for violation in violations:
             impact = violation.get("impact") or "minor"
             visit.counts[impact] = visit.counts.get(impact, 0) + 1
+            visit.rules[violation["id"]] = impact
             if impact in FAILING:
                 targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
                 visit.failing.append(f"{violation['id']} ({impact}, {len(violation['nodes'])}×): {targets}")
@@ -322,6 +326,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(serv
 
     table = _table(visits)
     (tmp_path / "every_page.txt").write_text(table + "\n")
+    (tmp_path / "every_page.json").write_text(json.dumps([asdict(visit) for visit in visits], ensure_ascii=False, indent=1))
     print("\n" + table)
     visited = {(visit.who, visit.path) for visit in visits}
     # The crawl reached the pages behind the lists (a broken link or an empty list would hide them).
