@@ -52,7 +52,7 @@ def test_group_link_preview_past_time_scheduled_summary_and_change_keeps_every_f
 
     page.get_by_label("Från").fill("Skolan")
     page.get_by_label("Nummer", exact=True).fill("070-111 00 03")
-    page.get_by_label("Meddelande").fill(TEXT)
+    page.get_by_label("Meddelande", exact=True).fill(TEXT)
     preview = page.locator("#preview-text")
     expect(preview).to_contain_text("Utvecklingssamtal nästa vecka.")
     expect(preview).to_contain_text(f"/u/{SAMPLE_TOKEN}")
@@ -64,7 +64,7 @@ def test_group_link_preview_past_time_scheduled_summary_and_change_keeps_every_f
     page.get_by_role("button", name="Fortsätt till sammanfattningen").click()
     expect(page.locator("#send_at-error")).to_contain_text("har redan passerat")
     expect(page.get_by_label("Skicka senare (frivilligt)")).to_have_value(past)
-    expect(page.get_by_label("Meddelande")).to_have_value(TEXT)
+    expect(page.get_by_label("Meddelande", exact=True)).to_have_value(TEXT)
     expect(page.get_by_label("Föräldrar 7B (2)")).to_be_checked()
     page.screenshot(path=str(tmp_path / "past-time.png"), full_page=True)
 
@@ -81,7 +81,7 @@ def test_group_link_preview_past_time_scheduled_summary_and_change_keeps_every_f
     expect(page.get_by_role("heading", level=1)).to_have_text("Skicka sms")
     expect(page.get_by_label("Från")).to_have_value("Skolan")
     expect(page.get_by_label("Nummer", exact=True)).to_have_value("070-111 00 03")
-    expect(page.get_by_label("Meddelande")).to_have_value(TEXT)
+    expect(page.get_by_label("Meddelande", exact=True)).to_have_value(TEXT)
     expect(page.get_by_label("Skicka senare (frivilligt)")).to_have_value(future.strftime("%Y-%m-%dT%H:%M"))
     expect(page.get_by_label("Föräldrar 7B (2)")).to_be_checked()
     expect(page.locator(f"#g-{other_id}")).not_to_be_checked()
