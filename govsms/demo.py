@@ -86,6 +86,7 @@ def seed_demo(session: Session, *, now: datetime) -> list[DemoLogin]:
     add_subprocessor(
         session, _system(provider), name="Exempeloperatören AB", org_number="556000-0000",
         country="SE", city="Stockholm", purpose="Levererar sms till mobilnäten och tar emot svar (SMSC)", now=now,
+        in_effect_now=True,  # the installation's first sub-processor: no agreement to give notice under yet
     )
     save_details(
         session, _system(demo),

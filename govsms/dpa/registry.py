@@ -77,11 +77,14 @@ def _checked(name: str, org_number: str, country: str, city: str, purpose: str, 
 
 def add_subprocessor(
     session: Session, actor: Actor, *, name: str, org_number: str, country: str, city: str, purpose: str, now: datetime,
-    safeguard: str = "",
+    safeguard: str = "", in_effect_now: bool = False,
 ) -> SubProcessor:
+    """A new entry, in effect ``NOTICE_DAYS`` after ``now``; ``in_effect_now``: at once (an
+    installation's first entries, before any customer has an agreement: the demo)."""
     require(actor, Permission.PLATFORM)
     entry = SubProcessor(
-        **_checked(name, org_number, country, city, purpose, safeguard), added_at=now, effective_at=now + timedelta(days=NOTICE_DAYS),
+        **_checked(name, org_number, country, city, purpose, safeguard), added_at=now,
+        effective_at=now if in_effect_now else now + timedelta(days=NOTICE_DAYS),
     )
     session.add(entry)
     session.flush()

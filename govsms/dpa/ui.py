@@ -217,7 +217,10 @@ class DpaOperatorPages(PageController):
             elif (entry_id := form_id(data, "id")) is not None:
                 registry.change_subprocessor(db, actor, entry_id, **values, now=now)
             else:
-                entry = registry.add_subprocessor(db, actor, **values, now=now)
+                entry = registry.add_subprocessor(
+                    db, actor, name=values["name"], org_number=values["org_number"], country=values["country"], city=values["city"],
+                    purpose=values["purpose"], safeguard=values["safeguard"], now=now,
+                )
                 mails = notice.notice_mails(db, request.app.state.settings, entry)
         except GovsmsError as refused:
             return _operator_page(request, db, form=values, **refused_form(refused, db, shown=EVERY_REFUSAL))

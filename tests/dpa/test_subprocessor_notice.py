@@ -37,16 +37,21 @@ def test_a_new_subprocessor_takes_effect_after_thirty_days(session: Session, set
     assert entry.effective_at == today + timedelta(days=registry.NOTICE_DAYS) == today + timedelta(days=30)
     assert [found.id for found in registry.pending_subprocessors(session, now=today)] == [entry.id]
     assert registry.pending_subprocessors(session, now=today + timedelta(days=30)) == []
+    # An installation's first entry (the demo's) is in effect at once: no banner for it.
+    first = registry.add_subprocessor(session, system(provider), **{**NEW, "name": "Första AB"}, now=today, in_effect_now=True)
+    assert first.effective_at == today and [found.id for found in registry.pending_subprocessors(session, now=today)] == [entry.id]
     effective = (today + timedelta(days=30)).astimezone(ZoneInfo(customer.timezone)).date().isoformat()
     annexes = build_annexes(session, settings, keys, customer)
-    assert annexes["subprocessors"][0]["effective_from"] == effective
+    assert {entry["name"]: entry["effective_from"] for entry in annexes["subprocessors"]} == {
+        "Molnet Norr AB": effective, "Första AB": today.astimezone(ZoneInfo(customer.timezone)).date().isoformat(),
+    }
     html = render_html(annexes, DETAILS, lang="sv", version_number=1, generated_at=today, pdf=False).html
     annex_four = html[html.index('id="annex-4"'):]
     assert "Molnet Norr AB" in annex_four and f"från {effective}" in annex_four
     english = render_html(annexes, DETAILS, lang="en", version_number=1, generated_at=today, pdf=False).html
     assert f"from {effective}" in english[english.index('id="annex-4"'):]
-    [event] = audit_events(session, "subprocessor.added")
-    assert f'"effective":"{effective}"' in event.details
+    [event] = [event for event in audit_events(session, "subprocessor.added") if event.target_id == str(entry.id)]
+    assert f'"effective":"{(today + timedelta(days=30)).date().isoformat()}"' in event.details  # the day in UTC
 
 
 def test_a_version_made_before_effective_dates_is_not_changed_by_them(session: Session, settings: Settings, keys: KeyRing) -> None:
