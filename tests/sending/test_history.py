@@ -324,3 +324,24 @@ def test_cancelling_a_dispatch_asks_first(client: TestClient, session: Session) 
     after = client.get(done.headers["location"])
     assert 'data-state="cancelled"' in after.text and f"{path}/cancel" not in after.text
     assert client.get(f"{path}/cancel", follow_redirects=False).headers["location"] == path  # nothing more to cancel
+
+
+def test_a_text_that_does_not_open_is_marked_and_recorded(client: TestClient, session: Session) -> None:
+    """An altered text: the history says it cannot be read (the rest of the page is shown), and each
+    read is a data.unreadable event of the account; a recipient's SMS shows the same marker."""
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    dispatch_id = send(session, account, [NUMBER])
+    good = send(session, account, [SECOND], text="Läsbar text")
+    session.execute(update(Dispatch).where(col(Dispatch.id) == dispatch_id).values(text_ct=b"\x00" * 40))
+    session.flush()
+    login(client, *user_of(session, account))
+
+    listed = client.get("/messages")
+    assert listed.status_code == 200 and "kan inte läsas" in listed.text and "Läsbar text" in listed.text
+    page = client.get(f"/messages/{dispatch_id}")
+    assert page.status_code == 200 and re.search(r'id="dispatch-text">kan inte läsas<', page.text)
+    shown = post_form(client, f"/messages/{dispatch_id}/messages/{message_ids(session, dispatch_id)[0]}", {}, token_from=f"/messages/{good}")
+    assert shown.status_code == 200 and re.search(r'id="shown-text">kan inte läsas<', shown.text)
+    events = [event for event in audit_events(session, "data.unreadable", account.id) if event.target_type == "dispatch"]
+    assert len(events) >= 3 and all(event.target_id == str(dispatch_id) for event in events)
