@@ -131,3 +131,20 @@ def test_the_opt_out_pages_rate_limit_page_never_links_into_the_service(connecti
     assert limited.status_code == 429 and "Retry-After" in limited.headers
     _no_link_into_the_service(limited.text)
     assert "För många förfrågningar" in limited.text and "Too many requests" in limited.text
+
+
+def test_a_page_request_resolves_its_session_once(client: TestClient, session: Session) -> None:
+    """PageContext resolves the cookie before routing; ActorMiddleware takes its actor (one lookup)."""
+    _logged_in(client, session)
+    original = client.app.state.resolve_actor
+    calls: list[object] = []
+
+    def counting(*args: object) -> object:
+        calls.append(args[1:])
+        return original(*args)
+
+    client.app.state.resolve_actor = counting
+    for path in ("/", "/contacts", "/no/such/page", "/static/app.css"):
+        calls.clear()
+        assert client.get(path).status_code in (200, 404)
+        assert len(calls) == 1, (path, calls)
