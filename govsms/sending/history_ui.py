@@ -90,7 +90,7 @@ def _dispatch_page(
         counts=counts, state=history.dispatch_states(db, [dispatch])[dispatch_id], messages=messages, posted=posted,
         text=text, received=history.as_received(text, request.app.state.settings.public_url, None), has_link=OPTOUT_PLACEHOLDER in text,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice, shown=shown,
-        can_cancel=_can_cancel(dispatch, now),
+        can_cancel=_can_cancel(dispatch, now) and actor.can(Permission.SEND),
     )
 
 
