@@ -9,11 +9,13 @@ pages that no link leads to are listed in ``EXTRA_PAGES`` and ``PUBLIC_PAGES``, 
 form leads to (the send summary, the import preview, a person's data) in ``FORM_PAGES``.
 
 A table of the violations (all impacts) per page and width is written to ``every_page.txt`` in the
-test's directory and printed (``pytest -s``)."""
+test's directory and printed (``pytest -s``); ``every_page.json`` has each page's rule ids. Failing
+pages are screenshot there too (every page with GOVSMS_EVERY_PAGE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -50,6 +52,8 @@ AXE = Path(__file__).parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.mi
 WIDTHS = (1280, 390)
 IMPACTS = ("critical", "serious", "moderate", "minor")
 FAILING = {"critical", "serious"}
+SCREENSHOT_ALL = bool(os.environ.get("GOVSMS_EVERY_PAGE_SCREENSHOTS"))
+"""Set: a screenshot of every page at each width (else only of the pages that fail)."""
 DEPTH = 2
 LINK_SOURCES = 3
 """Links followed from the navigation's pages: a list, then its item's page, then what that links to."""
@@ -231,7 +235,7 @@ def _check(page: Page, who: str, path: str, shots: Path) -> list[Visit]:
             if impact in FAILING:
                 targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
                 visit.failing.append(f"{violation['id']} ({impact}, {len(violation['nodes'])}×): {targets}")
-        if visit.overflow or visit.failing:
+        if visit.overflow or visit.failing or SCREENSHOT_ALL:
             page.screenshot(path=str(shots / f"{who}{path.replace('/', '_')}-{width}.png"), full_page=True)
         visits.append(visit)
     return visits
