@@ -28,7 +28,7 @@ from govsms.db import bulk_insert, one_of, rowcount, session_scope, table_of, tr
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
 from govsms.keys.store import DATA_PURPOSE, vault_of
-from govsms.phone import mask, parse_number
+from govsms.phone import mask, parse_number, parse_recipient
 from govsms.sending.dispatch import INSERT_DISPATCH, SET_DISPATCH_TEXT, country_of, key_clear_idempotency_keys
 from govsms.sending.models import DISPATCH_TEXT, MESSAGE_RECIPIENT, SENDER_NUMBER, Dispatch, OutboundMessage, SenderNumber, VirtualNumber
 from govsms.sending.status import DispatchStatus, MessageStatus
@@ -127,6 +127,8 @@ def _parse(session: Session, actor: Actor, number: str) -> str:
         raise InvalidInput(_("This is your account's virtual number."), fields={"number": _("You can send from it already; it needs no code.")})
     if owner is not None:
         raise InvalidInput(_("This number cannot be a sender of yours."), fields={"number": _("It is a virtual number of another account.")})
+    if (recipient := parse_recipient(e164)).e164 is None:  # the code goes by SMS: a landline never gets it
+        raise InvalidInput(recipient.reason or "", fields={"number": recipient.reason or ""})
     return e164
 
 

@@ -191,3 +191,15 @@ def test_an_import_shows_the_landline_refused_and_the_maybe_mobile_warned(client
     warned = re.search(r'<table id="warning-rows">.*?</table>', preview.text, re.S)
     assert invalid and LANDLINE_REASON_SV in invalid.group(0)
     assert warned and "+4520123456" in warned.group(0) and "0701000001" not in warned.group(0)
+
+
+def test_a_landline_cannot_be_verified_as_a_sender(session: Session) -> None:
+    from govsms.sending.sender_numbers import request_code
+    from tests.factories import system
+
+    seed_default_prices(session, now=now())
+    account = make_account(session)
+    with pytest.raises(InvalidInput) as refused:
+        request_code(session, system(account), LANDLINE, now=now())  # the code would go by SMS, and never arrive
+    assert refused.value.fields["number"] == LANDLINE_REASON_EN
+    assert request_code(session, system(account), "0705557788", now=now()).sender_id
