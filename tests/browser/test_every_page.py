@@ -33,7 +33,7 @@ from govsms.contacts.groups import add_members, create_group
 from govsms.contacts.service import create_contact
 from govsms.accounts.apikey import create_api_key
 from govsms.db import session_scope
-from govsms.demo import DEMO_ACCOUNT, PROVIDER_ACCOUNT, seed_demo
+from govsms.demo import DEMO_ACCOUNT, seed_demo
 from govsms.receiving.service import simulate_inbound
 from govsms.retention.holds import place_hold
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
@@ -41,6 +41,9 @@ from govsms.sending.models import OutboundMessage
 from govsms.sending.outbox import Outbox
 from govsms.sending.statistics import roll_up
 from govsms.sending.transports.loopback import LoopbackTransport
+from govsms.keys.ring import load_key_ring
+from govsms.registry import all_holdings
+from govsms.subjects.erasure import Sealer, erase_subject
 from govsms.subjects.requests import register_request
 from govsms.accounts.models import Account
 from tests import sensitive
@@ -67,8 +70,10 @@ SKIPPED = re.compile(
 LONG_NAME = "Maximiliana Vilhelmina Östergren-Lindqvistsdotter"
 LONG_WORD = "Informationssäkerhetssamordningsansvarigheten"
 
-EXTRA_PAGES = ("/no-such-page",)
-"""Pages of every role that no link leads to: the 404 page with the navigation."""
+EXTRA_PAGES = {role: ["/no-such-page"] for role in Role}
+"""Pages that no link leads to: the 404 page with the navigation; the receipt of an erasure (a
+link from the erasure's answer only)."""
+EXTRA_PAGES[Role.DPO].append("/subjects/erasures/{erasure_id}")
 
 @dataclass(frozen=True)
 class FormPage:
@@ -126,6 +131,7 @@ WIDE_ELEMENTS = """() => {
 class Seeded:
     logins: dict[Role, tuple[str, str]]
     optout_token: str
+    erasure_id: int | None
 
 
 @dataclass
@@ -175,19 +181,19 @@ def _seed(served: Served) -> Seeded:
                         public_url=served.settings.public_url, now=at)
         create_api_key(session, actor, name=f"Skolans elevregister ({LONG_WORD})", roles={Role.SENDER}, now=at)
         register_request(session, actor, kind="access", notes="Begäran kom per brev.", now=at)
-        place_hold(session, actor, number=None, reason=f"Tillsyn av {LONG_WORD}", until=(at + timedelta(days=90)).date(), now=at)
-        provider = session.exec(select(Account).where(Account.name == PROVIDER_ACCOUNT)).one()
-        assert provider.id is not None
     outbox = Outbox(served.factory, LoopbackTransport(report_delay=0), public_url=served.settings.public_url)
     while outbox.run_once(now=now()):
         pass
     simulate_inbound(served.factory, to="72323", from_="+46701234567", text=f"JA, vi hämtar. {LONG_WORD}!", now=now())
     simulate_inbound(served.factory, to="+46700000000", from_="+46709876543", text="Vem är detta?", now=now())  # unrouted
+    sealer = Sealer(keys=load_key_ring(served.settings), witness_path=served.settings.audit_witness_file)
+    erased = erase_subject(served.factory, actor, all_holdings(), "+46703456789", sealer=sealer, now=now())
     with session_scope(served.factory) as session:
+        place_hold(session, actor, number=None, reason=f"Tillsyn av {LONG_WORD}", until=(at + timedelta(days=90)).date(), now=at)
         roll_up(session, now=now())
         token = session.exec(select(OutboundMessage.optout_token).where(OutboundMessage.optout_token.is_not(None))).first()  # type: ignore[union-attr]
     assert token
-    return Seeded(logins=logins, optout_token=token)
+    return Seeded(logins=logins, optout_token=token, erasure_id=erased.erasure.id)
 
 
 def _log_in(context: BrowserContext, url: str, email: str, password: str) -> Page:
@@ -312,7 +318,8 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(serv
         context = browser.new_context(locale="sv-SE", bypass_csp=True)  # axe is injected as an inline script
         try:
             page = _log_in(context, served.url, email, password)
-            start = ["/", *(item.path for item in nav if role in _roles_of(item)), *EXTRA_PAGES]
+            extra = [path.format(erasure_id=seeded.erasure_id) for path in EXTRA_PAGES[role]]
+            start = ["/", *(item.path for item in nav if role in _roles_of(item)), *extra]
             for checked in _role_pages(page, served.url, role.value, start, tmp_path):
                 visits.extend(checked)
             for form in (form for form in FORM_PAGES if form.role == role):
@@ -335,7 +342,8 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(serv
     visited = {(visit.who, visit.path) for visit in visits}
     # The crawl reached the pages behind the lists (a broken link or an empty list would hide them).
     for expected in [("sender", "/contacts/{id}"), ("sender", "/groups/{id}"), ("sender", "/messages/{id}"), ("sender", "/inbox/{id}"),
-                     ("admin", "/settings/users/{id}"), ("dpo", "/subjects/requests/{id}"), ("operator", "/operator/accounts"),
+                     ("admin", "/settings/users/{id}"), ("dpo", "/subjects/requests/{id}"), ("dpo", "/subjects/erasures/{id}"),
+                     ("operator", "/operator/accounts"),
                      ("public", "/u/{token}")]:
         assert expected in visited, f"{expected} was not visited:\n{table}"
     problems = [
