@@ -64,7 +64,7 @@ def test_no_page_reports_a_policy_violation(live_server: LiveServer, page: Page)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("window.__violations") == [], path
         if path == "/send":  # the live counter (a script from /static) still works
-            page.get_by_label("Meddelande").fill("Hej 😀")
+            page.get_by_label("Meddelande", exact=True).fill("Hej 😀")
             expect(page.locator("#counter")).to_contain_text("UCS-2")
         if path == "/dpa/preview?lang=sv":  # its stylesheet loaded: the preview is laid out, not bare
             assert page.evaluate("getComputedStyle(document.body).maxWidth") != "none"
