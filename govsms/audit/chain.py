@@ -458,11 +458,16 @@ def verify_database(
 
 
 def export_lines(
-    session: Session, *, account_id: int | None, public_key: bytes, now: datetime, witness: Witness | None = None
+    session: Session, *, account_id: int | None, public_key: bytes, now: datetime, witness: Witness | None = None,
+    only: frozenset[int] | None = None,
 ) -> Iterator[str]:
     """JSON lines: a header, the witness's checkpoints (read before the database, so it never
     runs ahead of it), every sealed event (another account's only as its content hash), and the
-    checkpoints. The header counts each kind of line. ``verify_export`` checks it with no database."""
+    checkpoints. The header counts each kind of line. ``verify_export`` checks it with no database.
+    ``only`` (with ``account_id``): the account's events a filter selected, by seq; its other
+    events are exported as bare hashes too, so the export still verifies whole."""
+    if only is not None and account_id is None:
+        raise ValueError("a filtered export is one account's")
     sealed_head, _ = head(session)
     start = current_anchor(session)
     first = start.seq if start else 0
@@ -472,6 +477,8 @@ def export_lines(
     if account_id is not None:
         linked = linked.where(owned_by(events_table, account_id))
     own = session.execute(linked).scalar_one()
+    if only is not None:
+        own = min(own, sum(1 for seq in only if first < seq <= sealed_head))  # the selected events in the sealed range
     sealed_rows = session.execute(
         select(func.count()).select_from(chain_table).where(chain_table.c.seq > first, chain_table.c.seq <= sealed_head)
     ).scalar_one()
@@ -484,6 +491,8 @@ def export_lines(
     }
     if start is not None:
         header.update(version=4, anchor=start.seq)  # a log never pruned exports as before
+    if only is not None:
+        header["filtered"] = True  # the account's events the filter left out are bare hashes too
     yield canonical_json(header)
     for entry in witness.entries if witness else []:
         yield canonical_json(entry.item("witness"))
@@ -499,7 +508,7 @@ def export_lines(
             break
         for link in links:
             row = events.get(link.seq)
-            if row is not None and (account_id is None or row.account_id == account_id):
+            if row is not None and (account_id is None or row.account_id == account_id) and (only is None or link.seq in only):
                 yield canonical_json({"type": "event", "event": event_document(row), "chain_hash": link.chain_hash.hex()})
             else:
                 yield canonical_json(

@@ -240,14 +240,25 @@ def verify_now(session: Session, actor: Actor, keys: KeyRing, *, now: datetime, 
 
 
 def export_for(
-    session: Session, actor: Actor, keys: KeyRing, *, now: datetime, witness: Witness | None = None, reader: Session | None = None
+    session: Session, actor: Actor, keys: KeyRing, *, now: datetime, witness: Witness | None = None, reader: Session | None = None,
+    query: AuditFilter | None = None, request_subject: RequestSubject = _no_request_subject,
 ) -> Iterator[str]:
     """The account's export: its sealed events in full, everyone else's as bare hashes, and the
     witness. ``reader`` (a session begun after the witness was read) reads the log, so the
-    witness never runs ahead of the export; the export event is written in ``session``."""
+    witness never runs ahead of the export; the export event is written in ``session``.
+    ``query``: only the events the filter selects in full, the account's others as hashes too
+    (the export still verifies whole)."""
     require(actor, Permission.AUDIT_READ)
-    record_event(session, actor, Action.AUDIT_EXPORTED, now=now)
-    return export_lines(reader or session, account_id=actor.account_id, public_key=public_key(keys), now=now, witness=witness)
+    only = None
+    if query is not None and query != AuditFilter():
+        statement = _filtered(session, actor, query, now=now, request_subject=request_subject, searched={"export": "jsonl"})
+        seqs = session.execute(select(statement.subquery().c.seq).limit(MAX_EXPORT_ROWS + 1)).scalars().all()
+        if len(seqs) > MAX_EXPORT_ROWS:
+            message = _("More than %(max)d events match: choose a shorter period.") % {"max": MAX_EXPORT_ROWS}
+            raise InvalidInput(message, fields={"since": message})
+        only = frozenset(seqs)
+    record_event(session, actor, Action.AUDIT_EXPORTED, now=now, details={"filtered": True} if only is not None else None)
+    return export_lines(reader or session, account_id=actor.account_id, public_key=public_key(keys), now=now, witness=witness, only=only)
 
 
 EXPORT_LINE_KINDS = {'"type":"event"}': "events", '"type":"sealed"}': "hashes", '"type":"checkpoint"}': "checkpoints", '"type":"witness"}': "witness"}

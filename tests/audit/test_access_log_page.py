@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import UTC, datetime
 
 from litestar.testing import TestClient
 from sqlmodel import Session
@@ -13,8 +15,10 @@ from sqlmodel import Session
 from govsms.accounts.login import actor_for_user
 from govsms.accounts.service import create_user
 from govsms.audit.actions import Action
+from govsms.audit.chain import seal_events, verify_export
 from govsms.audit.describe import actor_text, sentence
 from govsms.audit.record import record_event
+from govsms.audit.service import public_key
 from govsms.auth import Actor, Role
 from govsms.i18n import language
 from tests.factories import audit_events, make_account, make_api_key, make_password, make_user, now
@@ -90,6 +94,31 @@ def test_the_csv_follows_the_filter_and_holds_only_the_accounts_events(client: T
     # Each export is logged, with its format and count.
     exported = audit_events(session, "audit.exported", ours.id)
     assert len(exported) == 5 and '"format":"csv"' in exported[-1].details
+
+
+def test_the_verifiable_export_follows_the_filter_and_still_verifies(client: TestClient, session: Session) -> None:
+    ours, auditor, password, _admin = _setup(session)
+    keys = client.app.state.key_ring
+    seal_events(session, keys.audit_signing_seed, now=datetime.now(UTC))
+    login(client, auditor.email, password)
+
+    def full_events(lines: list[str]) -> list[dict]:  # type: ignore[type-arg]
+        return [json.loads(line)["event"] for line in lines if json.loads(line)["type"] == "event"]
+
+    whole = client.get("/audit/export").text.splitlines()
+    assert verify_export(whole, public_key(keys)).ok
+    assert {"user.created", "contacts.listed"} <= {event["action"] for event in full_events(whole)}
+    filtered = client.get("/audit/export", params={"action": "user.created"}).text.splitlines()
+    assert json.loads(filtered[0])["filtered"] is True
+    assert verify_export(filtered, public_key(keys)).ok  # the chain is whole: the rest are hashes
+    events = full_events(filtered)
+    assert events and {event["action"] for event in events} == {"user.created"}
+    assert all(event["account"] == ours.id for event in events)
+    posted = post_form(client, "/audit/export", {**EMPTY, "action": "contacts.listed"}, token_from="/audit")
+    assert posted.status_code == 200 and {event["action"] for event in full_events(posted.text.splitlines())} == {"contacts.listed"}
+    assert client.get("/audit/export", params={"number": "0701234567"}).status_code == 400
+    assert client.get("/audit/export", params={"action": "bogus"}).status_code == 422
+    assert '"filtered":true' in audit_events(session, "audit.exported", ours.id)[-1].details
 
 
 def test_hostile_filters_get_reasons_not_errors(client: TestClient, session: Session) -> None:
