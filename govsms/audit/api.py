@@ -52,6 +52,10 @@ class AuditEvent(Struct):
     details: dict[str, Any]
     request_id: str
     sealed: bool
+    actor_name: str = ""
+    """Who, as the account knows them now (a user's name, ``API: <key name>``, the system); the event keeps the id in ``actor``."""
+    description: str = ""
+    """The event as one sentence in the request's language (Accept-Language), names resolved now."""
 
 
 class AuditEvents(Struct):
@@ -89,6 +93,8 @@ def _events(result: ResultPage[EventView]) -> AuditEvents:
                 details=event.details,
                 request_id=event.request_id,
                 sealed=event.sealed,
+                actor_name=event.actor_name,
+                description=event.description,
             )
             for event in result.items
         ],

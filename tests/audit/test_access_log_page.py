@@ -148,3 +148,14 @@ def test_actor_and_sentence_texts() -> None:
         assert sentence("made.up", "thing", "7", {"odd_key": 1}, names) == "made.up: thing 7 (odd key 1)."
     with language("en"):
         assert sentence("user.created", "user", "1", {"roles": "sender"}, names) == "User created: user Åsa (roles sender)."
+
+
+def test_the_api_gives_the_name_and_the_sentence_too(client: TestClient, session: Session) -> None:
+    ours, _auditor, _password, admin = _setup(session)
+    _key, token = make_api_key(session, ours, roles={Role.AUDITOR})
+    listed = client.get("/api/v1/audit", params={"action": "user.created", "per_page": 100}, headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200
+    by_admin = [item for item in listed.json()["items"] if item["actor"] == f"user:{admin.id}"]
+    assert [item["actor_name"] for item in by_admin] == ["=Åsa Admin"]
+    assert by_admin[0]["description"].startswith(("User created: user Nils Ny", "Användare skapad: användare Nils Ny"))
+    assert all("Xerxes" not in item["description"] for item in listed.json()["items"])
