@@ -64,7 +64,7 @@ LINK_SOURCES = 3
 ROLES = (Role.SENDER, Role.ADMIN, Role.DPO, Role.AUDITOR, Role.OPERATOR)
 SKIPPED = re.compile(
     r"^/(static|api|logout|login)(/|$)"  # not pages of the app's own (the API docs are a public page below)
-    r"|\.(xlsx|pdf|json|csv|jsonl)$"  # downloads
+    r"|\.(xlsx|pdf|json|csv|jsonl)$|/pdf$"  # downloads
     r"|^/(contacts|audit)/export$|^/subjects/exports/"  # downloads without an extension
 )
 LONG_NAME = "Maximiliana Vilhelmina Östergren-Lindqvistsdotter"
