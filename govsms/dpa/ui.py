@@ -94,6 +94,8 @@ def change_text(change: Any) -> str:
         category = BY_KEY.get(change.subject)
         return _("Annex II: what the service holds in %(category)s changed.") % {"category": _(category.label) if category else change.subject}
     if change.kind == "subprocessor_added":
+        if isinstance(change.after, dict) and change.after.get("effective_from"):
+            return _("Annex IV: new sub-processor %(name)s, from %(date)s.") % {"name": change.subject, "date": change.after["effective_from"]}
         return _("Annex IV: new sub-processor %(name)s.") % {"name": change.subject}
     if change.kind == "subprocessor_removed":
         return _("Annex IV: sub-processor %(name)s removed.") % {"name": change.subject}

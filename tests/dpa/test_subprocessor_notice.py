@@ -94,7 +94,13 @@ def test_admins_see_the_banner_and_are_mailed(
     login(client, admin.email, admin_password)
     home = client.get("/").text
     assert 'class="banner' in home and "Molnet Norr AB" in home and "2026-12-30" in home and "/dpa/preview#annex-4" in home
-    assert "Molnet Norr AB" in client.get("/dpa").text
+    dpa_page = client.get("/dpa").text
+    assert "Molnet Norr AB" in dpa_page
+    client.cookies.clear()
+    login(client, operator.email, operator_password)
+    assert "från 2026-12-30" in client.get("/operator/dpa").text  # the operator's list says from when
+    client.cookies.clear()
+    login(client, admin.email, admin_password)
     preview = client.get("/dpa/preview?lang=sv").text
     assert "från 2026-12-30" in preview[preview.index('id="annex-4"'):]
     # The day it takes effect, the banner is gone.
