@@ -4,11 +4,13 @@ auditor then finds both events in /audit with the downloaded file's SHA-256."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from govsms.auth import Actor, Role
+from govsms.clock import LOCAL_TIME
 from govsms.dpa.registry import add_subprocessor
 from tests.browser.conftest import LiveServer
 from tests.browser.test_accounts_journey import log_in
@@ -71,7 +73,8 @@ def test_admin_generates_downloads_and_accepts_auditor_sees_the_hash(live_server
                          purpose="Reservväg för sms", now=now())
     page.reload()
     expect(page.locator("#new-version")).to_contain_text("En ny version finns")
-    expect(page.locator("#new-version")).to_contain_text("Bilaga IV: nytt underbiträde, Reservoperatören AB.")
+    effective = (now() + timedelta(days=30)).astimezone(LOCAL_TIME).strftime("%Y-%m-%d")  # after the DPA's notice (clause 6.2)
+    expect(page.locator("#new-version")).to_contain_text(f"Bilaga IV: nytt underbiträde Reservoperatören AB, från {effective}.")
     page.locator("select#lang").select_option("sv")
     page.get_by_role("button", name="Skapa pdf").click()
     expect(page.locator("#version-2")).to_contain_text("Senaste")
