@@ -33,13 +33,14 @@ def notice_mails(session: Session, settings: Settings, entry: SubProcessor) -> l
         for account in accounts:
             assert account.admin_email is not None  # selected so
             values = {
-                "name": entry.name, "org": entry.org_number or "–", "country": country_name(entry.country, "sv"), "city": entry.city,
+                "name": entry.name, "org": entry.org_number or "–",
+                "place": ", ".join(part for part in (entry.city, country_name(entry.country, "sv")) if part),
                 "purpose": entry.purpose, "date": entry.effective_at.astimezone(zone(account.timezone)).strftime("%Y-%m-%d"),
                 "account": account.name, "link": f"{settings.public_url.rstrip('/')}/dpa",
             }
             body = _(
                 "Your provider will engage a new sub-processor for %(account)s:\n\n"
-                "  %(name)s (org. no. %(org)s), %(city)s %(country)s\n"
+                "  %(name)s (org. no. %(org)s), %(place)s\n"
                 "  Purpose: %(purpose)s\n\n"
                 "It takes effect on %(date)s, not before: the data processing agreement (clause 6.2) gives you "
                 "this notice so you can object first. Annex IV of the agreement names it from that date.\n\n"

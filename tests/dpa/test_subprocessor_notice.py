@@ -88,7 +88,7 @@ def test_admins_see_the_banner_and_are_mailed(
     # One e-mail, to the account that has an administrative address, saying from when.
     assert [mail.to for mail in mailed] == [["it@kommun.example"]]
     assert "2026-12-30" in mailed[0].subject and "Molnet Norr AB" in mailed[0].body and "2026-12-30" in mailed[0].body
-    assert "Säkerhetskopior" in mailed[0].body and "/dpa" in mailed[0].body
+    assert "Säkerhetskopior" in mailed[0].body and "/dpa" in mailed[0].body and "(org.nr 556777-8888), Umeå, Sverige" in mailed[0].body
     client.cookies.clear()
 
     login(client, admin.email, admin_password)
