@@ -18,11 +18,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE, not batch mode: SQLite adds (3.2) and drops (3.35) a column in place, while a
+# batch copy of app_user fails on a database whose login sessions and keys point at its rows.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('app_user', sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
+    op.drop_column('app_user', 'must_change_password')
