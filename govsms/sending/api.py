@@ -28,7 +28,7 @@ from govsms.sending.dispatch import (
 )
 from govsms.sending.outbox import apply_delivery_reports
 from govsms.sending.senders import MAX_TEXT_SENDER
-from govsms.sending.status import dispatch_state
+from govsms.sending.status import DispatchState, dispatch_state
 from govsms.sending.text import MAX_CHARACTERS
 from govsms.web.api import ApiController, Timestamp, errors
 from govsms.web.forms import Db, Now
@@ -115,6 +115,15 @@ class SendResult(Struct):
     country, VoIP, personal numbers): sent and charged; ``reason`` says why they may not get it."""
 
 
+STATUS_DESCRIPTION = (
+    "Where the dispatch is, by its messages (since issue 15; before, only how it began): "
+    "`scheduled` (every message not yet final waits for the send time), `queued` (they wait to be sent, none has gone), "
+    "`sending` (some have gone, some still wait or are being submitted), `sent` (all handed to the provider, some "
+    "delivery reports still to come), `done` (every message final: delivered, failed, expired, unknown, blocked or "
+    "cancelled) or `cancelled` (cancelled before its send time). Poll until `done` or `cancelled`."
+)
+
+
 class Dispatch(Struct):
     id: int
     sender: str | None
@@ -125,10 +134,8 @@ class Dispatch(Struct):
     blocked: int
     invalid: int
     cost: Cost
-    status: str
-    """Where the dispatch is, by its messages: ``scheduled`` (all wait for the send time), ``queued``
-    (all wait to be sent), ``sending``, ``sent`` (all handed to the provider, some delivery reports
-    still to come), ``done`` (every message final) or ``cancelled``."""
+    status: Annotated[DispatchState, msgspec.Meta(description=STATUS_DESCRIPTION)]
+    """Where the dispatch is, by its messages (``STATUS_DESCRIPTION``)."""
     send_at: Timestamp
     created_at: Timestamp
     messages: dict[str, int]

@@ -83,11 +83,11 @@ def _dispatch_page(
     except InvalidInput as refused:
         errors = refused.fields
     senders = history.dispatch_senders(db, actor, [dispatch], now=now, reveal=reveal)
-    counts = history.status_counts(db, dispatch_id)
-    text = history.dispatch_texts(db, actor, [dispatch_id], now=now).get(dispatch_id, "")
+    counts = history.status_counts_of(db, [dispatch_id])
+    text = history.dispatch_texts(db, actor, [dispatch_id], now=now).get(dispatch_id, "")  # recorded, the refused filter's page too
     return page(
         request, "sending/dispatch.html", status_code=422 if errors else 200, state_label=history.state_label, dispatch=dispatch, sender=senders[dispatch_id],
-        counts=counts, state=history.dispatch_states(db, [dispatch])[dispatch_id], messages=messages, posted=posted,
+        counts=counts.get(dispatch_id, {}), state=history.dispatch_states(db, [dispatch], counts)[dispatch_id], messages=messages, posted=posted,
         text=text, received=history.as_received(text, request.app.state.settings.public_url, None), has_link=OPTOUT_PLACEHOLDER in text,
         reveal=reveal, status=status, number=number, statuses=history.STATUSES, errors=errors, notice=notice, shown=shown,
         can_cancel=_can_cancel(dispatch, now) and actor.can(Permission.SEND),
@@ -119,11 +119,12 @@ class MessagePages(PageController):
                         states=history.STATES, query="")
         dispatches = history.list_dispatches(db, actor, page=page_number, state=status or None, created_between=created_between)
         ids = [dispatch.id for dispatch in dispatches.items if dispatch.id is not None]
-        texts = history.dispatch_texts(db, actor, ids, now=now)
+        texts = history.dispatch_texts(db, actor, ids, now=now)  # one event for the page, naming recipients
+        counts = history.status_counts_of(db, ids)
         public_url = request.app.state.settings.public_url
         return page(
-            request, "sending/dispatches.html", state_label=history.state_label, dispatches=dispatches, counts=history.status_counts_of(db, ids),
-            states=history.STATES, dispatch_states=history.dispatch_states(db, dispatches.items),
+            request, "sending/dispatches.html", state_label=history.state_label, dispatches=dispatches, counts=counts,
+            states=history.STATES, dispatch_states=history.dispatch_states(db, dispatches.items, counts),
             senders=history.dispatch_senders(db, actor, dispatches.items, now=now),
             texts={dispatch_id: history.as_received(text, public_url, None) for dispatch_id, text in texts.items()},
             errors=errors, filters=filters, query=urlencode({name: value for name, value in filters.items() if value}),

@@ -91,11 +91,14 @@ class OutboundMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbound_message_due", "status", "due_at"),
         Index("ix_outbound_message_account_created", "account_id", "created_at"),
+        Index("ix_outbound_message_dispatch_status", "dispatch_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    dispatch_id: int = Field(index=True)
-    """No foreign keys on this table: its rows are written only by ``create_dispatch``, in the
+    dispatch_id: int
+    """Indexed with ``status`` (``ix_outbound_message_dispatch_status``): a dispatch's messages,
+    and whether it has one in a status (the history's state filter) in one probe.
+    No foreign keys on this table: its rows are written only by ``create_dispatch``, in the
     transaction that creates their dispatch, and a 100,000-message dispatch would pay a check
     per row and key (a third of the database's work). Retention deletes messages before their
     dispatch."""

@@ -47,16 +47,23 @@ FINAL = frozenset({
 may still be settled by a late report, but nothing waits for one)."""
 WAITING = frozenset({MessageStatus.SCHEDULED, MessageStatus.QUEUED})
 """Not yet handed to a worker."""
+OPEN = frozenset(MessageStatus) - FINAL
+"""Not final: something is still to be sent or waited for."""
+HANDED_OVER = frozenset(MessageStatus) - WAITING - {MessageStatus.CANCELLED, MessageStatus.BLOCKED}
+"""Taken by a worker at least: being sent, sent, or final after that (cancelled and blocked
+messages never were)."""
 
 
 class DispatchState(StrEnum):
     """Where a dispatch is, as its messages tell it (what the pages and the API report as its
-    status): the stored ``DispatchStatus`` says only how it began."""
+    status): the stored ``DispatchStatus`` says only how it began. Messages cancelled or blocked
+    before they went do not change it: a scheduled dispatch with one person's message cancelled
+    still waits for its send time."""
 
     SCHEDULED = "scheduled"
-    """Every message waits for its send time."""
+    """Every message not yet final waits for its send time; none has gone."""
     QUEUED = "queued"
-    """Every message waits for a worker; none has gone yet."""
+    """Every message not yet final waits (some for a worker); none has gone yet."""
     SENDING = "sending"
     """Some have gone, some still wait or are being submitted."""
     SENT = "sent"
@@ -69,17 +76,19 @@ class DispatchState(StrEnum):
 
 def dispatch_state(stored: str, counts: Mapping[str, int]) -> DispatchState:
     """The state of a dispatch whose stored status is ``stored`` and whose messages have these
-    ``counts`` by status (``history.state_of`` is the same rule in SQL: keep them together)."""
-    total = sum(counts.values())
+    ``counts`` by status (``history.state_is`` is the same rule in SQL: keep them together; the
+    test of the one runs the other over the same table). A status this version does not know
+    counts as neither open nor handed over."""
+    def of(statuses: frozenset[MessageStatus]) -> int:
+        return sum(count for status, count in counts.items() if status in statuses)
+
     if stored == DispatchStatus.CANCELLED:
         return DispatchState.CANCELLED
-    if sum(count for status, count in counts.items() if status in FINAL) == total:
+    open_ = of(OPEN)
+    if not open_:
         return DispatchState.DONE  # a dispatch without messages too: nothing is left to do
-    if counts.get(MessageStatus.SCHEDULED, 0) == total:
-        return DispatchState.SCHEDULED
-    waiting = sum(count for status, count in counts.items() if status in WAITING)
-    if waiting == total:
-        return DispatchState.QUEUED
-    if waiting + counts.get(MessageStatus.SENDING, 0):
+    if not of(HANDED_OVER):
+        return DispatchState.SCHEDULED if counts.get(MessageStatus.SCHEDULED, 0) == open_ else DispatchState.QUEUED
+    if of(WAITING | {MessageStatus.SENDING}):
         return DispatchState.SENDING
     return DispatchState.SENT

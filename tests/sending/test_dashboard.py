@@ -95,6 +95,10 @@ def test_the_sender_sees_the_months_figures_the_last_dispatches_and_unread_repli
     session.execute(update(OutboundMessage).where(col(OutboundMessage.dispatch_id) == first).values(status=MessageStatus.DELIVERED))
     row = client.get("/").text.split(f'href="/messages/{first}"')[1].split("</tr>")[0]
     assert "Slutfört" in row and "levererat 2" in row  # every message final: done, not "queued"
+    assert "skickas " in client.get("/").text.split(f'href="/messages/{later}"')[1].split("</tr>")[0]  # still waits: when it goes
+    session.execute(update(OutboundMessage).where(col(OutboundMessage.dispatch_id) == later).values(status=MessageStatus.DELIVERED))
+    row = client.get("/").text.split(f'href="/messages/{later}"')[1].split("</tr>")[0]
+    assert "Slutfört" in row and "skickas " not in row  # scheduled once, delivered since: no send time under it
 
     # Another account's sender sees its own: two unread, three messages, none of ours.
     other, other_password = make_user(session, theirs, roles={Role.SENDER})
