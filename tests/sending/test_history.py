@@ -142,6 +142,9 @@ def test_the_api_schema_lists_the_dispatch_status_values(client: TestClient) -> 
     assert all(f"`{state.value}`" in status["description"] for state in DispatchState), status
     assert status["allOf"] == [{"$ref": "#/components/schemas/DispatchState"}]
     assert schema["components"]["schemas"]["DispatchState"]["enum"] == [state.value for state in DispatchState]  # the enum too
+    page = client.get("/api/schema").text  # the docs page: the field's description in its schema's table
+    row = page.split('id="schema-Dispatch"')[1].split("<code>status</code>")[1].split("</tr>")[0]
+    assert all(f"`{state.value}`" in row for state in DispatchState), row
 
 
 def test_a_page_that_shows_texts_is_recorded_without_text_or_number(client: TestClient, session: Session) -> None:
