@@ -73,8 +73,9 @@ def events_csv(events: list[EventView], timezone: str | None) -> bytes:
     writer.writerow([_("Event"), _("Time"), _("Who"), _("Who (id)"), _("What"), _("What happened"), _("People"), _("Request id"), _("Sealed")])
     for event in events:
         writer.writerow([
-            event.seq, localtime(event.occurred_at, "%Y-%m-%d %H:%M:%S", timezone), _inert(event.actor_name), event.actor, event.action,
-            _inert(event.description), event.people, event.request_id, _("yes") if event.sealed else _("no"),
+            event.seq, localtime(event.occurred_at, "%Y-%m-%d %H:%M:%S", timezone), _inert(event.actor_name), _inert(event.actor),
+            _inert(event.action), _inert(event.description), event.people, _inert(event.request_id),
+            _("yes") if event.sealed else _("no"),
         ])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 

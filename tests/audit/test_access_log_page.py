@@ -159,3 +159,20 @@ def test_the_api_gives_the_name_and_the_sentence_too(client: TestClient, session
     assert [item["actor_name"] for item in by_admin] == ["=Åsa Admin"]
     assert by_admin[0]["description"].startswith(("User created: user Nils Ny", "Användare skapad: användare Nils Ny"))
     assert all("Xerxes" not in item["description"] for item in listed.json()["items"])
+
+
+def test_no_cell_of_the_csv_runs_as_a_formula(client: TestClient, session: Session) -> None:
+    """The request id comes from the client's X-Request-ID (anyone, the public opt-out page too):
+    a value a spreadsheet would calculate is made inert like every other text cell."""
+    from govsms.log import request_id
+
+    ours, auditor, password, _admin = _setup(session)
+    token = request_id.set("-A1-A1")
+    try:
+        record_event(session, Actor.system(ours.id, ours.name), Action.CONTACTS_LISTED, now=now(), details={"shown": 0, "total": 0, "page": 1})
+    finally:
+        request_id.reset(token)
+    login(client, auditor.email, password)
+    rows = _rows(client.get("/audit/export.csv").content)
+    assert any(row[7] == "'-A1-A1" for row in rows[1:])
+    assert not [cell for row in rows[1:] for cell in row if cell[:1] in ("=", "+", "-", "@")]
