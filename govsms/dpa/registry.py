@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypedDict, cast
 
@@ -108,17 +109,32 @@ def pending_subprocessors(session: Session, *, now: datetime) -> list[SubProcess
 def change_subprocessor(
     session: Session, actor: Actor, subprocessor_id: int, *, name: str, org_number: str, country: str, city: str, purpose: str,
     now: datetime, safeguard: str = "",
-) -> SubProcessor:
+) -> ChangedSubProcessor:
+    """Correct an entry. Another company (name or organisation number) or another country is a
+    new sub-processor in all but the row: it takes effect only after the notice again (clause
+    6.2), from ``now``; ``renewed_notice`` tells the caller to tell the customers' admins."""
     require(actor, Permission.PLATFORM)
     entry = session.get(SubProcessor, subprocessor_id)
     if entry is None or entry.removed_at is not None:
         raise NotFound(_("No such sub-processor."))
-    for field, value in _checked(name, org_number, country, city, purpose, safeguard).items():
+    values = _checked(name, org_number, country, city, purpose, safeguard)
+    renewed = (values["name"], values["org_number"], values["country"]) != (entry.name, entry.org_number, entry.country)
+    for field, value in values.items():
         setattr(entry, field, value)
+    details: dict[str, object] | None = None
+    if renewed:
+        entry.effective_at = now + timedelta(days=NOTICE_DAYS)
+        details = {"effective": entry.effective_at.date().isoformat()}
     session.add(entry)
     session.flush()
-    record_event(session, actor, Action.SUBPROCESSOR_CHANGED, now=now, target=("subprocessor", entry.id))
-    return entry
+    record_event(session, actor, Action.SUBPROCESSOR_CHANGED, now=now, target=("subprocessor", entry.id), details=details)
+    return ChangedSubProcessor(entry, renewed_notice=renewed)
+
+
+@dataclass(frozen=True)
+class ChangedSubProcessor:
+    entry: SubProcessor
+    renewed_notice: bool
 
 
 def remove_subprocessor(session: Session, actor: Actor, subprocessor_id: int, *, now: datetime) -> None:

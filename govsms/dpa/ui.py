@@ -217,7 +217,9 @@ class DpaOperatorPages(PageController):
             if (remove := form_id(data, "remove")) is not None:
                 registry.remove_subprocessor(db, actor, remove, now=now)
             elif (entry_id := form_id(data, "id")) is not None:
-                registry.change_subprocessor(db, actor, entry_id, **values, now=now)
+                changed = registry.change_subprocessor(db, actor, entry_id, **values, now=now)
+                if changed.renewed_notice:  # another company or country: notice as for a new one
+                    mails = notice.notice_mails(db, request.app.state.settings, changed.entry)
             else:
                 entry = registry.add_subprocessor(
                     db, actor, name=values["name"], org_number=values["org_number"], country=values["country"], city=values["city"],

@@ -28,12 +28,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Error as PlaywrightError, Page
 from sqlmodel import select
 
-from govsms.auth import ROLE_PERMISSIONS, Role
+from govsms.auth import ROLE_PERMISSIONS, Actor, Role
 from govsms.contacts.groups import add_members, create_group
 from govsms.contacts.service import create_contact
 from govsms.accounts.apikey import create_api_key
 from govsms.db import session_scope
 from govsms.demo import DEMO_ACCOUNT, seed_demo
+from govsms.dpa.registry import add_subprocessor
 from govsms.receiving.service import simulate_inbound
 from govsms.retention.holds import place_hold
 from govsms.sending.dispatch import DispatchRequest, create_dispatch
@@ -181,6 +182,9 @@ def _seed(served: Served) -> Seeded:
                         public_url=served.settings.public_url, now=at)
         create_api_key(session, actor, name=f"Skolans elevregister ({LONG_WORD})", roles={Role.SENDER}, now=at)
         register_request(session, actor, kind="access", notes="Begäran kom per brev.", now=at)
+        # A sub-processor within its notice: the admins' pages carry the banner.
+        add_subprocessor(session, Actor.platform(), name=f"Molnet {LONG_WORD} AB", org_number="556777-8888", country="SE", city="Umeå",
+                         purpose="Säkerhetskopior", now=at)
     outbox = Outbox(served.factory, LoopbackTransport(report_delay=0), public_url=served.settings.public_url)
     while outbox.run_once(now=now()):
         pass
@@ -247,6 +251,11 @@ def _check(page: Page, who: str, path: str, shots: Path) -> list[Visit]:
     return visits
 
 
+NOT_FOUND_PAGES = {"/no-such-page", "/u/AAAAAAAAAAAA"}
+"""The pages that are meant to answer 404; every other page must answer 200 (an error page is
+no page of the role's, however well it fits)."""
+
+
 def _visit(page: Page, url: str, path: str) -> bool:
     """Open the page; False for a download or anything but HTML."""
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
@@ -254,7 +263,11 @@ def _visit(page: Page, url: str, path: str) -> bool:
         response = page.goto(url + path)
     except PlaywrightError:  # a download ("net::ERR_ABORTED")
         return False
-    return response is not None and "text/html" in response.headers.get("content-type", "")
+    if response is None or "text/html" not in response.headers.get("content-type", ""):
+        return False
+    expected = 404 if path in NOT_FOUND_PAGES else 200
+    assert response.status == expected, f"{path} answered {response.status}, not {expected}"
+    return True
 
 
 def _role_pages(page: Page, url: str, who: str, start: list[str], shots: Path) -> Iterator[list[Visit]]:
@@ -289,8 +302,10 @@ def _fill(page: Page, url: str, form: FormPage) -> Page:
             page.set_input_files(selector, {"name": value[0], "mimeType": "text/csv", "buffer": value[1]})
         else:
             page.fill(selector, value)
-    with page.expect_navigation():
+    with page.expect_navigation() as navigation:
         page.click(form.submit)
+    answer = navigation.value
+    assert answer is not None and answer.status == 200, f"{form.label} answered {answer.status if answer else None}, not 200"
     return page
 
 

@@ -54,6 +54,24 @@ def test_a_new_subprocessor_takes_effect_after_thirty_days(session: Session, set
     assert f'"effective":"{(today + timedelta(days=30)).date().isoformat()}"' in event.details  # the day in UTC
 
 
+def test_another_company_or_country_in_a_changed_entry_takes_effect_after_the_notice_again(session: Session) -> None:
+    """Changing an entry's name, organisation number or country is adding another sub-processor in
+    all but the row: the notice starts again. A corrected city or purpose changes no date."""
+    provider = make_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True)
+    start = now() - timedelta(days=100)
+    entry = registry.add_subprocessor(session, system(provider), **NEW, now=start, in_effect_now=True)
+    today = now()
+    same = registry.change_subprocessor(session, system(provider), entry.id, **{**NEW, "city": "Luleå", "purpose": "Kopior"}, now=today)
+    assert not same.renewed_notice and same.entry.effective_at == start and registry.pending_subprocessors(session, now=today) == []
+    for change in ({"name": "Molnet Söder AB"}, {"org_number": "556777-9999"}, {"country": "NO"}):
+        changed = registry.change_subprocessor(session, system(provider), entry.id, **{**NEW, **change}, now=today)
+        assert changed.renewed_notice and changed.entry.effective_at == today + timedelta(days=30)
+        assert [found.id for found in registry.pending_subprocessors(session, now=today)] == [entry.id]
+        registry.change_subprocessor(session, system(provider), entry.id, **NEW, now=today)  # back: a change again
+    events = [event for event in audit_events(session, "subprocessor.changed") if event.target_id == str(entry.id)]
+    assert len(events) == 7 and sum('"effective"' in (event.details or "") for event in events) == 6
+
+
 def test_a_version_made_before_effective_dates_is_not_changed_by_them(session: Session, settings: Settings, keys: KeyRing) -> None:
     provider = make_account(session, name="Leverantören AB", org_number="559900-1122", is_provider=True)
     customer = make_account(session, name="Kommunen Öst", org_number="212000-1234")
