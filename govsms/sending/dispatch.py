@@ -51,6 +51,9 @@ SEPARATORS = re.compile(r"[,;\n\r\t]+")
 MESSAGE_COLUMNS = ["subject_id", "recipient_ct", "sender", "sender_kind", "country", "cost_minor", "optout_token"]
 TOKEN_ATTEMPTS = 3
 SEND_AT_GRACE = timedelta(minutes=1)
+SEND_AT_HORIZON = timedelta(days=366)
+"""How far ahead a dispatch may be scheduled: its numbers and text wait in the database until then,
+out of the storage times' reach."""
 """A send time this little in the past still means "now": the form's field is typed to the minute,
 and a request takes a moment to arrive. Earlier is refused with a reason (``check_send_at``)."""
 REQUEST_PURPOSE = "request"
@@ -104,6 +107,8 @@ def check_send_at(send_at: datetime | None, now: datetime) -> str | None:
         return _("Give the time with a time zone, e.g. 2026-12-01T09:00:00+01:00.")
     if send_at < now - SEND_AT_GRACE:
         return _("The send time has already passed. Choose a later time, or none to send at once.")
+    if send_at > now + SEND_AT_HORIZON:
+        return _("The send time is more than a year ahead. Choose a time within a year.")
     return None
 
 

@@ -24,6 +24,7 @@ from govsms.i18n import N_, _
 from govsms.sending import blocklist, optout, pricing
 from govsms.sending.dispatch import (
     OPTOUT_PLACEHOLDER,
+    SEND_AT_GRACE,
     TOKEN_LENGTH,
     DispatchRequest,
     analyse_for_sending,
@@ -53,14 +54,17 @@ NAV = [
 Multipart = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
-def _send_at(value: str, timezone: str | None) -> datetime | None:
-    """The form's send time, typed in the account's time zone, in UTC."""
+def _send_at(value: str, timezone: str | None, now: datetime) -> datetime | None:
+    """The form's send time, typed in the account's time zone, in UTC. A time the autumn's clock
+    change shows twice is the first of the two, unless that one has passed and the second has not."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=zone(timezone)).astimezone(UTC)
+        typed = datetime.fromisoformat(value).replace(tzinfo=zone(timezone))
+        first, second = typed.replace(fold=0).astimezone(UTC), typed.replace(fold=1).astimezone(UTC)
     except (ValueError, OverflowError):  # year 1 in Stockholm is before year 1 in UTC
         raise InvalidInput(_("The send time is not valid."), fields={"send_at": _("Choose a date and time.")}) from None
+    return second if first < now - SEND_AT_GRACE <= second else first
 
 
 def sample_link(public_url: str) -> str:
@@ -95,10 +99,10 @@ def _form_of(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file: list[str], *, timezone: str | None) -> DispatchRequest:
+def _request_from(data: dict[str, Any], form: dict[str, Any], numbers_from_file: list[str], *, timezone: str | None, now: datetime) -> DispatchRequest:
     return DispatchRequest(
         sender=form["sender"], text=form["text"], numbers=[*split_numbers(form["to"]), *numbers_from_file],
-        group_ids=form_ids(data, "group_ids"), send_at=_send_at(form["send_at"], timezone), idempotency_key=form["idempotency_key"],
+        group_ids=form_ids(data, "group_ids"), send_at=_send_at(form["send_at"], timezone, now), idempotency_key=form["idempotency_key"],
     )
 
 
@@ -175,7 +179,7 @@ class SendPages(PageController):
         form = _form_of(data)
         try:
             numbers, form["upload"] = _file_numbers(request, db, data, now=now)
-            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
+            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone, now=now)
             dispatch_request.dry_run = True
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
         except GovsmsError as refused:  # a dry run: nothing to roll back
@@ -191,7 +195,7 @@ class SendPages(PageController):
         form = _form_of(data)
         try:
             numbers, _upload = _file_numbers(request, db, data, now=now)
-            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone)
+            dispatch_request = _request_from(data, form, numbers, timezone=request.scope["user"].timezone, now=now)
             summary = create_dispatch(db, actor, dispatch_request, public_url=request.app.state.settings.public_url, now=now)
         except GovsmsError as refused:  # "every number is blocked" keeps its access-log event
             return _form_page(request, db, form=form, **refused_form(refused, db, shown=(422,)))

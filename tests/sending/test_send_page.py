@@ -166,3 +166,30 @@ def test_the_combiner_leaves_a_past_send_time_to_the_full_path_which_refuses_it(
     assert prepare(actor, request, public_url="https://sms.example.se", now=NOW) is not None
     request.send_at = NOW + timedelta(hours=1)
     assert prepare(actor, request, public_url="https://sms.example.se", now=NOW) is not None
+
+
+def test_a_time_the_autumn_clock_change_shows_twice_is_the_one_still_ahead() -> None:
+    """Stockholm, 25 October 2026: 02:00-03:00 comes twice (CEST, then CET). Typed during the second
+    pass, 02:55 is the 02:55 still to come, not the one an hour ago."""
+    from govsms.sending.ui import _send_at
+
+    second_pass = datetime(2026, 10, 25, 1, 45, tzinfo=UTC)  # 02:45 CET
+    assert _send_at("2026-10-25T02:55", "Europe/Stockholm", second_pass) == datetime(2026, 10, 25, 1, 55, tzinfo=UTC)
+    first_pass = datetime(2026, 10, 25, 0, 10, tzinfo=UTC)  # 02:10 CEST: the first 02:55 is ahead
+    assert _send_at("2026-10-25T02:55", "Europe/Stockholm", first_pass) == datetime(2026, 10, 25, 0, 55, tzinfo=UTC)
+    assert _send_at("2026-11-20T09:30", "Europe/Stockholm", first_pass) == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+
+
+def test_a_send_time_more_than_a_year_ahead_is_refused(client: TestClient, session: Session) -> None:
+    """A scheduled dispatch keeps its numbers and text until it goes: not for years."""
+    account = sender_in(client, session)
+    token = csrf_token(client, "/send")
+    refused = client.post("/send", data={"_csrf_token": token, "sender": "Skolan", "to": "0701234567", "text": "Hej",
+                                         "send_at": "9999-12-31T23:59"}, files=NO_FILE)
+    assert refused.status_code == 422 and "mer än ett år fram" in refused.text
+    _key, key = make_api_key(session, account, roles={Role.SENDER})
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"from": "Skolan", "to": ["0701234567"], "text": "Hej"}
+    for ahead, status in ((timedelta(days=400), 422), (timedelta(days=300), 201)):
+        answer = client.post("/api/v1/messages", json={**body, "send_at": (NOW + ahead).isoformat()}, headers=headers)
+        assert answer.status_code == status, answer.text
