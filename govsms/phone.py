@@ -35,7 +35,7 @@ LANDLINE = N_("A landline number: it cannot receive SMS. Give a mobile number.")
 PREMIUM_RATE = N_("A premium-rate number: it cannot receive SMS. Give a mobile number.")
 TOLL_FREE = N_("A toll-free number: it cannot receive SMS. Give a mobile number.")
 SHARED_COST = N_("A shared-cost number: it cannot receive SMS. Give a mobile number.")
-UAN = N_("A company's switchboard number (UAN): it cannot receive SMS. Give a mobile number.")
+MAYBE_UAN = N_("A company number (UAN, in Sweden 010): it gets the SMS only if the company's service leads it to a mobile phone.")
 PAGER = N_("A pager number: it cannot receive SMS. Give a mobile number.")
 VOICEMAIL = N_("A voicemail access number: it cannot receive SMS. Give a mobile number.")
 MAYBE_LANDLINE = N_(
@@ -48,11 +48,12 @@ UNKNOWN_TYPE = N_("The kind of number is not known: the SMS is sent and charged,
 _TYPE = phonenumbers.PhoneNumberType
 CANNOT_TAKE_SMS = {
     _TYPE.FIXED_LINE: LANDLINE, _TYPE.PREMIUM_RATE: PREMIUM_RATE, _TYPE.TOLL_FREE: TOLL_FREE,
-    _TYPE.SHARED_COST: SHARED_COST, _TYPE.UAN: UAN, _TYPE.PAGER: PAGER, _TYPE.VOICEMAIL: VOICEMAIL,
+    _TYPE.SHARED_COST: SHARED_COST, _TYPE.PAGER: PAGER, _TYPE.VOICEMAIL: VOICEMAIL,
 }
 """Number types refused as recipients of an SMS, and why."""
 MAY_NOT_TAKE_SMS = {
     _TYPE.FIXED_LINE_OR_MOBILE: MAYBE_LANDLINE, _TYPE.VOIP: MAYBE_VOIP, _TYPE.PERSONAL_NUMBER: MAYBE_PERSONAL,
+    _TYPE.UAN: MAYBE_UAN,  # Swedish 010 numbers are often staff's mobiles behind a company switchboard
     _TYPE.UNKNOWN: UNKNOWN_TYPE,
 }
 """Number types accepted as recipients with a warning. Every other type (MOBILE) is accepted."""

@@ -41,7 +41,7 @@ def english() -> object:
     [
         ("08-123 456 78", "landline"), ("+46812345678", "landline"), ("031-123 45 67", "landline"), ("+49 30 123456", "landline"),
         ("0900-123 45 6", "premium-rate"), ("0939-123 456", "premium-rate"), ("020-123 456", "toll-free"),
-        ("0771-123 456", "shared-cost"), ("010-123 45 67", "switchboard"), ("0740-123 456", "pager"),
+        ("0771-123 456", "shared-cost"), ("0740-123 456", "pager"),
     ],
 )
 def test_numbers_that_cannot_receive_sms_are_refused_with_a_reason(raw: str, refused: str) -> None:
@@ -53,7 +53,7 @@ def test_numbers_that_cannot_receive_sms_are_refused_with_a_reason(raw: str, ref
 
 @pytest.mark.parametrize(
     ("raw", "warned"),
-    [("+4520123456", "look alike"), ("+1 201 555 0123", "look alike"), ("075-123 45 67", "follow-me")],
+    [("+4520123456", "look alike"), ("+1 201 555 0123", "look alike"), ("075-123 45 67", "follow-me"), ("010-123 45 67", "company number")],
 )
 def test_numbers_that_may_not_take_sms_are_accepted_with_a_warning(raw: str, warned: str) -> None:
     parsed = parse_recipient(raw)
