@@ -80,6 +80,22 @@ def events_csv(events: list[EventView], timezone: str | None) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def _query_filters(since: str | None, until: str | None, who: str | None, action: str | None, reference: str | None) -> dict[str, str]:
+    """An export's filter from the address (never a number: that travels in a posted form)."""
+    return {
+        "since": since or "", "until": until or "", "who": who or "", "action": action or "",
+        "reference": (reference or "").strip(), "number": "",
+    }
+
+
+def _number_in_address(request: Request[Any, Any, Any], db: Db, form: dict[str, str], now: datetime) -> Template | None:
+    """The log page refusing an export whose address carries a number (400), or None."""
+    if "number" not in request.query_params:
+        return None
+    message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
+    return _log_page(request, db, form, 1, status=400, error=message, now=now)
+
+
 def _log_page(
     request: Request[Any, Any, Any], db: Db, form: dict[str, str], page_number: int, *, status: int = 200, error: str | None = None, now: datetime,
     errors: dict[str, str] | None = None,
@@ -180,14 +196,8 @@ class AuditPages(PageController):
         action: FromQuery[str | None] = None, reference: FromQuery[str | None] = None,
     ) -> Response[bytes] | Template:
         """The events the filter selects, as CSV. A number is searched with the form (POST), never in the address."""
-        form = {
-            "since": since or "", "until": until or "", "who": who or "", "action": action or "",
-            "reference": (reference or "").strip(), "number": "",
-        }
-        if "number" in request.query_params:
-            message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
-            return _log_page(request, db, form, 1, status=400, error=message, now=now)
-        return self._csv(request, db, form, now)
+        form = _query_filters(since, until, who, action, reference)
+        return _number_in_address(request, db, form, now) or self._csv(request, db, form, now)
 
     @post("/audit/export.csv", status_code=200)
     def audit_export_csv_search(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Response[bytes] | Template:
@@ -224,14 +234,8 @@ class AuditPages(PageController):
     ) -> Response[bytes] | Template:
         """The verifiable export (JSON lines): with a filter, the events it selects in full and the
         account's others as hashes, so it still verifies whole. No number in the address."""
-        form = {
-            "since": since or "", "until": until or "", "who": who or "", "action": action or "",
-            "reference": (reference or "").strip(), "number": "",
-        }
-        if "number" in request.query_params:
-            message = _("A search by phone number is sent with the form below, never in the address. Type the number there.")
-            return _log_page(request, db, form, 1, status=400, error=message, now=now)
-        return self._jsonl(request, db, form, now)
+        form = _query_filters(since, until, who, action, reference)
+        return _number_in_address(request, db, form, now) or self._jsonl(request, db, form, now)
 
     @post("/audit/export", status_code=200)
     def audit_export_search(self, request: Request[Any, Any, Any], db: Db, data: Form, now: Now) -> Response[bytes] | Template:

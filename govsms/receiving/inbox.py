@@ -26,14 +26,15 @@ from govsms.auth import Actor, Permission, require
 from govsms.db import rowcount
 from govsms.errors import InvalidInput, NotFound
 from govsms.i18n import _
-from govsms.keys.crypto import DecryptionError, Subject, unseal_field
-from govsms.keys.store import DATA_PURPOSE, vault_of
+from govsms.keys.crypto import Subject
+from govsms.keys.store import vault_of
 from govsms.paging import Page, clamp_page
 from govsms.phone import mask, parse_number, parse_recipient
 from govsms.receiving.models import INBOUND_NUMBER, INBOUND_TEXT, InboundMessage, RoutedBy
 from govsms.sending.blocklist import blocked_numbers
 from govsms.sending.dispatch import DispatchRequest, DispatchSummary, create_dispatch
-from govsms.sending.models import DISPATCH_TEXT, Dispatch, OutboundMessage
+from govsms.sending.history import open_texts
+from govsms.sending.models import OutboundMessage
 from govsms.sending.senders import REPLY_NUMBERS, SHARED_REPLY_NUMBER
 from govsms.tenancy import owned_by
 
@@ -177,19 +178,7 @@ def _originals(session: Session, actor: Actor, rows: Sequence[InboundMessage], *
     ).all()
     if not messages:
         return {}
-    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    texts: dict[int, str] = {}
-    unreadable: list[UnreadableRow] = []
-    for dispatch_id, text_ct in session.execute(
-        select(col(Dispatch.id), col(Dispatch.text_ct))
-        .where(owned_by(Dispatch, actor), col(Dispatch.id).in_({row.dispatch_id for row in messages}))
-    ).all():
-        try:
-            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, actor.account_id, dispatch_id, text_ct).decode()
-        except (DecryptionError, UnicodeDecodeError):
-            texts[dispatch_id] = _(CANNOT_BE_READ)
-            unreadable.append(UnreadableRow("dispatch", dispatch_id, None, ALTERED))
-    record_unreadable(session, actor, unreadable, now=now)
+    texts = open_texts(session, actor, {row.dispatch_id for row in messages}, now=now)
     return {
         message_id: Original(message_id, dispatch_id, texts.get(dispatch_id, _(CANNOT_BE_READ)), submitted_at or created_at, sender)
         for message_id, dispatch_id, sender, submitted_at, created_at in messages

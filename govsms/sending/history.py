@@ -3,7 +3,7 @@ masked unless explicitly (and audibly) shown in clear; cancelling a scheduled di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -228,6 +228,24 @@ TEXT_SUBJECTS = 10
 one person names them; a text to many names its first few (naming all would read every message)."""
 
 
+def open_texts(session: Session, actor: Actor, dispatch_ids: Iterable[int], *, now: datetime) -> dict[int, str]:
+    """The texts of these dispatches of the account, opened with its data key; one that does not
+    open says so and is recorded as unreadable. Recording the read is the caller's."""
+    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
+    texts: dict[int, str] = {}
+    unreadable: list[UnreadableRow] = []
+    for dispatch_id, text_ct in session.execute(
+        select(col(Dispatch.id), col(Dispatch.text_ct)).where(owned_by(Dispatch, actor), col(Dispatch.id).in_(set(dispatch_ids)))
+    ).all():
+        try:
+            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, actor.account_id, dispatch_id, text_ct).decode()
+        except (DecryptionError, UnicodeDecodeError):
+            texts[dispatch_id] = _(CANNOT_BE_READ)
+            unreadable.append(UnreadableRow("dispatch", dispatch_id, None, ALTERED))
+    record_unreadable(session, actor, unreadable, now=now)
+    return texts
+
+
 def dispatch_texts(
     session: Session, actor: Actor, dispatch_ids: Sequence[int], *, now: datetime, recorded: bool = True,
 ) -> dict[int, str]:
@@ -239,18 +257,7 @@ def dispatch_texts(
     require(actor, Permission.MESSAGES_READ)
     if not dispatch_ids:
         return {}
-    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    texts: dict[int, str] = {}
-    unreadable: list[UnreadableRow] = []
-    for dispatch_id, text_ct in session.execute(
-        select(col(Dispatch.id), col(Dispatch.text_ct)).where(owned_by(Dispatch, actor), col(Dispatch.id).in_(dispatch_ids))
-    ).all():
-        try:
-            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, actor.account_id, dispatch_id, text_ct).decode()
-        except (DecryptionError, UnicodeDecodeError):
-            texts[dispatch_id] = _(CANNOT_BE_READ)
-            unreadable.append(UnreadableRow("dispatch", dispatch_id, None, ALTERED))
-    record_unreadable(session, actor, unreadable, now=now)
+    texts = open_texts(session, actor, dispatch_ids, now=now)
     if recorded and texts:
         record_event(
             session, actor, Action.MESSAGES_LISTED, now=now, target=("dispatch", next(iter(texts))) if len(texts) == 1 else None,

@@ -12,15 +12,11 @@ from sqlmodel import Session, col
 
 from govsms.audit.actions import Action
 from govsms.audit.record import record_event
-from govsms.audit.unreadable import ALTERED, CANNOT_BE_READ, UnreadableRow, record_unreadable
 from govsms.auth import Actor, Permission, require
-from govsms.i18n import _
-from govsms.keys.crypto import DecryptionError, unseal_field
-from govsms.keys.store import DATA_PURPOSE, vault_of
 from govsms.paging import Page
 from govsms.sending import history
 from govsms.sending.history import MessageView
-from govsms.sending.models import DISPATCH_TEXT, Dispatch, OutboundMessage
+from govsms.sending.models import OutboundMessage
 from govsms.sending.statistics import day_range
 from govsms.tenancy import owned_by
 
@@ -52,7 +48,7 @@ def day_messages(
             .where(owned_by(OutboundMessage, actor), col(OutboundMessage.id).in_(ids))
         ).all():
             stored[message_id] = (dispatch_id, subject_id, created_at)
-    opened = _texts(session, actor, {dispatch_id for dispatch_id, _subject, _at in stored.values()}, now=now) if texts and stored else {}
+    opened = history.open_texts(session, actor, {dispatch_id for dispatch_id, _subject, _at in stored.values()}, now=now) if texts and stored else {}
     if opened:
         record_event(
             session, actor, Action.MESSAGE_TEXT_SHOWN, now=now, subjects=sorted({subject for _dispatch, subject, _at in stored.values()}),
@@ -64,21 +60,3 @@ def day_messages(
         for item in listed.items
     ]
     return Page(items=items, total=listed.total, page=listed.page, per_page=listed.per_page)
-
-
-def _texts(session: Session, actor: Actor, dispatch_ids: set[int], *, now: datetime) -> dict[int, str]:
-    """The texts of these dispatches of the account, opened with its data key; one that does not
-    open says so and is recorded as unreadable."""
-    key = vault_of(session).account_key(session, actor.account_id, DATA_PURPOSE, now=now)
-    texts: dict[int, str] = {}
-    unreadable: list[UnreadableRow] = []
-    for dispatch_id, text_ct in session.execute(
-        select(col(Dispatch.id), col(Dispatch.text_ct)).where(owned_by(Dispatch, actor), col(Dispatch.id).in_(dispatch_ids))
-    ).all():
-        try:
-            texts[dispatch_id] = unseal_field(key, DISPATCH_TEXT, actor.account_id, dispatch_id, text_ct).decode()
-        except (DecryptionError, UnicodeDecodeError):
-            texts[dispatch_id] = _(CANNOT_BE_READ)
-            unreadable.append(UnreadableRow("dispatch", dispatch_id, None, ALTERED))
-    record_unreadable(session, actor, unreadable, now=now)
-    return texts
