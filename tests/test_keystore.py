@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from govsms.contacts.models import CONTACT_NAME, CONTACT_NOTE
@@ -154,14 +159,13 @@ def test_separate_key_store(session: Session, keys: KeyRing, tmp_path) -> None: 
     store_engine.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: str, keys: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """An account from before keys were made with it gets them in its first request; if that
-    request rolls back, the process must not go on with the key it made (blind indexes and texts
-    would be sealed under a key nobody stored), and a subject id SQLite hands out again must not
-    find the rolled-back subject's key."""
+@contextmanager
+def _account_made_before_its_keys(backend: str, keys: KeyRing, tmp_path: Path) -> Iterator[tuple[Engine, Vault, Any, int]]:
+    """A fresh database of ``backend`` with one account whose keys are not made yet (as if it
+    was made before keys were made with accounts): its engine, a vault, a session factory on it
+    and the account's id."""
     from govsms.db import make_engine, session_scope
-    from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE, AccountKey
+    from govsms.keys.store import AccountKey
     from govsms.migrate import upgrade
     from tests.conftest import drop_postgres_database, fresh_database_url
 
@@ -173,8 +177,25 @@ def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: 
         factory = make_session_factory(engine, vault=vault)
         with session_scope(factory) as session:
             account = make_account(session)
-            session.execute(AccountKey.__table__.delete())  # as if made before this release
-        account_id = account.id
+            session.execute(AccountKey.__table__.delete())
+        assert account.id is not None
+        yield engine, vault, factory, account.id
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: str, keys: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An account from before keys were made with it gets them in its first request; if that
+    request rolls back, the process must not go on with the key it made (blind indexes and texts
+    would be sealed under a key nobody stored), and a subject id SQLite hands out again must not
+    find the rolled-back subject's key."""
+    from govsms.db import session_scope
+    from govsms.keys.store import DATA_PURPOSE, INDEX_PURPOSE
+
+    with _account_made_before_its_keys(backend, keys, tmp_path) as (engine, vault, factory, account_id):
         with pytest.raises(RuntimeError):
             with session_scope(factory) as session:
                 vault.account_key(session, account_id, INDEX_PURPOSE, now=now())
@@ -188,10 +209,6 @@ def test_keys_made_in_a_transaction_that_rolls_back_are_not_used_later(backend: 
             assert other.account_key(session, account_id, INDEX_PURPOSE, now=now()) == index_key
             assert other.subjects_by_id(session, account_id, [subject.id])[subject.id].key == subject.key
             assert other.account_key(session, account_id, DATA_PURPOSE, now=now()) == vault.account_key(session, account_id, DATA_PURPOSE, now=now())
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_postgres_database(url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -199,21 +216,10 @@ def test_keys_of_an_open_transaction_serve_only_that_session_until_it_commits(ba
     """Another request of the same process must not take a key from the cache while the
     transaction that made it is open: if that transaction rolled back, what the other request
     sealed under the key would never decrypt again (a savepoint released is no commit either)."""
-    from govsms.db import READ_FIRST_OPTION, make_engine, session_scope
-    from govsms.keys.store import DATA_PURPOSE, AccountKey
-    from govsms.migrate import upgrade
-    from tests.conftest import drop_postgres_database, fresh_database_url
+    from govsms.db import READ_FIRST_OPTION, session_scope
+    from govsms.keys.store import DATA_PURPOSE
 
-    url = fresh_database_url(backend, tmp_path)
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        vault = Vault(keys)
-        factory = make_session_factory(engine, vault=vault)
-        with session_scope(factory) as session:
-            account = make_account(session)
-            session.execute(AccountKey.__table__.delete())
-        account_id = account.id
+    with _account_made_before_its_keys(backend, keys, tmp_path) as (_engine, vault, factory, account_id):
         with session_scope(factory) as making:
             with making.begin_nested():
                 data_key = vault.account_key(making, account_id, DATA_PURPOSE, now=now())
@@ -229,7 +235,3 @@ def test_keys_of_an_open_transaction_serve_only_that_session_until_it_commits(ba
             assert vault.subjects_by_id(other, account_id, [subject.id])[subject.id].key == subject.key
             assert vault.account_key(other, account_id, DATA_PURPOSE, now=now()) == data_key
         assert vault.cache.get(("account", account_id, DATA_PURPOSE)) == data_key
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_postgres_database(url)
